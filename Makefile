@@ -1,0 +1,32 @@
+# `make run`: analyse the bundled example; `make test`: run the test suite.
+# Each target creates .venv and installs ferx into it when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= ferx-output
+
+.PHONY: run test test-all bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ferx analyze --demo --annotate --format json,csv --out $(OUT)
+	@echo "Outputs: $(OUT)/astronaut.jpg.json (faces, landmarks, AUs, expression), $(OUT)/faces.csv, $(OUT)/annotated/astronaut.jpg, $(OUT)/summary.json"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_speed.py
+	$(BIN)/python benchmarks/bench_detection.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

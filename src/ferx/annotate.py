@@ -1,0 +1,87 @@
+"""Draw results onto images: boxes, label and probability, the strongest AUs, optional landmarks."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ferx.facs import intensity_band
+from ferx.types import FrameResult
+
+#: One colour per expression label (colour-blind-friendly Okabe–Ito palette, plus grey).
+LABEL_COLOURS: dict[str | None, tuple[int, int, int]] = {
+    "neutral": (200, 200, 200),
+    "happiness": (240, 228, 66),
+    "surprise": (86, 180, 233),
+    "sadness": (0, 114, 178),
+    "anger": (213, 94, 0),
+    "disgust": (0, 158, 115),
+    "fear": (204, 121, 167),
+    "contempt": (230, 159, 0),
+    None: (255, 255, 255),
+}
+
+
+@lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow built without FreeType: fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def annotate(
+    image: np.ndarray | Image.Image,
+    result: FrameResult,
+    *,
+    landmarks: bool = False,
+    top_aus: int = 3,
+) -> Image.Image:
+    """Return a copy of `image` with every face of `result` drawn on it.
+
+    Args:
+        image: the analysed image, (H, W, 3) uint8 RGB or PIL.
+        result: the analysis of that image.
+        landmarks: also draw the 478 mesh points.
+        top_aus: how many of the strongest active AUs to list under each box.
+    """
+    canvas = (Image.fromarray(image) if isinstance(image, np.ndarray) else image).convert("RGB").copy()
+    if canvas.size != (result.width, result.height):
+        raise ValueError(f"image is {canvas.size[0]}x{canvas.size[1]}, result is for {result.width}x{result.height}")
+    draw = ImageDraw.Draw(canvas)
+    faces = result.faces
+    line = max(2, round(min(canvas.size) / 300))
+    for i in range(len(faces)):
+        x1, y1, x2, y2 = faces.boxes[i].tolist()
+        label = faces.labels[i]
+        colour = LABEL_COLOURS.get(label, LABEL_COLOURS[None])
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+        if landmarks and faces.landmarks is not None and faces.has_landmarks[i]:
+            r = max(1.0, (x2 - x1) / 150)
+            for x, y, _ in faces.landmarks[i]:
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=(0, 255, 0))
+        font = _font(max(10, min(28, round((x2 - x1) / 7))))
+        title = "face" if label is None else f"{label} {faces.confidences[i]:.2f}"
+        _label(draw, (x1, y1), title, colour, font, above=True)
+        if faces.aus is not None and top_aus > 0:
+            order = np.argsort(-np.nan_to_num(faces.aus[i], nan=-1))[:top_aus]
+            parts = []
+            for j in order:
+                band = intensity_band(float(faces.aus[i, j]))
+                if band is not None:
+                    parts.append(f"{faces.au_codes[j]}{band}")
+            if parts:
+                _label(draw, (x1, y2), " ".join(parts), colour, font, above=False)
+    return canvas
+
+
+def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: tuple[int, int, int],
+           font: ImageFont.ImageFont | ImageFont.FreeTypeFont, *, above: bool) -> None:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    w, h = right - left + 6, bottom - top + 4
+    x, y = xy
+    y = y - h if above and y - h >= 0 else (y if not above else y)
+    draw.rectangle((x, y, x + w, y + h), fill=colour)
+    draw.text((x + 3 - left, y + 2 - top), text, fill=(0, 0, 0), font=font)

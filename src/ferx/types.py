@@ -1,0 +1,387 @@
+"""The result types that flow through the pipeline.
+
+`Faces` holds N faces as aligned arrays (row i of every array is face i). Stages fill fields; nothing
+downstream re-parses text or nested lists. `FrameResult` wraps the faces of one image or video frame
+with where it came from. Both serialise to JSON and back without loss (up to float rounding) and
+convert to pandas at the edge.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, OCCURRENCE_THRESHOLD, intensity_band
+
+N_LANDMARKS = 478
+N_KEYPOINTS = 5
+#: Keypoint order (image-left/right as seen in the picture, like InsightFace's 5 points).
+KEYPOINT_NAMES: tuple[str, ...] = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
+HEAD_POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll")
+
+_ARRAY_FIELDS = (
+    "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus",
+    "expression", "expression_maps",
+)
+
+
+def _as_f32(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float32)
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"Faces.{name} must have shape {want}, got {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Faces:
+    """N detected faces as aligned arrays.
+
+    Attributes:
+        boxes: (N, 4) face boxes, x1 y1 x2 y2 in image pixels.
+        scores: (N,) detection confidence in [0, 1].
+        keypoints: (N, 5, 2) points in `KEYPOINT_NAMES` order, image pixels.
+        landmarks: (N, 478, 3) MediaPipe face mesh; x, y in image pixels, z relative depth on the
+            same scale as x (smaller is nearer the camera). NaN rows: landmarker found no face.
+        blendshapes: (N, 52) scores in [0, 1], columns `BLENDSHAPES`.
+        head_pose: (N, 3) yaw, pitch, roll in degrees (see docs/architecture.md for the signs).
+        aus: (N, K) AU intensity estimates on the FACS 0–5 scale, columns `au_codes`.
+        expression: (N, C) probabilities over `expression_labels` (rows sum to 1).
+        expression_maps: (N, h, w) optional spatial evidence (CAM / attention) of the classifier.
+        au_codes: column names of `aus`.
+        expression_labels: column names of `expression`.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    keypoints: np.ndarray
+    landmarks: np.ndarray | None = None
+    blendshapes: np.ndarray | None = None
+    head_pose: np.ndarray | None = None
+    aus: np.ndarray | None = None
+    expression: np.ndarray | None = None
+    expression_maps: np.ndarray | None = None
+    au_codes: tuple[str, ...] = AU_CODES
+    expression_labels: tuple[str, ...] = EXPRESSIONS
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen dataclass: normalise arrays once, here
+        boxes = _as_f32("boxes", self.boxes, (None, 4))
+        n = boxes.shape[0]
+        set_(self, "boxes", boxes)
+        set_(self, "scores", _as_f32("scores", self.scores, (n,)))
+        set_(self, "keypoints", _as_f32("keypoints", self.keypoints, (n, N_KEYPOINTS, 2)))
+        set_(self, "au_codes", tuple(self.au_codes))
+        set_(self, "expression_labels", tuple(self.expression_labels))
+        specs: dict[str, tuple[int | None, ...]] = {
+            "landmarks": (n, N_LANDMARKS, 3),
+            "blendshapes": (n, len(BLENDSHAPES)),
+            "head_pose": (n, 3),
+            "aus": (n, len(self.au_codes)),
+            "expression": (n, len(self.expression_labels)),
+            "expression_maps": (n, None, None),
+        }
+        for name, shape in specs.items():
+            value = getattr(self, name)
+            if value is not None:
+                set_(self, name, _as_f32(name, value, shape))
+        if n and not np.all(np.isfinite(boxes)):
+            raise ValueError("Faces.boxes must be finite")
+        if n and np.any(boxes[:, 2:] < boxes[:, :2]):
+            raise ValueError("Faces.boxes must be x1 y1 x2 y2 with x2 >= x1 and y2 >= y1")
+        if self.expression is not None and n:
+            sums = np.nansum(self.expression, axis=1)
+            ok = np.isnan(self.expression).all(axis=1) | (np.abs(sums - 1) < 1e-3)
+            if not ok.all():
+                raise ValueError("Faces.expression rows must be probabilities summing to 1")
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def empty(cls) -> Faces:
+        return cls(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, N_KEYPOINTS, 2)))
+
+    def with_fields(self, **changes: Any) -> Faces:
+        """A copy with some fields replaced (validated again)."""
+        return replace(self, **changes)
+
+    # -- container protocol ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def __getitem__(self, index: int | slice | np.ndarray | list[int] | list[bool]) -> Faces:
+        """Select faces by boolean mask, integer indices, slice or a single integer."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        idx = np.asarray(index) if not isinstance(index, slice) else index
+        if isinstance(idx, np.ndarray) and idx.dtype == bool and idx.shape != (len(self),):
+            raise IndexError(f"boolean mask of shape {idx.shape} for {len(self)} faces")
+        changes = {
+            name: getattr(self, name)[idx]
+            for name in _ARRAY_FIELDS
+            if getattr(self, name) is not None
+        }
+        return replace(self, **changes)
+
+    def __iter__(self) -> Iterator[Faces]:
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- derived views -------------------------------------------------------------------------
+    @property
+    def labels(self) -> list[str | None]:
+        """Top expression label per face (None where no expression was scored)."""
+        if self.expression is None:
+            return [None] * len(self)
+        out: list[str | None] = []
+        for row in self.expression:
+            out.append(None if np.isnan(row).all() else self.expression_labels[int(np.nanargmax(row))])
+        return out
+
+    @property
+    def confidences(self) -> np.ndarray:
+        """(N,) probability of the top label (NaN where no expression)."""
+        if self.expression is None:
+            return np.full(len(self), np.nan, np.float32)
+        out = np.full(len(self), np.nan, np.float32)
+        valid = ~np.isnan(self.expression).all(axis=1)
+        out[valid] = self.expression[valid].max(axis=1)
+        return out
+
+    @property
+    def au_occurrence(self) -> np.ndarray | None:
+        """(N, K) bool: intensity at or above band A."""
+        return None if self.aus is None else self.aus >= OCCURRENCE_THRESHOLD
+
+    @property
+    def has_landmarks(self) -> np.ndarray:
+        """(N,) bool: the landmarker found this face."""
+        if self.landmarks is None:
+            return np.zeros(len(self), bool)
+        return ~np.isnan(self.landmarks).any(axis=(1, 2))
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_records(self, *, landmarks: bool = True, decimals: int = 4) -> list[dict[str, Any]]:
+        """One JSON-ready dict per face (NaN → None)."""
+
+        def r(x: Any) -> Any:
+            return _round(x, decimals)
+
+        records = []
+        for i in range(len(self)):
+            rec: dict[str, Any] = {
+                "box": r(self.boxes[i]),
+                "score": r(self.scores[i]),
+                "keypoints": dict(zip(KEYPOINT_NAMES, r(self.keypoints[i]))),
+            }
+            if self.expression is not None:
+                probs = self.expression[i]
+                rec["expression"] = {
+                    "label": self.labels[i],
+                    "probabilities": dict(zip(self.expression_labels, r(probs))),
+                }
+            if self.aus is not None:
+                rec["aus"] = {
+                    code: {"intensity": r(v), "band": intensity_band(float(v))} for code, v in zip(self.au_codes, self.aus[i])
+                }
+            if self.head_pose is not None:
+                rec["head_pose"] = dict(zip(HEAD_POSE_NAMES, r(self.head_pose[i])))
+            if self.blendshapes is not None:
+                rec["blendshapes"] = dict(zip(BLENDSHAPES, r(self.blendshapes[i])))
+            if landmarks and self.landmarks is not None:
+                rec["landmarks"] = _round(self.landmarks[i], 2)
+            if self.expression_maps is not None:
+                rec["expression_map"] = r(self.expression_maps[i])
+            records.append(rec)
+        return records
+
+    @classmethod
+    def from_records(
+        cls,
+        records: list[dict[str, Any]],
+        *,
+        au_codes: tuple[str, ...] | None = None,
+        expression_labels: tuple[str, ...] | None = None,
+    ) -> Faces:
+        """Inverse of `to_records` (landmarks must have been included to come back)."""
+        if not records:
+            return cls.empty()
+        first = records[0]
+        labels = expression_labels or tuple(first.get("expression", {}).get("probabilities", EXPRESSIONS))
+        codes = au_codes or tuple(first.get("aus", AU_CODES))
+
+        def col(key: str, get: Any) -> np.ndarray | None:
+            if key not in first:
+                return None
+            return np.array([_unnone(get(rec[key])) for rec in records], dtype=np.float32)
+
+        return cls(
+            boxes=np.array([_unnone(rec["box"]) for rec in records], np.float32),
+            scores=np.array([_unnone(rec["score"]) for rec in records], np.float32),
+            keypoints=np.array(
+                [[_unnone(rec["keypoints"][k]) for k in KEYPOINT_NAMES] for rec in records], np.float32
+            ),
+            landmarks=col("landmarks", lambda v: v),
+            blendshapes=col("blendshapes", lambda v: [v[n] for n in BLENDSHAPES]),
+            head_pose=col("head_pose", lambda v: [v[n] for n in HEAD_POSE_NAMES]),
+            aus=col("aus", lambda v: [v[c]["intensity"] for c in codes]),
+            expression=col("expression", lambda v: [v["probabilities"][lab] for lab in labels]),
+            expression_maps=col("expression_map", lambda v: v),
+            au_codes=codes,
+            expression_labels=labels,
+        )
+
+    def to_pandas(self, *, landmarks: bool = False) -> Any:
+        """One row per face: box, score, label, probabilities, AU intensities, head pose, blendshapes."""
+        import pandas as pd
+
+        data: dict[str, Any] = {
+            "face": np.arange(len(self)),
+            "x1": self.boxes[:, 0], "y1": self.boxes[:, 1], "x2": self.boxes[:, 2], "y2": self.boxes[:, 3],
+            "score": self.scores,
+        }
+        if self.expression is not None:
+            data["label"] = self.labels
+            data["confidence"] = self.confidences
+            for j, lab in enumerate(self.expression_labels):
+                data[f"p_{lab}"] = self.expression[:, j]
+        if self.aus is not None:
+            for j, code in enumerate(self.au_codes):
+                data[code] = self.aus[:, j]
+        if self.head_pose is not None:
+            for j, name in enumerate(HEAD_POSE_NAMES):
+                data[name] = self.head_pose[:, j]
+        if self.blendshapes is not None:
+            for j, name in enumerate(BLENDSHAPES):
+                data[f"bs_{name}"] = self.blendshapes[:, j]
+        if landmarks and self.landmarks is not None:
+            for k in range(N_LANDMARKS):
+                for a, axis in enumerate("xyz"):
+                    data[f"lm{k}_{axis}"] = self.landmarks[:, k, a]
+        return pd.DataFrame(data)
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded image ready for analysis.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB, C-contiguous.
+        source: path, URL or caller-given name.
+        index: frame index within the source (0 for a still image).
+        timestamp: seconds from the start of a video, None for a still image.
+    """
+
+    image: np.ndarray
+    source: str = "<array>"
+    index: int = 0
+    timestamp: float | None = None
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3):
+            raise ValueError(
+                f"Frame.image must be an (H, W, 3) uint8 RGB array, got {getattr(img, 'shape', type(img))} "
+                f"{getattr(img, 'dtype', '')}; use ferx.load_image() to convert other inputs"
+            )
+        object.__setattr__(self, "image", np.ascontiguousarray(img))
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    """The faces of one image or video frame and where they came from.
+
+    Attributes:
+        source: path, URL or a caller-given name of the input.
+        index: frame index within the source (0 for a still image).
+        timestamp: seconds from the start of a video, None for a still image.
+        width, height: size of the analysed image in pixels (after EXIF orientation).
+        faces: the faces found.
+        timings_ms: wall time per stage in milliseconds.
+        notes: human-readable remarks (e.g. "no face found").
+    """
+
+    source: str
+    width: int
+    height: int
+    faces: Faces
+    index: int = 0
+    timestamp: float | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"FrameResult size must be positive, got {self.width}x{self.height}")
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+    def to_dict(self, *, landmarks: bool = True) -> dict[str, Any]:
+        from ferx import __version__
+
+        return {
+            "ferx_version": __version__,
+            "source": self.source,
+            "index": self.index,
+            "timestamp": self.timestamp,
+            "width": self.width,
+            "height": self.height,
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "notes": list(self.notes),
+            "expression_labels": list(self.faces.expression_labels),
+            "au_codes": list(self.faces.au_codes),
+            "faces": self.faces.to_records(landmarks=landmarks),
+        }
+
+    def to_json(self, *, landmarks: bool = True, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(landmarks=landmarks), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FrameResult:
+        names = {f.name for f in fields(cls)}
+        faces = Faces.from_records(
+            d["faces"], au_codes=tuple(d["au_codes"]), expression_labels=tuple(d["expression_labels"])
+        )
+        kwargs = {k: v for k, v in d.items() if k in names and k != "faces"}
+        return cls(faces=faces, **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> FrameResult:
+        return cls.from_dict(json.loads(text))
+
+    def to_pandas(self, *, landmarks: bool = False) -> Any:
+        """The faces table with the frame's source, index and timestamp as leading columns."""
+        df = self.faces.to_pandas(landmarks=landmarks)
+        df.insert(0, "timestamp", self.timestamp)
+        df.insert(0, "frame", self.index)
+        df.insert(0, "source", self.source)
+        return df
+
+
+def _round(x: Any, decimals: int) -> Any:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 0:
+        v = float(arr)
+        return None if not math.isfinite(v) else round(v, decimals)
+    rounded = np.round(arr, decimals).astype(object)
+    rounded[~np.isfinite(arr)] = None
+    return rounded.tolist()
+
+
+def _unnone(x: Any) -> Any:
+    if x is None:
+        return np.nan
+    if isinstance(x, list):
+        return [_unnone(v) for v in x]
+    return x
