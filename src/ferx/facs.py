@@ -53,8 +53,10 @@ BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPES)}
 BANDS: tuple[str, ...] = ("A", "B", "C", "D", "E")
 OCCURRENCE_THRESHOLD: float = 1.0
 
-#: Landmark-geometry sources (not blendshapes): computed by the AU estimator from the 478-point mesh.
+#: Landmark-geometry sources (not blendshapes), computed from the 478-point mesh (see GEOMETRY below).
 GEOMETRY_LIPS_APART = "geom:lips_apart"
+GEOMETRY_EYE_NARROWING = "geom:eye_narrowing"
+GEOMETRY_CHEEK_RAISE = "geom:cheek_raise"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ActionUnit:
             are combined by taking the stronger side, as a FACS coder scores the more intense side.
         rest: source value at which the AU starts (maps to intensity 0).
         full: source value at which the AU is at maximum intensity E (maps to 5).
+        note: known limitation of the estimate, shown to users and in explanations.
     """
 
     number: int
@@ -81,56 +84,66 @@ class ActionUnit:
     sources: tuple[str, ...]
     rest: float
     full: float
+    note: str = ""
 
     @property
     def code(self) -> str:
         return f"AU{self.number}"
 
 
-# rest/full calibration: `rest` sits above what neutral faces typically show (so a neutral face reads
-# as absent) and `full` near the top of what strongly expressive faces reach. Values come from
-# benchmarks/calibrate_aus.py on lfw-expressions (neutral vs expressive photos); see docs/results.md.
+# rest/full calibration: `rest` sits near the 90th percentile of neutral faces (so a neutral face
+# mostly reads as absent) and `full` near the 90th–95th percentile of the expressions that use the
+# AU. Measured with benchmarks/calibrate_aus.py on the 2,281 lfw-expressions photos where a face was
+# found (docs/results.md). MediaPipe's cheekSquint and noseSneer outputs were 0.000 at the 90th
+# percentile for every label, so AU6 is read from landmark geometry (the infraorbital cheek rising
+# towards the lower lid separated happy from neutral faces with AUC 0.69, eyeSquint with 0.60) and
+# AU9 is effectively never detected by this backend.
 AU_TABLE: tuple[ActionUnit, ...] = (
     ActionUnit(1, "Inner Brow Raiser", "inner ends of the eyebrows pulled up", "brows",
-               (107, 336), ("browInnerUp",), 0.10, 0.80),
+               (107, 336), ("browInnerUp",), 0.30, 0.75),
     ActionUnit(2, "Outer Brow Raiser", "outer parts of the eyebrows pulled up", "brows",
-               (105, 334), ("browOuterUpLeft", "browOuterUpRight"), 0.05, 0.75),
+               (105, 334), ("browOuterUpLeft", "browOuterUpRight"), 0.35, 0.80),
     ActionUnit(4, "Brow Lowerer", "eyebrows lowered and drawn together", "brows",
-               (107, 336, 9), ("browDownLeft", "browDownRight"), 0.10, 0.70),
+               (107, 336, 9), ("browDownLeft", "browDownRight"), 0.35, 0.80),
     ActionUnit(5, "Upper Lid Raiser", "upper eyelids raised, eyes widened", "eyes",
-               (159, 386), ("eyeWideLeft", "eyeWideRight"), 0.10, 0.60),
-    ActionUnit(6, "Cheek Raiser", "cheeks raised, crow's feet at the eye corners", "cheeks",
-               (50, 280), ("cheekSquintLeft", "cheekSquintRight"), 0.10, 0.70),
-    ActionUnit(7, "Lid Tightener", "eyelids tightened, lower lids raised", "eyes",
-               (145, 374), ("eyeSquintLeft", "eyeSquintRight"), 0.25, 0.85),
+               (159, 386), ("eyeWideLeft", "eyeWideRight"), 0.05, 0.20),
+    ActionUnit(6, "Cheek Raiser", "cheeks raised, eyes narrowed from below, crow's feet", "cheeks",
+               (50, 280), (GEOMETRY_CHEEK_RAISE,), 0.12, 0.30,
+               "from the cheek rising towards the lower lid (MediaPipe's cheekSquint is ~0 on every "
+               "face measured); face shape varies it between people"),
+    ActionUnit(7, "Lid Tightener", "eyelids tightened, eye opening narrowed", "eyes",
+               (145, 374), (GEOMETRY_EYE_NARROWING,), 0.35, 0.75,
+               "from the eye opening's height; looking down and cheek raising narrow it too"),
     ActionUnit(9, "Nose Wrinkler", "skin along the nose wrinkled, nostrils raised", "nose",
-               (129, 358), ("noseSneerLeft", "noseSneerRight"), 0.05, 0.50),
+               (129, 358), ("noseSneerLeft", "noseSneerRight"), 0.05, 0.50,
+               "rarely detected: MediaPipe's noseSneer output is ~0 on every face measured"),
     ActionUnit(10, "Upper Lip Raiser", "upper lip raised", "mouth",
-               (37, 267), ("mouthUpperUpLeft", "mouthUpperUpRight"), 0.10, 0.75),
+               (37, 267), ("mouthUpperUpLeft", "mouthUpperUpRight"), 0.05, 0.50),
     ActionUnit(12, "Lip Corner Puller", "lip corners pulled up and back (smile)", "mouth",
                (61, 291), ("mouthSmileLeft", "mouthSmileRight"), 0.10, 0.85),
     ActionUnit(14, "Dimpler", "lip corners tightened into dimples", "mouth",
-               (61, 291), ("mouthDimpleLeft", "mouthDimpleRight"), 0.05, 0.40),
+               (61, 291), ("mouthDimpleLeft", "mouthDimpleRight"), 0.06, 0.25),
     ActionUnit(15, "Lip Corner Depressor", "lip corners pulled down", "mouth",
-               (61, 291), ("mouthFrownLeft", "mouthFrownRight"), 0.03, 0.40),
+               (61, 291), ("mouthFrownLeft", "mouthFrownRight"), 0.06, 0.30),
     ActionUnit(16, "Lower Lip Depressor", "lower lip pulled down", "mouth",
-               (14, 17), ("mouthLowerDownLeft", "mouthLowerDownRight"), 0.10, 0.60),
+               (14, 17), ("mouthLowerDownLeft", "mouthLowerDownRight"), 0.30, 0.85),
     ActionUnit(17, "Chin Raiser", "chin boss pushed up, lower lip pushed up", "chin",
-               (199,), ("mouthShrugLower",), 0.15, 0.70),
+               (199,), ("mouthShrugLower",), 0.10, 0.45),
     ActionUnit(18, "Lip Pucker", "lips pushed forward and puckered", "mouth",
-               (0, 17), ("mouthPucker",), 0.25, 0.90),
+               (0, 17), ("mouthPucker",), 0.30, 0.70),
     ActionUnit(20, "Lip Stretcher", "lip corners stretched sideways", "mouth",
-               (61, 291), ("mouthStretchLeft", "mouthStretchRight"), 0.05, 0.50),
+               (61, 291), ("mouthStretchLeft", "mouthStretchRight"), 0.08, 0.50),
     ActionUnit(23, "Lip Tightener", "lips tightened and narrowed", "mouth",
-               (0, 17), ("mouthRollLower", "mouthRollUpper"), 0.10, 0.60),
+               (0, 17), ("mouthRollLower", "mouthRollUpper"), 0.25, 0.60,
+               "read from mouthRoll (lips rolled in), the closest blendshape"),
     ActionUnit(24, "Lip Pressor", "lips pressed together", "mouth",
-               (13, 14), ("mouthPressLeft", "mouthPressRight"), 0.15, 0.70),
+               (13, 14), ("mouthPressLeft", "mouthPressRight"), 0.22, 0.60),
     ActionUnit(25, "Lips Part", "lips apart", "mouth",
-               (13, 14), (GEOMETRY_LIPS_APART,), 0.04, 0.40),
+               (13, 14), (GEOMETRY_LIPS_APART,), 0.05, 0.30),
     ActionUnit(26, "Jaw Drop", "jaw lowered, mouth open", "jaw",
-               (14, 152), ("jawOpen",), 0.05, 0.60),
+               (14, 152), ("jawOpen",), 0.12, 0.50),
     ActionUnit(43, "Eyes Closed", "eyes closed (AU45 blink looks the same in a still image)", "eyes",
-               (159, 145, 386, 374), ("eyeBlinkLeft", "eyeBlinkRight"), 0.40, 0.85),
+               (159, 145, 386, 374), ("eyeBlinkLeft", "eyeBlinkRight"), 0.45, 0.85),
 )
 
 AU_NUMBERS: tuple[int, ...] = tuple(au.number for au in AU_TABLE)
@@ -199,31 +212,75 @@ def emotions_for_au(number: int) -> tuple[str, ...]:
     return tuple(e for _, e in sorted(hits, key=lambda t: -t[0]))
 
 
-# -- reading AUs from blendshapes ----------------------------------------------------------------
-# Mesh points for the lips-apart geometry: inner lip midpoints and outer eye corners (scale).
+# -- reading AUs from blendshapes and geometry -----------------------------------------------------
+# Mesh points: inner lip midpoints (13, 14), outer eye corners (33, 263) as the face's scale, and the
+# mid upper/lower eyelids (159/145 right eye, 386/374 left eye).
 _INNER_UPPER_LIP, _INNER_LOWER_LIP, _EYE_OUTER_A, _EYE_OUTER_B = 13, 14, 33, 263
+_LIDS = ((159, 145), (386, 374))
+#: Eye opening (lid gap / eye-corner distance) of a relaxed open eye: the median neutral lfw face.
+_OPEN_EYE_APERTURE = 0.10
+# Infraorbital cheek points under each eye (118 right, 347 left) and the lower-lid midpoints.
+_CHEEK_UNDER_LID = ((118, 145), (347, 374))
+#: Cheek-point-to-lower-lid height / eye-corner distance on the median neutral lfw face.
+_RELAXED_CHEEK_GAP = 0.183
+
+
+def _face_scale(landmarks: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(landmarks[:, _EYE_OUTER_A, :2] - landmarks[:, _EYE_OUTER_B, :2], axis=1)
 
 
 def lips_apart(landmarks: np.ndarray) -> np.ndarray:
     """(N,) gap between the inner lips divided by the outer-eye-corner distance (2-D, image plane)."""
     gap = np.linalg.norm(landmarks[:, _INNER_UPPER_LIP, :2] - landmarks[:, _INNER_LOWER_LIP, :2], axis=1)
-    scale = np.linalg.norm(landmarks[:, _EYE_OUTER_A, :2] - landmarks[:, _EYE_OUTER_B, :2], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return gap / scale
+        return gap / _face_scale(landmarks)
+
+
+def eye_narrowing(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 2) per eye: how much narrower than a relaxed open eye it is (0 = open or wider, 1 = shut)."""
+    scale = _face_scale(landmarks)
+    out = []
+    for upper, lower in _LIDS:
+        gap = np.linalg.norm(landmarks[:, upper, :2] - landmarks[:, lower, :2], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.clip(1.0 - gap / scale / _OPEN_EYE_APERTURE, 0.0, 1.0))
+    return np.stack(out, axis=1)
+
+
+def cheek_raise(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 2) per side: how much closer the infraorbital cheek point is to the lower lid than on a
+    relaxed face, measured perpendicular to the eye line (0 = relaxed or lower, 1 = touching)."""
+    scale = _face_scale(landmarks)
+    eye_line = landmarks[:, _EYE_OUTER_B, :2] - landmarks[:, _EYE_OUTER_A, :2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        down = np.stack([-eye_line[:, 1], eye_line[:, 0]], axis=1) / np.linalg.norm(eye_line, axis=1, keepdims=True)
+        out = []
+        for cheek, lid in _CHEEK_UNDER_LID:
+            gap = ((landmarks[:, cheek, :2] - landmarks[:, lid, :2]) * down).sum(axis=1) / scale
+            out.append(np.clip(1.0 - gap / _RELAXED_CHEEK_GAP, 0.0, 1.0))
+    return np.stack(out, axis=1)
+
+
+#: Geometry sources: name → function of (N, 478, 3) landmarks giving (N,) or (N, 2) (left/right) values.
+GEOMETRY = {
+    GEOMETRY_LIPS_APART: lips_apart,
+    GEOMETRY_EYE_NARROWING: eye_narrowing,
+    GEOMETRY_CHEEK_RAISE: cheek_raise,
+}
 
 
 def source_values(au: ActionUnit, blendshapes: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
     """(N, S) raw values of the AU's sources (S = 2 for a left/right pair)."""
     cols = []
     for src in au.sources:
-        if src == GEOMETRY_LIPS_APART:
+        if src in GEOMETRY:
             if landmarks is None:
-                cols.append(np.full(blendshapes.shape[0], np.nan, np.float32))
+                cols.append(np.full((blendshapes.shape[0], 1), np.nan, np.float32))
             else:
-                cols.append(lips_apart(landmarks))
+                cols.append(np.asarray(GEOMETRY[src](landmarks), np.float32).reshape(blendshapes.shape[0], -1))
         else:
-            cols.append(blendshapes[:, BLENDSHAPE_INDEX[src]])
-    return np.stack(cols, axis=1).astype(np.float32)
+            cols.append(blendshapes[:, BLENDSHAPE_INDEX[src]][:, None])
+    return np.concatenate(cols, axis=1).astype(np.float32)
 
 
 def to_intensity(au: ActionUnit, value: np.ndarray) -> np.ndarray:

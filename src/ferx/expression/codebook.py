@@ -50,7 +50,7 @@ class AUCodebookExpression(StageBase):
 
     labels = EXPRESSIONS
 
-    def __init__(self, temperature: float = 0.05, neutral_evidence: float = 0.12) -> None:
+    def __init__(self, temperature: float = 0.05, neutral_evidence: float = 0.15) -> None:
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         self.temperature = float(temperature)

@@ -1,0 +1,61 @@
+"""Shared fixtures. Real data comes from ../shared/data (override with FERX_SHARED_DATA)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FERX_SHARED_DATA", ROOT.parent / "shared" / "data"))
+LFW = SHARED / "lfw-expressions"
+
+
+def lfw_rows() -> list[dict[str, str]]:
+    if not (LFW / "labels.csv").exists():
+        pytest.skip(f"lfw-expressions not found at {LFW} (set FERX_SHARED_DATA)")
+    with open(LFW / "labels.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def lfw_paths(emotion: str, n: int, *, offset: int = 0) -> list[Path]:
+    """The first n photos labelled `emotion` in file order (deterministic)."""
+    rows = [r for r in lfw_rows() if r["emotion"] == emotion]
+    return [LFW / "images" / r["image"] for r in rows[offset : offset + n]]
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from ferx import Analyzer
+
+    with Analyzer() as a:
+        yield a
+
+
+@pytest.fixture(scope="session")
+def happy_photo() -> Path:
+    return lfw_paths("happiness", 1)[0]
+
+
+@pytest.fixture(scope="session")
+def face_refs(analyzer):
+    """(photo RGB, face box) for 40 single-face lfw photos, for composing group images."""
+    from ferx import load_image
+
+    refs = []
+    for row in lfw_rows()[::37]:
+        path = LFW / "images" / row["image"]
+        faces = analyzer.analyze(path).faces
+        if len(faces) == 1:
+            refs.append((load_image(path), faces.boxes[0]))
+        if len(refs) == 40:
+            break
+    return refs
+
+
+@pytest.fixture()
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from ferx import Faces, load_image
+from ferx.data.mosaic import compose, match
+from ferx.detect.blazeface import BlazeFaceDetector, _anchor_centres, _nested, weighted_nms
+from tests.conftest import lfw_paths
+
+
+@pytest.fixture(scope="module")
+def detector():
+    with BlazeFaceDetector() as d:
+        yield d
+
+
+def test_anchor_grid_matches_the_model_layout():
+    a = _anchor_centres(128, 128)
+    assert a.shape == (896, 2)  # 16x16x2 at stride 8 + 8x8x6 at stride 16
+    np.testing.assert_allclose(a[0], [4, 4])
+    np.testing.assert_allclose(a[512], [8, 8])
+    assert _anchor_centres(256, 384).shape == (32 * 48 * 2 + 16 * 24 * 6, 2)
+
+
+def test_weighted_nms_blends_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    scores = np.array([0.9, 0.3, 0.8], np.float32)
+    pts = np.zeros((3, 6, 2), np.float32)
+    b, s, _ = weighted_nms(boxes, scores, pts, 0.3)
+    assert len(b) == 2
+    np.testing.assert_allclose(b[0], [0.25, 0.25, 10.25, 10.25], atol=1e-5)  # (0.9*0 + 0.3*1) / 1.2
+    np.testing.assert_allclose(s, [0.9, 0.8])
+
+
+def test_nested_boxes_are_dropped_only_under_a_surer_container():
+    boxes = np.array([[0, 0, 100, 100], [20, 20, 50, 50]], np.float32)
+    assert _nested(boxes, np.array([0.9, 0.6])).tolist() == [False, True]
+    assert _nested(boxes, np.array([0.6, 0.9])).tolist() == [False, False]
+
+
+def test_pyramid_reaches_min_face(detector):
+    scales = detector.scales(1920, 1080)
+    assert scales[0] == pytest.approx(128 / 1920)
+    assert scales[-1] == pytest.approx(26 / 24)
+    assert all(b / a <= 3.0 + 1e-6 for a, b in zip(scales, scales[1:]))
+    assert detector.scales(100, 100) == [pytest.approx(1.28)]
+
+
+def test_finds_the_face_in_real_photos(detector):
+    paths = lfw_paths("neutral", 10) + lfw_paths("happiness", 10)
+    found = 0
+    for p in paths:
+        img = load_image(p)
+        faces = detector.process(img, Faces.empty())
+        h, w = img.shape[:2]
+        centred = [(abs((b[0] + b[2]) / 2 - w / 2) < w / 4) and (b[2] - b[0] > w / 4) for b in faces.boxes]
+        found += any(centred)
+    assert found >= 19  # the photos are face-centred and face-filling
+
+
+def test_group_image_recall_and_box_iou(detector, face_refs, rng):
+    """Faces of 24–160 px pasted into 1920x1080 at known positions."""
+    total = hits = extra = 0
+    ious = []
+    for _ in range(3):
+        k = 10
+        sel = rng.choice(len(face_refs), k, replace=False)
+        sizes = list(rng.integers(24, 160, size=k))
+        m = compose([face_refs[j][0] for j in sel], [face_refs[j][1] for j in sel], sizes, (1920, 1080), rng)
+        faces = detector.process(m.image, Faces.empty())
+        assigned, iou = match(m.boxes, faces.boxes)
+        total += k
+        hits += int((assigned >= 0).sum())
+        extra += len(faces) - int((assigned >= 0).sum())
+        ious.extend(iou[assigned >= 0])
+    assert hits / total >= 0.9
+    assert np.mean(ious) >= 0.7
+    assert extra <= 6  # raw detector; the landmarker removes these (tested in test_pipeline)
+
+
+def test_blank_image_has_no_faces(detector):
+    assert len(detector.process(np.full((480, 640, 3), 127, np.uint8), Faces.empty())) == 0
+
+
+def test_min_face_is_validated():
+    with pytest.raises(ValueError, match="min_face"):
+        BlazeFaceDetector(min_face=2)

@@ -1,0 +1,66 @@
+import pytest
+
+from ferx.config import AnalyzerConfig, StageConfig
+from ferx.errors import ConfigError
+from ferx.registry import Registry
+
+
+def test_yaml_round_trip():
+    cfg = AnalyzerConfig(detector=StageConfig("blazeface", {"min_face": 40}), expression=None, max_faces=3)
+    back = AnalyzerConfig.from_yaml(cfg.to_yaml())
+    assert back == cfg
+
+
+def test_unknown_keys_raise_with_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) 'detecter'.*valid keys.*detector"):
+        AnalyzerConfig.from_dict({"detecter": "blazeface"})
+    with pytest.raises(ConfigError, match=r"'detector\.nmae'"):
+        AnalyzerConfig.from_dict({"detector": {"nmae": "blazeface"}})
+
+
+def test_types_are_checked():
+    with pytest.raises(ConfigError, match="max_faces: expected an integer"):
+        AnalyzerConfig.from_dict({"max_faces": "many"})
+    with pytest.raises(ConfigError, match="keep_unverified: expected true/false"):
+        AnalyzerConfig.from_dict({"keep_unverified": "yes"})
+
+
+def test_shorthand_and_null_stage(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("detector: blazeface\nexpression: null\n")
+    cfg = AnalyzerConfig.from_yaml(p)
+    assert cfg.detector == StageConfig("blazeface") and cfg.expression is None
+
+
+def test_bad_yaml_is_a_config_error():
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        AnalyzerConfig.from_yaml("detector: [unclosed\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        AnalyzerConfig.from_yaml("- a\n- b\n")
+
+
+def test_registry_rejects_unknown_names_and_options():
+    reg: Registry[object] = Registry("widget")
+
+    @reg.register("plain")
+    class Plain:
+        def __init__(self, size: int = 1) -> None:
+            self.size = size
+
+    assert reg.create("plain", size=3).size == 3
+    with pytest.raises(ConfigError, match="unknown widget backend 'fancy'; available: plain"):
+        reg.create("fancy")
+    with pytest.raises(ConfigError, match="no option.*'colour'.*valid options: size"):
+        reg.create("plain", colour="red")
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("plain")(Plain)
+
+
+def test_builtin_backends_are_registered():
+    from ferx import pipeline  # noqa: F401  (registers backends)
+    from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPRESSION_CLASSIFIERS, LANDMARKERS
+
+    assert "blazeface" in DETECTORS.names()
+    assert {"mediapipe", "mediapipe-tasks"} <= set(LANDMARKERS.names())
+    assert "blendshapes" in AU_ESTIMATORS.names()
+    assert "au-codebook" in EXPRESSION_CLASSIFIERS.names()

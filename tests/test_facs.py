@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from ferx import facs
+
+
+def test_issue_required_aus_are_in_the_table():
+    required = {1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43}
+    assert required <= set(facs.AU_NUMBERS)
+
+
+def test_table_is_consistent():
+    assert len(set(facs.AU_NUMBERS)) == len(facs.AU_NUMBERS)
+    for au in facs.AU_TABLE:
+        assert au.full > au.rest >= 0, au.code
+        assert all(0 <= i < 478 for i in au.landmarks), au.code
+        for src in au.sources:
+            assert src in facs.GEOMETRY or src in facs.BLENDSHAPE_INDEX, (au.code, src)
+
+
+def test_codebooks_refer_to_known_aus_and_labels():
+    for emotion, proto in facs.EMOTION_PROTOTYPES.items():
+        assert emotion in facs.EXPRESSIONS
+        assert set(proto.supports) | set(proto.opposes) <= set(facs.AU_NUMBERS)
+    assert set(facs.HEATMAP_CODEBOOK) == set(facs.EXPRESSIONS)
+    assert facs.HEATMAP_CODEBOOK["neutral"] == ()
+    # AU27 (mouth stretch) is the one codebook AU ferx does not estimate; documented in facs.py
+    assert {n for aus in facs.HEATMAP_CODEBOOK.values() for n in aus} - set(facs.AU_NUMBERS) == {27}
+
+
+def test_intensity_mapping_and_bands():
+    au12 = facs.AU_BY_NUMBER[12]
+    values = np.array([0.0, au12.rest, (au12.rest + au12.full) / 2, au12.full, 1.0])
+    np.testing.assert_allclose(facs.to_intensity(au12, values), [0, 0, 2.5, 5, 5])
+    assert facs.intensity_band(0.4) is None
+    assert facs.intensity_band(1.0) == "A"
+    assert facs.intensity_band(2.6) == "C"
+    assert facs.intensity_band(5.0) == "E"
+    assert facs.intensity_band(float("nan")) is None
+
+
+def test_bilateral_au_takes_the_stronger_side_and_asymmetry():
+    bs = np.zeros((1, len(facs.BLENDSHAPES)), np.float32)
+    bs[0, facs.BLENDSHAPE_INDEX["mouthSmileLeft"]] = 0.85
+    bs[0, facs.BLENDSHAPE_INDEX["mouthSmileRight"]] = 0.10
+    aus = facs.au_intensities(bs, None)
+    assert aus[0, facs.au_index(12)] == pytest.approx(5.0)
+    assert facs.au_asymmetry(12, bs)[0] == pytest.approx(5.0)
+    assert facs.au_asymmetry(1, bs)[0] == 0  # AU1 has a single source
+    assert np.isnan(aus[0, facs.au_index(25)])  # lips-apart needs landmarks
+    assert np.isnan(aus[0, facs.au_index(7)])  # so does eye narrowing
+
+
+def test_emotions_for_au():
+    assert facs.emotions_for_au(12)[0] == "happiness"
+    assert "surprise" in facs.emotions_for_au(26)
+    with pytest.raises(KeyError, match="AU99"):
+        facs.au_index(99)

@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS
+from ferx.types import Faces, Frame, FrameResult
+
+
+def make_faces(n: int = 3, rng=None) -> Faces:
+    rng = rng or np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (n, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(20, 50, (n, 2))])
+    probs = rng.dirichlet(np.ones(len(EXPRESSIONS)), n)
+    return Faces(
+        boxes=boxes,
+        scores=rng.uniform(0.5, 1, n),
+        keypoints=rng.uniform(0, 150, (n, 5, 2)),
+        landmarks=rng.uniform(0, 150, (n, 478, 3)),
+        blendshapes=rng.uniform(0, 1, (n, len(BLENDSHAPES))),
+        head_pose=rng.uniform(-30, 30, (n, 3)),
+        aus=rng.uniform(0, 5, (n, len(AU_CODES))),
+        expression=probs,
+    )
+
+
+def test_shapes_are_checked():
+    f = make_faces(2)
+    with pytest.raises(ValueError, match="keypoints must have shape"):
+        Faces(f.boxes, f.scores, np.zeros((2, 4, 2)))
+    with pytest.raises(ValueError, match="scores must have shape"):
+        Faces(f.boxes, np.zeros(3), f.keypoints)
+    with pytest.raises(ValueError, match="aus must have shape"):
+        f.with_fields(aus=np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="x2 >= x1"):
+        Faces(np.array([[10, 10, 5, 20]]), np.ones(1), np.zeros((1, 5, 2)))
+    with pytest.raises(ValueError, match="probabilities"):
+        f.with_fields(expression=np.ones((2, len(EXPRESSIONS))))
+
+
+def test_arrays_become_float32():
+    f = make_faces(2)
+    assert all(getattr(f, n).dtype == np.float32 for n in ("boxes", "scores", "landmarks", "aus", "expression"))
+
+
+def test_mask_int_and_slice_indexing_keep_rows_aligned():
+    f = make_faces(4)
+    mask = f.scores > np.median(f.scores)
+    sub = f[mask]
+    assert len(sub) == mask.sum()
+    np.testing.assert_array_equal(sub.landmarks, f.landmarks[mask])
+    np.testing.assert_array_equal(sub.aus, f.aus[mask])
+    assert f[2].labels == [f.labels[2]]
+    assert len(f[1:3]) == 2
+    assert [len(x) for x in f] == [1, 1, 1, 1]
+    with pytest.raises(IndexError):
+        f[np.array([True, False])]
+
+
+def test_labels_and_confidences_follow_argmax():
+    f = make_faces(3)
+    for i, lab in enumerate(f.labels):
+        assert lab == EXPRESSIONS[int(np.argmax(f.expression[i]))]
+        assert f.confidences[i] == pytest.approx(f.expression[i].max())
+
+
+def test_empty_faces_serialise():
+    r = FrameResult("x.jpg", 10, 20, Faces.empty())
+    back = FrameResult.from_json(r.to_json())
+    assert len(back.faces) == 0 and back.width == 10 and back.height == 20
+
+
+def test_json_round_trip_keeps_every_field():
+    f = make_faces(3)
+    f = f.with_fields(landmarks=np.where(np.arange(3)[:, None, None] == 1, np.nan, f.landmarks))
+    r = FrameResult("a/b.jpg", 640, 480, f, index=7, timestamp=1.5, timings_ms={"detect": 3.0}, notes=("hi",))
+    text = r.to_json()
+    json.loads(text)  # strict JSON: NaN became null
+    assert "NaN" not in text
+    back = FrameResult.from_json(text)
+    assert (back.source, back.index, back.timestamp, back.notes) == ("a/b.jpg", 7, 1.5, ("hi",))
+    for name in ("boxes", "scores", "keypoints", "blendshapes", "head_pose", "aus", "expression"):
+        np.testing.assert_allclose(getattr(back.faces, name), getattr(f, name), atol=1e-4, err_msg=name)
+    np.testing.assert_allclose(back.faces.landmarks, f.landmarks, atol=5e-3)  # 2 decimals
+    assert not back.faces.has_landmarks[1] and back.faces.has_landmarks[[0, 2]].all()
+    assert back.faces.labels == f.labels
+
+
+def test_records_have_readable_au_bands():
+    f = make_faces(1).with_fields(aus=np.full((1, len(AU_CODES)), 0.3))
+    f = f.with_fields(aus=np.where(np.arange(len(AU_CODES)) == 0, 4.2, f.aus))
+    rec = f.to_records()[0]
+    assert rec["aus"]["AU1"] == {"intensity": 4.2, "band": "D"}
+    assert rec["aus"]["AU2"]["band"] is None
+
+
+def test_to_pandas_has_one_row_per_face():
+    f = make_faces(3)
+    df = FrameResult("p.jpg", 100, 100, f, index=2).to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == 3
+    assert {"source", "frame", "x1", "label", "p_happiness", "AU12", "yaw", "bs_jawOpen"} <= set(df.columns)
+    assert (df["source"] == "p.jpg").all()
+    np.testing.assert_allclose(df["AU12"], f.aus[:, AU_CODES.index("AU12")])
+
+
+def test_frame_requires_uint8_rgb():
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        Frame(np.zeros((4, 4), np.uint8))
+    assert Frame(np.zeros((4, 5, 3), np.uint8)).width == 5
