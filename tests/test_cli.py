@@ -1,0 +1,77 @@
+import csv
+import json
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from ferx.cli import demo_image, main
+from tests.conftest import lfw_paths
+
+
+def _folder(tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    good = lfw_paths("happiness", 2) + lfw_paths("neutral", 1)
+    for p in good[:2]:
+        shutil.copy(p, src / p.name)
+    shutil.copy(good[2], src / "sub" / good[2].name)
+    (src / "truncated.jpg").write_bytes(good[0].read_bytes()[:400])
+    (src / "notes.pdf.jpg").write_bytes(b"%PDF-1.5 not an image")
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(src / "blank.png")
+    return src, good
+
+
+def test_batch_writes_everything_and_reports_failures(tmp_path, capsys):
+    src, good = _folder(tmp_path)
+    out = tmp_path / "out"
+    code = main(["analyze", str(src), "-r", "--out", str(out), "--format", "json,csv", "--annotate", "-q"])
+    assert code == 1  # two bad files
+    err = capsys.readouterr().err
+    assert "6 file(s)" in err and "2 failed" in err and "1 without faces" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["analysed"] == 4 and summary["faces"] >= 3
+    assert sorted(f["source"].split("/")[-1] for f in summary["failed"]) == ["notes.pdf.jpg", "truncated.jpg"]
+    assert {f["error"] for f in summary["failed"]} == {"ImageReadError", "UnsupportedFormatError"}
+    for p in good[:2]:
+        d = json.loads((out / (p.name + ".json")).read_text())
+        assert d["faces"] and d["faces"][0]["expression"]["label"] in d["expression_labels"]
+        assert (out / "annotated" / p.name).exists()
+    assert (out / "sub" / (good[2].name + ".json")).exists()  # folder structure kept
+    assert json.loads((out / "blank.png.json").read_text())["notes"] == ["no face found"]
+    rows = list(csv.DictReader(open(out / "faces.csv")))
+    assert len(rows) == summary["faces"] and {"source", "label", "AU12", "yaw"} <= set(rows[0])
+    assert (out / "config.yaml").read_text().startswith("detector:")
+
+
+def test_annotated_image_has_the_box_drawn(tmp_path):
+    out = tmp_path / "o"
+    assert main(["analyze", "--demo", "--annotate", "--out", str(out), "-q"]) == 0
+    d = json.loads((out / "astronaut.jpg.json").read_text())
+    assert len(d["faces"]) == 1  # one astronaut, no false positives on the suit
+    x1, y1, x2, y2 = (int(round(v)) for v in d["faces"][0]["box"])
+    before = np.asarray(Image.open(demo_image()).convert("RGB")).astype(int)
+    after = np.asarray(Image.open(out / "annotated" / "astronaut.jpg").convert("RGB")).astype(int)
+    edge = np.abs(after[(y1 + y2) // 2, x1 - 1 : x1 + 2] - before[(y1 + y2) // 2, x1 - 1 : x1 + 2]).sum()
+    inside = np.abs(after[(y1 + y2) // 2, (x1 + x2) // 2] - before[(y1 + y2) // 2, (x1 + x2) // 2]).sum()
+    assert edge > 100 and inside < 40  # the frame is drawn, the face is left alone (JPEG noise aside)
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["analyze", str(empty)]) == 2
+    assert "holds no image files" in capsys.readouterr().err
+    assert main(["analyze"]) == 2
+    assert main(["analyze", "--demo", "--format", "xml", "--out", str(tmp_path / "x")]) == 2
+    bad_cfg = tmp_path / "c.yaml"
+    bad_cfg.write_text("detector:\n  name: blazeface\n  opts: {}\n")
+    assert main(["analyze", "--demo", "--config", str(bad_cfg), "--out", str(tmp_path / "y")]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+
+
+def test_config_command_prints_a_loadable_default(capsys):
+    from ferx.config import AnalyzerConfig
+
+    assert main(["config"]) == 0
+    assert AnalyzerConfig.from_yaml(capsys.readouterr().out) == AnalyzerConfig()

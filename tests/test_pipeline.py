@@ -1,0 +1,118 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ferx import Analyzer, ConfigError, Failure, Frame, FrameResult, load_image
+from ferx.data.mosaic import compose, match
+from ferx.errors import ImageSizeError
+from tests.conftest import lfw_paths
+
+
+def test_every_field_is_filled_for_a_real_photo(analyzer, happy_photo):
+    r = analyzer.analyze(happy_photo)
+    assert isinstance(r, FrameResult) and r.source == str(happy_photo)
+    f = r.faces
+    assert len(f) >= 1
+    assert f.landmarks.shape[1:] == (478, 3) and f.blendshapes.shape[1] == 52
+    assert f.aus.shape[1] == len(f.au_codes) and f.expression.shape[1] == 8
+    assert np.isfinite(f.head_pose).all()
+    assert {"decode", "detect", "landmarks", "aus", "expression", "total"} <= set(r.timings_ms)
+    assert r.notes == ()
+
+
+def test_input_kinds_give_the_same_faces(analyzer, happy_photo):
+    a = analyzer.analyze(happy_photo).faces
+    rgb = load_image(happy_photo)
+    for other in (happy_photo.read_bytes(), Image.open(happy_photo), rgb, Frame(rgb, source="x")):
+        b = analyzer.analyze(other).faces
+        np.testing.assert_allclose(b.boxes, a.boxes, atol=1e-3)
+        np.testing.assert_allclose(b.expression, a.expression, atol=1e-5)
+    bgr = analyzer.analyze(rgb[..., ::-1].copy(), channels="bgr").faces
+    np.testing.assert_allclose(bgr.aus, a.aus, atol=1e-5)
+
+
+def test_grayscale_photo_works(analyzer):
+    path = lfw_paths("happiness", 1, offset=3)[0]
+    gray = np.asarray(Image.open(path).convert("L"))
+    assert len(analyzer.analyze(gray).faces) == 1
+
+
+def test_image_without_a_face_says_so(analyzer, rng):
+    noise = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    r = analyzer.analyze(noise, source="noise")
+    assert len(r.faces) == 0 and "no face found" in r.notes
+    assert FrameResult.from_json(r.to_json()).notes == r.notes
+
+
+def test_group_image_end_to_end(analyzer, face_refs, rng):
+    """Composed 1920x1080 image with 10 faces of 32–160 px: recall, box IoU, no false positives."""
+    sel = rng.choice(len(face_refs), 10, replace=False)
+    sizes = list(rng.integers(32, 160, size=10))
+    m = compose([face_refs[j][0] for j in sel], [face_refs[j][1] for j in sel], sizes, (1920, 1080), rng)
+    r = analyzer.analyze(m.image)
+    assigned, iou = match(m.boxes, r.faces.boxes)
+    assert (assigned >= 0).sum() >= 9
+    assert iou[assigned >= 0].mean() > 0.7
+    assert len(r.faces) - (assigned >= 0).sum() <= 1
+    assert np.isfinite(r.faces.aus).all() and np.isfinite(r.faces.expression).all()
+
+
+def test_batch_reports_bad_items_and_keeps_the_rest(analyzer, tmp_path, happy_photo):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(happy_photo.read_bytes()[:300])
+    inputs = [happy_photo, bad, tmp_path / "missing.png", happy_photo.read_bytes(), np.zeros((1, 1, 3), np.uint8)]
+    out = list(analyzer.analyze_many(inputs))
+    assert [type(o).__name__ for o in out] == ["FrameResult", "Failure", "Failure", "FrameResult", "Failure"]
+    assert out[1].source == str(bad) and "truncated" in out[1].message
+    assert "no such file" in out[2].message
+    assert out[4].error == "ImageSizeError"
+    assert isinstance(out[1], Failure) and out[1].to_dict()["error"] == "ImageReadError"
+    assert len(out[0].faces) == len(out[3].faces) >= 1
+
+
+def test_iter_frames_yields_the_decoded_image(analyzer, happy_photo):
+    (frame, result), = analyzer.iter_frames([happy_photo])
+    assert frame.image.shape == (result.height, result.width, 3)
+
+
+def test_stages_can_be_switched_off_and_options_are_checked(happy_photo):
+    with Analyzer(aus=None, expression=None) as a:
+        f = a.analyze(happy_photo).faces
+        assert f.landmarks is not None and f.aus is None and f.expression is None and f.labels == [None]
+    with Analyzer(landmarker=None, aus=None, expression=None) as a:
+        f = a.analyze(happy_photo).faces
+        assert len(f) >= 1 and f.landmarks is None
+    with pytest.raises(ConfigError, match="no option.*'min_fase'"):
+        Analyzer(detector={"name": "blazeface", "options": {"min_fase": 10}})
+    with pytest.raises(ConfigError, match="unknown config key"):
+        Analyzer(detektor="blazeface")
+    with pytest.raises(ConfigError, match="unknown detector backend 'retina'"):
+        Analyzer(detector="retina")
+
+
+def test_max_faces_keeps_the_largest(face_refs, rng):
+    m = compose([r[0] for r in face_refs[:4]], [r[1] for r in face_refs[:4]], [60, 140, 90, 120], (1280, 720), rng)
+    with Analyzer(max_faces=2) as a:
+        r = a.analyze(m.image)
+    widths = sorted((r.faces.boxes[:, 2] - r.faces.boxes[:, 0]).tolist())
+    assert len(r.faces) == 2 and widths[0] > 100
+
+
+def test_size_limits_come_from_the_config():
+    with Analyzer(min_image_side=64, landmarker=None, aus=None, expression=None) as a:
+        with pytest.raises(ImageSizeError, match="need at least 64"):
+            a.analyze(np.zeros((50, 80, 3), np.uint8))
+
+
+def test_exif_rotated_photo_is_analysed_upright(analyzer, happy_photo):
+    upright = analyzer.analyze(happy_photo).faces
+    img = Image.open(happy_photo).convert("RGB").rotate(90, expand=True)  # stored sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif.tobytes(), quality=95)
+    rotated = analyzer.analyze(buf.getvalue()).faces
+    assert len(rotated) == len(upright) == 1
+    assert abs(rotated.head_pose[0, 2] - upright.head_pose[0, 2]) < 8  # same roll: read upright
