@@ -17,20 +17,19 @@ the model's range at some level. Detections from all levels are merged by MediaP
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ferx.assets import face_landmarker_member
+from ferx.litert import LiteRTModel
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
 
 _TRAIN_SIZE = 128  # regression outputs are in units of the 128-px training input
 _TARGET_MIN = 26.0  # model-space size a `min_face` face is scaled to (24 px is the reliable floor)
 _STEP = 3.0  # max ratio between pyramid levels (the reliable range 30–120 px spans 4x)
-_MAX_INTERPRETERS = 8
+_SNAP = 0.15  # a finest scale this close to 1 becomes exactly 1 (skips resampling the full image)
 
 
 def _anchor_centres(height: int, width: int) -> np.ndarray:
@@ -97,7 +96,7 @@ class BlazeFaceDetector(StageBase):
     def __init__(
         self,
         min_face: int = 24,
-        score_threshold: float = 0.5,
+        score_threshold: float = 0.55,
         nms_iou: float = 0.3,
         max_level_pixels: int = 8_000_000,
         threads: int = 2,
@@ -108,11 +107,10 @@ class BlazeFaceDetector(StageBase):
         self.score_threshold = float(score_threshold)
         self.nms_iou = float(nms_iou)
         self.max_level_pixels = int(max_level_pixels)
-        self.threads = int(threads)
-        self._model = face_landmarker_member("face_detector.tflite")
-        # One interpreter per level shape: re-allocating tensors when the shape changes costs more
-        # than the inference itself (measured: ~15 ms per switch on a 608x800 level).
-        self._interps: OrderedDict[tuple[int, int], tuple[Any, int, int, int, np.ndarray]] = OrderedDict()
+        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads)
+        self._reg, self._cls = (self._model.output_names.index(n) for n in ("regressors", "classificators"))
+        self._anchors: dict[tuple[int, int], np.ndarray] = {}
+        self._buffers: dict[tuple[int, int], np.ndarray] = {}
         self.last_capped = False  # True when max_level_pixels limited the finest level
 
     def scales(self, width: int, height: int) -> list[float]:
@@ -124,41 +122,30 @@ class BlazeFaceDetector(StageBase):
         fine = min(fine, cap)
         if fine <= coarse:
             return [coarse]
+        if abs(fine - 1.0) < _SNAP:
+            fine = 1.0  # the image as it is: no resampling, and within the model's range anyway
         n = max(1, math.ceil(math.log(fine / coarse) / math.log(_STEP)))
         return [coarse * (fine / coarse) ** (i / n) for i in range(n + 1)]
 
-    def _interpreter(self, height: int, width: int) -> tuple[Any, int, int, int, np.ndarray]:
-        key = (height, width)
-        if key in self._interps:
-            self._interps.move_to_end(key)
-            return self._interps[key]
-        from ai_edge_litert.interpreter import Interpreter  # heavy import stays in the backend
-
-        interp = Interpreter(model_content=self._model, num_threads=self.threads)
-        inp = interp.get_input_details()[0]["index"]
-        interp.resize_tensor_input(inp, (1, height, width, 3))
-        interp.allocate_tensors()
-        out = {d["name"]: d["index"] for d in interp.get_output_details()}
-        entry = (interp, inp, out["regressors"], out["classificators"], _anchor_centres(height, width))
-        self._interps[key] = entry
-        if len(self._interps) > _MAX_INTERPRETERS:
-            self._interps.popitem(last=False)
-        return entry
-
-    def _run(self, level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        interp, inp, reg, cls, anchors = self._interpreter(level.shape[0], level.shape[1])
-        interp.set_tensor(inp, level[None])
-        interp.invoke()
-        return interp.get_tensor(reg)[0], interp.get_tensor(cls)[0, :, 0], anchors
-
-    def _level(self, pil: Image.Image, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        w = max(1, round(pil.width * scale))
-        h = max(1, round(pil.height * scale))
-        resized = np.asarray(pil.resize((w, h), Image.BILINEAR), np.float32)
+    def _level(self, image: np.ndarray, pil: Image.Image, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if scale == 1.0:
+            resized = image
+        else:
+            w, h = max(1, round(pil.width * scale)), max(1, round(pil.height * scale))
+            resized = np.asarray(pil.resize((w, h), Image.BILINEAR))
+        h, w = resized.shape[:2]
         ph, pw = max(_TRAIN_SIZE, -(-h // 16) * 16), max(_TRAIN_SIZE, -(-w // 16) * 16)
-        level = np.zeros((ph, pw, 3), np.float32)  # 0 after normalisation = mid-grey padding
-        level[:h, :w] = resized / 127.5 - 1.0
-        reg, logits, anchors = self._run(level)
+        key = (ph, pw)
+        level = self._buffers.get(key)
+        if level is None:
+            level = self._buffers[key] = np.zeros((ph, pw, 3), np.float32)
+            self._anchors[key] = _anchor_centres(ph, pw)
+        level[h:] = 0  # padding: 0 after normalisation = mid-grey
+        level[:, w:] = 0
+        np.multiply(resized, np.float32(1 / 127.5), out=level[:h, :w], casting="unsafe")
+        level[:h, :w] -= 1.0
+        outputs = self._model(level[None])
+        reg, logits, anchors = outputs[self._reg][0], outputs[self._cls][0, :, 0], self._anchors[key]
         keep = logits > math.log(self.score_threshold / (1 - self.score_threshold))
         if not keep.any():
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 6, 2), np.float32)
@@ -174,7 +161,7 @@ class BlazeFaceDetector(StageBase):
     def process(self, image: np.ndarray, faces: Faces) -> Faces:
         height, width = image.shape[:2]
         pil = Image.fromarray(image)
-        parts = [self._level(pil, s) for s in self.scales(width, height)]
+        parts = [self._level(image, pil, s) for s in self.scales(width, height)]
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
         points = np.concatenate([p[2] for p in parts])
@@ -187,7 +174,8 @@ class BlazeFaceDetector(StageBase):
         return Faces(boxes[ok], scores[ok], _five_points(points[ok]))
 
     def close(self) -> None:
-        self._interps.clear()
+        self._model.close()
+        self._buffers.clear()
 
 
 def _nested(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np.ndarray:

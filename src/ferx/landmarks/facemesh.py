@@ -28,6 +28,7 @@ from PIL import Image
 from ferx.assets import face_landmarker_member
 from ferx.facs import BLENDSHAPES
 from ferx.landmarks.geometry import head_pose, keypoints_from_mesh
+from ferx.litert import LiteRTModel
 from ferx.stages import LANDMARKERS, StageBase
 from ferx.types import N_LANDMARKS, Faces
 
@@ -48,28 +49,6 @@ _EYE_OUTER_A, _EYE_OUTER_B = 33, 263
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
-
-
-class _Model:
-    """A LiteRT interpreter whose batch dimension follows the input."""
-
-    def __init__(self, content: bytes, threads: int) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interp = Interpreter(model_content=content, num_threads=threads)
-        self.interp.allocate_tensors()
-        self.input = self.interp.get_input_details()[0]["index"]
-        self.outputs = [d["index"] for d in self.interp.get_output_details()]
-        self.shape = tuple(self.interp.get_input_details()[0]["shape"])
-
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        if x.shape != self.shape:
-            self.interp.resize_tensor_input(self.input, x.shape)
-            self.interp.allocate_tensors()
-            self.shape = x.shape
-        self.interp.set_tensor(self.input, x)
-        self.interp.invoke()
-        return [self.interp.get_tensor(i).copy() for i in self.outputs]
 
 
 @LANDMARKERS.register("mediapipe")
@@ -109,8 +88,8 @@ class FaceMeshLandmarker(StageBase):
         self.min_score_unsure = float(min_score_unsure)
         self.passes = int(passes)
         self.batch_size = int(batch_size)
-        self._mesh = _Model(face_landmarker_member("face_landmarks_detector.tflite"), threads)
-        self._blend = _Model(face_landmarker_member("face_blendshapes.tflite"), threads)
+        self._mesh = LiteRTModel(face_landmarker_member("face_landmarks_detector.tflite"), threads=threads)
+        self._blend = LiteRTModel(face_landmarker_member("face_blendshapes.tflite"), threads=threads)
         self._subset = np.array(BLENDSHAPE_INPUT_LANDMARKS)
 
     @staticmethod
@@ -204,4 +183,5 @@ class FaceMeshLandmarker(StageBase):
         )
 
     def close(self) -> None:
-        self._mesh = self._blend = None  # type: ignore[assignment]
+        self._mesh.close()
+        self._blend.close()
