@@ -116,3 +116,14 @@ def test_exif_rotated_photo_is_analysed_upright(analyzer, happy_photo):
     rotated = analyzer.analyze(buf.getvalue()).faces
     assert len(rotated) == len(upright) == 1
     assert abs(rotated.head_pose[0, 2] - upright.head_pose[0, 2]) < 8  # same roll: read upright
+
+
+def test_huge_image_is_analysed_with_a_note(analyzer, happy_photo):
+    canvas = Image.new("RGB", (12000, 12000), (120, 130, 125))
+    canvas.paste(Image.open(happy_photo).convert("RGB").resize((1400, 1400)), (5000, 7000))
+    r = analyzer.analyze(np.asarray(canvas))
+    assert (r.width, r.height) == (12000, 12000)
+    assert len(r.faces) == 1
+    x1, y1, x2, y2 = r.faces.boxes[0]
+    assert 5000 < (x1 + x2) / 2 < 6400 and 7000 < (y1 + y2) / 2 < 8400
+    assert any("finest detection level was capped" in n for n in r.notes)

@@ -182,7 +182,7 @@ class Prototype:
 EMOTION_PROTOTYPES: dict[str, Prototype] = {
     p.emotion: p
     for p in (
-        Prototype("happiness", {12: 1.0, 6: 0.7, 25: 0.2}, opposes=(15, 4)),
+        Prototype("happiness", {12: 1.0, 6: 0.7, 25: 0.2}, opposes=(15,)),  # AU4 often joins a broad smile
         Prototype("surprise", {1: 0.8, 2: 0.8, 5: 0.8, 26: 1.0, 25: 0.3}, opposes=(4, 12)),
         Prototype("sadness", {1: 0.8, 4: 0.6, 15: 1.0, 17: 0.4}, opposes=(12, 2)),
         Prototype("anger", {4: 1.0, 5: 0.3, 7: 0.6, 23: 0.6, 24: 0.6}, opposes=(12, 1, 2)),
