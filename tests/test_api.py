@@ -6,7 +6,7 @@ import ferx
 def test_public_names():
     assert sorted(ferx.__all__) == sorted(
         [
-            "AU_CODES", "AU_TABLE", "EXPRESSIONS", "Analyzer", "AnalyzerConfig", "ConfigError", "Faces",
+            "AU_CODES", "AU_TABLE", "EXPRESSIONS", "Analyzer", "AnalyzerConfig", "ConfigError", "Explanation", "Faces",
             "Failure", "FerxError", "Frame", "FrameResult", "ImageReadError", "ImageSizeError",
             "ModelFileError", "NoImagesError", "StageConfig", "UnsupportedFormatError", "__version__",
             "find_images", "load_image",
@@ -21,7 +21,7 @@ def test_faces_fields():
 
     assert [f.name for f in dataclasses.fields(ferx.Faces)] == [
         "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus", "expression",
-        "expression_maps", "au_codes", "expression_labels",
+        "expression_maps", "au_codes", "expression_labels", "explanations",
     ]
 
 

@@ -20,7 +20,7 @@ from ferx.errors import (
 from ferx.facs import AU_CODES, AU_TABLE, EXPRESSIONS
 from ferx.io import find_images, load_image
 from ferx.pipeline import Analyzer, Failure
-from ferx.types import Faces, Frame, FrameResult
+from ferx.types import Explanation, Faces, Frame, FrameResult
 
 __all__ = [
     "AU_CODES",
@@ -29,6 +29,7 @@ __all__ = [
     "Analyzer",
     "AnalyzerConfig",
     "ConfigError",
+    "Explanation",
     "Faces",
     "Failure",
     "FerxError",

@@ -2,6 +2,9 @@
 
     ferx analyze PATH... [--out DIR] [--format json,csv] [--annotate] [--landmarks] [--recursive]
     ferx analyze --demo
+    ferx analyze PATH... --explain [--llm URL]   # also print each face's chain of thought
+    ferx explain IMAGE... [--llm URL]            # print only the explanations
+    ferx cot-data DATASET --out DIR [--split test] [--ratio 1:3]   # Exp-CoT instruction data
     ferx config            # print the default configuration as YAML
 
 Exit status: 0 when every input was analysed (images without faces included), 1 when some inputs
@@ -49,9 +52,64 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--config", help="YAML config file (see `ferx config`)")
     a.add_argument("--min-face", type=int, help="smallest face side in pixels the detector looks for (default 24)")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file messages")
+    a.add_argument("--explain", action="store_true", help="print each face's explanation (chain of thought)")
+    _llm_options(a)
+
+    e = sub.add_parser("explain", help="print the chain-of-thought explanation of every face")
+    e.add_argument("paths", nargs="+", help="image files and/or folders")
+    e.add_argument("--recursive", "-r", action="store_true", help="search folders recursively")
+    e.add_argument("--config", help="YAML config file (see `ferx config`)")
+    e.add_argument("--json", action="store_true", help="print the structured explanations as JSON lines")
+    _llm_options(e)
+
+    d = sub.add_parser("cot-data", help="write Exp-CoT instruction-tuning data for a labelled dataset")
+    d.add_argument("dataset", help="KIND:PATH or PATH (kinds: ferplus, fer2013, folders, lfw-expressions, rafdb, affectnet)")
+    d.add_argument("--out", required=True, help="output folder (resumed if it exists)")
+    d.add_argument("--split", help="train, val or test (default: all)")
+    d.add_argument("--ratio", default="1:3", help="CoT : label-only records (default 1:3, as in ExpLLM)")
+    d.add_argument("--seed", type=int, default=0, help="task assignment, prompts and phrasing (default 0)")
+    d.add_argument("--language", default="en", help="template language (default en)")
+    d.add_argument("--limit", type=int, help="use only the first N samples")
+    d.add_argument("--config", help="YAML config file for the analysis (see `ferx config`)")
+    d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
+
+
+def _llm_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm", metavar="URL", help="rephrase explanations with an OpenAI-compatible chat endpoint "
+                   "(e.g. http://localhost:11434 for Ollama); unfaithful replies are discarded")
+    p.add_argument("--llm-model", default="default", help="model name for --llm")
+    p.add_argument("--llm-timeout", type=float, default=30.0, help="seconds per --llm request (default 30)")
+
+
+def _explain_config(config: AnalyzerConfig, args: argparse.Namespace) -> AnalyzerConfig:
+    """Switch the explain stage on (with --llm options) for commands that print explanations."""
+    if args.command == "analyze" and not args.explain and not args.llm:
+        return config
+    explain = config.explain or StageConfig("cot")
+    options = dict(explain.options)
+    if args.llm:
+        options.update(llm_url=args.llm, llm_model=args.llm_model, llm_timeout=args.llm_timeout)
+    config.explain = StageConfig(explain.name, options)
+    return config
+
+
+def format_explanation(explanation: Any, face: int, width: int = 100) -> str:
+    """An explanation laid out for a terminal: a header line, then each section wrapped."""
+    import textwrap
+
+    e = explanation
+    clf = "" if e.classifier_label is None else f", classifier {e.classifier_label} {100 * e.classifier_probability:.0f}%"
+    agree = "" if e.agreement is None else (" (agree)" if e.agreement else " (DISAGREE)")
+    lines = [f"face {face}: {e.label}" + ("" if e.probability is None else f" {100 * e.probability:.0f}%")
+             + f" — AU evidence {e.au_label}{clf}{agree}"
+             + (f" — caveats: {', '.join(e.caveats)}" if e.caveats else "")]
+    for para in e.text.split("\n"):
+        lines.extend(textwrap.wrap(para, width=width, initial_indent="  ", subsequent_indent="    "))
+    lines.extend(f"  note: {n}" for n in e.notes)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(AnalyzerConfig().to_yaml())
         return 0
     try:
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "cot-data":
+            return _cot_data(args)
         return _analyze(args)
     except (ConfigError, NoImagesError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
@@ -91,6 +153,7 @@ def _analyze(args: argparse.Namespace) -> int:
         config.detector = StageConfig(config.detector.name, options)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    config = _explain_config(config, args)
     (out / "config.yaml").write_text(config.to_yaml())
     root = _common_root(files)
 
@@ -111,6 +174,8 @@ def _analyze(args: argparse.Namespace) -> int:
                     continue
                 n_faces += len(item.faces)
                 n_empty += not len(item.faces)
+                if args.explain:
+                    _print_explanations(item, bar.write)
                 rel = _relative(Path(item.source), root)
                 if "json" in formats:
                     target = out / rel.with_suffix(rel.suffix + ".json")
@@ -151,6 +216,70 @@ def _analyze(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if failures else 0
+
+
+def _print_explanations(item: Any, write: Any = print) -> None:
+    write(f"{item.source}: {len(item.faces)} face(s)" + ("" if len(item.faces) else " — " + "; ".join(item.notes)))
+    for k, e in enumerate(item.faces.explanations or ()):
+        write(format_explanation(e, k) if e is not None else f"face {k}: no explanation (no AUs measured)")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ferx.io import find_images
+    from ferx.pipeline import Analyzer, Failure
+
+    files = find_images(args.paths, recursive=args.recursive)
+    config = AnalyzerConfig.from_yaml(args.config) if args.config else AnalyzerConfig()
+    config = _explain_config(config, args)
+    failed = 0
+    with Analyzer(config) as analyzer:
+        for _, item in analyzer.iter_frames(str(f) for f in files):
+            if isinstance(item, Failure):
+                failed += 1
+                print(f"ferx: skipped {item.source}: {item.message}", file=sys.stderr)
+            elif args.json:
+                for k, e in enumerate(item.faces.explanations or ()):
+                    print(json.dumps({"source": item.source, "face": k, "explanation": None if e is None else e.to_dict()}))
+            else:
+                _print_explanations(item)
+    return 1 if failed else 0
+
+
+def _cot_data(args: argparse.Namespace) -> int:
+    from ferx.data.readers import DatasetError, open_dataset
+    from ferx.explain.data_engine import EngineSettings, generate, parse_ratio
+    from ferx.pipeline import Analyzer
+
+    try:
+        cot, label = parse_ratio(args.ratio)
+        settings = EngineSettings(cot, label, args.seed, args.language)
+        from ferx.explain.templates import load_templates
+
+        load_templates(args.language)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        dataset = open_dataset(args.dataset, args.split)
+    except DatasetError as e:
+        raise ConfigError(str(e)) from None
+    config = AnalyzerConfig.from_yaml(args.config) if args.config else AnalyzerConfig()
+    config.explain = None  # the engine builds explanations itself, concluding on the ground truth
+    with Analyzer(config) as analyzer:
+        try:
+            report = generate(dataset, args.out, analyzer, settings, limit=args.limit, progress=not args.quiet)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    st = report.stats
+    acc = st["au_evidence_accuracy"]
+    tasks = ", ".join(f"{k} {v}" for k, v in sorted(st["tasks"].items()))
+    print(
+        f"ferx: {dataset.name}: {report.written} record(s) written, {report.resumed} already done, "
+        f"{len(report.skipped)} skipped this run; in total {st['records']} records ({tasks}), "
+        f"{st['skipped']} skipped (listed in skipped.jsonl); AU evidence alone picks the label in "
+        f"{'n/a' if acc is None else f'{100 * acc:.1f} %'}; {report.seconds:.1f} s → {args.out}/",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _common_root(files: list[Path]) -> Path:

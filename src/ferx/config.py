@@ -38,6 +38,7 @@ class AnalyzerConfig:
             need its output).
         aus: AU estimator backend, or None.
         expression: expression classifier backend, or None.
+        explain: explainer backend (chain of thought per face, under a millisecond), or None.
         keep_unverified: keep detections in which the landmarker found no face. Off by default: a
             box the landmark model rejects is almost always a false positive, and it would carry no
             AUs or expression.
@@ -50,6 +51,7 @@ class AnalyzerConfig:
     landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
     aus: StageConfig | None = field(default_factory=lambda: StageConfig("blendshapes"))
     expression: StageConfig | None = field(default_factory=lambda: StageConfig("au-codebook"))
+    explain: StageConfig | None = field(default_factory=lambda: StageConfig("cot"))
     keep_unverified: bool = False
     max_faces: int | None = None
     min_image_side: int = 16

@@ -300,3 +300,102 @@ def au_asymmetry(number: int, blendshapes: np.ndarray) -> np.ndarray:
     if sides.shape[1] != 2:
         return np.zeros(blendshapes.shape[0], np.float32)
     return np.abs(to_intensity(au, sides[:, 0]) - to_intensity(au, sides[:, 1]))
+
+
+# -- knowledge for explanations ------------------------------------------------------------------
+#: FACS intensity band names (Ekman, Friesen & Hager 2002): the words explanations use for A–E, so
+#: that a text's wording can be checked against the measured band.
+BAND_WORDS: dict[str, str] = {"A": "trace", "B": "slight", "C": "marked", "D": "severe", "E": "maximum"}
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A known combination of AUs whose meaning is more than the sum of its parts.
+
+    Attributes:
+        key: stable identifier (used by templates and in the structured explanation).
+        aus: the AUs of the pattern.
+        emotions: the emotions the pattern is evidence for.
+        min_active: how many of `aus` must be active (default: all).
+        absent: AUs that must be absent for the pattern (AU12 without AU6 is a non-Duchenne smile).
+        unilateral: the pattern is the one-sidedness of these AUs (left/right blendshapes), not
+            their presence.
+        source: where the pattern comes from.
+    """
+
+    key: str
+    aus: tuple[int, ...]
+    emotions: tuple[str, ...]
+    min_active: int = 0
+    absent: tuple[int, ...] = ()
+    unilateral: bool = False
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.min_active:
+            object.__setattr__(self, "min_active", len(self.aus))
+
+
+#: Left/right difference (0–5 scale) from which a bilateral AU counts as one-sided.
+ASYMMETRY_THRESHOLD: float = 1.0
+
+# Sources: Ekman, Davidson & Friesen (1990) "The Duchenne smile" (J. Pers. Soc. Psychol. 58:342) for
+# AU6+AU12; EMFACS prototypes after Matsumoto et al. (2008) for the brow, anger and disgust
+# patterns; Ekman & Friesen (1986) "A new pan-cultural facial expression of emotion" (Motivation and
+# Emotion 10:159) for the unilateral AU12/AU14 of contempt.
+INTERACTIONS: tuple[Interaction, ...] = (
+    Interaction("duchenne_smile", (6, 12), ("happiness",), source="Ekman, Davidson & Friesen 1990"),
+    Interaction("social_smile", (12,), ("happiness",), absent=(6,), source="Ekman, Davidson & Friesen 1990"),
+    Interaction("sad_brow", (1, 4), ("sadness", "fear"), source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("fear_brow", (1, 2, 4), ("fear",), source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("sad_mouth", (15, 17), ("sadness",), source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("surprise_face", (1, 2, 5, 26), ("surprise",), min_active=3, source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("fear_mouth", (20, 25), ("fear",), source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("anger_face", (4, 5, 7, 23), ("anger",), min_active=3, source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("anger_glare", (4, 7), ("anger",), source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("disgust_nose_lip", (9, 10), ("disgust",), min_active=1, source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("unilateral_smile", (12, 14), ("contempt",), min_active=1, unilateral=True,
+                source="Ekman & Friesen 1986"),
+)
+INTERACTIONS_BY_KEY: dict[str, Interaction] = {i.key: i for i in INTERACTIONS}
+
+
+@dataclass(frozen=True)
+class CompoundExpression:
+    """A compound emotion category of Du, Tao & Martinez (2014) and its consistently active AUs."""
+
+    name: str
+    components: tuple[str, ...]
+    aus: tuple[int, ...]
+
+
+#: Du, Tao & Martinez (2014) "Compound facial expressions of emotion", PNAS 111(15):E1454, Table 1:
+#: the AUs active in more than 70 % of the 230 subjects for each compound category (the AUs seen in
+#: only some subjects are left out). AU11 (nasolabial deepener) is not estimated by ferx and does
+#: not appear in these consistent sets. Appalled, hatred and sadly disgusted share AU4+AU10, so a
+#: face showing it is consistent with all three.
+COMPOUND_EXPRESSIONS: tuple[CompoundExpression, ...] = (
+    CompoundExpression("happily surprised", ("happiness", "surprise"), (1, 2, 12, 25)),
+    CompoundExpression("happily disgusted", ("happiness", "disgust"), (10, 12, 25)),
+    CompoundExpression("sadly fearful", ("sadness", "fear"), (1, 4, 20, 25)),
+    CompoundExpression("sadly angry", ("sadness", "anger"), (4, 15)),
+    CompoundExpression("sadly surprised", ("sadness", "surprise"), (1, 4, 25, 26)),
+    CompoundExpression("sadly disgusted", ("sadness", "disgust"), (4, 10)),
+    CompoundExpression("fearfully angry", ("fear", "anger"), (4, 20, 25)),
+    CompoundExpression("fearfully surprised", ("fear", "surprise"), (1, 2, 5, 20, 25)),
+    CompoundExpression("fearfully disgusted", ("fear", "disgust"), (1, 4, 10, 20, 25)),
+    CompoundExpression("angrily surprised", ("anger", "surprise"), (4, 25, 26)),
+    CompoundExpression("angrily disgusted", ("anger", "disgust"), (4, 10, 17)),
+    CompoundExpression("disgustedly surprised", ("disgust", "surprise"), (1, 2, 5, 10)),
+    CompoundExpression("appalled", ("disgust", "anger"), (4, 10)),
+    CompoundExpression("hatred", ("anger", "disgust"), (4, 10)),
+    CompoundExpression("awed", ("fear", "surprise"), (1, 2, 5, 25)),
+)
+
+
+def core_aus(emotion: str) -> tuple[int, ...]:
+    """The AUs of an emotion's prototype with weight >= 0.8 (its defining movements)."""
+    proto = EMOTION_PROTOTYPES.get(emotion)
+    if proto is None:
+        return ()
+    return tuple(n for n, w in sorted(proto.supports.items(), key=lambda t: -t[1]) if w >= 0.8)

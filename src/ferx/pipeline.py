@@ -14,7 +14,7 @@ import ferx.backends  # noqa: F401  (registers the built-in backends)
 from ferx.config import AnalyzerConfig, from_dict
 from ferx.errors import ImageReadError
 from ferx.io import ImageInput, load_image
-from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPRESSION_CLASSIFIERS, LANDMARKERS, Stage
+from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPLAINERS, EXPRESSION_CLASSIFIERS, LANDMARKERS, Stage
 from ferx.types import Faces, Frame, FrameResult
 
 
@@ -31,7 +31,7 @@ class Failure:
 
 
 class Analyzer:
-    """Finds faces and measures landmarks, head pose, AUs and expression.
+    """Finds faces, measures landmarks, head pose, AUs and expression, and explains each face.
 
     Args:
         config: an AnalyzerConfig, a YAML path, or None for the defaults.
@@ -61,6 +61,7 @@ class Analyzer:
                 ("landmarks", LANDMARKERS, config.landmarker),
                 ("aus", AU_ESTIMATORS, config.aus),
                 ("expression", EXPRESSION_CLASSIFIERS, config.expression),
+                ("explain", EXPLAINERS, config.explain),
             ):
                 if stage_cfg is not None:
                     self.stages.append((stage_name, registry.create(stage_cfg.name, **stage_cfg.options)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,9 @@ N_KEYPOINTS = 5
 #: Keypoint order (image-left/right as seen in the picture, like InsightFace's 5 points).
 KEYPOINT_NAMES: tuple[str, ...] = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
 HEAD_POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll")
+
+#: Where an explanation's conclusion came from.
+LABEL_SOURCES: tuple[str, ...] = ("classifier", "au-evidence", "ground-truth")
 
 _ARRAY_FIELDS = (
     "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus",
@@ -36,6 +39,130 @@ def _as_f32(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
         want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"Faces.{name} must have shape {want}, got {arr.shape}")
     return arr
+
+
+@dataclass(frozen=True)
+class AUObservation:
+    """One active AU as an explanation reports it (all values measured, nothing inferred).
+
+    Attributes:
+        code: "AU12".
+        name: FACS name.
+        intensity: estimate on the 0–5 scale.
+        band: FACS intensity letter A–E.
+        region: facial region from the AU table.
+        evidence_for: emotions whose prototype lists this AU, strongest weight first.
+        asymmetry: |left − right| on the 0–5 scale for AUs read from a left/right pair, else 0.
+    """
+
+    code: str
+    name: str
+    intensity: float
+    band: str
+    region: str
+    evidence_for: tuple[str, ...] = ()
+    asymmetry: float = 0.0
+
+
+@dataclass(frozen=True)
+class EmotionEvidence:
+    """What the AUs say about one label.
+
+    Attributes:
+        label: expression label.
+        evidence: AU evidence score (prototype match minus opposing AUs; neutral has a fixed level).
+        probability: softmax of the evidence scores over all labels (AU evidence alone).
+        supporting: active AUs of the label's prototype.
+        opposing: active AUs that argue against the label.
+        missing: defining AUs of the prototype that are absent.
+    """
+
+    label: str
+    evidence: float
+    probability: float
+    supporting: tuple[str, ...] = ()
+    opposing: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The chain of thought for one face: structured evidence plus the text built from it.
+
+    The three sections of `text` (key observations, overall emotional interpretation, conclusion)
+    are written from these fields only, so every statement can be checked against them
+    (`ferx.explain.validate`).
+
+    Attributes:
+        observations: active AUs, strongest first.
+        patterns: keys of the AU interactions found (`facs.INTERACTIONS`).
+        compounds: compound expressions (Du et al. 2014) whose AUs are all active.
+        evidence: every label's AU evidence, strongest first.
+        au_label: the label the AU evidence alone picks.
+        au_secondary: the runner-up emotion by AU evidence (None when it has no evidence).
+        classifier_label: the expression stage's top label (None without an expression stage).
+        classifier_probability: its probability.
+        agreement: classifier_label == au_label (None without a classifier).
+        label: the conclusion.
+        probability: the conclusion's probability (the classifier's, else the AU evidence's).
+        label_source: one of `LABEL_SOURCES`.
+        caveats: flags such as "weak_evidence", "ambiguous", "disagreement", "opposing_aus",
+            "label_not_supported" (see `ferx.explain.cot`).
+        text: the explanation as prose, three sections.
+        text_source: "template" or "llm".
+        language: language code of `text`.
+        notes: remarks on how the text was made (e.g. why an LLM reply was rejected).
+    """
+
+    observations: tuple[AUObservation, ...]
+    patterns: tuple[str, ...]
+    compounds: tuple[str, ...]
+    evidence: tuple[EmotionEvidence, ...]
+    au_label: str
+    au_secondary: str | None
+    classifier_label: str | None
+    classifier_probability: float | None
+    agreement: bool | None
+    label: str
+    probability: float | None
+    label_source: str
+    caveats: tuple[str, ...]
+    text: str
+    text_source: str = "template"
+    language: str = "en"
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.label_source not in LABEL_SOURCES:
+            raise ValueError(f"Explanation.label_source must be one of {LABEL_SOURCES}, got {self.label_source!r}")
+
+    def evidence_for(self, label: str) -> EmotionEvidence | None:
+        return next((e for e in self.evidence if e.label == label), None)
+
+    @property
+    def active_codes(self) -> tuple[str, ...]:
+        return tuple(o.code for o in self.observations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Explanation:
+        def tup(x: Any) -> tuple[Any, ...]:
+            return tuple(x or ())
+
+        kwargs = dict(d)
+        kwargs["observations"] = tuple(
+            AUObservation(**{**o, "evidence_for": tup(o.get("evidence_for"))}) for o in d["observations"]
+        )
+        kwargs["evidence"] = tuple(
+            EmotionEvidence(**{**e, **{k: tup(e.get(k)) for k in ("supporting", "opposing", "missing")}})
+            for e in d["evidence"]
+        )
+        for k in ("patterns", "compounds", "caveats", "notes"):
+            kwargs[k] = tup(d.get(k))
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +182,8 @@ class Faces:
         expression_maps: (N, h, w) optional spatial evidence (CAM / attention) of the classifier.
         au_codes: column names of `aus`.
         expression_labels: column names of `expression`.
+        explanations: per face, the chain-of-thought `Explanation` (None for a face that could not
+            be explained, e.g. without AUs); None when no explain stage ran.
     """
 
     boxes: np.ndarray
@@ -68,6 +197,7 @@ class Faces:
     expression_maps: np.ndarray | None = None
     au_codes: tuple[str, ...] = AU_CODES
     expression_labels: tuple[str, ...] = EXPRESSIONS
+    explanations: tuple[Explanation | None, ...] | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise arrays once, here
@@ -90,6 +220,11 @@ class Faces:
             value = getattr(self, name)
             if value is not None:
                 set_(self, name, _as_f32(name, value, shape))
+        if self.explanations is not None:
+            expl = tuple(self.explanations)
+            if len(expl) != n or not all(e is None or isinstance(e, Explanation) for e in expl):
+                raise ValueError(f"Faces.explanations must hold {n} Explanation-or-None items, got {len(expl)}")
+            set_(self, "explanations", expl)
         if n and not np.all(np.isfinite(boxes)):
             raise ValueError("Faces.boxes must be finite")
         if n and np.any(boxes[:, 2:] < boxes[:, :2]):
@@ -125,6 +260,9 @@ class Faces:
             for name in _ARRAY_FIELDS
             if getattr(self, name) is not None
         }
+        if self.explanations is not None:
+            rows = np.arange(len(self))[idx]
+            changes["explanations"] = tuple(self.explanations[int(i)] for i in np.atleast_1d(rows))
         return replace(self, **changes)
 
     def __iter__(self) -> Iterator[Faces]:
@@ -196,6 +334,9 @@ class Faces:
                 rec["landmarks"] = _round(self.landmarks[i], 2)
             if self.expression_maps is not None:
                 rec["expression_map"] = r(self.expression_maps[i])
+            if self.explanations is not None:
+                e = self.explanations[i]
+                rec["explanation"] = None if e is None else e.to_dict()
             records.append(rec)
         return records
 
@@ -233,10 +374,16 @@ class Faces:
             expression_maps=col("expression_map", lambda v: v),
             au_codes=codes,
             expression_labels=labels,
+            explanations=(
+                tuple(None if rec.get("explanation") is None else Explanation.from_dict(rec["explanation"]) for rec in records)
+                if "explanation" in first
+                else None
+            ),
         )
 
     def to_pandas(self, *, landmarks: bool = False) -> Any:
-        """One row per face: box, score, label, probabilities, AU intensities, head pose, blendshapes."""
+        """One row per face: box, score, label, probabilities, AU intensities, head pose, blendshapes,
+        and with explanations the AU-evidence label, agreement and explanation text."""
         import pandas as pd
 
         data: dict[str, Any] = {
@@ -258,6 +405,12 @@ class Faces:
         if self.blendshapes is not None:
             for j, name in enumerate(BLENDSHAPES):
                 data[f"bs_{name}"] = self.blendshapes[:, j]
+        if self.explanations is not None:
+            # The AU-only label and whether the classifier agrees travel with the text, so a table of
+            # faces can be filtered on disagreement without parsing prose.
+            data["au_label"] = [None if e is None else e.au_label for e in self.explanations]
+            data["au_agrees"] = [None if e is None else e.agreement for e in self.explanations]
+            data["explanation"] = [None if e is None else e.text for e in self.explanations]
         if landmarks and self.landmarks is not None:
             for k in range(N_LANDMARKS):
                 for a, axis in enumerate("xyz"):

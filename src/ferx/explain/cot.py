@@ -1,0 +1,453 @@
+"""The chain of thought: from AU intensities and classifier probabilities to an `Explanation`.
+
+Three sections, as in ExpLLM (Lan et al. 2024): key observations (each active AU, its intensity
+band and the emotions it is evidence for), overall emotional interpretation (AU interactions, the
+dominant and secondary emotions by AU evidence and what argues against them, whether the image
+classifier agrees), and a conclusion (the label with its probability, with an explicit caveat when
+the evidence is weak or contradictory).
+
+The AU evidence is the prototype scoring of `ferx.expression.codebook.au_evidence` (the
+`au-codebook` backend), recomputed here with arrays (`au_evidence_fast`, checked equal), so the explanation compares what the AUs alone say with whatever
+expression backend produced `faces.expression`.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ferx.facs import (
+    ASYMMETRY_THRESHOLD,
+    AU_BY_NUMBER,
+    AU_CODES,
+    COMPOUND_EXPRESSIONS,
+    EMOTION_PROTOTYPES,
+    EXPRESSIONS,
+    INTERACTIONS,
+    OCCURRENCE_THRESHOLD,
+    au_asymmetry,
+    au_index,
+    core_aus,
+    emotions_for_au,
+    intensity_band,
+)
+from ferx.stages import EXPLAINERS, StageBase
+from ferx.types import AUObservation, EmotionEvidence, Explanation, Faces
+from ferx.explain.templates import load_templates
+
+#: AUs whose left/right difference is reported (the unilateral AUs of contempt); other AUs read
+#: from two sources are either not left/right pairs (AU23: lower/upper lip) or not one-sided cues.
+ONE_SIDED_AUS: tuple[int, ...] = (12, 14)
+#: Top-two AU-evidence probabilities closer than this are "ambiguous".
+AMBIGUITY_MARGIN = 0.15
+#: Classifier probability below which the conclusion says the classifier is not confident.
+LOW_CONFIDENCE = 0.5
+
+_NUMBER = {code: int(code[2:]) for code in AU_CODES}
+# Looked up per face; computed once.
+_EMOTIONS_FOR = {n: emotions_for_au(n) for n in _NUMBER.values()}
+_CORE = {e: core_aus(e) for e in EXPRESSIONS}
+
+
+def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
+    """(N, len(AU_CODES)) AU matrix in the table's order (AUs the estimator did not give are 0)."""
+    if tuple(au_codes) == AU_CODES:
+        return aus
+    out = np.zeros((aus.shape[0], len(AU_CODES)), np.float32)
+    for j, code in enumerate(au_codes):
+        if code in AU_CODES:
+            out[:, AU_CODES.index(code)] = aus[:, j]
+    return out
+
+
+def _evidence_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The prototype codebook as arrays: (K, 8) normalised support weights, (K, 8) opposing-AU mask,
+    (2, 8) weights of the one-sided AUs (contempt)."""
+    support = np.zeros((len(AU_CODES), len(EXPRESSIONS)), np.float32)
+    oppose = np.zeros_like(support)
+    unilateral = np.zeros((len(ONE_SIDED_AUS), len(EXPRESSIONS)), np.float32)
+    for j, emotion in enumerate(EXPRESSIONS):
+        proto = EMOTION_PROTOTYPES.get(emotion)
+        if proto is None:
+            continue
+        if proto.unilateral:
+            total = sum(proto.supports[n] for n in proto.unilateral)
+            for n in proto.unilateral:
+                unilateral[ONE_SIDED_AUS.index(n), j] = proto.supports[n] / total
+            continue
+        total = sum(proto.supports.values())
+        for n, w in proto.supports.items():
+            support[au_index(n), j] = w / total
+        for n in proto.opposes:
+            oppose[au_index(n), j] = 1.0
+    return support, oppose, unilateral
+
+
+_SUPPORT, _OPPOSE, _UNILATERAL = _evidence_matrices()
+
+
+def au_evidence_fast(aus: np.ndarray, asymmetry: np.ndarray | None) -> np.ndarray:
+    """(N, 8) the same AU evidence as `ferx.expression.codebook.au_evidence` (a test checks they are
+    equal), as three array operations instead of a loop over emotions: the explainer runs on every
+    face and its budget is a fraction of a millisecond.
+
+    Args:
+        aus: (N, K) intensities in `AU_CODES` order, NaN-free.
+        asymmetry: (N, 2) left/right differences (0–5) of `ONE_SIDED_AUS`, or None.
+    """
+    a = np.clip(aus / 5.0, 0.0, 1.0)
+    out = a @ _SUPPORT - 0.5 * (a[:, :, None] * _OPPOSE[None]).max(axis=1)
+    if asymmetry is not None:
+        out += (asymmetry / 5.0) @ _UNILATERAL
+    return out.astype(np.float32)
+
+
+def evidence_probabilities(evidence: np.ndarray, neutral_evidence: float, temperature: float) -> np.ndarray:
+    """(N, 8) softmax of AU evidence with neutral at its fixed level (as the au-codebook backend)."""
+    ev = evidence.astype(np.float64).copy()
+    ev[:, 0] = neutral_evidence
+    logits = ev / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class _Writer:
+    """Picks template variants with a generator seeded from the face's measurements."""
+
+    def __init__(self, templates: dict[str, Any], seed: int, key: bytes) -> None:
+        self.t = templates
+        self.rng = random.Random(zlib.crc32(key, seed & 0xFFFFFFFF))
+
+    def pick(self, variants: list[str], **fields: Any) -> str:
+        s = self.rng.choice(variants).format(**fields)
+        return s[:1].upper() + s[1:]  # a sentence may start with a field ("{label} comes second")
+
+    def be(self, items: Sequence[str]) -> str:
+        return self.t["be"][len(items) > 1]
+
+    def join(self, items: Sequence[str], word: str = "list_and") -> str:
+        items = list(items)
+        if len(items) <= 1:
+            return "".join(items)
+        return ", ".join(items[:-1]) + f" {self.t[word]} " + items[-1]
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.0f}"
+
+
+def explain_face(
+    aus: np.ndarray,
+    evidence: np.ndarray,
+    au_probs: np.ndarray,
+    asymmetry: dict[int, float],
+    probs: np.ndarray | None = None,
+    prob_labels: Sequence[str] = EXPRESSIONS,
+    *,
+    target: str | None = None,
+    neutral_evidence: float = 0.15,
+    templates: dict[str, Any] | None = None,
+    language: str = "en",
+    seed: int = 0,
+) -> Explanation:
+    """The chain of thought for one face.
+
+    Args:
+        aus: (K,) intensities 0–5 in `AU_CODES` order.
+        evidence: (8,) AU evidence in `EXPRESSIONS` order (neutral column ignored: `neutral_evidence`).
+        au_probs: (8,) softmax of the evidence (`evidence_probabilities`).
+        asymmetry: AU number → |left − right| on the 0–5 scale, for `ONE_SIDED_AUS`.
+        probs: (C,) classifier probabilities over `prob_labels`, or None without a classifier.
+        target: a ground-truth label; when given the conclusion is this label (instruction data)
+            and says so where the AU evidence disagrees.
+        neutral_evidence: evidence level an emotion must exceed to beat neutral.
+        templates: template data (default: `load_templates(language)`).
+        seed: varies the phrasing; the same face and seed always give the same text.
+    """
+    t = templates or load_templates(language)
+    # Plain floats from here on: per-element numpy access costs more than the whole text.
+    ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
+    au_probs = [float(v) for v in au_probs]
+    vals = [float(v) for v in aus]
+    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD), key=lambda j: -vals[j])
+    active_numbers = {_NUMBER[AU_CODES[j]] for j in active}
+    one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in active_numbers}
+
+    observations = []
+    for j in active:
+        au = AU_BY_NUMBER[_NUMBER[AU_CODES[j]]]
+        value = round(vals[j], 1)  # the band is that of the value reported, so text and data agree
+        observations.append(
+            AUObservation(
+                code=au.code, name=au.name, intensity=value, band=str(intensity_band(max(value, OCCURRENCE_THRESHOLD))),
+                region=au.region, evidence_for=_EMOTIONS_FOR[au.number],
+                asymmetry=round(float(asymmetry.get(au.number, 0.0)), 1),
+            )
+        )
+
+    patterns = []
+    for inter in INTERACTIONS:
+        if inter.unilateral:
+            hit = len(one_sided & set(inter.aus)) >= inter.min_active
+        else:
+            hit = len(active_numbers & set(inter.aus)) >= inter.min_active and not (active_numbers & set(inter.absent))
+        if hit:
+            patterns.append(inter.key)
+    # A pattern that is part of a larger one found too says nothing new.
+    if "fear_brow" in patterns and "sad_brow" in patterns:
+        patterns.remove("sad_brow")
+    if "anger_face" in patterns and "anger_glare" in patterns:
+        patterns.remove("anger_glare")
+    matched = [c for c in COMPOUND_EXPRESSIONS if set(c.aus) <= active_numbers]
+    most = max((len(c.aus) for c in matched), default=0)
+    compounds = tuple(c.name for c in matched if len(c.aus) == most)
+
+    evidences = []
+    for k, label in enumerate(EXPRESSIONS):
+        proto = EMOTION_PROTOTYPES.get(label)
+        if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
+            opposing = tuple(f"AU{n}" for n in _sorted_active(active, aus) if _EMOTIONS_FOR[n])
+            evidences.append(EmotionEvidence(label, round(ev[k], 3), round(au_probs[k], 3), (), opposing, ()))
+            continue
+        pool = one_sided if proto.unilateral else active_numbers
+        supporting = tuple(f"AU{n}" for n in _sorted_active(active, aus) if n in proto.supports and n in pool)
+        opposing = tuple(f"AU{n}" for n in _sorted_active(active, aus) if n in proto.opposes)
+        missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool)
+        evidences.append(
+            EmotionEvidence(label, round(ev[k], 3), round(au_probs[k], 3), supporting, opposing, missing)
+        )
+    order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
+    evidences_sorted = tuple(evidences[k] for k in order)
+    au_label = EXPRESSIONS[order[0]]
+    second = evidences_sorted[1]
+    au_secondary = second.label if (second.label != "neutral" and second.evidence > 0) else None
+
+    classifier_label = classifier_p = None
+    if probs is not None and np.isfinite(probs).all():
+        c = int(np.argmax(probs))
+        classifier_label, classifier_p = str(prob_labels[c]), round(float(probs[c]), 3)
+    agreement = None if classifier_label is None else classifier_label == au_label
+
+    if target is not None:
+        label, label_source = target, "ground-truth"
+        if classifier_label is not None and target in prob_labels:
+            probability: float | None = round(float(probs[list(prob_labels).index(target)]), 3)  # type: ignore[index]
+        else:
+            probability = evidences[EXPRESSIONS.index(target)].probability if target in EXPRESSIONS else None
+    elif classifier_label is not None:
+        label, label_source, probability = classifier_label, "classifier", classifier_p
+    else:
+        label, label_source, probability = au_label, "au-evidence", evidences_sorted[0].probability
+
+    caveats = []
+    label_ev = next((e for e in evidences if e.label == label), None)
+    if label != "neutral" and (label_ev is None or label_ev.evidence <= neutral_evidence):
+        caveats.append("weak_evidence")
+    if label_source == "classifier" and classifier_p is not None and classifier_p < LOW_CONFIDENCE:
+        caveats.append("low_confidence")
+    if evidences_sorted[0].probability - evidences_sorted[1].probability < AMBIGUITY_MARGIN:
+        caveats.append("ambiguous")
+    if label_ev is not None and label != "neutral" and label_ev.opposing:
+        caveats.append("opposing_aus")
+    if agreement is False:
+        caveats.append("disagreement")
+    if label_source == "ground-truth" and label != au_label:
+        caveats.append("label_differs_from_au")
+
+    partial = dict(
+        observations=tuple(observations), patterns=tuple(patterns), compounds=compounds,
+        evidence=evidences_sorted, au_label=au_label, au_secondary=au_secondary,
+        classifier_label=classifier_label, classifier_probability=classifier_p, agreement=agreement,
+        label=label, probability=probability, label_source=label_source, caveats=tuple(caveats),
+    )
+    key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
+    text = render(partial, t, _Writer(t, seed, key))
+    return Explanation(**partial, text=text, language=language)
+
+
+def _sorted_active(active: list[int], aus: np.ndarray) -> list[int]:
+    return [_NUMBER[AU_CODES[j]] for j in active]
+
+
+def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
+    """The three-section text of an explanation's structured fields (`x`: Explanation fields)."""
+    band_words = t["band_words"]
+    obs_sentences = []
+    for o in x["observations"]:
+        desc = AU_BY_NUMBER[int(o.code[2:])].description.split(" (")[0]
+        if o.evidence_for:
+            evidence = w.pick(t["observation_evidence"], emotions=w.join(o.evidence_for, "list_or"))
+        else:
+            evidence = w.pick(t["observation_no_emotion"])
+        s = w.pick(
+            t["observation"], code=o.code, name=o.name, band=o.band, value=f"{o.intensity:.1f}",
+            band_word=band_words[o.band], description=desc, evidence=evidence,
+        )
+        if o.code in {f"AU{n}" for n in ONE_SIDED_AUS} and o.asymmetry >= ASYMMETRY_THRESHOLD:
+            s += w.pick(t["observation_one_sided"], asymmetry=f"{o.asymmetry:.1f}")
+        obs_sentences.append(s)
+    if not obs_sentences:
+        obs_sentences.append(w.pick(t["no_observation"]))
+
+    inter: list[str] = []
+    from ferx.facs import INTERACTIONS_BY_KEY
+
+    active = set(o.code for o in x["observations"])
+    for key in x["patterns"]:
+        codes = [f"AU{n}" for n in INTERACTIONS_BY_KEY[key].aus if f"AU{n}" in active]
+        inter.append(w.pick(t["patterns"][key], aus=w.join(codes)))
+    evid = {e.label: e for e in x["evidence"]}
+    top = x["evidence"][0]
+    if top.label == "neutral":
+        inter.append(w.pick(t["dominant_neutral"], score=f"{top.evidence:.2f}", percent=_pct(top.probability)))
+        if top.opposing:
+            inter.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
+    else:
+        inter.append(
+            w.pick(t["dominant"], label=top.label, score=f"{top.evidence:.2f}", percent=_pct(top.probability),
+                   aus=w.join(top.supporting))
+        )
+        inter.extend(_against(top, w, t))
+    if x["au_secondary"] is not None:
+        sec = evid[x["au_secondary"]]
+        support = w.pick(t["secondary_support"], aus=w.join(sec.supporting)) if sec.supporting else ""
+        inter.append(w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}",
+                            percent=_pct(sec.probability), support=support))
+        inter.extend(_against(sec, w, t))
+    if x["compounds"]:
+        inter.append(w.pick(t["compound"], names=w.join([f"'{n}'" for n in x["compounds"]], "list_or")))
+    if x["classifier_label"] is None:
+        inter.append(w.pick(t["no_classifier"]))
+    elif x["agreement"]:
+        inter.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
+                            percent=_pct(x["classifier_probability"])))
+    else:
+        inter.append(w.pick(t["classifier_disagrees"], label=x["classifier_label"],
+                            percent=_pct(x["classifier_probability"]), au_label=x["au_label"],
+                            au_percent=_pct(top.probability)))
+
+    if x["label_source"] == "ground-truth":
+        concl = [w.pick(t["conclusion_ground_truth"], label=x["label"])]
+    else:
+        concl = [w.pick(t["conclusion"], label=x["label"], percent=_pct(x["probability"]))]
+    for c in x["caveats"]:
+        if c == "low_confidence":
+            concl.append(w.pick(t["caveats"][c], percent=_pct(x["probability"])))
+        elif c == "label_differs_from_au":
+            concl.append(w.pick(t["caveats"][c], au_label=x["au_label"]))
+        else:
+            concl.append(w.pick(t["caveats"][c]))
+
+    h = t["headings"]
+    return (
+        f"{h['observations']}: {' '.join(obs_sentences)}\n"
+        f"{h['interpretation']}: {' '.join(inter)}\n"
+        f"{h['conclusion']}: {' '.join(concl)}"
+    )
+
+
+def _against(e: EmotionEvidence, w: _Writer, t: dict[str, Any]) -> list[str]:
+    out = []
+    if e.opposing:
+        out.append(w.pick(t["against_opposing"], label=e.label, aus=w.join(e.opposing), be=w.be(e.opposing)))
+    if e.missing:
+        out.append(w.pick(t["against_missing"], label=e.label, aus=w.join(e.missing), be=w.be(e.missing)))
+    return out
+
+
+def explain_faces(
+    faces: Faces,
+    *,
+    targets: Sequence[str | None] | None = None,
+    neutral_evidence: float = 0.15,
+    temperature: float = 0.05,
+    language: str = "en",
+    seed: int = 0,
+) -> tuple[Explanation | None, ...]:
+    """One explanation per face (None where the face has no finite AUs).
+
+    Args:
+        faces: faces with `aus` (and ideally `blendshapes` for contempt, `expression`).
+        targets: optional ground-truth label per face (instruction data).
+    Raises:
+        ValueError: the faces have no AUs.
+    """
+    if faces.aus is None:
+        raise ValueError("explanations need AU intensities: run an AU estimator stage first")
+    templates = load_templates(language)
+    aus = _full_aus(faces.aus, faces.au_codes)
+    finite = np.isfinite(aus).all(axis=1)
+    clean = np.nan_to_num(aus, nan=0.0)
+    asym = (
+        None if faces.blendshapes is None
+        else np.stack([au_asymmetry(n, faces.blendshapes) for n in ONE_SIDED_AUS], axis=1)
+    )
+    evidence = au_evidence_fast(clean, asym)
+    au_probs = evidence_probabilities(evidence, neutral_evidence, temperature)
+    out: list[Explanation | None] = []
+    for i in range(len(faces)):
+        if not finite[i]:
+            out.append(None)
+            continue
+        probs = None if faces.expression is None else faces.expression[i]
+        out.append(
+            explain_face(
+                aus[i], evidence[i], au_probs[i],
+                {} if asym is None else dict(zip(ONE_SIDED_AUS, asym[i].tolist())), probs,
+                faces.expression_labels, target=None if targets is None else targets[i],
+                neutral_evidence=neutral_evidence, templates=templates, language=language, seed=seed,
+            )
+        )
+    return tuple(out)
+
+
+@EXPLAINERS.register("cot")
+class ChainOfThoughtExplainer(StageBase):
+    """Adds an `Explanation` per face (`faces.explanations`); optional LLM phrasing.
+
+    Args:
+        language: template language code (see `ferx.explain.templates.languages()`).
+        seed: varies the phrasing reproducibly.
+        neutral_evidence, temperature: the AU-evidence scoring, as in the au-codebook backend.
+        llm_url: an OpenAI-compatible chat endpoint to rephrase explanations; None (default) keeps
+            the template text. Replies that fail the faithfulness check are discarded.
+        llm_model: model name sent to the endpoint.
+        llm_timeout: seconds per request.
+    """
+
+    def __init__(
+        self,
+        language: str = "en",
+        seed: int = 0,
+        neutral_evidence: float = 0.15,
+        temperature: float = 0.05,
+        llm_url: str | None = None,
+        llm_model: str = "default",
+        llm_timeout: float = 30.0,
+    ) -> None:
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        load_templates(language)  # unknown language: fail at construction, not on the first face
+        self.language, self.seed = language, int(seed)
+        self.neutral_evidence, self.temperature = float(neutral_evidence), float(temperature)
+        self.rewriter = None
+        if llm_url:
+            from ferx.explain.llm import LLMRewriter
+
+            self.rewriter = LLMRewriter(llm_url, model=llm_model, timeout=llm_timeout, language=language)
+
+    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+        if faces.aus is None:
+            return faces  # nothing measured to explain (the AU stage is switched off)
+        expl = explain_faces(
+            faces, neutral_evidence=self.neutral_evidence, temperature=self.temperature,
+            language=self.language, seed=self.seed,
+        )
+        if self.rewriter is not None:
+            expl = tuple(None if e is None else self.rewriter.rewrite(e) for e in expl)
+        return faces.with_fields(explanations=expl)

@@ -1,0 +1,128 @@
+"""Faithfulness check: does a text say only what the structured explanation measured?
+
+Used on every template text in the tests and the data engine, and on every LLM reply (an
+unfaithful reply is discarded). Checks, sentence by sentence:
+
+- an AU named (by code, "AU 12" or "AU12", or by FACS name) must be active, unless the sentence
+  states an absence ("absent", "without", ...);
+- an intensity written next to an AU — "intensity C", a value in brackets "(3.2", or a FACS band
+  word ("marked") — must match the measured band / value (±0.5);
+- the conclusion section must exist, the first emotion it names must be the explanation's label,
+  and a percentage in it, if any, must be the label's probability (±1 point).
+
+The checks read the language's template data (emotion words, band words, negation cues,
+headings), so they work for any language that has templates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferx.facs import AU_BY_NUMBER, BANDS
+from ferx.types import Explanation
+from ferx.explain.templates import load_templates
+
+_AU = re.compile(r"\bAU\s?(\d{1,2})\b", re.IGNORECASE)
+_BAND = re.compile(r"\b(?:intensity|band|level)\s+([A-E])\b")
+_VALUE = re.compile(r"\((\d(?:\.\d+)?)\b")
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s?%")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One unfaithful statement: `kind` is "inactive_au", "unknown_au", "intensity", "conclusion"
+    or "structure"."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    ok: bool
+    issues: tuple[Issue, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        return "; ".join(i.message for i in self.issues) or "faithful"
+
+
+def validate(text: str, explanation: Explanation, *, templates: dict[str, Any] | None = None) -> ValidationResult:
+    """Check `text` against `explanation` (whose own `text` is ignored).
+
+    Args:
+        text: an explanation in prose (template output or an LLM reply).
+        explanation: the structured explanation the text must agree with.
+        templates: language data (default: that of `explanation.language`).
+    """
+    t = templates or load_templates(explanation.language)
+    issues: list[Issue] = []
+    measured = {o.code.upper(): o for o in explanation.observations}
+    names = {au.name.lower(): au.code for au in AU_BY_NUMBER.values()}
+    band_of_word = {w.lower(): b for b, w in t["band_words"].items()}
+    cues = [c.lower() for c in t["negation_cues"]]
+
+    for sentence in (s.strip() for s in _SENTENCE.split(text)):
+        if not sentence:
+            continue
+        low = sentence.lower()
+        negated = any(c in low + " " for c in cues)
+        mentions = [(m.start(), m.end(), f"AU{int(m.group(1))}") for m in _AU.finditer(sentence)]
+        for name, code in names.items():
+            for m in re.finditer(r"\b" + re.escape(name) + r"\b", low):
+                if not any(s <= m.start() < e + 40 for s, e, _ in mentions):  # name right after its code
+                    mentions.append((m.start(), m.end(), code))
+        mentions.sort()
+        for k, (start, end, code) in enumerate(mentions):
+            if int(code[2:]) not in AU_BY_NUMBER:
+                issues.append(Issue("unknown_au", f"{code} is not an AU ferx measures: {sentence!r}"))
+                continue
+            obs = measured.get(code)
+            if obs is None:
+                if not negated:
+                    issues.append(Issue("inactive_au", f"{code} is mentioned but not active: {sentence!r}"))
+                continue
+            # The stretch that describes this AU: up to the next AU named in the sentence.
+            stop = next((s for s, _, c in mentions[k + 1:] if c != code), len(sentence))
+            span = sentence[end:stop]
+            for m in _BAND.finditer(span):
+                if m.group(1) != obs.band:
+                    issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text says {m.group(1)}"))
+            for m in _VALUE.finditer(span):
+                if abs(float(m.group(1)) - obs.intensity) > 0.5:
+                    issues.append(Issue("intensity", f"{code} is at {obs.intensity:.1f}, the text says {m.group(1)}"))
+            for word, band in band_of_word.items():
+                if re.search(r"\b" + re.escape(word) + r"\b", span.lower()) and abs(BANDS.index(band) - BANDS.index(obs.band)) > 1:
+                    issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text calls it {word!r}"))
+
+    issues.extend(_check_conclusion(text, explanation, t))
+    return ValidationResult(not issues, tuple(issues))
+
+
+def _check_conclusion(text: str, explanation: Explanation, t: dict[str, Any]) -> list[Issue]:
+    heading = t["headings"]["conclusion"].lower()
+    low = text.lower()
+    at = low.rfind(heading)
+    if at < 0:
+        return [Issue("structure", f"no {t['headings']['conclusion']!r} section")]
+    conclusion = low[at + len(heading):]
+    first: tuple[int, str] | None = None
+    for label, words in t["emotion_words"].items():
+        for word in words:
+            m = re.search(r"\b" + re.escape(word.lower()) + r"\b", conclusion)
+            if m and (first is None or m.start() < first[0]):
+                first = (m.start(), label)
+    if first is None:
+        return [Issue("conclusion", f"the conclusion names no expression (expected {explanation.label})")]
+    issues = []
+    if first[1] != explanation.label:
+        issues.append(Issue("conclusion", f"the conclusion says {first[1]}, the label is {explanation.label}"))
+    # Only the conclusion's first sentence states the label's probability; later ones may quote others.
+    head = _SENTENCE.split(conclusion.strip(": \n"), maxsplit=1)[0]
+    for m in _PERCENT.finditer(head):
+        if explanation.probability is None or abs(float(m.group(1)) - 100 * explanation.probability) > 1.0:
+            issues.append(Issue("conclusion", f"the conclusion gives {m.group(1)}%, the probability is "
+                                              f"{'unknown' if explanation.probability is None else f'{100 * explanation.probability:.0f}%'}"))
+    return issues
