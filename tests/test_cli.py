@@ -75,3 +75,42 @@ def test_config_command_prints_a_loadable_default(capsys):
 
     assert main(["config"]) == 0
     assert AnalyzerConfig.from_yaml(capsys.readouterr().out) == AnalyzerConfig()
+
+
+def test_explain_prints_each_face(capsys):
+    path = lfw_paths("happiness", 1)[0]
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: 1 face(s)\nface 0: ")
+    assert "Key observations:" in out and "Overall emotional interpretation:" in out and "Conclusion:" in out
+    assert main(["explain", str(path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert d["face"] == 0 and d["explanation"]["text"].startswith("Key observations:")
+
+
+def test_analyze_explain_prints_and_writes_explanations(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["analyze", "--demo", "--explain", "--format", "json,csv", "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    d = json.loads((out / "astronaut.jpg.json").read_text())
+    e = d["faces"][0]["explanation"]
+    assert e["label"] == d["faces"][0]["expression"]["label"]
+    assert f"face 0: {e['label']}" in printed and "  Key observations: " in printed and "  Conclusion: " in printed
+    row = next(csv.DictReader(open(out / "faces.csv")))
+    assert row["explanation"] == e["text"] and row["au_label"] == e["au_label"]
+
+
+def test_cot_data_command(tmp_path, capsys):
+    from tests.conftest import SHARED
+
+    ferplus = SHARED / "ferplus"
+    out = tmp_path / "cot"
+    assert main(["cot-data", f"ferplus:{ferplus}", "--split", "test", "--limit", "8", "--ratio", "1:1", "--out", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    records = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    skipped = (out / "skipped.jsonl").read_text().splitlines()
+    assert len(records) + len(skipped) == 8 and f"{len(records)} record(s) written" in err
+    assert {r["task"] for r in records} <= {"cot", "label"} and (out / "stats.md").exists()
+    assert main(["cot-data", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    assert main(["cot-data", f"ferplus:{ferplus}", "--ratio", "3", "--out", str(out)]) == 2
+    assert "COT:LABEL" in capsys.readouterr().err

@@ -64,3 +64,16 @@ def test_builtin_backends_are_registered():
     assert {"mediapipe", "mediapipe-tasks"} <= set(LANDMARKERS.names())
     assert "blendshapes" in AU_ESTIMATORS.names()
     assert "au-codebook" in EXPRESSION_CLASSIFIERS.names()
+
+
+def test_explain_stage_is_on_by_default_and_configurable():
+    from ferx import pipeline  # noqa: F401  (registers backends)
+    from ferx.stages import EXPLAINERS
+
+    assert "cot" in EXPLAINERS.names()
+    assert AnalyzerConfig().explain.name == "cot"
+    cfg = AnalyzerConfig.from_yaml("explain:\n  name: cot\n  options: {language: en, seed: 3}\n")
+    assert cfg.explain.options == {"language": "en", "seed": 3}
+    assert AnalyzerConfig.from_yaml("explain: null\n").explain is None
+    with pytest.raises(ConfigError, match="no option.*'lang'"):
+        EXPLAINERS.create("cot", lang="en")

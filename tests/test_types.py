@@ -108,3 +108,37 @@ def test_frame_requires_uint8_rgb():
     with pytest.raises(ValueError, match="uint8 RGB"):
         Frame(np.zeros((4, 4), np.uint8))
     assert Frame(np.zeros((4, 5, 3), np.uint8)).width == 5
+
+
+def with_explanations(faces: Faces) -> Faces:
+    from ferx.explain.cot import explain_faces
+
+    expl = list(explain_faces(faces))
+    expl[1] = None  # a face that could not be explained
+    return faces.with_fields(explanations=tuple(expl))
+
+
+def test_explanations_are_checked_indexed_and_serialised():
+    f = with_explanations(make_faces(3))
+    with pytest.raises(ValueError, match="explanations must hold 3"):
+        f.with_fields(explanations=f.explanations[:2])
+    with pytest.raises(ValueError, match="explanations must hold 3"):
+        f.with_fields(explanations=("text", None, None))
+    assert f[np.array([False, True, True])].explanations == f.explanations[1:]
+    assert f[2].explanations == (f.explanations[2],) and f[[2, 0]].explanations == (f.explanations[2], f.explanations[0])
+    assert f[::2].explanations == (f.explanations[0], f.explanations[2])
+    r = FrameResult("x.jpg", 200, 150, f)
+    back = FrameResult.from_json(r.to_json())
+    assert back.faces.explanations == f.explanations  # frozen dataclasses: field-wise equality
+    assert json.loads(r.to_json())["faces"][1]["explanation"] is None
+    df = r.to_pandas()
+    assert list(df["explanation"])[0].startswith("Key observations:") and df["explanation"].isna().tolist() == [False, True, False]
+    assert df["au_label"][0] == f.explanations[0].au_label and df["au_agrees"][0] == f.explanations[0].agreement
+
+
+def test_explanation_label_source_is_checked():
+    from dataclasses import replace
+
+    good = with_explanations(make_faces(3)).explanations[0]
+    with pytest.raises(ValueError, match="label_source"):
+        replace(good, label_source="oracle")

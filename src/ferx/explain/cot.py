@@ -300,7 +300,7 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
     active = set(o.code for o in x["observations"])
     for key in x["patterns"]:
         codes = [f"AU{n}" for n in INTERACTIONS_BY_KEY[key].aus if f"AU{n}" in active]
-        inter.append(w.pick(t["patterns"][key], aus=w.join(codes)))
+        inter.append(w.pick(t["patterns"][key], aus=w.join(codes), be=w.be(codes)))
     evid = {e.label: e for e in x["evidence"]}
     top = x["evidence"][0]
     if top.label == "neutral":

@@ -8,7 +8,7 @@ conversation format (LLaVA-style: `image` + `conversations` of `from: human|gpt`
 
 Output folder:
     data.jsonl      one record per usable image (appended as it goes: the run is resumable)
-    skipped.jsonl   images not used, each with the reason (unreadable, no face, no label)
+    skipped.jsonl   samples not used, each with the reason (unreadable, no face, no label)
     stats.json      counts, AU frequencies per label, AU-evidence accuracy, agreement, validator
     stats.md        the same as readable tables
     run.json        dataset, split, ratio, seed, language: a resumed run must use the same ones
@@ -186,16 +186,18 @@ def generate(
 
     templates = load_templates(settings.language)
     plan = task_plan(len(samples), settings)
-    done = {r["image"] for r in _read_jsonl(out / DATA_FILE)} | {r["image"] for r in _read_jsonl(out / SKIPPED_FILE)}
+    # Samples are keyed by their position in the dataset (run.json pins the dataset and its size);
+    # a path is not a key: a dataset may list one image twice (e.g. two faces of one photo).
+    done = {int(r["id"]) for r in _read_jsonl(out / DATA_FILE)} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
     report = EngineReport(resumed=len(done))
-    todo = [(i, s) for i, s in enumerate(samples) if str(s.path) not in done]
+    todo = [(i, s) for i, s in enumerate(samples) if i not in done]
 
     with open(out / DATA_FILE, "a") as data_f, open(out / SKIPPED_FILE, "a") as skip_f:
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), unit="img", disable=not progress,
                    file=sys.stderr, desc="cot-data")
 
         def skip(sample: Any, reason: str) -> None:
-            item = {"image": str(sample.path), "reason": reason}
+            item = {"id": f"{i:07d}", "image": str(sample.path), "reason": reason}
             report.skipped.append(item)
             skip_f.write(json.dumps(item) + "\n")
             skip_f.flush()

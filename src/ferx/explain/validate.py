@@ -5,8 +5,9 @@ unfaithful reply is discarded). Checks, sentence by sentence:
 
 - an AU named (by code, "AU 12" or "AU12", or by FACS name) must be active, unless the sentence
   states an absence ("absent", "without", ...);
-- an intensity written next to an AU — "intensity C", a value in brackets "(3.2", or a FACS band
-  word ("marked") — must match the measured band / value (±0.5);
+- an intensity statement — "intensity C", a value in brackets "(3.2", or a FACS band word
+  ("marked"; one band off is tolerated) — must match the measurement (±0.5) of the AU named
+  nearest to it in the sentence;
 - the conclusion section must exist, the first emotion it names must be the explanation's label,
   and a percentage in it, if any, must be the label's probability (±1 point).
 
@@ -62,40 +63,43 @@ def validate(text: str, explanation: Explanation, *, templates: dict[str, Any] |
     measured = {o.code.upper(): o for o in explanation.observations}
     names = {au.name.lower(): au.code for au in AU_BY_NUMBER.values()}
     band_of_word = {w.lower(): b for b, w in t["band_words"].items()}
-    cues = [c.lower() for c in t["negation_cues"]]
+    negations = [c.lower() for c in t["negation_cues"]]
 
     for sentence in (s.strip() for s in _SENTENCE.split(text)):
         if not sentence:
             continue
         low = sentence.lower()
-        negated = any(c in low + " " for c in cues)
+        negated = any(c in low + " " for c in negations)
         mentions = [(m.start(), m.end(), f"AU{int(m.group(1))}") for m in _AU.finditer(sentence)]
         for name, code in names.items():
             for m in re.finditer(r"\b" + re.escape(name) + r"\b", low):
                 if not any(s <= m.start() < e + 40 for s, e, _ in mentions):  # name right after its code
                     mentions.append((m.start(), m.end(), code))
         mentions.sort()
-        for k, (start, end, code) in enumerate(mentions):
+        for start, end, code in mentions:
             if int(code[2:]) not in AU_BY_NUMBER:
                 issues.append(Issue("unknown_au", f"{code} is not an AU ferx measures: {sentence!r}"))
-                continue
+            elif code not in measured and not negated:
+                issues.append(Issue("inactive_au", f"{code} is mentioned but not active: {sentence!r}"))
+        if not mentions:
+            continue
+        # Each intensity statement belongs to the AU named nearest to it in the sentence (templates
+        # put it before or after the code: "At intensity E (4.8), AU12 ..." / "AU12 at intensity E").
+        cues = [(m.start(), "band", m.group(1)) for m in _BAND.finditer(sentence)]
+        cues += [(m.start(), "value", m.group(1)) for m in _VALUE.finditer(sentence)]
+        for word, band in band_of_word.items():
+            cues += [(m.start(), "word", word) for m in re.finditer(r"\b" + re.escape(word) + r"\b", low)]
+        for pos, kind, said in cues:
+            _, _, code = min(mentions, key=lambda m: 0 if m[0] <= pos < m[1] else min(abs(pos - m[0]), abs(pos - m[1])))
             obs = measured.get(code)
             if obs is None:
-                if not negated:
-                    issues.append(Issue("inactive_au", f"{code} is mentioned but not active: {sentence!r}"))
                 continue
-            # The stretch that describes this AU: up to the next AU named in the sentence.
-            stop = next((s for s, _, c in mentions[k + 1:] if c != code), len(sentence))
-            span = sentence[end:stop]
-            for m in _BAND.finditer(span):
-                if m.group(1) != obs.band:
-                    issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text says {m.group(1)}"))
-            for m in _VALUE.finditer(span):
-                if abs(float(m.group(1)) - obs.intensity) > 0.5:
-                    issues.append(Issue("intensity", f"{code} is at {obs.intensity:.1f}, the text says {m.group(1)}"))
-            for word, band in band_of_word.items():
-                if re.search(r"\b" + re.escape(word) + r"\b", span.lower()) and abs(BANDS.index(band) - BANDS.index(obs.band)) > 1:
-                    issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text calls it {word!r}"))
+            if kind == "band" and said != obs.band:
+                issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text says {said}"))
+            elif kind == "value" and abs(float(said) - obs.intensity) > 0.5:
+                issues.append(Issue("intensity", f"{code} is at {obs.intensity:.1f}, the text says {said}"))
+            elif kind == "word" and abs(BANDS.index(band_of_word[said]) - BANDS.index(obs.band)) > 1:
+                issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text calls it {said!r}"))
 
     issues.extend(_check_conclusion(text, explanation, t))
     return ValidationResult(not issues, tuple(issues))

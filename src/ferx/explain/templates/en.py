@@ -91,8 +91,8 @@ TEMPLATES = {
             "A raised upper lip or wrinkled nose ({aus}) is typical of disgust.",
         ],
         "unilateral_smile": [
-            "{aus} is stronger on one side of the face; a one-sided smile or dimple is the signature of contempt.",
-            "The mouth movement {aus} is one-sided, which is how contempt shows.",
+            "{aus} {be} stronger on one side of the face; a one-sided smile or dimple is the signature of contempt.",
+            "The mouth movement ({aus}) is one-sided, which is how contempt shows.",
         ],
     },
     "dominant": [
