@@ -193,9 +193,9 @@ def explain_face(
     patterns = []
     for inter in INTERACTIONS:
         if inter.unilateral:
-            hit = len(one_sided & set(inter.aus)) >= inter.min_active
+            hit = len(one_sided.intersection(inter.aus)) >= inter.min_active
         else:
-            hit = len(active_numbers & set(inter.aus)) >= inter.min_active and not (active_numbers & set(inter.absent))
+            hit = len(active_numbers.intersection(inter.aus)) >= inter.min_active and active_numbers.isdisjoint(inter.absent)
         if hit:
             patterns.append(inter.key)
     # A pattern that is part of a larger one found too says nothing new.
@@ -203,20 +203,21 @@ def explain_face(
         patterns.remove("sad_brow")
     if "anger_face" in patterns and "anger_glare" in patterns:
         patterns.remove("anger_glare")
-    matched = [c for c in COMPOUND_EXPRESSIONS if set(c.aus) <= active_numbers]
+    matched = [c for c in COMPOUND_EXPRESSIONS if active_numbers.issuperset(c.aus)]
     most = max((len(c.aus) for c in matched), default=0)
     compounds = tuple(c.name for c in matched if len(c.aus) == most)
 
+    ranked = [_NUMBER[AU_CODES[j]] for j in active]  # active AU numbers, strongest first
     evidences = []
     for k, label in enumerate(EXPRESSIONS):
         proto = EMOTION_PROTOTYPES.get(label)
         if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
-            opposing = tuple(f"AU{n}" for n in _sorted_active(active, aus) if _EMOTIONS_FOR[n])
+            opposing = tuple(f"AU{n}" for n in ranked if _EMOTIONS_FOR[n])
             evidences.append(EmotionEvidence(label, round(ev[k], 3), round(au_probs[k], 3), (), opposing, ()))
             continue
         pool = one_sided if proto.unilateral else active_numbers
-        supporting = tuple(f"AU{n}" for n in _sorted_active(active, aus) if n in proto.supports and n in pool)
-        opposing = tuple(f"AU{n}" for n in _sorted_active(active, aus) if n in proto.opposes)
+        supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
+        opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
         missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool)
         evidences.append(
             EmotionEvidence(label, round(ev[k], 3), round(au_probs[k], 3), supporting, opposing, missing)
@@ -268,10 +269,6 @@ def explain_face(
     key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
     text = render(partial, t, _Writer(t, seed, key))
     return Explanation(**partial, text=text, language=language)
-
-
-def _sorted_active(active: list[int], aus: np.ndarray) -> list[int]:
-    return [_NUMBER[AU_CODES[j]] for j in active]
 
 
 def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
