@@ -114,3 +114,14 @@ def test_cot_data_command(tmp_path, capsys):
     assert main(["cot-data", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert main(["cot-data", f"ferplus:{ferplus}", "--ratio", "3", "--out", str(out)]) == 2
     assert "COT:LABEL" in capsys.readouterr().err
+
+
+def test_llm_options_reach_the_explainer(capsys):
+    from tests.explain.test_llm import ChatServer
+
+    path = lfw_paths("happiness", 1)[0]
+    with ChatServer([503]) as srv:
+        assert main(["explain", str(path), "--llm", srv.url, "--llm-model", "m", "--llm-timeout", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "note: LLM request failed" in out and "Key observations:" in out  # the template text is kept
+    assert srv.requests[0][1]["model"] == "m"

@@ -56,3 +56,19 @@ def test_emotions_for_au():
     assert "surprise" in facs.emotions_for_au(26)
     with pytest.raises(KeyError, match="AU99"):
         facs.au_index(99)
+
+
+def test_interactions_and_compounds_refer_to_known_aus_and_emotions():
+    from ferx.facs import AU_NUMBERS, COMPOUND_EXPRESSIONS, EXPRESSIONS, INTERACTIONS, INTERACTIONS_BY_KEY, core_aus
+
+    for inter in INTERACTIONS:
+        assert set(inter.aus) | set(inter.absent) <= set(AU_NUMBERS), inter.key
+        assert set(inter.emotions) <= set(EXPRESSIONS) and 1 <= inter.min_active <= len(inter.aus)
+        assert inter.source
+    assert INTERACTIONS_BY_KEY["duchenne_smile"].aus == (6, 12)
+    assert INTERACTIONS_BY_KEY["social_smile"].absent == (6,)
+    assert INTERACTIONS_BY_KEY["unilateral_smile"].unilateral
+    assert len(COMPOUND_EXPRESSIONS) == 15  # Du et al. (2014): 21 categories = 6 basic + 15 compound
+    for c in COMPOUND_EXPRESSIONS:
+        assert set(c.aus) <= set(AU_NUMBERS) and set(c.components) <= set(EXPRESSIONS), c.name
+    assert core_aus("happiness") == (12,) and core_aus("neutral") == ()

@@ -18,7 +18,8 @@ def test_every_field_is_filled_for_a_real_photo(analyzer, happy_photo):
     assert f.landmarks.shape[1:] == (478, 3) and f.blendshapes.shape[1] == 52
     assert f.aus.shape[1] == len(f.au_codes) and f.expression.shape[1] == 8
     assert np.isfinite(f.head_pose).all()
-    assert {"decode", "detect", "landmarks", "aus", "expression", "total"} <= set(r.timings_ms)
+    assert {"decode", "detect", "landmarks", "aus", "expression", "explain", "total"} <= set(r.timings_ms)
+    assert len(f.explanations) == len(f) and f.explanations[0].label == f.labels[0]
     assert r.notes == ()
 
 
@@ -81,6 +82,10 @@ def test_stages_can_be_switched_off_and_options_are_checked(happy_photo):
     with Analyzer(aus=None, expression=None) as a:
         f = a.analyze(happy_photo).faces
         assert f.landmarks is not None and f.aus is None and f.expression is None and f.labels == [None]
+        assert f.explanations is None  # nothing measured to explain
+    with Analyzer(expression=None) as a:  # AU evidence alone concludes
+        e = a.analyze(happy_photo).faces.explanations[0]
+        assert e.classifier_label is None and e.label_source == "au-evidence" and e.label == e.au_label
     with Analyzer(landmarker=None, aus=None, expression=None) as a:
         f = a.analyze(happy_photo).faces
         assert len(f) >= 1 and f.landmarks is None

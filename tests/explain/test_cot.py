@@ -73,6 +73,9 @@ def test_contradictory_face_is_flagged():
     assert e.evidence_for("anger").opposing == ("AU12",)
     assert (e.classifier_label, e.agreement, e.label) == ("anger", False, "anger")
     assert e.caveats == ("weak_evidence", "low_confidence", "opposing_aus", "disagreement")
+    # The conclusion's label is neither of the top two AU readings, so its own evidence is stated.
+    interpretation = e.text.split("\n")[1]
+    assert "Anger itself is supported by AU4." in interpretation or "For anger, the supporting evidence is AU4." in interpretation
     conclusion = e.text.split("Conclusion:")[1]
     assert "weak" in conclusion and "disagree" in conclusion and "contradict" in conclusion
 

@@ -316,6 +316,13 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
         inter.append(w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}",
                             percent=_pct(sec.probability), support=support))
         inter.extend(_against(sec, w, t))
+    if x["label"] not in (top.label, x["au_secondary"]) and x["label"] in evid and x["label"] != "neutral":
+        own = evid[x["label"]]
+        if own.supporting:
+            inter.append(w.pick(t["label_support"], label=own.label, aus=w.join(own.supporting)))
+        else:
+            inter.append(w.pick(t["label_no_support"], label=own.label))
+        inter.extend(_against(own, w, t))
     if x["compounds"]:
         inter.append(w.pick(t["compound"], names=w.join([f"'{n}'" for n in x["compounds"]], "list_or")))
     if x["classifier_label"] is None:

@@ -109,6 +109,15 @@ TEMPLATES = {
         "The next candidate is {label} (score {score}, {percent}%){support}.",
     ],
     "secondary_support": [", supported by {aus}", " through {aus}"],
+    # The conclusion's label when it is neither of the two strongest AU readings.
+    "label_support": [
+        "{label} itself is supported by {aus}.",
+        "For {label}, the supporting evidence is {aus}.",
+    ],
+    "label_no_support": [
+        "None of the active AUs supports {label}.",
+        "No active AU speaks for {label}.",
+    ],
     "against_opposing": [
         "Against {label}: {aus} {be} active as well.",
         "Speaking against {label}, {aus} {be} also active.",
