@@ -11,6 +11,7 @@ an interrupted run resumes where it stopped and identical images are computed on
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -90,7 +91,8 @@ class LandmarkCache:
                     img = load_image(path)
                     faces = landmarker.process(img, _crop_faces(img.shape[1], img.shape[0]))
                     out[i] = faces.landmarks[0]
-                shard = self.folder / f"shard-{len(list(self.folder.glob('shard-*.npz'))):05d}.npz"
+                # unique names: two processes may fill the same cache at once
+                shard = self.folder / f"shard-{time.time_ns()}-{os.getpid()}.npz"
                 np.savez(shard, hashes=np.array([h for h, _ in part]), landmarks=out)
                 for (h, _), lm in zip(part, out):
                     self._store[h] = lm

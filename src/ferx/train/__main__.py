@@ -1,0 +1,5 @@
+import sys
+
+from ferx.train.loop import main
+
+sys.exit(main())

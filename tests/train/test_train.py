@@ -1,0 +1,98 @@
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ferx.train.data import augment, normalise  # noqa: E402
+from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy  # noqa: E402
+from ferx.train.models import ARCHITECTURES, create_model  # noqa: E402
+
+
+def test_soft_cross_entropy_by_hand():
+    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])
+    targets = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    # row 1: -log(1/2); row 2: -(0.5 log 3/4 + 0.5 log 1/4)
+    expected = (math.log(2) + -(0.5 * math.log(0.75) + 0.5 * math.log(0.25))) / 2
+    assert float(soft_cross_entropy(logits, targets)) == pytest.approx(expected, rel=1e-6)
+    w = torch.tensor([2.0, 1.0])
+    assert float(soft_cross_entropy(logits[:1], targets[:1], w)) == pytest.approx(2 * math.log(2), rel=1e-6)
+
+
+def test_map_cosine_and_alignment_loss_by_hand():
+    att = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]])
+    heat = torch.zeros(2, 4, 4)
+    heat[:, :2, :2] = 1.0  # pooled to 2x2: [[1, 0], [0, 0]]
+    cos = map_cosine(att, heat)
+    np.testing.assert_allclose(cos.numpy(), [1.0, 0.5], atol=1e-6)
+    loss = alignment_loss(att, heat, torch.tensor([True, True]))
+    assert float(loss) == pytest.approx(0.25)  # mean of (0, 0.5)
+    assert float(alignment_loss(att, heat, torch.tensor([False, False]))) == 0.0
+
+
+def test_classification_report_by_hand():
+    r = classification_report(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 0]), ("a", "b", "c"))
+    assert r["accuracy"] == pytest.approx(3 / 5)
+    assert r["per_class_recall"] == {"a": 0.5, "b": 1.0, "c": 0.0}
+    # F1: a = 2*(0.5*0.5)/1 = 0.5, b = 2*(2/3*1)/(5/3) = 0.8, c = 0
+    assert r["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert r["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES.names())
+def test_architecture_contract(name):
+    model = create_model(name, num_classes=8).eval()
+    out = model(torch.randn(3, 1, 48, 48))
+    assert out["logits"].shape == (3, 8)
+    assert out["cam"].shape[:2] == (3, 8) and out["attention"].shape[0] == 3
+    # with global average pooling and a linear head, the CAM's spatial mean is the logit
+    torch.testing.assert_close(out["cam"].mean(dim=(2, 3)), out["logits"], atol=1e-4, rtol=1e-4)
+    assert sum(p.numel() for p in model.parameters()) * 4 < 20e6  # ships under 20 MB in float32
+
+
+def test_augment_moves_heatmap_with_the_image():
+    g = torch.Generator().manual_seed(0)
+    img = torch.full((64, 1, 48, 48), -1.0)
+    img[:, :, 10:20, 5:15] = 1.0  # a bright square, and the heatmap marks the same square
+    heat = torch.zeros(64, 48, 48)
+    heat[:, 10:20, 5:15] = 1.0
+    a_img, a_heat = augment(img.clone(), heat.clone(), g, erase_p=0.0)
+    bright = (a_img[:, 0] > 0).float()
+    overlap = (bright * (a_heat > 0.5).float()).sum((1, 2)) / bright.sum((1, 2)).clamp(min=1)
+    assert overlap.mean() > 0.85
+    flipped = (a_img[:, 0, 10:20, 33:43] > 0).float().mean((1, 2)) > 0.5
+    assert 10 < int(flipped.sum()) < 54  # about half the batch was mirrored
+
+
+def test_normalise_range():
+    x = normalise(torch.tensor([[[[0, 255]]]], dtype=torch.uint8))
+    np.testing.assert_allclose(x.numpy().ravel(), [-1, 1])
+
+
+def test_tiny_run_overfits_real_faces(tmp_path):
+    from tests.conftest import SHARED
+
+    from ferx.train.loop import TrainConfig, train
+    from ferx.data.readers import open_dataset
+
+    if not (SHARED / "ferplus").exists():
+        pytest.skip("no FER+ data")
+    config = TrainConfig(
+        data=f"ferplus:{SHARED / 'ferplus'}", epochs=25, batch_size=8, max_eval=32,
+        lr=0.05, warmup_epochs=0, augment=False, max_train=48, guidance_weight=1.0, patience=100, threads=2,
+        cache_dir=str(tmp_path / "cache"), model_options={"dropout": 0.0},
+    )
+    ds = open_dataset(config.data, "train")
+    assert len(ds) > 48
+    run = train(config, tmp_path / "run", progress=False)
+    from ferx.train.loop import load_crops, predict
+
+    # best.pt is chosen on unrelated validation faces; memorisation shows in the final weights
+    model = create_model("resnet-fer", num_classes=8, dropout=0.0)
+    model.load_state_dict(torch.load(run / "last.pt", weights_only=False)["model"])
+    subset = type(ds)(ds.name, ds.kind, ds.root, ds.label_set, ds.samples[:48])
+    crops = load_crops(subset, tmp_path / "cache", progress=False)
+    acc = (predict(model, crops, torch.device("cpu"))["probs"].argmax(1) == crops.labels.numpy()).mean()
+    assert acc > 0.8  # memorised its 48 training faces
+    assert (run / "metrics.csv").read_text().count("\n") >= 2 and (run / "report.json").exists()
