@@ -39,6 +39,11 @@ def report(name: str, stats: dict, out: Path) -> None:
     print(f"face found {pct(stats['face_found_rate'])} | AU evidence alone picks the label {pct(stats['au_evidence_accuracy'])} "
           f"(balanced {pct(stats['au_evidence_balanced_accuracy'])}) | classifier accuracy {pct(stats['classifier_accuracy'])} "
           f"| classifier agrees with AU evidence {pct(stats['agreement_rate'])} | validator pass rate {pct(stats['validator_pass_rate'])}")
+    words = sorted(len(json.loads(line)["conversations"][1]["value"].split())
+                   for line in (out / "data.jsonl").read_text().splitlines() if '"task": "cot"' in line)
+    if words:
+        print(f"CoT length in words: median {statistics.median(words):.0f}, 10th-90th percentile "
+              f"{words[len(words) // 10]}-{words[9 * len(words) // 10]}")
     print("\n| label | faces | AU-evidence recall |\n|---|---|---|")
     for lab, n in stats["labels"].items():
         if n:

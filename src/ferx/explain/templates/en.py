@@ -150,9 +150,12 @@ TEMPLATES = {
         "Final label: {label} ({percent}%).",
         "Overall, the face shows {label} ({percent}%).",
     ],
+    # Instruction data: the conclusion is the dataset's label, phrased as a model should answer
+    # (no probability: the label is given, not estimated).
     "conclusion_ground_truth": [
-        "The annotated expression is {label}.",
-        "The expression is labelled {label}.",
+        "The expression is {label}.",
+        "Overall, the face shows {label}.",
+        "Final label: {label}.",
     ],
     "caveats": {
         "weak_evidence": [
