@@ -1,0 +1,90 @@
+"""Expression classifier trained by ferx (AU-guided CNN), run with onnxruntime.
+
+The model sees each face as ferx.facecrop frames it (grey 48×48, eyes on the FER+ template), so
+it needs the landmarker's mesh. Besides the probabilities it returns, per face, the class
+activation map of its top label (clipped at 0, scaled to a maximum of 1) as `expression_maps`
+(N, 6, 6), in the aligned-crop frame: row 0 is the forehead, the eyes lie on row ≈ 2.3.
+Models ship in ferx/assets/models as NAME.onnx + NAME.json (labels, input convention, sha256,
+training metrics); see docs/model-card.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ferx.errors import ModelFileError
+from ferx.facecrop import aligned_crop
+from ferx.stages import EXPRESSION_CLASSIFIERS, StageBase
+from ferx.types import Faces
+
+DEFAULT_MODEL = "ferplus-resnet-guided"
+
+
+def model_files(model: str) -> tuple[Path, dict]:
+    """Resolve a model name (in ferx/assets/models) or a path to NAME.onnx; verify its sha256."""
+    path = Path(model)
+    if path.suffix != ".onnx":
+        path = Path(str(resources.files("ferx") / "assets" / "models" / f"{model}.onnx"))
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise ModelFileError(f"expression model {model!r} not found (need {path.name} and {meta_path.name})")
+    meta = json.loads(meta_path.read_text())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != meta.get("sha256"):
+        raise ModelFileError(f"{path}: sha256 {digest[:12]}… does not match its model card ({str(meta.get('sha256'))[:12]}…)")
+    return path, meta
+
+
+@EXPRESSION_CLASSIFIERS.register("onnx-classifier")
+class OnnxExpressionClassifier(StageBase):
+    """Args:
+        model: a shipped model's name or a path to NAME.onnx (with NAME.json beside it).
+        threads: onnxruntime intra-op threads.
+        batch_size: faces per run.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, threads: int = 1, batch_size: int = 64) -> None:
+        import onnxruntime as ort  # heavy import stays in the backend
+
+        path, self.meta = model_files(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.labels = tuple(self.meta["labels"])
+        self.size = int(self.meta["input"]["size"])
+        self.batch_size = int(batch_size)
+
+    def crops(self, image: np.ndarray, faces: Faces) -> np.ndarray:
+        """(N, 1, 48, 48) uint8 aligned grey crops (what the network sees)."""
+        grey = Image.fromarray(image).convert("L")
+        return np.stack([aligned_crop(grey, lm, self.size) for lm in faces.landmarks])[:, None]
+
+    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+        if faces.landmarks is None:
+            raise ValueError("the onnx-classifier aligns faces on their landmarks: keep a landmarker stage before it")
+        n = len(faces)
+        probs = np.full((n, len(self.labels)), np.nan, np.float32)
+        maps = None
+        ok = np.flatnonzero(faces.has_landmarks)
+        if len(ok):
+            x = self.crops(image, faces[ok]).astype(np.float32) / 127.5 - 1.0
+            outs = [self._session.run(["probs", "cam"], {"image": x[i : i + self.batch_size]})
+                    for i in range(0, len(x), self.batch_size)]
+            p = np.concatenate([o[0] for o in outs])
+            cam = np.concatenate([o[1] for o in outs])
+            probs[ok] = p / p.sum(axis=1, keepdims=True)
+            top = cam[np.arange(len(ok)), p.argmax(1)].clip(min=0)
+            top /= np.maximum(top.max(axis=(1, 2), keepdims=True), 1e-6)
+            maps = np.full((n,) + top.shape[1:], np.nan, np.float32)
+            maps[ok] = top
+        return faces.with_fields(expression=probs, expression_maps=maps, expression_labels=self.labels)
+
+    def close(self) -> None:
+        self._session = None

@@ -1,0 +1,88 @@
+"""Export a trained run to ONNX with a model card, and check it against PyTorch.
+
+    python -m ferx.train.export RUN_DIR --name ferplus-resnet-guided [--out src/ferx/assets/models]
+
+Writes NAME.onnx (inputs: `image` (B, 1, 48, 48) float in [-1, 1]; outputs: `probs` (B, C),
+`cam` (B, C, h, w), `attention` (B, h', w')) and NAME.json (labels, input convention, crop template,
+training config and metrics, sha256 of the .onnx), the metadata ferx's `onnx-classifier` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ferx.facecrop import SIZE, TEMPLATE
+from ferx.train.loop import load_run_model
+
+
+class _Export(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.model(image)
+        return torch.softmax(out["logits"], dim=1), out["cam"], out["attention"]
+
+
+def export(run: Path, name: str, out_dir: Path) -> Path:
+    model, config, labels = load_run_model(run)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    dummy = torch.zeros(1, model.in_channels, SIZE, SIZE)
+    torch.onnx.export(
+        _Export(model).eval(), (dummy,), str(onnx_path), input_names=["image"],
+        output_names=["probs", "cam", "attention"],
+        dynamic_axes={"image": {0: "batch"}, "probs": {0: "batch"}, "cam": {0: "batch"}, "attention": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+    report_path = Path(run) / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    meta = {
+        "name": name,
+        "labels": list(labels),
+        "input": {"size": SIZE, "channels": model.in_channels, "grey": model.in_channels == 1,
+                  "normalise": "x / 127.5 - 1", "template_outer_eye_corners": TEMPLATE.tolist()},
+        "outputs": ["probs", "cam", "attention"],
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "train_config": {k: v for k, v in vars(config).items()},
+        "test_metrics": {k: report.get(k) for k in ("dataset", "accuracy", "macro_f1", "cam_cos", "att_cos", "n",
+                                                    "per_class_recall")},
+    }
+    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1))
+    return onnx_path
+
+
+def parity(run: Path, onnx_path: Path, images: np.ndarray) -> float:
+    """Largest |probability difference| between PyTorch and onnxruntime on (B, 1, 48, 48) float images."""
+    import onnxruntime as ort
+
+    model, _, _ = load_run_model(run)
+    with torch.no_grad():
+        ref = torch.softmax(model(torch.from_numpy(images))["logits"], 1).numpy()
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run(["probs"], {"image": images})[0]
+    return float(np.abs(ref - got).max())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m ferx.train.export")
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--out", type=Path, default=Path("src/ferx/assets/models"))
+    args = ap.parse_args()
+    path = export(args.run, args.name, args.out)
+    rng = np.random.default_rng(0)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max |Δp| vs PyTorch on noise: "
+          f"{parity(args.run, path, rng.uniform(-1, 1, (8, 1, SIZE, SIZE)).astype(np.float32)):.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+
+def test_onnx_matches_pytorch_on_real_faces(tmp_path):
+    import yaml
+
+    from ferx.data.readers import open_dataset
+    from ferx.train.data import _grey48
+    from ferx.train.export import export, parity
+    from ferx.train.loop import TrainConfig
+    from ferx.train.models import create_model
+    from tests.conftest import SHARED
+
+    if not (SHARED / "ferplus").exists():
+        pytest.skip("no FER+ data")
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    model = create_model("resnet-fer", num_classes=8).eval()
+    from dataclasses import asdict
+
+    torch.save({"model": model.state_dict(), "config": asdict(TrainConfig()), "label_set": tuple("abcdefgh")}, run / "best.pt")
+    (run / "config.yaml").write_text(yaml.safe_dump(asdict(TrainConfig())))
+    path = export(run, "tmp-model", tmp_path / "models")
+    samples = open_dataset(SHARED / "ferplus", "test").samples[:16]
+    images = np.stack([_grey48(s.path) for s in samples])[:, None].astype(np.float32) / 127.5 - 1
+    assert parity(run, path, images) < 1e-4
+
+    from ferx.expression.onnx_classifier import model_files
+
+    onnx_path, meta = model_files(str(path))
+    assert meta["labels"] == list("abcdefgh") and meta["input"]["size"] == 48
+    path.write_bytes(path.read_bytes() + b"tampered")
+    from ferx.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="does not match"):
+        model_files(str(path))
