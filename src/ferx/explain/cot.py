@@ -7,8 +7,9 @@ classifier agrees), and a conclusion (the label with its probability, with an ex
 the evidence is weak or contradictory).
 
 The AU evidence is the prototype scoring of `ferx.expression.codebook.au_evidence` (the
-`au-codebook` backend), recomputed here with arrays (`au_evidence_fast`, checked equal), so the explanation compares what the AUs alone say with whatever
-expression backend produced `faces.expression`.
+`au-codebook` backend), recomputed here with arrays (`au_evidence_fast`, checked equal by a test),
+so the explanation compares what the AUs alone say with whatever expression backend produced
+`faces.expression`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ferx.facs import (
     EMOTION_PROTOTYPES,
     EXPRESSIONS,
     INTERACTIONS,
+    INTERACTIONS_BY_KEY,
     OCCURRENCE_THRESHOLD,
     au_asymmetry,
     au_index,
@@ -292,8 +294,6 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
         obs_sentences.append(w.pick(t["no_observation"]))
 
     inter: list[str] = []
-    from ferx.facs import INTERACTIONS_BY_KEY
-
     active = set(o.code for o in x["observations"])
     for key in x["patterns"]:
         codes = [f"AU{n}" for n in INTERACTIONS_BY_KEY[key].aus if f"AU{n}" in active]
