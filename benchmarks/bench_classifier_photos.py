@@ -46,7 +46,7 @@ def main() -> None:
             face = r.faces[k]
             y.append(EXPRESSIONS.index(s.label))
             pred_cnn.append(EXPRESSIONS.index(face.labels[0]))
-            pred_au.append(EXPRESSIONS.index(codebook.process(None, face).labels[0]))  # type: ignore[arg-type]
+            pred_au.append(EXPRESSIONS.index(codebook.process(np.zeros((1, 1, 3), np.uint8), face).labels[0]))
     y, pred_cnn, pred_au = map(np.array, (y, pred_cnn, pred_au))
     print(f"lfw-expressions ({args.split}): {len(ds)} photos, a face found in {len(y)} ({missed} without)")
     for name, pred in (("ferx " + args.model, pred_cnn), ("au-codebook", pred_au)):
