@@ -96,7 +96,7 @@ class BlazeFaceDetector(StageBase):
     def __init__(
         self,
         min_face: int = 24,
-        score_threshold: float = 0.55,
+        score_threshold: float = 0.5,
         nms_iou: float = 0.3,
         max_level_pixels: int = 8_000_000,
         threads: int = 2,
