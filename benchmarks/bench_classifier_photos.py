@@ -14,7 +14,6 @@ import argparse
 
 import numpy as np
 
-import ferx.expression.onnx_classifier  # noqa: F401  (registers the backend)
 from ferx import Analyzer
 from ferx.data.readers import open_dataset
 from ferx.facs import EXPRESSIONS

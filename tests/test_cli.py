@@ -125,3 +125,26 @@ def test_llm_options_reach_the_explainer(capsys):
     out = capsys.readouterr().out
     assert "note: LLM request failed" in out and "Key observations:" in out  # the template text is kept
     assert srv.requests[0][1]["model"] == "m"
+
+
+def test_heatmaps_command_writes_a_grid(tmp_path):
+    from tests.conftest import SHARED
+
+    if not (SHARED / "ferplus").exists():
+        import pytest
+
+        pytest.skip("no FER+ data")
+    out = tmp_path / "grid.png"
+    code = main(["heatmaps", f"ferplus:{SHARED / 'ferplus'}", "--per-label", "1",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    assert code == 0
+    grid = Image.open(out)
+    assert grid.size == (144, 8 * (144 + 14))  # one face per label, eight labels
+
+
+def test_train_command_rejects_bad_overrides(tmp_path, capsys):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("epochs: 1\n")
+    assert main(["train", str(cfg), "epoch=3", "--out", str(tmp_path / "run")]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+    assert main(["train", str(cfg), "no-equals-sign", "--out", str(tmp_path / "run")]) == 2

@@ -7,6 +7,7 @@ backend is constructed.
 from ferx.aus import blendshapes as _aus_blendshapes  # noqa: F401
 from ferx.detect import blazeface as _detect_blazeface  # noqa: F401
 from ferx.expression import codebook as _expression_codebook  # noqa: F401
+from ferx.expression import onnx_classifier as _expression_onnx  # noqa: F401
 from ferx.explain import cot as _explain_cot  # noqa: F401
 from ferx.landmarks import facemesh as _landmarks_facemesh  # noqa: F401
 from ferx.landmarks import mediapipe_tasks as _landmarks_tasks  # noqa: F401

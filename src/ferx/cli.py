@@ -73,8 +73,45 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--config", help="YAML config file for the analysis (see `ferx config`)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
+    t = sub.add_parser("train", help="train an expression classifier with AU guidance (needs ferx[train])")
+    t.add_argument("config", help="training YAML (see configs/)")
+    t.add_argument("overrides", nargs="*", help="key=value overrides (YAML values), e.g. epochs=10")
+    t.add_argument("--out", help="run folder (default runs/<config name>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
+    v = sub.add_parser("eval", help="evaluate a training run's best checkpoint (needs ferx[train])")
+    v.add_argument("run", help="run folder")
+    v.add_argument("--split", default="test")
+    v.add_argument("--data", help="another dataset spec with the same labels")
+
+    h = sub.add_parser("heatmaps", help="render dataset faces with their AU heatmaps, to check them")
+    h.add_argument("data", help="dataset spec, e.g. ferplus:../shared/data/ferplus")
+    h.add_argument("--split", default="test")
+    h.add_argument("--per-label", type=int, default=6)
+    h.add_argument("--cache-dir", default="runs/cache/landmarks")
+    h.add_argument("--out", default="heatmaps.png")
+
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
+
+
+def _training(args: argparse.Namespace) -> int:
+    """`ferx train` / `ferx eval` / `ferx heatmaps`: thin wrappers over ferx.train."""
+    if args.command == "heatmaps":
+        from ferx.train.review import main as review
+
+        review([args.data, "--split", args.split, "--per-label", str(args.per_label),
+                "--cache-dir", args.cache_dir, "--out", args.out])
+        return 0
+    try:
+        from ferx.train.loop import main as train_main
+    except ModuleNotFoundError as e:
+        print(f"ferx: error: training needs PyTorch ({e.name} is missing): pip install 'ferx[train]'", file=sys.stderr)
+        return 2
+    if args.command == "train":
+        argv = ["train", args.config, *args.overrides] + (["--out", args.out] if args.out else [])
+        return train_main(argv + (["--resume"] if args.resume else []))
+    return train_main(["eval", args.run, "--split", args.split] + (["--data", args.data] if args.data else []))
 
 
 def _llm_options(p: argparse.ArgumentParser) -> None:
@@ -122,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             return _explain(args)
         if args.command == "cot-data":
             return _cot_data(args)
+        if args.command in ("train", "eval", "heatmaps"):
+            return _training(args)
         return _analyze(args)
     except (ConfigError, NoImagesError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
