@@ -50,7 +50,7 @@ class AnalyzerConfig:
     detector: StageConfig = field(default_factory=lambda: StageConfig("blazeface"))
     landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
     aus: StageConfig | None = field(default_factory=lambda: StageConfig("blendshapes"))
-    expression: StageConfig | None = field(default_factory=lambda: StageConfig("au-codebook"))
+    expression: StageConfig | None = field(default_factory=lambda: StageConfig("onnx-classifier"))
     explain: StageConfig | None = field(default_factory=lambda: StageConfig("cot"))
     keep_unverified: bool = False
     max_faces: int | None = None
