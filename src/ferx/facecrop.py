@@ -37,13 +37,23 @@ def crop_transform(landmarks: np.ndarray, size: int = SIZE) -> tuple[float, floa
 def aligned_crop(grey: Image.Image, landmarks: np.ndarray, size: int = SIZE) -> np.ndarray:
     """(size, size) uint8 crop of a grey PIL image for one face's (478, 3) landmarks."""
     scale, angle, tx, ty = crop_transform(landmarks, size)
-    if scale < 0.5:  # shrink first (antialiased) so the warp does not alias
+    # inverse map, crop point → image point: p = A · q + b (continuous pixel coordinates)
+    a = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]]) / scale
+    b = -a @ np.array([tx, ty])
+    # Work on the part of the image the crop covers: shrinking a whole 1080p frame per face would
+    # cost more than the network. Points outside the image read as black.
+    corners = a @ np.array([[0, size, 0, size], [0, 0, size, size]], np.float64) + b[:, None]
+    x0, y0 = max(0, math.floor(corners[0].min()) - 2), max(0, math.floor(corners[1].min()) - 2)
+    x1 = max(x0 + 1, min(grey.width, math.ceil(corners[0].max()) + 2))
+    y1 = max(y0 + 1, min(grey.height, math.ceil(corners[1].max()) + 2))
+    region = grey.crop((x0, y0, x1, y1))
+    b = b - (x0, y0)
+    if scale < 0.5:  # shrink first (antialiased) so the warp samples at about 1:1 and does not alias
         factor = scale * 1.5
-        w, h = max(1, round(grey.width * factor)), max(1, round(grey.height * factor))
-        grey = grey.resize((w, h), Image.BOX if factor < 0.5 else Image.BILINEAR)
-        scale, tx, ty = scale / factor, tx, ty
-    # inverse map for PIL: image point = R(-angle)/scale · (crop point − t)
-    c, s = math.cos(-angle) / scale, math.sin(-angle) / scale
-    coeffs = (c, -s, -(c * tx - s * ty), s, c, -(s * tx + c * ty))
-    out = grey.transform((size, size), Image.AFFINE, coeffs, Image.BILINEAR)
+        w, h = max(1, round(region.width * factor)), max(1, round(region.height * factor))
+        region = region.resize((w, h), Image.BOX if factor < 0.5 else Image.BILINEAR)
+        f = np.array([w / (x1 - x0), h / (y1 - y0)])  # exact per-axis factors after rounding
+        a, b = a * f[:, None], b * f
+    coeffs = (a[0, 0], a[0, 1], b[0], a[1, 0], a[1, 1], b[1])
+    out = region.transform((size, size), Image.AFFINE, coeffs, Image.BILINEAR)
     return np.asarray(out, np.uint8)
