@@ -60,3 +60,23 @@ def test_explanation_compares_classifier_and_au_evidence(results):
     e = results["happiness"][0].explanations[0]
     assert e.classifier_label is not None and e.au_label is not None
     assert e.agreement == (e.classifier_label == e.au_label)
+
+
+def test_flip_average_makes_mirrored_photos_agree(analyzer):
+    """A photo and its mirror image should get the same expression. With flip averaging the
+    probabilities of the two differ less (measured on these 16 photos: mean L1 0.10 vs 0.18)."""
+    from PIL import Image
+
+    plain, averaged = OnnxExpressionClassifier(), OnnxExpressionClassifier(flip_average=True)
+    d_plain, d_avg = [], []
+    for p in lfw_paths("happiness", 8) + lfw_paths("sadness", 8):
+        img = np.asarray(Image.open(p).convert("RGB"))
+        mirror = np.ascontiguousarray(img[:, ::-1])
+        f, g = analyzer.analyze(img).faces, analyzer.analyze(mirror).faces
+        assert len(f) == 1 and len(g) == 1
+        for clf, out in ((plain, d_plain), (averaged, d_avg)):
+            a, b = clf.process(img, f), clf.process(mirror, g)
+            np.testing.assert_allclose(a.expression.sum(1), 1, atol=1e-5)
+            assert a.expression_maps.shape == (1, 6, 6)
+            out.append(np.abs(a.expression - b.expression).sum())
+    assert np.mean(d_avg) < 0.75 * np.mean(d_plain), (np.mean(d_avg), np.mean(d_plain))
