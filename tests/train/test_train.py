@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -96,3 +97,12 @@ def test_tiny_run_overfits_real_faces(tmp_path):
     acc = (predict(model, crops, torch.device("cpu"))["probs"].argmax(1) == crops.labels.numpy()).mean()
     assert acc > 0.8  # memorised its 48 training faces
     assert (run / "metrics.csv").read_text().count("\n") >= 2 and (run / "report.json").exists()
+
+    # init_from: a one-epoch run at a negligible learning rate starts from those weights, so it
+    # still knows the 48 faces (a fresh one-epoch run is near chance)
+    again = train(replace(config, epochs=1, lr=1e-6, init_from=str(run / "last.pt")), tmp_path / "again", progress=False)
+    model.load_state_dict(torch.load(again / "last.pt", weights_only=False)["model"])
+    acc = (predict(model, crops, torch.device("cpu"))["probs"].argmax(1) == crops.labels.numpy()).mean()
+    assert acc > 0.8
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        train(replace(config, init_from=str(tmp_path / "missing.pt")), tmp_path / "bad", progress=False)

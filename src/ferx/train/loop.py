@@ -50,6 +50,8 @@ class TrainConfig:
         device: "auto", "cpu" or "cuda".
         cache_dir: landmark cache.
         max_train, max_eval: use only the first N training / evaluation images (smoke tests); 0 = all.
+        init_from: a checkpoint (e.g. another run's best.pt) whose model weights start this run
+            (fine-tuning, or a warm restart of the schedule); "" = random initialisation.
     """
 
     data: str = "ferplus:../shared/data/ferplus"
@@ -76,6 +78,7 @@ class TrainConfig:
     cache_dir: str = "runs/cache/landmarks"
     max_train: int = 0
     max_eval: int = 0
+    init_from: str = ""
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -173,6 +176,12 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
         f"val {len(va)}; device {device}")
 
     model = create_model(config.architecture, num_classes=len(tr.label_set), **config.model_options).to(device)
+    if config.init_from:  # a resume then overwrites these with last.pt
+        init = Path(config.init_from)
+        if not init.is_file():
+            raise FileNotFoundError(f"init_from: no checkpoint at {init}")
+        model.load_state_dict(torch.load(init, map_location=device, weights_only=False)["model"])
+        say(f"model weights from {init}")
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay, nesterov=True)
     steps_per_epoch = -(-len(tr) // config.batch_size)
