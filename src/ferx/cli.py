@@ -5,6 +5,8 @@
     ferx analyze PATH... --explain [--llm URL]   # also print each face's chain of thought
     ferx explain IMAGE... [--llm URL]            # print only the explanations
     ferx cot-data DATASET --out DIR [--split test] [--ratio 1:3]   # Exp-CoT instruction data
+    ferx analyze PATH... --pipeline onepass [--aus]   # one-pass detector (+ landmarks/AUs on its boxes)
+    ferx train-detector CONFIG.yaml [--resume --out RUN] / ferx eval-detector RUN|MODEL.onnx
     ferx config            # print the default configuration as YAML
 
 Exit status: 0 when every input was analysed (images without faces included), 1 when some inputs
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ferx import __version__
-from ferx.config import AnalyzerConfig, StageConfig
+from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
 
 FORMATS = ("json", "csv")
@@ -53,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--min-face", type=int, help="smallest face side in pixels the detector looks for (default 24)")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file messages")
     a.add_argument("--explain", action="store_true", help="print each face's explanation (chain of thought)")
+    a.add_argument("--pipeline", choices=sorted(PIPELINES), help="stage preset: two-stage (default: detector, "
+                   "landmarks, AUs, classifier) or onepass (one network finds faces and their expressions)")
+    a.add_argument("--aus", action="store_true", help="with --pipeline onepass: also run the landmarker, AU and "
+                   "explain stages on the detected boxes")
     _llm_options(a)
 
     e = sub.add_parser("explain", help="print the chain-of-thought explanation of every face")
@@ -91,8 +97,48 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--cache-dir", default="runs/cache/landmarks")
     h.add_argument("--out", default="heatmaps.png")
 
+    td = sub.add_parser("train-detector", help="train the one-pass expression detector (needs ferx[train])")
+    td.add_argument("config", help="training YAML (see configs/onepass-*.yaml)")
+    td.add_argument("overrides", nargs="*", help="key=value overrides, nested with dots (data.train_images=500)")
+    td.add_argument("--out", help="run folder (default runs/<config name>)")
+    td.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    td.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    ed = sub.add_parser("eval-detector", help="COCO-style face and expression mAP of a detector run or .onnx model")
+    ed.add_argument("target", help="run folder or NAME.onnx")
+    ed.add_argument("--split", default="test")
+    ed.add_argument("--conf", type=float, default=0.01, help="score threshold for AP (default 0.01)")
+    ed.add_argument("--nms", type=float, default=0.3, help="NMS IoU (default 0.3, the paper's)")
+    ed.add_argument("--data", help="training YAML whose mosaics to evaluate on (required for .onnx)")
+    ed.add_argument("--threads", type=int, default=0)
+
+    xd = sub.add_parser("export-detector", help="export a detector run to ONNX + JSON sidecar (needs ferx[train])")
+    xd.add_argument("run")
+    xd.add_argument("--name", required=True)
+    xd.add_argument("--out", default="src/ferx/assets/models")
+    xd.add_argument("--size", type=int, default=640)
+
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
+
+
+def _detector(args: argparse.Namespace) -> int:
+    """`ferx train-detector` / `eval-detector` / `export-detector`: thin wrappers over ferx.onepass."""
+    try:
+        from ferx.onepass import export as onepass_export
+        from ferx.onepass import train as onepass_train
+    except ModuleNotFoundError as e:
+        print(f"ferx: error: the detector commands need PyTorch ({e.name} is missing): pip install 'ferx[train]'",
+              file=sys.stderr)
+        return 2
+    if args.command == "train-detector":
+        argv = ["train", args.config, *args.overrides] + (["--out", args.out] if args.out else [])
+        return onepass_train.main(argv + (["--resume"] if args.resume else []) + (["--quiet"] if args.quiet else []))
+    if args.command == "eval-detector":
+        argv = ["eval", args.target, "--split", args.split, "--conf", str(args.conf), "--nms", str(args.nms),
+                "--threads", str(args.threads)]
+        return onepass_train.main(argv + (["--data", args.data] if args.data else []))
+    return onepass_export.main([args.run, "--name", args.name, "--out", args.out, "--size", str(args.size)])
 
 
 def _training(args: argparse.Namespace) -> int:
@@ -161,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cot_data(args)
         if args.command in ("train", "eval", "heatmaps"):
             return _training(args)
+        if args.command in ("train-detector", "eval-detector", "export-detector"):
+            return _detector(args)
         return _analyze(args)
     except (ConfigError, NoImagesError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
@@ -187,6 +235,12 @@ def _analyze(args: argparse.Namespace) -> int:
     files = find_images(paths, recursive=args.recursive)
 
     config = AnalyzerConfig.from_yaml(args.config) if args.config else AnalyzerConfig()
+    if args.pipeline:
+        config = config.with_overrides({"pipeline": args.pipeline})
+    if args.aus:
+        if config.pipeline != "onepass":
+            raise ConfigError("--aus adds landmarks and AUs to the onepass pipeline; the two-stage pipeline measures them already")
+        config = config.with_overrides({"landmarker": "mediapipe", "aus": "blendshapes", "explain": "cot"})
     if args.min_face is not None:
         options = dict(config.detector.options, min_face=args.min_face)
         config.detector = StageConfig(config.detector.name, options)

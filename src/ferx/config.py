@@ -28,11 +28,46 @@ class StageConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+#: Pipeline presets: the stage settings a `pipeline:` name stands for. Keys given explicitly next to
+#: `pipeline` (in YAML or as Analyzer overrides) win over the preset.
+PIPELINES: dict[str, dict[str, Any]] = {
+    # detector → landmarks → AUs → expression classifier on aligned crops → explanation
+    "two-stage": {
+        "detector": {"name": "blazeface", "options": {}},
+        "landmarker": {"name": "mediapipe", "options": {}},
+        "aus": {"name": "blendshapes", "options": {}},
+        "expression": {"name": "onnx-classifier", "options": {}},
+        "explain": {"name": "cot", "options": {}},
+    },
+    # one network finds the faces and scores their expressions (FER-YOLO-Mamba); landmarks, AUs and
+    # explanations are off unless asked for (they then run on the detected boxes)
+    "onepass": {
+        "detector": {"name": "onepass", "options": {}},
+        "landmarker": None,
+        "aus": None,
+        "expression": None,
+        "explain": None,
+    },
+}
+
+
+def apply_pipeline(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with the stage settings of its `pipeline` preset filled in where it gives none."""
+    if "pipeline" not in data:
+        return data
+    name = data["pipeline"]
+    if name not in PIPELINES:
+        raise ConfigError(f"unknown pipeline {name!r}; choose from {', '.join(PIPELINES)}")
+    return {**PIPELINES[name], **data}
+
+
 @dataclass
 class AnalyzerConfig:
     """Everything that defines an Analyzer.
 
     Attributes:
+        pipeline: name of the preset the stages came from ("two-stage" or "onepass"; see
+            `PIPELINES`). Given in a mapping, it sets every stage the mapping does not set.
         detector: face detector backend.
         landmarker: landmark / blendshape / head-pose backend; None skips it (and the stages that
             need its output).
@@ -47,6 +82,7 @@ class AnalyzerConfig:
         max_image_pixels: largest accepted image area in pixels.
     """
 
+    pipeline: str = "two-stage"
     detector: StageConfig = field(default_factory=lambda: StageConfig("blazeface"))
     landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
     aus: StageConfig | None = field(default_factory=lambda: StageConfig("blendshapes"))
@@ -59,11 +95,21 @@ class AnalyzerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnalyzerConfig:
-        return from_dict(cls, data)
+        return from_dict(cls, apply_pipeline(data))
 
     @classmethod
     def from_yaml(cls, path_or_text: str | Path) -> AnalyzerConfig:
-        return from_dict(cls, load_yaml(path_or_text))
+        return cls.from_dict(load_yaml(path_or_text))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> AnalyzerConfig:
+        """A copy with top-level fields replaced; a new `pipeline` resets the stages it presets,
+        except those also given in `overrides`."""
+        merged = self.to_dict()
+        if "pipeline" in overrides:
+            merged = apply_pipeline({**{k: v for k, v in merged.items() if k not in PIPELINES["two-stage"]},
+                                     "pipeline": overrides["pipeline"]})
+        merged.update(overrides)
+        return AnalyzerConfig.from_dict(merged)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import ferx.backends  # noqa: F401  (registers the built-in backends)
-from ferx.config import AnalyzerConfig, from_dict
+from ferx.config import AnalyzerConfig
 from ferx.errors import ImageReadError
 from ferx.io import ImageInput, load_image
 from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPLAINERS, EXPRESSION_CLASSIFIERS, LANDMARKERS, Stage
@@ -36,7 +36,9 @@ class Analyzer:
     Args:
         config: an AnalyzerConfig, a YAML path, or None for the defaults.
         **overrides: top-level config fields, e.g. `detector={"name": "blazeface", "options":
-            {"min_face": 40}}` or `expression=None`. Unknown keys raise ConfigError.
+            {"min_face": 40}}` or `expression=None`, or `pipeline="onepass"` (the one-pass
+            detector alone; add e.g. `landmarker="mediapipe", aus="blendshapes"` to measure AUs
+            on its boxes). Unknown keys raise ConfigError.
 
     Example:
         >>> with Analyzer() as analyzer:
@@ -50,9 +52,7 @@ class Analyzer:
         elif isinstance(config, (str, Path)):
             config = AnalyzerConfig.from_yaml(config)
         if overrides:
-            merged = config.to_dict()
-            merged.update(overrides)
-            config = from_dict(AnalyzerConfig, merged)
+            config = config.with_overrides(overrides)
         self.config: AnalyzerConfig = config
         self.stages: list[tuple[str, Stage]] = []
         try:

@@ -46,6 +46,10 @@ def compose(
     rng: np.random.Generator,
     margin: float = 1.4,
     max_tries: int = 200,
+    *,
+    feather: float = 0.0,
+    base: Image.Image | None = None,
+    skip_unplaceable: bool = False,
 ) -> Mosaic:
     """Paste photos[i] so that its face box is face_sizes[i] px wide, without overlaps.
 
@@ -55,11 +59,19 @@ def compose(
         face_sizes: target face-box width in the mosaic, per photo.
         canvas: (width, height) of the mosaic.
         margin: crop side around the face as a multiple of the face box's longer side.
+        feather: blend each pasted crop into the background over this fraction of its shorter
+            side (a blurred-edge mask), so that no straight paste edge marks where a face is; the
+            face box itself stays inside the fully opaque part when feather ≤ (margin − 1) / 4.
+        base: background to paste on (an RGB PIL image of the canvas size); default `background()`.
+        skip_unplaceable: leave out faces that find no free spot instead of raising; `sources`
+            says which were placed.
     Raises:
         ValueError: when a face cannot be placed without overlapping the ones already placed.
     """
     width, height = canvas
-    out = background(width, height, rng)
+    out = background(width, height, rng) if base is None else base.convert("RGB").copy()
+    if out.size != (width, height):
+        raise ValueError(f"base image is {out.size[0]}x{out.size[1]}, canvas is {width}x{height}")
     occupied: list[np.ndarray] = []
     boxes, sources = [], []
     for i, (photo, box, size) in enumerate(zip(photos, face_boxes, face_sizes)):
@@ -74,6 +86,8 @@ def compose(
         out_h = max(1, int(round((crop_box[3] - crop_box[1]) * scale)))
         crop = Image.fromarray(photo).transform((out_w, out_h), Image.EXTENT, crop_box, Image.BILINEAR)
         if out_w >= width or out_h >= height:
+            if skip_unplaceable:
+                continue
             raise ValueError(f"face {i}: crop of {out_w}x{out_h} px does not fit a {width}x{height} canvas")
         for _ in range(max_tries):
             x = int(rng.integers(0, width - out_w))
@@ -82,13 +96,25 @@ def compose(
             if all(not _overlap(region, o) for o in occupied):
                 break
         else:
+            if skip_unplaceable:
+                continue
             raise ValueError(f"face {i}: no free spot left on the {width}x{height} canvas")
-        out.paste(crop, (x, y))
+        out.paste(crop, (x, y), _feather_mask(out_w, out_h, feather) if feather > 0 else None)
         occupied.append(region)
         fb = (box - np.array([crop_box[0], crop_box[1]] * 2)) * np.array([out_w / (crop_box[2] - crop_box[0]), out_h / (crop_box[3] - crop_box[1])] * 2) + np.array([x, y, x, y])
         boxes.append(fb)
         sources.append(i)
     return Mosaic(np.asarray(out), np.array(boxes, np.float32).reshape(-1, 4), tuple(sources))
+
+
+def _feather_mask(w: int, h: int, feather: float) -> Image.Image:
+    """An L-mode mask, opaque inside and fading to 0 over `feather` of the shorter side at the edges."""
+    f = feather * min(w, h)
+    inset = int(round(f / 2))
+    mask = Image.new("L", (w, h), 0)
+    if w - 2 * inset > 0 and h - 2 * inset > 0:
+        mask.paste(255, (inset, inset, w - inset, h - inset))
+    return mask.filter(ImageFilter.GaussianBlur(max(f / 4, 0.1))) if f >= 1 else Image.new("L", (w, h), 255)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:

@@ -1,0 +1,331 @@
+"""Training data for the one-pass detector: seeded mosaics of real faces with exact boxes and labels.
+
+Two face sources, both from ../shared/data:
+  * lfw-expressions photos. The face box is the two-stage pipeline's (`ferx.Analyzer`, BlazeFace +
+    mesh confirmation) on the photo at full size, computed once and cached (`box_cache`);
+    photos where it finds no face or several are left out. Label: the dataset's `emotion` column.
+    Split: `ferx.data.readers.identity_split` (identities hashed 80/10/10), so train, val and test
+    never share a person.
+  * FER+ 48×48 faces, majority-vote label, split by FER+'s official Train/Valid/Test folders. FER+
+    has no identity information, so its splits cannot be checked for identity overlap. Its face
+    box is a fixed box inside the 48×48 frame, measured once as the median pipeline box on
+    upscaled FER+ test faces (cached with the lfw boxes), so both sources are boxed alike.
+
+Each mosaic is a canvas (textured background with clutter) with faces pasted at sizes drawn
+log-uniformly, blended in with feathered edges (`ferx.data.mosaic.compose`), converted to grey.
+Everything follows from `MosaicConfig.seed`; a split's mosaics are stored once as a uint8 array
+(`images.npy`, (N, S, S)) plus `manifest.json` (config, seed, per face: image index, box, label,
+source dataset, file, identity) under a folder named by the config's hash, so epochs only read.
+
+    python -m ferx.onepass.data boxes                 # cache the pipeline's lfw boxes (≈ 2 min)
+    python -m ferx.onepass.data generate configs/onepass-vss.yaml   # write the mosaics
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from ferx.data.mosaic import background, compose
+from ferx.data.readers import identity_split, open_dataset
+from ferx.facs import EXPRESSIONS
+
+FORMAT_VERSION = 1
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass
+class MosaicConfig:
+    """How the mosaics are made (part of a training config; its hash names the cache folder).
+
+    Attributes:
+        lfw, ferplus: dataset folders.
+        box_cache: JSON of the pipeline's lfw-expressions boxes (`python -m ferx.onepass.data boxes`).
+        cache_dir: where generated mosaics are stored.
+        seed: everything random derives from it (split s uses seed + index of s).
+        size: train/val canvas side (px); test_size: test canvas side.
+        train_images, val_images, test_images: mosaics per split.
+        faces_min, faces_max: faces per train/val mosaic; test_faces_max for the test canvases.
+        face_min, face_max: face-box width range in canvas pixels (log-uniform; capped so that the
+            faces fit).
+        lfw_share: probability that a face comes from lfw-expressions (else FER+).
+        feather: edge blending of pasted crops (fraction of the crop side).
+        margin: crop side around a face box, as a multiple of the box side.
+        clutter: random shapes drawn on each background (0–clutter).
+    """
+
+    lfw: str = "../shared/data/lfw-expressions"
+    ferplus: str = "../shared/data/ferplus"
+    box_cache: str = "runs/cache/onepass/lfw-boxes.json"
+    cache_dir: str = "runs/cache/onepass"
+    seed: int = 0
+    size: int = 320
+    test_size: int = 640
+    train_images: int = 3000
+    val_images: int = 200
+    test_images: int = 300
+    faces_min: int = 1
+    faces_max: int = 12
+    test_faces_max: int = 24
+    face_min: int = 16
+    face_max: int = 160
+    lfw_share: float = 0.5
+    feather: float = 0.1
+    margin: float = 1.4
+    clutter: int = 8
+
+    def key(self) -> str:
+        """Hash of everything that changes the mosaics (not where they are stored)."""
+        d = {k: v for k, v in asdict(self).items() if k != "cache_dir"}
+        d["version"] = FORMAT_VERSION
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    def folder(self) -> Path:
+        return Path(self.cache_dir) / f"mosaics-{self.key()}"
+
+
+@dataclass(frozen=True)
+class FaceRef:
+    """One face that can be pasted: its image file, face box in that image, label, provenance."""
+
+    path: str
+    box: tuple[float, float, float, float]
+    label: int
+    source: str
+    identity: str | None
+
+
+@dataclass
+class MosaicSplit:
+    """A generated split: images (N, S, S) uint8 grey and per image its boxes (G, 4) and labels (G,)."""
+
+    images: np.ndarray
+    boxes: list[np.ndarray]
+    labels: list[np.ndarray]
+    manifest: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+# -- face boxes -------------------------------------------------------------------------------------
+def cache_boxes(lfw: str, ferplus: str, out: str | Path, progress: bool = True, ferplus_samples: int = 300) -> dict:
+    """Run the two-stage pipeline (detector + landmark confirmation) over every lfw-expressions
+    photo, and over upscaled FER+ test faces to measure where its box sits in a 48×48 FER+ frame.
+
+    Writes JSON: {"lfw": {image: {"boxes": [[x1,y1,x2,y2], ...], "keypoints": [...]}},
+    "ferplus_box": [x1, y1, x2, y2] (in the 48-px frame), "keypoint_template": (5, 2) keypoints
+    relative to the box (x from x1 in box widths, y from y1 in box heights)}.
+    """
+    from tqdm import tqdm
+
+    from ferx.io import load_image
+    from ferx.pipeline import Analyzer
+
+    ds = open_dataset(f"lfw-expressions:{lfw}")
+    result: dict[str, Any] = {"lfw": {}, "pipeline": "ferx.Analyzer(aus=None, expression=None, explain=None)"}
+    rel_kp = []
+    with Analyzer(aus=None, expression=None, explain=None) as analyzer:
+        for s in tqdm(ds.samples, desc="lfw boxes", disable=not progress, file=sys.stderr):
+            faces = analyzer.analyze(s.path).faces
+            result["lfw"][s.path.name] = {
+                "boxes": np.round(faces.boxes, 2).tolist(), "scores": np.round(faces.scores, 4).tolist(),
+                "keypoints": np.round(faces.keypoints, 2).tolist(),
+            }
+            if len(faces) == 1:
+                b, k = faces.boxes[0], faces.keypoints[0]
+                rel_kp.append((k - b[:2]) / (b[2:] - b[:2]))
+        fer = open_dataset(f"ferplus:{ferplus}", "test")
+        rel_boxes = []
+        for s in fer.samples[:ferplus_samples]:
+            img = np.asarray(Image.open(s.path).convert("L").resize((192, 192), Image.BICUBIC))
+            canvas = np.full((384, 384), 128, np.uint8)
+            canvas[96:288, 96:288] = img
+            faces = analyzer.analyze(np.repeat(canvas[..., None], 3, axis=2)).faces
+            if len(faces) == 1:
+                rel_boxes.append((faces.boxes[0] - 96) / 4.0)
+    result["ferplus_box"] = np.median(np.array(rel_boxes), axis=0).round(2).tolist()
+    result["ferplus_box_found"] = f"{len(rel_boxes)} of {min(ferplus_samples, len(fer.samples))}"
+    result["keypoint_template"] = np.median(np.array(rel_kp), axis=0).round(4).tolist()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result))
+    return result
+
+
+def load_box_cache(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"{p}: no cached lfw-expressions boxes; make them with `python -m ferx.onepass.data boxes --out {p}`")
+    return json.loads(p.read_text())
+
+
+def face_refs(cfg: MosaicConfig, split: str, cache: dict) -> tuple[list[FaceRef], list[FaceRef]]:
+    """The lfw-expressions and FER+ faces of one split."""
+    index = {lab: i for i, lab in enumerate(EXPRESSIONS)}
+    lfw = []
+    for s in open_dataset(f"lfw-expressions:{cfg.lfw}").samples:
+        if identity_split(s.identity or "") != split:
+            continue
+        entry = cache["lfw"].get(s.path.name)
+        if entry is None or len(entry["boxes"]) != 1:
+            continue
+        x1, y1, x2, y2 = entry["boxes"][0]
+        if min(x2 - x1, y2 - y1) < 20:  # too small in its photo to be pasted at useful sizes
+            continue
+        lfw.append(FaceRef(str(s.path), tuple(entry["boxes"][0]), index[s.label], "lfw-expressions", s.identity))
+    fbox = tuple(cache["ferplus_box"])
+    fer = [FaceRef(str(s.path), fbox, index[s.label], "ferplus", None)
+           for s in open_dataset(f"ferplus:{cfg.ferplus}", split, protocol="majority").samples]
+    return lfw, fer
+
+
+# -- generation ---------------------------------------------------------------------------------
+def _background(size: int, rng: np.random.Generator, clutter: int) -> Image.Image:
+    img = background(size, size, rng)
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(0, clutter + 1))):
+        shade = tuple(int(v) for v in rng.integers(0, 256, 3))
+        x0, y0 = rng.uniform(-0.1, 1.0, 2) * size
+        w, h = rng.uniform(0.03, 0.4, 2) * size
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            draw.rectangle([x0, y0, x0 + w, y0 + h], fill=shade)
+        elif kind == 1:
+            draw.ellipse([x0, y0, x0 + w, y0 + h], fill=shade)
+        else:
+            draw.line([x0, y0, x0 + w, y0 + h], fill=shade, width=int(rng.integers(1, 6)))
+    return img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.5))))
+
+
+def _load(path: str, memo: dict[str, np.ndarray]) -> np.ndarray:
+    if path not in memo:
+        memo[path] = np.asarray(Image.open(path).convert("L"))
+    return memo[path]
+
+
+def _jitter(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per-face contrast/brightness jitter, so faces do not share one exposure."""
+    a = rng.uniform(0.7, 1.3)
+    b = rng.uniform(-30, 30)
+    mean = grey.mean()
+    return np.clip((grey.astype(np.float32) - mean) * a + mean + b, 0, 255).astype(np.uint8)
+
+
+def make_mosaic(
+    refs_lfw: list[FaceRef], refs_fer: list[FaceRef], cfg: MosaicConfig, size: int, n_faces: int,
+    rng: np.random.Generator, memo: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
+    """One grey mosaic: (S, S) uint8, (G, 4) boxes, and the faces placed."""
+    cap = min(cfg.face_max, max(cfg.face_min, np.sqrt(0.45 * size * size / n_faces) / cfg.margin))
+    chosen: list[FaceRef] = []
+    for _ in range(n_faces):
+        pool = refs_lfw if (refs_lfw and (rng.random() < cfg.lfw_share or not refs_fer)) else refs_fer
+        chosen.append(pool[int(rng.integers(len(pool)))])
+    widths = np.exp(rng.uniform(np.log(cfg.face_min), np.log(cap), n_faces)).round().astype(int)
+    photos, boxes = [], []
+    for ref in chosen:
+        photos.append(np.repeat(_jitter(_load(ref.path, memo), rng)[..., None], 3, axis=2))
+        boxes.append(np.array(ref.box))
+    m = compose(photos, boxes, list(widths), (size, size), rng, margin=cfg.margin, feather=cfg.feather,
+                base=_background(size, rng, cfg.clutter), skip_unplaceable=True)
+    grey = np.asarray(Image.fromarray(m.image).convert("L"))
+    return grey, m.boxes, [chosen[i] for i in m.sources]
+
+
+def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = True) -> MosaicSplit:
+    from tqdm import tqdm
+
+    count = {"train": cfg.train_images, "val": cfg.val_images, "test": cfg.test_images}[split]
+    size = cfg.test_size if split == "test" else cfg.size
+    fmax = cfg.test_faces_max if split == "test" else cfg.faces_max
+    if size % 32 or size < 64:
+        raise ValueError(f"canvas size must be a multiple of 32 and at least 64, got {size}")
+    if cfg.face_max * cfg.margin >= size:
+        raise ValueError(f"face_max {cfg.face_max} px (with margin {cfg.margin}) does not fit a {size}-px canvas")
+    rng = np.random.default_rng([cfg.seed, SPLIT_NAMES.index(split)])
+    lfw, fer = face_refs(cfg, split, cache)
+    if not lfw and not fer:
+        raise ValueError(f"no faces available for split {split!r}")
+    memo: dict[str, np.ndarray] = {}
+    images = np.zeros((count, size, size), np.uint8)
+    rows: list[list[Any]] = []
+    all_boxes, all_labels = [], []
+    for i in tqdm(range(count), desc=f"mosaics {split}", disable=not progress, file=sys.stderr):
+        n = int(rng.integers(cfg.faces_min, fmax + 1))
+        img, boxes, placed = make_mosaic(lfw, fer, cfg, size, n, rng, memo)
+        images[i] = img
+        all_boxes.append(boxes.astype(np.float32))
+        all_labels.append(np.array([r.label for r in placed], np.int64))
+        for b, r in zip(boxes, placed):
+            rows.append([i, *np.round(b, 2).tolist(), r.label, r.source, Path(r.path).name, r.identity])
+    manifest = {
+        "format": FORMAT_VERSION, "split": split, "config": asdict(cfg), "key": cfg.key(), "images": count,
+        "size": size, "labels": list(EXPRESSIONS),
+        "faces_columns": ["image", "x1", "y1", "x2", "y2", "label", "source", "file", "identity"], "faces": rows,
+        "pool": {"lfw-expressions": len(lfw), "ferplus": len(fer),
+                 "lfw_identities": sorted({r.identity for r in lfw if r.identity})},
+    }
+    return MosaicSplit(images, all_boxes, all_labels, manifest)
+
+
+def load_split(cfg: MosaicConfig, split: str, progress: bool = True) -> MosaicSplit:
+    """The split's mosaics from the cache, generated (and stored) first when missing."""
+    folder = cfg.folder() / split
+    if not (folder / "manifest.json").is_file():
+        cache = load_box_cache(cfg.box_cache)
+        ms = generate_split(cfg, split, cache, progress)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "images.npy", ms.images)
+        tmp = folder / "manifest.json.tmp"
+        tmp.write_text(json.dumps(ms.manifest))
+        tmp.replace(folder / "manifest.json")  # written last: a folder with a manifest is complete
+        return ms
+    manifest = json.loads((folder / "manifest.json").read_text())
+    images = np.load(folder / "images.npy", mmap_mode="r")
+    boxes: list[list[list[float]]] = [[] for _ in range(len(images))]
+    labels: list[list[int]] = [[] for _ in range(len(images))]
+    for row in manifest["faces"]:
+        boxes[row[0]].append(row[1:5])
+        labels[row[0]].append(row[5])
+    return MosaicSplit(images, [np.array(b, np.float32).reshape(-1, 4) for b in boxes],
+                       [np.array(lab, np.int64) for lab in labels], manifest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ferx.config import from_dict, load_yaml
+
+    ap = argparse.ArgumentParser(prog="python -m ferx.onepass.data")
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("boxes", help="cache the two-stage pipeline's face boxes of lfw-expressions")
+    b.add_argument("--lfw", default=MosaicConfig.lfw)
+    b.add_argument("--ferplus", default=MosaicConfig.ferplus)
+    b.add_argument("--out", default=MosaicConfig.box_cache)
+    g = sub.add_parser("generate", help="generate (or check) the mosaics of a training config")
+    g.add_argument("config", help="training YAML (its `data` section)")
+    g.add_argument("--splits", default="train,val,test")
+    args = ap.parse_args(argv)
+    if args.command == "boxes":
+        res = cache_boxes(args.lfw, args.ferplus, args.out)
+        one = sum(len(v["boxes"]) == 1 for v in res["lfw"].values())
+        print(f"{len(res['lfw'])} photos, {one} with exactly one face; FER+ box {res['ferplus_box']} "
+              f"(found in {res['ferplus_box_found']}) → {args.out}")
+        return 0
+    cfg = from_dict(MosaicConfig, load_yaml(args.config).get("data", {}), where="data.")
+    for split in args.splits.split(","):
+        ms = load_split(cfg, split.strip())
+        n_faces = sum(len(b) for b in ms.boxes)
+        print(f"{split}: {len(ms)} mosaics, {n_faces} faces → {cfg.folder() / split}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

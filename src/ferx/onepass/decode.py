@@ -1,0 +1,123 @@
+"""Turning the one-pass detector's raw maps into boxes: grid/stride decoding, NMS, letterboxing.
+
+numpy only, so that the onnxruntime path needs no torch. The training loss uses `level_strides` and
+`grid_points` from here too, so boxes are encoded and decoded with the same stride bookkeeping.
+
+Raw output of one level: (B, 5 + C, h, w) — dx, dy, log w, log h, objectness logit, C class logits.
+For the cell at column gx, row gy of a level with stride s (s = input side / map side):
+    centre = ((dx + gx)·s, (dy + gy)·s),  size = (exp(log w)·s, exp(log h)·s)      (YOLOX)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+#: log-size predictions are clipped here before exp (exp(8)·32 px is far beyond any image).
+MAX_LOG_SIZE = 8.0
+PAD_VALUE = 114
+
+
+def level_strides(input_hw: tuple[int, int], map_hws: list[tuple[int, int]]) -> list[int]:
+    """Each level's stride from the input and feature-map shapes; mismatches raise ValueError."""
+    h, w = input_hw
+    out = []
+    for mh, mw in map_hws:
+        s = h // mh
+        if mh * s != h or mw * s != w or w // mw != s:
+            raise ValueError(f"a {mh}×{mw} feature map does not tile a {h}×{w} input with one integer stride")
+        out.append(s)
+    return out
+
+
+def grid_points(input_hw: tuple[int, int], map_hws: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(A, 2) cell indices (gx, gy) and (A,) strides of all levels, in the flattened output order
+    (level by level, row-major within a level)."""
+    strides = level_strides(input_hw, map_hws)
+    cells, stride_rows = [], []
+    for (mh, mw), s in zip(map_hws, strides):
+        gy, gx = np.meshgrid(np.arange(mh), np.arange(mw), indexing="ij")
+        cells.append(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        stride_rows.append(np.full(mh * mw, s))
+    return np.concatenate(cells).astype(np.float32), np.concatenate(stride_rows).astype(np.float32)
+
+
+def flatten_maps(maps: list[np.ndarray]) -> np.ndarray:
+    """List of (B, 5 + C, h, w) → (B, A, 5 + C)."""
+    return np.concatenate([m.reshape(m.shape[0], m.shape[1], -1).transpose(0, 2, 1) for m in maps], axis=1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+def decode(maps: list[np.ndarray], input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode raw maps.
+
+    Returns:
+        boxes (B, A, 4) xyxy in input pixels, face scores (B, A) = sigmoid(objectness),
+        class probabilities (B, A, C) = sigmoid(class logits) (independent, as trained).
+    """
+    raw = flatten_maps(maps).astype(np.float32)
+    cells, strides = grid_points(input_hw, [m.shape[2:] for m in maps])
+    centre = (raw[..., 0:2] + cells) * strides[:, None]
+    size = np.exp(np.minimum(raw[..., 2:4], MAX_LOG_SIZE)) * strides[:, None]
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
+    return boxes, _sigmoid(raw[..., 4]), _sigmoid(raw[..., 5:])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of xyxy boxes."""
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression; indices of kept boxes, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while len(order):
+        i = order[0]
+        keep.append(i)
+        if len(order) == 1:
+            break
+        iou = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
+        order = order[1:][iou <= iou_threshold]
+    return np.array(keep, dtype=np.int64)
+
+
+def postprocess(
+    maps: list[np.ndarray], input_hw: tuple[int, int], conf: float = 0.5, nms_iou: float = 0.3, max_det: int = 300
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per image: boxes (K, 4), face scores (K,), class probabilities (K, C) after thresholding the
+    face score at `conf` and class-agnostic NMS at `nms_iou` (one box per face)."""
+    boxes, obj, cls = decode(maps, input_hw)
+    out = []
+    for b in range(boxes.shape[0]):
+        keep = np.flatnonzero(obj[b] >= conf)
+        if len(keep) > 20 * max_det:  # bound NMS work when a model fires everywhere
+            keep = keep[np.argsort(-obj[b, keep])[: 20 * max_det]]
+        k = nms(boxes[b, keep], obj[b, keep], nms_iou)[:max_det]
+        sel = keep[k]
+        out.append((boxes[b, sel], obj[b, sel], cls[b, sel]))
+    return out
+
+
+def letterbox(grey: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """Scale a (H, W) uint8 image to fit a size×size canvas (top-left, padded with 114).
+
+    Returns the canvas and the scale (canvas pixels per image pixel): image box = canvas box / scale.
+    """
+    h, w = grey.shape
+    scale = min(size / h, size / w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    canvas = np.full((size, size), PAD_VALUE, np.uint8)
+    img = Image.fromarray(grey)
+    if (nh, nw) != (h, w):
+        img = img.resize((nw, nh), Image.BILINEAR)
+    canvas[:nh, :nw] = np.asarray(img)
+    return canvas, scale

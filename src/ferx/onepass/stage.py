@@ -1,0 +1,114 @@
+"""The one-pass detector as a pipeline stage: faces and their expressions from one network run.
+
+Registered as the detector backend "onepass". It runs an exported FER-YOLO-Mamba model
+(NAME.onnx + NAME.json, see `ferx.onepass.export`) on onnxruntime — no torch — and fills, besides
+boxes and face scores, `expression` (the class scores normalised to sum to 1) and `keypoints`
+(placed from a mean template inside each box, not measured: the landmarker, when configured,
+replaces them with mesh points). The `onepass` pipeline preset (`ferx.config.PIPELINES`) runs this
+stage alone; adding a landmarker / AU stage after it measures landmarks and AUs on its boxes.
+
+Defaults follow the paper's prediction protocol: face score ≥ 0.5, NMS IoU 0.3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ferx.errors import ImageSizeError, ModelFileError
+from ferx.onepass.decode import letterbox, postprocess
+from ferx.stages import DETECTORS, StageBase
+from ferx.types import Faces
+
+DEFAULT_MODEL = "onepass-nano-vss"
+MIN_SIDE = 16
+
+
+def model_files(model: str) -> tuple[Path, dict]:
+    """Resolve a shipped model name (ferx/assets/models) or a path to NAME.onnx; check its sha256."""
+    path = Path(model)
+    if path.suffix != ".onnx":
+        path = Path(str(resources.files("ferx") / "assets" / "models" / f"{model}.onnx"))
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise ModelFileError(f"one-pass model {model!r} not found (need {path} and {meta_path.name} beside it)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("kind") != "onepass-detector":
+        raise ModelFileError(f"{meta_path}: not a one-pass detector model card (kind {meta.get('kind')!r})")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != meta.get("sha256"):
+        raise ModelFileError(f"{path}: sha256 {digest[:12]}… does not match its model card ({str(meta.get('sha256'))[:12]}…)")
+    return path, meta
+
+
+class OnnxDetector:
+    """An exported one-pass model on onnxruntime: image in, boxes + face scores + class scores out."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        path, self.meta = model_files(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.size = int(self.meta["input"]["size"])
+        self.labels = tuple(self.meta["labels"])
+        self.outputs = list(self.meta["outputs"])
+        self.keypoint_template = np.array(self.meta["keypoint_template"], np.float32)
+
+    def predict(self, image: np.ndarray, conf: float = 0.5, nms_iou: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detect on an (H, W) or (H, W, 3) uint8 image.
+
+        Returns:
+            boxes (K, 4) xyxy in image pixels, face scores (K,), class scores (K, C) (independent
+            sigmoids, as trained).
+        """
+        if image.ndim not in (2, 3) or image.shape[0] < MIN_SIDE or image.shape[1] < MIN_SIDE:
+            raise ImageSizeError(f"image of shape {image.shape} is too small for the one-pass detector "
+                                 f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
+        grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
+        canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size)
+        x = (canvas.astype(np.float32) / 127.5 - 1.0)[None, None]
+        maps = self._session.run(self.outputs, {"image": x})
+        boxes, scores, probs = postprocess(maps, (self.size, self.size), conf, nms_iou)[0]
+        h, w = grey.shape
+        boxes = boxes / scale
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        ok = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
+        return boxes[ok], scores[ok], probs[ok]
+
+    def close(self) -> None:
+        self._session = None
+
+
+@DETECTORS.register("onepass")
+class OnePassStage(StageBase):
+    """Args:
+        model: shipped model name or path to NAME.onnx (NAME.json beside it).
+        conf: face-score threshold (paper: 0.5).
+        nms_iou: class-agnostic NMS IoU (paper: 0.3).
+        threads: onnxruntime intra-op threads.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, conf: float = 0.5, nms_iou: float = 0.3, threads: int = 1) -> None:
+        if not 0.0 <= conf <= 1.0 or not 0.0 < nms_iou <= 1.0:
+            raise ValueError(f"onepass: conf must be in [0, 1] and nms_iou in (0, 1], got {conf}, {nms_iou}")
+        self.detector = OnnxDetector(model, threads)
+        self.conf, self.nms_iou = float(conf), float(nms_iou)
+
+    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+        boxes, scores, probs = self.detector.predict(image, self.conf, self.nms_iou)
+        wh = boxes[:, 2:] - boxes[:, :2]
+        keypoints = boxes[:, None, :2] + self.detector.keypoint_template[None] * wh[:, None, :]
+        expression = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        return Faces(boxes, scores, keypoints, expression=expression, expression_labels=self.detector.labels)
+
+    def close(self) -> None:
+        self.detector.close()

@@ -1,0 +1,90 @@
+"""Mosaic generator: boxes match the pasted faces, splits are identity-disjoint, seeds reproduce."""
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ferx.onepass.data import MosaicConfig, face_refs, generate_split, make_mosaic
+from tests.conftest import LFW, SHARED
+
+FERPLUS = SHARED / "ferplus"
+
+
+def _fake_cache():
+    """A box cache where every lfw photo has one centred face box (the real one comes from the pipeline)."""
+    if not (LFW / "labels.csv").exists() or not FERPLUS.exists():
+        pytest.skip("shared data not found")
+    with open(LFW / "labels.csv") as f:
+        lfw = {r["image"]: {"boxes": [[100.0, 90.0, 250.0, 260.0]]} for r in csv.DictReader(f)}
+    return {"lfw": lfw, "ferplus_box": [6.0, 8.0, 42.0, 46.0],
+            "keypoint_template": [[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]]}
+
+
+def _ncc(a, b):
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b / np.sqrt((a @ a) * (b @ b) + 1e-9))
+
+
+def test_boxes_match_the_pasted_faces():
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), lfw_share=0.5, face_min=40, face_max=90)
+    lfw, fer = face_refs(cfg, "test", cache)
+    rng = np.random.default_rng(3)
+    img, boxes, placed = make_mosaic(lfw, fer, cfg, 320, 6, rng, {})
+    assert len(placed) == len(boxes) >= 3
+    scores = []
+    for box, ref in zip(boxes, placed):
+        src = np.asarray(Image.open(ref.path).convert("L"), np.float32)
+        x1, y1, x2, y2 = ref.box
+        face = src[int(y1):int(y2), int(x1):int(x2)]
+        bx1, by1, bx2, by2 = np.round(box).astype(int)
+        cut = np.asarray(Image.fromarray(img[by1:by2, bx1:bx2]).resize(face.shape[::-1], Image.BILINEAR), np.float32)
+        scores.append(_ncc(cut, face))
+        # a box shifted by a quarter of its side no longer matches
+        dx = (bx2 - bx1) // 4
+        shifted = img[by1:by2, max(bx1 - dx, 0):bx2 - dx]
+        shifted = np.asarray(Image.fromarray(shifted).resize(face.shape[::-1], Image.BILINEAR), np.float32)
+        assert _ncc(shifted, face) < scores[-1]
+    assert min(scores) > 0.9, scores  # contrast jitter and resampling only
+
+
+def test_splits_are_identity_disjoint_and_ferplus_uses_its_folders():
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS))
+    ids = {}
+    for split in ("train", "val", "test"):
+        lfw, fer = face_refs(cfg, split, cache)
+        ids[split] = {r.identity for r in lfw}
+        folder = {"train": "FER2013Train", "val": "FER2013Valid", "test": "FER2013Test"}[split]
+        assert fer and all(f"/{folder}/" in r.path for r in fer)
+        assert lfw
+    assert not ids["train"] & ids["test"] and not ids["train"] & ids["val"] and not ids["val"] & ids["test"]
+
+
+def test_generation_is_seeded_and_has_a_manifest():
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), size=128, face_min=16, face_max=48, faces_max=4,
+                       val_images=3)
+    a = generate_split(cfg, "val", cache, progress=False)
+    b = generate_split(cfg, "val", cache, progress=False)
+    assert np.array_equal(a.images, b.images) and a.manifest == b.manifest
+    c = generate_split(MosaicConfig(**{**cfg.__dict__, "seed": 1}), "val", cache, progress=False)
+    assert not np.array_equal(a.images, c.images)
+    assert cfg.key() != MosaicConfig(**{**cfg.__dict__, "seed": 1}).key()
+    rows = a.manifest["faces"]
+    assert len(rows) == sum(len(x) for x in a.boxes)
+    assert {r[6] for r in rows} <= {"lfw-expressions", "ferplus"}
+    assert a.images.shape == (3, 128, 128) and a.images.dtype == np.uint8
+
+
+def test_bad_sizes_raise():
+    cache = _fake_cache()
+    with pytest.raises(ValueError, match="multiple of 32"):
+        generate_split(MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), size=100), "val", cache, progress=False)
+    with pytest.raises(ValueError, match="does not fit"):
+        generate_split(MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), size=128, face_max=160), "val", cache,
+                       progress=False)
+

@@ -1,0 +1,53 @@
+"""COCO-style AP on hand-made detections."""
+
+import numpy as np
+import pytest
+
+from ferx.onepass.evaluate import Prediction, average_precision, evaluate
+
+LABELS = ("neutral", "happiness")
+
+
+def _pred(boxes, scores, probs):
+    return Prediction(np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32),
+                      np.array(probs, np.float32).reshape(-1, 2))
+
+
+def test_perfect_detections_score_one_and_a_miss_lowers_recall():
+    gt = [np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32)]
+    labels = [np.array([0, 1])]
+    r = evaluate([_pred(gt[0], [0.9, 0.8], [[0.9, 0.1], [0.2, 0.8]])], gt, labels, LABELS)
+    assert r["face_ap50"] == pytest.approx(1.0) and r["face_ap50_95"] == pytest.approx(1.0)
+    assert r["expression_map50"] == pytest.approx(1.0)
+    r = evaluate([_pred(gt[0][:1], [0.9], [[0.9, 0.1]])], gt, labels, LABELS)
+    # recall reaches 0.5 at precision 1: 51 of 101 recall points
+    assert r["face_ap50"] == pytest.approx(51 / 101)
+    assert r["expressions"]["happiness"]["ap50"] == 0.0
+
+
+def test_false_positive_ranked_first():
+    # scores: FP 0.9, TP 0.8 → precision 0, 0.5; envelope 0.5 up to recall 1
+    ap, p, rec = average_precision(np.array([0.9, 0.8]), np.array([False, True]), 1)
+    assert ap == pytest.approx(0.5)
+    assert rec.tolist() == [0.0, 1.0]
+
+
+def test_iou_thresholds_and_wrong_label():
+    gt = [np.array([[0, 0, 100, 100]], np.float32)]
+    # IoU 0.81: a hit at 0.5–0.8, a miss at 0.85–0.95 → AP50:95 = 7/10
+    pred = _pred([[0, 0, 100, 81]], [0.9], [[0.3, 0.7]])
+    r = evaluate([pred], gt, [np.array([0])], LABELS)
+    assert r["face_ap50"] == pytest.approx(1.0)
+    assert r["face_ap50_95"] == pytest.approx(0.7)
+    # the face's label is neutral but the detection says happiness: no neutral detection at all
+    assert r["expressions"]["neutral"]["ap50"] == 0.0
+    assert "happiness" not in r["expressions"]  # no happy ground truth: not in the mean
+    assert r["at_conf"]["label_accuracy_of_found_faces"] == 0.0
+
+
+def test_duplicate_detection_is_a_false_positive():
+    gt = [np.array([[0, 0, 10, 10]], np.float32)]
+    pred = _pred([[0, 0, 10, 10], [0, 0, 10, 10]], [0.9, 0.8], [[1, 0], [1, 0]])
+    r = evaluate([pred], gt, [np.array([0])], LABELS)
+    assert r["face_ap50"] == pytest.approx(1.0)  # the duplicate comes after full recall
+    assert r["at_conf"]["precision"] == pytest.approx(0.5)

@@ -1,0 +1,104 @@
+"""SimOTA assignment, and training runs on real mosaics: a tiny overfit, and the run folder with --resume."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+
+from ferx.onepass.data import MosaicConfig, generate_split  # noqa: E402
+from ferx.onepass.evaluate import evaluate  # noqa: E402
+from ferx.onepass.loss import detection_loss, flatten_and_decode, simota  # noqa: E402
+from ferx.onepass.model import create_model  # noqa: E402
+from ferx.onepass.train import DetectorTrainConfig, make_batch, predict_torch, train  # noqa: E402
+from ferx.facs import EXPRESSIONS  # noqa: E402
+from tests.onepass.test_data import FERPLUS, LFW, _fake_cache  # noqa: E402
+
+
+def test_simota_assigns_cells_near_each_face_only():
+    torch.manual_seed(0)
+    model = create_model("onepass-nano-csp").eval()
+    with torch.no_grad():
+        maps = model(torch.zeros(1, 1, 128, 128))
+    raw, boxes, anchors = flatten_and_decode(maps, (128, 128))
+    gt = torch.tensor([[8.0, 8.0, 40.0, 48.0], [70.0, 60.0, 120.0, 120.0]])
+    targets = torch.eye(8)[[1, 3]]
+    fg, matched, ious = simota(boxes[0], raw[0, :, 4], raw[0, :, 5:], anchors, gt, targets)
+    assert len(fg) >= 2 and set(matched.tolist()) == {0, 1}  # every face gets at least one cell
+    assert len(set(fg.tolist())) == len(fg)  # a cell serves one face
+    centres = anchors[fg, :2]
+    g = gt[matched]
+    radius = 2.5 * anchors[fg, 2:3]
+    gc = (g[:, :2] + g[:, 2:]) / 2
+    assert bool(((centres - gc).abs() < radius).all())  # inside the centre region of its face
+    assert bool(((centres >= g[:, :2]) & (centres <= g[:, 2:])).all())  # and inside its box
+
+
+def _tiny_split(tmp_path, n=4, size=128):
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), size=size, face_min=28, face_max=56, faces_min=2,
+                       faces_max=3, val_images=n, lfw_share=0.0, box_cache=str(tmp_path / "boxes.json"),
+                       cache_dir=str(tmp_path / "cache"))
+    (tmp_path / "boxes.json").write_text(json.dumps(cache))
+    return cfg, generate_split(cfg, "val", cache, progress=False)
+
+
+def test_tiny_training_run_overfits_real_mosaics(tmp_path):
+    torch.manual_seed(0)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    _, split = _tiny_split(tmp_path)
+    model = create_model("onepass-nano-vss")
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    cfg = DetectorTrainConfig(mixup=0.0, flip=0.0, photometric=False)
+    rng = np.random.default_rng(0)
+    x, targets = make_batch(split, np.arange(len(split)), cfg, rng, len(EXPRESSIONS), augment=False)
+    before = evaluate(predict_torch(model, split.images, 0.01, 0.3, torch.device("cpu")), split.boxes, split.labels,
+                      EXPRESSIONS)
+    model.train()
+    first = None
+    for step in range(70):
+        loss = detection_loss(model(x), (128, 128), targets)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else float(loss)
+    assert float(loss) < 0.5 * first
+    after = evaluate(predict_torch(model, split.images, 0.01, 0.3, torch.device("cpu")), split.boxes, split.labels,
+                     EXPRESSIONS)
+    assert before["face_ap50"] < 0.1
+    assert after["face_ap50"] > 0.6, after["face_ap50"]
+
+
+def test_run_folder_and_resume(tmp_path):
+    data, _ = _tiny_split(tmp_path, n=2)
+    data.train_images, data.val_images, data.test_images = 4, 2, 2
+    data.test_size, data.test_faces_max = 128, 3
+    cfg = DetectorTrainConfig(data=data, model="onepass-nano-csp", epochs=1, batch_size=2, threads=1)
+    run = tmp_path / "run"
+    train(cfg, run, progress=False)
+    for name in ("config.yaml", "metrics.csv", "log.txt", "last.pt", "best.pt"):
+        assert (run / name).is_file(), name
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["data"]["train_images"] == 4 and saved["model"] == "onepass-nano-csp"
+    saved["epochs"] = 2  # extend the finished run by one epoch
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    train(cfg, run, resume=True, progress=False)
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert "resumed after epoch 1" in (run / "log.txt").read_text()
+    manifest = json.loads((data.folder() / "train" / "manifest.json").read_text())
+    assert manifest["key"] == data.key() and manifest["images"] == 4
+
+
+def test_unknown_config_keys_raise(tmp_path):
+    from ferx.config import ConfigError, from_dict
+
+    with pytest.raises(ConfigError, match="data.sizes"):
+        from_dict(DetectorTrainConfig, {"data": {"sizes": 3}})
+    with pytest.raises(ConfigError, match="no option"):
+        train(DetectorTrainConfig(model_options={"depthh": 1}), tmp_path / "x", progress=False)
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(DetectorTrainConfig(), tmp_path / "y", resume=True, progress=False)
