@@ -51,6 +51,9 @@ def test_tiny_training_run_overfits_real_mosaics(tmp_path):
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     _, split = _tiny_split(tmp_path)
     model = create_model("onepass-nano-vss")
+    for m in model.modules():  # a 60-step run: let BatchNorm's running statistics follow the batch quickly
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.3
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     cfg = DetectorTrainConfig(mixup=0.0, flip=0.0, photometric=False)
     rng = np.random.default_rng(0)
@@ -59,7 +62,7 @@ def test_tiny_training_run_overfits_real_mosaics(tmp_path):
                       EXPRESSIONS)
     model.train()
     first = None
-    for step in range(70):
+    for step in range(60):
         loss = detection_loss(model(x), (128, 128), targets)["loss"]
         opt.zero_grad()
         loss.backward()
@@ -69,7 +72,7 @@ def test_tiny_training_run_overfits_real_mosaics(tmp_path):
     after = evaluate(predict_torch(model, split.images, 0.01, 0.3, torch.device("cpu")), split.boxes, split.labels,
                      EXPRESSIONS)
     assert before["face_ap50"] < 0.1
-    assert after["face_ap50"] > 0.6, after["face_ap50"]
+    assert after["face_ap50"] > 0.8, after["face_ap50"]
 
 
 def test_run_folder_and_resume(tmp_path):

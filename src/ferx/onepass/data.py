@@ -117,7 +117,8 @@ class MosaicSplit:
 
 
 # -- face boxes -------------------------------------------------------------------------------------
-def cache_boxes(lfw: str, ferplus: str, out: str | Path, progress: bool = True, ferplus_samples: int = 300) -> dict:
+def cache_boxes(lfw: str, ferplus: str, out: str | Path, progress: bool = True, ferplus_samples: int = 300,
+                limit: int = 0) -> dict:
     """Run the two-stage pipeline (detector + landmark confirmation) over every lfw-expressions
     photo, and over upscaled FER+ test faces to measure where its box sits in a 48×48 FER+ frame.
 
@@ -134,7 +135,7 @@ def cache_boxes(lfw: str, ferplus: str, out: str | Path, progress: bool = True, 
     result: dict[str, Any] = {"lfw": {}, "pipeline": "ferx.Analyzer(aus=None, expression=None, explain=None)"}
     rel_kp = []
     with Analyzer(aus=None, expression=None, explain=None) as analyzer:
-        for s in tqdm(ds.samples, desc="lfw boxes", disable=not progress, file=sys.stderr):
+        for s in tqdm(ds.samples[: limit or None], desc="lfw boxes", disable=not progress, file=sys.stderr):
             faces = analyzer.analyze(s.path).faces
             result["lfw"][s.path.name] = {
                 "boxes": np.round(faces.boxes, 2).tolist(), "scores": np.round(faces.scores, 4).tolist(),

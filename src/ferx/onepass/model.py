@@ -65,7 +65,7 @@ def ssd_scan(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
         b, c: (B, L, N) input and output projections of the state (shared by all heads).
         chunk: tokens per chunk; within a chunk the scan is a masked (chunk × chunk) matrix
             product, across chunks the chunk-end states are combined by a (C × C) decay matrix.
-            No Python loop runs over tokens or chunks.
+            No Python loop runs over tokens or chunks; every product is a batched matmul.
     Returns:
         y: (B, L, H, P); the state starts at zero.
     """
@@ -79,31 +79,32 @@ def ssd_scan(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
         c = F.pad(c, (0, 0, 0, pad))
     nc = (length + pad) // chunk
     a = a.reshape(bsz, nc, chunk, heads).permute(0, 3, 1, 2)  # (B, H, C, l)
-    u = u.reshape(bsz, nc, chunk, heads, hdim)  # (B, C, l, H, P)
-    b = b.reshape(bsz, nc, chunk, n)
-    c = c.reshape(bsz, nc, chunk, n)
+    u = u.reshape(bsz, nc, chunk, heads, hdim).permute(0, 3, 1, 2, 4)  # (B, H, C, l, P)
+    b = b.reshape(bsz, 1, nc, chunk, n)  # broadcast over heads
+    c = c.reshape(bsz, 1, nc, chunk, n)
     a_cum = a.cumsum(dim=-1)  # (B, H, C, l): decay from the chunk start to t, inclusive
 
-    # 1. contributions of inputs of the same chunk: y_t = Σ_{s≤t} exp(Σ_{s<k≤t} a_k) (c_t·b_s) u_s
-    gram = torch.einsum("bctn,bcsn->bcts", c, b)  # (B, C, l, l)
-    mix = torch.exp(segsum(a)) * gram.unsqueeze(1)  # (B, H, C, l, l)
-    y = torch.einsum("bhcts,bcshp->bcthp", mix, u)
+    # 1. inputs of the same chunk: y_t = Σ_{s≤t} exp(a_cum[t] − a_cum[s]) (c_t·b_s) u_s. Within a
+    #    chunk the sums are short, so a difference of prefix sums is exact enough; the mask keeps s ≤ t.
+    causal = torch.ones(chunk, chunk, device=u.device).tril().to(u.dtype)
+    decay = torch.exp((a_cum.unsqueeze(-1) - a_cum.unsqueeze(-2)).clamp(max=0.0))  # (B, H, C, l, l)
+    gram = torch.matmul(c, b.transpose(-1, -2)) * causal  # (B, 1, C, l, l), shared by the heads
+    y = torch.matmul(decay * gram, u)  # (B, H, C, l, P)
 
     # 2. the state each chunk leaves behind from its own inputs
     to_end = torch.exp(a_cum[..., -1:] - a_cum)  # (B, H, C, l)
-    weighted = u * to_end.permute(0, 2, 3, 1).unsqueeze(-1)  # (B, C, l, H, P)
-    states = torch.einsum("bcshp,bcsn->bchpn", weighted, b)  # (B, C, H, P, N)
+    states = torch.matmul((u * to_end.unsqueeze(-1)).transpose(-1, -2), b)  # (B, H, C, P, N)
 
-    # 3. states entering each chunk: decayed sums of all earlier chunk states (matrix form)
+    # 3. states entering each chunk: decayed sums of all earlier chunk states (matrix form; the
+    #    segment sums over many chunks use the precise masked cumulative sum)
     totals = F.pad(a_cum[..., -1], (1, 0))  # (B, H, C+1), a zero "chunk" in front
     across = torch.exp(segsum(totals))  # (B, H, C+1, C+1)
-    states = F.pad(states, (0, 0, 0, 0, 0, 0, 1, 0))  # (B, C+1, H, P, N), zero initial state
-    entering = torch.einsum("bhzc,bchpn->bzhpn", across, states)[:, :-1]  # (B, C, H, P, N)
+    states = F.pad(states, (0, 0, 0, 0, 1, 0))  # (B, H, C+1, P, N), zero initial state
+    entering = torch.matmul(across, states.flatten(3)).reshape(bsz, heads, nc + 1, hdim, n)[:, :, :-1]
 
     # 4. what the entering state contributes inside each chunk
-    y_state = torch.einsum("bctn,bchpn->bcthp", c, entering)
-    y = y + y_state * torch.exp(a_cum).permute(0, 2, 3, 1).unsqueeze(-1)
-    return y.reshape(bsz, nc * chunk, heads, hdim)[:, :length]
+    y = y + torch.matmul(c, entering.transpose(-1, -2)) * torch.exp(a_cum).unsqueeze(-1)
+    return y.permute(0, 2, 3, 1, 4).reshape(bsz, nc * chunk, heads, hdim)[:, :length]
 
 
 def scan_reference(u: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -191,12 +192,15 @@ class SS2D(nn.Module):
         x = F.silu(self.dwconv(x.permute(0, 3, 1, 2)))  # (B, D, H, W)
         seqs = self._sequences(x)  # (B, K, L, D)
         length = h * w
-        proj = torch.einsum("bkld,kde->bkle", seqs, self.x_proj)
+        proj = torch.matmul(seqs, self.x_proj)  # (B, K, L, heads + 2N)
         dt = F.softplus(proj[..., : self.heads] + self.dt_bias[:, None, :])  # (B, K, L, heads)
         bmat = proj[..., self.heads : self.heads + self.d_state]
         cmat = proj[..., self.heads + self.d_state :]
         a_param = -torch.exp(self.a_log)  # (K, heads)
         fold = bsz * self.k  # directions fold into the batch: each has its own Δ, A, B, C
+        # chunk ≈ √L balances the within-chunk (L·chunk) and across-chunk ((L/chunk)²) work; the
+        # result does not depend on it
+        chunk = max(self.chunk, 1 << round(math.log2(math.sqrt(length))))
         y = selective_scan(
             seqs.reshape(fold, length, self.heads, self.headdim),
             dt.reshape(fold, length, self.heads),
@@ -204,7 +208,7 @@ class SS2D(nn.Module):
             bmat.reshape(fold, length, self.d_state),
             cmat.reshape(fold, length, self.d_state),
             self.d_skip.unsqueeze(0).expand(bsz, -1, -1, -1).reshape(fold, 1, self.heads, self.headdim),
-            self.chunk,
+            chunk,
         )
         y = self._merge(y.reshape(bsz, self.k, length, self.d_inner), h, w)
         return self.out_proj(self.out_norm(y) * F.silu(z))
@@ -419,7 +423,7 @@ class ModelConfig:
         in_channels: 1 (grey) or 3.
         head_width: channels of the decoupled head (default 256 · width).
         d_state, expand, headdim, chunk: SS2D settings (state size N, inner expansion, channels
-            per Δ/A head, scan chunk length).
+            per Δ/A head, smallest scan chunk length; the chunk grows to ≈ √L on long sequences).
     """
 
     depth: float = 0.33

@@ -97,7 +97,7 @@ class OnePassStage(StageBase):
         threads: onnxruntime intra-op threads.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, conf: float = 0.5, nms_iou: float = 0.3, threads: int = 1) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, conf: float = 0.5, nms_iou: float = 0.3, threads: int = 2) -> None:
         if not 0.0 <= conf <= 1.0 or not 0.0 < nms_iou <= 1.0:
             raise ValueError(f"onepass: conf must be in [0, 1] and nms_iou in (0, 1], got {conf}, {nms_iou}")
         self.detector = OnnxDetector(model, threads)
