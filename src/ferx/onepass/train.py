@@ -256,7 +256,7 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
             opt.step()
             if ema is not None:
                 ema.update(model)
-            sums += [float(losses[k]) for k in ("loss", "iou", "obj", "cls")]
+            sums += [float(losses[k].detach()) for k in ("loss", "iou", "obj", "cls")]
             bar.set_postfix(loss=f"{sums[0] / (step + 1):.3f}")
         evaluated = ema.module if ema is not None else model
         val = evaluate_split(evaluated, va, config.val_conf, config.nms_iou, device)
