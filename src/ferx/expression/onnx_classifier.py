@@ -48,7 +48,7 @@ class OnnxExpressionClassifier(StageBase):
         threads: onnxruntime intra-op threads.
         batch_size: faces per run.
         flip_average: also classify each crop mirrored and average probabilities and (mirrored
-            back) CAMs. +1.0 point on FER+ test (81.6 → 82.5 %) for about twice the model time,
+            back) CAMs. +0.9 point on FER+ test (82.7 → 83.5 %) for about twice the model time,
             so off by default; mirror-symmetric output is a side benefit.
     """
 
