@@ -57,6 +57,8 @@ OCCURRENCE_THRESHOLD: float = 1.0
 GEOMETRY_LIPS_APART = "geom:lips_apart"
 GEOMETRY_EYE_NARROWING = "geom:eye_narrowing"
 GEOMETRY_CHEEK_RAISE = "geom:cheek_raise"
+#: Blendshape-derived sources (functions of the 52 scores, see DERIVED below).
+DERIVED_UPPER_LIP_BEYOND_SMILE = "bs:upper_lip_beyond_smile"
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class ActionUnit:
         description: plain-language description of the appearance change.
         region: facial region (used for grouping and for AU heatmaps).
         landmarks: MediaPipe mesh indices that locate the AU's region (centres of AU heatmap blobs).
-        sources: blendshape names (or a `geom:` source) the estimate is read from; left/right pairs
+        sources: blendshape names (or a `geom:` / `bs:` source) the estimate is read from; left/right pairs
             are combined by taking the stronger side, as a FACS coder scores the more intense side.
         rest: source value at which the AU starts (maps to intensity 0).
         full: source value at which the AU is at maximum intensity E (maps to 5).
@@ -118,7 +120,8 @@ AU_TABLE: tuple[ActionUnit, ...] = (
                (129, 358), ("noseSneerLeft", "noseSneerRight"), 0.05, 0.50,
                "rarely detected: MediaPipe's noseSneer output is ~0 on every face measured"),
     ActionUnit(10, "Upper Lip Raiser", "upper lip raised", "mouth",
-               (37, 267), ("mouthUpperUpLeft", "mouthUpperUpRight"), 0.05, 0.50),
+               (37, 267), (DERIVED_UPPER_LIP_BEYOND_SMILE,), 0.05, 0.50,
+               "upper-lip raise beyond what the smile (AU12) itself produces"),
     ActionUnit(12, "Lip Corner Puller", "lip corners pulled up and back (smile)", "mouth",
                (61, 291), ("mouthSmileLeft", "mouthSmileRight"), 0.10, 0.85),
     ActionUnit(14, "Dimpler", "lip corners tightened into dimples", "mouth",
@@ -269,6 +272,26 @@ GEOMETRY = {
 }
 
 
+#: How much of MediaPipe's mouthUpperUp a smile explains, per unit of mouthSmile on the same side.
+#: mouthUpperUp rises with broad smiles (upper teeth shown): read plainly, AU10 was active on 47 %
+#: of lfw-expressions happiness faces against 5 % of disgust and 6 % of neutral ones (300 photos
+#: per label). FACS does not score AU10 for the lip raise that a strong AU12 causes, so the smile's
+#: share is taken off; at 0.8 happiness falls to 8 % while neutral, surprise, sadness and disgust
+#: move by at most 2 points (anger 30 → 16 %: some angry faces there smile or grimace).
+UPPER_LIP_SMILE_SHARE: float = 0.8
+
+
+def upper_lip_beyond_smile(blendshapes: np.ndarray) -> np.ndarray:
+    """(N, 2) left/right mouthUpperUp minus UPPER_LIP_SMILE_SHARE × mouthSmile, floored at 0."""
+    up = blendshapes[:, [BLENDSHAPE_INDEX["mouthUpperUpLeft"], BLENDSHAPE_INDEX["mouthUpperUpRight"]]]
+    smile = blendshapes[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]]
+    return np.maximum(up - UPPER_LIP_SMILE_SHARE * smile, 0.0)
+
+
+#: Derived sources: name → function of (N, 52) blendshapes giving (N, S) values.
+DERIVED = {DERIVED_UPPER_LIP_BEYOND_SMILE: upper_lip_beyond_smile}
+
+
 def source_values(au: ActionUnit, blendshapes: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
     """(N, S) raw values of the AU's sources (S = 2 for a left/right pair)."""
     cols = []
@@ -278,6 +301,8 @@ def source_values(au: ActionUnit, blendshapes: np.ndarray, landmarks: np.ndarray
                 cols.append(np.full((blendshapes.shape[0], 1), np.nan, np.float32))
             else:
                 cols.append(np.asarray(GEOMETRY[src](landmarks), np.float32).reshape(blendshapes.shape[0], -1))
+        elif src in DERIVED:
+            cols.append(np.asarray(DERIVED[src](blendshapes), np.float32).reshape(blendshapes.shape[0], -1))
         else:
             cols.append(blendshapes[:, BLENDSHAPE_INDEX[src]][:, None])
     return np.concatenate(cols, axis=1).astype(np.float32)

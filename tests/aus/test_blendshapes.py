@@ -48,3 +48,23 @@ def test_estimator_requires_blendshapes():
 
     with pytest.raises(ValueError, match="blendshapes"):
         BlendshapeAUEstimator().process(np.zeros((32, 32, 3), np.uint8), Faces.empty())
+
+
+def test_a_broad_smile_is_not_read_as_an_upper_lip_raise(au_by_label):
+    """MediaPipe's mouthUpperUp rises with broad smiles; AU10 takes the smile's share off
+    (facs.UPPER_LIP_SMILE_SHARE). Read plainly, AU10 was active on 47 % of lfw happy faces."""
+    happy, neutral = au_by_label["happiness"], au_by_label["neutral"]
+    j10 = au_index(10)
+    assert (happy[:, j10] >= 1).mean() < 0.2
+    assert (neutral[:, j10] >= 1).mean() < 0.2
+
+
+def test_an_upper_lip_raise_without_a_smile_is_still_au10():
+    from ferx.facs import BLENDSHAPES, au_intensities
+
+    b = np.zeros((2, len(BLENDSHAPES)), np.float32)
+    b[:, BLENDSHAPES.index("mouthUpperUpLeft")] = b[:, BLENDSHAPES.index("mouthUpperUpRight")] = 0.4
+    b[1, BLENDSHAPES.index("mouthSmileLeft")] = b[1, BLENDSHAPES.index("mouthSmileRight")] = 0.5
+    au10 = au_intensities(b, None)[:, au_index(10)]
+    assert au10[0] > 3.0  # 0.4 on the 0.05–0.50 calibration: intensity 3.9
+    assert au10[1] == 0.0  # 0.4 − 0.8 × 0.5 = 0: all of it explained by the smile
