@@ -41,7 +41,7 @@ def test_batch_writes_everything_and_reports_failures(tmp_path, capsys):
     assert json.loads((out / "blank.png.json").read_text())["notes"] == ["no face found"]
     rows = list(csv.DictReader(open(out / "faces.csv")))
     assert len(rows) == summary["faces"] and {"source", "label", "AU12", "yaw"} <= set(rows[0])
-    assert (out / "config.yaml").read_text().startswith("detector:")
+    assert (out / "config.yaml").read_text().startswith("pipeline: two-stage\ndetector:")
 
 
 def test_annotated_image_has_the_box_drawn(tmp_path):
