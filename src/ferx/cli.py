@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     xd.add_argument("--name", required=True)
     xd.add_argument("--out", default="src/ferx/assets/models")
     xd.add_argument("--size", type=int, default=640)
+    xd.add_argument("--conf", type=float, default=0.5, help="default face-score threshold in the sidecar (paper: 0.5)")
 
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
@@ -138,7 +139,8 @@ def _detector(args: argparse.Namespace) -> int:
         argv = ["eval", args.target, "--split", args.split, "--conf", str(args.conf), "--nms", str(args.nms),
                 "--threads", str(args.threads)]
         return onepass_train.main(argv + (["--data", args.data] if args.data else []))
-    return onepass_export.main([args.run, "--name", args.name, "--out", args.out, "--size", str(args.size)])
+    return onepass_export.main([args.run, "--name", args.name, "--out", args.out, "--size", str(args.size),
+                                "--conf", str(args.conf)])
 
 
 def _training(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ def group(tmp_path_factory):
     """10 faces of test-split identities (boxes from the two-stage pipeline) on a 640×480 canvas."""
     refs = []
     with Analyzer(aus=None, expression=None, explain=None) as a:
-        for row in lfw_rows()[3::23]:
+        for row in lfw_rows()[3::7]:
             if identity_split(row["identity"]) != "test":
                 continue
             img = load_image(LFW / "images" / row["image"])
@@ -54,7 +54,7 @@ def test_onepass_analyzer_on_a_real_group_image(group):
     faces = result.faces
     assigned, iou = match(m.boxes, faces.boxes, iou_threshold=0.5)
     recall = float((assigned >= 0).mean())
-    assert recall >= 0.7, (recall, len(faces))
+    assert recall >= 0.8, (recall, len(faces))  # at the model's recorded threshold (0.25)
     assert len(faces) <= len(m.boxes) + 2  # few false positives at the paper's 0.5 threshold
     np.testing.assert_allclose(faces.expression.sum(1), 1.0, atol=1e-4)
     assert set(faces.labels) <= set(EXPRESSIONS) and faces.landmarks is None and faces.aus is None
