@@ -67,7 +67,7 @@ def test_tiny_training_run_overfits_real_mosaics(tmp_path):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
     assert float(loss) < 0.5 * first
     after = evaluate(predict_torch(model, split.images, 0.01, 0.3, torch.device("cpu")), split.boxes, split.labels,
                      EXPRESSIONS)
