@@ -59,3 +59,28 @@ def face_landmarker_member(name: str) -> bytes:
             return z.read(name)
         except KeyError:
             raise ModelFileError(f"{name} is not in the face landmarker bundle ({', '.join(z.namelist())})") from None
+
+
+def packaged_model(model: str, what: str) -> tuple[Path, dict]:
+    """A model ferx trained: a shipped name (ferx/assets/models/NAME.onnx) or a path to NAME.onnx,
+    with its JSON sidecar NAME.json; the file's sha256 must match the sidecar's.
+
+    Args:
+        model: name or path.
+        what: what the model is, for error messages ("expression model", "one-pass model").
+    Returns:
+        (path of the .onnx file, sidecar contents).
+    """
+    import json
+
+    path = Path(model)
+    if path.suffix != ".onnx":
+        path = Path(str(resources.files("ferx") / "assets" / "models" / f"{model}.onnx"))
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise ModelFileError(f"{what} {model!r} not found (need {path} and {meta_path.name} beside it)")
+    meta = json.loads(meta_path.read_text())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != meta.get("sha256"):
+        raise ModelFileError(f"{path}: sha256 {digest[:12]}… does not match its model card ({str(meta.get('sha256'))[:12]}…)")
+    return path, meta

@@ -10,15 +10,12 @@ training metrics); see docs/model-card.md.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ferx.errors import ModelFileError
+from ferx.assets import packaged_model
 from ferx.facecrop import aligned_crop
 from ferx.stages import EXPRESSION_CLASSIFIERS, StageBase
 from ferx.types import Faces
@@ -28,17 +25,7 @@ DEFAULT_MODEL = "ferplus-resnet-guided"
 
 def model_files(model: str) -> tuple[Path, dict]:
     """Resolve a model name (in ferx/assets/models) or a path to NAME.onnx; verify its sha256."""
-    path = Path(model)
-    if path.suffix != ".onnx":
-        path = Path(str(resources.files("ferx") / "assets" / "models" / f"{model}.onnx"))
-    meta_path = path.with_suffix(".json")
-    if not path.is_file() or not meta_path.is_file():
-        raise ModelFileError(f"expression model {model!r} not found (need {path.name} and {meta_path.name})")
-    meta = json.loads(meta_path.read_text())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != meta.get("sha256"):
-        raise ModelFileError(f"{path}: sha256 {digest[:12]}… does not match its model card ({str(meta.get('sha256'))[:12]}…)")
-    return path, meta
+    return packaged_model(model, "expression model")
 
 
 @EXPRESSION_CLASSIFIERS.register("onnx-classifier")

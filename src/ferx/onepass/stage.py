@@ -14,14 +14,12 @@ peak around 0.35–0.4 on clear faces, so it records 0.25, chosen on the validat
 
 from __future__ import annotations
 
-import hashlib
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ferx.assets import packaged_model
 from ferx.errors import ImageSizeError, ModelFileError
 from ferx.onepass.decode import letterbox, postprocess
 from ferx.stages import DETECTORS, StageBase
@@ -33,20 +31,10 @@ MIN_SIDE = 16
 
 def model_files(model: str) -> tuple[Path, dict]:
     """Resolve a shipped model name (ferx/assets/models) or a path to NAME.onnx; check its sha256."""
-    path = Path(model)
-    if path.suffix != ".onnx":
-        path = Path(str(resources.files("ferx") / "assets" / "models" / f"{model}.onnx"))
-    meta_path = path.with_suffix(".json")
-    if not path.is_file() or not meta_path.is_file():
-        raise ModelFileError(f"one-pass model {model!r} not found (need {path} and {meta_path.name} beside it)")
-    meta = json.loads(meta_path.read_text())
+    path, meta = packaged_model(model, "one-pass model")
     if meta.get("kind") != "onepass-detector":
-        raise ModelFileError(f"{meta_path}: not a one-pass detector model card (kind {meta.get('kind')!r})")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != meta.get("sha256"):
-        raise ModelFileError(f"{path}: sha256 {digest[:12]}… does not match its model card ({str(meta.get('sha256'))[:12]}…)")
+        raise ModelFileError(f"{path.with_suffix('.json')}: not a one-pass detector model card (kind {meta.get('kind')!r})")
     return path, meta
-
 
 class OnnxDetector:
     """An exported one-pass model on onnxruntime: image in, boxes + face scores + class scores out."""
