@@ -77,3 +77,16 @@ def test_explain_stage_is_on_by_default_and_configurable():
     assert AnalyzerConfig.from_yaml("explain: null\n").explain is None
     with pytest.raises(ConfigError, match="no option.*'lang'"):
         EXPLAINERS.create("cot", lang="en")
+
+
+def test_pipeline_presets():
+    one = AnalyzerConfig.preset("onepass")
+    assert one.detector.name == "onepass" and one.landmarker is None and one.expression is None
+    # explicit stages win over the preset
+    with_aus = AnalyzerConfig.preset("onepass", landmarker="mediapipe", aus="blendshapes")
+    assert with_aus.detector.name == "onepass" and with_aus.landmarker.name == "mediapipe"
+    assert AnalyzerConfig.from_yaml(one.to_yaml()) == one  # the preset survives a round trip
+    with pytest.raises(ConfigError, match="unknown pipeline 'one-pass'"):
+        AnalyzerConfig(pipeline="one-pass")
+    with pytest.raises(ConfigError, match="unknown pipeline"):
+        AnalyzerConfig.preset("fast")

@@ -67,7 +67,9 @@ class AnalyzerConfig:
 
     Attributes:
         pipeline: name of the preset the stages came from ("two-stage" or "onepass"; see
-            `PIPELINES`). Given in a mapping, it sets every stage the mapping does not set.
+            `PIPELINES`). Given in a mapping (YAML, `from_dict`, `Analyzer(pipeline=...)`) or to
+            `AnalyzerConfig.preset`, it sets every stage not given explicitly; passed to the
+            dataclass constructor it is only checked and recorded, the stage fields stand as given.
         detector: face detector backend.
         landmarker: landmark / blendshape / head-pose backend; None skips it (and the stages that
             need its output).
@@ -92,6 +94,15 @@ class AnalyzerConfig:
     max_faces: int | None = None
     min_image_side: int = 16
     max_image_pixels: int = 200_000_000
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINES:
+            raise ConfigError(f"unknown pipeline {self.pipeline!r}; choose from {', '.join(PIPELINES)}")
+
+    @classmethod
+    def preset(cls, pipeline: str, **overrides: Any) -> AnalyzerConfig:
+        """The stages of a named pipeline preset, with top-level fields overridden."""
+        return cls.from_dict({"pipeline": pipeline, **overrides})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnalyzerConfig:
