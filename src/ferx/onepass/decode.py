@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ferx.boxes import box_iou
+
+
 #: log-size predictions are clipped here before exp (exp(8)·32 px is far beyond any image).
 MAX_LOG_SIZE = 8.0
 PAD_VALUE = 114
@@ -64,16 +67,6 @@ def decode(maps: list[np.ndarray], input_hw: tuple[int, int]) -> tuple[np.ndarra
     size = np.exp(np.minimum(raw[..., 2:4], MAX_LOG_SIZE)) * strides[:, None]
     boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
     return boxes, _sigmoid(raw[..., 4]), _sigmoid(raw[..., 5:])
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of xyxy boxes."""
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

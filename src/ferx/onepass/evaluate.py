@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ferx.onepass.decode import box_iou
+from ferx.boxes import box_iou
 
 IOU_THRESHOLDS = np.round(np.arange(0.5, 0.951, 0.05), 2)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
