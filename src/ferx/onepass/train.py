@@ -31,6 +31,7 @@ from ferx.onepass.decode import postprocess
 from ferx.onepass.evaluate import Prediction, evaluate, pr_plot, summary
 from ferx.onepass.loss import detection_loss
 from ferx.onepass.model import OnePassDetector, create_model, model_config
+from ferx.train.runlog import RunLog
 
 
 @dataclass
@@ -174,13 +175,7 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = _device(config.device)
-    log = open(out / "log.txt", "a")
-
-    def say(msg: str) -> None:
-        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
-        print(line, file=log, flush=True)
-        if progress:
-            print(line, file=sys.stderr, flush=True)
+    say = RunLog(out, echo=progress)
 
     tr = load_split(config.data, "train", progress)
     va = load_split(config.data, "val", progress)
@@ -279,7 +274,7 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
         say(f"epoch {epoch + 1}: loss {mean[0]:.3f} (iou {mean[1]:.3f} obj {mean[2]:.3f} cls {mean[3]:.3f}) "
             f"val face AP50 {val['face_ap50']:.3f} AP50:95 {val['face_ap50_95']:.3f} expression mAP50 "
             f"{val['expression_map50']:.3f} ({time.time() - t0:.0f} s)")
-    log.close()
+    say.close()
     return out
 
 

@@ -27,6 +27,7 @@ from ferx.data.readers import READERS, Dataset, detect_kind, open_dataset
 from ferx.train.data import CropTensors, augment, load_crops, normalise
 from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy
 from ferx.train.models import create_model
+from ferx.train.runlog import RunLog
 
 
 @dataclass
@@ -161,13 +162,7 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = _device(config.device)
-    log = open(out / "log.txt", "a")
-
-    def say(msg: str) -> None:
-        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
-        print(line, file=log, flush=True)
-        if progress:
-            print(line, file=sys.stderr, flush=True)
+    say = RunLog(out, echo=progress)
 
     cache = Path(config.cache_dir)
     tr = load_crops(_open(config, "train", config.train_protocol, config.max_train), cache, progress=progress)
@@ -262,7 +257,7 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
     report = evaluate_run(out, split=config.test_split, progress=progress)
     say(f"test: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, "
         f"CAM-COS {report['cam_cos']:.3f}, ATT-COS {report['att_cos']:.3f}")
-    log.close()
+    say.close()
     return out
 
 
