@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferx.onepass.data import MosaicConfig, face_refs, generate_split, make_mosaic
+from ferx.onepass.data import MosaicConfig, face_refs, generate_split, make_mosaic, make_scene, negative_pool
 from tests.conftest import LFW, SHARED
 
 FERPLUS = SHARED / "ferplus"
@@ -88,3 +88,58 @@ def test_bad_sizes_raise():
         generate_split(MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), size=128, face_max=160), "val", cache,
                        progress=False)
 
+
+
+NEGATIVES = ["brick", "coffee", "text", "rocket"]
+
+
+def test_scene_boxes_match_the_photo_faces_and_faces_are_never_cut():
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), face_min=30, face_max=100, grid_max=2,
+                       negative_share=0.0, scene_share=1.0, negatives=NEGATIVES)
+    lfw, _ = face_refs(cfg, "test", cache)
+    rng = np.random.default_rng(5)
+    negatives = negative_pool(NEGATIVES)
+    checked = 0
+    for _ in range(4):
+        img, boxes, placed = make_scene(lfw, cfg, 320, rng, {}, negatives)
+        assert len(boxes) == len(placed)
+        for box, ref in zip(boxes, placed):
+            x1, y1, x2, y2 = ref.box
+            # the whole face is inside the canvas: the box keeps the source box's aspect ratio
+            assert abs((box[2] - box[0]) / (box[3] - box[1]) - (x2 - x1) / (y2 - y1)) < 0.05
+            src = np.asarray(Image.open(ref.path).convert("L"), np.float32)
+            face = src[int(y1):int(y2), int(x1):int(x2)]
+            bx1, by1, bx2, by2 = np.round(box).astype(int)
+            cut = np.asarray(Image.fromarray(img[by1:by2, bx1:bx2]).resize(face.shape[::-1], Image.BILINEAR),
+                             np.float32)
+            assert max(_ncc(cut, face), _ncc(cut, face[:, ::-1])) > 0.9  # photos may be mirrored
+            checked += 1
+    assert checked >= 4
+
+
+def test_negative_scene_cells_hold_no_faces_but_real_texture():
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), negative_share=1.0, scene_share=1.0,
+                       negatives=NEGATIVES)
+    lfw, _ = face_refs(cfg, "test", cache)
+    img, boxes, placed = make_scene(lfw, cfg, 256, np.random.default_rng(0), {}, negative_pool(NEGATIVES))
+    assert len(boxes) == 0 and not placed
+    assert img.std() > 20  # photographs, not the smooth synthetic field
+
+
+def test_negative_pool_refuses_people_and_unknown_names():
+    pytest.importorskip("skimage")
+    with pytest.raises(ValueError, match="shows a person"):
+        negative_pool(["astronaut"])
+    with pytest.raises(ValueError, match="no image 'selfie'"):
+        negative_pool(["selfie"])
+    pool = negative_pool(["coffee", "horse"])
+    assert [p.ndim for p in pool] == [2, 2] and all(p.dtype == np.uint8 for p in pool)
+
+
+def test_options_that_are_off_keep_older_cache_keys():
+    base = MosaicConfig()
+    assert base.key() == MosaicConfig(grid_max=2, negative_share=0.9).key()  # inert while scenes are off
+    assert base.key() != MosaicConfig(scene_share=0.5).key()
+    assert MosaicConfig(scene_share=0.5).key() != MosaicConfig(scene_share=0.5, grid_max=2).key()

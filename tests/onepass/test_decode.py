@@ -64,3 +64,12 @@ def test_letterbox_scale_maps_boxes_back():
     assert (canvas[40:, :] == 114).all()  # padding below the image
     ys, xs = np.nonzero(canvas > 200)
     assert xs.min() / scale == pytest.approx(100, abs=4) and ys.max() / scale == pytest.approx(60, abs=4)
+
+
+def test_letterbox_without_upscaling_keeps_small_images_at_their_size():
+    img = np.zeros((30, 50), np.uint8)
+    img[10:20, 20:30] = 255
+    canvas, scale = letterbox(img, 64, upscale=False)
+    assert scale == 1.0 and np.array_equal(canvas[:30, :50], img) and (canvas[30:] == 114).all()
+    _, big = letterbox(np.zeros((128, 96), np.uint8), 64, upscale=False)
+    assert big == pytest.approx(0.5)  # larger images are still shrunk to fit

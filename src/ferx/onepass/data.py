@@ -11,8 +11,17 @@ Two face sources, both from ../shared/data:
     box is a fixed box inside the 48×48 frame, measured once as the median pipeline box on
     upscaled FER+ test faces (cached with the lfw boxes), so both sources are boxed alike.
 
-Each mosaic is a canvas (textured background with clutter) with faces pasted at sizes drawn
-log-uniformly, blended in with feathered edges (`ferx.data.mosaic.compose`), converted to grey.
+Two kinds of mosaic, converted to grey:
+  * scene (probability `scene_share`): the canvas is cut into a jittered n×n grid (n ≤ `grid_max`);
+    each cell shows a whole lfw-expressions photo scaled so its face has a log-uniform size and
+    placed so the face lies entirely inside the cell (faces are never cut), or — with probability
+    `negative_share` — a crop of a face-free photograph (`negatives`: scikit-image's bundled
+    photos of bricks, grass, coffee, coins, a cat, a rocket, text…). A detector trained only on
+    faces pasted over synthetic texture fires on real clutter (26 boxes on the bundled astronaut
+    portrait, 25 false); these cells are its hard negatives, and the photo edges its rectangles.
+  * paste: a background (synthetic texture with clutter, or with probability
+    `real_background_share` an enlarged crop of a face-free photograph) with tight face crops of both
+    sources pasted at log-uniform sizes, blended in with feathered edges (`ferx.data.mosaic.compose`).
 Everything follows from `MosaicConfig.seed`; a split's mosaics are stored once as a uint8 array
 (`images.npy`, (N, S, S)) plus `manifest.json` (config, seed, per face: image index, box, label,
 source dataset, file, identity) under a folder named by the config's hash, so epochs only read.
@@ -27,7 +36,7 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +69,14 @@ class MosaicConfig:
         feather: edge blending of pasted crops (fraction of the crop side).
         margin: crop side around a face box, as a multiple of the box side.
         clutter: random shapes drawn on each background (0–clutter).
+        scene_share: probability that a mosaic is a scene grid of real photos (0 = paste mosaics only).
+        grid_max: largest n of a scene's n×n grid.
+        scene_face_max: largest face-box width in scenes (0 = face_max). Scenes can hold faces up to
+            90 % of a cell — close-ups, which paste mosaics (faces ≤ face_max, with margins) cannot.
+        negative_share: probability that a scene cell shows a face-free photo region.
+        real_background_share: probability that a paste mosaic's background is a face-free photo region.
+        negatives: the face-free photographs (`skimage.data` names, see `negative_pool`) that
+            negative scene cells and real backgrounds are cut from.
     """
 
     lfw: str = "../shared/data/lfw-expressions"
@@ -81,10 +98,23 @@ class MosaicConfig:
     feather: float = 0.1
     margin: float = 1.4
     clutter: int = 8
+    scene_share: float = 0.0
+    grid_max: int = 4
+    scene_face_max: int = 0
+    negative_share: float = 0.25
+    real_background_share: float = 0.0
+    negatives: list[str] = field(default_factory=list)
 
     def key(self) -> str:
-        """Hash of everything that changes the mosaics (not where they are stored)."""
+        """Hash of everything that changes the mosaics (not where they are stored).
+
+        Options added after format 1 enter the hash only when they are switched on, so the
+        mosaics of older configs keep their folder."""
         d = {k: v for k, v in asdict(self).items() if k != "cache_dir"}
+        if not self.scene_share and not self.real_background_share and not self.negatives:
+            for k in ("scene_share", "grid_max", "scene_face_max", "negative_share", "real_background_share",
+                      "negatives"):
+                d.pop(k)
         d["version"] = FORMAT_VERSION
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -221,9 +251,109 @@ def _jitter(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip((grey.astype(np.float32) - mean) * a + mean + b, 0, 255).astype(np.uint8)
 
 
+def negative_pool(names: list[str]) -> list[np.ndarray]:
+    """Grey face-free photographs for negatives: `skimage.data` images by name.
+
+    scikit-image (a `train` dependency) ships these in its wheel — bricks, grass, gravel, coffee,
+    coins, a cat, a rocket, a motorcycle, pages of text, cells, the Moon, Hubble's deep field —
+    so nothing is downloaded. `astronaut` and `camera` show people and are refused: the astronaut
+    is also ferx's bundled example, on which the detector's false positives are checked.
+    """
+    if not names:
+        return []
+    import skimage.data
+
+    pool = []
+    for name in names:
+        if name in ("astronaut", "camera"):
+            raise ValueError(f"negatives: skimage.data.{name} shows a person; it cannot be a face-free negative")
+        fn = getattr(skimage.data, name, None)
+        if fn is None:
+            raise ValueError(f"negatives: skimage.data has no image {name!r}")
+        img = fn()
+        img = img[0] if isinstance(img, tuple) else img
+        img = np.asarray(img)
+        if img.dtype == bool:
+            img = img.astype(np.uint8) * 255
+        if img.ndim == 3:
+            img = np.asarray(Image.fromarray(img[..., :3].astype(np.uint8)).convert("L"))
+        pool.append(np.ascontiguousarray(img.astype(np.uint8)))
+    return pool
+
+
+def _negative_region(pool: list[np.ndarray], aspect: float, rng: np.random.Generator) -> np.ndarray:
+    """A random crop (width/height ≈ aspect, 32 px to the whole image) of a random pool image,
+    rotated by a random multiple of 90°."""
+    img = np.rot90(pool[int(rng.integers(len(pool)))], int(rng.integers(4)))
+    h, w = img.shape
+    ch = float(np.exp(rng.uniform(np.log(32), np.log(h))))
+    cw = ch * aspect
+    if cw > w:
+        cw, ch = float(w), w / aspect
+    cx, cy = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
+    return np.ascontiguousarray(img[int(cy):int(cy + max(ch, 1)), int(cx):int(cx + max(cw, 1))])
+
+
+def _fill(region: np.ndarray, w: int, h: int, rng: np.random.Generator) -> Image.Image:
+    img = Image.fromarray(_jitter(region, rng)).resize((w, h), Image.BILINEAR)
+    return img.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else img
+
+
+def _cuts(size: int, n: int, rng: np.random.Generator) -> list[int]:
+    """n cells along one side, borders jittered by up to a quarter cell."""
+    inner = [(k + rng.uniform(-0.25, 0.25)) * size / n for k in range(1, n)]
+    return [0, *[int(round(v)) for v in inner], size]
+
+
+def make_scene(refs: list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random.Generator,
+               memo: dict[str, np.ndarray], negatives: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
+    """One grey scene grid: (S, S) uint8, (G, 4) boxes, and the faces placed (see module doc)."""
+    n = int(rng.integers(1, cfg.grid_max + 1))
+    xs, ys = _cuts(size, n, rng), _cuts(size, n, rng)
+    canvas = _background(size, rng, cfg.clutter).convert("L")
+    boxes: list[list[float]] = []
+    placed: list[FaceRef] = []
+    for i in range(n):
+        for j in range(n):
+            x0, y0, cw, ch = xs[j], ys[i], xs[j + 1] - xs[j], ys[i + 1] - ys[i]
+            fmax = min(cfg.scene_face_max or cfg.face_max, 0.9 * min(cw, ch))
+            if fmax < cfg.face_min or rng.random() < cfg.negative_share:
+                if negatives:
+                    canvas.paste(_fill(_negative_region(negatives, cw / ch, rng), cw, ch, rng), (x0, y0))
+                continue
+            ref = refs[int(rng.integers(len(refs)))]
+            photo = _jitter(_load(ref.path, memo), rng)
+            bx1, by1, bx2, by2 = ref.box
+            fw = float(np.exp(rng.uniform(np.log(cfg.face_min), np.log(fmax))))
+            scale = fw / (bx2 - bx1)
+            if (by2 - by1) * scale > 0.95 * ch:
+                scale = 0.95 * ch / (by2 - by1)
+            pw, ph = max(1, round(photo.shape[1] * scale)), max(1, round(photo.shape[0] * scale))
+            img = Image.fromarray(photo).resize((pw, ph), Image.BILINEAR if scale > 1 else Image.LANCZOS)
+            sx, sy = pw / photo.shape[1], ph / photo.shape[0]
+            fb = np.array([bx1 * sx, by1 * sy, bx2 * sx, by2 * sy])
+            if rng.random() < 0.5:
+                img = img.transpose(Image.FLIP_LEFT_RIGHT)
+                fb = np.array([pw - fb[2], fb[1], pw - fb[0], fb[3]])
+            # window origin (in the scaled photo) such that the face lies inside the cell
+            ox = rng.uniform(fb[2] - cw, fb[0]) if fb[2] - fb[0] < cw else fb[0]
+            oy = rng.uniform(fb[3] - ch, fb[1]) if fb[3] - fb[1] < ch else fb[1]
+            ox, oy = int(np.floor(ox)), int(np.floor(oy))
+            cell = canvas.crop((x0, y0, x0 + cw, y0 + ch))
+            if negatives and rng.random() < 0.5:  # real clutter around photos that do not fill the cell
+                cell = _fill(_negative_region(negatives, cw / ch, rng), cw, ch, rng)
+            cell.paste(img, (-ox, -oy))
+            canvas.paste(cell, (x0, y0))
+            box = [fb[0] - ox + x0, fb[1] - oy + y0, fb[2] - ox + x0, fb[3] - oy + y0]
+            boxes.append([float(np.clip(box[0], x0, x0 + cw)), float(np.clip(box[1], y0, y0 + ch)),
+                          float(np.clip(box[2], x0, x0 + cw)), float(np.clip(box[3], y0, y0 + ch))])
+            placed.append(ref)
+    return np.asarray(canvas), np.array(boxes, np.float64).reshape(-1, 4), placed
+
+
 def make_mosaic(
     refs_lfw: list[FaceRef], refs_fer: list[FaceRef], cfg: MosaicConfig, size: int, n_faces: int,
-    rng: np.random.Generator, memo: dict[str, np.ndarray],
+    rng: np.random.Generator, memo: dict[str, np.ndarray], negatives: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
     """One grey mosaic: (S, S) uint8, (G, 4) boxes, and the faces placed."""
     cap = min(cfg.face_max, max(cfg.face_min, np.sqrt(0.45 * size * size / n_faces) / cfg.margin))
@@ -236,8 +366,11 @@ def make_mosaic(
     for ref in chosen:
         photos.append(np.repeat(_jitter(_load(ref.path, memo), rng)[..., None], 3, axis=2))
         boxes.append(np.array(ref.box))
+    base = _background(size, rng, cfg.clutter)
+    if negatives and cfg.real_background_share and rng.random() < cfg.real_background_share:
+        base = _fill(_negative_region(negatives, 1.0, rng), size, size, rng).convert("RGB")
     m = compose(photos, boxes, list(widths), (size, size), rng, margin=cfg.margin, feather=cfg.feather,
-                base=_background(size, rng, cfg.clutter), skip_unplaceable=True)
+                base=base, skip_unplaceable=True)
     grey = np.asarray(Image.fromarray(m.image).convert("L"))
     return grey, m.boxes, [chosen[i] for i in m.sources]
 
@@ -257,12 +390,16 @@ def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = 
     if not lfw and not fer:
         raise ValueError(f"no faces available for split {split!r}")
     memo: dict[str, np.ndarray] = {}
+    negatives = negative_pool(cfg.negatives)
     images = np.zeros((count, size, size), np.uint8)
     rows: list[list[Any]] = []
     all_boxes, all_labels = [], []
     for i in tqdm(range(count), desc=f"mosaics {split}", disable=not progress, file=sys.stderr):
-        n = int(rng.integers(cfg.faces_min, fmax + 1))
-        img, boxes, placed = make_mosaic(lfw, fer, cfg, size, n, rng, memo)
+        if lfw and cfg.scene_share and rng.random() < cfg.scene_share:
+            img, boxes, placed = make_scene(lfw, cfg, size, rng, memo, negatives)
+        else:
+            n = int(rng.integers(cfg.faces_min, fmax + 1))
+            img, boxes, placed = make_mosaic(lfw, fer, cfg, size, n, rng, memo, negatives)
         images[i] = img
         all_boxes.append(boxes.astype(np.float32))
         all_labels.append(np.array([r.label for r in placed], np.int64))

@@ -100,13 +100,16 @@ def postprocess(
     return out
 
 
-def letterbox(grey: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+def letterbox(grey: np.ndarray, size: int, upscale: bool = True) -> tuple[np.ndarray, float]:
     """Scale a (H, W) uint8 image to fit a size×size canvas (top-left, padded with 114).
 
+    upscale=False leaves images that already fit at their size (scale 1).
     Returns the canvas and the scale (canvas pixels per image pixel): image box = canvas box / scale.
     """
     h, w = grey.shape
     scale = min(size / h, size / w)
+    if not upscale:
+        scale = min(scale, 1.0)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     canvas = np.full((size, size), PAD_VALUE, np.uint8)
     img = Image.fromarray(grey)

@@ -69,7 +69,7 @@ def export(run: Path, name: str, out_dir: Path, size: int = 640, box_cache: str 
         "paper": "Ma et al., FER-YOLO-Mamba, arXiv:2405.01828 (2024); YOLOX, arXiv:2107.08430",
         "labels": list(state["labels"]),
         "input": {"size": size, "channels": model.config.in_channels, "grey": model.config.in_channels == 1,
-                  "normalise": "x / 127.5 - 1", "letterbox": f"top-left, scale to fit, pad {PAD_VALUE}",
+                  "normalise": "x / 127.5 - 1", "letterbox": f"top-left, shrink to fit (smaller images keep their size), pad {PAD_VALUE}",
                   "batch": 1},
         "strides": [8, 16, 32],
         "outputs": OUTPUTS,

@@ -8,8 +8,7 @@ replaces them with mesh points). The `onepass` pipeline preset (`ferx.config.PIP
 stage alone; adding a landmarker / AU stage after it measures landmarks and AUs on its boxes.
 
 Defaults: NMS IoU 0.3 (the paper's) and the face-score threshold recorded in the model's sidecar —
-0.5 (the paper's) unless the model was exported with another: the shipped 4-epoch model's scores
-peak around 0.35–0.4 on clear faces, so it records 0.25, chosen on the validation mosaics.
+0.5 (the paper's) unless the model was exported with another (the shipped model records 0.5).
 """
 
 from __future__ import annotations
@@ -52,8 +51,14 @@ class OnnxDetector:
         self.outputs = list(self.meta["outputs"])
         self.keypoint_template = np.array(self.meta["keypoint_template"], np.float32)
 
-    def predict(self, image: np.ndarray, conf: float = 0.5, nms_iou: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict(self, image: np.ndarray, conf: float = 0.5, nms_iou: float = 0.3,
+                upscale: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detect on an (H, W) or (H, W, 3) uint8 image.
+
+        The model learnt faces of 16 to ~290 px at the pixel size it sees. An image larger than the
+        model's input is shrunk to fit; a smaller one is kept at its size (upscale=False), because
+        enlarging a 350-px close-up to 640 px would make its face larger than any it was trained
+        on. upscale=True enlarges small images to fit, which helps with tiny faces in small images.
 
         Returns:
             boxes (K, 4) xyxy in image pixels, face scores (K,), class scores (K, C) (independent
@@ -63,7 +68,7 @@ class OnnxDetector:
             raise ImageSizeError(f"image of shape {image.shape} is too small for the one-pass detector "
                                  f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
-        canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size)
+        canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
         x = (canvas.astype(np.float32) / 127.5 - 1.0)[None, None]
         maps = self._session.run(self.outputs, {"image": x})
         boxes, scores, probs = postprocess(maps, (self.size, self.size), conf, nms_iou)[0]
@@ -82,22 +87,23 @@ class OnnxDetector:
 class OnePassStage(StageBase):
     """Args:
         model: shipped model name or path to NAME.onnx (NAME.json beside it).
-        conf: face-score threshold; None = the model's recorded default (paper: 0.5; shipped model: 0.25).
+        conf: face-score threshold; None = the model's recorded default (paper and shipped model: 0.5).
         nms_iou: class-agnostic NMS IoU (paper: 0.3).
         threads: onnxruntime intra-op threads.
+        upscale: enlarge images smaller than the model input (see `OnnxDetector.predict`).
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, conf: float | None = None, nms_iou: float = 0.3,
-                 threads: int = 2) -> None:
+                 threads: int = 2, upscale: bool = False) -> None:
         if (conf is not None and not 0.0 <= conf <= 1.0) or not 0.0 < nms_iou <= 1.0:
             raise ValueError(f"onepass: conf must be in [0, 1] and nms_iou in (0, 1], got {conf}, {nms_iou}")
         self.detector = OnnxDetector(model, threads)
         if conf is None:
             conf = float(self.detector.meta.get("defaults", {}).get("conf", 0.5))
-        self.conf, self.nms_iou = float(conf), float(nms_iou)
+        self.conf, self.nms_iou, self.upscale = float(conf), float(nms_iou), bool(upscale)
 
     def process(self, image: np.ndarray, faces: Faces) -> Faces:
-        boxes, scores, probs = self.detector.predict(image, self.conf, self.nms_iou)
+        boxes, scores, probs = self.detector.predict(image, self.conf, self.nms_iou, self.upscale)
         wh = boxes[:, 2:] - boxes[:, :2]
         keypoints = boxes[:, None, :2] + self.detector.keypoint_template[None] * wh[:, None, :]
         expression = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
