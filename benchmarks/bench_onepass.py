@@ -8,8 +8,9 @@ it (1, 4, 16, 32), to show where one pass pays off; then real photographs, unmod
 lfw-expressions test photos (one face each; reference box = the two-stage pipeline's, label = the
 dataset's) and ferx's bundled astronaut portrait — faces found, false boxes, labels.
 
-Test mosaics: the `test` split of the training config's data (640×640, 1–24 faces of 16–160 px from
-lfw-expressions test identities and FER+ test images; see ferx.onepass.data). The two-stage
+Test mosaics: the `test` split of the training config's data (640×640; scenes of whole photos and
+face-free photographs, and pasted faces; lfw-expressions test identities and FER+ test images;
+see ferx.onepass.data). The two-stage
 pipeline is ferx's default (BlazeFace pyramid → face mesh confirmation → AU-guided classifier;
 AUs and explanations off, as they do not change the detections); its detection is the box with
 score = detector score, and for expression AP score = detector score × the label's probability.
@@ -17,7 +18,7 @@ All systems get the grey mosaic as RGB and use 2 threads.
 
     python benchmarks/bench_onepass.py --vss src/ferx/assets/models/onepass-nano-vss.onnx \
         --csp runs/onepass-csp/export/onepass-nano-csp.onnx --data configs/onepass-vss.yaml \
-        [--limit 300] [--frames 5] [--out docs/runs/onepass-bench.json]
+        [--also "LABEL=other.onnx"] [--limit 300] [--frames 5] [--out docs/runs/onepass-bench.json]
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="use the first N test mosaics (0 = all)")
     ap.add_argument("--frames", type=int, default=5, help="frames per face count for the speed table")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--also", action="append", default=[], metavar="LABEL=PATH",
+                    help="another exported one-pass model to evaluate alongside (repeatable)")
     ap.add_argument("--out", type=Path, help="write the figures as JSON")
     args = ap.parse_args()
     cfg = from_dict(DetectorTrainConfig, load_yaml(args.data))
@@ -165,6 +168,7 @@ def main() -> None:
           f"({test.manifest['pool']['lfw-expressions']} lfw-expressions test photos, {test.manifest['pool']['ferplus']} FER+ test faces in the pool)")
     results = {}
     systems = {"onepass VSS neck": ("onnx", args.vss), "onepass CSP neck": ("onnx", args.csp),
+               **{a.split("=", 1)[0]: ("onnx", a.split("=", 1)[1]) for a in args.also},
                "two-stage pipeline": ("two-stage", None)}
     for name, (kind, path) in systems.items():
         if kind == "onnx":

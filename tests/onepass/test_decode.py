@@ -73,3 +73,17 @@ def test_letterbox_without_upscaling_keeps_small_images_at_their_size():
     assert scale == 1.0 and np.array_equal(canvas[:30, :50], img) and (canvas[30:] == 114).all()
     _, big = letterbox(np.zeros((128, 96), np.uint8), 64, upscale=False)
     assert big == pytest.approx(0.5)  # larger images are still shrunk to fit
+
+
+def test_boxes_are_clipped_to_the_image_before_nms():
+    """A close-up face: two predictions reaching past a 64×64 frame overlap little (IoU 0.16) until
+    clipped, then coincide; they must not both survive as two faces."""
+    maps = _maps((64, 64))
+    maps[2][0, :, 0, 0] = [1.0, 1.0, np.log(2.0), np.log(2.0), 3.0, 0.0, 0.0]  # (0, 0)–(64, 64), score 0.95
+    maps[2][0, :, 1, 1] = [0.5, 0.5, np.log(5.0), np.log(5.0), 2.0, 0.0, 0.0]  # (−32, −32)–(128, 128)
+    boxes, scores, _ = postprocess(maps, (64, 64), conf=0.5, nms_iou=0.3)[0]
+    assert len(boxes) == 1 and scores[0] == pytest.approx(1 / (1 + np.exp(-3.0)))
+    np.testing.assert_allclose(boxes[0], [0, 0, 64, 64], atol=1e-4)
+    # the image content may end before the letterbox padding: clip to it
+    boxes, _, _ = postprocess(maps, (64, 64), conf=0.5, nms_iou=0.3, content_hw=(40, 64))[0]
+    np.testing.assert_allclose(boxes[0], [0, 0, 64, 40], atol=1e-4)

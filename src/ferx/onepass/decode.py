@@ -84,11 +84,20 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 
 def postprocess(
-    maps: list[np.ndarray], input_hw: tuple[int, int], conf: float = 0.5, nms_iou: float = 0.3, max_det: int = 300
+    maps: list[np.ndarray], input_hw: tuple[int, int], conf: float = 0.5, nms_iou: float = 0.3, max_det: int = 300,
+    content_hw: tuple[int, int] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per image: boxes (K, 4), face scores (K,), class probabilities (K, C) after thresholding the
-    face score at `conf` and class-agnostic NMS at `nms_iou` (one box per face)."""
+    face score at `conf` and class-agnostic NMS at `nms_iou` (one box per face).
+
+    Boxes are clipped to the image content (`content_hw`, top-left; default the whole input) before
+    NMS: a close-up face yields boxes reaching past the frame that overlap little until clipped,
+    and would otherwise survive NMS as duplicates of one face.
+    """
     boxes, obj, cls = decode(maps, input_hw)
+    ch, cw = content_hw or input_hw
+    boxes[..., [0, 2]] = boxes[..., [0, 2]].clip(0, cw)
+    boxes[..., [1, 3]] = boxes[..., [1, 3]].clip(0, ch)
     out = []
     for b in range(boxes.shape[0]):
         keep = np.flatnonzero(obj[b] >= conf)

@@ -71,8 +71,9 @@ class OnnxDetector:
         canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
         x = (canvas.astype(np.float32) / 127.5 - 1.0)[None, None]
         maps = self._session.run(self.outputs, {"image": x})
-        boxes, scores, probs = postprocess(maps, (self.size, self.size), conf, nms_iou)[0]
         h, w = grey.shape
+        content = (min(self.size, round(h * scale)), min(self.size, round(w * scale)))
+        boxes, scores, probs = postprocess(maps, (self.size, self.size), conf, nms_iou, content_hw=content)[0]
         boxes = boxes / scale
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
