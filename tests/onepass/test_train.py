@@ -105,3 +105,25 @@ def test_unknown_config_keys_raise(tmp_path):
         train(DetectorTrainConfig(model_options={"depthh": 1}), tmp_path / "x", progress=False)
     with pytest.raises(ConfigError, match="nothing to resume"):
         train(DetectorTrainConfig(), tmp_path / "y", resume=True, progress=False)
+
+
+def test_class_balance_weights_rare_labels_up_and_raises_their_loss():
+    from ferx.onepass.train import class_weights
+
+    labels = [np.array([0, 0, 0, 0, 1, 1, 1, 1]), np.array([0, 0, 0, 0, 1, 1, 1, 1, 7])]
+    assert class_weights(labels, 8, 0.0) is None
+    w = class_weights(labels, 8, 0.5)
+    np.testing.assert_allclose(w[[0, 1, 7]], [1.0, 1.0, np.sqrt(8.0)], rtol=1e-6)
+    assert (w[2:7] == w.max()).all()  # unseen classes take the largest weight
+    with pytest.raises(Exception, match="class_balance"):
+        class_weights(labels, 8, -1.0)
+
+    torch.manual_seed(0)
+    model = create_model("onepass-nano-csp", num_classes=8).eval()
+    x = torch.zeros(1, 1, 64, 64)
+    target = [(torch.tensor([[8.0, 8.0, 56.0, 56.0]]), torch.eye(8)[[7]])]  # one contempt face
+    with torch.no_grad():
+        maps = model(x)
+        plain = detection_loss(maps, (64, 64), target)["cls"]
+        weighted = detection_loss(maps, (64, 64), target, torch.from_numpy(w))["cls"]
+    assert float(weighted) > float(plain)

@@ -105,13 +105,16 @@ def simota(
 
 
 def detection_loss(
-    maps: list[torch.Tensor], input_hw: tuple[int, int], targets: list[tuple[torch.Tensor, torch.Tensor]]
+    maps: list[torch.Tensor], input_hw: tuple[int, int], targets: list[tuple[torch.Tensor, torch.Tensor]],
+    cls_pos_weight: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """YOLOX loss of a batch.
 
     Args:
         maps: the model's raw outputs.
         targets: per image, (G, 4) xyxy boxes in input pixels and (G, C) class target distributions.
+        cls_pos_weight: (C,) weight of each class's positive term in the class BCE (rare classes
+            up-weighted); None = 1.
     Returns:
         {"loss", "iou", "obj", "cls", "num_fg"} (the parts already divided by the number of assigned cells).
     """
@@ -132,7 +135,7 @@ def detection_loss(
         iou = paired_iou(boxes[b, fg], gt_boxes[matched])
         iou_terms.append((1.0 - iou**2).sum())
         cls_terms.append(F.binary_cross_entropy_with_logits(
-            cls_logit[b, fg], gt_targets[matched] * ious[:, None], reduction="sum"))
+            cls_logit[b, fg], gt_targets[matched] * ious[:, None], reduction="sum", pos_weight=cls_pos_weight))
     n = max(num_fg, 1)
     zero = raw.sum() * 0.0
     iou_loss = (torch.stack(iou_terms).sum() if iou_terms else zero) / n

@@ -34,6 +34,23 @@ from ferx.onepass.model import OnePassDetector, create_model, model_config
 from ferx.train.runlog import RunLog
 
 
+def class_weights(labels: list[np.ndarray], num_classes: int, exponent: float) -> np.ndarray | None:
+    """(C,) float32 positive weights (n_max / n_c)^exponent from the training faces' labels, or None
+    when exponent is 0. A class with no faces gets the largest weight of the others."""
+    if exponent == 0:
+        return None
+    if exponent < 0:
+        raise ConfigError(f"class_balance must be ≥ 0, got {exponent}")
+    counts = np.bincount(np.concatenate(labels) if labels else np.zeros(0, np.int64), minlength=num_classes)
+    seen = counts > 0
+    if not seen.any():
+        return None
+    w = np.ones(num_classes)
+    w[seen] = (counts[seen].max() / counts[seen]) ** exponent
+    w[~seen] = w[seen].max()
+    return w.astype(np.float32)
+
+
 @dataclass
 class DetectorTrainConfig:
     """One training run of the one-pass detector.
@@ -51,6 +68,9 @@ class DetectorTrainConfig:
         val_conf, nms_iou: thresholds for validation predictions (low conf for AP).
         threads: torch CPU threads (0 = torch's default). seed: all randomness. device: auto/cpu/cuda.
         max_train, max_val: use only the first N mosaics (0 = all; for smoke tests).
+        class_balance: exponent a of the class loss's positive weights (n_max / n_c)^a, n_c = training
+            faces of class c (0 = unweighted; 0.5 = square-root inverse frequency). The rare labels
+            (fear, disgust, contempt: ~1 % of faces each or less) are otherwise never predicted.
     """
 
     data: MosaicConfig = field(default_factory=MosaicConfig)
@@ -76,6 +96,7 @@ class DetectorTrainConfig:
     device: str = "auto"
     max_train: int = 0
     max_val: int = 0
+    class_balance: float = 0.0
 
 
 def _device(name: str) -> torch.device:
@@ -185,6 +206,10 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
         va = MosaicSplit(va.images[: config.max_val], va.boxes[: config.max_val], va.labels[: config.max_val], va.manifest)
     model = create_model(config.model, num_classes=len(EXPRESSIONS), **config.model_options).to(device)
     n_params = sum(p.numel() for p in model.parameters())
+    pos_weight = class_weights(tr.labels, len(EXPRESSIONS), config.class_balance)
+    if pos_weight is not None:
+        say("class loss positive weights: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(EXPRESSIONS, pos_weight)))
+        pos_weight = torch.from_numpy(pos_weight).to(device)
     say(f"{config.model}: {n_params / 1e6:.2f} M parameters; train {len(tr)} mosaics "
         f"({sum(len(b) for b in tr.boxes)} faces), val {len(va)}; device {device}; data {config.data.folder()}")
 
@@ -244,7 +269,7 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
             targets = [(b.to(device), c.to(device)) for b, c in targets]
             for g in opt.param_groups:
                 g["lr"] = lr_at(epoch * steps_per_epoch + step)
-            losses = detection_loss(model(x), (size, size), targets)
+            losses = detection_loss(model(x), (size, size), targets, pos_weight)
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
