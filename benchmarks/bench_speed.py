@@ -31,7 +31,7 @@ def make_cases() -> dict[str, np.ndarray]:
     rows = list(csv.DictReader(open(LFW / "labels.csv")))
     rng = np.random.default_rng(7)
     refs = []
-    with Analyzer(aus=None, expression=None) as a:
+    with Analyzer(aus=None, expression=None, explain=None) as a:
         for row in rows[::41]:
             img = load_image(LFW / "images" / row["image"])
             faces = a.analyze(img).faces

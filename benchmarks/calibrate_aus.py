@@ -31,7 +31,7 @@ def extract(data: Path, cache: Path) -> dict[str, np.ndarray]:
     rows = list(csv.DictReader(open(data / "labels.csv")))
     names, labels, blends, lips, meshes = [], [], [], [], []
     t0 = time.time()
-    with Analyzer(aus=None, expression=None) as analyzer:
+    with Analyzer(aus=None, expression=None, explain=None) as analyzer:
         for i, row in enumerate(rows):
             r = analyzer.analyze(data / "images" / row["image"])
             if len(r.faces) == 0:

@@ -79,14 +79,14 @@ def test_iter_frames_yields_the_decoded_image(analyzer, happy_photo):
 
 
 def test_stages_can_be_switched_off_and_options_are_checked(happy_photo):
-    with Analyzer(aus=None, expression=None) as a:
+    with Analyzer(aus=None, expression=None, explain=None) as a:
         f = a.analyze(happy_photo).faces
         assert f.landmarks is not None and f.aus is None and f.expression is None and f.labels == [None]
         assert f.explanations is None  # nothing measured to explain
     with Analyzer(expression=None) as a:  # AU evidence alone concludes
         e = a.analyze(happy_photo).faces.explanations[0]
         assert e.classifier_label is None and e.label_source == "au-evidence" and e.label == e.au_label
-    with Analyzer(landmarker=None, aus=None, expression=None) as a:
+    with Analyzer(landmarker=None, aus=None, expression=None, explain=None) as a:
         f = a.analyze(happy_photo).faces
         assert len(f) >= 1 and f.landmarks is None
     with pytest.raises(ConfigError, match="no option.*'min_fase'"):
@@ -106,7 +106,7 @@ def test_max_faces_keeps_the_largest(face_refs, rng):
 
 
 def test_size_limits_come_from_the_config():
-    with Analyzer(min_image_side=64, landmarker=None, aus=None, expression=None) as a:
+    with Analyzer(min_image_side=64, landmarker=None, aus=None, expression=None, explain=None) as a:
         with pytest.raises(ImageSizeError, match="need at least 64"):
             a.analyze(np.zeros((50, 80, 3), np.uint8))
 
@@ -132,3 +132,122 @@ def test_huge_image_is_analysed_with_a_note(analyzer, happy_photo):
     x1, y1, x2, y2 = r.faces.boxes[0]
     assert 5000 < (x1 + x2) / 2 < 6400 and 7000 < (y1 + y2) / 2 < 8400
     assert any("finest detection level was capped" in n for n in r.notes)
+
+
+# -- reliability: threads, memory, closed analyzers, failures, stage chains --------------------------
+
+
+def test_one_analyzer_shared_by_four_threads_gives_sequential_results(analyzer):
+    import threading
+
+    paths = lfw_paths("happiness", 4) + lfw_paths("sadness", 3) + lfw_paths("surprise", 3)
+    images = [load_image(p) for p in paths]
+    images += [np.asarray(Image.fromarray(im).resize((500, 420))) for im in images[:4]]  # other shapes
+    expected = [analyzer.analyze(im).faces for im in images]
+    problems: list[str] = []
+
+    def work(offset: int) -> None:
+        for j in range(12):
+            k = (offset + 5 * j) % len(images)
+            try:
+                got = analyzer.analyze(images[k]).faces
+            except Exception as e:  # pragma: no cover - what this test guards against
+                problems.append(f"{k}: {e!r}")
+                continue
+            if len(got) != len(expected[k]) or not np.array_equal(got.expression, expected[k].expression) \
+                    or not np.array_equal(got.landmarks, expected[k].landmarks):
+                problems.append(f"{k}: differs from the sequential result")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
+
+
+def test_memory_stays_bounded_over_many_image_sizes(tmp_path):
+    """52 sizes of a real photo (200–2600 px, aspect 0.5–1.6) and a 60000×16 strip, in a fresh
+    process: the peak stays under a ceiling. Before the interpreter budget and tiling, 60 sizes of
+    one photo grew the process by 4.3 GB and the strip alone took 2.5 GB."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource, numpy as np
+from PIL import Image
+from ferx import Analyzer
+im = Image.open({str(lfw_paths("happiness", 1)[0])!r}).convert("RGB")
+rng = np.random.default_rng(0)
+with Analyzer(expression=None, explain=None) as a:
+    found = 0
+    for k in range(52):
+        w = int(rng.integers(200, 2600)); h = int(w * rng.uniform(0.5, 1.6))
+        found += len(a.analyze(np.asarray(im.resize((w, h)))).faces) == 1
+    strip = a.analyze(np.full((16, 60000, 3), 128, np.uint8))
+print(found, len(strip.faces), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found, strip_faces, peak_mb = map(int, out.stdout.split()[-3:])
+    assert found >= 48 and strip_faces == 0
+    assert peak_mb < 1500, f"peak RSS {peak_mb} MB"
+
+
+def test_a_closed_analyzer_raises_instead_of_finding_nothing(happy_photo):
+    from ferx.errors import ClosedError
+
+    with Analyzer(explain=None) as a:
+        assert len(a.analyze(happy_photo).faces) == 1
+    with pytest.raises(ClosedError):
+        a.analyze(happy_photo)
+    with pytest.raises(ClosedError):
+        list(a.analyze_many([happy_photo]))
+    a.close()  # closing twice is harmless
+
+
+def test_analyze_many_turns_any_per_input_problem_into_a_failure(analyzer, happy_photo, tmp_path):
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(happy_photo.read_bytes()[: happy_photo.stat().st_size // 2])
+    lazy = Image.open(truncated)  # opened lazily: decoding fails only when the pixels are read
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    items = list(analyzer.analyze_many([happy_photo, lazy, loop, np.zeros((4,), np.uint8), happy_photo]))
+    assert [type(i).__name__ for i in items] == ["FrameResult", "Failure", "Failure", "Failure", "FrameResult"]
+    assert all(i.message for i in items if isinstance(i, Failure))
+    assert "loop.jpg" in items[2].source
+
+
+def test_a_stage_error_on_one_input_is_a_failure_and_the_batch_goes_on(happy_photo):
+    class Fragile:
+        needs = frozenset({"aus"})
+        provides = frozenset()
+
+        def process(self, image, faces, notes=None):
+            if image.shape[0] == 300:
+                raise FloatingPointError("overflow in a stage")
+            return faces
+
+        def close(self):
+            pass
+
+    with Analyzer(expression=None, explain=None) as a:
+        a.stages.append(("explain", Fragile()))
+        odd = np.asarray(Image.open(happy_photo).convert("RGB").resize((300, 300)))
+        items = list(a.analyze_many([happy_photo, odd, happy_photo]))
+    assert [type(i).__name__ for i in items] == ["FrameResult", "Failure", "FrameResult"]
+    assert items[1].error == "FloatingPointError" and "overflow" in items[1].message
+
+
+def test_stages_that_do_not_fit_together_are_refused_when_built():
+    with pytest.raises(ConfigError, match="expression stage .*needs landmarks.*landmarker 'mediapipe'"):
+        Analyzer(pipeline="onepass", expression="onnx-classifier")
+    with pytest.raises(ConfigError, match="explain stage .*needs aus"):
+        Analyzer(aus=None)
+    with pytest.raises(ConfigError, match="aus stage .*needs blendshapes, landmarks"):
+        Analyzer(landmarker=None, expression=None, explain=None)
+
+
+def test_bad_backend_option_values_are_config_errors():
+    with pytest.raises(ConfigError, match="min_face must be at least 8"):
+        Analyzer(detector={"name": "blazeface", "options": {"min_face": 0}})

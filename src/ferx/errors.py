@@ -19,6 +19,10 @@ class ImageSizeError(ImageReadError):
     """The image is too small to hold a face or too large to process safely."""
 
 
+class InputRangeWarning(UserWarning):
+    """An image's value scale was inferred or its values were clipped (see `ferx.load_image`)."""
+
+
 class ConfigError(FerxError, ValueError):
     """A configuration key or value is wrong (unknown key, unknown backend, bad type)."""
 
@@ -29,3 +33,7 @@ class ModelFileError(FerxError):
 
 class NoImagesError(FerxError):
     """A path given to a batch command holds no image files."""
+
+
+class ClosedError(FerxError, RuntimeError):
+    """An Analyzer or stage was used after `close()` (or after its `with` block)."""

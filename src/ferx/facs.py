@@ -345,6 +345,8 @@ class Interaction:
         absent: AUs that must be absent for the pattern (AU12 without AU6 is a non-Duchenne smile).
         unilateral: the pattern is the one-sidedness of these AUs (left/right blendshapes), not
             their presence.
+        subsumes: keys of smaller patterns this one contains; when both are found, the smaller
+            one says nothing new and is left out of the explanation.
         source: where the pattern comes from.
     """
 
@@ -354,6 +356,7 @@ class Interaction:
     min_active: int = 0
     absent: tuple[int, ...] = ()
     unilateral: bool = False
+    subsumes: tuple[str, ...] = ()
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -372,11 +375,12 @@ INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("duchenne_smile", (6, 12), ("happiness",), source="Ekman, Davidson & Friesen 1990"),
     Interaction("social_smile", (12,), ("happiness",), absent=(6,), source="Ekman, Davidson & Friesen 1990"),
     Interaction("sad_brow", (1, 4), ("sadness", "fear"), source="EMFACS (Matsumoto et al. 2008)"),
-    Interaction("fear_brow", (1, 2, 4), ("fear",), source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("fear_brow", (1, 2, 4), ("fear",), subsumes=("sad_brow",), source="EMFACS (Matsumoto et al. 2008)"),
     Interaction("sad_mouth", (15, 17), ("sadness",), source="EMFACS (Matsumoto et al. 2008)"),
     Interaction("surprise_face", (1, 2, 5, 26), ("surprise",), min_active=3, source="EMFACS (Matsumoto et al. 2008)"),
     Interaction("fear_mouth", (20, 25), ("fear",), source="EMFACS (Matsumoto et al. 2008)"),
-    Interaction("anger_face", (4, 5, 7, 23), ("anger",), min_active=3, source="EMFACS (Matsumoto et al. 2008)"),
+    Interaction("anger_face", (4, 5, 7, 23), ("anger",), min_active=3, subsumes=("anger_glare",),
+                source="EMFACS (Matsumoto et al. 2008)"),
     Interaction("anger_glare", (4, 7), ("anger",), source="EMFACS (Matsumoto et al. 2008)"),
     Interaction("disgust_nose_lip", (9, 10), ("disgust",), min_active=1, source="EMFACS (Matsumoto et al. 2008)"),
     Interaction("unilateral_smile", (12, 14), ("contempt",), min_active=1, unilateral=True,

@@ -1,59 +1,119 @@
-"""A LiteRT (TFLite) model whose input shape may change from call to call.
+"""A LiteRT (TFLite) model that threads can share and whose input shape may change from call to call.
 
-LiteRT re-plans memory whenever an input is resized, which costs more than a small inference
-(measured ~15 ms per switch for the face detector at 608x800). Pyramid levels and face batches
-change shape constantly, so this keeps one interpreter per input shape (a few, least recently used
-dropped first) and re-uses it.
+Two facts about LiteRT shape what this does:
+- An interpreter is not thread-safe (concurrent `invoke` calls raise "There is at least 1 reference
+  to internal data…" or return another call's outputs), so a call takes an interpreter out of a pool
+  for its own use and puts it back afterwards: threads never share one, and no lock is held while
+  the model runs.
+- Re-planning memory for a new input shape costs more than a small inference (~15 ms per switch for
+  the face detector at 608×800), and an interpreter's arena grows with its input (the face detector:
+  ~186 MB per megapixel of input). So idle interpreters are kept per input shape and reused, but
+  only up to a budget of input elements and a count; the least recently used are dropped first.
+  Memory is then bounded whatever sequence of shapes arrives: by the idle budget plus one
+  interpreter per thread in flight.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
+from ferx.errors import ClosedError
+
+
+class _Entry:
+    __slots__ = ("interp", "index", "outputs")
+
+    def __init__(self, interp: Any, index: int, outputs: list[int]) -> None:
+        self.interp, self.index, self.outputs = interp, index, outputs
+
 
 class LiteRTModel:
     """Runs a .tflite flatbuffer held in memory; outputs are returned as copies, in model order.
 
+    Safe to call from several threads at once; results are the same as sequential calls.
+
     Args:
         content: the model file's bytes.
         threads: CPU threads per interpreter.
-        max_shapes: how many input shapes keep an interpreter ready.
+        max_idle: most idle interpreters kept (over all shapes).
+        max_idle_elements: most input elements (product of the input shape) summed over the idle
+            interpreters kept; an interpreter whose input alone is larger is not kept.
     """
 
-    def __init__(self, content: bytes, threads: int = 2, max_shapes: int = 8) -> None:
+    def __init__(self, content: bytes, threads: int = 2, max_idle: int = 8, max_idle_elements: int = 12_000_000) -> None:
         from ai_edge_litert.interpreter import Interpreter  # heavy import stays here
 
-        self._factory = lambda: Interpreter(model_content=content, num_threads=threads)
-        self.max_shapes = max_shapes
-        self._by_shape: OrderedDict[tuple[int, ...], tuple[Any, int, list[int]]] = OrderedDict()
-        probe = self._factory()
+        self._content, self._threads, self._interpreter_class = content, int(threads), Interpreter
+        self.max_idle = int(max_idle)
+        self.max_idle_elements = int(max_idle_elements)
+        self._idle: OrderedDict[tuple[int, ...], list[_Entry]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._closed = False
+        probe = self._new_interpreter()
         self.input_shape = tuple(int(s) for s in probe.get_input_details()[0]["shape"])
         self.output_names = [d["name"] for d in probe.get_output_details()]
 
-    def _get(self, shape: tuple[int, ...]) -> tuple[Any, int, list[int]]:
-        entry = self._by_shape.get(shape)
-        if entry is not None:
-            self._by_shape.move_to_end(shape)
-            return entry
-        interp = self._factory()
+    def _new_interpreter(self) -> Any:
+        return self._interpreter_class(model_content=self._content, num_threads=self._threads)
+
+    def _create(self, shape: tuple[int, ...]) -> _Entry:
+        interp = self._new_interpreter()
         index = interp.get_input_details()[0]["index"]
         if shape != self.input_shape:
             interp.resize_tensor_input(index, shape)
         interp.allocate_tensors()
-        entry = (interp, index, [d["index"] for d in interp.get_output_details()])
-        self._by_shape[shape] = entry
-        if len(self._by_shape) > self.max_shapes:
-            self._by_shape.popitem(last=False)
-        return entry
+        return _Entry(interp, index, [d["index"] for d in interp.get_output_details()])
+
+    def _take(self, shape: tuple[int, ...]) -> _Entry | None:
+        with self._lock:
+            if self._closed:
+                raise ClosedError("this model was closed; create a new Analyzer")
+            entries = self._idle.get(shape)
+            if not entries:
+                return None
+            entry = entries.pop()
+            if not entries:
+                del self._idle[shape]
+            return entry
+
+    def _give_back(self, shape: tuple[int, ...], entry: _Entry) -> None:
+        size = int(np.prod(shape))
+        with self._lock:
+            if self._closed or size > self.max_idle_elements:
+                return
+            self._idle.setdefault(shape, []).append(entry)
+            self._idle.move_to_end(shape)
+            while self._idle_count() > self.max_idle or self._idle_elements() > self.max_idle_elements:
+                oldest = next(iter(self._idle))
+                self._idle[oldest].pop(0)
+                if not self._idle[oldest]:
+                    del self._idle[oldest]
+
+    def _idle_count(self) -> int:
+        return sum(len(v) for v in self._idle.values())
+
+    def _idle_elements(self) -> int:
+        return sum(int(np.prod(k)) * len(v) for k, v in self._idle.items())
+
+    def idle_stats(self) -> dict[str, int]:
+        """Idle interpreters and their summed input elements (for tests and diagnostics)."""
+        with self._lock:
+            return {"interpreters": self._idle_count(), "elements": self._idle_elements()}
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        interp, index, outputs = self._get(tuple(int(s) for s in x.shape))
-        interp.set_tensor(index, np.ascontiguousarray(x, dtype=np.float32))
-        interp.invoke()
-        return [interp.get_tensor(i).copy() for i in outputs]
+        shape = tuple(int(s) for s in x.shape)
+        entry = self._take(shape) or self._create(shape)
+        entry.interp.set_tensor(entry.index, np.ascontiguousarray(x, dtype=np.float32))
+        entry.interp.invoke()
+        outputs = [entry.interp.get_tensor(i).copy() for i in entry.outputs]
+        self._give_back(shape, entry)
+        return outputs
 
     def close(self) -> None:
-        self._by_shape.clear()
+        with self._lock:
+            self._closed = True
+            self._idle.clear()

@@ -12,7 +12,7 @@ import numpy as np
 
 import ferx.backends  # noqa: F401  (registers the built-in backends)
 from ferx.config import AnalyzerConfig
-from ferx.errors import ImageReadError
+from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
 from ferx.io import ImageInput, load_image
 from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPLAINERS, EXPRESSION_CLASSIFIERS, LANDMARKERS, Stage
 from ferx.types import Faces, Frame, FrameResult
@@ -28,6 +28,56 @@ class Failure:
 
     def to_dict(self) -> dict[str, str]:
         return {"source": self.source, "error": self.error, "message": self.message}
+
+
+#: Errors that are about the analyzer, not one input: a batch stops on them.
+_SETUP_ERRORS = (ModelFileError, ConfigError, ClosedError)
+
+
+def _source_name(item: object, i: int) -> str:
+    if isinstance(item, Frame):
+        return item.source
+    if isinstance(item, (str, Path)):
+        return str(item)
+    return f"<input {i}>"
+
+
+def _failure(name: str, error: BaseException) -> Failure:
+    message = str(error) or type(error).__name__
+    if not isinstance(error, ImageReadError):
+        message = f"{name}: {message}" if name not in message else message
+    return Failure(name, type(error).__name__, message)
+
+
+def check_chain(stages: list[tuple[str, Stage]]) -> None:
+    """Refuse a stage list in which a stage needs a field that no earlier stage provides.
+
+    Raises:
+        ConfigError naming the stage, what it needs and which stage could provide it.
+    """
+    provided: set[str] = set()
+    for slot, stage in stages:
+        missing = sorted(set(stage.needs) - provided)
+        if missing:
+            name = type(stage).__name__
+            raise ConfigError(
+                f"the {slot} stage ({name}) needs {', '.join(missing)}, which no stage before it provides"
+                f"{_hint(missing)}; stages in this pipeline: {', '.join(s for s, _ in stages)}"
+            )
+        provided |= set(stage.provides)
+    if not stages or stages[0][1].needs:
+        raise ConfigError("a pipeline must start with a detector stage")
+
+
+def _hint(missing: list[str]) -> str:
+    """Which registered backends provide the missing fields (read from the registries)."""
+    offers = [
+        f"{registry.stage} {name!r}"
+        for registry in (DETECTORS, LANDMARKERS, AU_ESTIMATORS, EXPRESSION_CLASSIFIERS, EXPLAINERS)
+        for name in registry.names()
+        if set(missing) & set(getattr(registry.get(name), "provides", ()))
+    ]
+    return f" (provided by: {', '.join(offers)}; or switch this stage off)" if offers else ""
 
 
 class Analyzer:
@@ -55,8 +105,9 @@ class Analyzer:
             config = config.with_overrides(overrides)
         self.config: AnalyzerConfig = config
         self.stages: list[tuple[str, Stage]] = []
+        self._closed = False
         try:
-            for stage_name, registry, stage_cfg in (
+            for slot, registry, stage_cfg in (
                 ("detect", DETECTORS, config.detector),
                 ("landmarks", LANDMARKERS, config.landmarker),
                 ("aus", AU_ESTIMATORS, config.aus),
@@ -64,7 +115,8 @@ class Analyzer:
                 ("explain", EXPLAINERS, config.explain),
             ):
                 if stage_cfg is not None:
-                    self.stages.append((stage_name, registry.create(stage_cfg.name, **stage_cfg.options)))
+                    self.stages.append((slot, registry.create(stage_cfg.name, **stage_cfg.options)))
+            check_chain(self.stages)
         except BaseException:
             self.close()
             raise
@@ -89,6 +141,7 @@ class Analyzer:
         Raises:
             ImageReadError (and subclasses) for inputs that cannot be decoded.
         """
+        self._check_open()
         t0 = time.perf_counter()
         if isinstance(image, Frame):
             frame = image
@@ -129,28 +182,27 @@ class Analyzer:
     def _run_stages(self, image: np.ndarray, timings: dict[str, float]) -> tuple[Faces, list[str]]:
         faces = Faces.empty()
         notes: list[str] = []
-        for name, stage in self.stages:
+        for slot, stage in self.stages:
             t = time.perf_counter()
-            if len(faces) or name == "detect":
-                faces = stage.process(image, faces)
-            timings[name] = (time.perf_counter() - t) * 1e3
-            if name == "detect" and self.config.max_faces is not None and len(faces) > self.config.max_faces:
+            if len(faces) or not stage.needs:  # sources (detectors) run on every frame
+                faces = stage.process(image, faces, notes)
+            timings[slot] = (time.perf_counter() - t) * 1e3
+            if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
                 area = (faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])
                 faces = faces[np.sort(np.argsort(-area)[: self.config.max_faces])]
-            if faces.landmarks is not None and not self.config.keep_unverified:
+            if "landmarks" in stage.provides and faces.landmarks is not None and not self.config.keep_unverified:
                 verified = faces.has_landmarks
                 if not verified.all():
                     dropped = int((~verified).sum())
                     notes.append(f"{dropped} detection(s) dropped: the landmark model found no face in them")
                     faces = faces[verified]
-        if getattr(self._stage("detect"), "last_capped", False):
-            notes.append("image is very large: the finest detection level was capped, tiny faces may be missed")
         if not len(faces):
             notes.append("no face found")
         return faces, notes
 
-    def _stage(self, name: str) -> Stage | None:
-        return next((s for n, s in self.stages if n == name), None)
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this Analyzer was closed (close() or the end of its `with` block); create a new one")
 
     # -- many frames -----------------------------------------------------------------------------
     def analyze_many(self, inputs: Iterable[ImageInput | Frame]) -> Iterator[FrameResult | Failure]:
@@ -165,21 +217,31 @@ class Analyzer:
     def iter_frames(self, inputs: Iterable[ImageInput | Frame]) -> Iterator[tuple[Frame | None, FrameResult | Failure]]:
         """Like `analyze_many`, also yielding the decoded Frame (None for a failed input), so that a
         caller that draws on the image does not decode it twice."""
+        self._check_open()
         for i, item in enumerate(inputs):
+            self._check_open()
             t0 = time.perf_counter()
-            if isinstance(item, Frame):
-                frame = item
-            else:
-                name = str(item) if isinstance(item, (str, Path)) else f"<input {i}>"
-                try:
-                    frame = self.decode(item, source=name)
-                except ImageReadError as e:
-                    yield None, Failure(name, type(e).__name__, str(e))
-                    continue
-            yield frame, self._analyze_frame(frame, decode_ms=(time.perf_counter() - t0) * 1e3)
+            name = _source_name(item, i)
+            try:
+                frame = item if isinstance(item, Frame) else self.decode(item, source=name)
+            except _SETUP_ERRORS:
+                raise
+            except Exception as e:  # anything wrong with this one input: report it and go on
+                yield None, _failure(name, e)
+                continue
+            try:
+                result = self._analyze_frame(frame, decode_ms=(time.perf_counter() - t0) * 1e3)
+            except _SETUP_ERRORS:
+                raise
+            except Exception as e:
+                yield frame, _failure(name, e)
+                continue
+            yield frame, result
 
     # -- resources -------------------------------------------------------------------------------
     def close(self) -> None:
+        """Release the models. Calls made afterwards raise ClosedError; closing twice is harmless."""
+        self._closed = True
         for _, stage in self.stages:
             stage.close()
         self.stages = []
@@ -191,4 +253,4 @@ class Analyzer:
         self.close()
 
 
-__all__ = ["Analyzer", "Failure"]
+__all__ = ["Analyzer", "Failure", "check_chain"]

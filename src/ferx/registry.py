@@ -57,4 +57,9 @@ class Registry(Generic[T]):
                 f"{self.stage} backend {name!r} has no option(s) {', '.join(map(repr, unknown))}; "
                 f"valid options: {', '.join(valid) or 'none'}"
             )
-        return cls(**options)
+        try:
+            return cls(**options)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as e:  # a bad option value is a configuration error
+            raise ConfigError(f"{self.stage} backend {name!r}: {e}") from None

@@ -16,7 +16,10 @@ from ferx.types import Faces
 class BlendshapeAUEstimator(StageBase):
     """Fills `Faces.aus` (N, K) on the 0–5 scale from blendshapes (and landmarks for AU25)."""
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    needs = frozenset({"landmarks", "blendshapes"})
+    provides = frozenset({"aus"})
+
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         if faces.blendshapes is None:
             raise ValueError("the blendshapes AU estimator needs a landmarker stage that outputs blendshapes")
         return faces.with_fields(aus=au_intensities(faces.blendshapes, faces.landmarks), au_codes=AU_CODES)

@@ -17,12 +17,14 @@ the model's range at some level. Detections from all levels are merged by MediaP
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
 
 from ferx.assets import face_landmarker_member
 from ferx.litert import LiteRTModel
+from ferx.numeric import sigmoid
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
 
@@ -30,6 +32,7 @@ _TRAIN_SIZE = 128  # regression outputs are in units of the 128-px training inpu
 _TARGET_MIN = 26.0  # model-space size a `min_face` face is scaled to (24 px is the reliable floor)
 _STEP = 3.0  # max ratio between pyramid levels (the reliable range 30–120 px spans 4x)
 _SNAP = 0.15  # a finest scale this close to 1 becomes exactly 1 (skips resampling the full image)
+_OVERLAP = 128  # tile overlap in level pixels: larger than any face the model finds (≤ ~120 px)
 
 
 def _anchor_centres(height: int, width: int) -> np.ndarray:
@@ -79,19 +82,68 @@ def weighted_nms(
     return np.array(out_b, np.float32), np.array(out_s, np.float32), np.array(out_p, np.float32)
 
 
+@lru_cache(maxsize=64)
+def _anchors_for(height: int, width: int) -> np.ndarray:
+    """Anchor centres of a level or tile shape; cached (read-only) since shapes repeat."""
+    a = _anchor_centres(height, width)
+    a.setflags(write=False)
+    return a
+
+
+def _ceil(n: float, k: int) -> int:
+    return int(-(-n // k) * k)
+
+
+def tile_grid(height: int, width: int, max_pixels: int, overlap: int = _OVERLAP) -> list[tuple[int, int, int, int]]:
+    """Tiles (y0, x0, th, tw) covering a level of height × width pixels; tiles may run past the
+    level's bottom/right edge only where one tile spans the whole side (padding, as for a whole level).
+
+    A level whose padded area fits in `max_pixels` is one tile. Otherwise tiles overlap by
+    `overlap` px, more than any face the model finds (24–120 px in its input), so every face lies
+    whole inside some tile; tile sides are multiples of 64 so that few distinct shapes occur.
+    """
+    ph, pw = max(_TRAIN_SIZE, _ceil(height, 16)), max(_TRAIN_SIZE, _ceil(width, 16))
+    if ph * pw <= max_pixels:
+        return [(0, 0, ph, pw)]
+    side = max(4 * overlap, int(math.sqrt(max_pixels)) // 64 * 64)
+    th_max = ph if ph <= side else side
+    tw_max = max(4 * overlap, max_pixels // th_max // 64 * 64)
+    if pw <= tw_max:  # a tall strip: one column
+        tw_max = pw
+        th_max = max(4 * overlap, min(ph, max_pixels // pw // 64 * 64))
+
+    def split(length: int, padded: int, limit: int) -> list[tuple[int, int]]:
+        if padded <= limit:
+            return [(0, padded)]
+        n = math.ceil((length - overlap) / (limit - overlap))
+        size = min(limit, _ceil((length - overlap) / n + overlap, 64), length // 16 * 16)
+        return [(math.floor(k * (length - size) / (n - 1)), size) for k in range(n)]
+
+    return [(y0, x0, th, tw) for y0, th in split(height, ph, th_max) for x0, tw in split(width, pw, tw_max)]
+
+
 @DETECTORS.register("blazeface")
 class BlazeFaceDetector(StageBase):
     """Multi-scale BlazeFace.
+
+    Safe to share between threads: the model is a LiteRT interpreter pool (`ferx.litert`) and
+    every buffer is local to the call.
 
     Args:
         min_face: smallest face side, in image pixels, the pyramid is built to find. Smaller values
             add a finer (more expensive) level; cost grows with the square of 1 / min_face.
         score_threshold: minimum detection confidence.
         nms_iou: IoU above which detections are merged.
-        max_level_pixels: cap on the pixels of the finest level (bounds time and memory on huge
-            images; faces smaller than `min_face` may then be missed, and a note says so).
+        max_level_pixels: cap on the pixels of the finest level (bounds time on huge images; faces
+            smaller than `min_face` may then be missed, and a note says so).
+        max_tile_pixels: levels larger than this run as overlapping tiles of at most this many
+            pixels, which bounds memory: the detector's interpreter needs ~186 MB per megapixel of
+            input, and a 60000×16 strip padded whole to the model's 128-px minimum took 2.5 GB.
         threads: CPU threads for LiteRT.
     """
+
+    needs: frozenset[str] = frozenset()
+    provides = frozenset({"boxes", "scores", "keypoints"})
 
     def __init__(
         self,
@@ -99,27 +151,33 @@ class BlazeFaceDetector(StageBase):
         score_threshold: float = 0.5,
         nms_iou: float = 0.3,
         max_level_pixels: int = 8_000_000,
+        max_tile_pixels: int = 2_500_000,
         threads: int = 2,
     ) -> None:
         if min_face < 8:
             raise ValueError(f"min_face must be at least 8 px, got {min_face}")
+        if not 0.0 < score_threshold < 1.0 or not 0.0 < nms_iou <= 1.0:
+            raise ValueError(f"score_threshold must be in (0, 1) and nms_iou in (0, 1], got {score_threshold}, {nms_iou}")
+        if max_tile_pixels < 16 * _OVERLAP * _OVERLAP:
+            raise ValueError(f"max_tile_pixels must be at least {16 * _OVERLAP * _OVERLAP}, got {max_tile_pixels}")
         self.min_face = int(min_face)
         self.score_threshold = float(score_threshold)
         self.nms_iou = float(nms_iou)
         self.max_level_pixels = int(max_level_pixels)
-        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads)
+        self.max_tile_pixels = int(max_tile_pixels)
+        # idle interpreters: one large tile plus the coarser levels (3 input elements per pixel)
+        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads,
+                                  max_idle_elements=int(3.5 * self.max_tile_pixels))
         self._reg, self._cls = (self._model.output_names.index(n) for n in ("regressors", "classificators"))
-        self._anchors: dict[tuple[int, int], np.ndarray] = {}
-        self._buffers: dict[tuple[int, int], np.ndarray] = {}
-        self.last_capped = False  # True when max_level_pixels limited the finest level
+
+    def is_capped(self, width: int, height: int) -> bool:
+        """Whether `max_level_pixels` limits the finest level for an image of this size."""
+        return _TARGET_MIN / self.min_face > math.sqrt(self.max_level_pixels / (width * height))
 
     def scales(self, width: int, height: int) -> list[float]:
         """Pyramid scale factors (level size / image size), coarse to fine."""
         coarse = _TRAIN_SIZE / max(width, height)
-        fine = _TARGET_MIN / self.min_face
-        cap = math.sqrt(self.max_level_pixels / (width * height))
-        self.last_capped = fine > cap
-        fine = min(fine, cap)
+        fine = min(_TARGET_MIN / self.min_face, math.sqrt(self.max_level_pixels / (width * height)))
         if fine <= coarse:
             return [coarse]
         if abs(fine - 1.0) < _SNAP:
@@ -134,18 +192,28 @@ class BlazeFaceDetector(StageBase):
             w, h = max(1, round(pil.width * scale)), max(1, round(pil.height * scale))
             resized = np.asarray(pil.resize((w, h), Image.BILINEAR))
         h, w = resized.shape[:2]
-        ph, pw = max(_TRAIN_SIZE, -(-h // 16) * 16), max(_TRAIN_SIZE, -(-w // 16) * 16)
-        key = (ph, pw)
-        level = self._buffers.get(key)
-        if level is None:
-            level = self._buffers[key] = np.zeros((ph, pw, 3), np.float32)
-            self._anchors[key] = _anchor_centres(ph, pw)
-        level[h:] = 0  # padding: 0 after normalisation = mid-grey
-        level[:, w:] = 0
-        np.multiply(resized, np.float32(1 / 127.5), out=level[:h, :w], casting="unsafe")
-        level[:h, :w] -= 1.0
-        outputs = self._model(level[None])
-        reg, logits, anchors = outputs[self._reg][0], outputs[self._cls][0, :, 0], self._anchors[key]
+        tiles = tile_grid(h, w, self.max_tile_pixels)
+        parts = []
+        for k, (y0, x0, th, tw) in enumerate(tiles):
+            boxes, scores, points = self._tile(resized[y0 : y0 + th, x0 : x0 + tw], th, tw)
+            if len(tiles) > 1 and len(boxes):
+                keep = _owned(boxes, tiles, k)
+                boxes, scores, points = boxes[keep], scores[keep], points[keep]
+            boxes[:, [0, 2]] += x0
+            boxes[:, [1, 3]] += y0
+            points += np.array([x0, y0], np.float32)
+            parts.append((boxes / scale, scores, points / scale))
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]))
+
+    def _tile(self, pixels: np.ndarray, th: int, tw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detections in one tile, in tile pixels; the tile is padded to th × tw with mid-grey."""
+        h, w = pixels.shape[:2]
+        x = np.zeros((1, th, tw, 3), np.float32)  # 0 after normalisation = mid-grey padding
+        np.multiply(pixels, np.float32(1 / 127.5), out=x[0, :h, :w], casting="unsafe")
+        x[0, :h, :w] -= 1.0
+        outputs = self._model(x)
+        reg, logits, anchors = outputs[self._reg][0], outputs[self._cls][0, :, 0], _anchors_for(th, tw)
         keep = logits > math.log(self.score_threshold / (1 - self.score_threshold))
         if not keep.any():
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 6, 2), np.float32)
@@ -153,13 +221,15 @@ class BlazeFaceDetector(StageBase):
         r = reg[keep]
         cx, cy = a[:, 0] + r[:, 0], a[:, 1] + r[:, 1]
         bw, bh = r[:, 2], r[:, 3]
-        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1) / scale
-        points = (r[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]) / scale
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -100, 100)))
-        return boxes, scores.astype(np.float32), points
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+        points = r[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]
+        scores = sigmoid(logits[keep])
+        return boxes.astype(np.float32), scores.astype(np.float32), points.astype(np.float32)
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         height, width = image.shape[:2]
+        if notes is not None and self.is_capped(width, height):
+            notes.append("image is very large: the finest detection level was capped, tiny faces may be missed")
         pil = Image.fromarray(image)
         parts = [self._level(image, pil, s) for s in self.scales(width, height)]
         boxes = np.concatenate([p[0] for p in parts])
@@ -175,7 +245,26 @@ class BlazeFaceDetector(StageBase):
 
     def close(self) -> None:
         self._model.close()
-        self._buffers.clear()
+
+
+def _owned(boxes: np.ndarray, tiles: list[tuple[int, int, int, int]], k: int) -> np.ndarray:
+    """(M,) True for tile k's detections (tile pixels) whose centre lies in the part of the level
+    that tile k owns: overlaps are split at their middle, so a face (smaller than the overlap) is
+    kept exactly once, from a tile that holds it whole, and a face cut by a tile edge is dropped."""
+    y0, x0, th, tw = tiles[k]
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2 + x0
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + y0
+    keep = np.ones(len(boxes), bool)
+    for j, (y1, x1, h1, w1) in enumerate(tiles):
+        if j == k:
+            continue
+        if y1 == y0 and x1 != x0:  # same row: split the horizontal overlap
+            mid = (max(x0, x1) + min(x0 + tw, x1 + w1)) / 2
+            keep &= cx < mid if x1 > x0 else cx >= mid
+        elif x1 == x0 and y1 != y0:  # same column
+            mid = (max(y0, y1) + min(y0 + th, y1 + h1)) / 2
+            keep &= cy < mid if y1 > y0 else cy >= mid
+    return keep
 
 
 def _nested(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np.ndarray:

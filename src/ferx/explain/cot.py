@@ -174,79 +174,117 @@ def explain_face(
     t = templates or load_templates(language)
     # Plain floats from here on: per-element numpy access costs more than the whole text.
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
-    au_probs = [float(v) for v in au_probs]
     vals = [float(v) for v in aus]
     active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD), key=lambda j: -vals[j])
-    active_numbers = {_NUMBER[AU_CODES[j]] for j in active}
+    ranked = [_NUMBER[AU_CODES[j]] for j in active]  # active AU numbers, strongest first
+    active_numbers = set(ranked)
     one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in active_numbers}
 
-    observations = []
-    for j in active:
-        au = AU_BY_NUMBER[_NUMBER[AU_CODES[j]]]
-        value = round(vals[j], 1)  # the band is that of the value reported, so text and data agree
-        observations.append(
-            AUObservation(
-                code=au.code, name=au.name, intensity=value, band=str(intensity_band(max(value, OCCURRENCE_THRESHOLD))),
-                region=au.region, evidence_for=_EMOTIONS_FOR[au.number],
-                asymmetry=round(float(asymmetry.get(au.number, 0.0)), 1),
-            )
-        )
-
-    patterns = []
-    for inter in INTERACTIONS:
-        if inter.unilateral:
-            hit = len(one_sided.intersection(inter.aus)) >= inter.min_active
-        else:
-            hit = len(active_numbers.intersection(inter.aus)) >= inter.min_active and active_numbers.isdisjoint(inter.absent)
-        if hit:
-            patterns.append(inter.key)
-    # A pattern that is part of a larger one found too says nothing new.
-    if "fear_brow" in patterns and "sad_brow" in patterns:
-        patterns.remove("sad_brow")
-    if "anger_face" in patterns and "anger_glare" in patterns:
-        patterns.remove("anger_glare")
-    matched = [c for c in COMPOUND_EXPRESSIONS if active_numbers.issuperset(c.aus)]
-    most = max((len(c.aus) for c in matched), default=0)
-    compounds = tuple(c.name for c in matched if len(c.aus) == most)
-
-    ranked = [_NUMBER[AU_CODES[j]] for j in active]  # active AU numbers, strongest first
-    evidences = []
-    for k, label in enumerate(EXPRESSIONS):
-        proto = EMOTION_PROTOTYPES.get(label)
-        if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
-            opposing = tuple(f"AU{n}" for n in ranked if _EMOTIONS_FOR[n])
-            evidences.append(EmotionEvidence(label, round(ev[k], 3), round(au_probs[k], 3), (), opposing, ()))
-            continue
-        pool = one_sided if proto.unilateral else active_numbers
-        supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
-        opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
-        missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool)
-        evidences.append(
-            EmotionEvidence(label, round(ev[k], 3), round(au_probs[k], 3), supporting, opposing, missing)
-        )
+    # 1. key observations: each active AU, strongest first
+    observations = tuple(_observation(vals[j], AU_CODES[j], asymmetry) for j in active)
+    # 2. interpretation: known AU combinations, compound expressions, evidence per emotion
+    patterns = _patterns(active_numbers, one_sided)
+    compounds = _compounds(active_numbers)
+    evidences = [_emotion_evidence(label, ev[k], float(au_probs[k]), ranked, active_numbers, one_sided)
+                 for k, label in enumerate(EXPRESSIONS)]
     order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
     evidences_sorted = tuple(evidences[k] for k in order)
     au_label = EXPRESSIONS[order[0]]
     second = evidences_sorted[1]
     au_secondary = second.label if (second.label != "neutral" and second.evidence > 0) else None
-
-    classifier_label = classifier_p = None
-    if probs is not None and np.isfinite(probs).all():
-        c = int(np.argmax(probs))
-        classifier_label, classifier_p = str(prob_labels[c]), round(float(probs[c]), 3)
+    classifier_label, classifier_p = _classifier_top(probs, prob_labels)
     agreement = None if classifier_label is None else classifier_label == au_label
+    # 3. conclusion: the label, where it comes from, and what the reader should be told about it
+    label, label_source, probability = _conclusion(
+        target, classifier_label, classifier_p, probs, prob_labels, evidences, evidences_sorted
+    )
+    caveats = _caveats(label, label_source, probability, classifier_p, agreement, au_label, evidences,
+                       evidences_sorted, neutral_evidence)
 
-    if target is not None:
-        label, label_source = target, "ground-truth"
-        if classifier_label is not None and target in prob_labels:
-            probability: float | None = round(float(probs[list(prob_labels).index(target)]), 3)  # type: ignore[index]
+    partial = dict(
+        observations=observations, patterns=patterns, compounds=compounds,
+        evidence=evidences_sorted, au_label=au_label, au_secondary=au_secondary,
+        classifier_label=classifier_label, classifier_probability=classifier_p, agreement=agreement,
+        label=label, probability=probability, label_source=label_source, caveats=caveats,
+    )
+    key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
+    text = render(partial, t, _Writer(t, seed, key))
+    return Explanation(**partial, text=text, language=language)
+
+
+def _observation(value: float, code: str, asymmetry: dict[int, float]) -> AUObservation:
+    au = AU_BY_NUMBER[_NUMBER[code]]
+    value = round(value, 1)  # the band is that of the value reported, so text and data agree
+    return AUObservation(
+        code=au.code, name=au.name, intensity=value, band=str(intensity_band(max(value, OCCURRENCE_THRESHOLD))),
+        region=au.region, evidence_for=_EMOTIONS_FOR[au.number],
+        asymmetry=round(float(asymmetry.get(au.number, 0.0)), 1),
+    )
+
+
+def _patterns(active: set[int], one_sided: set[int]) -> tuple[str, ...]:
+    """Keys of the `facs.INTERACTIONS` found, minus those a larger pattern found too subsumes."""
+    found = []
+    for inter in INTERACTIONS:
+        if inter.unilateral:
+            hit = len(one_sided.intersection(inter.aus)) >= inter.min_active
         else:
-            probability = evidences[EXPRESSIONS.index(target)].probability if target in EXPRESSIONS else None
-    elif classifier_label is not None:
-        label, label_source, probability = classifier_label, "classifier", classifier_p
-    else:
-        label, label_source, probability = au_label, "au-evidence", evidences_sorted[0].probability
+            hit = len(active.intersection(inter.aus)) >= inter.min_active and active.isdisjoint(inter.absent)
+        if hit:
+            found.append(inter)
+    subsumed = {key for inter in found for key in inter.subsumes}
+    return tuple(inter.key for inter in found if inter.key not in subsumed)
 
+
+def _compounds(active: set[int]) -> tuple[str, ...]:
+    """The largest compound expressions (Du et al. 2014) whose AUs are all active."""
+    matched = [c for c in COMPOUND_EXPRESSIONS if active.issuperset(c.aus)]
+    most = max((len(c.aus) for c in matched), default=0)
+    return tuple(c.name for c in matched if len(c.aus) == most)
+
+
+def _emotion_evidence(label: str, evidence: float, probability: float, ranked: list[int], active: set[int],
+                      one_sided: set[int]) -> EmotionEvidence:
+    """What the active AUs say for and against one emotion."""
+    proto = EMOTION_PROTOTYPES.get(label)
+    if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
+        opposing = tuple(f"AU{n}" for n in ranked if _EMOTIONS_FOR[n])
+        return EmotionEvidence(label, round(evidence, 3), round(probability, 3), (), opposing, ())
+    pool = one_sided if proto.unilateral else active
+    supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
+    opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
+    missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool)
+    return EmotionEvidence(label, round(evidence, 3), round(probability, 3), supporting, opposing, missing)
+
+
+def _classifier_top(probs: np.ndarray | None, prob_labels: Sequence[str]) -> tuple[str | None, float | None]:
+    if probs is None or not np.isfinite(probs).all():
+        return None, None
+    c = int(np.argmax(probs))
+    return str(prob_labels[c]), round(float(probs[c]), 3)
+
+
+def _conclusion(
+    target: str | None, classifier_label: str | None, classifier_p: float | None, probs: np.ndarray | None,
+    prob_labels: Sequence[str], evidences: list[EmotionEvidence], evidences_sorted: tuple[EmotionEvidence, ...],
+) -> tuple[str, str, float | None]:
+    """(label, label_source, probability): the ground truth when given (instruction data), else the
+    classifier's decision, else the AU evidence's."""
+    if target is not None:
+        if classifier_label is not None and target in prob_labels:
+            return target, "ground-truth", round(float(probs[list(prob_labels).index(target)]), 3)  # type: ignore[index]
+        p = evidences[EXPRESSIONS.index(target)].probability if target in EXPRESSIONS else None
+        return target, "ground-truth", p
+    if classifier_label is not None:
+        return classifier_label, "classifier", classifier_p
+    return evidences_sorted[0].label, "au-evidence", evidences_sorted[0].probability
+
+
+def _caveats(
+    label: str, label_source: str, probability: float | None, classifier_p: float | None, agreement: bool | None,
+    au_label: str, evidences: list[EmotionEvidence], evidences_sorted: tuple[EmotionEvidence, ...],
+    neutral_evidence: float,
+) -> tuple[str, ...]:
     caveats = []
     label_ev = next((e for e in evidences if e.label == label), None)
     if label != "neutral" and (label_ev is None or label_ev.evidence <= neutral_evidence):
@@ -261,16 +299,7 @@ def explain_face(
         caveats.append("disagreement")
     if label_source == "ground-truth" and label != au_label:
         caveats.append("label_differs_from_au")
-
-    partial = dict(
-        observations=tuple(observations), patterns=tuple(patterns), compounds=compounds,
-        evidence=evidences_sorted, au_label=au_label, au_secondary=au_secondary,
-        classifier_label=classifier_label, classifier_probability=classifier_p, agreement=agreement,
-        label=label, probability=probability, label_source=label_source, caveats=tuple(caveats),
-    )
-    key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
-    text = render(partial, t, _Writer(t, seed, key))
-    return Explanation(**partial, text=text, language=language)
+    return tuple(caveats)
 
 
 def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
@@ -424,6 +453,9 @@ class ChainOfThoughtExplainer(StageBase):
         llm_timeout: seconds per request.
     """
 
+    needs = frozenset({"aus"})
+    provides = frozenset({"explanations"})
+
     def __init__(
         self,
         language: str = "en",
@@ -445,7 +477,7 @@ class ChainOfThoughtExplainer(StageBase):
 
             self.rewriter = LLMRewriter(llm_url, model=llm_model, timeout=llm_timeout, language=language)
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         if faces.aus is None:
             return faces  # nothing measured to explain (the AU stage is switched off)
         expl = explain_faces(

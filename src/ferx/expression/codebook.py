@@ -48,6 +48,9 @@ class AUCodebookExpression(StageBase):
         neutral_evidence: evidence level an emotion must exceed to beat neutral.
     """
 
+    needs = frozenset({"aus"})
+    provides = frozenset({"expression"})
+
     labels = EXPRESSIONS
 
     def __init__(self, temperature: float = 0.05, neutral_evidence: float = 0.15) -> None:
@@ -56,7 +59,7 @@ class AUCodebookExpression(StageBase):
         self.temperature = float(temperature)
         self.neutral_evidence = float(neutral_evidence)
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         if faces.aus is None:
             raise ValueError("the au-codebook expression scorer needs an AU estimator stage before it")
         evidence = au_evidence(faces.aus, faces.blendshapes)

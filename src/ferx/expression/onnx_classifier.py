@@ -17,6 +17,7 @@ from PIL import Image
 
 from ferx.assets import packaged_model
 from ferx.facecrop import aligned_crop
+from ferx.numeric import input_normalisation
 from ferx.stages import EXPRESSION_CLASSIFIERS, StageBase
 from ferx.types import Faces
 
@@ -39,6 +40,9 @@ class OnnxExpressionClassifier(StageBase):
             so off by default; mirror-symmetric output is a side benefit.
     """
 
+    needs = frozenset({"landmarks"})
+    provides = frozenset({"expression", "expression_maps"})
+
     def __init__(self, model: str = DEFAULT_MODEL, threads: int = 1, batch_size: int = 64,
                  flip_average: bool = False) -> None:
         import onnxruntime as ort  # heavy import stays in the backend
@@ -49,6 +53,7 @@ class OnnxExpressionClassifier(StageBase):
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.labels = tuple(self.meta["labels"])
+        self._normalise = input_normalisation(self.meta, str(path))
         self.size = int(self.meta["input"]["size"])
         self.batch_size = int(batch_size)
         self.flip_average = bool(flip_average)
@@ -58,7 +63,7 @@ class OnnxExpressionClassifier(StageBase):
         grey = Image.fromarray(image).convert("L")
         return np.stack([aligned_crop(grey, lm, self.size) for lm in faces.landmarks])[:, None]
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         if faces.landmarks is None:
             raise ValueError("the onnx-classifier aligns faces on their landmarks: keep a landmarker stage before it")
         n = len(faces)
@@ -66,7 +71,7 @@ class OnnxExpressionClassifier(StageBase):
         maps = None
         ok = np.flatnonzero(faces.has_landmarks)
         if len(ok):
-            x = self.crops(image, faces[ok]).astype(np.float32) / 127.5 - 1.0
+            x = self._normalise(self.crops(image, faces[ok]))
             p, cam = self._run(x)
             if self.flip_average:
                 pf, camf = self._run(np.ascontiguousarray(x[..., ::-1]))

@@ -70,6 +70,9 @@ class FaceMeshLandmarker(StageBase):
         threads: CPU threads for LiteRT.
     """
 
+    needs = frozenset({"boxes", "keypoints"})
+    provides = frozenset({"landmarks", "blendshapes", "head_pose", "keypoints"})
+
     def __init__(
         self,
         roi_scale: float = 1.5,
@@ -161,7 +164,7 @@ class FaceMeshLandmarker(StageBase):
             out[i] = self._blend(lm[self._subset, :2][None].astype(np.float32))[0].reshape(-1)
         return out
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         n = len(faces)
         pil = Image.fromarray(image)
         rois = self._roi_from_faces(faces, self.roi_scale)

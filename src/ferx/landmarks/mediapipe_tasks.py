@@ -2,7 +2,7 @@
 
 Slower than `ferx.landmarks.facemesh` (about 20 ms against 4 ms per face here) because the Tasks graph
 runs its own detector inside every crop; kept as the official reference the fast path is tested against.
-Needs the `mediapipe` package.
+Needs the `mediapipe` package, an optional extra: `pip install 'ferx[mediapipe]'`.
 
 Kartynnik et al., "Real-time Facial Surface Geometry from Monocular Video on Mobile GPUs" (2019);
 Grishchenko et al., "Attention Mesh" (2020); blendshapes from MediaPipe's face-landmarker model card.
@@ -16,6 +16,8 @@ when it holds none, the face's landmark fields are NaN (the pipeline drops such 
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 from PIL import Image
@@ -39,6 +41,9 @@ class MediaPipeTasksLandmarker(StageBase):
             landmarks to be accepted as this face's.
     """
 
+    needs = frozenset({"boxes", "keypoints"})
+    provides = frozenset({"landmarks", "blendshapes", "head_pose", "keypoints"})
+
     def __init__(
         self,
         crop_scale: float = 2.0,
@@ -47,10 +52,19 @@ class MediaPipeTasksLandmarker(StageBase):
         min_presence: float = 0.5,
         min_overlap: float = 0.2,
     ) -> None:
-        import mediapipe as mp  # heavy imports stay in the backend
-        from mediapipe.tasks.python import BaseOptions, vision
+        # mediapipe is an optional extra (ferx[mediapipe]) used only by this reference backend: it is
+        # heavy and pulls two OpenCV wheels, which the default pipeline does not need.
+        try:
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions, vision
+        except ImportError as e:
+            raise ImportError(
+                f"the 'mediapipe-tasks' landmarker needs the optional package mediapipe ({e}); "
+                "install it with `pip install 'ferx[mediapipe]'`, or use the default landmarker 'mediapipe'"
+            ) from None
 
         self._mp = mp
+        self._lock = threading.Lock()
         self.crop_scale = float(crop_scale)
         self.crop_size = int(crop_size)
         self.min_overlap = float(min_overlap)
@@ -79,7 +93,7 @@ class MediaPipeTasksLandmarker(StageBase):
         )
         return crop, float(x0), float(y0), float(side)
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         n = len(faces)
         landmarks = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
         blendshapes = np.full((n, len(BLENDSHAPES)), np.nan, np.float32)
@@ -89,7 +103,8 @@ class MediaPipeTasksLandmarker(StageBase):
         for i, box in enumerate(faces.boxes):
             crop, x0, y0, side = self._crop(pil, box)
             mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.asarray(crop))
-            result = self._landmarker.detect(mp_image)
+            with self._lock:  # MediaPipe's task graph serves one call at a time
+                result = self._landmarker.detect(mp_image)
             best, best_iou = -1, self.min_overlap
             candidates = []
             for j, lms in enumerate(result.face_landmarks):

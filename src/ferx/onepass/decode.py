@@ -11,6 +11,8 @@ For the cell at column gx, row gy of a level with stride s (s = input side / map
 from __future__ import annotations
 
 import numpy as np
+
+from ferx.numeric import sigmoid
 from PIL import Image
 
 from ferx.boxes import box_iou
@@ -50,10 +52,6 @@ def flatten_maps(maps: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([m.reshape(m.shape[0], m.shape[1], -1).transpose(0, 2, 1) for m in maps], axis=1)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
-
-
 def decode(maps: list[np.ndarray], input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode raw maps.
 
@@ -66,7 +64,7 @@ def decode(maps: list[np.ndarray], input_hw: tuple[int, int]) -> tuple[np.ndarra
     centre = (raw[..., 0:2] + cells) * strides[:, None]
     size = np.exp(np.minimum(raw[..., 2:4], MAX_LOG_SIZE)) * strides[:, None]
     boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
-    return boxes, _sigmoid(raw[..., 4]), _sigmoid(raw[..., 5:])
+    return boxes, sigmoid(raw[..., 4]), sigmoid(raw[..., 5:])
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

@@ -21,6 +21,7 @@ from PIL import Image
 from ferx.assets import packaged_model
 from ferx.errors import ImageSizeError, ModelFileError
 from ferx.onepass.decode import letterbox, postprocess
+from ferx.numeric import input_normalisation
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
 
@@ -48,6 +49,7 @@ class OnnxDetector:
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.size = int(self.meta["input"]["size"])
         self.labels = tuple(self.meta["labels"])
+        self._normalise = input_normalisation(self.meta, str(path))
         self.outputs = list(self.meta["outputs"])
         self.keypoint_template = np.array(self.meta["keypoint_template"], np.float32)
 
@@ -69,7 +71,7 @@ class OnnxDetector:
                                  f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
         canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
-        x = (canvas.astype(np.float32) / 127.5 - 1.0)[None, None]
+        x = self._normalise(canvas)[None, None]
         maps = self._session.run(self.outputs, {"image": x})
         h, w = grey.shape
         content = (min(self.size, round(h * scale)), min(self.size, round(w * scale)))
@@ -94,6 +96,9 @@ class OnePassStage(StageBase):
         upscale: enlarge images smaller than the model input (see `OnnxDetector.predict`).
     """
 
+    needs: frozenset[str] = frozenset()
+    provides = frozenset({"boxes", "scores", "keypoints", "expression"})
+
     def __init__(self, model: str = DEFAULT_MODEL, conf: float | None = None, nms_iou: float = 0.3,
                  threads: int = 2, upscale: bool = False) -> None:
         if (conf is not None and not 0.0 <= conf <= 1.0) or not 0.0 < nms_iou <= 1.0:
@@ -103,7 +108,7 @@ class OnePassStage(StageBase):
             conf = float(self.detector.meta.get("defaults", {}).get("conf", 0.5))
         self.conf, self.nms_iou, self.upscale = float(conf), float(nms_iou), bool(upscale)
 
-    def process(self, image: np.ndarray, faces: Faces) -> Faces:
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         boxes, scores, probs = self.detector.predict(image, self.conf, self.nms_iou, self.upscale)
         wh = boxes[:, 2:] - boxes[:, :2]
         keypoints = boxes[:, None, :2] + self.detector.keypoint_template[None] * wh[:, None, :]
