@@ -8,10 +8,14 @@ OUT    ?= ferx-output
 
 .PHONY: run test test-all bench clean
 
-$(STAMP): pyproject.toml
+# The CPU build of torch is chosen by constraints/cpu.txt (see the comment there), so a change to it
+# reinstalls too. The `mediapipe` extra is for the parity tests against MediaPipe's own graph.
+CONSTRAINTS := constraints/cpu.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,mediapipe]' -c $(CONSTRAINTS)
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,11 +1,18 @@
 import io
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from ferx import load_image
-from ferx.errors import ImageReadError, ImageSizeError, NoImagesError, UnsupportedFormatError
+from ferx.errors import (
+    ImageReadError,
+    ImageSizeError,
+    InputRangeWarning,
+    NoImagesError,
+    UnsupportedFormatError,
+)
 from ferx.io import find_images
 
 from tests.conftest import lfw_paths
@@ -130,3 +137,126 @@ def _empty(tmp_path):
     d.mkdir()
     (d / "readme.md").write_text("no images here")
     return d
+
+
+# --- value scale (issue 10): never guessed silently ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photo_u8(photo_path):
+    return load_image(photo_path)
+
+
+def test_float_overshoot_is_clipped_with_a_warning(photo_u8):
+    f = photo_u8 / 255.0
+    brightest = np.unravel_index(np.argmax(f), f.shape)
+    f[brightest] = 1.0001  # what bicubic resizing leaves at a highlight
+    with pytest.warns(InputRangeWarning, match=r"span \[[\d.]+, 1.0001\].*clipped"):
+        out = load_image(f)
+    assert out[brightest] == 255
+    out[brightest] = photo_u8[brightest]
+    np.testing.assert_array_equal(out, photo_u8)  # every other pixel as in the uint8 load
+
+
+def test_float_overshoot_from_a_real_resize_is_read(photo_u8):
+    """A float photo upscaled with Lanczos overshoots [0, 1] at its edges; it is clipped, not rescaled."""
+    h, w = photo_u8.shape[:2]
+    gray = np.asarray(Image.fromarray(photo_u8).convert("L"), np.float32) / 255.0
+    gray[100:150, 100:150] = 1.0  # a saturated highlight against a darker face: a ringing edge
+    big = np.asarray(Image.fromarray(gray, "F").resize((w * 2, h * 2), Image.LANCZOS))
+    assert big.max() > 1.0
+    with pytest.warns(InputRangeWarning, match="clipped"):
+        out = load_image(big)
+    # same brightness as the data says: the highlight stays white, the photo keeps its mean
+    assert out[220:280, 220:280].min() == 255
+    assert abs(out.mean() - big.clip(0, 1).mean() * 255) < 0.5
+
+
+@pytest.mark.parametrize(
+    "convert, message",
+    [
+        (lambda u8: u8 / 127.5 - 1.0, r"span \[-1, 1\].*\(x \+ 1\) / 2"),  # network-normalised input
+        (lambda u8: u8.astype(np.float32), r"span \[0, 255\].*x / 255"),  # 0–255 floats
+        (lambda u8: u8 * 4.0, r"span \[0, 1020\].*rescale it to \[0, 1\]"),
+    ],
+)
+def test_float_outside_zero_one_raises_with_the_range_seen(photo_u8, convert, message):
+    lo, hi = int(photo_u8.min()), int(photo_u8.max())
+    stretched = np.round((photo_u8.astype(float) - lo) * 255 / (hi - lo))  # full 0–255, as normalisers leave it
+    data = convert(stretched)
+    with pytest.raises(UnsupportedFormatError, match=message):
+        load_image(data)
+
+
+def test_uint16_holding_8_bit_values_warns_and_equals_the_uint8_load(photo_u8):
+    with pytest.warns(InputRangeWarning, match="read as 8-bit"):
+        out = load_image(photo_u8.astype(np.uint16))
+    np.testing.assert_array_equal(out, photo_u8)
+
+
+@pytest.mark.parametrize("widen", [lambda v: v << 4, lambda v: np.round(v * (4095 / 255)).astype(np.uint16)])
+def test_12_bit_data_is_inferred_or_stated(photo_u8, widen):
+    twelve = widen(photo_u8.astype(np.uint16))
+    assert 255 < twelve.max() <= 4095
+    with pytest.warns(InputRangeWarning, match="read as 12-bit"):
+        np.testing.assert_array_equal(load_image(twelve), photo_u8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stating the depth silences the guess
+        np.testing.assert_array_equal(load_image(twelve, bit_depth=12), photo_u8)
+
+
+def test_explicit_bit_depth_is_obeyed_and_checked(photo_u8):
+    eight_in_16 = photo_u8.astype(np.uint16)
+    assert load_image(eight_in_16, bit_depth=16).max() == 0  # told 16 bits: genuinely near-black
+    with pytest.raises(ImageReadError, match="do not fit bit_depth=10"):
+        load_image(eight_in_16 << 4, bit_depth=10)
+    with pytest.raises(ValueError, match="bit_depth must be one of"):
+        load_image(eight_in_16, bit_depth=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(load_image(photo_u8, bit_depth=12), photo_u8)  # 8-bit input: ignored
+
+
+def test_16_bit_files_are_16_bit_and_warn_when_nearly_black(photo_path, photo_u8):
+    gray = np.asarray(Image.open(photo_path).convert("L"))
+    buf = io.BytesIO()
+    Image.fromarray(gray.astype(np.uint16) << 4).save(buf, "PNG")  # 12-bit camera data in a 16-bit PNG
+    data = buf.getvalue()
+    with pytest.warns(InputRangeWarning, match="bit_depth=12"):
+        dark = load_image(data)
+    assert dark.max() <= 15  # the file says 16 bits, so it is read as 16 bits
+    np.testing.assert_array_equal(load_image(data, bit_depth=12)[..., 0], gray)
+    # the same pixels as a PIL image built in memory carry no depth: inferred, like a uint16 array
+    with pytest.warns(InputRangeWarning, match="read as 12-bit"):
+        np.testing.assert_array_equal(load_image(Image.fromarray(gray.astype(np.uint16) << 4))[..., 0], gray)
+
+
+def test_signed_integers_are_refused_with_a_fix(photo_u8):
+    with pytest.raises(UnsupportedFormatError, match=r"int16.*astype\(np.uint8\)"):
+        load_image(photo_u8.astype(np.int16))
+    with pytest.raises(UnsupportedFormatError, match="32-bit integer image with values in"):
+        load_image(Image.fromarray((photo_u8[..., 0].astype(np.int32) - 128)))
+
+
+def test_truncated_lazily_opened_pil_image_raises_image_read_error(photo_path, tmp_path):
+    path = tmp_path / "truncated.jpg"
+    data = photo_path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with Image.open(path) as im:  # only the header is read here
+        with pytest.raises(ImageReadError, match="truncated.jpg: image data is truncated or corrupt"):
+            load_image(im)
+
+
+def test_size_limit_names_the_config_key():
+    with pytest.raises(ImageSizeError, match="max_image_pixels"):
+        load_image(np.zeros((100, 100, 3), np.uint8), max_pixels=5000)
+
+
+def test_analyzer_finds_the_face_in_a_float_photo_with_overshoot(analyzer, photo_u8):
+    f = photo_u8 / 255.0
+    f[0, 0, 0] = 1.0001
+    with pytest.warns(InputRangeWarning):
+        faces = analyzer.analyze(f).faces
+    expected = analyzer.analyze(photo_u8).faces
+    assert len(faces) == len(expected) == 1
+    np.testing.assert_allclose(faces.boxes, expected.boxes, atol=2)

