@@ -3,6 +3,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ferx.cli import demo_image, main
@@ -148,3 +149,38 @@ def test_train_command_rejects_bad_overrides(tmp_path, capsys):
     assert main(["train", str(cfg), "epoch=3", "--out", str(tmp_path / "run")]) == 2
     assert "unknown config key" in capsys.readouterr().err
     assert main(["train", str(cfg), "no-equals-sign", "--out", str(tmp_path / "run")]) == 2
+
+
+def test_bad_option_values_are_usage_errors_not_tracebacks(tmp_path, capsys):
+    photo = str(lfw_paths("happiness", 1)[0])
+    out = ["--out", str(tmp_path / "o"), "-q"]
+    cases = [
+        (["analyze", photo, "--min-face", "0", *out], "--min-face: must be at least 8 pixels, got 0"),
+        (["analyze", photo, "--min-face", "big", *out], "--min-face: must be an integer"),
+        (["analyze", photo, "--config", str(tmp_path / "missing.yaml"), *out],
+         f"cannot read config file {tmp_path / 'missing.yaml'}: No such file or directory"),
+        (["analyze", photo, "--config", str(tmp_path), *out], "cannot read config file"),  # a folder
+        (["analyze", photo, "--llm", "notaurl", *out], "--llm: must be an http:// or https:// URL"),
+        (["analyze", photo, "--llm", "ftp://host", *out], "--llm: must be an http:// or https:// URL"),
+        (["explain", photo, "--llm-timeout", "0"], "--llm-timeout: must be a positive number"),
+        (["cot-data", "x", "--out", str(tmp_path), "--limit", "-1"], "--limit: must be a positive integer"),
+        (["eval-detector", "run", "--conf", "1.5"], "--conf: must be between 0 and 1"),
+        (["eval-detector", "run", "--nms", "nan"], "--nms: must be a number"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "o").exists()  # rejected before anything was written
+
+
+def test_config_file_problems_name_the_file(tmp_path):
+    from ferx.config import load_yaml
+    from ferx.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="missing.yaml: No such file"):
+        load_yaml(tmp_path / "missing.yaml")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"# caf\xe9\npipeline: two-stage\n")
+    with pytest.raises(ConfigError, match="latin1.yaml is not UTF-8"):
+        load_yaml(latin1)

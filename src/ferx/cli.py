@@ -1,6 +1,6 @@
 """Command line: thin subcommands that build a config and call the library.
 
-    ferx analyze PATH... [--out DIR] [--format json,csv] [--annotate] [--landmarks] [--recursive]
+    ferx analyze PATH... [--out DIR] [--format json,csv] [--annotate] [--landmarks] [--recursive] [--resume]
     ferx analyze --demo
     ferx analyze PATH... --explain [--llm URL]   # also print each face's chain of thought
     ferx explain IMAGE... [--llm URL]            # print only the explanations
@@ -10,32 +10,92 @@
     ferx config            # print the default configuration as YAML
 
 Exit status: 0 when every input was analysed (images without faces included), 1 when some inputs
-failed (each is reported and the rest are still written), 2 for usage errors or nothing to analyse.
+failed (each is reported and the rest are still written) or the output kept failing, 2 for usage
+errors, an unusable output folder or nothing to analyse, 130 / 143 when `ferx analyze` was stopped by
+SIGINT / SIGTERM (its summary.json then says "interrupted"; `--resume` continues).
+The batch itself (output layout, atomic writes, resume) is `ferx.batch`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
+import math
 import sys
-import time
-from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+from urllib.parse import urlsplit
 
 from ferx import __version__
+from ferx.batch import FORMATS, BatchError, BatchOptions, demo_image, printable, run_batch
 from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
 
-FORMATS = ("json", "csv")
+__all__ = ["FORMATS", "demo_image", "entry", "main"]
+
+#: The detector's smallest supported `min_face` (BlazeFace's pyramid refuses less).
+MIN_FACE_FLOOR = 8
 
 
-def demo_image() -> Path:
-    """The bundled example: NASA's portrait of astronaut Eileen Collins (public domain), as
-    distributed by scikit-image."""
-    return Path(str(resources.files("ferx") / "assets" / "astronaut.jpg"))
+# -- argument types: a bad value is a usage error (exit 2) with a message, never a traceback ----------
+def _min_face(text: str) -> int:
+    value = _int(text)
+    if value < MIN_FACE_FLOOR:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_FACE_FLOOR} pixels, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"must be an http:// or https:// URL, e.g. http://localhost:11434; got {text!r}")
+    return text
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if math.isnan(value):  # NaN would pass every range check as False, silently
+        raise argparse.ArgumentTypeError("must be a number, got nan")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,13 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="find faces and measure landmarks, AUs and expression")
     a.add_argument("paths", nargs="*", help="image files and/or folders")
     a.add_argument("--demo", action="store_true", help="analyse the bundled example image")
-    a.add_argument("--out", default="ferx-output", help="output folder (default: ferx-output)")
+    a.add_argument("--out", default="ferx-output", help="output folder (default: ferx-output); an earlier batch "
+                   "there is replaced unless --resume")
     a.add_argument("--format", default="json", help="comma-separated: json (one file per image), csv (faces.csv)")
     a.add_argument("--annotate", action="store_true", help="write annotated images to OUT/annotated/")
     a.add_argument("--landmarks", action="store_true", help="draw the 478 landmarks on annotated images")
     a.add_argument("--recursive", "-r", action="store_true", help="search folders recursively")
     a.add_argument("--config", help="YAML config file (see `ferx config`)")
-    a.add_argument("--min-face", type=int, help="smallest face side in pixels the detector looks for (default 24)")
+    a.add_argument("--min-face", type=_min_face, help="smallest face side in pixels the detector looks for "
+                   f"(default 24, at least {MIN_FACE_FLOOR})")
+    a.add_argument("--resume", action="store_true", help="continue the batch in --out: images it finished are "
+                   "not redone (the options and config must be the same)")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file messages")
     a.add_argument("--explain", action="store_true", help="print each face's explanation (chain of thought)")
     a.add_argument("--pipeline", choices=sorted(PIPELINES), help="stage preset: two-stage (default: detector, "
@@ -75,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--ratio", default="1:3", help="CoT : label-only records (default 1:3, as in ExpLLM)")
     d.add_argument("--seed", type=int, default=0, help="task assignment, prompts and phrasing (default 0)")
     d.add_argument("--language", default="en", help="template language (default en)")
-    d.add_argument("--limit", type=int, help="use only the first N samples")
+    d.add_argument("--limit", type=_positive_int, help="use only the first N samples")
     d.add_argument("--config", help="YAML config file for the analysis (see `ferx config`)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -93,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     h = sub.add_parser("heatmaps", help="render dataset faces with their AU heatmaps, to check them")
     h.add_argument("data", help="dataset spec, e.g. ferplus:../shared/data/ferplus")
     h.add_argument("--split", default="test")
-    h.add_argument("--per-label", type=int, default=6)
+    h.add_argument("--per-label", type=_positive_int, default=6)
     h.add_argument("--cache-dir", default="runs/cache/landmarks")
     h.add_argument("--out", default="heatmaps.png")
 
@@ -107,17 +171,18 @@ def _parser() -> argparse.ArgumentParser:
     ed = sub.add_parser("eval-detector", help="COCO-style face and expression mAP of a detector run or .onnx model")
     ed.add_argument("target", help="run folder or NAME.onnx")
     ed.add_argument("--split", default="test")
-    ed.add_argument("--conf", type=float, default=0.01, help="score threshold for AP (default 0.01)")
-    ed.add_argument("--nms", type=float, default=0.3, help="NMS IoU (default 0.3, the paper's)")
+    ed.add_argument("--conf", type=_unit_interval, default=0.01, help="score threshold for AP (default 0.01)")
+    ed.add_argument("--nms", type=_unit_interval, default=0.3, help="NMS IoU (default 0.3, the paper's)")
     ed.add_argument("--data", help="training YAML whose mosaics to evaluate on (required for .onnx)")
-    ed.add_argument("--threads", type=int, default=0)
+    ed.add_argument("--threads", type=_non_negative_int, default=0)
 
     xd = sub.add_parser("export-detector", help="export a detector run to ONNX + JSON sidecar (needs ferx[train])")
     xd.add_argument("run")
     xd.add_argument("--name", required=True)
     xd.add_argument("--out", default="src/ferx/assets/models")
-    xd.add_argument("--size", type=int, default=640)
-    xd.add_argument("--conf", type=float, default=0.5, help="default face-score threshold in the sidecar (paper: 0.5)")
+    xd.add_argument("--size", type=_positive_int, default=640)
+    xd.add_argument("--conf", type=_unit_interval, default=0.5,
+                    help="default face-score threshold in the sidecar (paper: 0.5)")
 
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
@@ -163,10 +228,11 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _llm_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", metavar="URL", help="rephrase explanations with an OpenAI-compatible chat endpoint "
+    p.add_argument("--llm", metavar="URL", type=_http_url,
+                   help="rephrase explanations with an OpenAI-compatible chat endpoint "
                    "(e.g. http://localhost:11434 for Ollama); unfaithful replies are discarded")
     p.add_argument("--llm-model", default="default", help="model name for --llm")
-    p.add_argument("--llm-timeout", type=float, default=30.0, help="seconds per --llm request (default 30)")
+    p.add_argument("--llm-timeout", type=_positive_float, default=30.0, help="seconds per --llm request (default 30)")
 
 
 def _explain_config(config: AnalyzerConfig, args: argparse.Namespace) -> AnalyzerConfig:
@@ -198,7 +264,11 @@ def format_explanation(explanation: Any, face: int, width: int = 100) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; returns the exit status (see the module docstring)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error (2), or --help / --version (0)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     if args.command == "config":
         sys.stdout.write(AnalyzerConfig().to_yaml())
         return 0
@@ -212,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("train-detector", "eval-detector", "export-detector"):
             return _detector(args)
         return _analyze(args)
-    except (ConfigError, NoImagesError) as e:
+    except (ConfigError, NoImagesError, BatchError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -221,22 +291,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ferx.annotate import annotate
     from ferx.io import find_images
-    from ferx.pipeline import Analyzer, Failure
 
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ConfigError(f"unknown --format {', '.join(bad) or repr(args.format)}; choose from {', '.join(FORMATS)}")
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    options = BatchOptions(formats=formats, annotate=args.annotate, landmarks=args.landmarks)
     paths = list(args.paths) + ([str(demo_image())] if args.demo else [])
     if not paths:
         raise ConfigError("nothing to analyse: give image files or folders, or --demo")
     files = find_images(paths, recursive=args.recursive)
 
-    config = AnalyzerConfig.from_yaml(args.config) if args.config else AnalyzerConfig()
+    config = _load_config(args)
     if args.pipeline:
         config = config.with_overrides({"pipeline": args.pipeline})
     if args.aus:
@@ -244,73 +308,29 @@ def _analyze(args: argparse.Namespace) -> int:
             raise ConfigError("--aus adds landmarks and AUs to the onepass pipeline; the two-stage pipeline measures them already")
         config = config.with_overrides({"landmarker": "mediapipe", "aus": "blendshapes", "explain": "cot"})
     if args.min_face is not None:
-        options = dict(config.detector.options, min_face=args.min_face)
-        config.detector = StageConfig(config.detector.name, options)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        detector_options = dict(config.detector.options, min_face=args.min_face)
+        config.detector = StageConfig(config.detector.name, detector_options)
     config = _explain_config(config, args)
-    (out / "config.yaml").write_text(config.to_yaml())
-    root = _common_root(files)
+    on_result = _print_explanations if args.explain else None
 
-    n_faces = n_empty = 0
-    failures: list[Failure] = []
-    t0 = time.perf_counter()
-    csv_file: TextIO | None = open(out / "faces.csv", "w", newline="") if "csv" in formats else None
-    csv_writer: Any = None
-    try:
-        with Analyzer(config) as analyzer:
-            bar = tqdm(total=len(files), unit="img", disable=args.quiet or len(files) < 2, file=sys.stderr)
-            for frame, item in analyzer.iter_frames(str(f) for f in files):
-                bar.update(1)
-                if isinstance(item, Failure):
-                    failures.append(item)
-                    if not args.quiet:
-                        bar.write(f"ferx: skipped {item.source}: {item.message}", file=sys.stderr)
-                    continue
-                n_faces += len(item.faces)
-                n_empty += not len(item.faces)
-                if args.explain:
-                    _print_explanations(item, bar.write)
-                rel = _relative(Path(item.source), root)
-                if "json" in formats:
-                    target = out / rel.with_suffix(rel.suffix + ".json")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(item.to_json(indent=1))
-                if csv_file is not None and len(item.faces):
-                    df = item.to_pandas()
-                    if csv_writer is None:
-                        csv_writer = csv.writer(csv_file)
-                        csv_writer.writerow(df.columns)
-                    csv_writer.writerows(df.itertuples(index=False))
-                if args.annotate:
-                    target = out / "annotated" / rel
-                    if target.suffix.lower() not in (".jpg", ".jpeg", ".png"):
-                        target = target.with_suffix(".png")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    assert frame is not None
-                    annotate(frame.image, item, landmarks=args.landmarks).save(target, quality=92)
-            bar.close()
-    finally:
-        if csv_file is not None:
-            csv_file.close()
-    elapsed = time.perf_counter() - t0
-    summary = {
-        "ferx_version": __version__,
-        "files": len(files),
-        "analysed": len(files) - len(failures),
-        "faces": n_faces,
-        "files_without_faces": n_empty,
-        "failed": [f.to_dict() for f in failures],
-        "seconds": round(elapsed, 3),
-        "formats": formats,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    s = run_batch(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
+    out = printable(str(args.out))
     print(
-        f"ferx: {len(files)} file(s), {n_faces} face(s), {n_empty} without faces, "
-        f"{len(failures)} failed, {elapsed:.1f} s → {out}/",
+        f"ferx: {s.files} file(s), {s.faces} face(s), {s.files_without_faces} without faces, "
+        f"{len(s.failed)} failed, {s.seconds:.1f} s → {out}/",
         file=sys.stderr,
     )
-    return 1 if failures else 0
+    if s.status == "interrupted":
+        print(f"ferx: interrupted by {s.signal}: {s.analysed} of {s.files} file(s) done; summary.json says "
+              f"\"interrupted\"; run again with --resume to finish", file=sys.stderr)
+    elif s.status == "aborted":
+        print(f"ferx: error: batch stopped: {s.reason}; fix the output, then run again with --resume", file=sys.stderr)
+    return s.exit_code
+
+
+def _load_config(args: argparse.Namespace) -> AnalyzerConfig:
+    # Path, not str: --config always names a file, whatever its extension.
+    return AnalyzerConfig.from_yaml(Path(args.config)) if args.config else AnalyzerConfig()
 
 
 def _print_explanations(item: Any, write: Any = print) -> None:
@@ -324,8 +344,7 @@ def _explain(args: argparse.Namespace) -> int:
     from ferx.pipeline import Analyzer, Failure
 
     files = find_images(args.paths, recursive=args.recursive)
-    config = AnalyzerConfig.from_yaml(args.config) if args.config else AnalyzerConfig()
-    config = _explain_config(config, args)
+    config = _explain_config(_load_config(args), args)
     failed = 0
     with Analyzer(config) as analyzer:
         for _, item in analyzer.iter_frames(str(f) for f in files):
@@ -357,7 +376,7 @@ def _cot_data(args: argparse.Namespace) -> int:
         dataset = open_dataset(args.dataset, args.split)
     except DatasetError as e:
         raise ConfigError(str(e)) from None
-    config = AnalyzerConfig.from_yaml(args.config) if args.config else AnalyzerConfig()
+    config = _load_config(args)
     config.explain = None  # the engine builds explanations itself, concluding on the ground truth
     with Analyzer(config) as analyzer:
         try:
@@ -375,21 +394,6 @@ def _cot_data(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _common_root(files: list[Path]) -> Path:
-    parents = [str(f.resolve().parent) for f in files]
-    try:
-        return Path(os.path.commonpath(parents))
-    except ValueError:
-        return Path("/")
-
-
-def _relative(path: Path, root: Path) -> Path:
-    try:
-        return path.resolve().relative_to(root)
-    except ValueError:
-        return Path(path.name)
 
 
 def entry() -> None:

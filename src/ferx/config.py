@@ -130,8 +130,21 @@ class AnalyzerConfig:
 
 
 def load_yaml(path_or_text: str | Path) -> dict[str, Any]:
-    """Parse a YAML file (a path) or YAML text into a mapping."""
-    text = Path(path_or_text).read_text() if _is_path(path_or_text) else str(path_or_text)
+    """Parse a YAML file (a path) or YAML text into a mapping.
+
+    Raises:
+        ConfigError: the file cannot be read (missing, a folder, not UTF-8), is not valid YAML, or
+            does not hold a mapping.
+    """
+    if _is_path(path_or_text):
+        try:
+            text = Path(path_or_text).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path_or_text}: {e.strerror or e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config file {path_or_text} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    else:
+        text = str(path_or_text)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

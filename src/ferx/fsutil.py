@@ -1,0 +1,99 @@
+"""Atomic file writes: a reader sees the old file or the complete new one, never a partial one.
+
+Each write goes to a temporary file in the target's own folder (so that the final rename stays on one
+file system), is fsync'ed, then renamed over the target with `os.replace`, which POSIX makes atomic.
+If anything fails — a full disk, an interrupt, a bad image — the temporary file is removed and the
+target is left untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+StrPath = str | os.PathLike[str]
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with other threads.
+_UMASK = _read_umask()
+
+
+def atomic_write_bytes(path: StrPath, data: bytes) -> None:
+    """Write `data` to `path` atomically (the folder must exist)."""
+    target = Path(path)
+    # The temporary name is short and fixed-length so that it fits NAME_MAX even when the target's
+    # own name is as long as the file system allows.
+    fd, tmp = tempfile.mkstemp(prefix=".ferx-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, target)
+    except BaseException:
+        # BaseException: a KeyboardInterrupt between write and rename must not leave a stray file.
+        _unlink_quietly(tmp)
+        raise
+
+
+def atomic_write_text(path: StrPath, text: str, *, encoding: str = "utf-8") -> None:
+    """Write `text` to `path` atomically, encoded as `encoding`."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_save_image(path: StrPath, image: Image.Image, *, format: str | None = None, **params: Any) -> None:
+    """Save a PIL image to `path` atomically. The format comes from `format` or the path's extension
+    (as `Image.save` would choose it); `params` go to `Image.save` (e.g. quality=92)."""
+    target = Path(path)
+    if format is None:
+        ext = target.suffix.lower()
+        Image.init()
+        if ext not in Image.EXTENSION:
+            raise ValueError(f"{target}: cannot tell the image format from the extension {ext!r}")
+        format = Image.EXTENSION[ext]
+    buf = io.BytesIO()
+    # Encoding to memory first: an encoder error then leaves nothing on disk at all.
+    image.save(buf, format=format, **params)
+    atomic_write_bytes(target, buf.getvalue())
+
+
+def append_bytes(fd: int, data: bytes) -> None:
+    """Append all of `data` to the file open as `fd` (O_APPEND), or leave the file as it was.
+
+    On error (e.g. a full disk after a partial write) the file is truncated back to its previous
+    size before the error is raised, so that a reader never sees half a record.
+    """
+    start = os.lseek(fd, 0, os.SEEK_END)
+    view = memoryview(data)
+    try:
+        while view:
+            n = os.write(fd, view)  # a short write is possible near a full disk; keep going
+            view = view[n:]
+    except BaseException:
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            pass  # the write error is the one worth reporting
+        raise
+
+
+def _unlink_quietly(path: StrPath) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+__all__ = ["append_bytes", "atomic_save_image", "atomic_write_bytes", "atomic_write_text"]
