@@ -304,9 +304,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.pipeline:
         config = config.with_overrides({"pipeline": args.pipeline})
     if args.aus:
-        if config.pipeline != "onepass":
-            raise ConfigError("--aus adds landmarks and AUs to the onepass pipeline; the two-stage pipeline measures them already")
-        config = config.with_overrides({"landmarker": "mediapipe", "aus": "blendshapes", "explain": "cot"})
+        config = config.with_addon("aus")
     if args.min_face is not None:
         detector_options = dict(config.detector.options, min_face=args.min_face)
         config.detector = StageConfig(config.detector.name, detector_options)

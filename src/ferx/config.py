@@ -51,6 +51,19 @@ PIPELINES: dict[str, dict[str, Any]] = {
 }
 
 
+#: Add-ons: the stage settings a switch stands for (`ferx analyze --aus`), as data. An add-on fills
+#: the stages it names that are off in the current config; it refuses a config in which all of them
+#: are already on (nothing to add), so a switch that changes nothing is not silently accepted.
+ADDONS: dict[str, dict[str, Any]] = {
+    # landmarks, AUs and explanations on the boxes of a detector-only pipeline (e.g. onepass)
+    "aus": {
+        "landmarker": {"name": "mediapipe", "options": {}},
+        "aus": {"name": "blendshapes", "options": {}},
+        "explain": {"name": "cot", "options": {}},
+    },
+}
+
+
 def apply_pipeline(data: dict[str, Any]) -> dict[str, Any]:
     """`data` with the stage settings of its `pipeline` preset filled in where it gives none."""
     if "pipeline" not in data:
@@ -121,6 +134,17 @@ class AnalyzerConfig:
                                      "pipeline": overrides["pipeline"]})
         merged.update(overrides)
         return AnalyzerConfig.from_dict(merged)
+
+    def with_addon(self, name: str) -> AnalyzerConfig:
+        """A copy with the stages of add-on `name` (see `ADDONS`) switched on where they are off."""
+        if name not in ADDONS:
+            raise ConfigError(f"unknown add-on {name!r}; choose from {', '.join(ADDONS)}")
+        current = self.to_dict()
+        missing = {k: v for k, v in ADDONS[name].items() if current.get(k) is None}
+        if not missing:
+            raise ConfigError(f"the {self.pipeline} pipeline already runs every stage of --{name} "
+                              f"({', '.join(ADDONS[name])})")
+        return self.with_overrides(missing)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
