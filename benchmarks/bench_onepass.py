@@ -1,24 +1,42 @@
-"""One-pass detector (VSS neck, CSP neck) against the two-stage pipeline, on the same test mosaics.
+"""One-pass detector: its inference settings chosen on validation data, its test figures, and the
+comparison with the two-stage pipeline.
 
-Prints, per system: face AP@0.5 and AP@0.5:0.95 (class-agnostic), expression mAP@0.5 and
-@0.5:0.95 (mean over the labels present), precision / recall / label accuracy at the paper's
-operating point (face score ≥ 0.5, NMS 0.3), parameters, multiply–accumulates at 640×640, and
-images per second at 640×640; then milliseconds per 640×640 frame against the number of faces in
-it (1, 4, 16, 32), to show where one pass pays off; then real photographs, unmodified: the
-lfw-expressions test photos (one face each; reference box = the two-stage pipeline's, label = the
-dataset's) and ferx's bundled astronaut portrait — faces found, false boxes, labels.
+Two data sets per split, both from the training config's `data` section (`ferx.onepass.data`):
+  * mosaics — `--split test`: the test mosaics (640×640; lfw-expressions test identities, FER+ Test);
+    `--split val`: the `val-like-test` mosaics (same generator and shape, validation identities and
+    FER+ Valid). Scenes of whole photos and face-free photographs, and pasted faces.
+  * real photographs, unmodified: the lfw-expressions photos of the split's identities (mostly
+    350×350 close-ups, one face each; reference box = the two-stage pipeline's, cached in the box
+    cache; label = the dataset's), and ferx's bundled astronaut portrait (a false-positive check,
+    in neither split).
 
-Test mosaics: the `test` split of the training config's data (640×640; scenes of whole photos and
-face-free photographs, and pasted faces; lfw-expressions test identities and FER+ test images;
-see ferx.onepass.data). The two-stage
-pipeline is ferx's default (BlazeFace pyramid → face mesh confirmation → AU-guided classifier;
-AUs and explanations off, as they do not change the detections); its detection is the box with
-score = detector score, and for expression AP score = detector score × the label's probability.
-All systems get the grey mosaic as RGB and use 2 threads.
+Modes:
+  --choose (validation only; refused with --split test): for each model, the face-score threshold
+    on a grid 0.05…0.95 and the two inference fixes — not enlarging images smaller than the input
+    (`upscale` off) and clipping boxes to the image before NMS — on and off. Prints every setting's
+    figures and the choice: the (upscale, clip, conf) with the largest mean of the face F1 (IoU 0.5)
+    on the mosaics and on the photos, which weigh equally as two uses (crowded composites, real
+    close-ups); ties at 3 decimals go to the settings in use (upscale off, clipping on, conf nearest
+    the model's recorded one).
+  default: the report at one setting (--conf, default the model's recorded conf; --upscale;
+    --no-clip): face AP50 / AP50:95, expression mAP50 / mAP50:95 and per-label AP50, precision /
+    recall / label accuracy at the threshold on the mosaics; faces found, false boxes per photo and
+    label accuracy on the photos; the astronaut. With --two-stage also the two-stage pipeline
+    (BlazeFace pyramid → mesh confirmation → AU-guided classifier; expression AP score = detector
+    score × label probability), and with --speed milliseconds per 640×640 frame against the number of
+    faces (1, 4, 16, 32).
 
-    python benchmarks/bench_onepass.py --vss src/ferx/assets/models/onepass-nano-vss.onnx \
-        --csp runs/onepass-csp/export/onepass-nano-csp.onnx --data configs/onepass-vss.yaml \
-        [--also "LABEL=other.onnx"] [--limit 300] [--frames 5] [--out docs/runs/onepass-bench.json]
+The models run on onnxruntime through `Network` below (letterbox → raw maps → decoding), which can
+switch the two fixes; with upscale off and clipping on it gives exactly the detections of the
+shipped stage (`OnnxDetector.predict`), which is checked at start. All systems use 2 threads.
+
+    # choose on validation (writes nothing under the project but --out)
+    python benchmarks/bench_onepass.py --choose --split val --data configs/onepass-csp.yaml \
+        --model "onepass-nano-csp=src/ferx/assets/models/onepass-nano-csp.onnx" --out choice.json
+    # then report the test figures once, with the chosen settings
+    python benchmarks/bench_onepass.py --split test --data configs/onepass-csp.yaml \
+        --model "onepass-nano-csp=src/ferx/assets/models/onepass-nano-csp.onnx" [--conf C] [--upscale] [--no-clip] \
+        [--two-stage] [--speed] [--limit N] [--out test.json]
 """
 
 from __future__ import annotations
@@ -26,114 +44,282 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ferx import Analyzer
+from ferx.boxes import box_iou
 from ferx.config import from_dict, load_yaml
 from ferx.data.mosaic import compose
 from ferx.facs import EXPRESSIONS
 from ferx.onepass.data import face_refs, load_box_cache, load_split
-from ferx.onepass.evaluate import Prediction, evaluate
-from ferx.onepass.stage import OnnxDetector
+from ferx.onepass.decode import decode, letterbox, nms, postprocess
+from ferx.onepass.evaluate import Prediction, evaluate, operating_points
+from ferx.onepass.stage import OnnxDetector, model_files
 from ferx.onepass.train import DetectorTrainConfig
 
 FACE_COUNTS = (1, 4, 16, 32)
+NMS_IOU = 0.3  # the paper's
+AP_CONF = 0.01  # detections kept for AP and for the threshold sweep
+CONF_GRID = [round(float(c), 2) for c in np.arange(0.05, 0.951, 0.05)]
+#: per --split: the mosaics split, and the split whose lfw-expressions identities give the photos
+SPLITS = {"val": ("val-like-test", "val"), "test": ("test", "test")}
+MAX_DET = 300  # as ferx.onepass.decode.postprocess
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Inference settings of the one-pass model (the stage's: upscale off, clipping on)."""
+
+    conf: float
+    upscale: bool = False
+    clip: bool = True
+
+    def name(self) -> str:
+        return f"upscale {'on' if self.upscale else 'off'}, clipping {'on' if self.clip else 'off'}"
+
+
+class Network:
+    """An exported one-pass model on onnxruntime, up to its raw maps.
+
+    `OnnxDetector.predict` always keeps small images at their size and clips boxes before NMS; the
+    ablation needs both switchable, so this class runs the same letterbox and network and leaves the
+    decoding to `detections`.
+    """
+
+    def __init__(self, path: str, threads: int) -> None:
+        import onnxruntime as ort
+
+        onnx_path, self.meta = model_files(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.size = int(self.meta["input"]["size"])
+        self.outputs = list(self.meta["outputs"])
+        self.conf = float(self.meta.get("defaults", {}).get("conf", 0.5))
+
+    def run(self, grey: np.ndarray, upscale: bool) -> tuple[list[np.ndarray], float, tuple[int, int]]:
+        """Raw maps of an (H, W) uint8 image, the letterbox scale, and the image's extent in the input."""
+        canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
+        maps = self.session.run(self.outputs, {"image": (canvas.astype(np.float32) / 127.5 - 1.0)[None, None]})
+        h, w = grey.shape
+        return maps, scale, (min(self.size, round(h * scale)), min(self.size, round(w * scale)))
+
+
+def detections(net: Network, maps: list[np.ndarray], scale: float, content: tuple[int, int],
+               image_hw: tuple[int, int], conf: float, clip: bool) -> Prediction:
+    """Decode raw maps into image-pixel detections (face score ≥ conf, NMS 0.3).
+
+    clip=True clips boxes to the image before NMS (the stage); clip=False runs NMS on the unclipped
+    boxes and clips afterwards (the stage before 2026-11-29).
+    """
+    size = (net.size, net.size)
+    if clip:
+        boxes, scores, probs = postprocess(maps, size, conf, NMS_IOU, MAX_DET, content_hw=content)[0]
+    else:
+        all_boxes, obj, cls = decode(maps, size)
+        keep = np.flatnonzero(obj[0] >= conf)
+        if len(keep) > 20 * MAX_DET:  # the same bound on NMS work as postprocess
+            keep = keep[np.argsort(-obj[0, keep])[: 20 * MAX_DET]]
+        sel = keep[nms(all_boxes[0, keep], obj[0, keep], NMS_IOU)[:MAX_DET]]
+        boxes, scores, probs = all_boxes[0, sel], obj[0, sel], cls[0, sel]
+    h, w = image_hw
+    boxes = boxes / scale
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    ok = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
+    return Prediction(boxes[ok], scores[ok], probs[ok])
+
+
+def predict(net: Network, images: list[np.ndarray], settings: Settings) -> tuple[list[Prediction], float]:
+    """Detections of every image at `settings`, and the median seconds per image."""
+    preds, times = [], []
+    for img in images:
+        t = time.perf_counter()
+        grey = np.asarray(img)
+        maps, scale, content = net.run(grey, settings.upscale)
+        preds.append(detections(net, maps, scale, content, grey.shape, settings.conf, settings.clip))
+        times.append(time.perf_counter() - t)
+    return preds, float(np.median(times))
+
+
+def predict_both_clips(net: Network, images: list[np.ndarray], upscale: bool, conf: float
+                       ) -> dict[bool, list[Prediction]]:
+    """Detections with clipping on and off, from one network run per image."""
+    out: dict[bool, list[Prediction]] = {True: [], False: []}
+    for img in images:
+        grey = np.asarray(img)
+        maps, scale, content = net.run(grey, upscale)
+        for clip in (True, False):
+            out[clip].append(detections(net, maps, scale, content, grey.shape, conf, clip))
+    return out
+
+
+def check_against_stage(path: str, net: Network, images: list[np.ndarray]) -> None:
+    """`Network` + `detections` with the stage's settings must give the stage's detections."""
+    stage = OnnxDetector(path, threads=1)
+    for img in images:
+        want = stage.predict(np.asarray(img), conf=AP_CONF, nms_iou=NMS_IOU)
+        got = predict(net, [img], Settings(AP_CONF))[0][0]
+        for a, b in zip(want, (got.boxes, got.scores, got.probs)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
+
+
+@dataclass
+class PhotoSet:
+    """Whole photographs with one reference face each."""
+
+    images: list[np.ndarray]
+    boxes: list[np.ndarray]
+    labels: list[np.ndarray]
+    files: list[str]
+
+
+def photo_set(cfg: DetectorTrainConfig, identities: str) -> PhotoSet:
+    """lfw-expressions photos of one split's identities in which the two-stage pipeline found exactly
+    one face (its box is the reference; the same faces the mosaics of that split draw from)."""
+    lfw, _ = face_refs(cfg.data, identities, load_box_cache(cfg.data.box_cache))
+    return PhotoSet([np.asarray(Image.open(r.path).convert("L")) for r in lfw],
+                    [np.array([r.box], np.float32) for r in lfw], [np.array([r.label]) for r in lfw],
+                    [Path(r.path).name for r in lfw])
 
 
 def rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(grey)[..., None], 3, axis=2)
 
 
-def run_onepass(path: str, images: np.ndarray, threads: int) -> tuple[list[Prediction], float]:
-    det = OnnxDetector(path, threads=threads)
-    preds, times = [], []
-    for img in images:
-        t = time.perf_counter()
-        preds.append(Prediction(*det.predict(rgb(img), conf=0.01, nms_iou=0.3)))
-        times.append(time.perf_counter() - t)
-    return preds, float(np.median(times))
+def astronaut_check(net: Network, settings: Settings) -> dict:
+    """Boxes on the bundled astronaut portrait against the two-stage pipeline's single face."""
+    from ferx.cli import demo_image
+
+    astro = np.asarray(Image.open(demo_image()).convert("RGB"))
+    with Analyzer(aus=None, explain=None) as a:
+        ref = a.analyze(astro).faces.boxes
+    grey = np.asarray(Image.fromarray(astro).convert("L"))
+    p = predict(net, [grey], settings)[0][0]
+    hits = box_iou(p.boxes.astype(np.float64), ref.astype(np.float64)).max(1) >= 0.5 if len(p.boxes) and len(ref) \
+        else np.zeros(len(p.boxes), bool)
+    label = EXPRESSIONS[int(p.probs[hits][np.argmax(p.scores[hits])].argmax())] if hits.any() else None
+    return {"boxes": int(len(p.boxes)), "face_found": bool(hits.any()), "false_boxes": int((~hits).sum()),
+            "face_score": float(p.scores[hits].max()) if hits.any() else None, "face_label": label}
 
 
-def run_two_stage(images: np.ndarray) -> tuple[list[Prediction], float]:
+def ap_figures(preds: list[Prediction], boxes: list[np.ndarray], labels: list[np.ndarray]) -> dict:
+    rep = evaluate(preds, boxes, labels, EXPRESSIONS, conf=0.5)
+    return {"face_ap50": rep["face_ap50"], "face_ap50_95": rep["face_ap50_95"],
+            "expression_map50": rep["expression_map50"], "expression_map50_95": rep["expression_map50_95"],
+            "per_expression_ap50": {k: v["ap50"] for k, v in rep["expressions"].items()},
+            "expression_faces": {k: v["n_gt"] for k, v in rep["expressions"].items()}}
+
+
+def at_threshold(preds: list[Prediction], boxes: list[np.ndarray], labels: list[np.ndarray], conf: float) -> dict:
+    return operating_points(preds, boxes, labels, [conf])[0]
+
+
+# -- choosing on validation ------------------------------------------------------------------------
+def choose(net: Network, mosaics, photos: PhotoSet) -> dict:
+    """Every (upscale, clip) variant at AP_CONF once, then every threshold of CONF_GRID from it (a
+    higher threshold keeps a subset of the same NMS survivors: NMS only lets higher scores suppress)."""
+    images = [np.asarray(m) for m in mosaics.images]
+    if any(img.shape != (net.size, net.size) for img in images):
+        raise ValueError("the mosaics must be the model's input size (so that upscale cannot change them)")
+    variants: dict[str, dict] = {}
+    mosaic_preds = predict_both_clips(net, images, False, AP_CONF)
+    for upscale in (False, True):
+        photo_both = predict_both_clips(net, photos.images, upscale, AP_CONF)
+        for clip in (True, False):
+            s = Settings(AP_CONF, upscale, clip)
+            photo_preds = photo_both[clip]
+            m_pts = operating_points(mosaic_preds[clip], mosaics.boxes, mosaics.labels, CONF_GRID)
+            p_pts = operating_points(photo_preds, photos.boxes, photos.labels, CONF_GRID)
+            variants[s.name()] = {
+                "upscale": upscale, "clip": clip,
+                "mosaics": {**ap_figures(mosaic_preds[clip], mosaics.boxes, mosaics.labels), "points": m_pts},
+                "photos": {"face_ap50": evaluate(photo_preds, photos.boxes, photos.labels, EXPRESSIONS)["face_ap50"],
+                           "points": p_pts},
+                "objective": [round((m["f1"] + p["f1"]) / 2, 3) for m, p in zip(m_pts, p_pts)],
+            }
+
+    def rank(item: tuple[str, dict, int]) -> tuple:
+        _, v, i = item  # best objective, then the settings in use, then conf nearest the recorded one
+        return (-v["objective"][i], v["upscale"], not v["clip"], abs(CONF_GRID[i] - net.conf))
+
+    name, v, i = min(((n, v, i) for n, v in variants.items() for i in range(len(CONF_GRID))), key=rank)
+    chosen = Settings(CONF_GRID[i], v["upscale"], v["clip"])
+    current = Settings(net.conf)
+    ci = CONF_GRID.index(round(net.conf, 2)) if round(net.conf, 2) in CONF_GRID else None
+    return {"grid": CONF_GRID, "variants": variants, "chosen": asdict(chosen), "chosen_objective": v["objective"][i],
+            "in_use": asdict(current),
+            "in_use_objective": variants[current.name()]["objective"][ci] if ci is not None else None}
+
+
+def print_choice(label: str, res: dict) -> None:
+    print(f"\n{label}: face F1 at IoU 0.5 by threshold (mosaics / photos / mean), per variant")
+    for name, v in res["variants"].items():
+        m = v["mosaics"]
+        print(f"\n{name}: mosaics face AP50 {m['face_ap50']:.3f}, AP50:95 {m['face_ap50_95']:.3f}, "
+              f"expression mAP50 {m['expression_map50']:.3f}; photos face AP50 {v['photos']['face_ap50']:.3f}")
+        print("| conf | mosaics P / R / F1 | mosaics label acc. | photos found | photos false / photo | "
+              "photos label acc. | photos F1 | mean F1 |")
+        print("|---|---|---|---|---|---|---|---|")
+        for m, p, o in zip(v["mosaics"]["points"], v["photos"]["points"], v["objective"]):
+            print(f"| {m['conf']:.2f} | {m['precision']:.3f} / {m['recall']:.3f} / {m['f1']:.3f} | "
+                  f"{m['label_accuracy_of_found_faces']:.3f} | {p['recall']:.3f} | {p['false_per_image']:.3f} | "
+                  f"{p['label_accuracy_of_found_faces']:.3f} | {p['f1']:.3f} | {o:.3f} |")
+    c = res["chosen"]
+    print(f"\nchosen on validation: conf {c['conf']:.2f}, upscale {c['upscale']}, clip {c['clip']} "
+          f"(mean F1 {res['chosen_objective']:.3f}; settings in use {res['in_use']}: {res['in_use_objective']})")
+
+
+# -- reporting at one setting ------------------------------------------------------------------------
+def report(net: Network, settings: Settings, mosaics, photos: PhotoSet) -> dict:
+    images = [np.asarray(m) for m in mosaics.images]
+    low = Settings(AP_CONF, settings.upscale, settings.clip)  # AP needs the low-score detections too
+    preds, sec = predict(net, images, low)
+    photo_preds = predict(net, photos.images, low)[0]
+    p = at_threshold(photo_preds, photos.boxes, photos.labels, settings.conf)
+    return {
+        "settings": asdict(settings),
+        "mosaics": {**ap_figures(preds, mosaics.boxes, mosaics.labels),
+                    "at_conf": at_threshold(preds, mosaics.boxes, mosaics.labels, settings.conf),
+                    "median_ms_per_image": sec * 1e3, "images_per_s": 1.0 / sec},
+        "photos": {"photos": len(photos.images), "found": p["recall"], "false_per_photo": p["false_per_image"],
+                   "label_accuracy_of_found": p["label_accuracy_of_found_faces"], "precision": p["precision"],
+                   "face_ap50": evaluate(photo_preds, photos.boxes, photos.labels, EXPRESSIONS)["face_ap50"]},
+        "astronaut": astronaut_check(net, settings),
+        "parameters": net.meta["parameters"], "macs_640": net.meta["macs_at_input"],
+    }
+
+
+def two_stage(mosaics, photos: PhotoSet) -> dict:
+    """The two-stage pipeline on the same mosaics (AP, and P / R / label accuracy at score 0.5) and its
+    label accuracy on the photos (its boxes are the photos' reference, so only labels are scored)."""
     preds, times = [], []
     with Analyzer(aus=None, explain=None) as a:
-        for img in images:
+        for img in mosaics.images:
             t = time.perf_counter()
             f = a.analyze(rgb(img)).faces
             times.append(time.perf_counter() - t)
             probs = f.expression if f.expression is not None else np.zeros((len(f), len(EXPRESSIONS)))
             preds.append(Prediction(f.boxes, f.scores, np.nan_to_num(probs)))
-    return preds, float(np.median(times))
-
-
-def real_photos(cfg: DetectorTrainConfig, onnx: dict[str, str], threads: int) -> dict[str, dict]:
-    """One-pass models on whole, unmodified photographs at their recorded default threshold.
-
-    lfw-expressions test-identity photos (mostly 350×350 close-ups, one face filling most of the
-    frame): found = a box with IoU ≥ 0.5 to the pipeline's box; every other box is false; label
-    accuracy over found faces, against the dataset's label. The two-stage pipeline's label accuracy
-    on the same photos is the baseline (its boxes are the reference, so only its labels are scored).
-    Astronaut: the two-stage pipeline's single face as reference.
-    """
-    from PIL import Image
-
-    from ferx.boxes import box_iou
-    from ferx.cli import demo_image
-
-    cache = load_box_cache(cfg.data.box_cache)
-    lfw, _ = face_refs(cfg.data, "test", cache)
-    photos = [(np.asarray(Image.open(r.path).convert("L")), np.array([r.box]), r.label) for r in lfw]
-    astro = np.asarray(Image.open(demo_image()).convert("RGB"))
-    out: dict[str, dict] = {}
-    with Analyzer(aus=None, explain=None) as a:
         right = 0
-        for grey, _, label in photos:
+        for grey, label in zip(photos.images, photos.labels):
             f = a.analyze(rgb(grey)).faces
-            right += int(len(f) == 1 and f.expression is not None and int(np.argmax(f.expression[0])) == label)
-        astro_ref = a.analyze(astro).faces.boxes
-        out["two-stage pipeline"] = {"photos": len(photos), "label_accuracy": right / len(photos)}
-    for name, path in onnx.items():
-        det = OnnxDetector(path, threads=threads)
-        conf = float(det.meta.get("defaults", {}).get("conf", 0.5))
-        found = false = right = 0
-        preds, gts, labels = [], [], []
-        for grey, ref, label in photos:
-            b, sc, pr = det.predict(grey, conf=0.01, nms_iou=0.3)
-            preds.append(Prediction(b, sc, pr))
-            gts.append(ref.astype(np.float32))
-            labels.append(np.array([label]))
-            keep = sc >= conf
-            b, pr = b[keep], pr[keep]
-            iou = box_iou(b.astype(np.float64), ref.astype(np.float64))[:, 0] if len(b) else np.zeros(0)
-            hit = np.flatnonzero(iou >= 0.5)
-            if len(hit):
-                found += 1
-                best = hit[np.argmax(iou[hit])]
-                right += int(pr[best].argmax() == label)
-            false += len(b) - min(len(hit), 1)
-        rep = evaluate(preds, gts, labels, EXPRESSIONS, conf=conf)
-        b, sc, _ = det.predict(astro, conf=conf, nms_iou=0.3)
-        iou = box_iou(b.astype(np.float64), astro_ref.astype(np.float64)) if len(b) and len(astro_ref) else np.zeros((len(b), 1))
-        hits = iou.max(1) >= 0.5 if len(b) else np.zeros(0, bool)
-        out[name] = {
-            "photos": len(photos), "conf": conf, "found": found / len(photos), "false_per_photo": false / len(photos),
-            "label_accuracy_of_found": right / max(found, 1), "face_ap50": rep["face_ap50"],
-            "expression_map50": rep["expression_map50"],
-            "astronaut": {"boxes": int(len(b)), "face_found": bool(hits.any()), "false_boxes": int((~hits).sum()),
-                          "face_score": float(sc[hits].max()) if hits.any() else None,
-                          "top_false_score": float(sc[~hits].max()) if (~hits).any() else None},
-        }
-    return out
+            right += int(len(f) == 1 and f.expression is not None and int(np.argmax(f.expression[0])) == label[0])
+    sec = float(np.median(times))
+    return {"mosaics": {**ap_figures(preds, mosaics.boxes, mosaics.labels),
+                        "at_conf": at_threshold(preds, mosaics.boxes, mosaics.labels, 0.5),
+                        "median_ms_per_image": sec * 1e3, "images_per_s": 1.0 / sec},
+            "photos": {"photos": len(photos.images), "label_accuracy": right / len(photos.images)}}
 
 
-def speed_frames(cfg: DetectorTrainConfig, frames: int) -> dict[int, list[np.ndarray]]:
-    """Per face count, `frames` 640×640 grey frames of lfw-expressions test faces (60–80 px wide)."""
-    from PIL import Image
-
-    cache = load_box_cache(cfg.data.box_cache)
-    lfw, _ = face_refs(cfg.data, "test", cache)
+def speed_frames(cfg: DetectorTrainConfig, identities: str, frames: int) -> dict[int, list[np.ndarray]]:
+    """Per face count, `frames` 640×640 grey frames of lfw-expressions faces (60–80 px wide)."""
+    lfw, _ = face_refs(cfg.data, identities, load_box_cache(cfg.data.box_cache))
     rng = np.random.default_rng(11)
     out: dict[int, list[np.ndarray]] = {}
     for n in FACE_COUNTS:
@@ -147,105 +333,130 @@ def speed_frames(cfg: DetectorTrainConfig, frames: int) -> dict[int, list[np.nda
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--vss", required=True, help="exported VSS-neck model (.onnx)")
-    ap.add_argument("--csp", required=True, help="exported CSP-neck model (.onnx)")
-    ap.add_argument("--data", default="configs/onepass-vss.yaml", help="training YAML whose test mosaics to use")
-    ap.add_argument("--limit", type=int, default=0, help="use the first N test mosaics (0 = all)")
-    ap.add_argument("--frames", type=int, default=5, help="frames per face count for the speed table")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--also", action="append", default=[], metavar="LABEL=PATH",
-                    help="another exported one-pass model to evaluate alongside (repeatable)")
-    ap.add_argument("--out", type=Path, help="write the figures as JSON")
-    args = ap.parse_args()
-    cfg = from_dict(DetectorTrainConfig, load_yaml(args.data))
-    test = load_split(cfg.data, "test")
-    images = np.asarray(test.images[: args.limit or None])
-    boxes, labels = test.boxes[: len(images)], test.labels[: len(images)]
-    n_faces = sum(len(b) for b in boxes)
-    print(f"test mosaics: {len(images)} of {images.shape[1]}×{images.shape[2]}, {n_faces} faces "
-          f"({test.manifest['pool']['lfw-expressions']} lfw-expressions test photos, {test.manifest['pool']['ferplus']} FER+ test faces in the pool)")
-    results = {}
-    systems = {"onepass VSS neck": ("onnx", args.vss), "onepass CSP neck": ("onnx", args.csp),
-               **{a.split("=", 1)[0]: ("onnx", a.split("=", 1)[1]) for a in args.also},
-               "two-stage pipeline": ("two-stage", None)}
-    for name, (kind, path) in systems.items():
-        if kind == "onnx":
-            preds, ms = run_onepass(path, images, args.threads)
-            meta = json.loads(Path(path).with_suffix(".json").read_text())
-            params, macs = meta["parameters"], meta["macs_at_input"]
-        else:
-            preds, ms = run_two_stage(images)
-            params, macs = None, None
-        rep = evaluate(preds, boxes, labels, EXPRESSIONS, conf=0.5)
-        results[name] = {
-            "face_ap50": rep["face_ap50"], "face_ap50_95": rep["face_ap50_95"],
-            "expression_map50": rep["expression_map50"], "expression_map50_95": rep["expression_map50_95"],
-            "at_conf_0.5": rep["at_conf"], "per_expression_ap50": {k: v["ap50"] for k, v in rep["expressions"].items()},
-            "expression_faces": {k: v["n_gt"] for k, v in rep["expressions"].items()},
-            "parameters": params, "macs_640": macs, "median_ms_per_test_image": ms,
-        }
-        results[name]["images_per_s"] = 1.0 / ms
-        print(f"{name}: done ({ms * 1e3:.0f} ms per test image)", flush=True)
-    print("\n| system | face AP50 | face AP50:95 | expression mAP50 | expression mAP50:95 | P / R at 0.5 | label acc. (found faces) | params | GMACs @640 | images/s @640 (median test mosaic) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, r in results.items():
-        p = "—" if r["parameters"] is None else f"{r['parameters'] / 1e6:.2f} M"
-        g = "—" if r["macs_640"] is None else f"{r['macs_640'] / 1e9:.2f}"
-        c = r["at_conf_0.5"]
-        print(f"| {name} | {r['face_ap50']:.3f} | {r['face_ap50_95']:.3f} | {r['expression_map50']:.3f} | "
-              f"{r['expression_map50_95']:.3f} | {c['precision']:.2f} / {c['recall']:.2f} | "
-              f"{c['label_accuracy_of_found_faces']:.3f} | {p} | {g} | {r['images_per_s']:.1f} |")
-    labels_present = list(results["onepass VSS neck"]["per_expression_ap50"])
-    print("\nper-expression AP50 (faces in test):")
-    print("| system | " + " | ".join(f"{k} ({results['onepass VSS neck']['expression_faces'][k]})" for k in labels_present) + " |")
-    print("|---|" + "---|" * len(labels_present))
-    for name, r in results.items():
-        print(f"| {name} | " + " | ".join(f"{r['per_expression_ap50'].get(k, float('nan')):.3f}" for k in labels_present) + " |")
-
-    frames = speed_frames(cfg, args.frames)
-    speed: dict[str, dict[int, float]] = {name: {} for name in systems}
-    dets = {name: OnnxDetector(path, threads=args.threads) for name, (kind, path) in systems.items() if kind == "onnx"}
-    for det in dets.values():
-        det.predict(rgb(frames[1][0]))  # warm-up
-    with Analyzer(aus=None, explain=None) as a:
+def speed(models: dict[str, tuple[Network, Settings]], frames: dict[int, list[np.ndarray]], with_two_stage: bool
+          ) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = {name: {} for name in models}
+    for net, s in models.values():
+        predict(net, frames[1][:1], s)  # warm-up
+    a = Analyzer(aus=None, explain=None) if with_two_stage else None
+    if a is not None:
+        out["two-stage pipeline"] = {}
         a.analyze(rgb(frames[1][0]))
-        for n, fr in frames.items():
-            for name, (kind, _) in systems.items():
-                ts = []
-                for img in fr:
-                    t = time.perf_counter()
-                    if kind == "onnx":
-                        dets[name].predict(rgb(img), conf=0.5, nms_iou=0.3)
-                    else:
-                        a.analyze(rgb(img))
-                    ts.append(time.perf_counter() - t)
-                speed[name][n] = float(np.median(ts)) * 1e3
-    print(f"\nms per 640×640 frame (median of {args.frames} frames) by number of faces:")
-    print("| system | " + " | ".join(f"{n} face{'s' if n > 1 else ''}" for n in FACE_COUNTS) + " |")
-    print("|---|" + "---|" * len(FACE_COUNTS))
-    for name, row in speed.items():
-        print(f"| {name} | " + " | ".join(f"{row[n]:.0f}" for n in FACE_COUNTS) + " |")
-    real = real_photos(cfg, {n: p for n, (k, p) in systems.items() if k == "onnx"}, args.threads)
-    n_photos = real["two-stage pipeline"]["photos"]
-    print(f"\nreal photographs: {n_photos} lfw-expressions test photos (whole, one face each) and the bundled astronaut")
-    print("| system | conf | faces found | false boxes / photo | label acc. (found) | face AP50 | expression mAP50 | astronaut: boxes / false | astronaut face score |")
+    for n, fr in frames.items():
+        for name, (net, s) in models.items():
+            out[name][n] = predict(net, fr, s)[1] * 1e3
+        if a is not None:
+            ts = []
+            for img in fr:
+                t = time.perf_counter()
+                a.analyze(rgb(img))
+                ts.append(time.perf_counter() - t)
+            out["two-stage pipeline"][n] = float(np.median(ts)) * 1e3
+    if a is not None:
+        a.close()
+    return out
+
+
+def print_report(results: dict, split: str, n_images: int, n_faces: int, n_photos: int) -> None:
+    print(f"\n{split} mosaics ({n_images}, {n_faces} faces):")
+    print("| system | conf | face AP50 | face AP50:95 | expression mAP50 | expression mAP50:95 | P / R at conf | "
+          "label acc. (found faces) | images/s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, r in real.items():
-        if "conf" not in r:
-            print(f"| {name} | — | (reference) | — | {r['label_accuracy']:.3f} | — | — | — | — |")
+    for name, r in results.items():
+        m, c = r["mosaics"], r["mosaics"]["at_conf"]
+        print(f"| {name} | {c['conf']:.2f} | {m['face_ap50']:.3f} | {m['face_ap50_95']:.3f} | "
+              f"{m['expression_map50']:.3f} | "
+              f"{m['expression_map50_95']:.3f} | {c['precision']:.3f} / {c['recall']:.3f} | "
+              f"{c['label_accuracy_of_found_faces']:.3f} | {m['images_per_s']:.1f} |")
+    first = next(iter(results.values()))["mosaics"]
+    print("\nper-expression AP50 (faces):")
+    print("| system | " + " | ".join(f"{k} ({n})" for k, n in first["expression_faces"].items()) + " |")
+    print("|---|" + "---|" * len(first["expression_faces"]))
+    for name, r in results.items():
+        print(f"| {name} | " + " | ".join(f"{r['mosaics']['per_expression_ap50'].get(k, float('nan')):.3f}"
+                                          for k in first["expression_faces"]) + " |")
+    print(f"\n{split} photos ({n_photos} lfw-expressions photos, whole, one face each) and the bundled astronaut:")
+    print("| system | conf | faces found | false boxes / photo | label acc. (found) | face AP50 | "
+          "astronaut: boxes / false | astronaut face score, label |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        p = r["photos"]
+        if "found" not in p:
+            print(f"| {name} | — | (reference) | — | {p['label_accuracy']:.3f} | — | — | — |")
             continue
         a = r["astronaut"]
-        fs = "not found" if a["face_score"] is None else f"{a['face_score']:.2f}"
-        print(f"| {name} | {r['conf']:.2f} | {r['found']:.3f} | {r['false_per_photo']:.2f} | "
-              f"{r['label_accuracy_of_found']:.3f} | {r['face_ap50']:.3f} | {r['expression_map50']:.3f} | "
-              f"{a['boxes']} / {a['false_boxes']} | {fs} |")
+        face = "not found" if a["face_score"] is None else f"{a['face_score']:.2f}, {a['face_label']}"
+        print(f"| {name} | {r['settings']['conf']:.2f} | {p['found']:.3f} | {p['false_per_photo']:.3f} | "
+              f"{p['label_accuracy_of_found']:.3f} | {p['face_ap50']:.3f} | {a['boxes']} / {a['false_boxes']} | "
+              f"{face} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", action="append", default=[], metavar="LABEL=PATH", help="exported one-pass model "
+                    "(.onnx with its .json sidecar); repeatable")
+    ap.add_argument("--data", default="configs/onepass-csp.yaml", help="training YAML whose mosaics and box cache "
+                    "to use")
+    ap.add_argument("--split", choices=sorted(SPLITS), default="test",
+                    help="val: val-like-test mosaics and validation-identity photos; test: the test ones")
+    ap.add_argument("--choose", action="store_true", help="choose threshold / upscale / clipping (needs --split val)")
+    ap.add_argument("--conf", type=float, help="face-score threshold of the report (default: the model's recorded one)")
+    ap.add_argument("--upscale", action="store_true", help="enlarge images smaller than the input")
+    ap.add_argument("--no-clip", action="store_true", help="NMS on unclipped boxes (clip afterwards)")
+    ap.add_argument("--two-stage", action="store_true", help="also the two-stage pipeline")
+    ap.add_argument("--speed", action="store_true", help="also ms per frame by number of faces")
+    ap.add_argument("--limit", type=int, default=0, help="use the first N mosaics (0 = all)")
+    ap.add_argument("--frames", type=int, default=5, help="frames per face count for the speed table")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, help="write the figures as JSON")
+    args = ap.parse_args()
+    if args.choose and args.split != "val":
+        ap.error("--choose makes choices, and choices are made on validation data: use --split val")
+    if not args.model:
+        ap.error("give at least one --model LABEL=PATH")
+    cfg = from_dict(DetectorTrainConfig, load_yaml(args.data))
+    mosaic_split, identities = SPLITS[args.split]
+    mosaics = load_split(cfg.data, mosaic_split)
+    if args.limit:
+        mosaics.images, mosaics.boxes, mosaics.labels = (mosaics.images[: args.limit], mosaics.boxes[: args.limit],
+                                                         mosaics.labels[: args.limit])
+    photos = photo_set(cfg, identities)
+    n_faces = sum(len(b) for b in mosaics.boxes)
+    print(f"{args.split}: {len(mosaics)} {mosaic_split} mosaics of {mosaics.images.shape[1]} px, {n_faces} faces; "
+          f"{len(photos.images)} lfw-expressions photos of {identities} identities")
+    out: dict = {"split": args.split, "mosaics": str(cfg.data.folder() / mosaic_split), "mosaic_images": len(mosaics),
+                 "mosaic_faces": n_faces, "photos": len(photos.images),
+                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "models": {}}
+    models: dict[str, tuple[Network, Settings]] = {}
+    for item in args.model:
+        label, _, path = item.partition("=")
+        net = Network(path, args.threads)
+        check_against_stage(path, net, [photos.images[0], photos.images[1], np.asarray(mosaics.images[0])])
+        settings = Settings(net.conf if args.conf is None else args.conf, args.upscale, not args.no_clip)
+        models[label] = (net, settings)
+        out["models"][label] = {"path": path, "sha256": net.meta["sha256"], "recorded_conf": net.conf}
+    if args.choose:
+        for label, (net, _) in models.items():
+            res = choose(net, mosaics, photos)
+            print_choice(label, res)
+            out["models"][label]["choice"] = res
+    else:
+        results = {label: report(net, s, mosaics, photos) for label, (net, s) in models.items()}
+        if args.two_stage:
+            results["two-stage pipeline"] = two_stage(mosaics, photos)
+        print_report(results, args.split, len(mosaics), n_faces, len(photos.images))
+        out["results"] = results
+        if args.speed:
+            ms = speed(models, speed_frames(cfg, identities, args.frames), args.two_stage)
+            print(f"\nms per 640×640 frame (median of {args.frames}) by number of faces:")
+            print("| system | " + " | ".join(f"{n} face{'s' if n > 1 else ''}" for n in FACE_COUNTS) + " |")
+            print("|---|" + "---|" * len(FACE_COUNTS))
+            for name, row in ms.items():
+                print(f"| {name} | " + " | ".join(f"{row[n]:.0f}" for n in FACE_COUNTS) + " |")
+            out["ms_per_frame_by_faces"] = ms
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"accuracy": results, "ms_per_frame_by_faces": speed, "real_photos": real,
-                                        "test_images": len(images), "test_faces": n_faces,
-                                        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, indent=1))
+        args.out.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -306,8 +306,9 @@ def test_interrupted_batch_is_consistent_and_resume_finishes_it(tmp_path, signum
     assert len(jsons) == done_before == len((out / ".ferx-batch" / "done.jsonl").read_text().splitlines())
     assert len(list((out / "annotated").iterdir())) == done_before
 
-    assert main([*args, "--resume"]) == 0
+    code = main([*args, "--resume"])
     s = _summary(out)
+    assert code == 0, s["failed"]
     assert s["status"] == "complete" and s["analysed"] == 20 and s["resumed"] == done_before
     jsons = _assert_csv_matches_jsons(out)
     assert sorted(jsons) == [str(p) for p in photos]

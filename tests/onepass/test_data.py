@@ -1,6 +1,7 @@
 """Mosaic generator: boxes match the pasted faces, splits are identity-disjoint, seeds reproduce."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,6 +79,28 @@ def test_generation_is_seeded_and_has_a_manifest():
     assert len(rows) == sum(len(x) for x in a.boxes)
     assert {r[6] for r in rows} <= {"lfw-expressions", "ferplus"}
     assert a.images.shape == (3, 128, 128) and a.images.dtype == np.uint8
+
+
+def test_val_like_test_split_has_validation_faces_on_test_shaped_canvases():
+    """The split for choosing inference settings: validation identities and FER+ Valid, test canvases."""
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), size=128, test_size=192, face_min=16, face_max=48,
+                       faces_min=4, faces_max=4, test_faces_max=6, val_images=2, test_images=3)
+    v = generate_split(cfg, "val-like-test", cache, progress=False)
+    t = generate_split(cfg, "test", cache, progress=False)
+    assert v.images.shape == t.images.shape == (3, 192, 192)
+    assert not np.array_equal(v.images, t.images)  # its own seed stream
+    assert v.manifest["split"] == "val-like-test" and v.manifest["faces_from"] == "val"
+    val_lfw, val_fer = face_refs(cfg, "val", cache)
+    rows = v.manifest["faces"]
+    lfw_ids = {r[8] for r in rows if r[6] == "lfw-expressions"}
+    fer_files = {r[7] for r in rows if r[6] == "ferplus"}
+    assert lfw_ids and lfw_ids <= {r.identity for r in val_lfw}
+    assert fer_files and fer_files <= {Path(r.path).name for r in val_fer}
+    test_lfw, _ = face_refs(cfg, "test", cache)
+    assert not lfw_ids & {r.identity for r in test_lfw}
+    with pytest.raises(ValueError, match="unknown mosaic split"):
+        generate_split(cfg, "valid", cache, progress=False)
 
 
 def test_bad_sizes_raise():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ferx.onepass.evaluate import Prediction, average_precision, evaluate
+from ferx.onepass.evaluate import Prediction, average_precision, evaluate, operating_points
 
 LABELS = ("neutral", "happiness")
 
@@ -51,3 +51,23 @@ def test_duplicate_detection_is_a_false_positive():
     r = evaluate([pred], gt, [np.array([0])], LABELS)
     assert r["face_ap50"] == pytest.approx(1.0)  # the duplicate comes after full recall
     assert r["at_conf"]["precision"] == pytest.approx(0.5)
+
+
+def test_operating_points_by_hand():
+    """Two images, three faces: one found with the right label, one found with the wrong label and a
+    duplicate, one missed; a false box in the second image. Figures at two thresholds."""
+    gt = [np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32), np.array([[0, 0, 50, 50]], np.float32)]
+    labels = [np.array([0, 1]), np.array([1])]
+    preds = [_pred([[0, 0, 10, 10], [20, 20, 40, 40], [21, 21, 40, 40]], [0.9, 0.6, 0.3],
+                   [[0.8, 0.2], [0.7, 0.3], [0.1, 0.9]]),
+             _pred([[60, 60, 90, 90]], [0.4], [[0.5, 0.5]])]
+    high, low = operating_points(preds, gt, labels, [0.5, 0.2])
+    assert high["conf"] == 0.5 and high["precision"] == pytest.approx(1.0) and high["recall"] == pytest.approx(2 / 3)
+    assert high["f1"] == pytest.approx(0.8) and high["false_per_image"] == 0.0
+    assert high["label_accuracy_of_found_faces"] == pytest.approx(0.5)  # the second face is called neutral
+    # at 0.2 the duplicate (0.3) and the false box (0.4) count against precision, not for recall
+    assert low["precision"] == pytest.approx(2 / 4) and low["recall"] == pytest.approx(2 / 3)
+    assert low["false_per_image"] == pytest.approx(1.0)
+    # the same figures as evaluate()'s operating point
+    at = evaluate(preds, gt, labels, LABELS, conf=0.2)["at_conf"]
+    assert at["precision"] == pytest.approx(low["precision"]) and at["recall"] == pytest.approx(low["recall"])

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import asdict, fields, replace
 
 import numpy as np
 import pytest
@@ -75,25 +76,73 @@ def test_tiny_training_run_overfits_real_mosaics(tmp_path):
     assert after["face_ap50"] > 0.8, after["face_ap50"]
 
 
-def test_run_folder_and_resume(tmp_path):
+def _tiny_run_config(tmp_path) -> DetectorTrainConfig:
     data, _ = _tiny_split(tmp_path, n=2)
     data.train_images, data.val_images, data.test_images = 4, 2, 2
     data.test_size, data.test_faces_max = 128, 3
-    cfg = DetectorTrainConfig(data=data, model="onepass-nano-csp", epochs=1, batch_size=2, threads=1)
+    return DetectorTrainConfig(data=data, model="onepass-nano-csp", epochs=1, batch_size=2, threads=1)
+
+
+def test_run_folder_and_resume(tmp_path):
+    cfg = _tiny_run_config(tmp_path)
+    data = cfg.data
     run = tmp_path / "run"
     train(cfg, run, progress=False)
     for name in ("config.yaml", "metrics.csv", "log.txt", "last.pt", "best.pt"):
         assert (run / name).is_file(), name
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["data"]["train_images"] == 4 and saved["model"] == "onepass-nano-csp"
-    saved["epochs"] = 2  # extend the finished run by one epoch
+    del saved["class_balance"]  # a run started before that key existed resumes with its default
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
-    train(cfg, run, resume=True, progress=False)
+    train(replace(cfg, epochs=2), run, resume=True, progress=False)  # extend the finished run by one epoch
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert "resumed after epoch 1" in (run / "log.txt").read_text()
     manifest = json.loads((data.folder() / "train" / "manifest.json").read_text())
     assert manifest["key"] == data.key() and manifest["images"] == 4
+
+
+def test_resume_applies_resumable_overrides_and_refuses_the_others(tmp_path, capsys):
+    """`ferx train-detector CONFIG key=value --resume`: epochs=2 extends the run and is recorded; a key
+    that would change the experiment (lr, data.seed) is a usage error naming it, and changes nothing."""
+    from ferx.onepass.train import RESUME_POLICY, main
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(asdict(_tiny_run_config(tmp_path))))
+    run = tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run), "--quiet"]) == 0
+    assert main(["train", str(config), "epochs=2", "--out", str(run), "--resume", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    text = (run / "config.yaml").read_text()
+    assert yaml.safe_load(text)["epochs"] == 2
+    assert [line for line in text.splitlines() if line.startswith("#")][0].startswith("# resumed at epoch 2 (")
+    assert "epochs 1 -> 2" in text
+    assert "changed on resume at epoch 2" in (run / "log.txt").read_text()
+
+    capsys.readouterr()
+    assert main(["train", str(config), "lr=0.01", "data.seed=3", "epochs=3", "--out", str(run), "--resume",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume cannot change data.seed, lr" in err and "keys that can change on resume" in err
+    assert (run / "config.yaml").read_text() == text  # nothing applied, not even the resumable epochs=3
+    assert len(list(csv.DictReader(open(run / "metrics.csv")))) == 2
+    assert main(["train", str(config), "epochs=1", "--out", str(run), "--resume", "--quiet"]) == 2
+    assert "already done 2 epochs" in capsys.readouterr().err
+    # every key has a decision: a new config key must be added to the table
+    assert {f.name for f in fields(DetectorTrainConfig)} <= set(RESUME_POLICY)
+
+
+def test_validation_split_cannot_be_configured(tmp_path, capsys):
+    """The detector validates on "val" and reports on "test", by name: there is no split key, so a config
+    cannot make the validation split the test split (the key is refused as unknown, exit 2)."""
+    from ferx.onepass.train import main
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(asdict(_tiny_run_config(tmp_path))))
+    assert main(["train", str(config), "val_split=test", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "unknown config key(s) 'val_split'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_unknown_config_keys_raise(tmp_path):
@@ -105,6 +154,10 @@ def test_unknown_config_keys_raise(tmp_path):
         train(DetectorTrainConfig(model_options={"depthh": 1}), tmp_path / "x", progress=False)
     with pytest.raises(ConfigError, match="nothing to resume"):
         train(DetectorTrainConfig(), tmp_path / "y", resume=True, progress=False)
+    from ferx.onepass.train import evaluate_target
+
+    with pytest.raises(ConfigError, match="unknown split 'valid'.*val-like-test"):
+        evaluate_target(tmp_path / "z.onnx", split="valid")
 
 
 def test_class_balance_weights_rare_labels_up_and_raises_their_loss():

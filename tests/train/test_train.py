@@ -1,5 +1,6 @@
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,65 @@ def test_tiny_run_overfits_real_faces(tmp_path):
     assert acc > 0.8
     with pytest.raises(FileNotFoundError, match="init_from"):
         train(replace(config, init_from=str(tmp_path / "missing.pt")), tmp_path / "bad", progress=False)
+
+
+def _tiny_config_file(tmp_path, **extra) -> Path:
+    """A one-epoch classifier config on 16 real FER+ training faces (16 validation, 16 test)."""
+    import yaml
+
+    from tests.conftest import SHARED
+
+    if not (SHARED / "ferplus").exists():
+        pytest.skip("no FER+ data")
+    config = {"data": f"ferplus:{SHARED / 'ferplus'}", "epochs": 1, "batch_size": 8, "max_train": 16,
+              "max_eval": 16, "warmup_epochs": 0, "augment": False, "threads": 1,
+              "cache_dir": str(tmp_path / "cache"), **extra}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_resume_applies_resumable_overrides_and_refuses_the_others(tmp_path, capsys):
+    """`ferx train CONFIG key=value --resume`: epochs=2 extends the run and is recorded; seed (or any key
+    that would change the experiment) is a usage error naming it, and changes nothing."""
+    import csv
+    from dataclasses import fields
+
+    import yaml
+
+    from ferx.train.loop import RESUME_POLICY, TrainConfig, main
+
+    config, run = _tiny_config_file(tmp_path), tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run)]) == 0
+    assert main(["train", str(config), "epochs=2", "--out", str(run), "--resume"]) == 0
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    text = (run / "config.yaml").read_text()
+    assert yaml.safe_load(text)["epochs"] == 2
+    assert [line for line in text.splitlines() if line.startswith("#")][0].startswith("# resumed at epoch 2 (")
+    assert "epochs 1 -> 2" in text
+    assert "changed on resume at epoch 2" in (run / "log.txt").read_text()
+
+    capsys.readouterr()
+    assert main(["train", str(config), "seed=1", "patience=3", "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume cannot change seed" in err and "keys that can change on resume: epochs, patience" in err
+    assert (run / "config.yaml").read_text() == text  # nothing applied, not even the resumable patience=3
+    assert len(list(csv.DictReader(open(run / "metrics.csv")))) == 2
+    # every key has a decision: a new config key must be added to the table
+    assert {f.name for f in fields(TrainConfig)} == set(RESUME_POLICY)
+
+
+def test_validation_split_must_not_be_the_test_split(tmp_path, capsys):
+    from ferx.config import ConfigError
+    from ferx.train.loop import TrainConfig, main, train
+
+    config = _tiny_config_file(tmp_path)
+    assert main(["train", str(config), "val_split=test", "--out", str(tmp_path / "run")]) == 2
+    assert "val_split 'test' and test_split 'test' are the same split" in capsys.readouterr().err
+    assert main(["train", str(config), "val_split=private_test", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "val_split 'private_test' and test_split 'test' are the same split (test)" in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    with pytest.raises(ConfigError, match="must differ from the training split"):
+        train(TrainConfig(val_split="train"), tmp_path / "run2", progress=False)

@@ -28,6 +28,8 @@ source dataset, file, identity) under a folder named by the config's hash, so ep
 
     python -m ferx.onepass.data boxes                 # cache the pipeline's lfw boxes (≈ 2 min)
     python -m ferx.onepass.data generate configs/onepass-vss.yaml   # write the mosaics
+    python -m ferx.onepass.data generate configs/onepass-csp.yaml --splits val-like-test
+                                      # validation faces on test-shaped canvases (choosing inference settings)
 """
 
 from __future__ import annotations
@@ -48,7 +50,15 @@ from ferx.data.readers import identity_split, open_dataset
 from ferx.facs import EXPRESSIONS
 
 FORMAT_VERSION = 1
-SPLIT_NAMES = ("train", "val", "test")
+#: Generated splits. "val-like-test": validation faces (val identities, FER+ Valid) on canvases shaped
+#: like the test mosaics (test_size, up to test_faces_max faces, test_images of them), so that
+#: inference settings (score threshold, upscaling, box clipping) are chosen on mosaics like those the
+#: test figures come from without looking at the test split. Its seed stream is its own (index 3),
+#: so adding it changed none of the other splits.
+SPLIT_NAMES = ("train", "val", "test", "val-like-test")
+#: Test-shaped splits, and the split whose faces each generated split draws from.
+TEST_SHAPED = ("test", "val-like-test")
+FACE_POOL = {"train": "train", "val": "val", "test": "test", "val-like-test": "val"}
 
 
 @dataclass
@@ -378,15 +388,18 @@ def make_mosaic(
 def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = True) -> MosaicSplit:
     from tqdm import tqdm
 
-    count = {"train": cfg.train_images, "val": cfg.val_images, "test": cfg.test_images}[split]
-    size = cfg.test_size if split == "test" else cfg.size
-    fmax = cfg.test_faces_max if split == "test" else cfg.faces_max
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"unknown mosaic split {split!r}; use one of {', '.join(SPLIT_NAMES)}")
+    shaped_like_test = split in TEST_SHAPED
+    count = cfg.test_images if shaped_like_test else {"train": cfg.train_images, "val": cfg.val_images}[split]
+    size = cfg.test_size if shaped_like_test else cfg.size
+    fmax = cfg.test_faces_max if shaped_like_test else cfg.faces_max
     if size % 32 or size < 64:
         raise ValueError(f"canvas size must be a multiple of 32 and at least 64, got {size}")
     if cfg.face_max * cfg.margin >= size:
         raise ValueError(f"face_max {cfg.face_max} px (with margin {cfg.margin}) does not fit a {size}-px canvas")
     rng = np.random.default_rng([cfg.seed, SPLIT_NAMES.index(split)])
-    lfw, fer = face_refs(cfg, split, cache)
+    lfw, fer = face_refs(cfg, FACE_POOL[split], cache)
     if not lfw and not fer:
         raise ValueError(f"no faces available for split {split!r}")
     memo: dict[str, np.ndarray] = {}
@@ -406,7 +419,8 @@ def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = 
         for b, r in zip(boxes, placed):
             rows.append([i, *np.round(b, 2).tolist(), r.label, r.source, Path(r.path).name, r.identity])
     manifest = {
-        "format": FORMAT_VERSION, "split": split, "config": asdict(cfg), "key": cfg.key(), "images": count,
+        "format": FORMAT_VERSION, "split": split, "faces_from": FACE_POOL[split], "config": asdict(cfg),
+        "key": cfg.key(), "images": count,
         "size": size, "labels": list(EXPRESSIONS),
         "faces_columns": ["image", "x1", "y1", "x2", "y2", "label", "source", "file", "identity"], "faces": rows,
         "pool": {"lfw-expressions": len(lfw), "ferplus": len(fer),
@@ -449,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", default=MosaicConfig.box_cache)
     g = sub.add_parser("generate", help="generate (or check) the mosaics of a training config")
     g.add_argument("config", help="training YAML (its `data` section)")
-    g.add_argument("--splits", default="train,val,test")
+    g.add_argument("--splits", default="train,val,test",
+                   help=f"comma-separated, of {', '.join(SPLIT_NAMES)} (val-like-test: validation faces on "
+                        f"test-shaped canvases, for choosing inference settings)")
     args = ap.parse_args(argv)
     if args.command == "boxes":
         res = cache_boxes(args.lfw, args.ferplus, args.out)

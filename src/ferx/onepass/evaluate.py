@@ -151,6 +151,33 @@ def _label_accuracy(predictions, gt_boxes, gt_labels, conf: float) -> float:
     return right / max(found, 1)
 
 
+def operating_points(predictions: list[Prediction], gt_boxes: list[np.ndarray], gt_labels: list[np.ndarray],
+                     confs: list[float] | np.ndarray) -> list[dict[str, float]]:
+    """Detection figures at each face-score threshold in `confs`, for choosing the threshold.
+
+    Faces are matched at IoU ≥ 0.5 as in AP (detections by descending score, each to the best
+    still-unmatched face), so `predictions` made at a low threshold (e.g. 0.01) give the figures of
+    every higher one without running the model again. Per threshold: conf, precision, recall, f1,
+    false_per_image (unmatched detections per image: duplicates and non-faces), and
+    label_accuracy_of_found_faces.
+    """
+    scores, tp, n_gt = _match([p.boxes for p in predictions], [p.scores for p in predictions], gt_boxes,
+                              np.array([0.5]))
+    out = []
+    for conf in confs:
+        kept = scores >= conf
+        n_tp = int(tp[0][kept].sum())
+        n_fp = int(kept.sum()) - n_tp
+        precision, recall = n_tp / max(n_tp + n_fp, 1), n_tp / max(n_gt, 1)
+        out.append({
+            "conf": float(conf), "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+            "false_per_image": n_fp / max(len(predictions), 1),
+            "label_accuracy_of_found_faces": _label_accuracy(predictions, gt_boxes, gt_labels, float(conf)),
+        })
+    return out
+
+
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     """The report without the curves (JSON-ready)."""
     def strip(d: dict[str, Any]) -> dict[str, Any]:

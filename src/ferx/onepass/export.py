@@ -75,8 +75,8 @@ def export(run: Path, name: str, out_dir: Path, size: int = 640, box_cache: str 
         "outputs": OUTPUTS,
         "output_layout": "(1, 5 + C, S/stride, S/stride): dx, dy, log w, log h (stride units), objectness logit, class logits",
         "defaults": {"conf": conf, "nms_iou": 0.3},
-        "defaults_note": "paper protocol: conf 0.5, NMS 0.3; a lower conf is recorded when the model's "
-                         "scores are calibrated lower (chosen on the validation mosaics)",
+        "defaults_note": f"NMS 0.3 (the paper's); conf {conf}: the paper's 0.5 unless a threshold chosen on "
+                         "validation data is given (benchmarks/bench_onepass.py --choose --split val)",
         "keypoint_template": template,
         "keypoint_note": "keypoints are a mean template placed in each box (from the pipeline's lfw-expressions faces), not measured",
         "model_config": state["model_config"],
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("src/ferx/assets/models"))
     ap.add_argument("--size", type=int, default=640, help="input side (multiple of 32; default 640)")
     ap.add_argument("--conf", type=float, default=0.5, help="default face-score threshold recorded in the sidecar "
-                    "(default 0.5, the paper's)")
+                    "(default 0.5, the paper's; choose it on validation data: benchmarks/bench_onepass.py --choose)")
     args = ap.parse_args(argv)
     if args.size % 32:
         raise SystemExit(f"--size must be a multiple of 32, got {args.size}")

@@ -6,6 +6,15 @@
 A run folder holds config.yaml (resolved), metrics.csv (one row per epoch), log.txt, last.pt
 (model, EMA, optimizer, RNG: everything to resume), best.pt (EMA weights with the best validation
 face AP50:95), and after training report.json + pr.png on the test mosaics.
+
+`--resume` continues from last.pt with the run's saved config.yaml (the CONFIG file is not re-read);
+key=value overrides given with it are applied from the next epoch when the key is resumable
+(`RESUME_POLICY`: epochs, threads, device, data.cache_dir) and recorded in log.txt and as a comment
+at the end of config.yaml; any other key is refused with a usage error (exit 2).
+
+Splits are fixed by name: training on "train", the best checkpoint chosen on "val", the report on
+"test" (the config has no split keys, so a validation split equal to the test split cannot be
+configured: `val_split=...` is an unknown key).
 """
 
 from __future__ import annotations
@@ -26,12 +35,32 @@ import yaml
 
 from ferx.config import ConfigError, from_dict, load_yaml
 from ferx.facs import EXPRESSIONS
-from ferx.onepass.data import MosaicConfig, MosaicSplit, load_split
+from ferx.onepass.data import SPLIT_NAMES, MosaicConfig, MosaicSplit, load_split
 from ferx.onepass.decode import postprocess
 from ferx.onepass.evaluate import Prediction, evaluate, pr_plot, summary
 from ferx.onepass.loss import detection_loss
 from ferx.onepass.model import OnePassDetector, create_model, model_config
+from ferx.train.loop import APPLY, REFUSE, note_ignored_config, resume_changes, resume_note, write_run_config
 from ferx.train.runlog import RunLog
+
+#: What `--resume` does with a key whose value differs from the run's saved config.yaml (see
+#: `ferx.train.loop.RESUME_POLICY` for the classifier). Every DetectorTrainConfig field is listed
+#: (a test checks); a nested key follows its nearest listed parent.
+#:   apply  — takes effect from the next epoch; recorded in log.txt and config.yaml.
+#:   refuse — usage error: the mosaics, model, objective, optimiser, augmentation, the validation
+#:            metric that picks best.pt, or the seed would differ between the epochs of one run.
+#: `epochs` recomputes the cosine schedule over the new total (extending a run raises the learning
+#: rate again), and may not go below the epochs already done. `data.cache_dir` only says where the
+#: mosaics are stored (it is not part of their hash).
+RESUME_POLICY: dict[str, str] = {
+    "data": REFUSE, "data.cache_dir": APPLY,
+    "model": REFUSE, "model_options": REFUSE, "seed": REFUSE, "max_train": REFUSE, "max_val": REFUSE,
+    "batch_size": REFUSE, "optimizer": REFUSE, "lr": REFUSE, "weight_decay": REFUSE, "momentum": REFUSE,
+    "warmup_epochs": REFUSE, "min_lr_ratio": REFUSE, "ema": REFUSE, "ema_decay": REFUSE,
+    "mixup": REFUSE, "flip": REFUSE, "photometric": REFUSE, "class_balance": REFUSE,
+    "val_conf": REFUSE, "nms_iou": REFUSE,  # the validation AP that chooses best.pt
+    "epochs": APPLY, "threads": APPLY, "device": APPLY,
+}
 
 
 def class_weights(labels: list[np.ndarray], num_classes: int, exponent: float) -> np.ndarray | None:
@@ -184,14 +213,20 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
 
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "config.yaml"
+    note = ""
     if resume:
         if not (out / "last.pt").exists():
             raise ConfigError(f"{out}: nothing to resume (no last.pt)")
-        config = from_dict(DetectorTrainConfig, load_yaml(saved))
+        # the saved config is the run's; `config` may differ from it only in resumable keys
+        done = int(torch.load(out / "last.pt", map_location="cpu", weights_only=False)["epoch"]) + 1
+        # through the dataclass, so that keys added to it since the run started count as their defaults
+        run_config = asdict(from_dict(DetectorTrainConfig, load_yaml(saved)))
+        changes = resume_changes(run_config, asdict(config), RESUME_POLICY, done)
+        note = resume_note(changes, done + 1)
     if config.optimizer not in ("adamw", "sgd"):
         raise ConfigError(f"optimizer must be adamw or sgd, got {config.optimizer!r}")
     model_config(config.model, **config.model_options)  # unknown names / options raise before any work
-    saved.write_text(yaml.safe_dump(asdict(config), sort_keys=False))
+    write_run_config(saved, asdict(config), resume, note)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -247,6 +282,8 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
         torch.set_rng_state(state["torch_rng"])
         start_epoch, best = state["epoch"] + 1, state["best"]
         say(f"resumed after epoch {start_epoch}, best val face AP50:95 {best:.4f}")
+        if note:
+            say(f"changed on resume {note}")
     metrics_path = out / "metrics.csv"
     columns = ["epoch", "lr", "loss", "iou", "obj", "cls", "val_face_ap50", "val_face_ap50_95",
                "val_expr_map50", "val_label_accuracy", "seconds"]
@@ -318,10 +355,17 @@ def load_run_model(run: Path, device: torch.device | None = None) -> tuple[OnePa
 
 def evaluate_target(target: Path, split: str = "test", conf: float = 0.01, nms_iou: float = 0.3,
                     data_config: Path | None = None, progress: bool = True, threads: int = 0) -> dict[str, Any]:
-    """Evaluate a run folder (torch, best.pt) or an exported NAME.onnx on a split's mosaics.
+    """Evaluate a run folder (torch, best.pt) or an exported NAME.onnx on a split's mosaics (any of
+    `ferx.onepass.data.SPLIT_NAMES`; "val-like-test" for choosing an exported model's settings).
 
-    Writes report[-SPLIT].json and pr[-SPLIT].png beside the run / model.
+    AP uses every detection with face score ≥ `conf`; precision / recall / label accuracy are also
+    given at an operating point: the exported model's recorded threshold (sidecar `defaults.conf`),
+    or the paper's 0.5 for a run folder. Writes report[-SPLIT].json and pr[-SPLIT].png beside the
+    run / model.
     """
+    if split not in SPLIT_NAMES:
+        raise ConfigError(f"unknown split {split!r}; use one of {', '.join(SPLIT_NAMES)}")
+    operating = 0.5
     target = Path(target)
     if target.suffix == ".onnx":
         from ferx.onepass.stage import OnnxDetector
@@ -331,6 +375,7 @@ def evaluate_target(target: Path, split: str = "test", conf: float = 0.01, nms_i
         cfg = from_dict(DetectorTrainConfig, load_yaml(data_config))
         ms = load_split(cfg.data, split, progress)
         det = OnnxDetector(str(target), threads=threads or 2)
+        operating = float(det.meta.get("defaults", {}).get("conf", operating))
         preds = [Prediction(*det.predict(np.asarray(img), conf=conf, nms_iou=nms_iou)) for img in ms.images]
         where = target.parent / target.stem
         name = "model"
@@ -344,7 +389,7 @@ def evaluate_target(target: Path, split: str = "test", conf: float = 0.01, nms_i
         preds = predict_torch(model, ms.images, conf, nms_iou, torch.device("cpu"))
         where = target
         name = state["model_name"]
-    report = evaluate(preds, ms.boxes, ms.labels, EXPRESSIONS)
+    report = evaluate(preds, ms.boxes, ms.labels, EXPRESSIONS, conf=operating)
     out = summary(report)
     out.update({"target": str(target), "split": split, "mosaics": str(cfg.data.folder() / split), "conf": conf,
                 "nms_iou": nms_iou})
@@ -391,11 +436,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("config")
     t.add_argument("overrides", nargs="*", help="key=value, nested keys with dots (data.train_images=500)")
     t.add_argument("--out", help="run folder (default runs/<config name>)")
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--resume", action="store_true",
+                   help="continue RUN from last.pt with its saved config.yaml; overrides of resumable keys "
+                        "(epochs, threads, device, data.cache_dir) are applied and recorded, others refused")
     t.add_argument("--quiet", action="store_true")
     e = sub.add_parser("eval", help="evaluate a run folder or an exported .onnx model")
     e.add_argument("target")
-    e.add_argument("--split", default="test")
+    e.add_argument("--split", default="test", help="train, val, test or val-like-test (validation faces on "
+                   "test-shaped mosaics: for choosing an exported model's settings)")
     e.add_argument("--conf", type=float, default=0.01, help="score threshold for AP (default 0.01)")
     e.add_argument("--nms", type=float, default=0.3, help="NMS IoU (default 0.3, the paper's)")
     e.add_argument("--data", type=Path, help="training YAML whose mosaics to use (required for .onnx)")
@@ -405,8 +453,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             if args.resume and not args.out:
                 raise ConfigError("--resume needs --out RUN (the run folder to continue)")
-            cfg = from_dict(DetectorTrainConfig, _merge(load_yaml(args.config), parse_overrides(args.overrides)))
             out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+            overrides = parse_overrides(args.overrides)
+            if args.resume and (out / "config.yaml").exists():
+                # the run's own config is the base; the command line's overrides change it
+                base = load_yaml(out / "config.yaml")
+                note_ignored_config(args.config, base, overrides)
+            else:
+                base = load_yaml(args.config)
+            cfg = from_dict(DetectorTrainConfig, _merge(base, overrides))
             train(cfg, out, resume=args.resume, progress=not args.quiet)
             report = evaluate_target(out, "test", progress=not args.quiet)
             print(json.dumps({k: report[k] for k in ("face_ap50", "face_ap50_95", "expression_map50",

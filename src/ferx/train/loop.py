@@ -6,6 +6,12 @@
 A run folder holds: config.yaml (resolved), metrics.csv (one row per epoch), last.pt (everything
 needed to resume), best.pt (best validation accuracy), report.json (test metrics of best.pt), and
 log.txt. CUDA is used when present (`device: auto`).
+
+`--resume` continues from last.pt with the run's saved config.yaml (the CONFIG file is not re-read);
+key=value overrides given with it are applied from the next epoch when the key is resumable
+(`RESUME_POLICY`: epochs, patience, threads, device, cache_dir) and recorded in log.txt and as a
+comment at the end of config.yaml; any other key is refused with a usage error (exit 2), since the
+checkpoint and the run's record would no longer describe one experiment.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import torch
 import yaml
 
 from ferx.config import ConfigError, from_dict, load_yaml
-from ferx.data.readers import READERS, Dataset, detect_kind, open_dataset
+from ferx.data.readers import READERS, Dataset, DatasetError, canonical_split, detect_kind, open_dataset
 from ferx.train.data import CropTensors, augment, load_crops, normalise
 from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy
 from ferx.train.models import create_model
@@ -80,6 +86,105 @@ class TrainConfig:
     max_train: int = 0
     max_eval: int = 0
     init_from: str = ""
+
+
+APPLY, REFUSE = "apply", "refuse"
+
+#: What `--resume` does with a key whose value differs from the run's saved config.yaml. Every
+#: TrainConfig field is listed (a test checks), so a new key needs a decision.
+#:   apply  — takes effect from the next epoch; recorded in log.txt and config.yaml.
+#:   refuse — usage error: the data, split, labels, model, objective, optimiser settings or seed
+#:            would differ between the epochs of one run, so neither last.pt nor the run's record
+#:            would describe one experiment. Start a new run instead (`init_from=RUN/last.pt` starts
+#:            it from this run's weights).
+#: `epochs` recomputes the cosine schedule over the new total (extending a run raises the learning
+#: rate again), and may not go below the epochs already done.
+RESUME_POLICY: dict[str, str] = {
+    "data": REFUSE, "train_protocol": REFUSE, "eval_protocol": REFUSE, "soft_labels": REFUSE,
+    "val_split": REFUSE, "test_split": REFUSE, "max_train": REFUSE, "max_eval": REFUSE,
+    "architecture": REFUSE, "model_options": REFUSE, "init_from": REFUSE,
+    "guidance_weight": REFUSE, "class_weighting": REFUSE, "augment": REFUSE, "seed": REFUSE,
+    "batch_size": REFUSE, "lr": REFUSE, "momentum": REFUSE, "weight_decay": REFUSE, "warmup_epochs": REFUSE,
+    "epochs": APPLY, "patience": APPLY,
+    "threads": APPLY, "device": APPLY,  # where it runs, not what it learns
+    "cache_dir": APPLY,  # landmark cache location; its entries are keyed by file content
+}
+RESUME_NOTE = "# resumed"
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"data": {"seed": 0}} → {"data.seed": 0} (lists and scalars are leaves)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def resume_changes(saved: dict[str, Any], given: dict[str, Any], policy: dict[str, str], done_epochs: int
+                   ) -> list[tuple[str, Any, Any]]:
+    """(key, saved value, given value) of every key whose value differs between the run's saved
+    config and the one it is resumed with; ConfigError naming the keys that `policy` refuses
+    (a dotted key follows its nearest listed parent; a key listed nowhere is refused)."""
+    missing = object()
+    fs, fg = _flatten(saved), _flatten(given)
+    changes = [(k, fs.get(k, missing), fg.get(k, missing)) for k in sorted(set(fs) | set(fg))
+               if fs.get(k, missing) != fg.get(k, missing)]
+
+    def rule(key: str) -> str:
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in policy:
+                return policy[".".join(parts[:n])]
+        return REFUSE
+
+    refused = [k for k, _, _ in changes if rule(k) != APPLY]
+    if refused:
+        allowed = ", ".join(k for k, v in policy.items() if v == APPLY)
+        raise ConfigError(f"--resume cannot change {', '.join(refused)} (the checkpoint and the run's record would "
+                          f"no longer describe one experiment; start a new run, e.g. with init_from=RUN/last.pt); "
+                          f"keys that can change on resume: {allowed}")
+    for k, _, new in changes:
+        if k == "epochs" and isinstance(new, int) and new < done_epochs:
+            raise ConfigError(f"--resume cannot set epochs={new}: the run has already done {done_epochs} epochs")
+    return [(k, None if a is missing else a, None if b is missing else b) for k, a, b in changes]
+
+
+def write_run_config(path: Path, config: dict[str, Any], resumed: bool, note: str = "") -> None:
+    """config.yaml: the run's current config, then the changes made at earlier resumes as comment
+    lines (kept when `resumed`, so the file tells which values held for which epochs)."""
+    history = [line for line in path.read_text().splitlines() if line.startswith(RESUME_NOTE)] \
+        if resumed and path.exists() else []
+    if note:
+        history.append(f"{RESUME_NOTE} {note}")
+    path.write_text(yaml.safe_dump(config, sort_keys=False) + "".join(f"{line}\n" for line in history))
+
+
+def resume_note(changes: list[tuple[str, Any, Any]], first_epoch: int) -> str:
+    """One line saying what changed and from which epoch (1-based) it holds; "" when nothing did."""
+    if not changes:
+        return ""
+    what = ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in changes)
+    return f"at epoch {first_epoch} ({time.strftime('%Y-%m-%d %H:%M')}): {what}"
+
+
+def check_splits(train_split: str, val_split: str, test_split: str) -> None:
+    """ConfigError unless the training, validation and test splits are three different splits (after
+    the readers' aliases: public_test is val, private_test is test): every choice (best checkpoint,
+    early stopping) is made on validation data, and the test split is for reporting only."""
+    try:
+        train_c, val_c, test_c = (canonical_split(s) for s in (train_split, val_split, test_split))
+    except DatasetError as e:
+        raise ConfigError(str(e)) from None
+    if val_c == test_c:
+        raise ConfigError(f"val_split {val_split!r} and test_split {test_split!r} are the same split ({val_c}): "
+                          f"the best checkpoint and early stopping would be chosen on test data; "
+                          f"validate on the dataset's validation split")
+    if train_c in (val_c, test_c):
+        raise ConfigError(f"val_split {val_split!r} and test_split {test_split!r} must differ from the training "
+                          f"split {train_split!r}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -153,11 +258,19 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
     """Train (or resume) a run in `out`; returns the run folder."""
     from tqdm import tqdm
 
+    check_splits("train", config.val_split, config.test_split)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "config.yaml"
-    if resume and saved.exists():
-        config = from_dict(TrainConfig, load_yaml(saved))
-    saved.write_text(yaml.safe_dump(asdict(config), sort_keys=False))
+    resuming = resume and (out / "last.pt").exists()
+    note = ""
+    if resuming:
+        # the saved config is the run's; `config` may differ from it only in resumable keys
+        done = int(torch.load(out / "last.pt", map_location="cpu", weights_only=False)["epoch"]) + 1
+        # through the dataclass, so that keys added to it since the run started count as their defaults
+        run_config = asdict(from_dict(TrainConfig, load_yaml(saved)))
+        changes = resume_changes(run_config, asdict(config), RESUME_POLICY, done)
+        note = resume_note(changes, done + 1)
+    write_run_config(saved, asdict(config), resuming, note)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -199,6 +312,8 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False, progress: boo
         gen.set_state(state["generator"])
         start_epoch, best, stale = state["epoch"] + 1, state["best"], state["stale"]
         say(f"resumed after epoch {state['epoch'] + 1}, best val accuracy {best:.4f}")
+        if note:
+            say(f"changed on resume {note}")
     metrics_path = out / "metrics.csv"
     fields = ["epoch", "lr", "train_loss", "train_ce", "train_align", "val_accuracy", "val_macro_f1",
               "val_cam_cos", "val_att_cos", "seconds"]
@@ -310,6 +425,20 @@ def _confusion_png(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def note_ignored_config(config_path: str, saved: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """On resume the CONFIG file is not read for values: say so when it differs from the run's own
+    config (in keys not given on the command line), so that an edited file is not ignored unnoticed."""
+    try:
+        given = _flatten(load_yaml(config_path))
+    except (ConfigError, OSError):
+        return
+    flat_saved, flat_over = _flatten(saved), _flatten(overrides)
+    differ = sorted(k for k, v in given.items() if k not in flat_over and k in flat_saved and flat_saved[k] != v)
+    if differ:
+        print(f"ferx: note: resuming with the run's saved config; {config_path} differs in {', '.join(differ)} "
+              f"(not applied; give key=value to change a resumable key)", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -319,7 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("config", help="YAML file with TrainConfig keys")
     t.add_argument("overrides", nargs="*", help="key=value (YAML values)")
     t.add_argument("--out", help="run folder (default runs/<config name>)")
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--resume", action="store_true",
+                   help="continue RUN from last.pt with its saved config.yaml; overrides of resumable keys "
+                        "(epochs, patience, threads, device, cache_dir) are applied and recorded, others refused")
     e = sub.add_parser("eval", help="evaluate a run's best checkpoint")
     e.add_argument("run")
     e.add_argument("--split", default="test")
@@ -327,10 +458,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.command == "train":
-            cfg_dict = load_yaml(args.config)
-            cfg_dict.update(parse_overrides(args.overrides))
-            config = from_dict(TrainConfig, cfg_dict)
             out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+            overrides = parse_overrides(args.overrides)
+            if args.resume and (out / "config.yaml").exists():
+                # the run's own config is the base; the command line's overrides change it
+                cfg_dict = load_yaml(out / "config.yaml")
+                note_ignored_config(args.config, cfg_dict, overrides)
+            else:
+                cfg_dict = load_yaml(args.config)
+            cfg_dict.update(overrides)
+            config = from_dict(TrainConfig, cfg_dict)
             train(config, out, resume=args.resume)
         else:
             report = evaluate_run(Path(args.run), args.split, args.data)
