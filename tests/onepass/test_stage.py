@@ -54,8 +54,8 @@ def test_onepass_analyzer_on_a_real_group_image(group):
     faces = result.faces
     assigned, iou = match(m.boxes, faces.boxes, iou_threshold=0.5)
     recall = float((assigned >= 0).mean())
-    assert recall >= 0.8, (recall, len(faces))  # at the model's recorded threshold (0.5, the paper's)
-    assert len(faces) <= len(m.boxes) + 2  # few false positives at the paper's 0.5 threshold
+    assert recall >= 0.8, (recall, len(faces))  # at the model's recorded threshold (0.4, chosen on validation)
+    assert len(faces) <= len(m.boxes) + 2  # few false positives at the recorded threshold
     np.testing.assert_allclose(faces.expression.sum(1), 1.0, atol=1e-4)
     assert set(faces.labels) <= set(EXPRESSIONS) and faces.landmarks is None and faces.aus is None
     again = FrameResult.from_json(result.to_json())

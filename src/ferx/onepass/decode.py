@@ -11,11 +11,10 @@ For the cell at column gx, row gy of a level with stride s (s = input side / map
 from __future__ import annotations
 
 import numpy as np
-
-from ferx.numeric import sigmoid
 from PIL import Image
 
 from ferx.boxes import box_iou
+from ferx.numeric import sigmoid
 
 
 #: log-size predictions are clipped here before exp (exp(8)·32 px is far beyond any image).
