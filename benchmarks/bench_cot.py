@@ -1,8 +1,8 @@
 """Exp-CoT figures: AU-evidence-only accuracy, classifier agreement, validator pass rate, time per
 explanation.
 
-Runs the Exp-CoT data engine (`ferx cot-data`, default settings: ratio 1:3, seed 0, default
-analyzer) over FER+ test (majority protocol) and all of lfw-expressions, writing the data under
+Runs the Exp-CoT data engine (`ferx cot-data`, default settings: 1 CoT + 3 label records per image,
+seed 0, default analyzer) over FER+ test (majority protocol) and all of lfw-expressions, writing the data under
 runs/cot-data/ (so a second run resumes and only recomputes the stats), and prints the stats:
 face found, AU evidence alone picks the label (accuracy, balanced accuracy, per-label recall),
 agreement between the AU evidence and the configured expression classifier, validator pass rate
@@ -37,13 +37,9 @@ def report(name: str, stats: dict, out: Path) -> None:
     print(f"records {stats['records']} ({', '.join(f'{k} {v}' for k, v in sorted(stats['tasks'].items()))}); "
           f"skipped {stats['skipped']} {stats['skipped_reasons']} (listed in {out / 'skipped.jsonl'})")
     print(f"face found {pct(stats['face_found_rate'])} | AU evidence alone picks the label {pct(stats['au_evidence_accuracy'])} "
-          f"(balanced {pct(stats['au_evidence_balanced_accuracy'])}) | classifier accuracy {pct(stats['classifier_accuracy'])} "
-          f"| classifier agrees with AU evidence {pct(stats['agreement_rate'])} | validator pass rate {pct(stats['validator_pass_rate'])}")
-    words = sorted(len(json.loads(line)["conversations"][1]["value"].split())
-                   for line in (out / "data.jsonl").read_text().splitlines() if '"task": "cot"' in line)
-    if words:
-        print(f"CoT length in words: median {statistics.median(words):.0f}, 10th-90th percentile "
-              f"{words[len(words) // 10]}-{words[9 * len(words) // 10]}")
+          f"(balanced {pct(stats['au_evidence_balanced_accuracy'])}) | images whose AUs argue against the label "
+          f"{stats['contradicting_images']} | validator pass rate {pct(stats['validator_pass_rate'])} | CoT words median "
+          f"{stats['cot_words_median']}")
     print("\n| label | faces | AU-evidence recall |\n|---|---|---|")
     for lab, n in stats["labels"].items():
         if n:

@@ -110,7 +110,8 @@ def test_cot_data_command(tmp_path, capsys):
     err = capsys.readouterr().err
     records = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     skipped = (out / "skipped.jsonl").read_text().splitlines()
-    assert len(records) + len(skipped) == 8 and f"{len(records)} record(s) written" in err
+    # ExpLLM's layout: per image one CoT record plus label-only records by the ratio
+    assert len({r["sample"] for r in records}) + len(skipped) == 8 and f"{len(records)} record(s) written" in err
     assert {r["task"] for r in records} <= {"cot", "label"} and (out / "stats.md").exists()
     assert main(["cot-data", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert main(["cot-data", f"ferplus:{ferplus}", "--ratio", "3", "--out", str(out)]) == 2

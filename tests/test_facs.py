@@ -24,8 +24,7 @@ def test_codebooks_refer_to_known_aus_and_labels():
         assert set(proto.supports) | set(proto.opposes) <= set(facs.AU_NUMBERS)
     assert set(facs.HEATMAP_CODEBOOK) == set(facs.EXPRESSIONS)
     assert facs.HEATMAP_CODEBOOK["neutral"] == ()
-    # AU27 (mouth stretch) is the one codebook AU ferx does not estimate; documented in facs.py
-    assert {n for aus in facs.HEATMAP_CODEBOOK.values() for n in aus} - set(facs.AU_NUMBERS) == {27}
+    assert {n for aus in facs.HEATMAP_CODEBOOK.values() for n in aus} <= set(facs.AU_NUMBERS)
 
 
 def test_intensity_mapping_and_bands():
@@ -36,6 +35,8 @@ def test_intensity_mapping_and_bands():
     assert facs.intensity_band(1.0) == "A"
     assert facs.intensity_band(2.6) == "C"
     assert facs.intensity_band(5.0) == "E"
+    # fixed edges at 1.5, 2.5, 3.5, 4.5 (round() would send 2.5 to B and 4.5 to D, half to even)
+    assert [facs.intensity_band(v) for v in (1.49, 1.5, 2.49, 2.5, 3.5, 4.49, 4.5)] == ["A", "B", "B", "C", "D", "D", "E"]
     assert facs.intensity_band(float("nan")) is None
 
 
@@ -72,3 +73,39 @@ def test_interactions_and_compounds_refer_to_known_aus_and_emotions():
     for c in COMPOUND_EXPRESSIONS:
         assert set(c.aus) <= set(AU_NUMBERS) and set(c.components) <= set(EXPRESSIONS), c.name
     assert core_aus("happiness") == (12,) and core_aus("neutral") == ()
+
+
+def test_knowledge_table_fixes_of_issue_11():
+    protos = facs.EMOTION_PROTOTYPES
+    assert 16 in protos["disgust"].supports and {9, 10} <= set(facs.core_aus("disgust"))
+    assert 17 in protos["anger"].supports
+    assert 25 not in protos["happiness"].supports
+    assert facs.AU_BY_NUMBER[22].name == "Lip Funneler" and facs.AU_BY_NUMBER[27].name == "Mouth Stretch"
+    assert not any("mouthRoll" in src for src in facs.AU_BY_NUMBER[23].sources)  # rolled-in lips are AU28
+
+
+def test_reliability_grades_follow_the_measured_validity():
+    grade = {au.number: au.reliability for au in facs.AU_TABLE}
+    assert grade[12] == "good" and grade[26] == "good"
+    assert grade[9] == "unreliable"  # MediaPipe's noseSneer is ~0 on every face
+    assert grade[43] == "ungraded" and facs.AU_BY_NUMBER[43].measured
+    for au in facs.AU_TABLE:
+        assert au.measured == (au.reliability != "unreliable")
+        assert au.absence_reliable == (au.reliability in ("good", "fair"))
+    assert facs.AU_MEASURED.tolist() == [au.measured for au in facs.AU_TABLE]
+
+
+def test_geometry_sources_on_a_real_face(analyzer):
+    """Brow lowering and lip measures on a real photo are finite, per side where bilateral, and move
+    the right way when the mesh is edited: brows pushed down read as more AU4."""
+    from tests.conftest import lfw_paths
+
+    lm = analyzer.analyze(lfw_paths("neutral", 1)[0]).faces.landmarks[:1].copy()
+    base = facs.brow_lower(lm)
+    assert base.shape == (1, 2) and np.isfinite(base).all()
+    up, scale = facs._up(lm)
+    lowered = lm.copy()
+    lowered[:, [55, 285], :2] -= 0.05 * scale[:, None, None] * up[:, None, :]
+    np.testing.assert_allclose(facs.brow_lower(lowered) - base, 0.05, atol=1e-4)
+    assert np.isfinite(facs.lip_corner_drop(lm)).all() and facs.lip_corner_drop(lm).shape == (1, 2)
+    assert facs.lip_press(lm).shape == (1,) and facs.lip_narrow(lm).shape == (1,)

@@ -91,8 +91,9 @@ def test_records_have_readable_au_bands():
     f = make_faces(1).with_fields(aus=np.full((1, len(AU_CODES)), 0.3))
     f = f.with_fields(aus=np.where(np.arange(len(AU_CODES)) == 0, 4.2, f.aus))
     rec = f.to_records()[0]
-    assert rec["aus"]["AU1"] == {"intensity": 4.2, "band": "D"}
+    assert rec["aus"]["AU1"] == {"intensity": 4.2, "band": "D", "reliability": "weak"}
     assert rec["aus"]["AU2"]["band"] is None
+    assert rec["aus"]["AU12"]["reliability"] == "good" and rec["aus"]["AU9"]["reliability"] == "unreliable"
 
 
 def test_to_pandas_has_one_row_per_face():

@@ -136,7 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("dataset", help="KIND:PATH or PATH (kinds: ferplus, fer2013, folders, lfw-expressions, rafdb, affectnet)")
     d.add_argument("--out", required=True, help="output folder (resumed if it exists)")
     d.add_argument("--split", help="train, val or test (default: all)")
-    d.add_argument("--ratio", default="1:3", help="CoT : label-only records (default 1:3, as in ExpLLM)")
+    d.add_argument("--ratio", default="1:3", help="CoT : label-only records per image, COT 0 or 1 (default 1:3, "
+                   "as in ExpLLM's data lists)")
+    d.add_argument("--drop-contradicting", action="store_true", help="leave out the CoT record of images whose "
+                   "measured AUs argue against their label (they are flagged and counted in stats.md either way)")
     d.add_argument("--seed", type=int, default=0, help="task assignment, prompts and phrasing (default 0)")
     d.add_argument("--language", default="en", help="template language (default en)")
     d.add_argument("--limit", type=_positive_int, help="use only the first N samples")
@@ -364,7 +367,7 @@ def _cot_data(args: argparse.Namespace) -> int:
 
     try:
         cot, label = parse_ratio(args.ratio)
-        settings = EngineSettings(cot, label, args.seed, args.language)
+        settings = EngineSettings(cot, label, args.seed, args.language, drop_contradicting=args.drop_contradicting)
         from ferx.explain.templates import load_templates
 
         load_templates(args.language)

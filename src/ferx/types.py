@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, OCCURRENCE_THRESHOLD, intensity_band
+from ferx.facs import AU_BY_NUMBER, AU_CODES, BLENDSHAPES, EXPRESSIONS, OCCURRENCE_THRESHOLD, intensity_band
 
 N_LANDMARKS = 478
 N_KEYPOINTS = 5
@@ -323,8 +323,11 @@ class Faces:
                     "probabilities": dict(zip(self.expression_labels, r(probs))),
                 }
             if self.aus is not None:
+                # the reliability grade travels with each value, so a reader of the JSON knows which
+                # AUs the estimator measures well and which it cannot measure (facs.AU_VALIDITY)
                 rec["aus"] = {
-                    code: {"intensity": r(v), "band": intensity_band(float(v))} for code, v in zip(self.au_codes, self.aus[i])
+                    code: {"intensity": r(v), "band": intensity_band(float(v)), "reliability": _reliability(code)}
+                    for code, v in zip(self.au_codes, self.aus[i])
                 }
             if self.head_pose is not None:
                 rec["head_pose"] = dict(zip(HEAD_POSE_NAMES, r(self.head_pose[i])))
@@ -520,6 +523,13 @@ class FrameResult:
         df.insert(0, "frame", self.index)
         df.insert(0, "source", self.source)
         return df
+
+
+def _reliability(code: str) -> str | None:
+    """The measured reliability grade of an AU code (None for a code outside the FACS table)."""
+    number = code[2:]
+    au = AU_BY_NUMBER.get(int(number)) if number.isdigit() else None
+    return None if au is None else au.reliability
 
 
 def _round(x: Any, decimals: int) -> Any:

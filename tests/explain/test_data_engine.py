@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ferx.data.readers import Dataset, Sample, open_dataset
-from ferx.explain.data_engine import EngineSettings, generate, parse_ratio, task_plan
+from ferx.explain.data_engine import EngineSettings, generate, parse_ratio
 from ferx.explain.validate import validate
 from ferx.facs import AU_CODES, EXPRESSIONS
 from tests.conftest import LFW, SHARED, lfw_paths
@@ -29,29 +29,47 @@ def ferplus_run(analyzer, tmp_path_factory):
     return ds, out, report
 
 
-def test_jsonl_schema_and_mix_ratio_on_ferplus(ferplus_run):
+def test_records_per_image_as_in_explllm_lists(ferplus_run):
+    """Every usable image: one CoT conversation (description turn, then label turn) and three
+    label-only records; the rationale concludes with the dataset's label and never cites a classifier."""
     ds, out, report = ferplus_run
     records, skipped = read(out / "data.jsonl"), read(out / "skipped.jsonl")
-    assert len(records) + len(skipped) == 40 and report.written == len(records) > 20
+    images = {r["sample"] for r in records}
+    assert len(images) + len(skipped) == 40 and report.images == len(images) > 20 and report.written == len(records)
     samples = {str(s.path): s for s in ds.samples[:40]}
+    for i in images:
+        mine = [r for r in records if r["sample"] == i]
+        assert [r["task"] for r in mine] == ["cot", "label", "label", "label"]
+        assert len({r["id"] for r in mine}) == 4
     for r in records:
-        assert set(r) >= {"id", "image", "task", "conversations", "label", "au_label", "aus", "valid"}
-        human, gpt = r["conversations"]
-        assert human["from"] == "human" and gpt["from"] == "gpt" and human["value"].startswith("<image>\n")
+        assert set(r) >= {"id", "sample", "image", "task", "conversations", "label", "au_label", "aus", "contradicts_label"}
+        turns = r["conversations"]
+        assert [t["from"] for t in turns] == (["human", "gpt"] * (2 if r["task"] == "cot" else 1))
+        assert turns[0]["value"].startswith("<image>\n")
         assert Path(r["image"]).exists() and r["label"] == samples[r["image"]].label
-        if r["task"] == "label":
-            assert gpt["value"] == r["label"] and all(lab in human["value"] for lab in EXPRESSIONS)
-        else:
-            assert gpt["value"].startswith("Key observations:") and "Conclusion:" in gpt["value"]
-            assert r["label"] in gpt["value"].split("Conclusion:")[1]
+        assert turns[-1]["value"] == r["label"] and all(lab in turns[-2]["value"] for lab in EXPRESSIONS)
+        if r["task"] == "cot":
+            text = turns[1]["value"]
+            assert text.startswith("Key observations:") and "Conclusion:" in text
+            assert r["label"] in text.split("Conclusion:")[1] and "classifier" not in text
+            assert r["valid"] is True
         assert set(r["aus"]) <= set(AU_CODES) and all(v >= 1.0 for v in r["aus"].values())
-        assert r["valid"] is True
-    # The plan is exactly 1:3 over the 40 samples; records are the plan minus skipped images.
-    plan = task_plan(40, EngineSettings())
-    assert plan.sum() == 10
-    index = {str(s.path): i for i, s in enumerate(ds.samples[:40])}
-    assert all((r["task"] == "cot") == plan[index[r["image"]]] for r in records)
     assert {s["reason"] for s in skipped} <= {"no face found"}
+
+
+def test_contradicting_images_are_flagged_or_dropped(analyzer, tmp_path):
+    """A broad smile labelled sadness: the AUs argue against the label."""
+    smile = lfw_paths("happiness", 1)[0]
+    ds = Dataset("mini", "folders", LFW, EXPRESSIONS, [Sample(smile, "sadness"), Sample(smile, "happiness")])
+    generate(ds, tmp_path / "flag", analyzer, progress=False)
+    recs = read(tmp_path / "flag" / "data.jsonl")
+    assert [(r["sample"], r["task"], r["contradicts_label"]) for r in recs if r["task"] == "cot"] == [(0, "cot", True), (1, "cot", False)]
+    stats = json.loads((tmp_path / "flag" / "stats.json").read_text())
+    assert stats["contradicting_images"] == 1 and "argue against the label" in (tmp_path / "flag" / "stats.md").read_text()
+    generate(ds, tmp_path / "drop", analyzer, EngineSettings(drop_contradicting=True), progress=False)
+    dropped = read(tmp_path / "drop" / "data.jsonl")
+    assert [(r["sample"], r["task"]) for r in dropped if r["task"] == "cot"] == [(1, "cot")]
+    assert sum(r["sample"] == 0 for r in dropped) == 3  # the label-only records stay
 
 
 def test_stats_report(ferplus_run):
@@ -60,6 +78,7 @@ def test_stats_report(ferplus_run):
     stats = json.loads((out / "stats.json").read_text())
     assert stats == report.stats and stats["records"] == len(records)
     assert stats["validator_pass_rate"] == 1.0
+    records = list({r["sample"]: r for r in records}.values())  # per image
     acc = sum(r["au_label"] == r["label"] for r in records) / len(records)
     assert stats["au_evidence_accuracy"] == pytest.approx(acc, abs=1e-4)
     happy = [r for r in records if r["label"] == "happiness"]
@@ -74,9 +93,9 @@ def test_interrupted_run_resumes_to_the_same_file(ferplus_run, analyzer, tmp_pat
         shutil.copy(out / name, tmp_path / name)
     full = (out / "data.jsonl").read_text()
     lines = full.splitlines(keepends=True)
-    (tmp_path / "data.jsonl").write_text("".join(lines[:7]) + lines[7][:25])  # torn last line
+    (tmp_path / "data.jsonl").write_text("".join(lines[:7]) + lines[7][:25])  # torn mid-image
     report = generate(ds, tmp_path, analyzer, limit=40, progress=False)
-    assert report.written == len(lines) - 7
+    assert report.images == len({json.loads(x)["sample"] for x in lines}) - 1  # 7 lines = 1 whole image + 3 of the next
     assert (tmp_path / "data.jsonl").read_text() == full
     with pytest.raises(ValueError, match="other settings"):
         generate(ds, tmp_path, analyzer, EngineSettings(cot=1, label=1), limit=40, progress=False)
@@ -94,6 +113,7 @@ def test_bad_images_are_skipped_and_listed(analyzer, tmp_path):
     report = generate(ds, tmp_path / "out", analyzer, EngineSettings(cot=1, label=0), progress=False)
     records = read(tmp_path / "out" / "data.jsonl")
     assert [r["image"] for r in records] == [str(good[0])] and records[0]["task"] == "cot"
+    assert len(records[0]["conversations"]) == 4
     reasons = [(s["id"], s["image"], s["reason"]) for s in report.skipped]
     assert reasons[0][:2] == ("0000001", str(broken)) and reasons[0][2].startswith("ImageReadError: ")
     assert reasons[1:] == [("0000002", str(blank), "no face found"), ("0000003", str(good[1]), "no label"),
@@ -106,7 +126,7 @@ def _explanation_of(analyzer, path):
     from ferx.explain.cot import explain_faces
 
     faces = analyzer.analyze(path).faces
-    return explain_faces(faces[0], targets=["happiness"])[0]
+    return explain_faces(faces[0].with_fields(expression=None), targets=["happiness"])[0]
 
 
 def test_ratio_parsing():

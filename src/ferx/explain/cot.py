@@ -10,6 +10,14 @@ The AU evidence is the prototype scoring of `ferx.expression.codebook.au_evidenc
 `au-codebook` backend), recomputed here with arrays (`au_evidence_fast`, checked equal by a test),
 so the explanation compares what the AUs alone say with whatever expression backend produced
 `faces.expression`.
+
+Honesty rules (issue 11): an AU graded "unreliable" (`facs.ActionUnit.reliability`) is never an
+observation, never evidence, and never called absent — the text says it was not measured; absence
+is stated only for AUs graded good or fair. The smile patterns and compound expressions need their
+AUs at band B. The AU-only probabilities come from a softmax whose temperature was fitted on
+held-apart data (log-loss), not a near-argmax. The interpretation argues from the evidence the
+conclusion uses: when the classifier's label differs from the AU reading, one sentence says so and
+names what each rests on, and the conclusion repeats it as a caveat.
 """
 
 from __future__ import annotations
@@ -31,9 +39,15 @@ from ferx.facs import (
     INTERACTIONS,
     INTERACTIONS_BY_KEY,
     OCCURRENCE_THRESHOLD,
+    PATTERN_MIN_INTENSITY,
     au_asymmetry,
     au_index,
+    ONE_SIDED_AUS,
     core_aus,
+    EVIDENCE_TEMPERATURE,
+    NEUTRAL_EVIDENCE,
+    au_evidence,
+    evidence_probabilities,
     emotions_for_au,
     intensity_band,
 )
@@ -41,19 +55,22 @@ from ferx.stages import EXPLAINERS, StageBase
 from ferx.types import AUObservation, EmotionEvidence, Explanation, Faces
 from ferx.explain.templates import load_templates
 
-#: AUs whose left/right difference is reported (the unilateral AUs of contempt); other AUs read
-#: from two sources are either not left/right pairs (AU23: lower/upper lip) or not one-sided cues.
-ONE_SIDED_AUS: tuple[int, ...] = (12, 14)
+#: AU-evidence scoring (`facs.NEUTRAL_EVIDENCE`, `facs.EVIDENCE_TEMPERATURE`): chosen on data, see there.
+TEMPERATURE: float = EVIDENCE_TEMPERATURE
 #: Top-two AU-evidence probabilities closer than this are "ambiguous".
 AMBIGUITY_MARGIN = 0.15
 #: Classifier probability below which the conclusion says the classifier is not confident.
 LOW_CONFIDENCE = 0.5
 
 _NUMBER = {code: int(code[2:]) for code in AU_CODES}
+_MEASURED = {n: AU_BY_NUMBER[n].measured for n in _NUMBER.values()}
+_ABSENCE_OK = {n: AU_BY_NUMBER[n].absence_reliable for n in _NUMBER.values()}
 # Looked up per face; computed once.
 _EMOTIONS_FOR = {n: emotions_for_au(n) for n in _NUMBER.values()}
 _CORE = {e: core_aus(e) for e in EXPRESSIONS}
-
+#: Per emotion: defining AUs that are not measured at all, and those measured too weakly to call absent.
+_UNMEASURED = {e: tuple(f"AU{n}" for n in _CORE[e] if not _MEASURED[n]) for e in EXPRESSIONS}
+_WEAK = {e: tuple(f"AU{n}" for n in _CORE[e] if _MEASURED[n] and not _ABSENCE_OK[n]) for e in EXPRESSIONS}
 
 def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
     """(N, len(AU_CODES)) AU matrix in the table's order (AUs the estimator did not give are 0)."""
@@ -66,56 +83,8 @@ def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _evidence_matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The prototype codebook as arrays: (K, 8) normalised support weights, (K, 8) opposing-AU mask,
-    (2, 8) weights of the one-sided AUs (contempt)."""
-    support = np.zeros((len(AU_CODES), len(EXPRESSIONS)), np.float32)
-    oppose = np.zeros_like(support)
-    unilateral = np.zeros((len(ONE_SIDED_AUS), len(EXPRESSIONS)), np.float32)
-    for j, emotion in enumerate(EXPRESSIONS):
-        proto = EMOTION_PROTOTYPES.get(emotion)
-        if proto is None:
-            continue
-        if proto.unilateral:
-            total = sum(proto.supports[n] for n in proto.unilateral)
-            for n in proto.unilateral:
-                unilateral[ONE_SIDED_AUS.index(n), j] = proto.supports[n] / total
-            continue
-        total = sum(proto.supports.values())
-        for n, w in proto.supports.items():
-            support[au_index(n), j] = w / total
-        for n in proto.opposes:
-            oppose[au_index(n), j] = 1.0
-    return support, oppose, unilateral
-
-
-_SUPPORT, _OPPOSE, _UNILATERAL = _evidence_matrices()
-
-
-def au_evidence_fast(aus: np.ndarray, asymmetry: np.ndarray | None) -> np.ndarray:
-    """(N, 8) the same AU evidence as `ferx.expression.codebook.au_evidence` (a test checks they are
-    equal), as three array operations instead of a loop over emotions: the explainer runs on every
-    face and its budget is a fraction of a millisecond.
-
-    Args:
-        aus: (N, K) intensities in `AU_CODES` order, NaN-free.
-        asymmetry: (N, 2) left/right differences (0–5) of `ONE_SIDED_AUS`, or None.
-    """
-    a = np.clip(aus / 5.0, 0.0, 1.0)
-    out = a @ _SUPPORT - 0.5 * (a[:, :, None] * _OPPOSE[None]).max(axis=1)
-    if asymmetry is not None:
-        out += (asymmetry / 5.0) @ _UNILATERAL
-    return out.astype(np.float32)
-
-
-def evidence_probabilities(evidence: np.ndarray, neutral_evidence: float, temperature: float) -> np.ndarray:
-    """(N, 8) softmax of AU evidence with neutral at its fixed level (as the au-codebook backend)."""
-    ev = evidence.astype(np.float64).copy()
-    ev[:, 0] = neutral_evidence
-    logits = ev / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+#: The explainer's name for `facs.au_evidence` (kept for callers and tests of the explain module).
+au_evidence_fast = au_evidence
 
 
 class _Writer:
@@ -152,7 +121,7 @@ def explain_face(
     prob_labels: Sequence[str] = EXPRESSIONS,
     *,
     target: str | None = None,
-    neutral_evidence: float = 0.15,
+    neutral_evidence: float = NEUTRAL_EVIDENCE,
     templates: dict[str, Any] | None = None,
     language: str = "en",
     seed: int = 0,
@@ -175,16 +144,19 @@ def explain_face(
     # Plain floats from here on: per-element numpy access costs more than the whole text.
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
     vals = [float(v) for v in aus]
-    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD), key=lambda j: -vals[j])
+    # Unreliable AUs are not observations: their readings are not evidence of anything.
+    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and _MEASURED[_NUMBER[AU_CODES[j]]]),
+                    key=lambda j: -vals[j])
     ranked = [_NUMBER[AU_CODES[j]] for j in active]  # active AU numbers, strongest first
+    level = {n: round(vals[au_index(n)], 1) for n in ranked}  # as reported, so text and data agree
     active_numbers = set(ranked)
     one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in active_numbers}
 
     # 1. key observations: each active AU, strongest first
     observations = tuple(_observation(vals[j], AU_CODES[j], asymmetry) for j in active)
     # 2. interpretation: known AU combinations, compound expressions, evidence per emotion
-    patterns = _patterns(active_numbers, one_sided)
-    compounds = _compounds(active_numbers)
+    patterns = _patterns(level, one_sided)
+    compounds = _compounds(level)
     evidences = [_emotion_evidence(label, ev[k], float(au_probs[k]), ranked, active_numbers, one_sided)
                  for k, label in enumerate(EXPRESSIONS)]
     order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
@@ -209,7 +181,9 @@ def explain_face(
     )
     key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
     text = render(partial, t, _Writer(t, seed, key))
-    return Explanation(**partial, text=text, language=language)
+    unmeasured = _UNMEASURED.get(label, ())
+    notes = (f"{label}'s defining {', '.join(unmeasured)} not measured reliably (never reported as absent)",) if unmeasured else ()
+    return Explanation(**partial, text=text, language=language, notes=notes)
 
 
 def _observation(value: float, code: str, asymmetry: dict[int, float]) -> AUObservation:
@@ -222,30 +196,42 @@ def _observation(value: float, code: str, asymmetry: dict[int, float]) -> AUObse
     )
 
 
-def _patterns(active: set[int], one_sided: set[int]) -> tuple[str, ...]:
-    """Keys of the `facs.INTERACTIONS` found, minus those a larger pattern found too subsumes."""
+def _patterns(level: dict[int, float], one_sided: set[int]) -> tuple[str, ...]:
+    """Keys of the `facs.INTERACTIONS` found, minus those a larger pattern found too subsumes.
+
+    Args:
+        level: intensity of each active, measured AU (as reported).
+    """
     found = []
     for inter in INTERACTIONS:
+        strong = {n for n, v in level.items() if v >= inter.min_intensity}
         if inter.unilateral:
             hit = len(one_sided.intersection(inter.aus)) >= inter.min_active
         else:
-            hit = len(active.intersection(inter.aus)) >= inter.min_active and active.isdisjoint(inter.absent)
+            hit = (
+                len(strong.intersection(inter.aus)) >= inter.min_active
+                and (not inter.any_of or not strong.isdisjoint(inter.any_of))
+                # an absence is claimed only where the estimate can tell (and any trace spoils it)
+                and all(_ABSENCE_OK[n] and n not in level for n in inter.absent)
+            )
         if hit:
             found.append(inter)
     subsumed = {key for inter in found for key in inter.subsumes}
     return tuple(inter.key for inter in found if inter.key not in subsumed)
 
 
-def _compounds(active: set[int]) -> tuple[str, ...]:
-    """The largest compound expressions (Du et al. 2014) whose AUs are all active."""
-    matched = [c for c in COMPOUND_EXPRESSIONS if active.issuperset(c.aus)]
+def _compounds(level: dict[int, float]) -> tuple[str, ...]:
+    """The largest compound expressions (Du et al. 2014) whose AUs are all measured at band B or more."""
+    strong = {n for n, v in level.items() if v >= PATTERN_MIN_INTENSITY}
+    matched = [c for c in COMPOUND_EXPRESSIONS if strong.issuperset(c.aus)]
     most = max((len(c.aus) for c in matched), default=0)
     return tuple(c.name for c in matched if len(c.aus) == most)
 
 
 def _emotion_evidence(label: str, evidence: float, probability: float, ranked: list[int], active: set[int],
                       one_sided: set[int]) -> EmotionEvidence:
-    """What the active AUs say for and against one emotion."""
+    """What the active AUs say for and against one emotion. `missing` lists only defining AUs whose
+    absence the estimator can vouch for (grade good or fair); the others are "not measured"."""
     proto = EMOTION_PROTOTYPES.get(label)
     if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
         opposing = tuple(f"AU{n}" for n in ranked if _EMOTIONS_FOR[n])
@@ -253,7 +239,7 @@ def _emotion_evidence(label: str, evidence: float, probability: float, ranked: l
     pool = one_sided if proto.unilateral else active
     supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
     opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
-    missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool)
+    missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool and _ABSENCE_OK[n])
     return EmotionEvidence(label, round(evidence, 3), round(probability, 3), supporting, opposing, missing)
 
 
@@ -302,8 +288,21 @@ def _caveats(
     return tuple(caveats)
 
 
+#: Caveats the conclusion states, in this order, at most `MAX_CAVEATS`: the disagreement with the AU
+#: reading comes first (it is the one the reader must not miss), then what weakens the label.
+CAVEAT_ORDER: tuple[str, ...] = ("disagreement", "label_differs_from_au", "low_confidence", "opposing_aus",
+                                 "weak_evidence", "ambiguous")
+MAX_CAVEATS = 2
+
+
 def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
-    """The three-section text of an explanation's structured fields (`x`: Explanation fields)."""
+    """The three-section text of an explanation's structured fields (`x`: Explanation fields).
+
+    The interpretation states what the AUs show, then argues for the conclusion's label from the
+    evidence it rests on. Where the conclusion's label is not the AU reading (the classifier or the
+    dataset label says otherwise), one sentence says so and names what each rests on; the
+    conclusion repeats it as its first caveat.
+    """
     band_words = t["band_words"]
     obs_sentences = []
     for o in x["observations"]:
@@ -322,57 +321,74 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
     if not obs_sentences:
         obs_sentences.append(w.pick(t["no_observation"]))
 
+    label, au_label = x["label"], x["au_label"]
+    evid = {e.label: e for e in x["evidence"]}
+    top, own = x["evidence"][0], evid.get(label)
     inter: list[str] = []
     active = set(o.code for o in x["observations"])
     for key in x["patterns"]:
         codes = [f"AU{n}" for n in INTERACTIONS_BY_KEY[key].aus if f"AU{n}" in active]
         inter.append(w.pick(t["patterns"][key], aus=w.join(codes), be=w.be(codes)))
-    evid = {e.label: e for e in x["evidence"]}
-    top = x["evidence"][0]
+    # What the AUs alone say.
     if top.label == "neutral":
         inter.append(w.pick(t["dominant_neutral"], score=f"{top.evidence:.2f}", percent=_pct(top.probability)))
-        if top.opposing:
-            inter.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
     else:
-        inter.append(
-            w.pick(t["dominant"], label=top.label, score=f"{top.evidence:.2f}", percent=_pct(top.probability),
-                   aus=w.join(top.supporting))
-        )
-        inter.extend(_against(top, w, t))
-    if x["au_secondary"] is not None:
-        sec = evid[x["au_secondary"]]
-        support = w.pick(t["secondary_support"], aus=w.join(sec.supporting)) if sec.supporting else ""
-        inter.append(w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}",
-                            percent=_pct(sec.probability), support=support))
-        inter.extend(_against(sec, w, t))
-    if x["label"] not in (top.label, x["au_secondary"]) and x["label"] in evid and x["label"] != "neutral":
-        own = evid[x["label"]]
-        if own.supporting:
-            inter.append(w.pick(t["label_support"], label=own.label, aus=w.join(own.supporting)))
+        inter.append(w.pick(t["dominant"], label=top.label, score=f"{top.evidence:.2f}",
+                            percent=_pct(top.probability), aus=w.join(top.supporting)))
+    if label == au_label:
+        # The conclusion is the AU reading: what argues against it, and a close runner-up.
+        if top.label == "neutral" and top.opposing:
+            inter.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
+        elif top.label != "neutral":
+            inter.extend(_against(top, w, t))
+        if x["au_secondary"] is not None and "ambiguous" in x["caveats"]:
+            sec = evid[x["au_secondary"]]
+            support = w.pick(t["secondary_support"], aus=w.join(sec.supporting)) if sec.supporting else ""
+            inter.append(w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}",
+                                percent=_pct(sec.probability), support=support))
+        if x["classifier_label"] is not None:
+            inter.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
+                                percent=_pct(x["classifier_probability"])))
+        elif x["label_source"] == "au-evidence":
+            inter.append(w.pick(t["no_classifier"]))
+    else:
+        # The conclusion departs from the AU reading: say so once, plainly, then argue the label's case.
+        if x["label_source"] == "classifier":
+            inter.append(w.pick(t["classifier_disagrees"], label=label, percent=_pct(x["classifier_probability"]),
+                                au_label=au_label, au_percent=_pct(top.probability)))
         else:
-            inter.append(w.pick(t["label_no_support"], label=own.label))
-        inter.extend(_against(own, w, t))
+            inter.append(w.pick(t["label_disagrees"], label=label, au_label=au_label))
+        if own is not None and label != "neutral":
+            if own.supporting:
+                inter.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
+            elif not _UNMEASURED[label]:
+                inter.append(w.pick(t["label_no_support"], label=label))
+            inter.extend(_against(own, w, t))
+        elif label == "neutral" and top.supporting:
+            inter.append(w.pick(t["neutral_despite"], aus=w.join(top.supporting), be=w.be(top.supporting)))
+    if label != "neutral":
+        # Defining AUs the estimator cannot vouch for are named as such, never as absent.
+        unmeasured = _UNMEASURED[label]
+        weak = [c for c in _WEAK[label] if c not in active]
+        if unmeasured:
+            inter.append(w.pick(t["not_measured"], label=label, aus=w.join(unmeasured), be=w.be(unmeasured)))
+        if weak:
+            inter.append(w.pick(t["weakly_measured"], label=label, aus=w.join(weak), be=w.be(weak)))
     if x["compounds"]:
         inter.append(w.pick(t["compound"], names=w.join([f"'{n}'" for n in x["compounds"]], "list_or")))
-    if x["classifier_label"] is None:
-        inter.append(w.pick(t["no_classifier"]))
-    elif x["agreement"]:
-        inter.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
-                            percent=_pct(x["classifier_probability"])))
-    else:
-        inter.append(w.pick(t["classifier_disagrees"], label=x["classifier_label"],
-                            percent=_pct(x["classifier_probability"]), au_label=x["au_label"],
-                            au_percent=_pct(top.probability)))
 
     if x["label_source"] == "ground-truth":
-        concl = [w.pick(t["conclusion_ground_truth"], label=x["label"])]
+        concl = [w.pick(t["conclusion_ground_truth"], label=label)]
     else:
-        concl = [w.pick(t["conclusion"], label=x["label"], percent=_pct(x["probability"]))]
-    for c in x["caveats"]:
+        concl = [w.pick(t["conclusion"], label=label, percent=_pct(x["probability"]))]
+    stated = [c for c in CAVEAT_ORDER if c in x["caveats"]]
+    if "disagreement" in stated or "label_differs_from_au" in stated:
+        stated = [c for c in stated if c not in ("weak_evidence", "ambiguous")]  # already said by the caveat
+    for c in stated[:MAX_CAVEATS]:
         if c == "low_confidence":
             concl.append(w.pick(t["caveats"][c], percent=_pct(x["probability"])))
-        elif c == "label_differs_from_au":
-            concl.append(w.pick(t["caveats"][c], au_label=x["au_label"]))
+        elif c in ("label_differs_from_au", "disagreement"):
+            concl.append(w.pick(t["caveats"][c], au_label=au_label))
         else:
             concl.append(w.pick(t["caveats"][c]))
 
@@ -397,8 +413,8 @@ def explain_faces(
     faces: Faces,
     *,
     targets: Sequence[str | None] | None = None,
-    neutral_evidence: float = 0.15,
-    temperature: float = 0.05,
+    neutral_evidence: float = NEUTRAL_EVIDENCE,
+    temperature: float = TEMPERATURE,
     language: str = "en",
     seed: int = 0,
 ) -> tuple[Explanation | None, ...]:
@@ -446,7 +462,7 @@ class ChainOfThoughtExplainer(StageBase):
     Args:
         language: template language code (see `ferx.explain.templates.languages()`).
         seed: varies the phrasing reproducibly.
-        neutral_evidence, temperature: the AU-evidence scoring, as in the au-codebook backend.
+        neutral_evidence, temperature: the AU-evidence scoring (defaults chosen on lfw half A).
         llm_url: an OpenAI-compatible chat endpoint to rephrase explanations; None (default) keeps
             the template text. Replies that fail the faithfulness check are discarded.
         llm_model: model name sent to the endpoint.
@@ -460,8 +476,8 @@ class ChainOfThoughtExplainer(StageBase):
         self,
         language: str = "en",
         seed: int = 0,
-        neutral_evidence: float = 0.15,
-        temperature: float = 0.05,
+        neutral_evidence: float = NEUTRAL_EVIDENCE,
+        temperature: float = TEMPERATURE,
         llm_url: str | None = None,
         llm_model: str = "default",
         llm_timeout: float = 30.0,

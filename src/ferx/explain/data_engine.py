@@ -1,21 +1,24 @@
 """The Exp-CoT data engine: a labelled dataset → instruction-tuning JSONL + a statistics report.
 
-For each image the pipeline measures the face; the chain of thought is built with the dataset's
-label as its conclusion (and says so where the AU evidence points elsewhere); the record is one of
-ExpLLM's two instruction tasks — step-by-step description (prompt → chain of thought) or label only
-(prompt → label) — mixed `cot:label` (default 1:3, as in ExpLLM). Records use the common
-conversation format (LLaVA-style: `image` + `conversations` of `from: human|gpt`).
+Built as ExpLLM's released data lists are (Lan et al. 2024): every usable image gets one
+chain-of-thought record — a conversation whose first turn asks for the step-by-step description
+and whose second asks for the label — plus `label` label-only records (default 1 CoT : 3 label
+records per image, as in ExpLLM's lists), each with a prompt drawn from the templates. Records use
+the common conversation format (LLaVA-style: `image` + `conversations` of `from: human|gpt`).
+
+The chain of thought is written from the measured AUs toward the dataset's label (the conclusion is
+the label; no image classifier is consulted, so none appears in a training target — ExpLLM's have
+none). Where the AUs argue against the label (the AU reading is another emotion AND AUs that oppose
+the label are active, e.g. a broad smile labelled sadness) the record is flagged
+`contradicts_label`, counted in stats.md, and with `drop_contradicting` its CoT record is left out
+(the label-only records stay: the label is still the dataset's).
 
 Output folder:
-    data.jsonl      one record per usable image (appended as it goes: the run is resumable)
+    data.jsonl      the records of every usable image (appended as it goes: the run is resumable)
     skipped.jsonl   samples not used, each with the reason (unreadable, no face, no label)
-    stats.json      counts, AU frequencies per label, AU-evidence accuracy, agreement, validator
+    stats.json      counts, AU frequencies per label, AU-evidence accuracy, contradictions, validator
     stats.md        the same as readable tables
-    run.json        dataset, split, ratio, seed, language: a resumed run must use the same ones
-
-Which record gets which task is fixed by the seed and the dataset alone (a seeded permutation of
-the samples; position k is a CoT record when k mod (cot + label) < cot), so a resumed or repeated
-run writes the same file.
+    run.json        dataset, ratio, seed, language: a resumed run must use the same ones
 """
 
 from __future__ import annotations
@@ -47,20 +50,23 @@ class EngineSettings:
     """What defines a generated data set (recorded in run.json; a resume must match).
 
     Attributes:
-        cot: CoT records per `cot + label` records.
-        label: label-only records per `cot + label` records.
-        seed: task assignment, prompt choice and phrasing.
+        cot: chain-of-thought records per image (0 or 1).
+        label: label-only records per image.
+        seed: prompt choice and phrasing.
         language: template language.
+        drop_contradicting: leave out the CoT record of images whose AUs argue against the label.
     """
 
     cot: int = 1
     label: int = 3
     seed: int = 0
     language: str = "en"
+    drop_contradicting: bool = False
 
     def __post_init__(self) -> None:
-        if self.cot < 0 or self.label < 0 or self.cot + self.label == 0:
-            raise ValueError(f"mix ratio must be two non-negative integers, not both 0; got {self.cot}:{self.label}")
+        if self.cot not in (0, 1) or self.label < 0 or self.cot + self.label == 0:
+            raise ValueError(f"mix ratio must be COT:LABEL records per image with COT 0 or 1, LABEL >= 0, "
+                             f"not both 0; got {self.cot}:{self.label}")
 
 
 def parse_ratio(text: str) -> tuple[int, int]:
@@ -75,19 +81,12 @@ def parse_ratio(text: str) -> tuple[int, int]:
 
 @dataclass
 class EngineReport:
-    written: int = 0
+    written: int = 0  # records
+    images: int = 0  # images whose records were written
     resumed: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def task_plan(n: int, settings: EngineSettings) -> np.ndarray:
-    """(n,) bool: True where sample i becomes a CoT record."""
-    order = np.random.default_rng(settings.seed).permutation(n)
-    position = np.empty(n, np.int64)
-    position[order] = np.arange(n)
-    return position % (settings.cot + settings.label) < settings.cot
 
 
 def pick_face(faces: Faces, box: tuple[float, float, float, float] | None) -> int | None:
@@ -107,30 +106,53 @@ def pick_face(faces: Faces, box: tuple[float, float, float, float] | None) -> in
     return best if iou[best] >= BOX_MATCH_IOU else None
 
 
-def make_record(sample: Any, explanation: Explanation, cot: bool, label_set: Sequence[str],
-                templates: dict[str, Any], seed: int, index: int) -> dict[str, Any]:
-    """One instruction record (conversation format) with the measured facts it was built from."""
-    rng = np.random.default_rng([seed, index])
-    if cot:
-        prompt = templates["prompt_cot"][int(rng.integers(len(templates["prompt_cot"])))]
-        answer = explanation.text
-    else:
+def contradicts_label(explanation: Explanation) -> bool:
+    """The AUs argue against the label: they read as another emotion and AUs that oppose the label
+    are active (a broad smile labelled sadness). A label the AUs merely fail to show (its defining AUs
+    not measured, or weak) is no contradiction."""
+    own = explanation.evidence_for(explanation.label)
+    return explanation.au_label != explanation.label and own is not None and bool(own.opposing)
+
+
+def make_records(sample: Any, explanation: Explanation, settings: EngineSettings, label_set: Sequence[str],
+                 templates: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    """The records of one image: the CoT conversation (description turn, then label turn) unless
+    left out, then `settings.label` label-only records; each with the measured facts it rests on."""
+    rng = np.random.default_rng([settings.seed, index])
+    contradicts = contradicts_label(explanation)
+
+    def label_turns() -> list[dict[str, str]]:
         prompt = templates["prompt_label"][int(rng.integers(len(templates["prompt_label"])))]
-        prompt = prompt.format(labels=", ".join(label_set))
-        answer = explanation.label
-    return {
-        "id": f"{index:07d}",
-        "image": str(sample.path),
-        "task": "cot" if cot else "label",
-        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
-        "label": explanation.label,
-        "split": sample.split,
-        "au_label": explanation.au_label,
-        "classifier_label": explanation.classifier_label,
-        "aus": {o.code: o.intensity for o in explanation.observations},
-        "caveats": list(explanation.caveats),
-        "valid": validate(explanation.text, explanation, templates=templates).ok,
+        return [{"from": "human", "value": prompt.format(labels=", ".join(label_set))},
+                {"from": "gpt", "value": explanation.label}]
+
+    common = {
+        "image": str(sample.path), "sample": index, "label": explanation.label, "split": sample.split,
+        "au_label": explanation.au_label, "aus": {o.code: o.intensity for o in explanation.observations},
+        "caveats": list(explanation.caveats), "contradicts_label": contradicts,
     }
+    out = []
+    if settings.cot and not (contradicts and settings.drop_contradicting):
+        prompt = templates["prompt_cot"][int(rng.integers(len(templates["prompt_cot"])))]
+        out.append({"id": f"{index:07d}-0", "task": "cot",
+                    "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": explanation.text},
+                                      *label_turns()],
+                    **common, "valid": validate(explanation.text, explanation, templates=templates).ok})
+    for k in range(settings.label):
+        out.append({"id": f"{index:07d}-{k + 1}", "task": "label", "conversations": label_turns(), **common})
+    return out
+
+
+def _drop_partial_image(path: Path, records: list[dict[str, Any]], settings: EngineSettings) -> None:
+    """Cut the last image's records off the file if it has fewer than an image gets (torn write)."""
+    if not records:
+        return
+    last = records[-1]["sample"]
+    tail = [r for r in records if r["sample"] == last]
+    expected = settings.label + (settings.cot if not (tail[0]["contradicts_label"] and settings.drop_contradicting) else 0)
+    if len(tail) < expected:
+        keep = records[: len(records) - len(tail)]
+        path.write_text("".join(json.dumps(r) + "\n" for r in keep))
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -175,7 +197,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     samples = list(dataset.samples)[:limit] if limit is not None else list(dataset.samples)
     run = {"dataset": dataset.name, "n_samples": len(samples), "cot": settings.cot, "label": settings.label,
-           "seed": settings.seed, "language": settings.language}
+           "seed": settings.seed, "language": settings.language, "drop_contradicting": settings.drop_contradicting}
     run_path = out / RUN_FILE
     if run_path.exists():
         before = json.loads(run_path.read_text())
@@ -185,10 +207,13 @@ def generate(
     run_path.write_text(json.dumps(run, indent=1))
 
     templates = load_templates(settings.language)
-    plan = task_plan(len(samples), settings)
     # Samples are keyed by their position in the dataset (run.json pins the dataset and its size);
-    # a path is not a key: a dataset may list one image twice (e.g. two faces of one photo).
-    done = {int(r["id"]) for r in _read_jsonl(out / DATA_FILE)} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
+    # a path is not a key: a dataset may list one image twice (e.g. two faces of one photo). An
+    # image's records are written together, so a torn tail loses at most that image's records.
+    records = _read_jsonl(out / DATA_FILE)
+    done = {r["sample"] for r in records} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
+    _drop_partial_image(out / DATA_FILE, records, settings)
+    done = {r["sample"] for r in _read_jsonl(out / DATA_FILE)} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
     report = EngineReport(resumed=len(done))
     todo = [(i, s) for i, s in enumerate(samples) if i not in done]
 
@@ -219,14 +244,17 @@ def generate(
             face = result.faces[k]
             if face.aus is None:
                 raise ValueError("the analyzer measures no AUs: cot-data needs the AU stage")
-            (expl,) = explain_faces(face, targets=[sample.label], language=settings.language, seed=settings.seed)
+            # No classifier in a training target: the rationale argues from the AUs to the label.
+            (expl,) = explain_faces(face.with_fields(expression=None), targets=[sample.label],
+                                    language=settings.language, seed=settings.seed)
             if expl is None:
                 skip(sample, "AUs could not be measured on the face")
                 continue
-            record = make_record(sample, expl, bool(plan[i]), dataset.label_set, templates, settings.seed, i)
-            data_f.write(json.dumps(record) + "\n")
-            data_f.flush()  # a crash loses at most the record being written
-            report.written += 1
+            recs = make_records(sample, expl, settings, dataset.label_set, templates, i)
+            data_f.write("".join(json.dumps(r) + "\n" for r in recs))
+            data_f.flush()  # a crash loses at most the image being written
+            report.written += len(recs)
+            report.images += 1
         bar.close()
 
     report.stats = write_stats(out, dataset.label_set)
@@ -235,31 +263,36 @@ def generate(
 
 
 def compute_stats(records: list[dict[str, Any]], skipped: list[dict[str, Any]], label_set: Sequence[str]) -> dict[str, Any]:
-    """Counts, AU frequency per label, AU-evidence accuracy, classifier agreement, validator pass rate."""
-    n = len(records)
+    """Per image: counts, AU frequency per label, AU-evidence accuracy, contradictions; per CoT
+    record: validator pass rate and length."""
+    images = list({r["sample"]: r for r in records}.values())
+    n = len(images)
+    cots = [r for r in records if r["task"] == "cot"]
     per_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
+    for r in images:
         per_label[r["label"]].append(r)
     au_freq = {
         lab: {code: round(sum(code in r["aus"] for r in rs) / len(rs), 3) for code in AU_CODES}
         for lab, rs in per_label.items()
     }
     recall = {lab: round(sum(r["au_label"] == lab for r in rs) / len(rs), 3) for lab, rs in per_label.items()}
-    with_clf = [r for r in records if r.get("classifier_label") is not None]
     reasons = Counter(s["reason"].split(":")[0] for s in skipped)
+    words = sorted(len(r["conversations"][1]["value"].split()) for r in cots)
     return {
-        "records": n,
+        "records": len(records),
+        "images": n,
         "tasks": dict(Counter(r["task"] for r in records)),
         "labels": {lab: len(per_label.get(lab, [])) for lab in label_set},
         "skipped": len(skipped),
         "skipped_reasons": dict(reasons),
         "face_found_rate": round(n / (n + reasons.get("no face found", 0)), 4) if n else None,
-        "au_evidence_accuracy": round(sum(r["au_label"] == r["label"] for r in records) / n, 4) if n else None,
+        "au_evidence_accuracy": round(sum(r["au_label"] == r["label"] for r in images) / n, 4) if n else None,
         "au_evidence_balanced_accuracy": round(float(np.mean(list(recall.values()))), 4) if recall else None,
         "au_evidence_recall": recall,
-        "classifier_accuracy": round(sum(r["classifier_label"] == r["label"] for r in with_clf) / len(with_clf), 4) if with_clf else None,
-        "agreement_rate": round(sum(r["classifier_label"] == r["au_label"] for r in with_clf) / len(with_clf), 4) if with_clf else None,
-        "validator_pass_rate": round(sum(bool(r["valid"]) for r in records) / n, 4) if n else None,
+        "contradicting_images": sum(bool(r["contradicts_label"]) for r in images),
+        "contradicting_cot_records": sum(bool(r["contradicts_label"]) for r in cots),
+        "validator_pass_rate": round(sum(bool(r["valid"]) for r in cots) / len(cots), 4) if cots else None,
+        "cot_words_median": float(np.median(words)) if words else None,
         "au_frequency": au_freq,
     }
 
@@ -278,14 +311,17 @@ def stats_markdown(stats: dict[str, Any]) -> str:
 
     lines = [
         "# Exp-CoT data statistics", "",
-        f"- records: {stats['records']} ({', '.join(f'{k} {v}' for k, v in sorted(stats['tasks'].items()))})",
+        f"- records: {stats['records']} for {stats['images']} images ({', '.join(f'{k} {v}' for k, v in sorted(stats['tasks'].items()))})",
         f"- skipped: {stats['skipped']} ({', '.join(f'{k}: {v}' for k, v in stats['skipped_reasons'].items()) or 'none'})",
         f"- face found: {pct(stats['face_found_rate'])}",
         f"- AU evidence alone picks the label: {pct(stats['au_evidence_accuracy'])} "
         f"(balanced {pct(stats['au_evidence_balanced_accuracy'])})",
-        f"- classifier accuracy: {pct(stats['classifier_accuracy'])}; classifier agrees with AU evidence: {pct(stats['agreement_rate'])}",
+        f"- images whose AUs argue against the label (flagged `contradicts_label`): {stats['contradicting_images']} "
+        f"({stats['contradicting_cot_records']} of them written as CoT records)",
+        f"- chain-of-thought length: median {stats['cot_words_median']} words",
         f"- validator pass rate: {pct(stats['validator_pass_rate'])}",
-        "", "## AU frequency per label (share of faces with the AU at intensity A or more)", "",
+        "", "## AU frequency per label (share of images with the AU at intensity A or more; AUs graded "
+        "unreliable are never active)", "",
     ]
     labels = [lab for lab, c in stats["labels"].items() if c]
     lines.append("| AU | " + " | ".join(f"{lab} (n={stats['labels'][lab]})" for lab in labels) + " |")

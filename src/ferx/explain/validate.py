@@ -130,3 +130,48 @@ def _check_conclusion(text: str, explanation: Explanation, t: dict[str, Any]) ->
             issues.append(Issue("conclusion", f"the conclusion gives {m.group(1)}%, the probability is "
                                               f"{'unknown' if explanation.probability is None else f'{100 * explanation.probability:.0f}%'}"))
     return issues
+
+
+#: Words that make a sentence claim that an AU is absent (a subset of the negation cues: "not
+#: measured" is no claim of absence).
+ABSENCE_CUES: tuple[str, ...] = ("absent", "missing", "lacks", "without")
+
+
+def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str, Any] | None = None) -> tuple[Issue, ...]:
+    """Does the reasoning lead to its conclusion, and does it claim only absences it can see?
+
+    - "silent_disagreement": the conclusion's label is not what the AU evidence favours, and the text
+      does not say so — the interpretation must name both readings, and the conclusion must name
+      the AU reading again after the label (its caveat).
+    - "absent_unreliable": a sentence says an AU is absent ("absent", "missing", "lacks", "without")
+      although its estimate is graded below fair (`facs.ActionUnit.absence_reliable`).
+
+    English cue words; the emotion words come from the language's templates.
+    """
+    t = templates or load_templates(explanation.language)
+    issues: list[Issue] = []
+    low = text.lower()
+    heads = [t["headings"][k].lower() for k in ("interpretation", "conclusion")]
+    i_at, c_at = low.find(heads[0]), low.rfind(heads[1])
+    interpretation, conclusion = low[i_at:c_at], low[c_at:]
+
+    def names(section: str, label: str) -> list[int]:
+        return sorted(m.start() for w in t["emotion_words"][label]
+                      for m in re.finditer(r"\b" + re.escape(w.lower()) + r"\b", section))
+
+    if explanation.label != explanation.au_label:
+        said_inside = bool(names(interpretation, explanation.au_label)) and bool(names(interpretation, explanation.label))
+        first_label = (names(conclusion, explanation.label) or [len(conclusion)])[0]
+        caveat = any(p > first_label for p in names(conclusion, explanation.au_label))
+        if not (said_inside and caveat):
+            issues.append(Issue("silent_disagreement", f"the AUs favour {explanation.au_label}, the conclusion says "
+                                                       f"{explanation.label} without saying so plainly"))
+    for sentence in (s.strip() for s in _SENTENCE.split(text)):
+        sl = sentence.lower()
+        if not any(re.search(r"\b" + c + r"\b", sl) for c in ABSENCE_CUES):
+            continue
+        for m in _AU.finditer(sentence):
+            au = AU_BY_NUMBER.get(int(m.group(1)))
+            if au is not None and not au.absence_reliable and au.code not in explanation.active_codes:
+                issues.append(Issue("absent_unreliable", f"{au.code} ({au.reliability}) called absent: {sentence!r}"))
+    return tuple(issues)

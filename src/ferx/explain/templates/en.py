@@ -70,9 +70,14 @@ TEMPLATES = {
             "{aus} together push the chin up and the lip corners down, the mouth of sadness.",
             "The mouth shows the sad pattern of {aus}.",
         ],
+        # Only found with AU25, AU26 or AU27 active: "open mouth" is then measured.
         "surprise_face": [
-            "{aus} combine into the raised brows, wide eyes and open mouth of surprise.",
-            "Raised brows, opened eyes and a dropped jaw ({aus}) together make the surprise pattern.",
+            "{aus} raise the brows and lids above an open mouth, the surprise pattern.",
+            "Raised brows and lids ({aus}) with an open mouth make the surprise pattern.",
+        ],
+        "surprise_brow": [
+            "{aus} raise the brows and lids as in surprise, but the mouth stays closed.",
+            "The brows and lids are raised ({aus}) with the lips together: the upper half of a surprise face.",
         ],
         "fear_mouth": [
             "{aus} together stretch the parted lips sideways, as in fear.",
@@ -138,9 +143,29 @@ TEMPLATES = {
         "The image classifier agrees: it gives {label} {percent}%.",
         "The image classifier reaches the same answer, {label} at {percent}%.",
     ],
+    # Said once, where the conclusion departs from the AU reading: what each side rests on.
     "classifier_disagrees": [
-        "The image classifier favours {label} at {percent}% instead, while the AU evidence gives {au_label} {au_percent}%.",
-        "Here the image classifier disagrees: it gives {label} {percent}% where the AU evidence gives {au_label} {au_percent}%.",
+        "The image classifier, which reads the whole face's appearance rather than these movements, disagrees: it gives {label} {percent}% where the measured AUs give {au_label} {au_percent}%.",
+        "Here the AU evidence and the image classifier disagree: the measured movements favour {au_label} ({au_percent}%), the classifier, reading the whole face's appearance, {label} ({percent}%).",
+    ],
+    # Instruction data: the dataset's label departs from the AU reading.
+    "label_disagrees": [
+        "The measured AUs alone lean towards {au_label}, so the {label} reading rests on cues they do not capture.",
+        "By the measured movements alone the face leans towards {au_label}; {label} must rest on more than they show.",
+    ],
+    "neutral_despite": [
+        "{aus} {be} too weak to carry an emotion on their own.",
+        "On their own, {aus} {be} not enough for an emotion.",
+    ],
+    # Defining AUs the estimator measures too weakly to call absent (graded weak) and not seen here.
+    "weakly_measured": [
+        "{label}'s defining {aus} {be} not seen, but the estimate is too weak to rule {aus} out.",
+        "The estimate does not show {label}'s defining {aus}, though it is too weak to exclude {aus}.",
+    ],
+    # Defining AUs the estimator cannot measure reliably: never called absent.
+    "not_measured": [
+        "{label}'s defining {aus} {be} not measured reliably here, so the AUs can neither confirm nor rule it out.",
+        "The AUs that define {label} ({aus}) cannot be measured reliably from this face, so they neither confirm nor exclude it.",
     ],
     "no_classifier": [
         "No image classifier ran, so the conclusion rests on the AU evidence alone.",
@@ -175,12 +200,12 @@ TEMPLATES = {
             "The evidence is contradictory: some active AUs argue against it.",
         ],
         "disagreement": [
-            "The classifier and the AU evidence disagree, so the label is uncertain.",
-            "Because the AUs and the classifier disagree, the label is uncertain.",
+            "Caveat: the measured AUs point to {au_label} instead, so the label is uncertain.",
+            "This is uncertain: the AU evidence alone points to {au_label}.",
         ],
         "label_differs_from_au": [
-            "The measured AUs alone would suggest {au_label}, so they only partly explain the label.",
-            "The AU evidence alone points to {au_label} instead; the movements measured do not fully account for the label.",
+            "The measured AUs alone would suggest {au_label}, so they only partly explain it.",
+            "The movements measured alone point to {au_label}; they do not fully account for it.",
         ],
     },
     # Instruction-data prompts (ExpLLM's two tasks); "<image>" marks where the image goes.
