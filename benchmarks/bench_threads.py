@@ -5,10 +5,10 @@ over a long run of photos of mixed sizes.
 
 Throughput: single-face 640×480 frames built from lfw-expressions photos (as bench_speed.py), the
 default pipeline. Rows: one Analyzer shared by 1, 2 and 4 threads (default LiteRT threads = 2,
-and with threads=1 per model), and a pool of 2 analyzers, each used by one thread
-(`ferx.pipeline.AnalyzerPool`-style: one analyzer per worker thread). Memory: one Analyzer over
+and with threads=1 per model), and a pool of 2 analyzers, each used by one worker thread.
+Memory: one Analyzer over
 `--mixed` lfw photos each resized to a random size of 300–4000 px on the longer side (seeded),
-run in a fresh process; peak RSS from getrusage.
+run in a fresh process; peak RSS from /proc/self/status VmHWM.
 """
 
 from __future__ import annotations
@@ -95,22 +95,24 @@ def _run(images: list[np.ndarray], workers: list[Analyzer]) -> float:
 
 
 MEMORY_SCRIPT = """
-import csv, resource, sys, time, numpy as np
+import csv, sys, time, numpy as np
 from PIL import Image
 from ferx import Analyzer
 lfw, n = sys.argv[1], int(sys.argv[2])
 rows = list(csv.DictReader(open(lfw + "/labels.csv")))
+def hwm():  # peak RSS of this process in kB (VmHWM: unlike getrusage's ru_maxrss it is reset by exec)
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
 rng = np.random.default_rng(0)
 faces = 0
 t = time.perf_counter()
 with Analyzer() as a:
-    start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = hwm()
     for k in range(n):
         im = Image.open(lfw + "/images/" + rows[(k * 7) % len(rows)]["image"]).convert("RGB")
         side = int(rng.integers(300, 4000)); aspect = rng.uniform(0.6, 1.6)
         w, h = (side, int(side / aspect)) if aspect > 1 else (int(side * aspect), side)
         faces += len(a.analyze(np.asarray(im.resize((w, h)))).faces)
-print(n, faces, start // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, round(time.perf_counter() - t, 1))
+print(n, faces, start // 1024, hwm() // 1024, round(time.perf_counter() - t, 1))
 """
 
 
