@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= ferx-output
 
-.PHONY: run test test-all bench clean
+.PHONY: run test test-all bench clean browser
 
 # The CPU build of torch is chosen by constraints/cpu.txt (see the comment there), so a change to it
 # reinstalls too. The `mediapipe` extra is for the parity tests against MediaPipe's own graph.
@@ -15,17 +15,24 @@ CONSTRAINTS := constraints/cpu.txt
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train,mediapipe]' -c $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,mediapipe,report,serve]' -c $(CONSTRAINTS)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ferx analyze --demo --annotate --format json,csv --out $(OUT)
-	@echo "Outputs: $(OUT)/astronaut.jpg.json (faces, landmarks, AUs, expression), $(OUT)/faces.csv, $(OUT)/annotated/astronaut.jpg, $(OUT)/summary.json"
+	$(BIN)/ferx analyze --demo --annotate --report --format json,csv --out $(OUT)
+	@echo "Outputs: $(OUT)/astronaut.jpg.json (faces, landmarks, AUs, expression), $(OUT)/faces.csv, $(OUT)/annotated/astronaut.jpg, $(OUT)/report.html, $(OUT)/summary.json"
 
-test: $(STAMP)
+# The end-to-end page test drives Debian's chromium (Playwright never downloads a browser). Best
+# effort: installed when missing and apt-get can run (root); otherwise that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		echo "make: chromium not installed: the browser test will be skipped"; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

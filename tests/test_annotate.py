@@ -10,7 +10,7 @@ def test_draws_box_in_label_colour_and_au_text():
     probs = np.zeros((1, 8))
     probs[0, EXPRESSIONS.index("sadness")] = 1
     aus = np.zeros((1, len(AU_CODES)))
-    aus[0, AU_CODES.index("AU15")] = 4
+    aus[0, AU_CODES.index("AU1")] = 4
     faces = Faces([[40, 40, 160, 160]], [0.9], np.zeros((1, 5, 2)), aus=aus, expression=probs)
     img = np.zeros((240, 240, 3), np.uint8)
     out = np.asarray(annotate(img, FrameResult("x", 240, 240, faces)))
@@ -18,6 +18,14 @@ def test_draws_box_in_label_colour_and_au_text():
     assert (out[100, 100] == 0).all()  # inside untouched
     assert (out[165:185, 40:120] != 0).any()  # AU label under the box
     assert (img == 0).all()  # input not modified
+
+
+def test_aus_graded_unreliable_are_not_drawn():
+    aus = np.zeros((1, len(AU_CODES)))
+    aus[0, AU_CODES.index("AU15")] = 4  # AU15 cannot be measured reliably (facs.AU_VALIDITY)
+    faces = Faces([[40, 40, 160, 160]], [0.9], np.zeros((1, 5, 2)), aus=aus)
+    out = np.asarray(annotate(np.zeros((240, 240, 3), np.uint8), FrameResult("x", 240, 240, faces)))
+    assert (out[165:185, 40:120] == 0).all()  # no AU label under the box
 
 
 def test_size_mismatch_raises():

@@ -7,6 +7,9 @@
     ferx cot-data DATASET --out DIR [--split test] [--ratio 1:3]   # Exp-CoT instruction data
     ferx analyze PATH... --pipeline onepass [--aus]   # one-pass detector (+ landmarks/AUs on its boxes)
     ferx train-detector CONFIG.yaml [--resume --out RUN] / ferx eval-detector RUN|MODEL.onnx
+    ferx analyze PATH... --report                # also write OUT/report.html (opens offline)
+    ferx report RESULTS_DIR                      # the HTML report of an earlier run
+    ferx serve [--host --port --workers]         # web service (JSON API, OpenAPI at /docs) and page at /
     ferx config            # print the default configuration as YAML
 
 Exit status: 0 when every input was analysed (images without faces included), 1 when some inputs
@@ -30,6 +33,8 @@ from ferx import __version__
 from ferx.batch import FORMATS, BatchError, BatchOptions, demo_image, printable, run_batch
 from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
+from ferx.report import cli as report_cli  # light: matplotlib is imported only when a report is drawn
+from ferx.serve import cli as serve_cli  # light: FastAPI is imported only by `ferx serve`
 
 __all__ = ["FORMATS", "demo_image", "entry", "main"]
 
@@ -124,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--aus", action="store_true", help="with --pipeline onepass: also run the landmarker, AU and "
                    "explain stages on the detected boxes")
     _llm_options(a)
+    report_cli.add_report_flag(a)
 
     e = sub.add_parser("explain", help="print the chain-of-thought explanation of every face")
     e.add_argument("paths", nargs="+", help="image files and/or folders")
@@ -146,11 +152,21 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--config", help="YAML config file for the analysis (see `ferx config`)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
-    t = sub.add_parser("train", help="train an expression classifier with AU guidance (needs ferx[train])")
-    t.add_argument("config", help="training YAML (see configs/)")
-    t.add_argument("overrides", nargs="*", help="key=value overrides (YAML values), e.g. epochs=10")
-    t.add_argument("--out", help="run folder (default runs/<config name>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    # the trainers take the same arguments (ferx.train.runconfig.load_run_config reads them)
+    for command, what, configs, cache_key in (
+        ("train", "an expression classifier with AU guidance", "configs/ferplus-*.yaml", "cache_dir"),
+        ("train-detector", "the one-pass expression detector", "configs/onepass-*.yaml", "data.cache_dir"),
+    ):
+        t = sub.add_parser(command, help=f"train {what} (needs ferx[train])")
+        t.add_argument("config", help=f"training YAML (see {configs}); relative paths in it are relative to it")
+        t.add_argument("overrides", nargs="*",
+                       help="key=value overrides (YAML values), e.g. epochs=10; nested keys with dots: data.seed=3")
+        t.add_argument("--out", help="run folder (default runs/<config name>)")
+        t.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last checkpoint, with its saved config; overrides "
+                            f"of resumable keys (epochs, patience, threads, device, {cache_key}) are applied and "
+                            "recorded, others refused")
+        t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     v = sub.add_parser("eval", help="evaluate a training run's best checkpoint (needs ferx[train])")
     v.add_argument("run", help="run folder")
@@ -158,18 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--data", help="another dataset spec with the same labels")
 
     h = sub.add_parser("heatmaps", help="render dataset faces with their AU heatmaps, to check them")
-    h.add_argument("data", help="dataset spec, e.g. ferplus:../shared/data/ferplus")
+    h.add_argument("data", help="dataset spec, e.g. ferplus:PATH/TO/ferplus")
     h.add_argument("--split", default="test")
     h.add_argument("--per-label", type=_positive_int, default=6)
     h.add_argument("--cache-dir", default="runs/cache/landmarks")
     h.add_argument("--out", default="heatmaps.png")
-
-    td = sub.add_parser("train-detector", help="train the one-pass expression detector (needs ferx[train])")
-    td.add_argument("config", help="training YAML (see configs/onepass-*.yaml)")
-    td.add_argument("overrides", nargs="*", help="key=value overrides, nested with dots (data.train_images=500)")
-    td.add_argument("--out", help="run folder (default runs/<config name>)")
-    td.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    td.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     ed = sub.add_parser("eval-detector", help="COCO-style face and expression mAP of a detector run or .onnx model")
     ed.add_argument("target", help="run folder or NAME.onnx")
@@ -182,52 +191,85 @@ def _parser() -> argparse.ArgumentParser:
     xd = sub.add_parser("export-detector", help="export a detector run to ONNX + JSON sidecar (needs ferx[train])")
     xd.add_argument("run")
     xd.add_argument("--name", required=True)
-    xd.add_argument("--out", default="src/ferx/assets/models")
+    xd.add_argument("--out", default="models", help="folder for NAME.onnx and NAME.json (default ./models)")
     xd.add_argument("--size", type=_positive_int, default=640)
     xd.add_argument("--conf", type=_unit_interval, default=0.5,
                     help="default face-score threshold in the sidecar (paper: 0.5)")
 
+    report_cli.add_arguments(sub)
+    serve_cli.add_arguments(sub)
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
 
 
 def _detector(args: argparse.Namespace) -> int:
-    """`ferx train-detector` / `eval-detector` / `export-detector`: thin wrappers over ferx.onepass."""
+    """`ferx train-detector` / `eval-detector` / `export-detector`: config → ferx.onepass."""
+    import numpy as np
+
+    from ferx.data.readers import DatasetError
+
     try:
         from ferx.onepass import export as onepass_export
         from ferx.onepass import train as onepass_train
+        from ferx.train.runconfig import load_config, load_run_config
     except ModuleNotFoundError as e:
         print(f"ferx: error: the detector commands need PyTorch ({e.name} is missing): pip install 'ferx[train]'",
               file=sys.stderr)
         return 2
-    if args.command == "train-detector":
-        argv = ["train", args.config, *args.overrides] + (["--out", args.out] if args.out else [])
-        return onepass_train.main(argv + (["--resume"] if args.resume else []) + (["--quiet"] if args.quiet else []))
-    if args.command == "eval-detector":
-        argv = ["eval", args.target, "--split", args.split, "--conf", str(args.conf), "--nms", str(args.nms),
-                "--threads", str(args.threads)]
-        return onepass_train.main(argv + (["--data", args.data] if args.data else []))
-    return onepass_export.main([args.run, "--name", args.name, "--out", args.out, "--size", str(args.size),
-                                "--conf", str(args.conf)])
+    keys = ("face_ap50", "face_ap50_95", "expression_map50", "expression_map50_95")
+    try:
+        if args.command == "train-detector":
+            out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+            config = load_run_config(onepass_train.DetectorTrainConfig, args.config, args.overrides, out, args.resume)
+            onepass_train.train(config, out, resume=args.resume, progress=not args.quiet)
+            report = onepass_train.evaluate_target(out, "test", progress=not args.quiet)
+            print(json.dumps({k: report[k] for k in keys}, indent=1))
+        elif args.command == "eval-detector":
+            data = load_config(onepass_train.DetectorTrainConfig, args.data).data if args.data else None
+            report = onepass_train.evaluate_target(Path(args.target), args.split, args.conf, args.nms, data,
+                                                   threads=args.threads)
+            print(json.dumps({k: report[k] for k in (*keys, "at_conf")}, indent=1))
+        else:
+            if args.size % 32:
+                raise ConfigError(f"--size must be a multiple of 32, got {args.size}")
+            path = onepass_export.export(Path(args.run), args.name, Path(args.out), args.size, conf=args.conf)
+            model, _ = onepass_train.load_run_model(Path(args.run))
+            x = np.random.default_rng(0).uniform(-1, 1, (1, 1, args.size, args.size)).astype(np.float32)
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max |Δ| of raw maps vs PyTorch on noise: "
+                  f"{onepass_export.parity(model, path, x):.2e}")
+    except (FileNotFoundError, DatasetError) as e:
+        print(f"ferx: error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _training(args: argparse.Namespace) -> int:
-    """`ferx train` / `ferx eval` / `ferx heatmaps`: thin wrappers over ferx.train."""
-    if args.command == "heatmaps":
-        from ferx.train.review import main as review
+    """`ferx train` / `ferx eval` / `ferx heatmaps`: config → ferx.train."""
+    from ferx.data.readers import DatasetError
 
-        review([args.data, "--split", args.split, "--per-label", str(args.per_label),
-                "--cache-dir", args.cache_dir, "--out", args.out])
+    if args.command == "heatmaps":
+        from ferx.train.review import review
+
+        print(review(args.data, args.split, args.per_label, Path(args.cache_dir), Path(args.out)))
         return 0
     try:
-        from ferx.train.loop import main as train_main
+        from ferx.train import classifier
+        from ferx.train.runconfig import load_run_config
     except ModuleNotFoundError as e:
         print(f"ferx: error: training needs PyTorch ({e.name} is missing): pip install 'ferx[train]'", file=sys.stderr)
         return 2
-    if args.command == "train":
-        argv = ["train", args.config, *args.overrides] + (["--out", args.out] if args.out else [])
-        return train_main(argv + (["--resume"] if args.resume else []))
-    return train_main(["eval", args.run, "--split", args.split] + (["--data", args.data] if args.data else []))
+    try:
+        if args.command == "train":
+            out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+            config = load_run_config(classifier.ClassifierTrainConfig, args.config, args.overrides, out, args.resume)
+            classifier.train(config, out, resume=args.resume, progress=not args.quiet)
+        else:
+            report = classifier.evaluate_run(Path(args.run), args.split, args.data)
+            print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1", "cam_cos", "att_cos", "n")}, indent=1))
+    except (FileNotFoundError, DatasetError) as e:
+        print(f"ferx: error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _llm_options(p: argparse.ArgumentParser) -> None:
@@ -284,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
             return _training(args)
         if args.command in ("train-detector", "eval-detector", "export-detector"):
             return _detector(args)
+        if args.command == report_cli.COMMAND:
+            return report_cli.run(args)
+        if args.command == "serve":
+            return serve_cli.run(args)
         return _analyze(args)
     except (ConfigError, NoImagesError, BatchError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
@@ -314,6 +360,8 @@ def _analyze(args: argparse.Namespace) -> int:
     config = _explain_config(config, args)
     on_result = _print_explanations if args.explain else None
 
+    if args.report and "json" not in formats:
+        raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
     s = run_batch(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
     out = printable(str(args.out))
     print(
@@ -326,6 +374,8 @@ def _analyze(args: argparse.Namespace) -> int:
               f"\"interrupted\"; run again with --resume to finish", file=sys.stderr)
     elif s.status == "aborted":
         print(f"ferx: error: batch stopped: {s.reason}; fix the output, then run again with --resume", file=sys.stderr)
+    if args.report and s.status == "complete":
+        return s.exit_code or report_cli.after_batch(args.out)
     return s.exit_code
 
 

@@ -166,7 +166,7 @@ class Analyzer:
     def _analyze_frame(self, frame: Frame, decode_ms: float = 0.0) -> FrameResult:
         t0 = time.perf_counter()
         timings = {"decode": decode_ms}
-        faces, notes = self._run_stages(frame.image, timings)
+        faces, notes, _ = self._run_stages(frame.image, timings)
         timings["total"] = decode_ms + (time.perf_counter() - t0) * 1e3
         return FrameResult(
             source=frame.source,
@@ -179,26 +179,82 @@ class Analyzer:
             notes=tuple(notes),
         )
 
-    def _run_stages(self, image: np.ndarray, timings: dict[str, float]) -> tuple[Faces, list[str]]:
-        faces = Faces.empty()
+    def _run_stages(
+        self,
+        image: np.ndarray,
+        timings: dict[str, float],
+        given: Faces | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> tuple[Faces, list[str], np.ndarray]:
+        """Run the stages; with `given` faces, only the non-sources. Also returns, for each face
+        kept, its row in the source's output (or in `given`)."""
+        faces = Faces.empty() if given is None else given
+        kept = np.arange(len(faces))
         notes: list[str] = []
         for slot, stage in self.stages:
+            if (given is not None and not stage.needs) or stage.provides & skip:
+                continue
             t = time.perf_counter()
             if len(faces) or not stage.needs:  # sources (detectors) run on every frame
                 faces = stage.process(image, faces, notes)
+                if not stage.needs:
+                    kept = np.arange(len(faces))
             timings[slot] = (time.perf_counter() - t) * 1e3
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
                 area = (faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])
-                faces = faces[np.sort(np.argsort(-area)[: self.config.max_faces])]
+                keep = np.sort(np.argsort(-area)[: self.config.max_faces])
+                faces, kept = faces[keep], kept[keep]
             if "landmarks" in stage.provides and faces.landmarks is not None and not self.config.keep_unverified:
                 verified = faces.has_landmarks
                 if not verified.all():
                     dropped = int((~verified).sum())
                     notes.append(f"{dropped} detection(s) dropped: the landmark model found no face in them")
-                    faces = faces[verified]
+                    faces, kept = faces[verified], kept[verified]
         if not len(faces):
             notes.append("no face found")
-        return faces, notes
+        return faces, notes, kept
+
+    def refine(self, frame: Frame, faces: Faces, *, skip: Iterable[str] = ()) -> tuple[FrameResult, np.ndarray]:
+        """Run every stage except the sources (detectors) on faces the caller already has.
+
+        A video tracker uses it to follow faces without the detector: faces that carry landmarks
+        from the previous frame let the landmarker crop from that mesh. The same generic policies
+        as `analyze` apply (unconfirmed faces dropped unless `keep_unverified`, notes).
+
+        Args:
+            frame: the image the faces are in.
+            faces: boxes, scores and keypoints (and optionally landmarks from an earlier frame).
+            skip: `Faces` field names; stages that provide any of them are not run (a video
+                explains segments of a track, not every frame: `skip={"explanations"}`).
+        Returns:
+            the FrameResult, and for each of its faces the row of `faces` it came from.
+        """
+        self._check_open()
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {"decode": 0.0}
+        out, notes, kept = self._run_stages(frame.image, timings, given=faces, skip=frozenset(skip))
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        result = FrameResult(
+            source=frame.source, width=frame.width, height=frame.height, faces=out, index=frame.index,
+            timestamp=frame.timestamp, timings_ms=timings, notes=tuple(notes),
+        )
+        return result, kept
+
+    def analyze_video(self, source: Any, config: Any = None, **options: Any) -> Any:
+        """Analyse a video lazily: returns a `ferx.video.VideoAnalysis`; iterating it yields one
+        `TrackedFrame` per sampled frame, with stable track IDs, smoothing and per-person baselines
+        as configured (`config`: a `ferx.video.VideoConfig`, or its fields as keywords, e.g.
+        `sampling=Sampling(every=2)`). `source` is a video file or an iterable of Frames. Faces are
+        followed by their mesh; the detector runs only every few frames or when a face is lost."""
+        from ferx.video import analyze_video
+
+        self._check_open()
+        return analyze_video(self, source, config, **options)
+
+    @property
+    def closed(self) -> bool:
+        """True after `close()`: every further call raises ClosedError."""
+        return self._closed
 
     def _check_open(self) -> None:
         if self._closed:

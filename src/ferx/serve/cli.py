@@ -1,0 +1,119 @@
+"""`ferx serve [--host --port --workers --threads --api-key --config ...]`: the web service.
+
+cli.py wires it: `add_arguments(subparsers)` adds the subcommand, `run(args)` runs it (blocking
+until SIGINT/SIGTERM). The API key may also come from the environment (`FERX_API_KEY`), which keeps
+it out of the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+COMMAND = "serve"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1–65535, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `serve` subcommand to an argparse subparsers object."""
+    from ferx.serve.settings import ServeSettings
+
+    d = ServeSettings()
+    p = subparsers.add_parser(COMMAND, help="run the web service and page (needs ferx[serve])",
+                              description="HTTP API (POST /v1/analyze, /v1/analyze/annotated, /v1/report; GET "
+                              "/v1/models, /healthz; docs at /docs) and a web page at /.")
+    p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}; 0.0.0.0 for all)")
+    p.add_argument("--port", type=_port, default=d.port, help=f"default {d.port}")
+    p.add_argument("--workers", type=_positive_int, default=d.workers,
+                   help="processes, each with its own models (default 1; one per core for throughput)")
+    p.add_argument("--threads", type=_positive_int, default=d.threads,
+                   help=f"analyses at once per worker (default {d.threads})")
+    p.add_argument("--api-key", help="require this key on /v1/* (X-API-Key or Authorization: Bearer); "
+                   "default: $FERX_API_KEY, else none")
+    p.add_argument("--config", help="analyzer YAML config (see `ferx config`)")
+    p.add_argument("--max-upload-mb", type=_positive_float, default=d.max_upload_bytes / 1e6,
+                   help=f"largest request body in MB (default {d.max_upload_bytes / 1e6:g})")
+    p.add_argument("--max-megapixels", type=_positive_float, default=d.max_pixels / 1e6,
+                   help=f"largest image in megapixels (default {d.max_pixels / 1e6:g})")
+    p.add_argument("--max-faces", type=_positive_int, default=d.max_faces,
+                   help=f"faces analysed per image, largest first (default {d.max_faces})")
+    p.add_argument("--litert-threads", type=_positive_int,
+                   help="LiteRT threads per model in each worker (default: cores / workers, at least 1)")
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's own log level (request lines are always written)")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from ferx.serve.settings import ENV_API_KEY, ServeSettings
+
+    return ServeSettings(
+        host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+        api_key=args.api_key or os.environ.get(ENV_API_KEY) or None, config=args.config,
+        max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=int(args.max_megapixels * 1e6),
+        max_faces=args.max_faces, litert_threads=args.litert_threads,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `ferx serve` until interrupted; 2 when ferx[serve] is not installed or an option is wrong."""
+    try:
+        import uvicorn
+
+        import ferx.serve.app  # noqa: F401  (fails early when fastapi is missing)
+    except ModuleNotFoundError as e:
+        print(f"ferx: error: the service needs ferx[serve] ({e.name} is missing): pip install 'ferx[serve]'",
+              file=sys.stderr)
+        return 2
+    settings = settings_from_args(args)
+    if settings.config and not os.path.isfile(settings.config):
+        print(f"ferx: error: --config {settings.config}: no such file", file=sys.stderr)
+        return 2
+    auth = "with an API key" if settings.api_key else "without an API key"
+    print(f"ferx: serving on http://{settings.host}:{settings.port}/ ({settings.workers} worker(s), {auth}); "
+          f"API docs at /docs", file=sys.stderr)
+    # Worker processes read the settings from the environment (ferx.serve.settings); one worker runs
+    # in this process the same way, so both paths are the same code.
+    os.environ.update(settings.to_env())
+    uvicorn.run("ferx.serve.app:create_app_from_env", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, access_log=False, log_level=args.log_level,
+                timeout_graceful_shutdown=10)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ferx.serve [options]`: the same as `ferx serve [options]`."""
+    parser = argparse.ArgumentParser(prog="ferx")
+    add_arguments(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args([COMMAND, *(sys.argv[1:] if argv is None else argv)]))
+
+
+__all__ = ["COMMAND", "add_arguments", "main", "run", "settings_from_args"]

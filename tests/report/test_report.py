@@ -1,0 +1,181 @@
+"""HTML reports from real `ferx analyze` output folders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import lfw_paths
+
+pytest.importorskip("matplotlib", reason="reports need matplotlib: pip install 'ferx[report]'")
+
+
+class _Page(HTMLParser):
+    """Text, ids, references and table rows of a report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.urls: list[str] = []
+        self.ids: set[str] = set()
+        self.rows: list[dict[str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "tr" and "data-source" in a:
+            self.rows.append(a)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+@pytest.fixture(scope="module")
+def batch_out(tmp_path_factory, analyzer) -> Path:
+    """A real batch: 3 photos (one of them a copy that is then deleted) and one broken file."""
+    from ferx.batch import BatchOptions, run_batch
+
+    src = tmp_path_factory.mktemp("photos")
+    for p in lfw_paths("happiness", 1) + lfw_paths("surprise", 1) + lfw_paths("neutral", 1):
+        shutil.copy(p, src / p.name)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out = tmp_path_factory.mktemp("out")
+    run_batch(sorted(src.iterdir()), out, analyzer.config, BatchOptions(formats=("json", "csv"), annotate=True))
+    return out
+
+
+def test_report_of_a_batch_names_every_face(batch_out):
+    from ferx.report import write_report
+
+    path = write_report(batch_out)
+    assert path == batch_out / "report.html"
+    html = path.read_text(encoding="utf-8")
+    page = _parse(html)
+    text = " ".join(page.text)
+    results = [json.loads(p.read_text()) for p in sorted(batch_out.glob("*.json")) if p.name != "summary.json"]
+    assert len(results) == 3
+    n_faces = 0
+    for n, r in enumerate(results):
+        for k, face in enumerate(r["faces"]):
+            n_faces += 1
+            assert f"{r['source']} — face {k + 1}" in text
+            label = face["expression"]["label"]
+            assert label in text
+            assert face["explanation"]["text"].split("\n")[0][:60] in html.replace("&#x27;", "'")
+    assert len(page.rows) == n_faces  # the summary table lists every face, each linking to its section
+    for row in page.rows:
+        assert row["data-source"] in text
+    anchors = [u[1:] for u in page.urls if u.startswith("#")]
+    assert anchors and all(a in page.ids for a in anchors)
+    assert "broken.jpg" in text  # failures are listed
+    # self-contained: nothing to fetch
+    assert all(u.startswith(("data:", "#")) for u in page.urls)
+    assert "<link" not in html and "<script src" not in html
+    # per face: two charts, three views (crop, activation map, AU regions)
+    assert page.tags.count("svg") == 2 * n_faces
+    assert html.count('alt="aligned face crop"') == n_faces
+    assert html.count("classifier activation map for") == n_faces
+
+
+def test_report_marks_unreliable_aus():
+    from ferx.facs import AU_TABLE
+    from ferx.report.html import au_info
+
+    infos = au_info(tuple(au.code for au in AU_TABLE) + ("AU99",))
+    assert infos[-1].measured and infos[-1].region == "other"
+    for au, info in zip(AU_TABLE, infos):
+        assert info.region == au.region and info.name == au.name
+        assert info.measured == getattr(au, "measured", True)
+
+
+def test_unreliable_aus_labelled_in_chart(analyzer):
+    from ferx.report.html import au_info, render_face
+
+    photo = lfw_paths("happiness", 1)[0]
+    from ferx import load_image
+
+    image = load_image(photo)
+    result = analyzer.analyze(image)
+    infos = au_info(result.faces.au_codes)
+    html = render_face(0, 0, result, image, infos)
+    for info in infos:
+        assert (f"{info.code} {info.name} (unreliable)" in html) == (not info.measured)
+
+
+def test_report_without_source_images_still_works(batch_out, tmp_path):
+    """Moved results: no source images → annotated images from annotated/, no crops, said so."""
+    from ferx.report import report_html
+
+    moved = tmp_path / "moved"
+    shutil.copytree(batch_out, moved)
+    for p in moved.glob("*.json"):
+        if p.name != "summary.json":
+            d = json.loads(p.read_text())
+            d["source"] = "/nonexistent/" + Path(d["source"]).name
+            p.write_text(json.dumps(d))
+    shutil.rmtree(moved / "annotated")
+    html = report_html(moved)
+    assert "The image itself was not found" in html
+    assert "aligned face crop" not in html
+    assert "/nonexistent/" in html
+
+
+def test_cli_report_and_max_images(batch_out, tmp_path, capsys):
+    from ferx.report import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser.add_subparsers(dest="command"))
+    out = tmp_path / "r.html"
+    assert cli.run(parser.parse_args(["report", str(batch_out), "--out", str(out), "--max-images", "1"])) == 0
+    page = _parse(out.read_text())
+    assert len(page.rows) == sum(
+        len(json.loads(p.read_text())["faces"]) for p in batch_out.glob("*.json") if p.name != "summary.json")
+    assert out.read_text().count('<section class="image"') == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.run(parser.parse_args(["report", str(empty)])) == 2
+    assert "no ferx results" in capsys.readouterr().err
+    assert cli.after_batch(batch_out) == 0 and (batch_out / "report.html").is_file()
+
+
+def test_video_timelines(tmp_path):
+    """A video run folder (rows.csv, segments.jsonl as ferx.video writes them) → one timeline per track."""
+    from ferx.facs import AU_CODES, EXPRESSIONS
+    from ferx.report import report_html
+
+    rng = np.random.default_rng(0)
+    cols = ["frame", "timestamp", "track", "face", "detected", "scene_cut", "x1", "y1", "x2", "y2", "score",
+            *AU_CODES, *[f"p_{e}" for e in EXPRESSIONS], "label", "confidence"]
+    lines = [",".join(cols)]
+    for f in range(40):
+        for track in (1, 2):
+            p = rng.dirichlet(np.ones(len(EXPRESSIONS)))
+            vals = [f, f / 10, track, track - 1, 1, 0, 10, 10, 90, 90, 0.9, *rng.uniform(0, 3, len(AU_CODES)), *p,
+                    EXPRESSIONS[int(p.argmax())], p.max()]
+            lines.append(",".join(str(v) for v in vals))
+    lines.append(",".join(["40", "4.0", ""] + [""] * (len(cols) - 3)))  # a frame without a face
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "segments.jsonl").write_text(json.dumps(
+        {"track": 1, "start": 0.0, "end": 2.0, "frames": 20, "label": "happiness", "explanation": "AU12 is active."}) + "\n")
+    html = report_html(tmp_path)
+    page = _parse(html)
+    text = " ".join(page.text)
+    assert "track 1" in text and "track 2" in text
+    assert page.tags.count("svg") == 4  # probabilities and AUs per track
+    assert "AU12 is active." in text
