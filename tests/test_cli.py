@@ -185,3 +185,21 @@ def test_config_file_problems_name_the_file(tmp_path):
     latin1.write_bytes(b"# caf\xe9\npipeline: two-stage\n")
     with pytest.raises(ConfigError, match="latin1.yaml is not UTF-8"):
         load_yaml(latin1)
+
+
+def test_analyze_routes_photos_and_videos_in_one_folder_by_content(tmp_path):
+    """A folder mixing a photo and a video: each goes its own way (video rows in OUT/<name>/)."""
+    from tests.conftest import SHARED
+
+    src = tmp_path / "mixed"
+    src.mkdir()
+    shutil.copy(lfw_paths("happiness", 1)[0], src / "photo.jpg")
+    shutil.copy(SHARED / "videos" / "single_face.mp4", src / "clip.mp4")
+    out = src / "out"  # inside the input: its own outputs (annotated video, JSON) are never re-read
+    args = ["analyze", str(src), "-r", "--out", str(out), "--format", "json,csv", "--end", "1", "-q"]
+    assert main(args) == 0
+    assert json.loads((out / "photo.jpg.json").read_text())["faces"]
+    video_rows = list(csv.DictReader(open(next(out.glob("clip*/rows.csv")))))
+    assert len(video_rows) == 30 and {r["track"] for r in video_rows} == {"1"}  # 1 s at 30 fps, one person
+    assert main(args) == 0  # a second run does not ingest OUT's files
+    assert not list(out.glob("out*")) and len(list(out.glob("clip*/rows.csv"))) == 1

@@ -8,6 +8,8 @@
     ferx analyze PATH... --pipeline onepass [--aus]   # one-pass detector (+ landmarks/AUs on its boxes)
     ferx train-detector CONFIG.yaml [--resume --out RUN] / ferx eval-detector RUN|MODEL.onnx
     ferx analyze PATH... --report                # also write OUT/report.html (opens offline)
+    ferx analyze clip.mp4 [--every N | --fps F] [--start T --end T]   # video: tracked faces, rows, timelines
+    ferx webcam [--device N]                     # live camera: window when a display exists, rows always
     ferx report RESULTS_DIR                      # the HTML report of an earlier run
     ferx serve [--host --port --workers]         # web service (JSON API, OpenAPI at /docs) and page at /
     ferx config            # print the default configuration as YAML
@@ -35,6 +37,8 @@ from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
 from ferx.report import cli as report_cli  # light: matplotlib is imported only when a report is drawn
 from ferx.serve import cli as serve_cli  # light: FastAPI is imported only by `ferx serve`
+from ferx.video.cli import add_video_arguments  # light: PyAV is imported only for a video
+from ferx.video.sniff import split_media
 
 __all__ = ["FORMATS", "demo_image", "entry", "main"]
 
@@ -196,6 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     xd.add_argument("--conf", type=_unit_interval, default=0.5,
                     help="default face-score threshold in the sidecar (paper: 0.5)")
 
+    add_video_arguments(sub)  # video options on `analyze` and the `webcam` subcommand
     report_cli.add_arguments(sub)
     serve_cli.add_arguments(sub)
     sub.add_parser("config", help="print the default configuration as YAML")
@@ -330,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
             return report_cli.run(args)
         if args.command == "serve":
             return serve_cli.run(args)
+        if args.command == "webcam":
+            from ferx.video.cli import run_webcam
+
+            return run_webcam(args)
         return _analyze(args)
     except (ConfigError, NoImagesError, BatchError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
@@ -340,14 +349,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from ferx.io import find_images
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     options = BatchOptions(formats=formats, annotate=args.annotate, landmarks=args.landmarks)
     paths = list(args.paths) + ([str(demo_image())] if args.demo else [])
     if not paths:
         raise ConfigError("nothing to analyse: give image files or folders, or --demo")
-    files = find_images(paths, recursive=args.recursive)
+    # photos and videos are told apart by content, so a folder may mix them
+    files, videos = split_media(paths, recursive=args.recursive)
+    out_dir = Path(args.out).resolve()
+    videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
 
     config = _load_config(args)
     if args.pipeline:
@@ -360,8 +371,15 @@ def _analyze(args: argparse.Namespace) -> int:
     config = _explain_config(config, args)
     on_result = _print_explanations if args.explain else None
 
-    if args.report and "json" not in formats:
+    if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
+    code = 0
+    if videos:
+        from ferx.video.cli import run_video
+
+        code = run_video(args, videos, config)  # each video into OUT/<name>/
+        if code in (130, 143) or not files:
+            return code
     s = run_batch(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
     out = printable(str(args.out))
     print(
@@ -374,9 +392,11 @@ def _analyze(args: argparse.Namespace) -> int:
               f"\"interrupted\"; run again with --resume to finish", file=sys.stderr)
     elif s.status == "aborted":
         print(f"ferx: error: batch stopped: {s.reason}; fix the output, then run again with --resume", file=sys.stderr)
+    if s.exit_code in (130, 143):
+        return s.exit_code
     if args.report and s.status == "complete":
-        return s.exit_code or report_cli.after_batch(args.out)
-    return s.exit_code
+        return max(code, s.exit_code or report_cli.after_batch(args.out))
+    return max(code, s.exit_code)
 
 
 def _load_config(args: argparse.Namespace) -> AnalyzerConfig:

@@ -1,0 +1,240 @@
+"""Command-line entry points for videos and the camera, wired into `ferx` by `ferx.cli`:
+
+    ferx analyze clip.mp4 [--every N | --fps F] [--start S] [--end S] [--format csv,parquet]
+                 [--annotate] [--calibrate] [--no-smooth] [--detect-every N] [--no-follow]
+    ferx analyze folder/        # photos go to the image batch, videos (found by content) here
+    ferx webcam [--device N|NAME|FILE] [--out DIR] [--no-window] [--max-frames N] [--duration S]
+
+Each video gets its own folder OUT/<video stem>/ (layout: `ferx.video.run`). Exit status: 0 all
+complete, 1 a video failed to open or ended early (its rows up to the last good frame are kept),
+130 / 143 stopped by SIGINT / SIGTERM (files so far are valid, summary.json says "interrupted").
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from ferx.config import AnalyzerConfig, StageConfig
+from ferx.errors import ImageReadError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    """Seconds, or [[H:]M:]S.s."""
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be seconds or H:M:S, got {text!r}") from None
+    if not 1 <= len(parts) <= 3 or any(math.isnan(p) or p < 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"must be seconds or H:M:S, got {text!r}")
+    v = 0.0
+    for p in parts:
+        v = v * 60 + p
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return v
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detect-every", type=_positive_int, default=None, metavar="N",
+                   help="run the face detector at least every N frames; between, faces are followed by their "
+                   "mesh (default 12)")
+    p.add_argument("--no-follow", action="store_true", help="run the detector on every frame (slower; no mesh "
+                   "following)")
+    p.add_argument("--no-smooth", action="store_true", help="no temporal smoothing (raw per-frame values)")
+    p.add_argument("--calibrate", action="store_true", help="add AU intensities relative to each person's "
+                   "neutral baseline (columns AUxx_rel)")
+    p.add_argument("--no-timelines", action="store_true", help="do not draw timeline plots")
+
+
+def add_video_arguments(subparsers: Any) -> None:
+    """Add the video options to `ferx analyze` and the `ferx webcam` subcommand.
+
+    Args:
+        subparsers: the object `ArgumentParser.add_subparsers()` returned; its "analyze" parser must
+            exist already (it has --out, --format, --annotate, --config, --min-face, --quiet).
+    """
+    a = subparsers.choices["analyze"]
+    g = a.add_argument_group("videos (recognised by content; each gets OUT/<name>/ with rows, summary, timelines)")
+    g.add_argument("--every", type=_positive_int, default=1, metavar="N", help="analyse every Nth frame")
+    g.add_argument("--fps", type=_positive_float, default=None, metavar="F",
+                   help="analyse at most F frames per second of video")
+    g.add_argument("--start", type=_seconds, default=None, metavar="T", help="start at T seconds (or H:M:S)")
+    g.add_argument("--end", type=_seconds, default=None, metavar="T", help="stop at T seconds (or H:M:S)")
+    _common(g)  # type: ignore[arg-type]
+
+    w = subparsers.add_parser("webcam", help="analyse a live camera: annotated window and/or rows")
+    w.add_argument("--device", default="0", help="camera number (default 0), device name (Windows: "
+                   "'video=NAME'), or a video file/URL played in real time as a stand-in camera")
+    w.add_argument("--out", default="ferx-webcam", help="output folder for rows and summary (default ferx-webcam)")
+    w.add_argument("--format", default="csv", help="rows formats, comma-separated: csv, parquet (default csv)")
+    w.add_argument("--annotate", action="store_true", help="also record the annotated video (OUT/annotated.mp4)")
+    w.add_argument("--no-window", action="store_true", help="never open a window (rows only)")
+    w.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N analysed frames")
+    w.add_argument("--duration", type=_seconds, default=None, help="stop after T seconds")
+    w.add_argument("--config", help="YAML config file (see `ferx config`)")
+    w.add_argument("--min-face", type=_positive_int, help="smallest face side in pixels the detector looks for")
+    w.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    _common(w)
+
+
+def _analyzer_config(args: argparse.Namespace, config: AnalyzerConfig | None) -> AnalyzerConfig:
+    if config is not None:
+        return config
+    config = AnalyzerConfig.from_yaml(Path(args.config)) if getattr(args, "config", None) else AnalyzerConfig()
+    if getattr(args, "pipeline", None):
+        config = config.with_overrides({"pipeline": args.pipeline})
+    if getattr(args, "min_face", None) is not None:
+        config.detector = StageConfig(config.detector.name, dict(config.detector.options, min_face=args.min_face))
+    return config
+
+
+def _video_config(args: argparse.Namespace, sampling: Any = None) -> Any:
+    from ferx.video import CalibrationConfig, SmoothingConfig, TrackingConfig, VideoConfig
+
+    tracking = TrackingConfig(follow=not args.no_follow)
+    if args.detect_every is not None:
+        tracking.detect_every = args.detect_every
+    cfg = VideoConfig(
+        tracking=tracking,
+        smoothing=SmoothingConfig(enabled=not args.no_smooth),
+        calibration=CalibrationConfig(enabled=args.calibrate),
+    )
+    if sampling is not None:
+        cfg.sampling = sampling
+    return cfg
+
+
+def _outputs(args: argparse.Namespace) -> Any:
+    from ferx.video.run import FORMATS, VideoOutputs
+
+    asked = [f.strip() for f in str(getattr(args, "format", "csv")).split(",") if f.strip()]
+    formats = tuple(f for f in asked if f in FORMATS) or ("csv",)  # json/images formats are for photos
+    return VideoOutputs(formats=formats, annotate=bool(getattr(args, "annotate", False)),
+                        timelines=not args.no_timelines)
+
+
+def _folder_for(out: Path, video: Path, used: set[Path]) -> Path:
+    base = out / (video.stem or "video")
+    folder, k = base, 2
+    while folder in used:
+        folder, k = base.with_name(f"{base.name}-{k}"), k + 1
+    used.add(folder)
+    return folder
+
+
+def run_video(args: argparse.Namespace, videos: list[Path] | None = None, config: AnalyzerConfig | None = None) -> int:
+    """`ferx analyze` for video files: each into OUT/<stem>/. Returns the exit status.
+
+    Args:
+        args: parsed `ferx analyze` arguments (with the options `add_video_arguments` adds).
+        videos: the video files (default: those among args.paths, by content).
+        config: the analyzer config (default: from --config / --pipeline / --min-face).
+    """
+    from ferx import Analyzer
+    from ferx.video import Sampling
+    from ferx.video.run import process_video
+    from ferx.video.sniff import split_media
+
+    if videos is None:
+        videos = split_media(args.paths, recursive=getattr(args, "recursive", False))[1]
+    try:
+        sampling = Sampling(every=args.every, fps=args.fps, start=args.start, end=args.end)
+    except ValueError as e:
+        print(f"ferx: error: {e}", file=sys.stderr)
+        return 2
+    vconfig = _video_config(args, sampling)
+    outputs = _outputs(args)
+    out = Path(args.out)
+    quiet = bool(getattr(args, "quiet", False))
+    codes: list[int] = []
+    used: set[Path] = set()
+    with Analyzer(_analyzer_config(args, config)) as analyzer:
+        for video in videos:
+            folder = _folder_for(out, video, used)
+            try:
+                run = process_video(analyzer, video, folder, vconfig, outputs, quiet=quiet)
+            except ImageReadError as e:  # cannot be opened: say why, go on with the others
+                print(f"ferx: error: {e}", file=sys.stderr)
+                codes.append(1)
+                continue
+            codes.append(run.exit_code)
+            msg = (f"ferx: {video}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
+                   f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/")
+            print(msg, file=sys.stderr)
+            if run.status == "truncated":
+                print(f"ferx: {video}: {run.stopped}", file=sys.stderr)
+            if run.status == "interrupted":
+                print(f"ferx: interrupted by {run.signal}: rows so far are in {folder}/ (summary.json says "
+                      "\"interrupted\")", file=sys.stderr)
+                break
+    interrupted = [c for c in codes if c in (130, 143)]
+    return interrupted[0] if interrupted else max(codes, default=0)
+
+
+def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -> int:
+    """`ferx webcam`: live analysis with a window when a display exists, rows always."""
+    from ferx import Analyzer
+    from ferx.video.decode import VideoReadError
+    from ferx.video.run import Interrupted, process_video
+    from ferx.video.webcam import LiveSource, LiveWindow, display_available
+    from ferx.video.writer import draw_tracked
+
+    try:
+        source = LiveSource(args.device, max_frames=args.max_frames, duration=args.duration)
+    except VideoReadError as e:
+        print(f"ferx: error: {e}", file=sys.stderr)
+        return 2
+    window = None
+    if not args.no_window and display_available():
+        try:
+            window = LiveWindow(f"ferx webcam — {args.device}")
+        except Exception as e:  # no Tk, or the display refused: rows only
+            print(f"ferx: no window ({e}); writing rows only", file=sys.stderr)
+    quiet = bool(args.quiet)
+
+    def on_frame(tf: Any) -> None:
+        if window is not None:
+            window.show(draw_tracked(tf))
+            if window.closed:
+                raise Interrupted("window closed")
+        elif not quiet and tf.index % 30 == 0:
+            labels = ", ".join(f"#{i} {lab}" for i, lab in zip(tf.track_ids.tolist(), tf.faces.labels))
+            print(f"\r{tf.timestamp:7.1f} s  {labels or 'no face'}" + " " * 20, end="", file=sys.stderr, flush=True)
+
+    try:
+        with Analyzer(_analyzer_config(args, config)) as analyzer:
+            run = process_video(analyzer, source, Path(args.out), _video_config(args), _outputs(args), quiet=True,
+                                on_frame=on_frame, source_name=f"camera {args.device}")
+    finally:
+        source.close()
+        if window is not None:
+            window.close()
+    if not quiet:
+        print(f"\nferx: {run.frames} frame(s) ({source.dropped} dropped while busy), {run.tracks} track(s), "
+              f"{run.fps:.1f} fps → {args.out}/", file=sys.stderr)
+    return 0 if run.signal == "window closed" else run.exit_code
+
+
+__all__ = ["add_video_arguments", "run_video", "run_webcam"]

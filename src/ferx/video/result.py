@@ -1,0 +1,99 @@
+"""The per-frame result of video analysis: a frame's faces with their track IDs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ferx.types import Faces, Frame, FrameResult
+
+
+@dataclass(frozen=True, eq=False)
+class TrackedFrame:
+    """One analysed video frame.
+
+    Attributes:
+        result: the frame's FrameResult (index, timestamp, faces — smoothed when smoothing is on —,
+            timings, notes); faces are sorted by track ID.
+        track_ids: (N,) int64, a stable ID per person (IDs start at 1 and are never reused).
+        detected: (N,) bool, True where the face was found by the detector in this frame, False
+            where it was followed from its previous mesh.
+        aus_relative: (N, K) AU intensities minus the track's neutral baseline (clipped at 0), or
+            None when calibration is off.
+        scene_cut: this frame starts a new shot (tracks continue only when the face matches).
+        detector_ran: the detector ran on this frame.
+        frame: the decoded image (kept so that callers can draw on it without decoding twice).
+    """
+
+    result: FrameResult
+    track_ids: np.ndarray
+    detected: np.ndarray
+    aus_relative: np.ndarray | None = None
+    scene_cut: bool = False
+    detector_ran: bool = False
+    frame: Frame | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.result.faces)
+        ids = np.asarray(self.track_ids, np.int64).reshape(-1)
+        det = np.asarray(self.detected, bool).reshape(-1)
+        if ids.shape != (n,) or det.shape != (n,):
+            raise ValueError(f"track_ids and detected must have {n} entries, got {ids.shape} and {det.shape}")
+        object.__setattr__(self, "track_ids", ids)
+        object.__setattr__(self, "detected", det)
+        if self.aus_relative is not None:
+            rel = np.asarray(self.aus_relative, np.float32)
+            if self.result.faces.aus is None or rel.shape != self.result.faces.aus.shape:
+                raise ValueError("aus_relative must have the shape of faces.aus")
+            object.__setattr__(self, "aus_relative", rel)
+
+    @property
+    def faces(self) -> Faces:
+        return self.result.faces
+
+    @property
+    def index(self) -> int:
+        return self.result.index
+
+    @property
+    def timestamp(self) -> float:
+        return float(self.result.timestamp or 0.0)
+
+    @property
+    def source(self) -> str:
+        return self.result.source
+
+    def with_faces(self, faces: Faces, **changes: Any) -> TrackedFrame:
+        """A copy with other faces (same rows) and other fields replaced."""
+        return replace(self, result=replace(self.result, faces=faces), **changes)
+
+
+def concat_faces(parts: list[Faces]) -> Faces:
+    """Stack the faces of several stage runs on one frame (optional fields NaN where a part lacks them)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Faces.empty()
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    out: dict[str, Any] = {}
+    for name in ("boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus", "expression",
+                 "expression_maps"):
+        values = [getattr(p, name) for p in parts]
+        if all(v is None for v in values):
+            continue
+        template = next(v for v in values if v is not None)
+        if name == "expression_maps" and len({v.shape[1:] for v in values if v is not None}) > 1:
+            continue  # maps of different sizes cannot be stacked; none is better than a wrong one
+        out[name] = np.concatenate(
+            [v if v is not None else np.full((len(p),) + template.shape[1:], np.nan, np.float32)
+             for v, p in zip(values, parts)]
+        )
+    if any(p.explanations is not None for p in parts):
+        out["explanations"] = tuple(e for p in parts for e in (p.explanations or (None,) * len(p)))
+    return Faces(**out, au_codes=first.au_codes, expression_labels=first.expression_labels)
+
+
+__all__ = ["TrackedFrame", "concat_faces"]

@@ -1,0 +1,87 @@
+"""Telling videos from images by their content, so that `ferx analyze` can route a path without
+trusting its extension. Standard library only: no media library is loaded to route a path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ferx.errors import NoImagesError
+from ferx.io import IMAGE_EXTENSIONS
+
+#: Extensions picked up as videos when scanning a folder (files given explicitly are sniffed).
+VIDEO_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+    ".flv", ".wmv", ".asf", ".ogv", ".3gp", ".3g2", ".y4m",
+})
+
+# ISO-BMFF brands of still images (HEIF/AVIF photos share the MP4 container).
+_STILL_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+
+
+def sniff_video(head: bytes) -> bool:
+    """True when the first bytes of a file are those of a video container."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return head[8:12] not in _STILL_BRANDS
+    if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):  # old QuickTime
+        return True
+    if head.startswith(b"\x1aE\xdf\xa3"):  # EBML: Matroska / WebM
+        return True
+    if head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"AVIX"):
+        return True
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):  # MPEG program stream / ES
+        return True
+    if len(head) >= 377 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:  # MPEG-TS
+        return True
+    if head.startswith(b"FLV\x01"):
+        return True
+    if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):  # ASF / WMV
+        return True
+    if head.startswith(b"OggS") and b"\x80theora" in head[:128]:
+        return True
+    return head.startswith(b"YUV4MPEG2")
+
+
+def is_video(path: str | os.PathLike[str]) -> bool:
+    """True when `path` is a file whose content is a video container (not judged by extension).
+
+    Unreadable or missing paths return False, so the image path reports their problem.
+    """
+    try:
+        with open(path, "rb") as f:
+            return sniff_video(f.read(512))
+    except OSError:
+        return False
+
+
+def split_media(
+    paths: Iterable[str | os.PathLike[str]], *, recursive: bool = False
+) -> tuple[list[Path], list[Path]]:
+    """Expand files and folders into (images, videos), each sorted within its folder.
+
+    Files named explicitly are routed by content (`is_video`), whatever their extension; folders
+    contribute files with an image or a video extension (a bad one gets its own error later). A folder with
+    neither raises NoImagesError.
+    """
+    images: list[Path] = []
+    videos: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found = sorted(f for f in p.glob(pattern) if f.is_file())
+            imgs = [f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS]
+            vids = [f for f in found if f.suffix.lower() in VIDEO_EXTENSIONS]
+            if not imgs and not vids:
+                hint = "" if recursive else " (use --recursive to search subfolders)"
+                raise NoImagesError(f"{p}: folder holds no image or video files{hint}")
+            images.extend(imgs)
+            videos.extend(vids)
+        elif is_video(p):
+            videos.append(p)
+        else:
+            images.append(p)  # missing or bad files get their own error from the image path
+    return images, videos
+
+
+__all__ = ["VIDEO_EXTENSIONS", "is_video", "sniff_video", "split_media"]

@@ -1,0 +1,73 @@
+"""CLI entry points (as ferx.cli wires them) and the webcam path against a fake device."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from ferx.video.cli import add_video_arguments, run_video, run_webcam
+from ferx.video.webcam import LiveSource
+from tests.video.conftest import clip
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The parts of `ferx`'s parser the video entry points rely on."""
+    p = argparse.ArgumentParser(prog="ferx")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze")
+    a.add_argument("paths", nargs="*")
+    a.add_argument("--out", default="ferx-output")
+    a.add_argument("--format", default="json")
+    a.add_argument("--annotate", action="store_true")
+    a.add_argument("--recursive", "-r", action="store_true")
+    a.add_argument("--config")
+    a.add_argument("--min-face", type=int)
+    a.add_argument("--quiet", "-q", action="store_true")
+    add_video_arguments(sub)
+    return p
+
+
+def test_analyze_video_from_the_command_line(tmp_path, scenes):
+    args = _parser().parse_args(["analyze", str(clip("single_face.mp4")), str(scenes["four"]), "--out", str(tmp_path),
+                                 "--every", "2", "--format", "json,parquet", "-q", "--no-timelines"])
+    assert run_video(args) == 0
+    rows = pd.read_parquet(tmp_path / "single_face" / "rows.parquet")
+    assert sorted(rows["frame"].unique()) == list(range(0, 72, 2))
+    four = pd.read_parquet(tmp_path / "four" / "rows.parquet")
+    assert len(four) == 15 * 4 and set(four["track"]) == {1, 2, 3, 4}
+    assert not list((tmp_path / "four").glob("timeline-*"))
+
+
+def test_bad_video_and_bad_options(tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100)
+    args = _parser().parse_args(["analyze", str(bad), "--out", str(tmp_path / "o"), "-q"])
+    assert run_video(args) == 1
+    assert "bad.mp4" in capsys.readouterr().err
+    args = _parser().parse_args(["analyze", str(bad), "--start", "5", "--end", "2", "-q"])
+    assert run_video(args) == 2
+
+
+def test_live_source_delivers_newest_frames_from_a_fake_device():
+    src = LiveSource(clip("single_face.mp4"), realtime=False)
+    frames = list(src)
+    assert 1 <= len(frames) <= 72 and frames[-1].image.shape == (360, 640, 3)
+    assert [f.index for f in frames] == sorted(f.index for f in frames)
+    assert src.captured == 72 and len(frames) + src.dropped == 72
+
+
+def test_webcam_command_writes_rows_without_a_display(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    args = _parser().parse_args(["webcam", "--device", str(clip("single_face.mp4")), "--out", str(tmp_path),
+                                 "--max-frames", "15", "-q", "--no-timelines"])
+    assert run_webcam(args) == 0
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert rows["frame"].nunique() == 15 and rows["track"].notna().all()
+    assert rows["timestamp"].is_monotonic_increasing
+
+
+def test_webcam_missing_device(tmp_path):
+    args = _parser().parse_args(["webcam", "--device", str(tmp_path / "nope.mp4"), "--out", str(tmp_path), "-q"])
+    assert run_webcam(args) == 2

@@ -1,0 +1,109 @@
+"""Tracking: stable IDs through crossings, occlusions, exits and cuts; mesh following vs detection."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ferx.video import Sampling, TrackingConfig
+from tests.video.conftest import TALKING, clip, id_runs, run_tracks
+
+
+def test_talking_clip_one_person_followed_with_few_detections(analyzer):
+    frames = run_tracks(analyzer, clip(TALKING.name))
+    assert len(frames) == 472
+    assert all(1 in tf.track_ids.tolist() for tf in frames)  # the speaker is track 1 on every frame
+    detector_frames = sum(tf.detector_ran for tf in frames)
+    assert detector_frames < 472 / 6  # following carries most frames
+    assert not any(tf.scene_cut for tf in frames)
+
+
+def test_following_matches_detection_on_every_frame(analyzer):
+    """Landmarks followed from the previous mesh agree with landmarks cropped from each frame's
+    detection (the still-image path) to a few % of the eye-corner distance."""
+    first = Sampling(end=8.0)  # 192 frames: the detector-every-frame run is the slow one
+    followed = run_tracks(analyzer, TALKING, smoothing=_no_smooth(), sampling=first)
+    detected = run_tracks(analyzer, TALKING, smoothing=_no_smooth(), tracking=TrackingConfig(follow=False),
+                          sampling=first)
+    assert sum(tf.detector_ran for tf in detected) == len(detected) == 192
+    a = np.array([tf.faces.landmarks[list(tf.track_ids).index(1)] for tf in followed])
+    b = np.array([tf.faces.landmarks[list(tf.track_ids).index(1)] for tf in detected])
+    iod = np.linalg.norm(b[:, 33, :2] - b[:, 263, :2], axis=1).mean()
+    assert np.linalg.norm(a[..., :2] - b[..., :2], axis=2).mean() / iod < 0.05
+
+
+def _no_smooth():
+    from ferx.video import SmoothingConfig
+
+    return SmoothingConfig(enabled=False)
+
+
+def test_face_leaving_ends_its_track(analyzer):
+    frames = run_tracks(analyzer, clip("face_noface.mov"))
+    assert id_runs(frames) == [(1,), ()]
+    assert len(frames) == 169
+    last_face = max(i for i, tf in enumerate(frames) if len(tf.faces))
+    assert 40 < last_face < 160
+
+
+def test_face_appearing_starts_a_track(analyzer):
+    frames = run_tracks(analyzer, clip("noface_face.mov"))
+    runs = id_runs(frames)
+    assert runs[0] == () and (1,) in runs and all(r in ((), (1,)) for r in runs)
+    first_face = min(i for i, tf in enumerate(frames) if len(tf.faces))
+    assert 40 < first_face < 160
+
+
+def test_no_face_clip(analyzer):
+    frames = run_tracks(analyzer, clip("no_face.mp4"))
+    assert len(frames) == 95 and not any(len(tf.faces) for tf in frames)
+
+
+def test_crossing_faces_keep_their_ids(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["cross"])
+    ids = {i for tf in frames for i in tf.track_ids.tolist()}
+    assert ids == {1, 2}
+    # Each ID keeps moving the same way: the one that started on the left ends on the right.
+    first, last = frames[0], frames[-1]
+    start = {i: first.faces.boxes[k, 0] for k, i in enumerate(first.track_ids.tolist())}
+    end = {i: last.faces.boxes[k, 0] for k, i in enumerate(last.track_ids.tolist())}
+    left = min(start, key=start.get)
+    assert end[left] > start[left] + 200 and end[3 - left] < start[3 - left] - 200
+
+
+def test_brief_occlusion_keeps_the_id(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["occlusion"])
+    assert {i for tf in frames for i in tf.track_ids.tolist()} == {1}
+    hidden = [tf for tf in frames if 1.0 <= tf.timestamp < 1.27]
+    assert hidden and all(len(tf.faces) == 0 for tf in hidden[1:])
+
+
+def test_face_leaving_and_returning_keeps_the_id(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["leave"])
+    assert id_runs(frames) == [(1,), (), (1,)]
+
+
+def test_cut_between_two_people_changes_the_id(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["cut"])
+    cuts = [tf.timestamp for tf in frames if tf.scene_cut]
+    assert len(cuts) == 1 and abs(cuts[0] - 2.0) < 0.1
+    before = {i for tf in frames if tf.timestamp < 2 for i in tf.track_ids.tolist()}
+    after = {i for tf in frames if tf.timestamp >= 2 for i in tf.track_ids.tolist()}
+    assert before == {1} and after == {2}
+
+
+def test_cut_to_the_same_person_keeps_the_id(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["cut_same"])
+    assert any(tf.scene_cut for tf in frames)
+    assert {i for tf in frames for i in tf.track_ids.tolist()} == {1}
+
+
+def test_four_faces_at_once(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["four"])
+    assert all(sorted(tf.track_ids.tolist()) == [1, 2, 3, 4] for tf in frames)
+    assert sum(tf.detector_ran for tf in frames) <= 4
+
+
+def test_detector_every_frame_mode_gives_the_same_people(analyzer, scenes):
+    frames = run_tracks(analyzer, scenes["cross"], tracking=TrackingConfig(follow=False))
+    assert all(tf.detector_ran for tf in frames)
+    assert {i for tf in frames for i in tf.track_ids.tolist()} == {1, 2}
