@@ -1,7 +1,8 @@
 """One-pass detector: its inference settings chosen on validation data, its test figures, and the
 comparison with the two-stage pipeline.
 
-Two data sets per split, both from the training config's `data` section (`ferx.onepass.data`):
+Two data sets per split, both from the training config's `data` section (`ferx.onepass.data`; its
+paths are relative to the config file, as for `ferx train-detector`):
   * mosaics — `--split test`: the test mosaics (640×640; lfw-expressions test identities, FER+ Test);
     `--split val`: the `val-like-test` mosaics (same generator and shape, validation identities and
     FER+ Valid). Scenes of whole photos and face-free photographs, and pasted faces.
@@ -52,14 +53,17 @@ from PIL import Image
 
 from ferx import Analyzer
 from ferx.boxes import box_iou
-from ferx.config import from_dict, load_yaml
 from ferx.data.mosaic import compose
 from ferx.facs import EXPRESSIONS
-from ferx.onepass.data import face_refs, load_box_cache, load_split
+from ferx.numeric import input_normalisation
+from ferx.onepass.data.boxes import load_box_cache
+from ferx.onepass.data.mosaics import face_refs
+from ferx.onepass.data.store import load_split
 from ferx.onepass.decode import decode, letterbox, nms, postprocess
 from ferx.onepass.evaluate import Prediction, evaluate, operating_points
 from ferx.onepass.stage import OnnxDetector, model_files
 from ferx.onepass.train import DetectorTrainConfig
+from ferx.train.runconfig import load_config
 
 FACE_COUNTS = (1, 4, 16, 32)
 NMS_IOU = 0.3  # the paper's
@@ -101,11 +105,12 @@ class Network:
         self.size = int(self.meta["input"]["size"])
         self.outputs = list(self.meta["outputs"])
         self.conf = float(self.meta.get("defaults", {}).get("conf", 0.5))
+        self.normalise = input_normalisation(self.meta, path)
 
     def run(self, grey: np.ndarray, upscale: bool) -> tuple[list[np.ndarray], float, tuple[int, int]]:
         """Raw maps of an (H, W) uint8 image, the letterbox scale, and the image's extent in the input."""
         canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
-        maps = self.session.run(self.outputs, {"image": (canvas.astype(np.float32) / 127.5 - 1.0)[None, None]})
+        maps = self.session.run(self.outputs, {"image": self.normalise(canvas)[None, None]})
         h, w = grey.shape
         return maps, scale, (min(self.size, round(h * scale)), min(self.size, round(w * scale)))
 
@@ -414,7 +419,7 @@ def main() -> None:
         ap.error("--choose makes choices, and choices are made on validation data: use --split val")
     if not args.model:
         ap.error("give at least one --model LABEL=PATH")
-    cfg = from_dict(DetectorTrainConfig, load_yaml(args.data))
+    cfg = load_config(DetectorTrainConfig, args.data)
     mosaic_split, identities = SPLITS[args.split]
     mosaics = load_split(cfg.data, mosaic_split)
     if args.limit:

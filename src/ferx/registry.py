@@ -1,14 +1,15 @@
-"""Name registries for pipeline stages.
+"""Name registries for pipeline stages and model architectures.
 
-A backend registers its class under a name; configs refer to that name. Creating a backend with an
-option its constructor does not take raises `ConfigError` naming the valid options, so a typo in a
-YAML file never silently falls back to a default.
+A backend (or a model architecture) registers its class under a name; configs refer to that name.
+Creating one with an option its constructor does not take raises `ConfigError` naming the valid
+options, so a typo in a YAML file never silently falls back to a default. `check_options` is that
+check, shared with the dataset readers.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from ferx.errors import ConfigError
@@ -16,18 +17,37 @@ from ferx.errors import ConfigError
 T = TypeVar("T")
 
 
+def check_options(what: str, given: Iterable[str], valid: Sequence[str], error: type[Exception] = ConfigError) -> None:
+    """Raise `error` naming every option in `given` that is not in `valid`, and the valid ones.
+
+    Args:
+        what: the thing that takes the options, as the message should name it ("detector backend
+            'blazeface'", "ferplus reader").
+    """
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise error(f"{what} has no option(s) {', '.join(map(repr, unknown))}; valid options: {', '.join(valid) or 'none'}")
+
+
 class Registry(Generic[T]):
-    """Maps names to backend classes of one stage (e.g. all detectors)."""
+    """Maps names to backend classes of one stage (e.g. all detectors), or to model architectures.
+
+    One class may be registered under several names with different preset options (named model
+    sizes: `register("onepass-nano-vss", width=0.25)`); options given to `create` win over presets.
+    """
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
         self._entries: dict[str, type[T]] = {}
+        self._presets: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+    def register(self, name: str, **preset: Any) -> Callable[[type[T]], type[T]]:
         def deco(cls: type[T]) -> type[T]:
             if name in self._entries:
                 raise ValueError(f"{self.stage} backend {name!r} is already registered")
+            check_options(f"{self.stage} {name!r} preset", preset, _init_options(cls), error=ValueError)
             self._entries[name] = cls
+            self._presets[name] = dict(preset)
             return cls
 
         return deco
@@ -45,21 +65,18 @@ class Registry(Generic[T]):
 
     def options(self, name: str) -> list[str]:
         """The keyword options the named backend accepts."""
-        sig = inspect.signature(self.get(name).__init__)
-        return [p for p in sig.parameters if p != "self"]
+        return _init_options(self.get(name))
 
     def create(self, name: str, **options: Any) -> T:
         cls = self.get(name)
-        valid = self.options(name)
-        unknown = sorted(set(options) - set(valid))
-        if unknown:
-            raise ConfigError(
-                f"{self.stage} backend {name!r} has no option(s) {', '.join(map(repr, unknown))}; "
-                f"valid options: {', '.join(valid) or 'none'}"
-            )
+        check_options(f"{self.stage} backend {name!r}", options, self.options(name))
         try:
-            return cls(**options)
+            return cls(**{**self._presets[name], **options})
         except ConfigError:
             raise
         except (ValueError, TypeError) as e:  # a bad option value is a configuration error
             raise ConfigError(f"{self.stage} backend {name!r}: {e}") from None
+
+
+def _init_options(cls: type) -> list[str]:
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferx.onepass.data import MosaicConfig, face_refs, generate_split, make_mosaic, make_scene, negative_pool
+from ferx.onepass.data.mosaics import MosaicConfig, face_refs, generate_split, make_mosaic, make_scene
+from ferx.onepass.data.negatives import negative_pool
 from tests.conftest import LFW, SHARED
 
 FERPLUS = SHARED / "ferplus"
@@ -166,3 +167,28 @@ def test_options_that_are_off_keep_older_cache_keys():
     assert base.key() == MosaicConfig(grid_max=2, negative_share=0.9).key()  # inert while scenes are off
     assert base.key() != MosaicConfig(scene_share=0.5).key()
     assert MosaicConfig(scene_share=0.5).key() != MosaicConfig(scene_share=0.5, grid_max=2).key()
+
+
+def test_data_command_takes_paths_relative_to_the_config_file(tmp_path, monkeypatch, capsys):
+    """`python -m ferx.onepass.data generate CONFIG` from another folder: the data, box cache and mosaic
+    folders of the config are found next to the config file, not in the working folder."""
+    import json
+    import os
+
+    import yaml
+
+    from ferx.onepass.data.__main__ import main
+
+    (tmp_path / "boxes.json").write_text(json.dumps(_fake_cache()))
+    config = tmp_path / "project" / "tiny.yaml"
+    config.parent.mkdir()
+    config.write_text(yaml.safe_dump({"data": {
+        "lfw": os.path.relpath(LFW, config.parent), "ferplus": os.path.relpath(FERPLUS, config.parent),
+        "box_cache": "../boxes.json", "cache_dir": "mosaics", "size": 128, "face_min": 16, "face_max": 48,
+        "faces_max": 3, "val_images": 2}}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", str(config), "--splits", "val"]) == 0
+    written = list((config.parent / "mosaics").glob("mosaics-*/val/manifest.json"))
+    assert len(written) == 1 and json.loads(written[0].read_text())["images"] == 2
+    assert main(["boxes"]) == 2  # no config and no folders: a usage error, not a default path
+    assert "give a training CONFIG" in capsys.readouterr().err

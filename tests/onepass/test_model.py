@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from ferx.errors import ConfigError  # noqa: E402
 from ferx.onepass.model import (  # noqa: E402
-    SS2D, create_model, model_names, scan_reference, segsum, selective_scan, ssd_scan,
+    ARCHITECTURES, SS2D, create_model, scan_reference, segsum, selective_scan, ssd_scan,
 )
 
 
@@ -52,7 +52,7 @@ def test_ss2d_reads_four_directions_and_puts_them_back():
     torch.testing.assert_close(merged, 4 * x.permute(0, 2, 3, 1))
 
 
-@pytest.mark.parametrize("name", [n for n in model_names() if "nano" in n])
+@pytest.mark.parametrize("name", [n for n in ARCHITECTURES.names() if "nano" in n])
 def test_model_contract(name):
     model = create_model(name).eval()
     with torch.no_grad():
@@ -71,6 +71,10 @@ def test_vss_and_csp_necks_differ_only_in_the_neck():
     assert not any("ss2d" in n for n, _ in csp.named_parameters())
     backbone = lambda m: [tuple(p.shape) for n, p in m.named_parameters() if not n.startswith("neck.")]  # noqa: E731
     assert backbone(vss) == backbone(csp)
+    # a name stands for preset options; options given win, and the checkpointed config rebuilds the model
+    overridden = create_model("onepass-nano-vss", neck="csp")
+    assert overridden.config == {**vss.config, "neck": "csp"} == csp.config
+    assert [tuple(p.shape) for p in type(csp)(**csp.config).parameters()] == [tuple(p.shape) for p in csp.parameters()]
 
 
 def test_unknown_model_or_option_raises():

@@ -2,7 +2,7 @@
 
 import csv
 import json
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
-from ferx.onepass.data import MosaicConfig, generate_split  # noqa: E402
+from ferx.onepass.data.mosaics import MosaicConfig, generate_split  # noqa: E402
 from ferx.onepass.evaluate import evaluate  # noqa: E402
 from ferx.onepass.loss import detection_loss, flatten_and_decode, simota  # noqa: E402
 from ferx.onepass.model import create_model  # noqa: E402
@@ -102,45 +102,38 @@ def test_run_folder_and_resume(tmp_path):
     assert manifest["key"] == data.key() and manifest["images"] == 4
 
 
-def test_resume_applies_resumable_overrides_and_refuses_the_others(tmp_path, capsys):
-    """`ferx train-detector CONFIG key=value --resume`: epochs=2 extends the run and is recorded; a key
-    that would change the experiment (lr, data.seed) is a usage error naming it, and changes nothing."""
-    from ferx.onepass.train import RESUME_POLICY, main
+def test_export_writes_to_models_and_the_stage_reads_its_input_scaling(tmp_path, monkeypatch):
+    """`ferx export-detector RUN --name NAME` writes ./models/NAME.onnx + NAME.json (not into the
+    installed package); the sidecar states the training's input scaling, and the stage runs it."""
+    pytest.importorskip("onnxruntime")
+    from ferx.cli import main
+    from ferx.numeric import NORMALISATIONS
+    from ferx.onepass.data.store import load_split
+    from ferx.onepass.stage import OnnxDetector
+    from ferx.onepass.train import load_run_model
+    from ferx.train.harness import INPUT_NORMALISATION
 
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(asdict(_tiny_run_config(tmp_path))))
-    run = tmp_path / "run"
-    assert main(["train", str(config), "--out", str(run), "--quiet"]) == 0
-    assert main(["train", str(config), "epochs=2", "--out", str(run), "--resume", "--quiet"]) == 0
-    rows = list(csv.DictReader(open(run / "metrics.csv")))
-    assert [r["epoch"] for r in rows] == ["1", "2"]
-    text = (run / "config.yaml").read_text()
-    assert yaml.safe_load(text)["epochs"] == 2
-    assert [line for line in text.splitlines() if line.startswith("#")][0].startswith("# resumed at epoch 2 (")
-    assert "epochs 1 -> 2" in text
-    assert "changed on resume at epoch 2" in (run / "log.txt").read_text()
-
-    capsys.readouterr()
-    assert main(["train", str(config), "lr=0.01", "data.seed=3", "epochs=3", "--out", str(run), "--resume",
-                 "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert "--resume cannot change data.seed, lr" in err and "keys that can change on resume" in err
-    assert (run / "config.yaml").read_text() == text  # nothing applied, not even the resumable epochs=3
-    assert len(list(csv.DictReader(open(run / "metrics.csv")))) == 2
-    assert main(["train", str(config), "epochs=1", "--out", str(run), "--resume", "--quiet"]) == 2
-    assert "already done 2 epochs" in capsys.readouterr().err
-    # every key has a decision: a new config key must be added to the table
-    assert {f.name for f in fields(DetectorTrainConfig)} <= set(RESUME_POLICY)
+    cfg = _tiny_run_config(tmp_path)
+    train(cfg, tmp_path / "run", progress=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export-detector", str(tmp_path / "run"), "--name", "tiny", "--size", "128"]) == 0
+    meta = json.loads((tmp_path / "models" / "tiny.json").read_text())
+    assert meta["input"]["normalise"] == INPUT_NORMALISATION and INPUT_NORMALISATION in NORMALISATIONS
+    image = np.asarray(load_split(cfg.data, "val", progress=False).images[0])
+    _, scores, _ = OnnxDetector(str(tmp_path / "models" / "tiny.onnx")).predict(image, conf=0.0)
+    model, _ = load_run_model(tmp_path / "run")
+    ref = predict_torch(model, image[None], 0.0, 0.3, torch.device("cpu"))[0]
+    np.testing.assert_allclose(np.sort(scores)[-10:], np.sort(ref.scores)[-10:], atol=1e-4)  # as trained
 
 
 def test_validation_split_cannot_be_configured(tmp_path, capsys):
     """The detector validates on "val" and reports on "test", by name: there is no split key, so a config
     cannot make the validation split the test split (the key is refused as unknown, exit 2)."""
-    from ferx.onepass.train import main
+    from ferx.cli import main
 
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(asdict(_tiny_run_config(tmp_path))))
-    assert main(["train", str(config), "val_split=test", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert main(["train-detector", str(config), "val_split=test", "--out", str(tmp_path / "run"), "--quiet"]) == 2
     assert "unknown config key(s) 'val_split'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 

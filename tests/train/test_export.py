@@ -11,7 +11,7 @@ def test_onnx_matches_pytorch_on_real_faces(tmp_path):
     from ferx.data.readers import open_dataset
     from ferx.train.data import _grey48
     from ferx.train.export import export, parity
-    from ferx.train.loop import TrainConfig
+    from ferx.train.classifier import ClassifierTrainConfig
     from ferx.train.models import create_model
     from tests.conftest import SHARED
 
@@ -23,8 +23,8 @@ def test_onnx_matches_pytorch_on_real_faces(tmp_path):
     model = create_model("resnet-fer", num_classes=8).eval()
     from dataclasses import asdict
 
-    torch.save({"model": model.state_dict(), "config": asdict(TrainConfig()), "label_set": tuple("abcdefgh")}, run / "best.pt")
-    (run / "config.yaml").write_text(yaml.safe_dump(asdict(TrainConfig())))
+    torch.save({"model": model.state_dict(), "config": asdict(ClassifierTrainConfig()), "label_set": tuple("abcdefgh")}, run / "best.pt")
+    (run / "config.yaml").write_text(yaml.safe_dump(asdict(ClassifierTrainConfig())))
     path = export(run, "tmp-model", tmp_path / "models")
     samples = open_dataset(SHARED / "ferplus", "test").samples[:16]
     images = np.stack([_grey48(s.path) for s in samples])[:, None].astype(np.float32) / 127.5 - 1

@@ -7,7 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ferx.train.data import augment, normalise  # noqa: E402
+from ferx.train.data import augment  # noqa: E402
+from ferx.train.harness import normalise  # noqa: E402
 from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy  # noqa: E402
 from ferx.train.models import ARCHITECTURES, create_model  # noqa: E402
 
@@ -75,20 +76,21 @@ def test_normalise_range():
 def test_tiny_run_overfits_real_faces(tmp_path):
     from tests.conftest import SHARED
 
-    from ferx.train.loop import TrainConfig, train
     from ferx.data.readers import open_dataset
+    from ferx.train.classifier import ClassifierTrainConfig, train
 
     if not (SHARED / "ferplus").exists():
         pytest.skip("no FER+ data")
-    config = TrainConfig(
+    config = ClassifierTrainConfig(
         data=f"ferplus:{SHARED / 'ferplus'}", epochs=25, batch_size=8, max_eval=32,
-        lr=0.05, warmup_epochs=0, augment=False, max_train=48, guidance_weight=1.0, patience=100, threads=2,
+        lr=0.05, warmup_epochs=0, augment=False, max_train=48, guidance_weight=1.0, patience=100, threads=1,
         cache_dir=str(tmp_path / "cache"), model_options={"dropout": 0.0},
     )
     ds = open_dataset(config.data, "train")
     assert len(ds) > 48
     run = train(config, tmp_path / "run", progress=False)
-    from ferx.train.loop import load_crops, predict
+    from ferx.train.classifier import predict
+    from ferx.train.data import load_crops
 
     # best.pt is chosen on unrelated validation faces; memorisation shows in the final weights
     model = create_model("resnet-fer", num_classes=8, dropout=0.0)
@@ -125,40 +127,10 @@ def _tiny_config_file(tmp_path, **extra) -> Path:
     return path
 
 
-def test_resume_applies_resumable_overrides_and_refuses_the_others(tmp_path, capsys):
-    """`ferx train CONFIG key=value --resume`: epochs=2 extends the run and is recorded; seed (or any key
-    that would change the experiment) is a usage error naming it, and changes nothing."""
-    import csv
-    from dataclasses import fields
-
-    import yaml
-
-    from ferx.train.loop import RESUME_POLICY, TrainConfig, main
-
-    config, run = _tiny_config_file(tmp_path), tmp_path / "run"
-    assert main(["train", str(config), "--out", str(run)]) == 0
-    assert main(["train", str(config), "epochs=2", "--out", str(run), "--resume"]) == 0
-    rows = list(csv.DictReader(open(run / "metrics.csv")))
-    assert [r["epoch"] for r in rows] == ["1", "2"]
-    text = (run / "config.yaml").read_text()
-    assert yaml.safe_load(text)["epochs"] == 2
-    assert [line for line in text.splitlines() if line.startswith("#")][0].startswith("# resumed at epoch 2 (")
-    assert "epochs 1 -> 2" in text
-    assert "changed on resume at epoch 2" in (run / "log.txt").read_text()
-
-    capsys.readouterr()
-    assert main(["train", str(config), "seed=1", "patience=3", "--out", str(run), "--resume"]) == 2
-    err = capsys.readouterr().err
-    assert "--resume cannot change seed" in err and "keys that can change on resume: epochs, patience" in err
-    assert (run / "config.yaml").read_text() == text  # nothing applied, not even the resumable patience=3
-    assert len(list(csv.DictReader(open(run / "metrics.csv")))) == 2
-    # every key has a decision: a new config key must be added to the table
-    assert {f.name for f in fields(TrainConfig)} == set(RESUME_POLICY)
-
-
 def test_validation_split_must_not_be_the_test_split(tmp_path, capsys):
+    from ferx.cli import main
     from ferx.config import ConfigError
-    from ferx.train.loop import TrainConfig, main, train
+    from ferx.train.classifier import ClassifierTrainConfig, train
 
     config = _tiny_config_file(tmp_path)
     assert main(["train", str(config), "val_split=test", "--out", str(tmp_path / "run")]) == 2
@@ -168,4 +140,4 @@ def test_validation_split_must_not_be_the_test_split(tmp_path, capsys):
     assert "val_split 'private_test' and test_split 'test' are the same split (test)" in err
     assert not (tmp_path / "run").exists()  # refused before anything was written
     with pytest.raises(ConfigError, match="must differ from the training split"):
-        train(TrainConfig(val_split="train"), tmp_path / "run2", progress=False)
+        train(ClassifierTrainConfig(val_split="train"), tmp_path / "run2", progress=False)

@@ -387,8 +387,8 @@ def open_dataset(spec: str | Path, split: str | None = None, **options: object) 
     reader = READERS[kind]
     import inspect
 
+    from ferx.registry import check_options
+
     valid = [p for p in inspect.signature(reader).parameters if p not in ("root", "split")]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise DatasetError(f"{kind} reader has no option(s) {', '.join(unknown)}; valid: {', '.join(valid) or 'none'}")
+    check_options(f"{kind} reader", options, valid, error=DatasetError)
     return reader(root, canonical_split(split), **options)

@@ -1,6 +1,6 @@
 """Export a one-pass detector run to ONNX with its JSON sidecar, and check it against PyTorch.
 
-    python -m ferx.onepass.export RUN_DIR --name onepass-nano-vss [--out src/ferx/assets/models] [--size 640]
+    ferx export-detector RUN_DIR --name onepass-nano-vss [--out models] [--size 640] [--conf 0.5]
 
 NAME.onnx: input `image` (1, 1, S, S) float, grey scaled to [-1, 1] (x / 127.5 − 1), letterboxed
 top-left onto a 114-grey square; outputs `p8`, `p16`, `p32`: raw maps (1, 5 + C, S/s, S/s) decoded
@@ -10,7 +10,6 @@ keypoint template, model config, parameters, MACs, sha256, training config, test
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 
 from ferx.onepass.decode import PAD_VALUE
 from ferx.onepass.train import load_run_model
+from ferx.train.harness import INPUT_NORMALISATION
 
 OUTPUTS = ["p8", "p16", "p32"]
 
@@ -40,14 +40,14 @@ def count_macs(model: torch.nn.Module, size: int) -> int:
     operations are not counted, as is customary."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = torch.zeros(1, model.config.in_channels, size, size)
+    x = torch.zeros(1, model.in_channels, size, size)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     return int(counter.get_total_flops() // 2)
 
 
 def export_model(model: torch.nn.Module, path: Path, size: int) -> None:
-    dummy = torch.zeros(1, model.config.in_channels, size, size)
+    dummy = torch.zeros(1, model.in_channels, size, size)
     torch.onnx.export(_Export(model).eval(), (dummy,), str(path), input_names=["image"], output_names=OUTPUTS,
                       opset_version=17, dynamo=False)
 
@@ -68,8 +68,8 @@ def export(run: Path, name: str, out_dir: Path, size: int = 640, box_cache: str 
         "architecture": state["model_name"],
         "paper": "Ma et al., FER-YOLO-Mamba, arXiv:2405.01828 (2024); YOLOX, arXiv:2107.08430",
         "labels": list(state["labels"]),
-        "input": {"size": size, "channels": model.config.in_channels, "grey": model.config.in_channels == 1,
-                  "normalise": "x / 127.5 - 1", "letterbox": f"top-left, shrink to fit (smaller images keep their size), pad {PAD_VALUE}",
+        "input": {"size": size, "channels": model.in_channels, "grey": model.in_channels == 1,
+                  "normalise": INPUT_NORMALISATION, "letterbox": f"top-left, shrink to fit (smaller images keep their size), pad {PAD_VALUE}",
                   "batch": 1},
         "strides": [8, 16, 32],
         "outputs": OUTPUTS,
@@ -105,26 +105,3 @@ def parity(model: torch.nn.Module, onnx_path: Path, x: np.ndarray) -> float:
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = sess.run(OUTPUTS, {"image": x})
     return float(max(np.abs(r - g).max() for r, g in zip(ref, got)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ferx.onepass.export")
-    ap.add_argument("run", type=Path)
-    ap.add_argument("--name", required=True)
-    ap.add_argument("--out", type=Path, default=Path("src/ferx/assets/models"))
-    ap.add_argument("--size", type=int, default=640, help="input side (multiple of 32; default 640)")
-    ap.add_argument("--conf", type=float, default=0.5, help="default face-score threshold recorded in the sidecar "
-                    "(default 0.5, the paper's; choose it on validation data: benchmarks/bench_onepass.py --choose)")
-    args = ap.parse_args(argv)
-    if args.size % 32:
-        raise SystemExit(f"--size must be a multiple of 32, got {args.size}")
-    path = export(args.run, args.name, args.out, args.size, conf=args.conf)
-    model, _ = load_run_model(args.run)
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 1, args.size, args.size)).astype(np.float32)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max |Δ| of raw maps vs PyTorch on noise: "
-          f"{parity(model, path, x):.2e}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ arXiv:2312.00752) over the feature map in four directions.
 
 This file is self-contained (torch only) and reads top to bottom:
     selective scan (chunked matrix form + naive reference) → SS2D → VSS dual-branch block and CSP
-    block → CSPDarknet → PAFPN → decoupled head → model configs → registry (`create_model`).
+    block → CSPDarknet → PAFPN → decoupled head → model → registry of named sizes (`create_model`).
 
 Departures from the paper, and why:
   * The scan is written in the state-space-duality (matrix) form of Mamba-2 (Dao & Gu,
@@ -29,13 +29,14 @@ Departures from the paper, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ferx.errors import ConfigError
+from ferx.registry import Registry
 
 MAX_STRIDE = 32
 
@@ -412,11 +413,16 @@ class DecoupledHead(nn.Module):
 
 
 # -- model ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything that defines an architecture (saved with every checkpoint and ONNX sidecar).
+NECKS = ("vss", "csp")
 
-    Attributes:
+
+class OnePassDetector(nn.Module):
+    """Backbone → PAFPN (VSS or CSP blocks) → decoupled head.
+
+    forward(x): x (B, in_channels, H, W) with H, W multiples of 32 → list of 3 maps
+    (B, 5 + num_classes, H/s, W/s) for s = 8, 16, 32.
+
+    Args:
         depth, width: YOLOX multipliers (nano/tiny-like: 0.33 / 0.25).
         neck: "vss" (FER-YOLO-VSS blocks) or "csp" (plain CSP blocks, the ablation).
         num_classes: expression labels.
@@ -426,67 +432,42 @@ class ModelConfig:
             per Δ/A head, smallest scan chunk length; the chunk grows to ≈ √L on long sequences).
     """
 
-    depth: float = 0.33
-    width: float = 0.25
-    neck: str = "vss"
-    num_classes: int = 8
-    in_channels: int = 1
-    head_width: int = 0
-    d_state: int = 16
-    expand: int = 2
-    headdim: int = 16
-    chunk: int = 16
-
-
-class OnePassDetector(nn.Module):
-    """Backbone → PAFPN (VSS or CSP blocks) → decoupled head.
-
-    forward(x): x (B, in_channels, H, W) with H, W multiples of 32 → list of 3 maps
-    (B, 5 + num_classes, H/s, W/s) for s = 8, 16, 32.
-    """
-
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, depth: float = 0.33, width: float = 0.25, neck: str = "vss", num_classes: int = 8,
+                 in_channels: int = 1, head_width: int = 0, d_state: int = 16, expand: int = 2, headdim: int = 16,
+                 chunk: int = 16) -> None:
         super().__init__()
-        if config.neck not in NECKS:
-            raise ConfigError(f"unknown neck {config.neck!r}; choose from {', '.join(NECKS)}")
-        self.config = config
-        self.backbone = CSPDarknet(config.depth, config.width, config.in_channels)
-        vss = {"d_state": config.d_state, "expand": config.expand, "headdim": config.headdim, "chunk": config.chunk}
-        self.neck = PAFPN(self.backbone.channels, config.depth, config.neck, vss)
-        head_width = config.head_width or int(256 * config.width)
-        self.head = DecoupledHead(self.backbone.channels, head_width, config.num_classes)
+        if neck not in NECKS:
+            raise ConfigError(f"unknown neck {neck!r}; choose from {', '.join(NECKS)}")
+        #: everything that defines the architecture: saved with every checkpoint and ONNX sidecar,
+        #: `OnePassDetector(**config)` rebuilds it
+        self.config: dict[str, Any] = {
+            "depth": depth, "width": width, "neck": neck, "num_classes": num_classes, "in_channels": in_channels,
+            "head_width": head_width, "d_state": d_state, "expand": expand, "headdim": headdim, "chunk": chunk,
+        }
+        self.in_channels = in_channels
+        self.backbone = CSPDarknet(depth, width, in_channels)
+        vss = {"d_state": d_state, "expand": expand, "headdim": headdim, "chunk": chunk}
+        self.neck = PAFPN(self.backbone.channels, depth, neck, vss)
+        self.head = DecoupledHead(self.backbone.channels, head_width or int(256 * width), num_classes)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if x.dim() != 4 or x.shape[1] != self.config.in_channels:
-            raise ValueError(f"expected input (B, {self.config.in_channels}, H, W), got {tuple(x.shape)}")
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"expected input (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % MAX_STRIDE or x.shape[3] % MAX_STRIDE:
             raise ValueError(f"input sides must be multiples of {MAX_STRIDE}, got {x.shape[2]}×{x.shape[3]}")
         return self.head(self.neck(self.backbone(x)))
 
 
 # -- registry ------------------------------------------------------------------------------------
-NECKS = ("vss", "csp")
+#: Named sizes, registered with each neck: `onepass-{nano,tiny,s}-{vss,csp}`.
 SIZES = {"nano": (0.33, 0.25), "tiny": (0.33, 0.375), "s": (0.33, 0.50)}
-MODEL_CONFIGS: dict[str, ModelConfig] = {
-    f"onepass-{size}-{neck}": ModelConfig(depth=d, width=w, neck=neck) for size, (d, w) in SIZES.items() for neck in NECKS
-}
+ARCHITECTURES: Registry[OnePassDetector] = Registry("architecture")
+for _size, (_depth, _width) in SIZES.items():
+    for _neck in NECKS:
+        ARCHITECTURES.register(f"onepass-{_size}-{_neck}", depth=_depth, width=_width, neck=_neck)(OnePassDetector)
 
 
-def model_names() -> list[str]:
-    return sorted(MODEL_CONFIGS)
-
-
-def model_config(name: str, **overrides: object) -> ModelConfig:
-    """The named configuration with overrides; unknown names or keys raise ConfigError."""
-    if name not in MODEL_CONFIGS:
-        raise ConfigError(f"unknown one-pass model {name!r}; available: {', '.join(model_names())}")
-    valid = [f.name for f in fields(ModelConfig)]
-    unknown = sorted(set(overrides) - set(valid))
-    if unknown:
-        raise ConfigError(f"one-pass model has no option(s) {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
-    return replace(MODEL_CONFIGS[name], **overrides)  # type: ignore[arg-type]
-
-
-def create_model(name: str = "onepass-nano-vss", **overrides: object) -> OnePassDetector:
-    """Build a registered model, e.g. `create_model("onepass-nano-csp", num_classes=8)`."""
-    return OnePassDetector(model_config(name, **overrides))
+def create_model(name: str, **options: object) -> OnePassDetector:
+    """Build a registered model, e.g. `create_model("onepass-nano-csp", num_classes=8)`; options
+    (constructor arguments) override the name's size and neck; unknown names or options raise ConfigError."""
+    return ARCHITECTURES.create(name, **options)

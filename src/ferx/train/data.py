@@ -93,11 +93,6 @@ def _grey48(path: Path) -> np.ndarray:
         return np.asarray(g, np.uint8)
 
 
-def normalise(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 1, H, W) → float in [-1, 1]; the same in training, ONNX export and the analyzer."""
-    return images.float() / 127.5 - 1.0
-
-
 def augment(
     images: torch.Tensor,
     heatmaps: torch.Tensor,

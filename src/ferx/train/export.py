@@ -1,6 +1,6 @@
 """Export a trained run to ONNX with a model card, and check it against PyTorch.
 
-    python -m ferx.train.export RUN_DIR --name ferplus-resnet-guided [--out src/ferx/assets/models]
+    python -m ferx.train.export RUN_DIR --name ferplus-resnet-guided [--out models]
 
 Writes NAME.onnx (inputs: `image` (B, 1, 48, 48) float in [-1, 1]; outputs: `probs` (B, C),
 `cam` (B, C, h, w), `attention` (B, h', w')) and NAME.json (labels, input convention, crop template,
@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ferx.facecrop import SIZE, TEMPLATE
-from ferx.train.loop import load_run_model
+from ferx.train.classifier import load_run_model
+from ferx.train.harness import INPUT_NORMALISATION
 
 
 class _Export(torch.nn.Module):
@@ -48,11 +50,11 @@ def export(run: Path, name: str, out_dir: Path) -> Path:
         "name": name,
         "labels": list(labels),
         "input": {"size": SIZE, "channels": model.in_channels, "grey": model.in_channels == 1,
-                  "normalise": "x / 127.5 - 1", "template_outer_eye_corners": TEMPLATE.tolist()},
+                  "normalise": INPUT_NORMALISATION, "template_outer_eye_corners": TEMPLATE.tolist()},
         "outputs": ["probs", "cam", "attention"],
         "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "parameters": int(sum(p.numel() for p in model.parameters())),
-        "train_config": {k: v for k, v in vars(config).items()},
+        "train_config": asdict(config),
         "test_metrics": {k: report.get(k) for k in ("dataset", "accuracy", "macro_f1", "cam_cos", "att_cos", "n",
                                                     "per_class_recall")},
     }
@@ -76,7 +78,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m ferx.train.export")
     ap.add_argument("run", type=Path)
     ap.add_argument("--name", required=True)
-    ap.add_argument("--out", type=Path, default=Path("src/ferx/assets/models"))
+    ap.add_argument("--out", type=Path, default=Path("models"), help="folder for NAME.onnx and NAME.json "
+                    "(default ./models; ferx's shipped model lives in src/ferx/assets/models)")
     args = ap.parse_args()
     path = export(args.run, args.name, args.out)
     rng = np.random.default_rng(0)

@@ -1,15 +1,4 @@
-"""Training data for the one-pass detector: seeded mosaics of real faces with exact boxes and labels.
-
-Two face sources, both from ../shared/data:
-  * lfw-expressions photos. The face box is the two-stage pipeline's (`ferx.Analyzer`, BlazeFace +
-    mesh confirmation) on the photo at full size, computed once and cached (`box_cache`);
-    photos where it finds no face or several are left out. Label: the dataset's `emotion` column.
-    Split: `ferx.data.readers.identity_split` (identities hashed 80/10/10), so train, val and test
-    never share a person.
-  * FER+ 48×48 faces, majority-vote label, split by FER+'s official Train/Valid/Test folders. FER+
-    has no identity information, so its splits cannot be checked for identity overlap. Its face
-    box is a fixed box inside the 48×48 frame, measured once as the median pipeline box on
-    upscaled FER+ test faces (cached with the lfw boxes), so both sources are boxed alike.
+"""The mosaic builder: faces of one split placed on canvases, with their boxes and labels.
 
 Two kinds of mosaic, converted to grey:
   * scene (probability `scene_share`): the canvas is cut into a jittered n×n grid (n ≤ `grid_max`);
@@ -22,32 +11,26 @@ Two kinds of mosaic, converted to grey:
   * paste: a background (synthetic texture with clutter, or with probability
     `real_background_share` an enlarged crop of a face-free photograph) with tight face crops of both
     sources pasted at log-uniform sizes, blended in with feathered edges (`ferx.data.mosaic.compose`).
-Everything follows from `MosaicConfig.seed`; a split's mosaics are stored once as a uint8 array
-(`images.npy`, (N, S, S)) plus `manifest.json` (config, seed, per face: image index, box, label,
-source dataset, file, identity) under a folder named by the config's hash, so epochs only read.
-
-    python -m ferx.onepass.data boxes                 # cache the pipeline's lfw boxes (≈ 2 min)
-    python -m ferx.onepass.data generate configs/onepass-vss.yaml   # write the mosaics
-    python -m ferx.onepass.data generate configs/onepass-csp.yaml --splits val-like-test
-                                      # validation faces on test-shaped canvases (choosing inference settings)
+Everything follows from `MosaicConfig.seed`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ferx.data.mosaic import background, compose
 from ferx.data.readers import identity_split, open_dataset
+from ferx.errors import ConfigError
 from ferx.facs import EXPRESSIONS
+from ferx.onepass.data.negatives import negative_pool, negative_region
 
 FORMAT_VERSION = 1
 #: Generated splits. "val-like-test": validation faces (val identities, FER+ Valid) on canvases shaped
@@ -66,7 +49,8 @@ class MosaicConfig:
     """How the mosaics are made (part of a training config; its hash names the cache folder).
 
     Attributes:
-        lfw, ferplus: dataset folders.
+        lfw, ferplus: dataset folders (required; in a config file relative to the file, see
+            `ferx.train.runconfig`).
         box_cache: JSON of the pipeline's lfw-expressions boxes (`python -m ferx.onepass.data boxes`).
         cache_dir: where generated mosaics are stored.
         seed: everything random derives from it (split s uses seed + index of s).
@@ -89,8 +73,8 @@ class MosaicConfig:
             negative scene cells and real backgrounds are cut from.
     """
 
-    lfw: str = "../shared/data/lfw-expressions"
-    ferplus: str = "../shared/data/ferplus"
+    lfw: str = ""
+    ferplus: str = ""
     box_cache: str = "runs/cache/onepass/lfw-boxes.json"
     cache_dir: str = "runs/cache/onepass"
     seed: int = 0
@@ -115,12 +99,16 @@ class MosaicConfig:
     real_background_share: float = 0.0
     negatives: list[str] = field(default_factory=list)
 
-    def key(self) -> str:
-        """Hash of everything that changes the mosaics (not where they are stored).
+    #: keys holding paths (resolved by `ferx.train.runconfig` against the config file's folder)
+    path_keys: ClassVar[tuple[str, ...]] = ("lfw", "ferplus", "box_cache", "cache_dir")
 
-        Options added after format 1 enter the hash only when they are switched on, so the
-        mosaics of older configs keep their folder."""
-        d = {k: v for k, v in asdict(self).items() if k != "cache_dir"}
+    def key(self) -> str:
+        """Hash of everything that changes the mosaics, not of where the sources and outputs are.
+
+        The locations (`path_keys`) stay out since configs give absolute paths (issue 16), so the same
+        settings name the same folder on every machine. Options added after format 1 enter the hash
+        only when they are switched on, so the mosaics of older configs keep their folder."""
+        d = {k: v for k, v in asdict(self).items() if k not in self.path_keys}
         if not self.scene_share and not self.real_background_share and not self.negatives:
             for k in ("scene_share", "grid_max", "scene_face_max", "negative_share", "real_background_share",
                       "negatives"):
@@ -156,61 +144,11 @@ class MosaicSplit:
         return len(self.images)
 
 
-# -- face boxes -------------------------------------------------------------------------------------
-def cache_boxes(lfw: str, ferplus: str, out: str | Path, progress: bool = True, ferplus_samples: int = 300,
-                limit: int = 0) -> dict:
-    """Run the two-stage pipeline (detector + landmark confirmation) over every lfw-expressions
-    photo, and over upscaled FER+ test faces to measure where its box sits in a 48×48 FER+ frame.
-
-    Writes JSON: {"lfw": {image: {"boxes": [[x1,y1,x2,y2], ...], "keypoints": [...]}},
-    "ferplus_box": [x1, y1, x2, y2] (in the 48-px frame), "keypoint_template": (5, 2) keypoints
-    relative to the box (x from x1 in box widths, y from y1 in box heights)}.
-    """
-    from tqdm import tqdm
-
-    from ferx.io import load_image
-    from ferx.pipeline import Analyzer
-
-    ds = open_dataset(f"lfw-expressions:{lfw}")
-    result: dict[str, Any] = {"lfw": {}, "pipeline": "ferx.Analyzer(aus=None, expression=None, explain=None)"}
-    rel_kp = []
-    with Analyzer(aus=None, expression=None, explain=None) as analyzer:
-        for s in tqdm(ds.samples[: limit or None], desc="lfw boxes", disable=not progress, file=sys.stderr):
-            faces = analyzer.analyze(s.path).faces
-            result["lfw"][s.path.name] = {
-                "boxes": np.round(faces.boxes, 2).tolist(), "scores": np.round(faces.scores, 4).tolist(),
-                "keypoints": np.round(faces.keypoints, 2).tolist(),
-            }
-            if len(faces) == 1:
-                b, k = faces.boxes[0], faces.keypoints[0]
-                rel_kp.append((k - b[:2]) / (b[2:] - b[:2]))
-        fer = open_dataset(f"ferplus:{ferplus}", "test")
-        rel_boxes = []
-        for s in fer.samples[:ferplus_samples]:
-            img = np.asarray(Image.open(s.path).convert("L").resize((192, 192), Image.BICUBIC))
-            canvas = np.full((384, 384), 128, np.uint8)
-            canvas[96:288, 96:288] = img
-            faces = analyzer.analyze(np.repeat(canvas[..., None], 3, axis=2)).faces
-            if len(faces) == 1:
-                rel_boxes.append((faces.boxes[0] - 96) / 4.0)
-    result["ferplus_box"] = np.median(np.array(rel_boxes), axis=0).round(2).tolist()
-    result["ferplus_box_found"] = f"{len(rel_boxes)} of {min(ferplus_samples, len(fer.samples))}"
-    result["keypoint_template"] = np.median(np.array(rel_kp), axis=0).round(4).tolist()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(result))
-    return result
-
-
-def load_box_cache(path: str | Path) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"{p}: no cached lfw-expressions boxes; make them with `python -m ferx.onepass.data boxes --out {p}`")
-    return json.loads(p.read_text())
-
-
 def face_refs(cfg: MosaicConfig, split: str, cache: dict) -> tuple[list[FaceRef], list[FaceRef]]:
     """The lfw-expressions and FER+ faces of one split."""
+    for key in ("lfw", "ferplus"):
+        if not getattr(cfg, key):
+            raise ConfigError(f"data.{key}: no dataset folder given")
     index = {lab: i for i, lab in enumerate(EXPRESSIONS)}
     lfw = []
     for s in open_dataset(f"lfw-expressions:{cfg.lfw}").samples:
@@ -229,7 +167,6 @@ def face_refs(cfg: MosaicConfig, split: str, cache: dict) -> tuple[list[FaceRef]
     return lfw, fer
 
 
-# -- generation ---------------------------------------------------------------------------------
 def _background(size: int, rng: np.random.Generator, clutter: int) -> Image.Image:
     img = background(size, size, rng)
     draw = ImageDraw.Draw(img)
@@ -261,49 +198,6 @@ def _jitter(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip((grey.astype(np.float32) - mean) * a + mean + b, 0, 255).astype(np.uint8)
 
 
-def negative_pool(names: list[str]) -> list[np.ndarray]:
-    """Grey face-free photographs for negatives: `skimage.data` images by name.
-
-    scikit-image (a `train` dependency) ships these in its wheel — bricks, grass, gravel, coffee,
-    coins, a cat, a rocket, a motorcycle, pages of text, cells, the Moon, Hubble's deep field —
-    so nothing is downloaded. `astronaut` and `camera` show people and are refused: the astronaut
-    is also ferx's bundled example, on which the detector's false positives are checked.
-    """
-    if not names:
-        return []
-    import skimage.data
-
-    pool = []
-    for name in names:
-        if name in ("astronaut", "camera"):
-            raise ValueError(f"negatives: skimage.data.{name} shows a person; it cannot be a face-free negative")
-        fn = getattr(skimage.data, name, None)
-        if fn is None:
-            raise ValueError(f"negatives: skimage.data has no image {name!r}")
-        img = fn()
-        img = img[0] if isinstance(img, tuple) else img
-        img = np.asarray(img)
-        if img.dtype == bool:
-            img = img.astype(np.uint8) * 255
-        if img.ndim == 3:
-            img = np.asarray(Image.fromarray(img[..., :3].astype(np.uint8)).convert("L"))
-        pool.append(np.ascontiguousarray(img.astype(np.uint8)))
-    return pool
-
-
-def _negative_region(pool: list[np.ndarray], aspect: float, rng: np.random.Generator) -> np.ndarray:
-    """A random crop (width/height ≈ aspect, 32 px to the whole image) of a random pool image,
-    rotated by a random multiple of 90°."""
-    img = np.rot90(pool[int(rng.integers(len(pool)))], int(rng.integers(4)))
-    h, w = img.shape
-    ch = float(np.exp(rng.uniform(np.log(32), np.log(h))))
-    cw = ch * aspect
-    if cw > w:
-        cw, ch = float(w), w / aspect
-    cx, cy = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
-    return np.ascontiguousarray(img[int(cy):int(cy + max(ch, 1)), int(cx):int(cx + max(cw, 1))])
-
-
 def _fill(region: np.ndarray, w: int, h: int, rng: np.random.Generator) -> Image.Image:
     img = Image.fromarray(_jitter(region, rng)).resize((w, h), Image.BILINEAR)
     return img.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else img
@@ -329,7 +223,7 @@ def make_scene(refs: list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random
             fmax = min(cfg.scene_face_max or cfg.face_max, 0.9 * min(cw, ch))
             if fmax < cfg.face_min or rng.random() < cfg.negative_share:
                 if negatives:
-                    canvas.paste(_fill(_negative_region(negatives, cw / ch, rng), cw, ch, rng), (x0, y0))
+                    canvas.paste(_fill(negative_region(negatives, cw / ch, rng), cw, ch, rng), (x0, y0))
                 continue
             ref = refs[int(rng.integers(len(refs)))]
             photo = _jitter(_load(ref.path, memo), rng)
@@ -351,7 +245,7 @@ def make_scene(refs: list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random
             ox, oy = int(np.floor(ox)), int(np.floor(oy))
             cell = canvas.crop((x0, y0, x0 + cw, y0 + ch))
             if negatives and rng.random() < 0.5:  # real clutter around photos that do not fill the cell
-                cell = _fill(_negative_region(negatives, cw / ch, rng), cw, ch, rng)
+                cell = _fill(negative_region(negatives, cw / ch, rng), cw, ch, rng)
             cell.paste(img, (-ox, -oy))
             canvas.paste(cell, (x0, y0))
             box = [fb[0] - ox + x0, fb[1] - oy + y0, fb[2] - ox + x0, fb[3] - oy + y0]
@@ -378,7 +272,7 @@ def make_mosaic(
         boxes.append(np.array(ref.box))
     base = _background(size, rng, cfg.clutter)
     if negatives and cfg.real_background_share and rng.random() < cfg.real_background_share:
-        base = _fill(_negative_region(negatives, 1.0, rng), size, size, rng).convert("RGB")
+        base = _fill(negative_region(negatives, 1.0, rng), size, size, rng).convert("RGB")
     m = compose(photos, boxes, list(widths), (size, size), rng, margin=cfg.margin, feather=cfg.feather,
                 base=base, skip_unplaceable=True)
     grey = np.asarray(Image.fromarray(m.image).convert("L"))
@@ -427,59 +321,3 @@ def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = 
                  "lfw_identities": sorted({r.identity for r in lfw if r.identity})},
     }
     return MosaicSplit(images, all_boxes, all_labels, manifest)
-
-
-def load_split(cfg: MosaicConfig, split: str, progress: bool = True) -> MosaicSplit:
-    """The split's mosaics from the cache, generated (and stored) first when missing."""
-    folder = cfg.folder() / split
-    if not (folder / "manifest.json").is_file():
-        cache = load_box_cache(cfg.box_cache)
-        ms = generate_split(cfg, split, cache, progress)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "images.npy", ms.images)
-        tmp = folder / "manifest.json.tmp"
-        tmp.write_text(json.dumps(ms.manifest))
-        tmp.replace(folder / "manifest.json")  # written last: a folder with a manifest is complete
-        return ms
-    manifest = json.loads((folder / "manifest.json").read_text())
-    images = np.load(folder / "images.npy", mmap_mode="r")
-    boxes: list[list[list[float]]] = [[] for _ in range(len(images))]
-    labels: list[list[int]] = [[] for _ in range(len(images))]
-    for row in manifest["faces"]:
-        boxes[row[0]].append(row[1:5])
-        labels[row[0]].append(row[5])
-    return MosaicSplit(images, [np.array(b, np.float32).reshape(-1, 4) for b in boxes],
-                       [np.array(lab, np.int64) for lab in labels], manifest)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ferx.config import from_dict, load_yaml
-
-    ap = argparse.ArgumentParser(prog="python -m ferx.onepass.data")
-    sub = ap.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("boxes", help="cache the two-stage pipeline's face boxes of lfw-expressions")
-    b.add_argument("--lfw", default=MosaicConfig.lfw)
-    b.add_argument("--ferplus", default=MosaicConfig.ferplus)
-    b.add_argument("--out", default=MosaicConfig.box_cache)
-    g = sub.add_parser("generate", help="generate (or check) the mosaics of a training config")
-    g.add_argument("config", help="training YAML (its `data` section)")
-    g.add_argument("--splits", default="train,val,test",
-                   help=f"comma-separated, of {', '.join(SPLIT_NAMES)} (val-like-test: validation faces on "
-                        f"test-shaped canvases, for choosing inference settings)")
-    args = ap.parse_args(argv)
-    if args.command == "boxes":
-        res = cache_boxes(args.lfw, args.ferplus, args.out)
-        one = sum(len(v["boxes"]) == 1 for v in res["lfw"].values())
-        print(f"{len(res['lfw'])} photos, {one} with exactly one face; FER+ box {res['ferplus_box']} "
-              f"(found in {res['ferplus_box_found']}) → {args.out}")
-        return 0
-    cfg = from_dict(MosaicConfig, load_yaml(args.config).get("data", {}), where="data.")
-    for split in args.splits.split(","):
-        ms = load_split(cfg, split.strip())
-        n_faces = sum(len(b) for b in ms.boxes)
-        print(f"{split}: {len(ms)} mosaics, {n_faces} faces → {cfg.folder() / split}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,0 @@
-import sys
-
-from ferx.train.loop import main
-
-sys.exit(main())

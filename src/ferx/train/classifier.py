@@ -1,0 +1,268 @@
+"""Training and evaluation of AU-guided expression classifiers on the shared harness.
+
+    ferx train configs/ferplus-guided.yaml [key=value ...] [--out RUN] [--resume]
+    ferx eval RUN_DIR [--split test]
+
+The run folder is the harness's (`ferx.train.harness.fit`): config.yaml, metrics.csv, log.txt,
+last.pt, best.pt (best validation accuracy); after training, report.json (test metrics of best.pt)
+and its confusion PNG. This module supplies the model (`ferx.train.models`), the data (face crops
+with AU heatmaps, `ferx.train.data`) and the loss (cross-entropy + λ · attention alignment,
+`ferx.train.metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ferx.config import from_dict
+from ferx.data.readers import READERS, Dataset, DatasetError, canonical_split, detect_kind, open_dataset
+from ferx.errors import ConfigError
+from ferx.train.data import CropTensors, augment, load_crops
+from ferx.train.harness import Randomness, Task, Validation, device, fit, normalise
+from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy
+from ferx.train.models import create_model
+from ferx.train.runconfig import APPLY, REFUSE, RunConfig
+from ferx.train.runlog import RunLog
+
+
+@dataclass
+class ClassifierTrainConfig(RunConfig):
+    """One training run of a classifier (the optimiser, schedule and run keys: `RunConfig`).
+
+    Attributes:
+        data: dataset spec, KIND:PATH or PATH (see ferx.data.readers.open_dataset); required.
+        train_protocol: FER+ label protocol for training targets ("majority", "probability").
+        eval_protocol: FER+ protocol for validation and test ("majority" is the paper's headline).
+        soft_labels: train on the targets' distributions (FER+ probability mode) instead of argmax.
+        val_split, test_split: split names.
+        architecture, model_options: see ferx.train.models.
+        guidance_weight: λ of the AU alignment term; 0 trains without AU guidance.
+        class_weighting: "none", "sqrt_inv" (weights ∝ 1/√frequency) or "inv".
+        augment: flips, small affine, random erasing.
+        cache_dir: landmark cache.
+        max_train, max_eval: use only the first N training / evaluation images (smoke tests); 0 = all.
+    """
+
+    data: str = ""
+    train_protocol: str = "majority"
+    eval_protocol: str = "majority"
+    soft_labels: bool = False
+    val_split: str = "val"
+    test_split: str = "test"
+    architecture: str = "resnet-fer"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    guidance_weight: float = 9.0
+    class_weighting: str = "sqrt_inv"
+    augment: bool = True
+    cache_dir: str = "runs/cache/landmarks"
+    max_train: int = 0
+    max_eval: int = 0
+    # the harness's keys whose defaults differ for this model
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.05
+    warmup_epochs: float = 1.0
+    patience: int = 8
+
+    resume_policy: ClassVar[dict[str, str]] = {
+        **RunConfig.resume_policy,
+        "data": REFUSE, "train_protocol": REFUSE, "eval_protocol": REFUSE, "soft_labels": REFUSE,
+        "val_split": REFUSE, "test_split": REFUSE, "max_train": REFUSE, "max_eval": REFUSE,
+        "architecture": REFUSE, "model_options": REFUSE, "guidance_weight": REFUSE, "class_weighting": REFUSE,
+        "augment": REFUSE,
+        "cache_dir": APPLY,  # landmark cache location; its entries are keyed by file content
+    }
+    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "cache_dir")
+
+
+def check_splits(train_split: str, val_split: str, test_split: str) -> None:
+    """ConfigError unless the training, validation and test splits are three different splits (after
+    the readers' aliases: public_test is val, private_test is test): every choice (best checkpoint,
+    early stopping) is made on validation data, and the test split is for reporting only."""
+    try:
+        train_c, val_c, test_c = (canonical_split(s) for s in (train_split, val_split, test_split))
+    except DatasetError as e:
+        raise ConfigError(str(e)) from None
+    if val_c == test_c:
+        raise ConfigError(f"val_split {val_split!r} and test_split {test_split!r} are the same split ({val_c}): "
+                          f"the best checkpoint and early stopping would be chosen on test data; "
+                          f"validate on the dataset's validation split")
+    if train_c in (val_c, test_c):
+        raise ConfigError(f"val_split {val_split!r} and test_split {test_split!r} must differ from the training "
+                          f"split {train_split!r}")
+
+
+def _open(cfg: ClassifierTrainConfig, split: str, protocol: str, limit: int = 0) -> Dataset:
+    if not cfg.data:
+        raise ConfigError("data: no dataset given (a spec KIND:PATH, e.g. ferplus:PATH/TO/ferplus)")
+    kind = cfg.data.partition(":")[0]
+    if kind not in READERS:
+        kind = detect_kind(Path(cfg.data))
+    ds = open_dataset(cfg.data, split, **({"protocol": protocol} if kind == "ferplus" else {}))
+    if limit:
+        ds = Dataset(ds.name, ds.kind, ds.root, ds.label_set, ds.samples[:limit], ds.dropped)
+    return ds
+
+
+def _class_weights(labels: torch.Tensor, n: int, mode: str) -> torch.Tensor | None:
+    if mode == "none":
+        return None
+    if mode not in ("sqrt_inv", "inv"):
+        raise ConfigError(f"class_weighting must be none, sqrt_inv or inv; got {mode!r}")
+    counts = torch.bincount(labels, minlength=n).float().clamp(min=1)
+    w = 1.0 / counts.sqrt() if mode == "sqrt_inv" else 1.0 / counts
+    return w / (w * counts).sum() * counts.sum()  # mean weight over samples = 1
+
+
+@torch.no_grad()
+def predict(model: nn.Module, crops: CropTensors, device: torch.device, batch: int = 512) -> dict[str, np.ndarray]:
+    """Probabilities, true-class CAM cosine and attention cosine for every crop."""
+    model.eval()
+    probs, cam_cos, att_cos = [], [], []
+    for start in range(0, len(crops), batch):
+        sl = slice(start, start + batch)
+        out = model(normalise(crops.images[sl]).to(device))
+        probs.append(torch.softmax(out["logits"], 1).cpu())
+        true_cam = out["cam"][torch.arange(out["cam"].shape[0]), crops.labels[sl].to(device)].clamp(min=0)
+        hm = crops.heatmaps[sl].to(device)
+        cam_cos.append(map_cosine(true_cam, hm).cpu())
+        att_cos.append(map_cosine(out["attention"], hm).cpu())
+    has = crops.has_heatmap.numpy()
+    return {
+        "probs": torch.cat(probs).numpy(),
+        "cam_cos": torch.cat(cam_cos).numpy()[has],
+        "att_cos": torch.cat(att_cos).numpy()[has],
+    }
+
+
+def evaluate(model: nn.Module, crops: CropTensors, device: torch.device) -> dict[str, Any]:
+    p = predict(model, crops, device)
+    report = classification_report(crops.labels.numpy(), p["probs"].argmax(1), crops.label_set)
+    report["cam_cos"] = float(p["cam_cos"].mean()) if len(p["cam_cos"]) else float("nan")
+    report["att_cos"] = float(p["att_cos"].mean()) if len(p["att_cos"]) else float("nan")
+    report["n_with_heatmap"] = int(len(p["att_cos"]))
+    return report
+
+
+class ClassifierTask(Task[ClassifierTrainConfig]):
+    """Face crops with AU heatmaps → `create_model(architecture)` → CE + λ · (1 − cos(attention, heatmap))."""
+
+    metric = "val_accuracy"
+    losses = ("train_loss", "train_ce", "train_align")
+
+    def __init__(self, config: ClassifierTrainConfig, progress: bool = True) -> None:
+        check_splits("train", config.val_split, config.test_split)
+        super().__init__(config)
+        self.progress = progress
+
+    def setup(self, device: torch.device, rng: Randomness, log: RunLog) -> nn.Module:
+        cfg, cache = self.config, Path(self.config.cache_dir)
+        self.device, self.generator = device, rng.torch
+        self.train_crops = load_crops(_open(cfg, "train", cfg.train_protocol, cfg.max_train), cache,
+                                      progress=self.progress)
+        self.val_crops = load_crops(_open(cfg, cfg.val_split, cfg.eval_protocol, cfg.max_eval), cache,
+                                    progress=self.progress)
+        tr = self.train_crops
+        log(f"train {len(tr)} ({int(tr.has_heatmap.sum())} with AU heatmaps, {tr.no_landmarks} without landmarks), "
+            f"val {len(self.val_crops)}")
+        weights = _class_weights(tr.labels, len(tr.label_set), cfg.class_weighting)
+        self.class_weights = None if weights is None else weights.to(device)
+        return create_model(cfg.architecture, num_classes=len(tr.label_set), **cfg.model_options)
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.train_crops) // self.config.batch_size)  # the last, smaller batch included
+
+    def batches(self) -> list[torch.Tensor]:
+        order = torch.randperm(len(self.train_crops), generator=self.generator)
+        size = self.config.batch_size
+        return [order[i * size : (i + 1) * size] for i in range(self.steps_per_epoch())]
+
+    def step(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+        tr, cfg = self.train_crops, self.config
+        images, heat = normalise(tr.images[batch]), tr.heatmaps[batch].float()
+        if cfg.augment:
+            images, heat = augment(images, heat, self.generator)
+        images, heat = images.to(self.device), heat.to(self.device)
+        targets = (tr.soft[batch] if cfg.soft_labels else
+                   torch.nn.functional.one_hot(tr.labels[batch], len(tr.label_set)).float()).to(self.device)
+        outputs = model(images)
+        ce = soft_cross_entropy(outputs["logits"], targets, self.class_weights)
+        align = alignment_loss(outputs["attention"], heat, tr.has_heatmap[batch].to(self.device))
+        loss = ce + cfg.guidance_weight * align
+        return loss, [loss.item(), ce.item(), align.item()]
+
+    def validate(self, model: nn.Module) -> Validation:
+        val = evaluate(model, self.val_crops, self.device)
+        row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_cam_cos": val["cam_cos"],
+               "val_att_cos": val["att_cos"]}
+        return Validation(row, val)
+
+    def checkpoint_extras(self, model: nn.Module) -> dict[str, Any]:
+        return {"label_set": self.train_crops.label_set}
+
+
+def train(config: ClassifierTrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) a run in `out`, then report its best checkpoint on the test split; returns `out`."""
+    fit(ClassifierTask(config, progress), out, resume=resume, progress=progress)
+    report = evaluate_run(out, split=config.test_split, progress=progress)
+    log = RunLog(out, echo=progress)
+    log(f"test: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, "
+        f"CAM-COS {report['cam_cos']:.3f}, ATT-COS {report['att_cos']:.3f}")
+    log.close()
+    return out
+
+
+def load_run_model(run: Path, device: torch.device | None = None) -> tuple[nn.Module, ClassifierTrainConfig, tuple[str, ...]]:
+    state = torch.load(Path(run) / "best.pt", map_location=device or "cpu", weights_only=False)
+    config = from_dict(ClassifierTrainConfig, state["config"])
+    model = create_model(config.architecture, num_classes=len(state["label_set"]), **config.model_options)
+    model.load_state_dict(state["model"])
+    return model.eval(), config, tuple(state["label_set"])
+
+
+def evaluate_run(run: Path, split: str = "test", data: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """Metrics of a run's best checkpoint on a split; writes report[-SPLIT].json and confusion PNG."""
+    dev = device("auto")
+    model, config, labels = load_run_model(run, dev)
+    model.to(dev)
+    if data:
+        config.data = data
+    ds = _open(config, split, config.eval_protocol, config.max_eval)
+    crops = load_crops(ds, Path(config.cache_dir), progress=progress)
+    report = evaluate(model, crops, dev)
+    report.update({"run": str(run), "dataset": ds.name, "split": split, "dropped": ds.dropped})
+    name = "report.json" if (split == config.test_split and data is None) else f"report-{split}.json"
+    (Path(run) / name).write_text(json.dumps(report, indent=1))
+    _confusion_png(report, Path(run) / name.replace(".json", "-confusion.png"))
+    return report
+
+
+def _confusion_png(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.array(report["confusion"], float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    labels = report["labels"]
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{report.get('dataset', '')} — accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
