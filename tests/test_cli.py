@@ -62,7 +62,7 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["analyze", str(empty)]) == 2
-    assert "holds no image files" in capsys.readouterr().err
+    assert "holds no image or video files" in capsys.readouterr().err
     assert main(["analyze"]) == 2
     assert main(["analyze", "--demo", "--format", "xml", "--out", str(tmp_path / "x")]) == 2
     bad_cfg = tmp_path / "c.yaml"

@@ -12,7 +12,7 @@ def test_yaml_round_trip():
 
 
 def test_unknown_keys_raise_with_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown config key\(s\) 'detecter'.*valid keys.*detector"):
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) 'detecter'.*valid config keys.*detector"):
         AnalyzerConfig.from_dict({"detecter": "blazeface"})
     with pytest.raises(ConfigError, match=r"'detector\.nmae'"):
         AnalyzerConfig.from_dict({"detector": {"nmae": "blazeface"}})
@@ -50,7 +50,7 @@ def test_registry_rejects_unknown_names_and_options():
     assert reg.create("plain", size=3).size == 3
     with pytest.raises(ConfigError, match="unknown widget backend 'fancy'; available: plain"):
         reg.create("fancy")
-    with pytest.raises(ConfigError, match="no option.*'colour'.*valid options: size"):
+    with pytest.raises(ConfigError, match="unknown option.*'colour'.*valid options: size"):
         reg.create("plain", colour="red")
     with pytest.raises(ValueError, match="already registered"):
         reg.register("plain")(Plain)
@@ -75,7 +75,7 @@ def test_explain_stage_is_on_by_default_and_configurable():
     cfg = AnalyzerConfig.from_yaml("explain:\n  name: cot\n  options: {language: en, seed: 3}\n")
     assert cfg.explain.options == {"language": "en", "seed": 3}
     assert AnalyzerConfig.from_yaml("explain: null\n").explain is None
-    with pytest.raises(ConfigError, match="no option.*'lang'"):
+    with pytest.raises(ConfigError, match="unknown option.*'lang'"):
         EXPLAINERS.create("cot", lang="en")
 
 

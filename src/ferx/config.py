@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from ferx.errors import ConfigError
+from ferx.registry import check_options
 
 C = TypeVar("C")
 
@@ -192,12 +193,7 @@ def from_dict(cls: type[C], data: dict[str, Any], *, where: str = "") -> C:
         raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {', '.join(repr(where + k) for k in unknown)}; "
-            f"valid keys{' under ' + where.rstrip('.') if where else ''}: {', '.join(names)}"
-        )
+    check_options("config", [where + k for k in data], [where + n for n in names], noun="config key")
     kwargs = {k: _coerce(hints[k], v, f"{where}{k}") for k, v in data.items()}
     try:
         return cls(**kwargs)

@@ -17,16 +17,21 @@ from ferx.errors import ConfigError
 T = TypeVar("T")
 
 
-def check_options(what: str, given: Iterable[str], valid: Sequence[str], error: type[Exception] = ConfigError) -> None:
+def check_options(what: str, given: Iterable[str], valid: Sequence[str], error: type[Exception] = ConfigError,
+                  *, noun: str = "option") -> None:
     """Raise `error` naming every option in `given` that is not in `valid`, and the valid ones.
+
+    The one unknown-option check of ferx: backend and model registries, dataset readers and config
+    files (`noun="config key"`) all use it, so a misspelt name never falls back to a default.
 
     Args:
         what: the thing that takes the options, as the message should name it ("detector backend
-            'blazeface'", "ferplus reader").
+            'blazeface'", "ferplus reader", "config section 'detector'").
     """
     unknown = sorted(set(given) - set(valid))
     if unknown:
-        raise error(f"{what} has no option(s) {', '.join(map(repr, unknown))}; valid options: {', '.join(valid) or 'none'}")
+        raise error(f"{what}: unknown {noun}(s) {', '.join(map(repr, unknown))}; "
+                    f"valid {noun}s: {', '.join(valid) or 'none'}")
 
 
 class Registry(Generic[T]):

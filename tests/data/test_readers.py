@@ -134,7 +134,7 @@ def test_clear_errors_for_missing_or_unknown(tmp_path):
         open_dataset(tmp_path)
     with pytest.raises(DatasetError, match="unknown split 'dev'"):
         open_dataset(SHARED / "lfw-expressions", "dev")
-    with pytest.raises(DatasetError, match="no option"):
+    with pytest.raises(DatasetError, match="unknown option"):
         open_dataset(SHARED / "lfw-expressions", protocol="majority")
     with pytest.raises(DatasetError, match="not a FER\\+ folder"):
         open_dataset(f"ferplus:{tmp_path}", "test")

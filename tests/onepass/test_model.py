@@ -80,7 +80,7 @@ def test_vss_and_csp_necks_differ_only_in_the_neck():
 def test_unknown_model_or_option_raises():
     with pytest.raises(ConfigError, match="available"):
         create_model("onepass-huge-vss")
-    with pytest.raises(ConfigError, match="no option.*'dstate'"):
+    with pytest.raises(ConfigError, match="unknown option.*'dstate'"):
         create_model("onepass-nano-vss", dstate=8)
     with pytest.raises(ConfigError, match="neck"):
         create_model("onepass-nano-vss", neck="transformer")

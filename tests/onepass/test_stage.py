@@ -106,7 +106,7 @@ def test_cli_analyze_pipeline_onepass(group, tmp_path):
 def test_bad_setup_gives_specific_errors(tmp_path):
     with pytest.raises(ModelFileError, match="not found"):
         Analyzer(pipeline="onepass", detector={"name": "onepass", "options": {"model": str(tmp_path / "no.onnx")}})
-    with pytest.raises(ConfigError, match="no option.*'confidence'.*valid options: model, conf"):
+    with pytest.raises(ConfigError, match="unknown option.*'confidence'.*valid options: model, conf"):
         Analyzer(pipeline="onepass", detector={"name": "onepass", "options": {"confidence": 0.4}})
     with pytest.raises(ConfigError, match="unknown pipeline 'one-pass'"):
         Analyzer(pipeline="one-pass")

@@ -143,7 +143,7 @@ def test_unknown_config_keys_raise(tmp_path):
 
     with pytest.raises(ConfigError, match="data.sizes"):
         from_dict(DetectorTrainConfig, {"data": {"sizes": 3}})
-    with pytest.raises(ConfigError, match="no option"):
+    with pytest.raises(ConfigError, match="unknown option"):
         train(DetectorTrainConfig(model_options={"depthh": 1}), tmp_path / "x", progress=False)
     with pytest.raises(ConfigError, match="nothing to resume"):
         train(DetectorTrainConfig(), tmp_path / "y", resume=True, progress=False)
