@@ -9,6 +9,7 @@
     ferx train-detector CONFIG.yaml [--resume --out RUN] / ferx eval-detector RUN|MODEL.onnx
     ferx analyze PATH... --report                # also write OUT/report.html (opens offline)
     ferx analyze clip.mp4 [--every N | --fps F] [--start T --end T]   # video: tracked faces, rows, timelines
+    ferx analyze frames/ --sequence [--sequence-fps F]   # a folder of numbered frames as one video
     ferx webcam [--device N]                     # live camera: window when a display exists, rows always
     ferx report RESULTS_DIR                      # the HTML report of an earlier run
     ferx serve [--host --port --workers]         # web service (JSON API, OpenAPI at /docs) and page at /
@@ -356,7 +357,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if not paths:
         raise ConfigError("nothing to analyse: give image files or folders, or --demo")
     # photos and videos are told apart by content, so a folder may mix them
-    files, videos = split_media(paths, recursive=args.recursive)
+    files, videos = ([], []) if args.sequence else split_media(paths, recursive=args.recursive)
     out_dir = Path(args.out).resolve()
     videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
 
@@ -370,6 +371,10 @@ def _analyze(args: argparse.Namespace) -> int:
         config.detector = StageConfig(config.detector.name, detector_options)
     config = _explain_config(config, args)
     on_result = _print_explanations if args.explain else None
+    if args.sequence:  # each folder or glob is one video, into OUT/<folder name>/
+        from ferx.video.cli import run_sequences
+
+        return run_sequences(args, config)
 
     if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")

@@ -244,7 +244,8 @@ class Analyzer:
         """Analyse a video lazily: returns a `ferx.video.VideoAnalysis`; iterating it yields one
         `TrackedFrame` per sampled frame, with stable track IDs, smoothing and per-person baselines
         as configured (`config`: a `ferx.video.VideoConfig`, or its fields as keywords, e.g.
-        `sampling=Sampling(every=2)`). `source` is a video file or an iterable of Frames. Faces are
+        `sampling=Sampling(every=2)`). `source` is a video file, a `ferx.video.ImageSequence` (a folder
+        of numbered frames) or an iterable of Frames. Faces are
         followed by their mesh; the detector runs only every few frames or when a face is lost."""
         from ferx.video import analyze_video
 

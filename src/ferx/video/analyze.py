@@ -13,6 +13,7 @@ from ferx.types import Frame
 from ferx.video.calibrate import CalibrationConfig, NeutralBaseline
 from ferx.video.decode import Sampling, VideoInfo, VideoReader
 from ferx.video.result import TrackedFrame
+from ferx.video.sequence import FailedFrame, ImageSequence
 from ferx.video.smooth import SmoothingConfig, TrackSmoother
 from ferx.video.track import FaceTracker, TrackingConfig
 
@@ -28,7 +29,7 @@ class VideoConfig:
         calibration: per-person neutral baseline (off by default).
         explain_frames: run the explain stage on every frame; by default explanations are made per
             track segment (in the summary), which is what a reader of a video wants and is cheaper.
-        prefetch: frames decoded ahead in a background thread.
+        prefetch: frames decoded ahead in a background thread (videos and image sequences).
     """
 
     sampling: Sampling = field(default_factory=Sampling)
@@ -45,20 +46,26 @@ class VideoAnalysis:
     Opening checks the input at once (VideoReadError for a missing, empty or unreadable file, one
     with no video stream; VideoCodecError for an unsupported codec); frames are decoded only as
     the iteration asks for them. After the iteration, `stopped` says why decoding ended early
-    (a truncated or corrupt file: every frame before is yielded), or is None.
+    (a truncated or corrupt file: every frame before is yielded), or is None; `failed_frames`
+    lists the frames of an image sequence that could not be read (the others are yielded).
 
     Args:
         analyzer: a ferx Analyzer.
-        source: a video path, or any iterable of `Frame`s in time order (a camera, a generator).
+        source: a video path, an `ImageSequence` (a folder of frames; the config's sampling
+            applies), or any iterable of `Frame`s in time order (a camera, a generator).
         config: VideoConfig.
     """
 
-    def __init__(self, analyzer: Any, source: str | os.PathLike[str] | Iterable[Frame],
+    def __init__(self, analyzer: Any, source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
                  config: VideoConfig | None = None) -> None:
         self.analyzer = analyzer
         self.config = config or VideoConfig()
-        self.reader: VideoReader | None = None
-        if isinstance(source, (str, os.PathLike)):
+        self.reader: VideoReader | ImageSequence | None = None
+        if isinstance(source, ImageSequence):
+            self.reader = source
+            self._frames = source.frames(self.config.sampling, prefetch=self.config.prefetch)
+            self.source = str(source.path)
+        elif isinstance(source, (str, os.PathLike)):
             self.reader = VideoReader(source, self.config.sampling, prefetch=self.config.prefetch)
             self._frames: Iterable[Frame] = self.reader
             self.source = str(source)
@@ -79,6 +86,11 @@ class VideoAnalysis:
     @property
     def stopped(self) -> str | None:
         return None if self.reader is None else self.reader.stopped
+
+    @property
+    def failed_frames(self) -> list[FailedFrame]:
+        """Frames of an image sequence that could not be read (empty for other sources)."""
+        return list(self.reader.failed) if isinstance(self.reader, ImageSequence) else []
 
     @property
     def detector_frames(self) -> int:
@@ -118,13 +130,14 @@ class VideoAnalysis:
         self.close()
 
 
-def analyze_video(analyzer: Any, source: str | os.PathLike[str] | Iterable[Frame],
+def analyze_video(analyzer: Any, source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
                   config: VideoConfig | None = None, **options: Any) -> VideoAnalysis:
     """Analyse a video with tracking; returns a lazy `VideoAnalysis` (iterate it for TrackedFrames).
 
     Args:
         analyzer: a ferx Analyzer.
-        source: a video file, or an iterable of Frames in time order.
+        source: a video file, an `ImageSequence` (a folder of numbered frames), or an iterable
+            of Frames in time order.
         config: a VideoConfig; or give its fields as keywords, e.g.
             `sampling=Sampling(every=2)`, `smoothing=SmoothingConfig(enabled=False)`.
 

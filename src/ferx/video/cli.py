@@ -3,11 +3,14 @@
     ferx analyze clip.mp4 [--every N | --fps F] [--start S] [--end S] [--format csv,parquet]
                  [--annotate] [--calibrate] [--no-smooth] [--detect-every N] [--no-follow]
     ferx analyze folder/        # photos go to the image batch, videos (found by content) here
+    ferx analyze frames/ --sequence [--sequence-fps F]   # a folder of numbered frames as one video
     ferx webcam [--device N|NAME|FILE] [--out DIR] [--no-window] [--max-frames N] [--duration S]
 
-Each video gets its own folder OUT/<video stem>/ (layout: `ferx.video.run`). Exit status: 0 all
-complete, 1 a video failed to open or ended early (its rows up to the last good frame are kept),
-130 / 143 stopped by SIGINT / SIGTERM (files so far are valid, summary.json says "interrupted").
+Each video gets its own folder OUT/<video stem>/ (layout: `ferx.video.run`), each image sequence
+OUT/<folder name>/. Exit status: 0 all complete, 1 a video failed to open or ended early (its rows
+up to the last good frame are kept) or frames of a sequence could not be read (listed in its
+summary.json), 2 a sequence with no readable images (nothing is analysed), 130 / 143 stopped by
+SIGINT / SIGTERM (files so far are valid, summary.json says "interrupted").
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ferx.config import AnalyzerConfig, StageConfig
-from ferx.errors import ImageReadError
+from ferx.errors import ImageReadError, NoImagesError
 
 
 def _positive_int(text: str) -> int:
@@ -56,6 +59,15 @@ def _positive_float(text: str) -> float:
     return v
 
 
+class _SequenceFps(argparse.Action):
+    """--sequence-fps F also sets --sequence: a frame rate for frames read as photos means nothing."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.sequence = True
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detect-every", type=_positive_int, default=None, metavar="N",
                    help="run the face detector at least every N frames; between, faces are followed by their "
@@ -82,6 +94,11 @@ def add_video_arguments(subparsers: Any) -> None:
                    help="analyse at most F frames per second of video")
     g.add_argument("--start", type=_seconds, default=None, metavar="T", help="start at T seconds (or H:M:S)")
     g.add_argument("--end", type=_seconds, default=None, metavar="T", help="stop at T seconds (or H:M:S)")
+    g.add_argument("--sequence", action="store_true",
+                   help="each folder (or quoted glob pattern, e.g. 'frames/*.png') is ONE video: its image files "
+                   "in natural order (frame2 before frame10) are the frames; results in OUT/<folder name>/")
+    g.add_argument("--sequence-fps", type=_positive_float, action=_SequenceFps, default=None, metavar="F",
+                   help="frame rate of the image sequences, for their timestamps (default 30); implies --sequence")
     _common(g)  # type: ignore[arg-type]
 
     w = subparsers.add_parser("webcam", help="analyse a live camera: annotated window and/or rows")
@@ -135,8 +152,8 @@ def _outputs(args: argparse.Namespace) -> Any:
                         timelines=not args.no_timelines)
 
 
-def _folder_for(out: Path, video: Path, used: set[Path]) -> Path:
-    base = out / (video.stem or "video")
+def _folder_for(out: Path, name: str, used: set[Path]) -> Path:
+    base = out / (name or "video")
     folder, k = base, 2
     while folder in used:
         folder, k = base.with_name(f"{base.name}-{k}"), k + 1
@@ -152,13 +169,53 @@ def run_video(args: argparse.Namespace, videos: list[Path] | None = None, config
         videos: the video files (default: those among args.paths, by content).
         config: the analyzer config (default: from --config / --pipeline / --min-face).
     """
-    from ferx import Analyzer
-    from ferx.video import Sampling
-    from ferx.video.run import process_video
     from ferx.video.sniff import split_media
 
     if videos is None:
         videos = split_media(args.paths, recursive=getattr(args, "recursive", False))[1]
+    return _run_sources(args, list(videos), config)
+
+
+def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None) -> int:
+    """`ferx analyze PATH... --sequence`: each folder or glob pattern in args.paths is one video (an
+    ImageSequence) into OUT/<folder name>/; a video file among them is analysed as a video.
+
+    Every path is checked before anything is analysed: one with no readable image (an empty
+    folder, no such folder, a plain image file) is an error with exit status 2, as an empty folder
+    is for the image batch. Frames that cannot be read are listed in the sequence's summary.json
+    and give exit status 1; the other frames keep their rows.
+    """
+    from ferx.video.sequence import DEFAULT_FPS, ImageSequence
+    from ferx.video.sniff import is_video
+
+    if getattr(args, "recursive", False):
+        print("ferx: error: --recursive does not apply to --sequence (a sequence is one folder's files); for "
+              "frames in subfolders give a quoted pattern such as 'frames/**/*.png'", file=sys.stderr)
+        return 2
+    fps = args.sequence_fps or DEFAULT_FPS
+    sources: list[Path | ImageSequence] = []
+    for path in map(Path, args.paths):
+        if path.is_file() and is_video(path):
+            sources.append(path)
+            continue
+        try:
+            sources.append(ImageSequence(path, fps=fps))
+        except NoImagesError as e:
+            print(f"ferx: error: {e}", file=sys.stderr)
+            return 2
+    if not sources:
+        print("ferx: error: nothing to analyse: give folders of frames (or quoted glob patterns)", file=sys.stderr)
+        return 2
+    return _run_sources(args, sources, config)
+
+
+def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerConfig | None) -> int:
+    """Each video file or ImageSequence into OUT/<name>/; the worst exit status (an interrupt's first)."""
+    from ferx import Analyzer
+    from ferx.video import Sampling
+    from ferx.video.run import process_video
+    from ferx.video.sequence import ImageSequence
+
     try:
         sampling = Sampling(every=args.every, fps=args.fps, start=args.start, end=args.end)
     except ValueError as e:
@@ -171,20 +228,27 @@ def run_video(args: argparse.Namespace, videos: list[Path] | None = None, config
     codes: list[int] = []
     used: set[Path] = set()
     with Analyzer(_analyzer_config(args, config)) as analyzer:
-        for video in videos:
-            folder = _folder_for(out, video, used)
+        for source in sources:
+            is_sequence = isinstance(source, ImageSequence)
+            name = source.path if is_sequence else source
+            folder = _folder_for(out, source.name if is_sequence else source.stem, used)
             try:
-                run = process_video(analyzer, video, folder, vconfig, outputs, quiet=quiet)
+                run = process_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
             except ImageReadError as e:  # cannot be opened: say why, go on with the others
                 print(f"ferx: error: {e}", file=sys.stderr)
                 codes.append(1)
                 continue
             codes.append(run.exit_code)
-            msg = (f"ferx: {video}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
+            msg = (f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
                    f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/")
             print(msg, file=sys.stderr)
             if run.status == "truncated":
-                print(f"ferx: {video}: {run.stopped}", file=sys.stderr)
+                print(f"ferx: {name}: {run.stopped}", file=sys.stderr)
+            if run.failed_frames:
+                shown = "; ".join(f"frame {f.index} {Path(f.file).name}: {f.reason}" for f in run.failed_frames[:5])
+                more = f"; and {len(run.failed_frames) - 5} more" if len(run.failed_frames) > 5 else ""
+                print(f"ferx: {name}: {len(run.failed_frames)} frame(s) could not be read, no rows for them "
+                      f"(failed_frames in summary.json): {shown}{more}", file=sys.stderr)
             if run.status == "interrupted":
                 print(f"ferx: interrupted by {run.signal}: rows so far are in {folder}/ (summary.json says "
                       "\"interrupted\")", file=sys.stderr)
@@ -237,4 +301,4 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
     return 0 if run.signal == "window closed" else run.exit_code
 
 
-__all__ = ["add_video_arguments", "run_video", "run_webcam"]
+__all__ = ["add_video_arguments", "run_sequences", "run_video", "run_webcam"]

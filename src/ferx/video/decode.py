@@ -110,7 +110,8 @@ def _open(path: Path) -> Any:
     if not path.exists():
         raise VideoReadError(f"{path}: file not found")
     if path.is_dir():
-        raise VideoReadError(f"{path}: is a folder, not a video file")
+        raise VideoReadError(f"{path}: is a folder, not a video file (a folder of numbered frames is read by"
+                             " ferx.video.ImageSequence, or `ferx analyze FOLDER --sequence`)")
     if path.stat().st_size == 0:
         raise VideoReadError(f"{path}: empty file (0 bytes)")
     try:
@@ -254,47 +255,7 @@ class VideoReader:
         if self._iterating:
             raise RuntimeError("a VideoReader can be iterated once")
         self._iterating = True
-        if self.prefetch <= 0:
-            yield from self._frames()
-            return
-        yield from self._prefetched()
-
-    def _prefetched(self) -> Iterator[Frame]:
-        q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.prefetch)
-        stop = threading.Event()
-
-        def put(item: tuple[str, Any]) -> bool:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def work() -> None:
-            try:
-                for frame in self._frames():
-                    if not put(("frame", frame)):
-                        return
-                put(("end", None))
-            except BaseException as e:  # handed to the consumer, raised there
-                put(("error", e))
-
-        thread = threading.Thread(target=work, name="ferx-video-decode", daemon=True)
-        thread.start()
-        try:
-            while True:
-                kind, item = q.get()
-                if kind == "frame":
-                    yield item
-                elif kind == "error":
-                    raise item
-                else:
-                    return
-        finally:
-            stop.set()
-            thread.join()
+        yield from prefetched(self._frames(), self.prefetch)
 
     def _frames(self) -> Iterator[Frame]:
         import av
@@ -392,9 +353,58 @@ class VideoReader:
         self.close()
 
 
+
+def prefetched(frames: Iterator[Frame], size: int) -> Iterator[Frame]:
+    """Run `frames` in a background thread, up to `size` frames ahead (0: in the caller's thread).
+
+    Decoders (FFmpeg, Pillow's codecs) release the GIL, so decoding overlaps the analysis. An
+    exception in the producer is raised in the consumer; closing the consumer stops the producer.
+    """
+    if size <= 0:
+        yield from frames
+        return
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for frame in frames:
+                if not put(("frame", frame)):
+                    return
+            put(("end", None))
+        except BaseException as e:  # handed to the consumer, raised there
+            put(("error", e))
+
+    thread = threading.Thread(target=work, name="ferx-video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "frame":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()
+
+
 def open_video(path: str | os.PathLike[str], sampling: Sampling = Sampling(), **options: Any) -> VideoReader:
     """Open a video for reading (see `VideoReader`)."""
     return VideoReader(path, sampling, **options)
 
 
-__all__ = ["Sampling", "VideoCodecError", "VideoInfo", "VideoReadError", "VideoReader", "open_video", "probe"]
+__all__ = [
+    "Sampling", "VideoCodecError", "VideoInfo", "VideoReadError", "VideoReader", "open_video", "prefetched", "probe",
+]

@@ -12,7 +12,9 @@ OUT/
 
 Ctrl-C or SIGTERM end the run cleanly: rows so far are flushed, the Parquet and video files are
 finished, summary.json says "interrupted". A truncated or corrupt video ends at its last good frame
-with status "truncated" and the reason; every row before it is kept.
+with status "truncated" and the reason; every row before it is kept. A frame of an image sequence
+that cannot be read has no rows and is listed under "failed_frames" (index, file, reason); the run
+goes on, and its exit code is 1.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ferx.types import Frame
 from ferx.video.analyze import VideoConfig
 from ferx.video.result import TrackedFrame
 from ferx.video.rows import CsvRowWriter, ParquetRowWriter, RowLayout, RowSink
+from ferx.video.sequence import FailedFrame, ImageSequence
 from ferx.video.summary import SummaryBuilder
 
 FORMATS = ("csv", "parquet")
@@ -81,13 +84,15 @@ class VideoRunSummary:
     stopped: str | None = None
     signal: str | None = None
     files: list[str] = field(default_factory=list)
+    failed_frames: list[FailedFrame] = field(default_factory=list)  # image sequences: unreadable frames
 
     @property
     def exit_code(self) -> int:
-        """0 complete, 1 truncated (rows kept up to the last good frame), 130/143 SIGINT/SIGTERM."""
+        """0 complete, 1 truncated (rows kept up to the last good frame) or frames of an image
+        sequence unreadable (as a batch with failed images), 130/143 SIGINT/SIGTERM."""
         if self.status == "interrupted":
             return 143 if self.signal == "SIGTERM" else 130
-        return 0 if self.status == "complete" else 1
+        return 0 if self.status == "complete" and not self.failed_frames else 1
 
 
 class Interrupted(BaseException):
@@ -134,7 +139,7 @@ def default_layout(analyzer: Any, relative: bool) -> RowLayout:
 
 def process_video(
     analyzer: Any,
-    source: str | os.PathLike[str] | Iterable[Frame],
+    source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
     out: str | os.PathLike[str],
     config: VideoConfig | None = None,
     outputs: VideoOutputs | None = None,
@@ -143,17 +148,19 @@ def process_video(
     on_frame: Callable[[TrackedFrame], None] | None = None,
     source_name: str | None = None,
 ) -> VideoRunSummary:
-    """Analyse one video (or a stream of Frames) into the folder `out` (layout: module docstring).
+    """Analyse one video (an ImageSequence, or a stream of Frames) into the folder `out` (layout:
+    module docstring).
 
-    Raises VideoReadError / VideoCodecError before writing anything when the input cannot be
-    opened. Interrupts (Ctrl-C, SIGTERM in the main thread) end the run with status "interrupted".
+    Raises VideoReadError / VideoCodecError (ImageSequenceError for an image sequence) before
+    writing anything when the input cannot be opened. Interrupts (Ctrl-C, SIGTERM in the main
+    thread) end the run with status "interrupted".
     """
     config = config or VideoConfig()
     outputs = outputs or VideoOutputs()
     out = Path(out)
     analysis = analyzer.analyze_video(source, config)  # opens and checks the input first
     out.mkdir(parents=True, exist_ok=True)
-    name = source_name or (str(source) if isinstance(source, (str, os.PathLike)) else "<frames>")
+    name = source_name or analysis.source
     writers: list[Any] = []
     if "csv" in outputs.formats:
         writers.append(CsvRowWriter(out / "rows.csv"))
@@ -213,6 +220,7 @@ def process_video(
                     progress.close()
                 if analysis.stopped and run.status == "complete":
                     run.status, run.stopped = "truncated", analysis.stopped
+                run.failed_frames = analysis.failed_frames
                 _finish(run, analysis, sink, summary, video, out, outputs, config)
     except Interrupted as e:  # a signal during clean-up (ignored by the handler after the first)
         run.status, run.signal = "interrupted", e.name
@@ -252,6 +260,7 @@ def _finish(run: VideoRunSummary, analysis: Any, sink: RowSink, summary: Summary
         "frames": run.frames,
         "rows": run.rows,
         "detector_frames": run.detector_frames,
+        "failed_frames": [asdict(f) for f in run.failed_frames],
         "seconds": round(run.seconds, 3),
         "fps": round(run.fps, 2),
         "config": _jsonable(asdict(config)),

@@ -253,6 +253,7 @@ class FaceTracker:
         self._since_detect = math.inf
         self._since_motion = math.inf
         self._prev_thumb: np.ndarray | None = None
+        self._prev_size: tuple[int, int] | None = None
         self._detect_thumb: np.ndarray | None = None
         self.frames = 0
         self.detections = 0  # frames on which the detector ran
@@ -264,8 +265,11 @@ class FaceTracker:
         t = float(frame.timestamp or 0.0)
         self.frames += 1
         thumb, step = thumbnail(frame.image)
-        cut = self._is_cut(thumb)
-        self._prev_thumb = thumb
+        # A frame of another size (image sequences may mix sizes) is another picture: the tracks'
+        # boxes and meshes no longer apply, so it counts as a scene cut (faces come back by looks).
+        size = (frame.height, frame.width)
+        cut = (self._prev_size is not None and size != self._prev_size) or self._is_cut(thumb)
+        self._prev_thumb, self._prev_size = thumb, size
         for tr in self.tracks:
             tr.new = False
             tr.kalman.predict()

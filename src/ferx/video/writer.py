@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ferx.annotate import LABEL_COLOURS, annotate
 from ferx.video.result import TrackedFrame
@@ -166,7 +166,12 @@ class AnnotatedVideoWriter:
         """Add a frame shown at `t` seconds of the source."""
         import av
 
-        arr = np.asarray(image)[: self._h, : self._w]
+        arr = np.asarray(image)
+        h, w = arr.shape[:2]
+        if not (self._h <= h <= self._h + 1 and self._w <= w <= self._w + 1):
+            # A frame of another size (image sequences may mix sizes): fitted in, letterboxed.
+            arr = np.asarray(ImageOps.pad(Image.fromarray(arr), (self._w, self._h), color=(0, 0, 0)))
+        arr = arr[: self._h, : self._w]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
         pts = max(int(round((t - self.offset) / _TIME_BASE)), self._last_pts + 1)
         frame.pts, frame.time_base = pts, _TIME_BASE
