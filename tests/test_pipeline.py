@@ -166,6 +166,7 @@ def test_one_analyzer_shared_by_four_threads_gives_sequential_results(analyzer):
     assert problems == []
 
 
+@pytest.mark.slow  # measured 15–45 s on the loaded 2-core machine: CI runs it (make test-slow)
 def test_memory_stays_bounded_over_many_image_sizes(tmp_path):
     """52 sizes of a real photo (200–2600 px, aspect 0.5–1.6) and a 60000×16 strip, in a fresh
     process: the peak stays under a ceiling. Before the interpreter budget and tiling, 60 sizes of

@@ -47,6 +47,7 @@ def _tiny_split(tmp_path, n=4, size=128):
     return cfg, generate_split(cfg, "val", cache, progress=False)
 
 
+@pytest.mark.slow  # measured 15–45 s on the loaded 2-core machine: CI runs it (make test-slow)
 def test_tiny_training_run_overfits_real_mosaics(tmp_path):
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))

@@ -73,6 +73,7 @@ def test_normalise_range():
     np.testing.assert_allclose(x.numpy().ravel(), [-1, 1])
 
 
+@pytest.mark.slow  # measured 15–45 s on the loaded 2-core machine: CI runs it (make test-slow)
 def test_tiny_run_overfits_real_faces(tmp_path):
     from tests.conftest import SHARED
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ferx.video import CalibrationConfig, OneEuro, Sampling, SmoothingConfig
 from ferx.video.smooth import OneEuroFilter, landmark_jitter
@@ -13,6 +14,7 @@ def _track1(frames, field):
     return np.array([getattr(tf.faces, field)[list(tf.track_ids).index(1)] for tf in frames if 1 in tf.track_ids])
 
 
+@pytest.mark.slow  # measured 15–45 s on the loaded 2-core machine: CI runs it (make test-slow)
 def test_smoothing_lowers_landmark_jitter_on_the_talking_clip(analyzer):
     raw = run_tracks(analyzer, clip(TALKING.name), smoothing=SmoothingConfig(enabled=False))
     smooth = run_tracks(analyzer, TALKING)

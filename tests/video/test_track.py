@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ferx.video import Sampling, TrackingConfig
 from tests.video.conftest import TALKING, clip, id_runs, run_tracks
@@ -17,6 +18,7 @@ def test_talking_clip_one_person_followed_with_few_detections(analyzer):
     assert not any(tf.scene_cut for tf in frames)
 
 
+@pytest.mark.slow  # measured 15–45 s on the loaded 2-core machine: CI runs it (make test-slow)
 def test_following_matches_detection_on_every_frame(analyzer):
     """Landmarks followed from the previous mesh agree with landmarks cropped from each frame's
     detection (the still-image path) to a few % of the eye-corner distance."""
@@ -103,6 +105,7 @@ def test_four_faces_at_once(analyzer, scenes):
     assert sum(tf.detector_ran for tf in frames) <= 4
 
 
+@pytest.mark.slow  # measured 15–45 s on the loaded 2-core machine: CI runs it (make test-slow)
 def test_detector_every_frame_mode_gives_the_same_people(analyzer, scenes):
     frames = run_tracks(analyzer, scenes["cross"], tracking=TrackingConfig(follow=False))
     assert all(tf.detector_ran for tf in frames)
