@@ -15,7 +15,7 @@ CONSTRAINTS := constraints/cpu.txt
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,train,mediapipe,serve]' -c $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,mediapipe,serve,ray]' -c $(CONSTRAINTS)
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -10,6 +10,7 @@
     ferx analyze PATH... --report                # also write OUT/report.html (opens offline)
     ferx analyze clip.mp4 [--every N | --fps F] [--start T --end T]   # video: tracked faces, rows, timelines
     ferx analyze frames/ --sequence [--sequence-fps F]   # a folder of numbered frames as one video
+    ferx batch INPUT OUTPUT [--engine local|ray] [--address ADDR] [--workers N]   # Parquet dataset, resumable
     ferx webcam [--device N]                     # live camera: window when a display exists, rows always
     ferx report RESULTS_DIR                      # the HTML report of an earlier run
     ferx serve [--host --port --workers]         # web service (JSON API, OpenAPI at /docs) and page at /
@@ -37,6 +38,7 @@ from ferx.batch import FORMATS, BatchError, BatchOptions, demo_image, printable,
 from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
 from ferx.report import cli as report_cli  # light: matplotlib is imported only when a report is drawn
+from ferx.scale import cli as batch_cli  # light: pyarrow/Ray are imported only by `ferx batch`
 from ferx.serve import cli as serve_cli  # light: FastAPI is imported only by `ferx serve`
 from ferx.video.cli import add_video_arguments  # light: PyAV is imported only for a video
 from ferx.video.sniff import split_media
@@ -204,6 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     add_video_arguments(sub)  # video options on `analyze` and the `webcam` subcommand
     report_cli.add_arguments(sub)
     serve_cli.add_arguments(sub)
+    batch_cli.add_arguments(sub)
     sub.add_parser("config", help="print the default configuration as YAML")
     return p
 
@@ -336,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             return report_cli.run(args)
         if args.command == "serve":
             return serve_cli.run(args)
+        if args.command == "batch":
+            return batch_cli.run(args)
         if args.command == "webcam":
             from ferx.video.cli import run_webcam
 

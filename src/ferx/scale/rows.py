@@ -1,0 +1,344 @@
+"""Worker side of `ferx batch`: read inputs, analyse them, and turn the results into Arrow rows.
+
+Both engines run the same code (`ChunkAnalyzer`), so local and Ray runs write the same rows. A
+chunk of inputs comes back as one Arrow table with at least one row per input:
+
+- one row per face (per frame for a video), the full result schema: box, score, label, confidence,
+  one `p_<label>` per expression, one column per AU, head pose, blendshapes, the AU-evidence label,
+  agreement, explanation text and the whole explanation as JSON;
+- one row for an image (or video frame) without a face (`face` is null);
+- one row for an input that failed (`_status` = "failed", `_error`, `_message`).
+
+Transport columns start with "_" and are removed by the driver before it writes the dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ferx.config import AnalyzerConfig
+from ferx.errors import ConfigError
+from ferx.types import FrameResult
+
+#: Columns every row has, before the face columns of the configured stages.
+LEAD_COLUMNS = ("source", "content_sha256", "kind", "frame", "timestamp", "width", "height", "n_faces", "face",
+                "track", "detected", "scene_cut")
+#: Transport columns (driver only): which input a row belongs to, how many rows that input has,
+#: and whether it failed.
+TRANSPORT_COLUMNS = ("_seq", "_rows", "_status", "_error", "_message")
+#: Face columns of `Faces.to_pandas` that hold text or booleans (the others are float32).
+_STRING_COLUMNS = frozenset({"label", "au_label", "explanation"})
+_BOOL_COLUMNS = frozenset({"au_agrees"})
+#: Video frames turned into Arrow rows at a time (bounded memory for long videos).
+_VIDEO_GROUP = 256
+#: Videos are read in 1 MiB blocks to hash them and, for remote ones, to copy them to a temporary file.
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """What a row holds besides the analysis. Part of what a resumed run must match."""
+
+    landmarks: bool = False  # a `landmarks` column: 478 × (x, y, z) as one float32 list per face
+    video_every: int = 1  # analyse every Nth frame of a video
+    video_fps: float | None = None  # at most this many frames per second of video
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"landmarks": self.landmarks, "video_every": self.video_every, "video_fps": self.video_fps}
+
+
+def is_remote(uri: str) -> bool:
+    """True for an fsspec URI other than a plain local path (`file://` counts as remote here only
+    in that fsspec opens it; it is still read from this machine)."""
+    return "://" in uri
+
+
+def read_bytes(uri: str) -> bytes:
+    """The content of a local path or an fsspec URI."""
+    if not is_remote(uri):
+        with open(uri, "rb") as f:
+            return f.read()
+    import fsspec  # only needed for URIs
+
+    with fsspec.open(uri, "rb") as f:
+        return f.read()
+
+
+def _head(uri: str, n: int = 512) -> bytes:
+    if not is_remote(uri):
+        with open(uri, "rb") as f:
+            return f.read(n)
+    import fsspec
+
+    with fsspec.open(uri, "rb") as f:
+        return f.read(n)
+
+
+def _schema_from(result: FrameResult, options: RowOptions) -> Any:
+    import pyarrow as pa
+
+    if not len(result.faces):
+        raise ConfigError("this configuration finds no face in the bundled example photo, so the columns of the "
+                          "output cannot be known; check the detector options")
+    df = result.faces.to_pandas()
+    fields = [
+        pa.field("source", pa.string()), pa.field("content_sha256", pa.string()), pa.field("kind", pa.string()),
+        pa.field("frame", pa.int64()), pa.field("timestamp", pa.float64()), pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()), pa.field("n_faces", pa.int32()), pa.field("face", pa.int32()),
+        pa.field("track", pa.int64()),
+        # as in ferx.video's per-frame rows: found by the detector on this frame (else followed by
+        # its mesh), and whether the frame starts a new shot; null for images
+        pa.field("detected", pa.bool_()), pa.field("scene_cut", pa.bool_()),
+    ]
+    for col in df.columns:
+        if col == "face":
+            continue
+        if col in _STRING_COLUMNS:
+            fields.append(pa.field(col, pa.string()))
+        elif col in _BOOL_COLUMNS:
+            fields.append(pa.field(col, pa.bool_()))
+        else:
+            fields.append(pa.field(col, pa.float32()))
+    if result.faces.explanations is not None:
+        fields.append(pa.field("explanation_json", pa.string()))
+    fields.append(pa.field("notes", pa.string()))
+    if options.landmarks:
+        fields.append(pa.field("landmarks", pa.list_(pa.float32())))
+    return pa.schema(fields)
+
+
+def transport_schema(schema: Any) -> Any:
+    """`schema` with the transport columns in front."""
+    import pyarrow as pa
+
+    lead = [pa.field("_seq", pa.int64()), pa.field("_rows", pa.int32()), pa.field("_status", pa.string()),
+            pa.field("_error", pa.string()), pa.field("_message", pa.string())]
+    return pa.schema(lead + list(schema))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """An analysed frame waiting to become rows."""
+
+    seq: int
+    uri: str
+    digest: str | None
+    kind: str
+    result: FrameResult
+    tracks: np.ndarray | None
+    detected: np.ndarray | None = None
+    scene_cut: bool | None = None
+
+
+class ChunkAnalyzer:
+    """Analyses chunks of inputs; the models are loaded once, when it is created.
+
+    Called with a table of `_seq` (int64) and `uri` (string) — the batch format of Ray Data's
+    `map_batches` — it returns the rows of those inputs (transport schema). A problem with one input
+    becomes a "failed" row; only problems with the analyzer itself raise.
+    """
+
+    def __init__(self, config: dict[str, Any], options: dict[str, Any], threads: int | None = None) -> None:
+        from ferx.pipeline import Analyzer
+
+        self.options = RowOptions(**options)
+        self.config = AnalyzerConfig.from_dict(config)
+        if threads is not None:
+            self.config = with_threads(self.config, threads)
+        self.analyzer = Analyzer(self.config)
+        demo = _demo_result(self.analyzer)
+        self.schema = _schema_from(demo, self.options)
+        self.transport = transport_schema(self.schema)
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        seqs = batch.column("_seq").to_pylist()
+        uris = batch.column("uri").to_pylist()
+        images: list[_Entry] = []
+        tables = []
+        for seq, uri in zip(seqs, uris):
+            entries, table = self.analyze_one(int(seq), str(uri))
+            images.extend(entries)
+            if table is not None:
+                tables.append(table)
+        if images:  # the images of a chunk become rows together (one DataFrame, one Arrow conversion)
+            tables.insert(0, self._build(images))
+        if not tables:
+            return self.transport.empty_table()
+        table = pa.concat_tables(tables)
+        # every row says how many rows its input has: the driver commits an input only when whole
+        counts = pc.value_counts(table.column("_seq"))
+        per_seq = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
+        rows = pa.array([per_seq[s] for s in table.column("_seq").to_pylist()], pa.int32())
+        return table.set_column(table.schema.get_field_index("_rows"), "_rows", rows)
+
+    def analyze_one(self, seq: int, uri: str) -> tuple[list[_Entry], Any]:
+        """An image as an entry to build rows from, or a video's or failure's rows as a table (never
+        raises for a problem with the input)."""
+        from ferx.errors import ClosedError, ModelFileError
+        from ferx.video.sniff import sniff_video
+
+        kind, digest = "image", None
+        try:
+            if sniff_video(_head(uri)):
+                kind = "video"
+                return [], self._video_table(seq, uri)
+            data = read_bytes(uri)
+            digest = hashlib.sha256(data).hexdigest()
+            result = self.analyzer.analyze(data, source=uri)
+            return [_Entry(seq, uri, digest, "image", result, None)], None
+        except (ModelFileError, ConfigError, ClosedError):
+            raise
+        except Exception as e:  # noqa: BLE001 - anything wrong with this one input is recorded, not raised
+            return [], self._failed(seq, uri, digest, kind, e)
+
+    def _video_table(self, seq: int, uri: str) -> Any:
+        import pyarrow as pa
+
+        from ferx.video import Sampling, VideoConfig, analyze_video
+
+        local, digest, tmp = _local_copy(uri)
+        try:
+            config = VideoConfig(sampling=Sampling(every=self.options.video_every, fps=self.options.video_fps))
+            tables, entries = [], []
+            for tf in analyze_video(self.analyzer, local, config):
+                entries.append(_Entry(seq, uri, digest, "video", tf.result, tf.track_ids, tf.detected,
+                                      bool(tf.scene_cut)))
+                if len(entries) == _VIDEO_GROUP:  # rows as Arrow as we go: frames with meshes are large
+                    tables.append(self._build(entries))
+                    entries = []
+            if entries or not tables:
+                tables.append(self._build(entries))
+            return pa.concat_tables(tables)
+        finally:
+            if tmp is not None:
+                os.unlink(tmp)
+
+    def _build(self, entries: list[_Entry]) -> Any:
+        """Transport rows for analysed frames (`_rows` is set by the caller)."""
+        import pyarrow as pa
+
+        from ferx.video.result import concat_faces
+
+        faces = concat_faces([e.result.faces for e in entries])
+        columns: dict[str, list[Any]] = {}
+        if len(faces):
+            df = faces.to_pandas()
+            # column by column: DataFrame.to_dict("records") costs ~8 ms per image, more than the detector
+            columns = {str(c): df[c].tolist() for c in df.columns if c != "face"}
+        rows: list[dict[str, Any]] = []
+        j = 0  # row of `faces`
+        for e in entries:
+            r = e.result
+            lead = {"_seq": e.seq, "_rows": 0, "_status": "ok", "source": e.uri, "content_sha256": e.digest,
+                    "kind": e.kind, "frame": int(r.index),
+                    "timestamp": None if r.timestamp is None else float(r.timestamp), "width": int(r.width),
+                    "height": int(r.height), "n_faces": len(r.faces), "scene_cut": e.scene_cut,
+                    "notes": "; ".join(r.notes) or None}
+            if not len(r.faces):
+                rows.append(lead)
+                continue
+            for i in range(len(r.faces)):
+                row = dict(lead, face=i, track=None if e.tracks is None else int(e.tracks[i]),
+                           detected=None if e.detected is None else bool(e.detected[i]))
+                for k, values in columns.items():  # NaN (a value a stage could not measure) becomes null
+                    v = values[j]
+                    row[k] = None if isinstance(v, float) and math.isnan(v) else v
+                if faces.explanations is not None:
+                    x = faces.explanations[j]
+                    row["explanation_json"] = None if x is None else json.dumps(x.to_dict(), ensure_ascii=False)
+                if self.options.landmarks and faces.landmarks is not None:
+                    lm = faces.landmarks[j].reshape(-1)
+                    row["landmarks"] = None if np.isnan(lm).any() else lm.tolist()
+                rows.append(row)
+                j += 1
+        return pa.Table.from_pylist(rows, schema=self.transport)
+
+    def _failed(self, seq: int, uri: str, digest: str | None, kind: str, e: BaseException) -> Any:
+        import pyarrow as pa
+
+        from ferx.batch import printable
+
+        # Images are decoded from their bytes (read once, for the hash too), so the reader names
+        # them "<bytes>"; the message should name the input.
+        message = (str(e) or type(e).__name__).replace("<bytes>", uri)
+        row = {"_seq": seq, "_rows": 1, "_status": "failed", "_error": type(e).__name__,
+               "_message": printable(message), "source": uri, "content_sha256": digest,
+               "kind": kind}
+        return pa.Table.from_pylist([row], schema=self.transport)
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
+def with_threads(config: AnalyzerConfig, threads: int) -> AnalyzerConfig:
+    """`config` with `threads` CPU threads for the stages that take a `threads` option and were not
+    given one. LiteRT stages default to 2 threads: right for one process on 2 cores, but N worker
+    processes × 2 threads oversubscribe the cores. Results are bitwise the same for any thread
+    count (checked on 30 real photos), so this is not part of the dataset's options."""
+    import inspect
+
+    from ferx.config import StageConfig
+    from ferx.stages import DETECTORS, LANDMARKERS
+
+    for attr, registry in (("detector", DETECTORS), ("landmarker", LANDMARKERS)):
+        stage = getattr(config, attr)
+        if stage is None or "threads" in stage.options:
+            continue
+        try:
+            params = inspect.signature(registry.get(stage.name)).parameters
+        except (KeyError, TypeError, ValueError):
+            continue
+        if "threads" in params:
+            setattr(config, attr, StageConfig(stage.name, {**stage.options, "threads": int(threads)}))
+    return config
+
+
+def _demo_result(analyzer: Any) -> FrameResult:
+    from ferx.batch import demo_image
+
+    return analyzer.analyze(demo_image())
+
+
+def _local_copy(uri: str) -> tuple[str, str, str | None]:
+    """A local path for a video (PyAV reads files), its sha256, and the temporary copy to delete."""
+    h = hashlib.sha256()
+    if not is_remote(uri):
+        with open(uri, "rb") as f:
+            while block := f.read(_BLOCK):
+                h.update(block)
+        return uri, h.hexdigest(), None
+    import fsspec
+
+    fd, tmp = tempfile.mkstemp(prefix="ferx-video-", suffix=os.path.splitext(uri)[1][:16])
+    try:
+        with os.fdopen(fd, "wb") as out, fsspec.open(uri, "rb") as f:
+            while block := f.read(_BLOCK):
+                h.update(block)
+                out.write(block)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp, h.hexdigest(), tmp
+
+
+__all__ = [
+    "LEAD_COLUMNS",
+    "TRANSPORT_COLUMNS",
+    "ChunkAnalyzer",
+    "RowOptions",
+    "is_remote",
+    "read_bytes",
+    "transport_schema",
+    "with_threads",
+]
