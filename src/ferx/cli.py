@@ -7,6 +7,7 @@
     ferx cot-data DATASET --out DIR [--split test] [--ratio 1:3]   # Exp-CoT instruction data
     ferx analyze PATH... --pipeline onepass [--aus]   # one-pass detector (+ landmarks/AUs on its boxes)
     ferx train-detector CONFIG.yaml [--resume --out RUN] / ferx eval-detector RUN|MODEL.onnx
+    ferx train-aus configs/aus-heads.yaml [--resume --out RUN]   # image-reading AU heads
     ferx analyze PATH... --report                # also write OUT/report.html (opens offline)
     ferx analyze clip.mp4 [--every N | --fps F] [--start T --end T]   # video: tracked faces, rows, timelines
     ferx analyze frames/ --sequence [--sequence-fps F]   # a folder of numbered frames as one video
@@ -163,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     for command, what, configs, cache_key in (
         ("train", "an expression classifier with AU guidance", "configs/ferplus-*.yaml", "cache_dir"),
         ("train-detector", "the one-pass expression detector", "configs/onepass-*.yaml", "data.cache_dir"),
+        ("train-aus", "the image-reading AU heads (weakly supervised)", "configs/aus-*.yaml", "cache_dir"),
     ):
         t = sub.add_parser(command, help=f"train {what} (needs ferx[train])")
         t.add_argument("config", help=f"training YAML (see {configs}); relative paths in it are relative to it")
@@ -272,6 +274,12 @@ def _training(args: argparse.Namespace) -> int:
             out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
             config = load_run_config(classifier.ClassifierTrainConfig, args.config, args.overrides, out, args.resume)
             classifier.train(config, out, resume=args.resume, progress=not args.quiet)
+        elif args.command == "train-aus":
+            from ferx.train import aus as au_train
+
+            out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+            au_config = load_run_config(au_train.AUTrainConfig, args.config, args.overrides, out, args.resume)
+            au_train.train(au_config, out, resume=args.resume, progress=not args.quiet)
         else:
             report = classifier.evaluate_run(Path(args.run), args.split, args.data)
             print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1", "cam_cos", "att_cos", "n")}, indent=1))
@@ -331,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             return _explain(args)
         if args.command == "cot-data":
             return _cot_data(args)
-        if args.command in ("train", "eval", "heatmaps"):
+        if args.command in ("train", "eval", "heatmaps", "train-aus"):
             return _training(args)
         if args.command in ("train-detector", "eval-detector", "export-detector"):
             return _detector(args)

@@ -42,8 +42,20 @@ def _detector(tmp_path, epochs: int) -> Task:
                                             mixup=0.5), progress=False)
 
 
+def _aus(tmp_path, epochs: int) -> Task:
+    """Image-reading AU heads on 16 real FER+ training faces (flips on), validated on 64."""
+    from ferx.train.aus import AUTask, AUTrainConfig
+    from tests.aus.test_train_aus import FEATURES
+
+    if not (SHARED / "ferplus").exists() or not (FEATURES / "ferplus-train.npz").exists():
+        pytest.skip("no FER+ data or no au_features cache")
+    config = AUTrainConfig(ferplus=str(SHARED / "ferplus"), features=str(FEATURES), cache_dir=str(tmp_path / "au-cache"),
+                           epochs=epochs, batch_size=8, max_train=16, max_eval=64, warmup_epochs=1)
+    return AUTask(config, progress=False)
+
+
 #: Every trainer ferx has, as (name, task factory). A new trainer (the AU estimator) adds itself here.
-TRAINERS = {"classifier": _classifier, "detector": _detector}
+TRAINERS = {"classifier": _classifier, "detector": _detector, "aus": _aus}
 
 
 class _Stop(Exception):
