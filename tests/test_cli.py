@@ -166,7 +166,7 @@ def test_bad_option_values_are_usage_errors_not_tracebacks(tmp_path, capsys):
         (["explain", photo, "--llm-timeout", "0"], "--llm-timeout: must be a positive number"),
         (["cot-data", "x", "--out", str(tmp_path), "--limit", "-1"], "--limit: must be a positive integer"),
         (["eval-detector", "run", "--conf", "1.5"], "--conf: must be between 0 and 1"),
-        (["eval-detector", "run", "--nms", "nan"], "--nms: must be a number"),
+        (["eval-detector", "run", "--nms", "nan"], "--nms: must be a finite number"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

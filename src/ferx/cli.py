@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ferx import __version__
+from ferx.argtypes import http_url, integer, non_negative_int, positive_float, positive_int, unit_interval
 from ferx.batch import FORMATS, BatchError, BatchOptions, demo_image, printable, run_batch
 from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
@@ -52,62 +51,9 @@ MIN_FACE_FLOOR = 8
 
 # -- argument types: a bad value is a usage error (exit 2) with a message, never a traceback ----------
 def _min_face(text: str) -> int:
-    value = _int(text)
+    value = integer(text)
     if value < MIN_FACE_FLOOR:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_FACE_FLOOR} pixels, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _unit_interval(text: str) -> float:
-    value = _float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _http_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError(
-            f"must be an http:// or https:// URL, e.g. http://localhost:11434; got {text!r}")
-    return text
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if math.isnan(value):  # NaN would pass every range check as False, silently
-        raise argparse.ArgumentTypeError("must be a number, got nan")
     return value
 
 
@@ -156,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
                    "measured AUs argue against their label (they are flagged and counted in stats.md either way)")
     d.add_argument("--seed", type=int, default=0, help="task assignment, prompts and phrasing (default 0)")
     d.add_argument("--language", default="en", help="template language (default en)")
-    d.add_argument("--limit", type=_positive_int, help="use only the first N samples")
+    d.add_argument("--limit", type=positive_int, help="use only the first N samples")
     d.add_argument("--config", help="YAML config file for the analysis (see `ferx config`)")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -185,24 +131,24 @@ def _parser() -> argparse.ArgumentParser:
     h = sub.add_parser("heatmaps", help="render dataset faces with their AU heatmaps, to check them")
     h.add_argument("data", help="dataset spec, e.g. ferplus:PATH/TO/ferplus")
     h.add_argument("--split", default="test")
-    h.add_argument("--per-label", type=_positive_int, default=6)
+    h.add_argument("--per-label", type=positive_int, default=6)
     h.add_argument("--cache-dir", default="runs/cache/landmarks")
     h.add_argument("--out", default="heatmaps.png")
 
     ed = sub.add_parser("eval-detector", help="COCO-style face and expression mAP of a detector run or .onnx model")
     ed.add_argument("target", help="run folder or NAME.onnx")
     ed.add_argument("--split", default="test")
-    ed.add_argument("--conf", type=_unit_interval, default=0.01, help="score threshold for AP (default 0.01)")
-    ed.add_argument("--nms", type=_unit_interval, default=0.3, help="NMS IoU (default 0.3, the paper's)")
+    ed.add_argument("--conf", type=unit_interval, default=0.01, help="score threshold for AP (default 0.01)")
+    ed.add_argument("--nms", type=unit_interval, default=0.3, help="NMS IoU (default 0.3, the paper's)")
     ed.add_argument("--data", help="training YAML whose mosaics to evaluate on (required for .onnx)")
-    ed.add_argument("--threads", type=_non_negative_int, default=0)
+    ed.add_argument("--threads", type=non_negative_int, default=0)
 
     xd = sub.add_parser("export-detector", help="export a detector run to ONNX + JSON sidecar (needs ferx[train])")
     xd.add_argument("run")
     xd.add_argument("--name", required=True)
     xd.add_argument("--out", default="models", help="folder for NAME.onnx and NAME.json (default ./models)")
-    xd.add_argument("--size", type=_positive_int, default=640)
-    xd.add_argument("--conf", type=_unit_interval, default=0.5,
+    xd.add_argument("--size", type=positive_int, default=640)
+    xd.add_argument("--conf", type=unit_interval, default=0.5,
                     help="default face-score threshold in the sidecar (paper: 0.5)")
 
     add_video_arguments(sub)  # video options on `analyze` and the `webcam` subcommand
@@ -290,11 +236,11 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _llm_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", metavar="URL", type=_http_url,
+    p.add_argument("--llm", metavar="URL", type=http_url,
                    help="rephrase explanations with an OpenAI-compatible chat endpoint "
                    "(e.g. http://localhost:11434 for Ollama); unfaithful replies are discarded")
     p.add_argument("--llm-model", default="default", help="model name for --llm")
-    p.add_argument("--llm-timeout", type=_positive_float, default=30.0, help="seconds per --llm request (default 30)")
+    p.add_argument("--llm-timeout", type=positive_float, default=30.0, help="seconds per --llm request (default 30)")
 
 
 def _explain_config(config: AnalyzerConfig, args: argparse.Namespace) -> AnalyzerConfig:

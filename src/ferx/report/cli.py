@@ -9,17 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ferx.argtypes import positive_int
+
 COMMAND = "report"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
@@ -32,7 +24,7 @@ def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
                               "a sortable table of all faces, and per-track timelines for video results.")
     p.add_argument("results", help="output folder of `ferx analyze` (or of a video run)")
     p.add_argument("--out", help="report file (default RESULTS/report.html)")
-    p.add_argument("--max-images", type=_positive_int, default=MAX_IMAGES,
+    p.add_argument("--max-images", type=positive_int, default=MAX_IMAGES,
                    help=f"images shown in full; the table lists all (default {MAX_IMAGES})")
     return p
 

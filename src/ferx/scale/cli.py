@@ -4,32 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ferx.argtypes import positive_float, positive_int
 from ferx.config import AnalyzerConfig
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
@@ -51,16 +31,16 @@ def configure_parser(b: argparse.ArgumentParser) -> None:
                    help="local: a process pool on this machine (default); ray: Ray Data on a cluster")
     b.add_argument("--address", help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001); default: a "
                    "private single-node cluster on 127.0.0.1, stopped at the end")
-    b.add_argument("--workers", type=_positive_int, help="worker processes / Ray actors (default: every CPU)")
-    b.add_argument("--chunk", type=_positive_int, default=8, help="inputs per task sent to a worker (default 8)")
-    b.add_argument("--shard-size", type=_positive_int, default=1000,
+    b.add_argument("--workers", type=positive_int, help="worker processes / Ray actors (default: every CPU)")
+    b.add_argument("--chunk", type=positive_int, default=8, help="inputs per task sent to a worker (default 8)")
+    b.add_argument("--shard-size", type=positive_int, default=1000,
                    help="inputs per Parquet shard, also the most a killed driver loses (default 1000)")
     b.add_argument("--column", help="the column of a table INPUT holding the paths (default: path or uri)")
     b.add_argument("--config", help="analyzer YAML config (see `ferx config`)")
     b.add_argument("--no-explain", action="store_true", help="skip the explanation stage (faster)")
     b.add_argument("--landmarks", action="store_true", help="add a landmarks column (478 × x,y,z per face)")
-    b.add_argument("--video-every", type=_positive_int, default=1, help="videos: analyse every Nth frame")
-    b.add_argument("--video-fps", type=_positive_float, help="videos: at most this many frames per second")
+    b.add_argument("--video-every", type=positive_int, default=1, help="videos: analyse every Nth frame")
+    b.add_argument("--video-fps", type=positive_float, help="videos: at most this many frames per second")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 

@@ -12,33 +12,15 @@ import os
 import sys
 from typing import Any
 
+from ferx.argtypes import positive_float, positive_int
+
 COMMAND = "serve"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def _port(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"must be a port number 1–65535, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -52,20 +34,20 @@ def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
                               "/v1/models, /healthz; docs at /docs) and a web page at /.")
     p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}; 0.0.0.0 for all)")
     p.add_argument("--port", type=_port, default=d.port, help=f"default {d.port}")
-    p.add_argument("--workers", type=_positive_int, default=d.workers,
+    p.add_argument("--workers", type=positive_int, default=d.workers,
                    help="processes, each with its own models (default 1; one per core for throughput)")
-    p.add_argument("--threads", type=_positive_int, default=d.threads,
+    p.add_argument("--threads", type=positive_int, default=d.threads,
                    help=f"analyses at once per worker (default {d.threads})")
     p.add_argument("--api-key", help="require this key on /v1/* (X-API-Key or Authorization: Bearer); "
                    "default: $FERX_API_KEY, else none")
     p.add_argument("--config", help="analyzer YAML config (see `ferx config`)")
-    p.add_argument("--max-upload-mb", type=_positive_float, default=d.max_upload_bytes / 1e6,
+    p.add_argument("--max-upload-mb", type=positive_float, default=d.max_upload_bytes / 1e6,
                    help=f"largest request body in MB (default {d.max_upload_bytes / 1e6:g})")
-    p.add_argument("--max-megapixels", type=_positive_float, default=d.max_pixels / 1e6,
+    p.add_argument("--max-megapixels", type=positive_float, default=d.max_pixels / 1e6,
                    help=f"largest image in megapixels (default {d.max_pixels / 1e6:g})")
-    p.add_argument("--max-faces", type=_positive_int, default=d.max_faces,
+    p.add_argument("--max-faces", type=positive_int, default=d.max_faces,
                    help=f"faces analysed per image, largest first (default {d.max_faces})")
-    p.add_argument("--litert-threads", type=_positive_int,
+    p.add_argument("--litert-threads", type=positive_int,
                    help="LiteRT threads per model in each worker (default: cores / workers, at least 1)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's own log level (request lines are always written)")

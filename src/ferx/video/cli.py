@@ -21,18 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ferx.argtypes import positive_float, positive_int
 from ferx.config import AnalyzerConfig, StageConfig
 from ferx.errors import ImageReadError, NoImagesError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
 
 
 def _seconds(text: str) -> float:
@@ -49,16 +40,6 @@ def _seconds(text: str) -> float:
     return v
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return v
-
-
 class _SequenceFps(argparse.Action):
     """--sequence-fps F also sets --sequence: a frame rate for frames read as photos means nothing."""
 
@@ -69,7 +50,7 @@ class _SequenceFps(argparse.Action):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detect-every", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--detect-every", type=positive_int, default=None, metavar="N",
                    help="run the face detector at least every N frames; between, faces are followed by their "
                    "mesh (default 12)")
     p.add_argument("--no-follow", action="store_true", help="run the detector on every frame (slower; no mesh "
@@ -89,15 +70,15 @@ def add_video_arguments(subparsers: Any) -> None:
     """
     a = subparsers.choices["analyze"]
     g = a.add_argument_group("videos (recognised by content; each gets OUT/<name>/ with rows, summary, timelines)")
-    g.add_argument("--every", type=_positive_int, default=1, metavar="N", help="analyse every Nth frame")
-    g.add_argument("--fps", type=_positive_float, default=None, metavar="F",
+    g.add_argument("--every", type=positive_int, default=1, metavar="N", help="analyse every Nth frame")
+    g.add_argument("--fps", type=positive_float, default=None, metavar="F",
                    help="analyse at most F frames per second of video")
     g.add_argument("--start", type=_seconds, default=None, metavar="T", help="start at T seconds (or H:M:S)")
     g.add_argument("--end", type=_seconds, default=None, metavar="T", help="stop at T seconds (or H:M:S)")
     g.add_argument("--sequence", action="store_true",
                    help="each folder (or quoted glob pattern, e.g. 'frames/*.png') is ONE video: its image files "
                    "in natural order (frame2 before frame10) are the frames; results in OUT/<folder name>/")
-    g.add_argument("--sequence-fps", type=_positive_float, action=_SequenceFps, default=None, metavar="F",
+    g.add_argument("--sequence-fps", type=positive_float, action=_SequenceFps, default=None, metavar="F",
                    help="frame rate of the image sequences, for their timestamps (default 30); implies --sequence")
     _common(g)  # type: ignore[arg-type]
 
@@ -108,10 +89,10 @@ def add_video_arguments(subparsers: Any) -> None:
     w.add_argument("--format", default="csv", help="rows formats, comma-separated: csv, parquet (default csv)")
     w.add_argument("--annotate", action="store_true", help="also record the annotated video (OUT/annotated.mp4)")
     w.add_argument("--no-window", action="store_true", help="never open a window (rows only)")
-    w.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N analysed frames")
+    w.add_argument("--max-frames", type=positive_int, default=None, help="stop after N analysed frames")
     w.add_argument("--duration", type=_seconds, default=None, help="stop after T seconds")
     w.add_argument("--config", help="YAML config file (see `ferx config`)")
-    w.add_argument("--min-face", type=_positive_int, help="smallest face side in pixels the detector looks for")
+    w.add_argument("--min-face", type=positive_int, help="smallest face side in pixels the detector looks for")
     w.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     _common(w)
 
