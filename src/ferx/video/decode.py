@@ -137,6 +137,23 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         return reader.info
 
 
+class FpsGate:
+    """`--fps F` sampling by timestamp: keeps the first frame at or after each multiple of 1/F from
+    the start, so variable frame rates and sequences sample real seconds, not frame counts."""
+
+    def __init__(self, fps: float | None, start: float | None) -> None:
+        self.fps, self.next = fps, start or 0.0
+
+    def keep(self, t: float) -> bool:
+        if self.fps is None:
+            return True
+        if t < self.next - 1e-6:
+            return False
+        while self.next <= t + 1e-6:
+            self.next += 1.0 / self.fps
+        return True
+
+
 class VideoReader:
     """Iterate over a video's frames as `Frame`s (RGB uint8, upright, with stream timestamps).
 
@@ -273,7 +290,7 @@ class VideoReader:
                 self._rewind()  # decode from the beginning and drop frames before start
                 index = 0
                 start_pts = None
-        next_keep = s.start or 0.0
+        gate = FpsGate(s.fps, s.start)
         last_t = -math.inf
         first_index: int | None = None
         frames = self._container.decode(self._stream)
@@ -309,11 +326,8 @@ class VideoReader:
                 first_index = i
             if (i - first_index) % s.every:
                 continue
-            if s.fps is not None:
-                if t < next_keep - 1e-6:
-                    continue
-                while next_keep <= t + 1e-6:
-                    next_keep += 1.0 / s.fps
+            if not gate.keep(t):
+                continue
             image = frame.to_ndarray(format="rgb24")
             if self._rotation:
                 image = np.ascontiguousarray(np.rot90(image, k=self._rotation // 90))

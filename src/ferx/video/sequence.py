@@ -23,7 +23,7 @@ from pathlib import Path
 from ferx.errors import ImageReadError, NoImagesError
 from ferx.io import IMAGE_EXTENSIONS, load_image
 from ferx.types import Frame
-from ferx.video.decode import Sampling, VideoInfo, prefetched
+from ferx.video.decode import FpsGate, Sampling, VideoInfo, prefetched
 
 #: Frame rate of a sequence when none is given.
 DEFAULT_FPS = 30.0
@@ -164,18 +164,15 @@ class ImageSequence:
     def _frames(self, s: Sampling) -> Iterator[Frame]:
         self.failed, self.decoded, self.yielded = [], 0, 0  # each iteration reports its own
         first = math.ceil(s.start * self.fps - 1e-6) if s.start else 0
-        next_keep = s.start or 0.0
+        gate = FpsGate(s.fps, s.start)
         for i in range(first, len(self.files)):
             t = i / self.fps
             if s.end is not None and t >= s.end:
                 return
             if (i - first) % s.every:
                 continue
-            if s.fps is not None:
-                if t < next_keep - 1e-6:
-                    continue
-                while next_keep <= t + 1e-6:
-                    next_keep += 1.0 / s.fps
+            if not gate.keep(t):
+                continue
             file = self.files[i]
             self.decoded += 1
             try:
