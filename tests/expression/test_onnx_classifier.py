@@ -81,3 +81,37 @@ def test_flip_average_makes_mirrored_photos_agree(analyzer):
             assert a.expression_maps.shape == (1, 6, 6)
             out.append(np.abs(a.expression - b.expression).sum())
     assert np.mean(d_avg) < 0.75 * np.mean(d_plain), (np.mean(d_avg), np.mean(d_plain))
+
+
+def test_a_sidecar_temperature_rescales_confidences_and_keeps_the_labels(analyzer, tmp_path):
+    """A model whose sidecar states a temperature (here T = 2, a copy of the shipped model: the
+    shipped one has none, since the T fitted on FER+ Valid, 0.967, improved nothing there) returns
+    softmax(log p / T) on real photos: probabilities change, the argmax does not, rows sum to 1."""
+    import json
+    import shutil
+
+    from PIL import Image
+
+    path, meta = model_files(DEFAULT_MODEL)
+    assert "calibration" not in meta
+    shutil.copy(path, tmp_path / "m.onnx")
+    (tmp_path / "m.json").write_text(json.dumps({**meta, "calibration": {"temperature": 2.0}}))
+    t = 2.0
+    raw, cal = OnnxExpressionClassifier(), OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"))
+    off = OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"), calibrated=False)
+    assert raw.temperature is None and cal.temperature == t and off.temperature is None
+    for p in lfw_paths("happiness", 4) + lfw_paths("sadness", 4):
+        img = np.asarray(Image.open(p).convert("RGB"))
+        f = analyzer.analyze(img).faces
+        assert len(f) >= 1
+        a, b = raw.process(img, f).expression, cal.process(img, f).expression
+        np.testing.assert_allclose(off.process(img, f).expression, a, atol=1e-7)
+        np.testing.assert_allclose(b.sum(1), 1, atol=1e-5)
+        np.testing.assert_array_equal(a.argmax(1), b.argmax(1))
+        assert (b.max(1) < a.max(1)).all()  # T > 1 softens every confident face
+        # the same as scaling the raw log-probabilities by hand
+        z = np.log(np.clip(a.astype(np.float64), 1e-12, None)) / t
+        np.testing.assert_allclose(b, np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True), atol=1e-5)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        (tmp_path / "m.json").write_text(json.dumps({**meta, "calibration": {"temperature": 0}}))
+        OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"))

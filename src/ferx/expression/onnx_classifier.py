@@ -5,7 +5,12 @@ it needs the landmarker's mesh. Besides the probabilities it returns, per face, 
 activation map of its top label (clipped at 0, scaled to a maximum of 1) as `expression_maps`
 (N, 6, 6), in the aligned-crop frame: row 0 is the forehead, the eyes lie on row ≈ 2.3.
 Models ship in ferx/assets/models as NAME.onnx + NAME.json (labels, input convention, sha256,
-training metrics); see docs/model-card.md.
+training metrics, and optionally `calibration.temperature`); see docs/model-card.md.
+
+Calibration: where the sidecar has a temperature T (fitted by NLL on FER+ Valid, see
+benchmarks/calibrate_classifier.py), the returned probabilities are softmax(log p / T) — the
+argmax, hence the label, is unchanged; only the confidences are rescaled. `calibrated=False` gives
+the network's raw probabilities.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import packaged_model
+from ferx.calibration import apply_temperature
 from ferx.facecrop import aligned_crop
 from ferx.numeric import input_normalisation
 from ferx.stages import EXPRESSION_CLASSIFIERS, StageBase
@@ -38,13 +44,16 @@ class OnnxExpressionClassifier(StageBase):
         flip_average: also classify each crop mirrored and average probabilities and (mirrored
             back) CAMs. +0.9 point on FER+ test (82.7 → 83.5 %) for about twice the model time,
             so off by default; mirror-symmetric output is a side benefit.
+        calibrated: apply the sidecar's temperature (`calibration.temperature`) to the
+            probabilities (after flip averaging); False, or a model without one, gives the raw
+            probabilities.
     """
 
     needs = frozenset({"landmarks"})
     provides = frozenset({"expression", "expression_maps"})
 
     def __init__(self, model: str = DEFAULT_MODEL, threads: int = 1, batch_size: int = 64,
-                 flip_average: bool = False) -> None:
+                 flip_average: bool = False, calibrated: bool = True) -> None:
         import onnxruntime as ort  # heavy import stays in the backend
 
         path, self.meta = model_files(model)
@@ -57,6 +66,11 @@ class OnnxExpressionClassifier(StageBase):
         self.size = int(self.meta["input"]["size"])
         self.batch_size = int(batch_size)
         self.flip_average = bool(flip_average)
+        t = (self.meta.get("calibration") or {}).get("temperature")
+        if t is not None and not (np.isfinite(t) and t > 0):
+            raise ValueError(f"{path.with_suffix('.json')}: calibration.temperature must be > 0, got {t!r}")
+        #: the temperature applied to the probabilities (None: raw probabilities)
+        self.temperature = float(t) if (calibrated and t is not None) else None
 
     def crops(self, image: np.ndarray, faces: Faces) -> np.ndarray:
         """(N, 1, 48, 48) uint8 aligned grey crops (what the network sees)."""
@@ -76,7 +90,8 @@ class OnnxExpressionClassifier(StageBase):
             if self.flip_average:
                 pf, camf = self._run(np.ascontiguousarray(x[..., ::-1]))
                 p, cam = (p + pf) / 2, (cam + camf[..., ::-1]) / 2
-            probs[ok] = p / p.sum(axis=1, keepdims=True)
+            p = p / p.sum(axis=1, keepdims=True)
+            probs[ok] = p if self.temperature is None else apply_temperature(p, self.temperature)
             top = cam[np.arange(len(ok)), p.argmax(1)].clip(min=0)
             top /= np.maximum(top.max(axis=(1, 2), keepdims=True), 1e-6)
             maps = np.full((n,) + top.shape[1:], np.nan, np.float32)

@@ -1,0 +1,124 @@
+"""Temperature scaling of the shipped expression classifier (issue 14).
+
+The ONNX model outputs probabilities only; temperature scaling on log-probabilities equals scaling
+the logits (softmax is unchanged by a per-row shift). T is fitted by NLL on FER+ Valid (majority
+protocol) ONLY; NLL and ECE (15 bins) before/after are then reported on FER+ Valid and, once, on
+FER+ Test — the crops as training and the model's test figures use them
+(`ferx.train.data.load_crops`: FER+'s own 48×48 crops, `x / 127.5 − 1`). Optionally also on
+lfw-expressions photos through the full default Analyzer (largest face per photo, the stage's raw
+probabilities with `calibrated: false`, scaled here with the fitted T).
+
+    python benchmarks/calibrate_classifier.py [--cache /work/runs/ferx-aus/landmarks] [--lfw] [--write-sidecar]
+
+Writes docs/runs/calibration/calibration.json and reliability-*.png; with --write-sidecar stores
+{"calibration": {...}} in the model's JSON sidecar (the .onnx and its sha256 are unchanged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from ferx.calibration import apply_temperature, expected_calibration_error, fit_temperature, log_probs, nll, \
+    reliability_diagram
+from ferx.data.readers import open_dataset
+from ferx.expression.onnx_classifier import model_files
+from ferx.numeric import input_normalisation
+from ferx.train.data import load_crops
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+OUT = ROOT / "docs" / "runs" / "calibration"
+
+
+def ferplus_probs(sess: ort.InferenceSession, norm, split: str, labels: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    ds = open_dataset(f"ferplus:{SHARED / 'ferplus'}", split, protocol="majority")
+    crops = load_crops(ds, cache, progress=False)
+    order = [crops.label_set.index(lab) for lab in labels]  # dataset label index → model label index
+    remap = np.argsort(order)
+    y = remap[crops.labels.numpy()] if list(crops.label_set) != labels else crops.labels.numpy()
+    x = norm(crops.images.numpy())
+    p = np.concatenate([sess.run(["probs"], {"image": x[i : i + 256]})[0] for i in range(0, len(x), 256)])
+    return p.astype(np.float64), y.astype(np.int64)
+
+
+def lfw_probs(model: str, labels: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    from ferx import Analyzer
+
+    ds = open_dataset(SHARED / "lfw-expressions", None)
+    ps, ys, missed = [], [], 0
+    with Analyzer(expression={"name": "onnx-classifier", "options": {"model": model, "calibrated": False}}) as a:
+        for s in ds.samples:
+            f = a.analyze(s.path).faces
+            if not len(f):
+                missed += 1
+                continue
+            k = int(np.argmax((f.boxes[:, 2] - f.boxes[:, 0]) * (f.boxes[:, 3] - f.boxes[:, 1])))
+            ps.append(f.expression[k])
+            ys.append(labels.index(s.label))
+    return np.array(ps, np.float64), np.array(ys, np.int64), missed
+
+
+def measures(p: np.ndarray, y: np.ndarray, t: float) -> dict:
+    q = apply_temperature(p, t)
+    return {"n": int(len(y)), "accuracy": float(np.mean(p.argmax(1) == y)),
+            "nll_before": nll(p, y), "nll_after": nll(q, y),
+            "ece_before": expected_calibration_error(p, y), "ece_after": expected_calibration_error(q, y),
+            "mean_confidence_before": float(p.max(1).mean()), "mean_confidence_after": float(q.max(1).mean()),
+            "argmax_unchanged": bool((q.argmax(1) == p.argmax(1)).all())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="ferplus-resnet-guided")
+    ap.add_argument("--cache", default="/work/runs/ferx-aus/landmarks", help="landmark cache dir (load_crops)")
+    ap.add_argument("--lfw", action="store_true", help="also lfw-expressions photos through the full Analyzer")
+    ap.add_argument("--write-sidecar", action="store_true")
+    args = ap.parse_args()
+    path, meta = model_files(args.model)
+    labels = list(meta["labels"])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    norm = input_normalisation(meta, str(path))
+    t0 = time.time()
+    p_val, y_val = ferplus_probs(sess, norm, "val", labels, Path(args.cache))
+    t = fit_temperature(log_probs(p_val), y_val)  # fitted on Valid only
+    p_test, y_test = ferplus_probs(sess, norm, "test", labels, Path(args.cache))
+    result = {"model": args.model, "sha256": meta["sha256"], "temperature": t, "fitted_on": "FER+ Valid",
+              "ece_bins": 15, "protocol": "majority",
+              "ferplus_val": measures(p_val, y_val, t), "ferplus_test": measures(p_test, y_test, t)}
+    OUT.mkdir(parents=True, exist_ok=True)
+    for key, (p, y) in (("val", (p_val, y_val)), ("test", (p_test, y_test))):
+        reliability_diagram(p, y, OUT / f"reliability-ferplus-{key}.png", title=f"{args.model}, FER+ {key} "
+                            f"(majority, n={len(y)})\nT={t:.3f} fitted on FER+ Valid",
+                            others={f"T={t:.2f}": apply_temperature(p, t)})
+    if args.lfw:
+        p_lfw, y_lfw, missed = lfw_probs(args.model, labels)
+        result["lfw_expressions"] = {**measures(p_lfw, y_lfw, t), "photos_without_face": missed}
+        reliability_diagram(p_lfw, y_lfw, OUT / "reliability-lfw.png", title=f"{args.model}, lfw-expressions photos "
+                            f"(full Analyzer, n={len(y_lfw)})\nT={t:.3f} fitted on FER+ Valid",
+                            others={f"T={t:.2f}": apply_temperature(p_lfw, t)})
+    result["seconds"] = round(time.time() - t0, 1)
+    (OUT / "calibration.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    if args.write_sidecar:
+        v = result["ferplus_val"]
+        meta_path = path.with_suffix(".json")
+        card = json.loads(meta_path.read_text())
+        card["calibration"] = {"method": "temperature", "temperature": round(t, 4), "fitted_on": "FER+ Valid",
+                               "protocol": "majority", "n": v["n"], "objective": "nll",
+                               "nll_before": round(v["nll_before"], 4), "nll_after": round(v["nll_after"], 4),
+                               "ece15_before": round(v["ece_before"], 4), "ece15_after": round(v["ece_after"], 4),
+                               "command": "python benchmarks/calibrate_classifier.py --write-sidecar"}
+        meta_path.write_text(json.dumps(card, indent=1))
+        print(f"wrote calibration to {meta_path}")
+
+
+if __name__ == "__main__":
+    main()
