@@ -20,7 +20,6 @@ move with the background load; CPU per image/request hardly does.
 from __future__ import annotations
 
 import argparse
-import csv
 import http.client
 import io
 import json
@@ -31,35 +30,23 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-LFW = Path(os.environ.get("FERX_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-expressions"
 
 
 def frames(n: int) -> list[bytes]:
+    """The single-face 640×480 frames of bench_threads.py (the same photos, seed and placement),
+    JPEG-encoded as a client would upload them."""
     from PIL import Image
 
-    from ferx import Analyzer, load_image
-    from ferx.data.mosaic import compose
+    from bench_threads import frames as raw_frames
 
-    with open(LFW / "labels.csv") as f:
-        rows = list(csv.DictReader(f))
-    rng = np.random.default_rng(7)
     out = []
-    with Analyzer(aus=None, expression=None, explain=None) as a:
-        for row in rows[::13]:
-            img = load_image(LFW / "images" / row["image"])
-            faces = a.analyze(img).faces
-            if len(faces) == 1:
-                buf = io.BytesIO()
-                Image.fromarray(compose([img], [faces.boxes[0]], [220], (640, 480), rng).image).save(
-                    buf, format="JPEG", quality=90)
-                out.append(buf.getvalue())
-            if len(out) == n:
-                break
+    for image in raw_frames(n):
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="JPEG", quality=90)
+        out.append(buf.getvalue())
     return out
 
 
