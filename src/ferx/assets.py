@@ -60,6 +60,12 @@ def face_landmarker_member(name: str) -> bytes:
             raise ModelFileError(f"{name} is not in the face landmarker bundle ({', '.join(z.namelist())})") from None
 
 
+def demo_image() -> Path:
+    """The bundled example: NASA's portrait of astronaut Eileen Collins (public domain), as
+    distributed by scikit-image."""
+    return Path(str(resources.files("ferx") / "assets" / "astronaut.jpg"))
+
+
 def packaged_model(model: str, what: str) -> tuple[Path, dict]:
     """A model ferx trained: a shipped name (ferx/assets/models/NAME.onnx) or a path to NAME.onnx,
     with its JSON sidecar NAME.json; the file's sha256 must match the sidecar's.

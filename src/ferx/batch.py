@@ -48,13 +48,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from ferx import __version__
 from ferx.annotate import annotate
+from ferx.assets import demo_image
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
 from ferx.fsutil import append_bytes, atomic_save_image, atomic_write_bytes, atomic_write_text
@@ -139,12 +139,6 @@ class BatchSummary:
         if self.reason is not None:
             d["reason"] = self.reason
         return d
-
-
-def demo_image() -> Path:
-    """The bundled example: NASA's portrait of astronaut Eileen Collins (public domain), as
-    distributed by scikit-image."""
-    return Path(str(resources.files("ferx") / "assets" / "astronaut.jpg"))
 
 
 def printable(text: str) -> str:
@@ -632,11 +626,11 @@ class _Batch:
 
     def _write_csv_header(self, analyzer: Analyzer) -> None:
         """No input had a face: faces.csv still gets its header. The columns depend on the stages
-        and their label sets, so they are read from an analysis of the bundled example photo."""
+        and their label sets, so they are read from the analyzer's own example result."""
         assert self.csv_fd is not None
         columns = ["source", "frame", "timestamp", "face", "x1", "y1", "x2", "y2", "score"]
         try:
-            result = analyzer.analyze(demo_image())
+            result = analyzer.example()
             if len(result.faces):
                 columns = [str(c) for c in result.to_pandas().columns]
         except Exception:  # noqa: BLE001, S110 - best effort: the columns every result has are still right

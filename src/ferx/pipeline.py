@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import ferx.backends  # noqa: F401  (registers the built-in backends)
+from ferx.assets import demo_image
 from ferx.config import AnalyzerConfig
 from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
 from ferx.io import ImageInput, load_image
@@ -251,6 +252,12 @@ class Analyzer:
 
         self._check_open()
         return analyze_video(self, source, config, **options)
+
+    def example(self) -> FrameResult:
+        """This analyzer's result on the bundled example photo (one face): the fields and table
+        columns its stages produce, for writers that need them before any real input has a face,
+        and a warm-up (models loaded, interpreters allocated)."""
+        return self.analyze(demo_image())
 
     @property
     def closed(self) -> bool:

@@ -154,8 +154,7 @@ class ChunkAnalyzer:
         if threads is not None:
             self.config = with_threads(self.config, threads)
         self.analyzer = Analyzer(self.config)
-        demo = _demo_result(self.analyzer)
-        self.schema = _schema_from(demo, self.options)
+        self.schema = _schema_from(self.analyzer.example(), self.options)
         self.transport = transport_schema(self.schema)
 
     def __call__(self, batch: Any) -> Any:
@@ -302,12 +301,6 @@ def with_threads(config: AnalyzerConfig, threads: int) -> AnalyzerConfig:
         if "threads" in params:
             setattr(config, attr, StageConfig(stage.name, {**stage.options, "threads": int(threads)}))
     return config
-
-
-def _demo_result(analyzer: Any) -> FrameResult:
-    from ferx.batch import demo_image
-
-    return analyzer.analyze(demo_image())
 
 
 def _local_copy(uri: str) -> tuple[str, str, str | None]:

@@ -143,9 +143,7 @@ class _State:
         if self.analyzer is None:
             self.analyzer = Analyzer(analyzer_config(self.settings))
         if self.settings.warmup:
-            from ferx.batch import demo_image
-
-            self.analyzer.analyze(demo_image())
+            self.analyzer.example()
 
     def stop(self) -> None:
         if self.owns_analyzer and self.analyzer is not None:
