@@ -158,10 +158,12 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="an older facs.py to compare with")
     ap.add_argument("--skip-train", action="store_true", help="do not extract FER+ train if it is not cached")
     ap.add_argument("--show", type=int, default=0, help="print this many example explanations")
+    ap.add_argument("--explain-only", choices=("blendshapes", "image-heads"),
+                    help="only the explanation checks on every lfw face, with this AU estimator")
     args = ap.parse_args()
     lfw = lfw_features(args.cache)
-    if args.show:
-        explanation_checks(lfw, args.show)
+    if args.show or args.explain_only:
+        explanation_checks(lfw, args.show, args.explain_only or "blendshapes")
         return
     fer = {sp: ferplus_features(args.cache, sp) for sp in ("val", "test")}
     if (args.cache / "ferplus-train.npz").exists() or not args.skip_train:
@@ -243,8 +245,27 @@ def main() -> None:
     explanation_checks(lfw)
 
 
-def explanation_checks(lfw: dict[str, np.ndarray], show: int = 0) -> None:
-    """Explanations of every lfw face (AUs + the classifier's probabilities from the cache)."""
+def estimator_aus(lfw: dict[str, np.ndarray], estimator: str) -> tuple[np.ndarray, "facs.AUProfile"]:
+    """(N, K) AUs of every cached lfw face from the named AU estimator stage, and its profile (the
+    image heads read each photo again, on the cached landmarks)."""
+    if estimator == "blendshapes":
+        return facs.au_intensities(lfw["blendshapes"], lfw["landmarks"]), facs.MESH_PROFILE
+    from ferx import Faces, load_image
+    from ferx.pipeline import Analyzer  # registers the backends
+    from ferx.stages import AU_ESTIMATORS
+
+    del Analyzer
+    stage = AU_ESTIMATORS.create(estimator)
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "lfw-expressions" / "images"
+    rows = []
+    for name, lm, bs in zip(lfw["image"], lfw["landmarks"], lfw["blendshapes"]):
+        face = Faces(np.array([[0, 0, 10, 10]]), np.ones(1), np.zeros((1, 5, 2)), landmarks=lm[None], blendshapes=bs[None])
+        rows.append(stage.process(load_image(root / str(name)), face).aus[0])
+    return np.stack(rows), stage.profile
+
+
+def explanation_checks(lfw: dict[str, np.ndarray], show: int = 0, estimator: str = "blendshapes") -> None:
+    """Explanations of every lfw face (AUs from `estimator` + the classifier's probabilities from the cache)."""
     import statistics
 
     from ferx import Faces
@@ -252,16 +273,17 @@ def explanation_checks(lfw: dict[str, np.ndarray], show: int = 0) -> None:
     from ferx.explain.validate import reasoning_issues, validate
 
     n = len(lfw["label"])
+    aus, profile = estimator_aus(lfw, estimator)
     faces = Faces(np.tile([[0, 0, 10, 10]], (n, 1)), np.ones(n), np.zeros((n, 5, 2)), blendshapes=lfw["blendshapes"],
-                  aus=facs.au_intensities(lfw["blendshapes"], lfw["landmarks"]), expression=lfw["probs"])
+                  aus=aus, expression=lfw["probs"], au_profile=profile)
     expl = explain_faces(faces)
     words = [len(e.text.split()) for e in expl]
     invalid = sum(not validate(e.text, e).ok for e in expl)
-    issues = [reasoning_issues(e.text, e) for e in expl]
+    issues = [reasoning_issues(e.text, e, profile=profile) for e in expl]
     silent = sum(any(i.kind == "silent_disagreement" for i in iss) for iss in issues)
     absent = sum(any(i.kind == "absent_unreliable" for i in iss) for iss in issues)
     departs = sum(e.label != e.au_label for e in expl)
-    print(f"\n## Explanations of all {n} lfw faces (classifier = the analyzer's default)\n")
+    print(f"\n## Explanations of all {n} lfw faces (AUs: {profile.name}; classifier = the analyzer's default)\n")
     print(f"validator failures {invalid}; conclusion departs from the AU reading in {departs} "
           f"({100 * departs / n:.1f} %), of which said nowhere: {silent}; 'absent' said of an AU graded below "
           f"fair: {absent}; words median {statistics.median(words):.0f} (10th-90th percentile "

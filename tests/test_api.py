@@ -21,7 +21,7 @@ def test_faces_fields():
 
     assert [f.name for f in dataclasses.fields(ferx.Faces)] == [
         "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus", "expression",
-        "expression_maps", "au_codes", "expression_labels", "explanations",
+        "expression_maps", "au_codes", "expression_labels", "explanations", "au_profile",
     ]
 
 

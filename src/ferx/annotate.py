@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ferx.facs import AU_BY_NUMBER, intensity_band
+from ferx.facs import intensity_band
 from ferx.types import FrameResult
 
 #: One colour per expression label (colour-blind-friendly Okabe–Ito palette, plus grey).
@@ -67,7 +67,7 @@ def annotate(
         _label(draw, (x1, y1), title, colour, font, above=True)
         if faces.aus is not None and top_aus > 0:
             # AUs graded unreliable are not shown: the picture must not claim what the text won't
-            shown = np.array([_measured(code) for code in faces.au_codes])
+            shown = np.array([faces.grading.is_measured(code) for code in faces.au_codes])
             values = np.where(shown, np.nan_to_num(faces.aus[i], nan=-1), -1)
             order = [j for j in np.argsort(-values)[:top_aus] if shown[j]]
             parts = []
@@ -78,11 +78,6 @@ def annotate(
             if parts:
                 _label(draw, (x1, y2), " ".join(parts), colour, font, above=False)
     return canvas
-
-
-def _measured(code: str) -> bool:
-    au = AU_BY_NUMBER.get(int(code[2:])) if code[2:].isdigit() else None
-    return au is None or au.measured
 
 
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: tuple[int, int, int],

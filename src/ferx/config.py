@@ -36,7 +36,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
     "two-stage": {
         "detector": {"name": "blazeface", "options": {}},
         "landmarker": {"name": "mediapipe", "options": {}},
-        "aus": {"name": "blendshapes", "options": {}},
+        "aus": {"name": "image-heads", "options": {}},
         "expression": {"name": "onnx-classifier", "options": {}},
         "explain": {"name": "cot", "options": {}},
     },
@@ -59,7 +59,7 @@ ADDONS: dict[str, dict[str, Any]] = {
     # landmarks, AUs and explanations on the boxes of a detector-only pipeline (e.g. onepass)
     "aus": {
         "landmarker": {"name": "mediapipe", "options": {}},
-        "aus": {"name": "blendshapes", "options": {}},
+        "aus": {"name": "image-heads", "options": {}},
         "explain": {"name": "cot", "options": {}},
     },
 }
@@ -101,7 +101,7 @@ class AnalyzerConfig:
     pipeline: str = "two-stage"
     detector: StageConfig = field(default_factory=lambda: StageConfig("blazeface"))
     landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
-    aus: StageConfig | None = field(default_factory=lambda: StageConfig("blendshapes"))
+    aus: StageConfig | None = field(default_factory=lambda: StageConfig("image-heads"))
     expression: StageConfig | None = field(default_factory=lambda: StageConfig("onnx-classifier"))
     explain: StageConfig | None = field(default_factory=lambda: StageConfig("cot"))
     keep_unverified: bool = False

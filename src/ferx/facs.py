@@ -17,7 +17,9 @@ Action Unit Cues" (FG 2024), Table 1, for the heatmap codebook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +93,8 @@ class ActionUnit:
             uses the AU from neutral faces (lfw-expressions identity half A; contempt's AU14 on FER+
             train, where contempt has enough faces); None for AUs in no prototype (no expression
             label can check them). benchmarks/bench_au_validity.py prints it.
+        grade_cap: the best grade the estimate may have whatever its validity (an estimator sets it
+            where the AUC overstates what is measured, e.g. two heads that read the same thing).
     """
 
     number: int
@@ -103,6 +107,7 @@ class ActionUnit:
     full: float
     note: str = ""
     validity: float | None = None
+    grade_cap: str | None = None
 
     @property
     def code(self) -> str:
@@ -113,7 +118,10 @@ class ActionUnit:
         """Grade of the estimate (`RELIABILITY_GRADES`) from its measured `validity`."""
         if self.validity is None:
             return "ungraded"
-        return next((g for g, edge in RELIABILITY_EDGES.items() if self.validity >= edge), "unreliable")
+        grade = next((g for g, edge in RELIABILITY_EDGES.items() if self.validity >= edge), "unreliable")
+        if self.grade_cap is not None and RELIABILITY_GRADES.index(self.grade_cap) > RELIABILITY_GRADES.index(grade):
+            return self.grade_cap
+        return grade
 
     @property
     def absence_reliable(self) -> bool:
@@ -478,6 +486,22 @@ def au_asymmetry(number: int, blendshapes: np.ndarray) -> np.ndarray:
     return np.abs(to_intensity(au, sides[:, 0]) - to_intensity(au, sides[:, 1]))
 
 
+def one_sidedness(aus: np.ndarray, blendshapes: np.ndarray) -> np.ndarray:
+    """(N, len(ONE_SIDED_AUS)) left/right difference of each one-sided-evidence AU, on the 0–5
+    scale, never more than the AU's reported intensity: the sides come from the blendshapes, the
+    intensity from whichever estimator filled `aus` (an image head may read a weaker AU14 than the
+    mesh's stronger side). For the mesh estimator the bound changes nothing (its intensity is the
+    stronger side).
+
+    Args:
+        aus: (N, K) intensities in `AU_CODES` order (NaN read as 0).
+        blendshapes: (N, 52).
+    """
+    diff = np.stack([au_asymmetry(n, blendshapes) for n in ONE_SIDED_AUS], axis=1)
+    level = np.nan_to_num(aus[:, [au_index(n) for n in ONE_SIDED_AUS]], nan=0.0)
+    return np.minimum(diff, np.maximum(level, 0.0)).astype(np.float32)
+
+
 # -- knowledge for explanations ------------------------------------------------------------------
 #: FACS intensity band names (Ekman, Friesen & Hager 2002): the words explanations use for A–E, so
 #: that a text's wording can be checked against the measured band.
@@ -642,10 +666,99 @@ def evidence_matrices(measured: np.ndarray | None = None) -> tuple[np.ndarray, n
 NEUTRAL_EVIDENCE: float = 0.19
 EVIDENCE_TEMPERATURE: float = 0.2
 
-_SUPPORT, _OPPOSE, _UNILATERAL = evidence_matrices()
+@dataclass(frozen=True, eq=False)
+class AUProfile:
+    """How well one AU estimator measures each AU, and how AU evidence from it is scored.
+
+    Grades belong to the estimator, not to the AU: the mesh estimate of AU4 is weak, the image
+    heads' is good. Every AU estimator stage puts its profile on the faces it fills
+    (`Faces.au_profile`), and everything that grades, scores or words AUs (the explainer, the
+    `au-codebook` classifier, the JSON output, the report, the annotation) reads it from there.
+
+    Attributes:
+        name: the estimator it describes ("blendshapes", "image-heads:au-heads", ...).
+        validity: AU number → measured AUC of its estimate (`ActionUnit.validity`); AUs not listed
+            are ungraded.
+        neutral_evidence, temperature: the AU-evidence scoring (`evidence_probabilities`) chosen
+            on validation data for this estimator.
+        caps: AU number → best grade allowed (`ActionUnit.grade_cap`).
+    """
+
+    name: str
+    validity: Mapping[int, float] = field(default_factory=dict)
+    neutral_evidence: float = 0.19
+    temperature: float = 0.2
+    caps: Mapping[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # derived once; the profile is immutable
+        validity = {int(k): float(v) for k, v in self.validity.items()}
+        unknown = sorted(set(validity) - {au.number for au in _AU_ROWS})
+        if unknown:
+            raise ValueError(f"AU profile {self.name!r}: AU numbers {unknown} are not in the FACS table")
+        if self.temperature <= 0:
+            raise ValueError(f"AU profile {self.name!r}: temperature must be positive, got {self.temperature}")
+        caps = {int(k): str(v) for k, v in self.caps.items()}
+        bad = {k: v for k, v in caps.items() if v not in RELIABILITY_GRADES}
+        if bad:
+            raise ValueError(f"AU profile {self.name!r}: grade caps {bad} are not grades ({', '.join(RELIABILITY_GRADES)})")
+        set_(self, "validity", validity)
+        set_(self, "caps", caps)
+        units = tuple(replace(au, validity=validity.get(au.number), grade_cap=caps.get(au.number)) for au in _AU_ROWS)
+        set_(self, "units", units)
+        set_(self, "by_number", {au.number: au for au in units})
+        set_(self, "measured", np.array([au.measured for au in units]))
+        set_(self, "matrices", evidence_matrices(self.measured))
+
+    units: tuple[ActionUnit, ...] = field(init=False, repr=False)
+    by_number: dict[int, ActionUnit] = field(init=False, repr=False)
+    measured: np.ndarray = field(init=False, repr=False)  # (K,) bool in AU_TABLE order
+    matrices: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False, repr=False)
+
+    def unit(self, code_or_number: str | int) -> ActionUnit | None:
+        """The AU's table row with this estimator's validity (None for a code outside the table)."""
+        if isinstance(code_or_number, str):
+            digits = code_or_number.upper().removeprefix("AU")
+            if not digits.isdigit():
+                return None
+            code_or_number = int(digits)
+        return self.by_number.get(int(code_or_number))
+
+    def grade(self, code: str) -> str | None:
+        """`ActionUnit.reliability` of an AU code under this estimator (None outside the table)."""
+        au = self.unit(code)
+        return None if au is None else au.reliability
+
+    def is_measured(self, code: str) -> bool:
+        """False only for AUs this estimator cannot measure (graded unreliable); codes outside the
+        table count as measured (nothing says otherwise)."""
+        au = self.unit(code)
+        return au is None or au.measured
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "validity": {f"AU{k}": v for k, v in sorted(self.validity.items())},
+                "neutral_evidence": self.neutral_evidence, "temperature": self.temperature,
+                "caps": {f"AU{k}": v for k, v in sorted(self.caps.items())}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AUProfile:
+        validity = {int(str(k).upper().removeprefix("AU")): float(v) for k, v in d.get("validity", {}).items()}
+        caps = {int(str(k).upper().removeprefix("AU")): str(v) for k, v in (d.get("caps") or {}).items()}
+        return cls(str(d.get("name", "unknown")), validity, float(d.get("neutral_evidence", NEUTRAL_EVIDENCE)),
+                   float(d.get("temperature", EVIDENCE_TEMPERATURE)), caps)
 
 
-def au_evidence(aus: np.ndarray, asymmetry: np.ndarray | None) -> np.ndarray:
+#: The mesh/blendshape estimator's profile (`blendshapes` backend): `AU_VALIDITY` and the scoring
+#: above. Also what AUs from an unknown source (e.g. JSON written before profiles) are read with.
+MESH_PROFILE = AUProfile("blendshapes", AU_VALIDITY, NEUTRAL_EVIDENCE, EVIDENCE_TEMPERATURE)
+
+
+def profile_of(profile: AUProfile | None) -> AUProfile:
+    """`profile`, or `MESH_PROFILE` for AUs that carry none."""
+    return MESH_PROFILE if profile is None else profile
+
+
+def au_evidence(aus: np.ndarray, asymmetry: np.ndarray | None, profile: AUProfile | None = None) -> np.ndarray:
     """(N, 8) AU evidence per label in `EXPRESSIONS` order (neutral column: 0; the caller sets its
     fixed level): each emotion's weighted mean of its measured prototype AUs minus half its strongest
     measured opposing AU, plus, for contempt, the one-sidedness of the smile/dimple. Three array
@@ -654,11 +767,13 @@ def au_evidence(aus: np.ndarray, asymmetry: np.ndarray | None) -> np.ndarray:
     Args:
         aus: (N, K) intensities in `AU_CODES` order, NaN-free.
         asymmetry: (N, 2) left/right differences (0–5) of `ONE_SIDED_AUS`, or None.
+        profile: the estimator's profile, whose measured AUs count (default `MESH_PROFILE`).
     """
+    support, oppose, unilateral = profile_of(profile).matrices
     a = np.clip(aus / 5.0, 0.0, 1.0)
-    out = a @ _SUPPORT - 0.5 * (a[:, :, None] * _OPPOSE[None]).max(axis=1)
+    out = a @ support - 0.5 * (a[:, :, None] * oppose[None]).max(axis=1)
     if asymmetry is not None:
-        out += (asymmetry / 5.0) @ _UNILATERAL
+        out += (asymmetry / 5.0) @ unilateral
     return out.astype(np.float32)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ferx.facs import AU_BY_NUMBER, AU_CODES, BLENDSHAPES, EXPRESSIONS, OCCURRENCE_THRESHOLD, intensity_band
+from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, OCCURRENCE_THRESHOLD, AUProfile, intensity_band, profile_of
 
 N_LANDMARKS = 478
 N_KEYPOINTS = 5
@@ -184,6 +184,9 @@ class Faces:
         expression_labels: column names of `expression`.
         explanations: per face, the chain-of-thought `Explanation` (None for a face that could not
             be explained, e.g. without AUs); None when no explain stage ran.
+        au_profile: how well the estimator that filled `aus` measures each AU, and how its AU
+            evidence is scored (`facs.AUProfile`); None reads as the mesh estimator's
+            (`facs.MESH_PROFILE`, `grading`).
     """
 
     boxes: np.ndarray
@@ -198,9 +201,12 @@ class Faces:
     au_codes: tuple[str, ...] = AU_CODES
     expression_labels: tuple[str, ...] = EXPRESSIONS
     explanations: tuple[Explanation | None, ...] | None = None
+    au_profile: AUProfile | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise arrays once, here
+        if self.au_profile is not None and not isinstance(self.au_profile, AUProfile):
+            raise TypeError(f"Faces.au_profile must be a facs.AUProfile, got {type(self.au_profile).__name__}")
         boxes = _as_f32("boxes", self.boxes, (None, 4))
         n = boxes.shape[0]
         set_(self, "boxes", boxes)
@@ -296,6 +302,11 @@ class Faces:
         return None if self.aus is None else self.aus >= OCCURRENCE_THRESHOLD
 
     @property
+    def grading(self) -> AUProfile:
+        """The AU profile the AUs are graded and scored with (`au_profile`, else the mesh's)."""
+        return profile_of(self.au_profile)
+
+    @property
     def has_landmarks(self) -> np.ndarray:
         """(N,) bool: the landmarker found this face."""
         if self.landmarks is None:
@@ -324,9 +335,10 @@ class Faces:
                 }
             if self.aus is not None:
                 # the reliability grade travels with each value, so a reader of the JSON knows which
-                # AUs the estimator measures well and which it cannot measure (facs.AU_VALIDITY)
+                # AUs this estimator measures well and which it cannot measure (its facs.AUProfile)
+                grading = self.grading
                 rec["aus"] = {
-                    code: {"intensity": r(v), "band": intensity_band(float(v)), "reliability": _reliability(code)}
+                    code: {"intensity": r(v), "band": intensity_band(float(v)), "reliability": grading.grade(code)}
                     for code, v in zip(self.au_codes, self.aus[i])
                 }
             if self.head_pose is not None:
@@ -350,8 +362,10 @@ class Faces:
         *,
         au_codes: tuple[str, ...] | None = None,
         expression_labels: tuple[str, ...] | None = None,
+        au_profile: AUProfile | None = None,
     ) -> Faces:
-        """Inverse of `to_records` (landmarks must have been included to come back)."""
+        """Inverse of `to_records` (landmarks must have been included to come back; the AU profile
+        is the frame's, `FrameResult.to_dict`)."""
         if not records:
             return cls.empty()
         first = records[0]
@@ -377,6 +391,7 @@ class Faces:
             expression_maps=col("expression_map", lambda v: v),
             au_codes=codes,
             expression_labels=labels,
+            au_profile=au_profile if "aus" in first else None,
             explanations=(
                 tuple(None if rec.get("explanation") is None else Explanation.from_dict(rec["explanation"]) for rec in records)
                 if "explanation" in first
@@ -497,6 +512,7 @@ class FrameResult:
             "notes": list(self.notes),
             "expression_labels": list(self.faces.expression_labels),
             "au_codes": list(self.faces.au_codes),
+            "au_profile": None if self.faces.au_profile is None else self.faces.au_profile.to_dict(),
             "faces": self.faces.to_records(landmarks=landmarks),
         }
 
@@ -506,10 +522,12 @@ class FrameResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrameResult:
         names = {f.name for f in fields(cls)}
+        profile = d.get("au_profile")
         faces = Faces.from_records(
-            d["faces"], au_codes=tuple(d["au_codes"]), expression_labels=tuple(d["expression_labels"])
+            d["faces"], au_codes=tuple(d["au_codes"]), expression_labels=tuple(d["expression_labels"]),
+            au_profile=None if profile is None else AUProfile.from_dict(profile),
         )
-        kwargs = {k: v for k, v in d.items() if k in names and k != "faces"}
+        kwargs = {k: v for k, v in d.items() if k in names and k not in ("faces", "au_profile")}
         return cls(faces=faces, **kwargs)
 
     @classmethod
@@ -523,13 +541,6 @@ class FrameResult:
         df.insert(0, "frame", self.index)
         df.insert(0, "source", self.source)
         return df
-
-
-def _reliability(code: str) -> str | None:
-    """The measured reliability grade of an AU code (None for a code outside the FACS table)."""
-    number = code[2:]
-    au = AU_BY_NUMBER.get(int(number)) if number.isdigit() else None
-    return None if au is None else au.reliability
 
 
 def _round(x: Any, decimals: int) -> Any:

@@ -126,13 +126,17 @@ def test_models_and_health(client):
     assert [s["slot"] for s in m["stages"]] == ["detect", "landmarks", "aus", "expression", "explain"]
     assert "happiness" in m["expression_labels"]
     assert m["limits"]["max_pixels"] == TEST_LIMITS["max_pixels"] and m["auth"] is False
-    from ferx.facs import AU_TABLE
+    # the grades are those of the AU estimator the service runs (image heads: AU4 good, AU7 good,
+    # AU24 capped at weak), not the mesh table's (AU4 weak, AU7 unreliable)
+    from ferx.aus.image_heads import ImageHeadAUEstimator
 
+    profile = ImageHeadAUEstimator().profile
     graded = {a["code"]: a for a in m["aus"]}
-    for au in AU_TABLE:
+    for au in profile.units:
         assert graded[au.code]["region"] == au.region
-        if hasattr(au, "measured"):
-            assert graded[au.code]["measured"] == au.measured
+        assert graded[au.code]["reliability"] == au.reliability and graded[au.code]["measured"] == au.measured
+    assert (graded["AU4"]["reliability"], graded["AU7"]["reliability"], graded["AU24"]["reliability"]) == (
+        "good", "good", "weak")
     assert client.get("/healthz").json() == {"status": "ok", "ferx_version": m["ferx_version"]}
 
 

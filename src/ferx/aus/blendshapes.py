@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferx.facs import AU_CODES, au_intensities
+from ferx.facs import AU_CODES, MESH_PROFILE, au_intensities
 from ferx.stages import AU_ESTIMATORS, StageBase
 from ferx.types import Faces
 
 
 @AU_ESTIMATORS.register("blendshapes")
 class BlendshapeAUEstimator(StageBase):
-    """Fills `Faces.aus` (N, K) on the 0–5 scale from blendshapes (and landmarks for AU25)."""
+    """Fills `Faces.aus` (N, K) on the 0–5 scale from blendshapes and mesh geometry, graded by
+    `facs.MESH_PROFILE`."""
+
+    profile = MESH_PROFILE
 
     needs = frozenset({"landmarks", "blendshapes"})
     provides = frozenset({"aus"})
@@ -22,4 +25,5 @@ class BlendshapeAUEstimator(StageBase):
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         if faces.blendshapes is None:
             raise ValueError("the blendshapes AU estimator needs a landmarker stage that outputs blendshapes")
-        return faces.with_fields(aus=au_intensities(faces.blendshapes, faces.landmarks), au_codes=AU_CODES)
+        return faces.with_fields(aus=au_intensities(faces.blendshapes, faces.landmarks), au_codes=AU_CODES,
+                                 au_profile=MESH_PROFILE)

@@ -7,7 +7,9 @@ region only. Trained weakly from FER+ vote distributions through P(AU | expressi
 classifier's output. The sidecar (NAME.json) holds, measured on lfw-expressions half A + FER+ val:
 per AU the calibration (head probability at rest / at full intensity), which estimate is used
 ("image", "mesh", or "mean" of both — the one that separates the AU's expressions from neutral faces
-best) and the grade of the result. AUs without a head (AU18, AU22, AU43) stay the mesh's.
+best) and the grade of the result, and the AU-evidence scoring chosen for these AUs. AUs without a
+head (AU18, AU22, AU43) stay the mesh's. The stage's `profile` (`facs.AUProfile`) carries the grades
+and scoring onto the faces, so the explainer grades these AUs as measured for this estimator.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PIL import Image
 from ferx.assets import packaged_model
 from ferx.aus.heads import GRID, HEAD_CODES, crop_points, intensity, region_masks
 from ferx.facecrop import aligned_crop
-from ferx.facs import AU_CODES, au_intensities
+from ferx.facs import AU_CODES, AU_VALIDITY, MESH_PROFILE, AUProfile, au_intensities
 from ferx.numeric import input_normalisation
 from ferx.stages import AU_ESTIMATORS, StageBase
 from ferx.types import Faces
@@ -37,8 +39,8 @@ class ImageHeadAUEstimator(StageBase):
             "mesh" / "mean" for every AU with a head (for measurements).
 
     Attributes:
-        grades: AU code → reliability grade of the fused estimate (from the sidecar).
-        validity: AU code → its measured AUC (lfw half A + FER+ val).
+        profile: the grades (measured AUC per AU on lfw half A + FER+ val, of the estimate this
+            `fusion` uses) and the AU-evidence scoring, put on every face it fills.
     """
 
     needs = frozenset({"landmarks", "blendshapes"})
@@ -65,8 +67,12 @@ class ImageHeadAUEstimator(StageBase):
         use = {c: (self.meta["fusion"][c] if fusion == "sidecar" else fusion) for c in HEAD_CODES}
         self._cols = np.array([AU_CODES.index(c) for c in HEAD_CODES])
         self._w_image = np.array([{"image": 1.0, "mesh": 0.0, "mean": 0.5}[use[c]] for c in HEAD_CODES], np.float32)
-        self.grades = dict(self.meta.get("grades", {}))
-        self.validity = dict(self.meta.get("validity", {}))
+        self.profile = _profile(model, self.meta, fusion)
+
+    @property
+    def grades(self) -> dict[str, str]:
+        """AU code → reliability grade under this estimator."""
+        return {au.code: au.reliability for au in self.profile.units}
 
     def head_probabilities(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """(N, K) head probabilities for faces with (N, 478, 3) landmarks (all finite)."""
@@ -84,7 +90,26 @@ class ImageHeadAUEstimator(StageBase):
             head = intensity(self.head_probabilities(image, faces.landmarks[ok]), self._rest, self._full)
             mesh = aus[np.ix_(ok, self._cols)]
             aus[np.ix_(ok, self._cols)] = self._w_image * head + (1 - self._w_image) * mesh
-        return faces.with_fields(aus=aus, au_codes=AU_CODES)
+        return faces.with_fields(aus=aus, au_codes=AU_CODES, au_profile=self.profile)
 
     def close(self) -> None:
         self._session = None
+
+
+def _profile(model: str, meta: dict, fusion: str) -> AUProfile:
+    """The estimator's AUProfile from its sidecar: per head AU the validity of the estimate `fusion`
+    uses (the sidecar's choice, or the named one), the mesh's for AUs without a head."""
+    validity = {n: v for n, v in AU_VALIDITY.items() if f"AU{n}" not in HEAD_CODES}
+    for code in HEAD_CODES:  # a model exported without measurements leaves its AUs ungraded
+        v = (meta.get("validity", {}).get(code) if fusion == "sidecar"
+             else meta.get("per_au", {}).get(code, {}).get(fusion, {}).get("validity"))
+        if v is not None:
+            validity[int(code[2:])] = float(v)
+    evidence = meta.get("evidence", {})
+    # Heads that read the same thing as another head are no separate measurement of their AU
+    # (`ferx.train.aus.indistinct_heads`); their cap holds where the image head alone is used.
+    caps = {int(c[2:]): r["cap"] for c, r in meta.get("grade_caps", {}).items()
+            if (meta["fusion"][c] if fusion == "sidecar" else fusion) == "image"}
+    return AUProfile(f"image-heads:{model}" + ("" if fusion == "sidecar" else f":{fusion}"), validity,
+                     float(evidence.get("neutral_evidence", MESH_PROFILE.neutral_evidence)),
+                     float(evidence.get("temperature", MESH_PROFILE.temperature)), caps)

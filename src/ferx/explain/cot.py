@@ -11,7 +11,8 @@ The AU evidence is the prototype scoring of `ferx.expression.codebook.au_evidenc
 so the explanation compares what the AUs alone say with whatever expression backend produced
 `faces.expression`.
 
-Honesty rules (issue 11): an AU graded "unreliable" (`facs.ActionUnit.reliability`) is never an
+Honesty rules (issue 11): an AU graded "unreliable" (`facs.ActionUnit.reliability`, under the
+profile of the estimator that measured it: `Faces.au_profile`) is never an
 observation, never evidence, and never called absent — the text says it was not measured; absence
 is stated only for AUs graded good or fair. The smile patterns and compound expressions need their
 AUs at band B. The AU-only probabilities come from a softmax whose temperature was fitted on
@@ -22,9 +23,11 @@ names what each rests on, and the conclusion repeats it as a caveat.
 
 from __future__ import annotations
 
+import functools
 import random
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,14 +43,16 @@ from ferx.facs import (
     INTERACTIONS_BY_KEY,
     OCCURRENCE_THRESHOLD,
     PATTERN_MIN_INTENSITY,
-    au_asymmetry,
+    one_sidedness,
     au_index,
     ONE_SIDED_AUS,
     core_aus,
     EVIDENCE_TEMPERATURE,
     NEUTRAL_EVIDENCE,
+    AUProfile,
     au_evidence,
     evidence_probabilities,
+    profile_of,
     emotions_for_au,
     intensity_band,
 )
@@ -63,14 +68,39 @@ AMBIGUITY_MARGIN = 0.15
 LOW_CONFIDENCE = 0.5
 
 _NUMBER = {code: int(code[2:]) for code in AU_CODES}
-_MEASURED = {n: AU_BY_NUMBER[n].measured for n in _NUMBER.values()}
-_ABSENCE_OK = {n: AU_BY_NUMBER[n].absence_reliable for n in _NUMBER.values()}
 # Looked up per face; computed once.
 _EMOTIONS_FOR = {n: emotions_for_au(n) for n in _NUMBER.values()}
 _CORE = {e: core_aus(e) for e in EXPRESSIONS}
-#: Per emotion: defining AUs that are not measured at all, and those measured too weakly to call absent.
-_UNMEASURED = {e: tuple(f"AU{n}" for n in _CORE[e] if not _MEASURED[n]) for e in EXPRESSIONS}
-_WEAK = {e: tuple(f"AU{n}" for n in _CORE[e] if _MEASURED[n] and not _ABSENCE_OK[n]) for e in EXPRESSIONS}
+
+
+@dataclass(frozen=True)
+class _Grades:
+    """What one estimator's grades allow the text to say, as per-face lookups.
+
+    Attributes:
+        measured: AU number → an observation and evidence at all (not graded unreliable).
+        absence_ok: AU number → its absence may be stated (graded good or fair).
+        unmeasured: per emotion, its defining AUs this estimator cannot measure.
+        weak: per emotion, its defining AUs measured too weakly to call absent.
+    """
+
+    measured: dict[int, bool]
+    absence_ok: dict[int, bool]
+    unmeasured: dict[str, tuple[str, ...]]
+    weak: dict[str, tuple[str, ...]]
+
+
+@functools.lru_cache(maxsize=32)  # profiles are few and immutable (hashed by identity)
+def _grades(profile: AUProfile) -> _Grades:
+    units = {n: profile.by_number[n] for n in _NUMBER.values()}
+    measured = {n: au.measured for n, au in units.items()}
+    absence_ok = {n: au.absence_reliable for n, au in units.items()}
+    return _Grades(
+        measured, absence_ok,
+        {e: tuple(f"AU{n}" for n in _CORE[e] if not measured[n]) for e in EXPRESSIONS},
+        {e: tuple(f"AU{n}" for n in _CORE[e] if measured[n] and not absence_ok[n]) for e in EXPRESSIONS},
+    )
+
 
 def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
     """(N, len(AU_CODES)) AU matrix in the table's order (AUs the estimator did not give are 0)."""
@@ -121,10 +151,11 @@ def explain_face(
     prob_labels: Sequence[str] = EXPRESSIONS,
     *,
     target: str | None = None,
-    neutral_evidence: float = NEUTRAL_EVIDENCE,
+    neutral_evidence: float | None = None,
     templates: dict[str, Any] | None = None,
     language: str = "en",
     seed: int = 0,
+    profile: AUProfile | None = None,
 ) -> Explanation:
     """The chain of thought for one face.
 
@@ -136,16 +167,22 @@ def explain_face(
         probs: (C,) classifier probabilities over `prob_labels`, or None without a classifier.
         target: a ground-truth label; when given the conclusion is this label (instruction data)
             and says so where the AU evidence disagrees.
-        neutral_evidence: evidence level an emotion must exceed to beat neutral.
+        neutral_evidence: evidence level an emotion must exceed to beat neutral (default: the
+            profile's).
         templates: template data (default: `load_templates(language)`).
         seed: varies the phrasing; the same face and seed always give the same text.
+        profile: the AU estimator's grades and scoring (default `facs.MESH_PROFILE`).
     """
+    profile = profile_of(profile)
+    g = _grades(profile)
+    if neutral_evidence is None:
+        neutral_evidence = profile.neutral_evidence
     t = templates or load_templates(language)
     # Plain floats from here on: per-element numpy access costs more than the whole text.
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
     vals = [float(v) for v in aus]
     # Unreliable AUs are not observations: their readings are not evidence of anything.
-    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and _MEASURED[_NUMBER[AU_CODES[j]]]),
+    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
                     key=lambda j: -vals[j])
     ranked = [_NUMBER[AU_CODES[j]] for j in active]  # active AU numbers, strongest first
     level = {n: round(vals[au_index(n)], 1) for n in ranked}  # as reported, so text and data agree
@@ -153,11 +190,11 @@ def explain_face(
     one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in active_numbers}
 
     # 1. key observations: each active AU, strongest first
-    observations = tuple(_observation(vals[j], AU_CODES[j], asymmetry) for j in active)
+    observations = tuple(_observation(vals[j], AU_CODES[j], asymmetry, profile) for j in active)
     # 2. interpretation: known AU combinations, compound expressions, evidence per emotion
-    patterns = _patterns(level, one_sided)
+    patterns = _patterns(level, one_sided, g)
     compounds = _compounds(level)
-    evidences = [_emotion_evidence(label, ev[k], float(au_probs[k]), ranked, active_numbers, one_sided)
+    evidences = [_emotion_evidence(label, ev[k], float(au_probs[k]), ranked, active_numbers, one_sided, g)
                  for k, label in enumerate(EXPRESSIONS)]
     order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
     evidences_sorted = tuple(evidences[k] for k in order)
@@ -180,14 +217,14 @@ def explain_face(
         label=label, probability=probability, label_source=label_source, caveats=caveats,
     )
     key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
-    text = render(partial, t, _Writer(t, seed, key))
-    unmeasured = _UNMEASURED.get(label, ())
+    text = render(partial, t, _Writer(t, seed, key), g)
+    unmeasured = g.unmeasured.get(label, ())
     notes = (f"{label}'s defining {', '.join(unmeasured)} not measured reliably (never reported as absent)",) if unmeasured else ()
     return Explanation(**partial, text=text, language=language, notes=notes)
 
 
-def _observation(value: float, code: str, asymmetry: dict[int, float]) -> AUObservation:
-    au = AU_BY_NUMBER[_NUMBER[code]]
+def _observation(value: float, code: str, asymmetry: dict[int, float], profile: AUProfile) -> AUObservation:
+    au = profile.by_number[_NUMBER[code]]
     value = round(value, 1)  # the band is that of the value reported, so text and data agree
     return AUObservation(
         code=au.code, name=au.name, intensity=value, band=str(intensity_band(max(value, OCCURRENCE_THRESHOLD))),
@@ -196,7 +233,7 @@ def _observation(value: float, code: str, asymmetry: dict[int, float]) -> AUObse
     )
 
 
-def _patterns(level: dict[int, float], one_sided: set[int]) -> tuple[str, ...]:
+def _patterns(level: dict[int, float], one_sided: set[int], g: _Grades) -> tuple[str, ...]:
     """Keys of the `facs.INTERACTIONS` found, minus those a larger pattern found too subsumes.
 
     Args:
@@ -212,7 +249,7 @@ def _patterns(level: dict[int, float], one_sided: set[int]) -> tuple[str, ...]:
                 len(strong.intersection(inter.aus)) >= inter.min_active
                 and (not inter.any_of or not strong.isdisjoint(inter.any_of))
                 # an absence is claimed only where the estimate can tell (and any trace spoils it)
-                and all(_ABSENCE_OK[n] and n not in level for n in inter.absent)
+                and all(g.absence_ok[n] and n not in level for n in inter.absent)
             )
         if hit:
             found.append(inter)
@@ -229,7 +266,7 @@ def _compounds(level: dict[int, float]) -> tuple[str, ...]:
 
 
 def _emotion_evidence(label: str, evidence: float, probability: float, ranked: list[int], active: set[int],
-                      one_sided: set[int]) -> EmotionEvidence:
+                      one_sided: set[int], g: _Grades) -> EmotionEvidence:
     """What the active AUs say for and against one emotion. `missing` lists only defining AUs whose
     absence the estimator can vouch for (grade good or fair); the others are "not measured"."""
     proto = EMOTION_PROTOTYPES.get(label)
@@ -239,7 +276,7 @@ def _emotion_evidence(label: str, evidence: float, probability: float, ranked: l
     pool = one_sided if proto.unilateral else active
     supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
     opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
-    missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool and _ABSENCE_OK[n])
+    missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool and g.absence_ok[n])
     return EmotionEvidence(label, round(evidence, 3), round(probability, 3), supporting, opposing, missing)
 
 
@@ -295,14 +332,15 @@ CAVEAT_ORDER: tuple[str, ...] = ("disagreement", "label_differs_from_au", "low_c
 MAX_CAVEATS = 2
 
 
-def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
+def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None = None) -> str:
     """The three-section text of an explanation's structured fields (`x`: Explanation fields).
 
     The interpretation states what the AUs show, then argues for the conclusion's label from the
     evidence it rests on. Where the conclusion's label is not the AU reading (the classifier or the
     dataset label says otherwise), one sentence says so and names what each rests on; the
-    conclusion repeats it as its first caveat.
+    conclusion repeats it as its first caveat. `g`: the estimator's grades (default the mesh's).
     """
+    g = g or _grades(profile_of(None))
     band_words = t["band_words"]
     obs_sentences = []
     for o in x["observations"]:
@@ -341,11 +379,9 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
             inter.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
         elif top.label != "neutral":
             inter.extend(_against(top, w, t))
-        if x["au_secondary"] is not None and "ambiguous" in x["caveats"]:
-            sec = evid[x["au_secondary"]]
-            support = w.pick(t["secondary_support"], aus=w.join(sec.supporting)) if sec.supporting else ""
-            inter.append(w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}",
-                                percent=_pct(sec.probability), support=support))
+        if x["au_secondary"] is not None:
+            # the dominant and the secondary emotion, as ExpLLM's interpretation names them
+            inter.append(_secondary(evid[x["au_secondary"]], w, t))
         if x["classifier_label"] is not None:
             inter.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
                                 percent=_pct(x["classifier_probability"])))
@@ -358,18 +394,20 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
                                 au_label=au_label, au_percent=_pct(top.probability)))
         else:
             inter.append(w.pick(t["label_disagrees"], label=label, au_label=au_label))
+        if x["au_secondary"] not in (None, label):
+            inter.append(_secondary(evid[x["au_secondary"]], w, t))
         if own is not None and label != "neutral":
             if own.supporting:
                 inter.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
-            elif not _UNMEASURED[label]:
+            elif not g.unmeasured[label]:
                 inter.append(w.pick(t["label_no_support"], label=label))
             inter.extend(_against(own, w, t))
         elif label == "neutral" and top.supporting:
             inter.append(w.pick(t["neutral_despite"], aus=w.join(top.supporting), be=w.be(top.supporting)))
     if label != "neutral":
         # Defining AUs the estimator cannot vouch for are named as such, never as absent.
-        unmeasured = _UNMEASURED[label]
-        weak = [c for c in _WEAK[label] if c not in active]
+        unmeasured = g.unmeasured[label]
+        weak = [c for c in g.weak[label] if c not in active]
         if unmeasured:
             inter.append(w.pick(t["not_measured"], label=label, aus=w.join(unmeasured), be=w.be(unmeasured)))
         if weak:
@@ -400,6 +438,12 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
     )
 
 
+def _secondary(sec: EmotionEvidence, w: _Writer, t: dict[str, Any]) -> str:
+    support = w.pick(t["secondary_support"], aus=w.join(sec.supporting)) if sec.supporting else ""
+    return w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}", percent=_pct(sec.probability),
+                  support=support)
+
+
 def _against(e: EmotionEvidence, w: _Writer, t: dict[str, Any]) -> list[str]:
     out = []
     if e.opposing:
@@ -413,8 +457,8 @@ def explain_faces(
     faces: Faces,
     *,
     targets: Sequence[str | None] | None = None,
-    neutral_evidence: float = NEUTRAL_EVIDENCE,
-    temperature: float = TEMPERATURE,
+    neutral_evidence: float | None = None,
+    temperature: float | None = None,
     language: str = "en",
     seed: int = 0,
 ) -> tuple[Explanation | None, ...]:
@@ -423,6 +467,8 @@ def explain_faces(
     Args:
         faces: faces with `aus` (and ideally `blendshapes` for contempt, `expression`).
         targets: optional ground-truth label per face (instruction data).
+        neutral_evidence, temperature: the AU-evidence scoring; None takes the AU estimator's
+            (`faces.grading`), chosen on validation data for it.
     Raises:
         ValueError: the faces have no AUs.
     """
@@ -432,11 +478,11 @@ def explain_faces(
     aus = _full_aus(faces.aus, faces.au_codes)
     finite = np.isfinite(aus).all(axis=1)
     clean = np.nan_to_num(aus, nan=0.0)
-    asym = (
-        None if faces.blendshapes is None
-        else np.stack([au_asymmetry(n, faces.blendshapes) for n in ONE_SIDED_AUS], axis=1)
-    )
-    evidence = au_evidence_fast(clean, asym)
+    asym = None if faces.blendshapes is None else one_sidedness(clean, faces.blendshapes)
+    profile = faces.grading
+    neutral_evidence = profile.neutral_evidence if neutral_evidence is None else neutral_evidence
+    temperature = profile.temperature if temperature is None else temperature
+    evidence = au_evidence_fast(clean, asym, profile)
     au_probs = evidence_probabilities(evidence, neutral_evidence, temperature)
     out: list[Explanation | None] = []
     for i in range(len(faces)):
@@ -450,6 +496,7 @@ def explain_faces(
                 {} if asym is None else dict(zip(ONE_SIDED_AUS, asym[i].tolist())), probs,
                 faces.expression_labels, target=None if targets is None else targets[i],
                 neutral_evidence=neutral_evidence, templates=templates, language=language, seed=seed,
+                profile=profile,
             )
         )
     return tuple(out)
@@ -462,7 +509,8 @@ class ChainOfThoughtExplainer(StageBase):
     Args:
         language: template language code (see `ferx.explain.templates.languages()`).
         seed: varies the phrasing reproducibly.
-        neutral_evidence, temperature: the AU-evidence scoring (defaults chosen on lfw half A).
+        neutral_evidence, temperature: the AU-evidence scoring; None (default) takes the AU
+            estimator's, chosen on validation data for it (`facs.AUProfile`).
         llm_url: an OpenAI-compatible chat endpoint to rephrase explanations; None (default) keeps
             the template text. Replies that fail the faithfulness check are discarded.
         llm_model: model name sent to the endpoint.
@@ -476,17 +524,18 @@ class ChainOfThoughtExplainer(StageBase):
         self,
         language: str = "en",
         seed: int = 0,
-        neutral_evidence: float = NEUTRAL_EVIDENCE,
-        temperature: float = TEMPERATURE,
+        neutral_evidence: float | None = None,
+        temperature: float | None = None,
         llm_url: str | None = None,
         llm_model: str = "default",
         llm_timeout: float = 30.0,
     ) -> None:
-        if temperature <= 0:
+        if temperature is not None and temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         load_templates(language)  # unknown language: fail at construction, not on the first face
         self.language, self.seed = language, int(seed)
-        self.neutral_evidence, self.temperature = float(neutral_evidence), float(temperature)
+        self.neutral_evidence = None if neutral_evidence is None else float(neutral_evidence)
+        self.temperature = None if temperature is None else float(temperature)
         self.rewriter = None
         if llm_url:
             from ferx.explain.llm import LLMRewriter

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ferx.facs import AU_BY_NUMBER, BANDS
+from ferx.facs import AU_BY_NUMBER, BANDS, AUProfile, profile_of
 from ferx.types import Explanation
 from ferx.explain.templates import load_templates
 
@@ -137,18 +137,21 @@ def _check_conclusion(text: str, explanation: Explanation, t: dict[str, Any]) ->
 ABSENCE_CUES: tuple[str, ...] = ("absent", "missing", "lacks", "without")
 
 
-def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str, Any] | None = None) -> tuple[Issue, ...]:
+def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str, Any] | None = None,
+                     profile: AUProfile | None = None) -> tuple[Issue, ...]:
     """Does the reasoning lead to its conclusion, and does it claim only absences it can see?
 
     - "silent_disagreement": the conclusion's label is not what the AU evidence favours, and the text
       does not say so — the interpretation must name both readings, and the conclusion must name
       the AU reading again after the label (its caveat).
     - "absent_unreliable": a sentence says an AU is absent ("absent", "missing", "lacks", "without")
-      although its estimate is graded below fair (`facs.ActionUnit.absence_reliable`).
+      although its estimate is graded below fair (`facs.ActionUnit.absence_reliable`) under
+      `profile`, the grades of the AU estimator that measured the face (default the mesh's).
 
     English cue words; the emotion words come from the language's templates.
     """
     t = templates or load_templates(explanation.language)
+    graded = profile_of(profile)
     issues: list[Issue] = []
     low = text.lower()
     heads = [t["headings"][k].lower() for k in ("interpretation", "conclusion")]
@@ -171,7 +174,7 @@ def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str
         if not any(re.search(r"\b" + c + r"\b", sl) for c in ABSENCE_CUES):
             continue
         for m in _AU.finditer(sentence):
-            au = AU_BY_NUMBER.get(int(m.group(1)))
+            au = graded.unit(int(m.group(1)))
             if au is not None and not au.absence_reliable and au.code not in explanation.active_codes:
                 issues.append(Issue("absent_unreliable", f"{au.code} ({au.reliability}) called absent: {sentence!r}"))
     return tuple(issues)

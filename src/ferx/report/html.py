@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ferx import __version__
-from ferx.facs import AU_TABLE
+from ferx.facs import AUProfile, profile_of
 from ferx.report import charts
 from ferx.report.views import data_url, face_views, fit_within
 from ferx.types import FrameResult
@@ -73,13 +73,14 @@ class AUInfo:
     measured: bool  # False: the estimator cannot measure it reliably
 
 
-def au_info(codes: Sequence[str]) -> list[AUInfo]:
-    """AU metadata for result columns. The reliability grade is read from the AU table when it has
-    one (`ActionUnit.reliability` / `.measured`); without it every AU counts as measured."""
-    table = {au.code: au for au in AU_TABLE}
+def au_info(codes: Sequence[str], profile: AUProfile | None = None) -> list[AUInfo]:
+    """AU metadata for result columns. The reliability grade is the AU estimator's
+    (`Faces.au_profile`, default the mesh's) where the FACS table knows the code; a code outside
+    it counts as measured."""
+    profile = profile_of(profile)
     out = []
     for code in codes:
-        au = table.get(code)
+        au = profile.unit(code)
         if au is None:
             out.append(AUInfo(code, code, "other", None, True))
             continue
@@ -113,7 +114,7 @@ def summary_rows(entries: Iterable[tuple[int, FrameResult]]) -> list[dict[str, A
             e = expl[k]
             top = []
             if faces.aus is not None:  # strongest active AUs among those measured reliably
-                measured = np.array([i.measured for i in au_info(faces.au_codes)])
+                measured = np.array([i.measured for i in au_info(faces.au_codes, faces.au_profile)])
                 values = np.where(measured, np.nan_to_num(faces.aus[k], nan=-1), -1)
                 top = [faces.au_codes[j] for j in np.argsort(-values)[:3] if values[j] >= 1.0]
             rows.append({
@@ -187,7 +188,7 @@ def render_entry(n: int, entry: ReportEntry) -> str:
                    f'{len(faces)} face(s) marked">')
     else:
         out.append('<p class="missing">The image itself was not found, so it and the face crops are not shown.</p>')
-    infos = au_info(faces.au_codes)
+    infos = au_info(faces.au_codes, faces.au_profile)
     for k in range(len(faces)):
         out.append(render_face(n, k, result, entry.image, infos))
     out.append("</section>")

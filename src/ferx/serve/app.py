@@ -495,9 +495,11 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
         labels = next((list(stage.labels) for _, stage in analyzer.stages if hasattr(stage, "labels")), [])
         from ferx.facs import AU_CODES
 
+        # the grades are the AU estimator's (AU stages expose their facs.AUProfile as `profile`)
+        profile = next((stage.profile for _, stage in analyzer.stages if getattr(stage, "profile", None) is not None), None)
         return _json({
             "ferx_version": __version__, "stages": stages, "expression_labels": labels,
-            "aus": [vars(i) for i in au_info(AU_CODES)],
+            "aus": [vars(i) for i in au_info(AU_CODES, profile)],
             "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
                        "max_faces": settings.max_faces, "min_side": analyzer.config.min_image_side},
             "auth": settings.api_key is not None,

@@ -70,6 +70,20 @@ class FaceView(BaseModel):
     au_regions: str | None = Field(description="the AU regions of the label over the crop")
 
 
+class AUProfileOut(BaseModel):
+    """How the AU estimator grades its AUs (`facs.AUProfile`): measured validity per AU, and the
+    AU-evidence scoring of the explanations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="the AU estimator it describes")
+    validity: dict[str, float] = Field(description="AU code → measured AUC (AUs not listed are ungraded)")
+    neutral_evidence: float
+    temperature: float
+    caps: dict[str, str] = Field(default_factory=dict, description="AU code → best grade allowed (e.g. two "
+                                 "heads that read the same thing: neither one's absence may be stated)")
+
+
 class AnalyzeResponse(BaseModel):
     """One image's analysis: `FrameResult.to_dict()`, plus `views` when asked for."""
 
@@ -85,6 +99,7 @@ class AnalyzeResponse(BaseModel):
     notes: list[str]
     expression_labels: list[str]
     au_codes: list[str]
+    au_profile: AUProfileOut | None = Field(None, description="grades of the AU estimator (null: no AUs)")
     faces: list[FaceOut]
     views: list[FaceView] | None = None
 

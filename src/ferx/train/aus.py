@@ -323,8 +323,7 @@ def au_only_probabilities(aus: np.ndarray, blendshapes: np.ndarray, measured: np
     support, oppose, unilateral = facs.evidence_matrices(measured)
     a = np.clip(np.nan_to_num(aus) / 5.0, 0, 1)
     ev = a @ support - 0.5 * (a[:, :, None] * oppose[None]).max(axis=1)
-    asym = np.stack([facs.au_asymmetry(n, blendshapes) for n in facs.ONE_SIDED_AUS], 1)
-    ev = ev + (asym / 5.0) @ unilateral
+    ev = ev + (facs.one_sidedness(aus, blendshapes) / 5.0) @ unilateral
     return facs.evidence_probabilities(ev, neutral, temperature)
 
 
@@ -341,6 +340,32 @@ def _choose_scoring(aus: np.ndarray, bs: np.ndarray, measured: np.ndarray, label
     neutral = max(NEUTRAL_LEVELS, key=lambda n: (_accuracy(au_only_probabilities(aus, bs, measured, n, 0.05), labels), -n))
     temp = min(TEMPERATURES, key=lambda t: _log_loss(au_only_probabilities(aus, bs, measured, neutral, t), labels))
     return float(neutral), float(temp)
+
+
+#: Two heads whose logits correlate at least this much on lfw half A read the same thing.
+INDISTINCT_CORRELATION = 0.95
+#: The best grade of an AU read by the image head alone when its head is indistinct from another's.
+INDISTINCT_CAP = "weak"
+
+
+def indistinct_heads(probs: np.ndarray, fusion: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Grade caps for AUs read by the image head alone (`fusion` "image") whose head's logit
+    correlates ≥ INDISTINCT_CORRELATION with another head's on the given faces: trained weakly from
+    expression labels, two such heads answer "is this the expression whose prototype holds both",
+    not which of the two movements it is, so neither AU's absence may be stated (AU23 lip tightener
+    and AU24 lip pressor correlate at 0.99 on lfw A). An AU fused with the mesh keeps an
+    independent source and is not capped."""
+    logit = np.log(np.clip(probs, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - probs, 1e-6, 1))
+    r = np.corrcoef(logit.T)
+    out: dict[str, dict[str, Any]] = {}
+    for j, code in enumerate(HEAD_CODES):
+        if fusion.get(code) != "image":
+            continue
+        others = [(float(r[j, k]), HEAD_CODES[k]) for k in range(len(HEAD_CODES)) if k != j]
+        best, other = max(others)
+        if best >= INDISTINCT_CORRELATION:
+            out[code] = {"cap": INDISTINCT_CAP, "correlation": round(best, 3), "with": other}
+    return out
 
 
 def _onnx_probs(onnx_path: Path, crops: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -430,6 +455,11 @@ def measure(onnx_path: Path, cfg: AUTrainConfig, lfw_root: Path, held_out: bool 
     side = {"calibration": {"rest": [round(float(x), 4) for x in rest], "full": [round(float(x), 4) for x in full]},
             "fusion": fused_choice, "grades": {k: r["grade"] for k, r in per_au.items()},
             "validity": {k: r[r["use"]]["validity"] for k, r in per_au.items()}, "per_au": per_au,
+            "grade_caps": indistinct_heads(sets["lfw A"]["probs"], fused_choice),
+            "evidence": {"neutral_evidence": accuracy["fused, new grades"]["neutral"],
+                         "temperature": accuracy["fused, new grades"]["temperature"],
+                         "chosen_on": "lfw-expressions identity half A: neutral level by accuracy, then "
+                                      "temperature by log-loss"},
             "au_only": {m: {k: v for k, v in a.items() if k not in ("lfw B", "FER+ test")} for m, a in accuracy.items()}}
     if not held_out:
         return side, {}

@@ -93,7 +93,8 @@ def concat_faces(parts: list[Faces]) -> Faces:
         )
     if any(p.explanations is not None for p in parts):
         out["explanations"] = tuple(e for p in parts for e in (p.explanations or (None,) * len(p)))
-    return Faces(**out, au_codes=first.au_codes, expression_labels=first.expression_labels)
+    profile = next((p.au_profile for p in parts if p.aus is not None), None)
+    return Faces(**out, au_codes=first.au_codes, expression_labels=first.expression_labels, au_profile=profile)
 
 
 __all__ = ["TrackedFrame", "concat_faces"]

@@ -108,6 +108,7 @@ class SummaryBuilder:
         self.first_t: float | None = None
         self.last_t: float | None = None
         self.au_codes: tuple[str, ...] | None = None
+        self.au_profile = None  # the estimator's facs.AUProfile, for explaining segments with its grades
         self.labels: tuple[str, ...] | None = None
         self._prev: TrackedFrame | None = None
         self._dts: list[float] = []
@@ -136,6 +137,7 @@ class SummaryBuilder:
         f = tf.faces
         if len(f):
             self.au_codes = f.au_codes if f.aus is not None else self.au_codes
+            self.au_profile = f.au_profile if f.aus is not None else self.au_profile
             self.labels = f.expression_labels if f.expression is not None else self.labels
         labels = f.labels
         for i, tid in enumerate(tf.track_ids.tolist()):
@@ -230,7 +232,7 @@ class SummaryBuilder:
         faces = Faces(
             boxes=np.zeros((1, 4)), scores=np.ones(1), keypoints=np.zeros((1, 5, 2)), aus=aus[None],
             expression=None if probs is None else (probs / max(float(probs.sum()), 1e-9))[None],
-            au_codes=self.au_codes or (), expression_labels=self.labels or (),
+            au_codes=self.au_codes or (), expression_labels=self.labels or (), au_profile=self.au_profile,
         )
         image = np.zeros((1, 1, 3), np.uint8)  # explainers read the measurements, not the pixels
         for stage in self.explainers:
