@@ -16,21 +16,19 @@ that a change to the AU table is re-scored in seconds without re-running the fac
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ferx.data.readers import identity_half  # 'A' (choices) or 'B' (reporting)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_CACHE = ROOT.parent / "runs" / "ferx-aus"
 
 
-def identity_half(identity: str) -> str:
-    """'A' (choices) or 'B' (reporting): identity-disjoint halves of lfw-expressions."""
-    return "A" if int(hashlib.md5(identity.encode()).hexdigest(), 16) % 10 < 5 else "B"
 
 
 def lfw_features(cache: Path) -> dict[str, np.ndarray]:

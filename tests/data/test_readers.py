@@ -126,6 +126,26 @@ def test_lfw_identity_split_is_disjoint():
     assert 0.6 < share < 0.95
 
 
+def test_lfw_halves_are_identity_disjoint_and_cover_everything():
+    """partition="halves": val is identity half A (where choices are made), test half B."""
+    from ferx.data.readers import identity_half
+
+    root = SHARED / "lfw-expressions"
+    if not (root / "labels.csv").exists():
+        pytest.skip("no lfw data")
+    a = open_dataset(root, "val", partition="halves")
+    b = open_dataset(root, "test", partition="halves")
+    everything = open_dataset(root)
+    ids_a, ids_b = {s.identity for s in a.samples}, {s.identity for s in b.samples}
+    assert ids_a and ids_b and not (ids_a & ids_b)
+    assert len(a) + len(b) == len(everything) and 0.35 < len(a) / len(everything) < 0.65
+    assert all(identity_half(s.identity) == "A" for s in a.samples) and a.name == "lfw-expressions/halves:val"
+    with pytest.raises(DatasetError, match="only val"):
+        open_dataset(root, "train", partition="halves")
+    with pytest.raises(DatasetError, match="partition must be"):
+        open_dataset(root, "val", partition="thirds")
+
+
 def test_clear_errors_for_missing_or_unknown(tmp_path):
     with pytest.raises(DatasetError, match="no such dataset folder"):
         open_dataset(tmp_path / "nope")

@@ -115,3 +115,32 @@ def test_a_sidecar_temperature_rescales_confidences_and_keeps_the_labels(analyze
     with pytest.raises(ValueError, match="temperature must be > 0"):
         (tmp_path / "m.json").write_text(json.dumps({**meta, "calibration": {"temperature": 0}}))
         OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"))
+
+
+def test_uniform_prior_divides_out_the_training_prior(analyzer, tmp_path):
+    """prior: uniform gives p / train_prior renormalised on real photos: the rare labels (disgust,
+    contempt: train_prior 0.03) gain against the common ones (neutral 0.25)."""
+    import json
+    import shutil
+
+    from PIL import Image
+
+    path, meta = model_files(DEFAULT_MODEL)
+    prior = np.asarray(meta["train_prior"])
+    assert prior.sum() == pytest.approx(1, abs=1e-4) and prior.argmax() == meta["labels"].index("neutral")
+    raw, uni = OnnxExpressionClassifier(), OnnxExpressionClassifier(prior="uniform")
+    gained = 0
+    for p in lfw_paths("disgust", 3) + lfw_paths("neutral", 3):
+        img = np.asarray(Image.open(p).convert("RGB"))
+        f = analyzer.analyze(img).faces
+        a, b = raw.process(img, f).expression, uni.process(img, f).expression
+        expect = a / prior
+        np.testing.assert_allclose(b, expect / expect.sum(1, keepdims=True), atol=1e-5)
+        gained += int((b[:, meta["labels"].index("disgust")] > a[:, meta["labels"].index("disgust")]).sum())
+    assert gained >= 5
+    shutil.copy(path, tmp_path / "m.onnx")
+    (tmp_path / "m.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "train_prior"}))
+    with pytest.raises(ValueError, match="needs the model's train_prior"):
+        OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"), prior="uniform")
+    with pytest.raises(ValueError, match="prior must be"):
+        OnnxExpressionClassifier(prior="balanced")

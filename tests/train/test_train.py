@@ -142,3 +142,85 @@ def test_validation_split_must_not_be_the_test_split(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # refused before anything was written
     with pytest.raises(ConfigError, match="must differ from the training split"):
         train(ClassifierTrainConfig(val_split="train"), tmp_path / "run2", progress=False)
+
+
+def test_label_smoothing_by_hand():
+    from ferx.train.classifier import smooth_labels
+
+    t = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
+    s = smooth_labels(t, 0.2)
+    # (1 − 0.2)·t + 0.2 / 4
+    assert s.flatten().tolist() == pytest.approx([0.05, 0.85, 0.05, 0.05, 0.45, 0.45, 0.05, 0.05])
+    assert s.sum(1).tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_domain_augment_on_real_faces():
+    from tests.conftest import SHARED
+
+    from ferx.data.readers import open_dataset
+    from ferx.train.data import _grey48, domain_augment
+
+    if not (SHARED / "ferplus").exists():
+        pytest.skip("no FER+ data")
+    ds = open_dataset(f"ferplus:{SHARED / 'ferplus'}", "val")
+    x = torch.from_numpy(np.stack([_grey48(s.path) for s in ds.samples[:64]])[:, None])
+    a = domain_augment(x, torch.Generator().manual_seed(3), p=0.5)
+    b = domain_augment(x, torch.Generator().manual_seed(3), p=0.5)
+    assert torch.equal(a, b)  # the run's generator decides everything: resumes draw the same
+    assert a.shape == x.shape and a.dtype == torch.float32 and float(a.min()) >= 0 and float(a.max()) <= 255
+    changed = (a - x.float()).abs().flatten(1).mean(1) > 0.5
+    assert 0.6 < float(changed.float().mean()) < 1.0  # five changes at p = 0.5: most images, rarely all
+    assert torch.equal(domain_augment(x, torch.Generator().manual_seed(3), p=0.0), x.float())
+    # blur lowers the local contrast of a face: the mean absolute Laplacian drops
+    blurred = domain_augment(x, torch.Generator().manual_seed(0), p=0.0, blur_sigma=(1.0, 1.0))
+    only_blur = domain_augment(x, torch.Generator().manual_seed(0), p=1.0, gamma=(1.0, 1.0), contrast=(1.0, 1.0),
+                               rescale=(1.0, 1.0), jpeg_quality=(100, 100))
+    lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
+    sharp = torch.nn.functional.conv2d(blurred, lap).abs().mean()
+    soft = torch.nn.functional.conv2d(only_blur, lap).abs().mean()
+    assert soft < 0.7 * sharp
+
+
+def test_a_tiny_run_validates_on_photos_every_epoch(tmp_path):
+    """Cross-dataset validation on real photos (six lfw faces in class folders) is scored each epoch;
+    the photo crops are cached and read back."""
+    import csv
+    import shutil
+
+    from tests.conftest import LFW, lfw_rows
+
+    from ferx.train.classifier import ClassifierTrainConfig, train
+
+    rows = lfw_rows()
+    folder = tmp_path / "photos"
+    for emotion in ("happiness", "neutral", "surprise"):
+        for r in [r for r in rows if r["emotion"] == emotion][:2]:
+            (folder / emotion).mkdir(parents=True, exist_ok=True)
+            shutil.copy(LFW / "images" / r["image"], folder / emotion / r["image"])
+    from tests.conftest import SHARED
+
+    config = ClassifierTrainConfig(
+        data=f"ferplus:{SHARED / 'ferplus'}", epochs=2, batch_size=8, max_train=16, max_eval=16, warmup_epochs=0,
+        threads=1, cache_dir=str(tmp_path / "cache"), soft_labels=True, train_protocol="probability",
+        label_smoothing=0.1, domain_augment=0.5, ema=True, ema_decay=0.9, cross_val=f"folders:{folder}",
+        cross_val_split="",
+    )
+    train(config, tmp_path / "run", progress=False)
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        metrics = list(csv.DictReader(f))
+    assert len(metrics) == 2 and all(0.0 <= float(m["xval_accuracy"]) <= 1.0 for m in metrics)
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "cross-dataset validation: folders:photos/all, 6 faces (0 photos without one)" in log
+    assert len(list((tmp_path / "cache").glob("photo-crops-*.npz"))) == 1
+
+
+def test_smoothing_and_domain_augment_are_checked(tmp_path):
+    from tests.conftest import SHARED
+
+    from ferx.errors import ConfigError
+    from ferx.train.classifier import ClassifierTrainConfig
+
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        ClassifierTrainConfig(data=f"ferplus:{SHARED / 'ferplus'}", label_smoothing=1.0)
+    with pytest.raises(ConfigError, match="domain_augment"):
+        ClassifierTrainConfig(data=f"ferplus:{SHARED / 'ferplus'}", domain_augment=1.5)

@@ -13,7 +13,10 @@ Kinds and their layouts:
                      shared/data/fer2013/materialize.py writes, and what most copies look like).
     folders          root/<class>/*.jpg, optionally under split folders root/<split>/<class>/.
     lfw-expressions  labels.csv (image, emotion, identity) + images/; no official split, so
-                     identities are hashed into train/val/test (80/10/10), disjoint by identity.
+                     identities are hashed into train/val/test (80/10/10), disjoint by identity;
+                     `partition="halves"` hashes them into two halves instead, val (half A: every
+                     choice made on lfw) and test (half B: reporting), for using lfw as a second,
+                     cross-dataset validation set next to a model trained elsewhere.
     rafdb            RAF-DB basic: EmoLabel/list_patition_label.txt ("train_00001.jpg 5") and
                      Image/aligned/*_aligned.jpg (or Image/original/*.jpg with `aligned=False`).
     affectnet        training.csv / validation.csv (subDirectory_filePath, face_x, face_y,
@@ -260,7 +263,21 @@ def identity_split(identity: str) -> str:
     return "test" if bucket == 0 else "val" if bucket == 1 else "train"
 
 
-def read_lfw_expressions(root: Path, split: str | None) -> Dataset:
+def identity_half(identity: str) -> str:
+    """"A" or "B": identity-disjoint halves of lfw-expressions (md5 bucket < 5 → A). A is where
+    choices are made (AU calibration, grades, cross-dataset validation of classifiers), B is for
+    reporting only."""
+    return "A" if int(hashlib.md5(identity.encode()).hexdigest(), 16) % 10 < 5 else "B"
+
+
+LFW_PARTITIONS = ("80/10/10", "halves")
+
+
+def read_lfw_expressions(root: Path, split: str | None, partition: str = "80/10/10") -> Dataset:
+    if partition not in LFW_PARTITIONS:
+        raise DatasetError(f"lfw-expressions: partition must be one of {', '.join(LFW_PARTITIONS)}; got {partition!r}")
+    if partition == "halves" and split == "train":
+        raise DatasetError("lfw-expressions partition 'halves' has only val (half A) and test (half B)")
     labels = root / "labels.csv"
     if not labels.exists():
         raise DatasetError(f"{root}: missing labels.csv (image, emotion, identity)")
@@ -270,11 +287,15 @@ def read_lfw_expressions(root: Path, split: str | None) -> Dataset:
         if reader.fieldnames is None or not {"image", "emotion", "identity"} <= set(reader.fieldnames):
             raise DatasetError(f"{labels}: expected columns image, emotion, identity; got {reader.fieldnames}")
         for row in reader:
-            sp = identity_split(row["identity"])
+            if partition == "halves":
+                sp = {"A": "val", "B": "test"}[identity_half(row["identity"])]
+            else:
+                sp = identity_split(row["identity"])
             if split is None or sp == split:
                 label = canonical_label(row["emotion"], str(labels))
                 samples.append(Sample(root / "images" / row["image"], label, None, row["identity"], sp))
-    return Dataset(f"lfw-expressions/{split or 'all'}", "lfw-expressions", root, EXPRESSIONS, samples)
+    tag = "" if partition == "80/10/10" else "halves:"
+    return Dataset(f"lfw-expressions/{tag}{split or 'all'}", "lfw-expressions", root, EXPRESSIONS, samples)
 
 
 # -- RAF-DB -------------------------------------------------------------------------------------------

@@ -47,13 +47,17 @@ class OnnxExpressionClassifier(StageBase):
         calibrated: apply the sidecar's temperature (`calibration.temperature`) to the
             probabilities (after flip averaging); False, or a model without one, gives the raw
             probabilities.
+        prior: "training" (default) keeps the label prior the model learnt from its training data;
+            "uniform" divides it out (the sidecar's `train_prior`: label frequencies times the
+            class weights of training) and renormalises, for data whose labels are balanced. It
+            raises recall of rare labels at a large cost in accuracy (docs/results.md, issue 14).
     """
 
     needs = frozenset({"landmarks"})
     provides = frozenset({"expression", "expression_maps"})
 
     def __init__(self, model: str = DEFAULT_MODEL, threads: int = 1, batch_size: int = 64,
-                 flip_average: bool = False, calibrated: bool = True) -> None:
+                 flip_average: bool = False, calibrated: bool = True, prior: str = "training") -> None:
         import onnxruntime as ort  # heavy import stays in the backend
 
         path, self.meta = model_files(model)
@@ -71,6 +75,16 @@ class OnnxExpressionClassifier(StageBase):
             raise ValueError(f"{path.with_suffix('.json')}: calibration.temperature must be > 0, got {t!r}")
         #: the temperature applied to the probabilities (None: raw probabilities)
         self.temperature = float(t) if (calibrated and t is not None) else None
+        if prior not in ("training", "uniform"):
+            raise ValueError(f"prior must be 'training' or 'uniform'; got {prior!r}")
+        #: divisor of the probabilities (None: the training prior is kept)
+        self.prior: np.ndarray | None = None
+        if prior == "uniform":
+            train_prior = self.meta.get("train_prior")
+            if not train_prior or len(train_prior) != len(self.labels):
+                raise ValueError(f"{path.with_suffix('.json')}: prior 'uniform' needs the model's train_prior "
+                                 f"(one value per label); this model has none")
+            self.prior = np.asarray(train_prior, np.float32)
 
     def crops(self, image: np.ndarray, faces: Faces) -> np.ndarray:
         """(N, 1, 48, 48) uint8 aligned grey crops (what the network sees)."""
@@ -90,6 +104,8 @@ class OnnxExpressionClassifier(StageBase):
             if self.flip_average:
                 pf, camf = self._run(np.ascontiguousarray(x[..., ::-1]))
                 p, cam = (p + pf) / 2, (cam + camf[..., ::-1]) / 2
+            if self.prior is not None:
+                p = p / self.prior
             p = p / p.sum(axis=1, keepdims=True)
             probs[ok] = p if self.temperature is None else apply_temperature(p, self.temperature)
             top = cam[np.arange(len(ok)), p.argmax(1)].clip(min=0)

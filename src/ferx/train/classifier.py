@@ -24,7 +24,7 @@ from torch import nn
 from ferx.config import from_dict
 from ferx.data.readers import READERS, Dataset, DatasetError, canonical_split, detect_kind, open_dataset
 from ferx.errors import ConfigError
-from ferx.train.data import CropTensors, augment, load_crops
+from ferx.train.data import CropTensors, PhotoCrops, augment, domain_augment, load_crops, load_photo_crops
 from ferx.train.harness import Randomness, Task, Validation, device, fit, normalise
 from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy
 from ferx.train.models import create_model
@@ -45,7 +45,16 @@ class ClassifierTrainConfig(RunConfig):
         architecture, model_options: see ferx.train.models.
         guidance_weight: λ of the AU alignment term; 0 trains without AU guidance.
         class_weighting: "none", "sqrt_inv" (weights ∝ 1/√frequency) or "inv".
+        label_smoothing: ε of label smoothing (Szegedy et al. 2016): targets (1 − ε)·t + ε/C.
         augment: flips, small affine, random erasing.
+        domain_augment: probability of each photometric change that imitates other cameras (gamma,
+            contrast, blur, low resolution, JPEG; `ferx.train.data.domain_augment`); 0 = off.
+        cross_val: a second validation set of full photos (dataset spec, e.g.
+            "lfw-expressions:PATH"), cropped as the analyzer crops faces and scored every epoch
+            (xval_accuracy, xval_macro_recall in metrics.csv); reported only, the checkpoint is
+            still chosen on `val_split`. "" = none.
+        cross_val_split, cross_val_options: its split ("" = the whole dataset) and reader options (lfw-expressions:
+            split "val" with {partition: halves} is identity half A).
         cache_dir: landmark cache.
         max_train, max_eval: use only the first N training / evaluation images (smoke tests); 0 = all.
     """
@@ -60,7 +69,12 @@ class ClassifierTrainConfig(RunConfig):
     model_options: dict[str, Any] = field(default_factory=dict)
     guidance_weight: float = 9.0
     class_weighting: str = "sqrt_inv"
+    label_smoothing: float = 0.0
     augment: bool = True
+    domain_augment: float = 0.0
+    cross_val: str = ""
+    cross_val_split: str = "val"
+    cross_val_options: dict[str, Any] = field(default_factory=dict)
     cache_dir: str = "runs/cache/landmarks"
     max_train: int = 0
     max_eval: int = 0
@@ -76,10 +90,17 @@ class ClassifierTrainConfig(RunConfig):
         "data": REFUSE, "train_protocol": REFUSE, "eval_protocol": REFUSE, "soft_labels": REFUSE,
         "val_split": REFUSE, "test_split": REFUSE, "max_train": REFUSE, "max_eval": REFUSE,
         "architecture": REFUSE, "model_options": REFUSE, "guidance_weight": REFUSE, "class_weighting": REFUSE,
-        "augment": REFUSE,
+        "augment": REFUSE, "label_smoothing": REFUSE, "domain_augment": REFUSE,
+        "cross_val": REFUSE, "cross_val_split": REFUSE, "cross_val_options": REFUSE,  # metrics.csv columns
         "cache_dir": APPLY,  # landmark cache location; its entries are keyed by file content
     }
-    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "cache_dir")
+    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "cache_dir", "cross_val")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
+        if not 0.0 <= self.domain_augment <= 1.0:
+            raise ConfigError(f"domain_augment is a probability in [0, 1]; got {self.domain_augment}")
 
 
 def check_splits(train_split: str, val_split: str, test_split: str) -> None:
@@ -109,6 +130,24 @@ def _open(cfg: ClassifierTrainConfig, split: str, protocol: str, limit: int = 0)
     if limit:
         ds = Dataset(ds.name, ds.kind, ds.root, ds.label_set, ds.samples[:limit], ds.dropped)
     return ds
+
+
+def training_prior(config: ClassifierTrainConfig) -> list[float]:
+    """The label prior a run's model learnt: training targets' label frequencies (soft targets
+    averaged when the run trained on them) times the run's class weights, normalised. What
+    `onnx-classifier`'s `prior: uniform` divides out."""
+    ds = _open(config, "train", config.train_protocol, config.max_train)
+    index = {lab: i for i, lab in enumerate(ds.label_set)}
+    freq = np.zeros(len(ds.label_set))
+    for s in ds.samples:
+        if config.soft_labels and s.soft is not None and len(s.soft) == len(ds.label_set):
+            freq += np.asarray(s.soft, np.float64)
+        else:
+            freq[index[s.label]] += 1
+    labels = torch.tensor([index[s.label] for s in ds.samples])
+    w = _class_weights(labels, len(ds.label_set), config.class_weighting)
+    prior = freq * (1.0 if w is None else w.numpy())
+    return [round(float(v), 6) for v in prior / prior.sum()]
 
 
 def _class_weights(labels: torch.Tensor, n: int, mode: str) -> torch.Tensor | None:
@@ -142,6 +181,30 @@ def predict(model: nn.Module, crops: CropTensors, device: torch.device, batch: i
     }
 
 
+def smooth_labels(targets: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """(1 − ε)·t + ε/C for target distributions t (B, C)."""
+    return (1.0 - epsilon) * targets + epsilon / targets.shape[1]
+
+
+@torch.no_grad()
+def photo_probabilities(model: nn.Module, crops: PhotoCrops, device: torch.device, batch: int = 512) -> np.ndarray:
+    model.eval()
+    out = [torch.softmax(model(normalise(crops.images[i : i + batch]).to(device))["logits"], 1).cpu()
+           for i in range(0, len(crops), batch)]
+    return torch.cat(out).numpy() if out else np.zeros((0, len(crops.label_set)), np.float32)
+
+
+def evaluate_photos(model: nn.Module, crops: PhotoCrops, device: torch.device) -> dict[str, Any]:
+    """Accuracy, macro-recall (mean recall over the labels present) and the rest of
+    `classification_report` on photo crops."""
+    report = classification_report(crops.labels.numpy(), photo_probabilities(model, crops, device).argmax(1),
+                                   crops.label_set)
+    recalls = list(report["per_class_recall"].values())
+    report["macro_recall"] = float(np.mean(recalls)) if recalls else float("nan")
+    report["missed"] = crops.missed
+    return report
+
+
 def evaluate(model: nn.Module, crops: CropTensors, device: torch.device) -> dict[str, Any]:
     p = predict(model, crops, device)
     report = classification_report(crops.labels.numpy(), p["probs"].argmax(1), crops.label_set)
@@ -172,6 +235,19 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
         tr = self.train_crops
         log(f"train {len(tr)} ({int(tr.has_heatmap.sum())} with AU heatmaps, {tr.no_landmarks} without landmarks), "
             f"val {len(self.val_crops)}")
+        self.cross_crops: PhotoCrops | None = None
+        if cfg.cross_val:
+            ds = open_dataset(cfg.cross_val, cfg.cross_val_split or None, **cfg.cross_val_options)
+            crops = load_photo_crops(ds, cache, progress=self.progress)
+            unknown = sorted(set(crops.label_set) - set(tr.label_set))
+            if unknown:
+                raise ConfigError(f"cross_val {cfg.cross_val}: labels {unknown} are not among the training labels "
+                                  f"{list(tr.label_set)}")
+            to_train = torch.tensor([tr.label_set.index(lab) for lab in crops.label_set], dtype=torch.int64)
+            self.cross_crops = PhotoCrops(crops.images, to_train[crops.labels] if len(crops) else crops.labels,
+                                          tr.label_set, crops.missed)
+            log(f"cross-dataset validation: {ds.name}, {len(self.cross_crops)} faces "
+                f"({self.cross_crops.missed} photos without one)")
         weights = _class_weights(tr.labels, len(tr.label_set), cfg.class_weighting)
         self.class_weights = None if weights is None else weights.to(device)
         return create_model(cfg.architecture, num_classes=len(tr.label_set), **cfg.model_options)
@@ -186,12 +262,18 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
 
     def step(self, model: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
         tr, cfg = self.train_crops, self.config
-        images, heat = normalise(tr.images[batch]), tr.heatmaps[batch].float()
+        pixels = tr.images[batch]
+        if cfg.domain_augment > 0:
+            pixels = domain_augment(pixels, self.generator, p=cfg.domain_augment)
+        images, heat = normalise(pixels), tr.heatmaps[batch].float()
         if cfg.augment:
             images, heat = augment(images, heat, self.generator)
         images, heat = images.to(self.device), heat.to(self.device)
         targets = (tr.soft[batch] if cfg.soft_labels else
-                   torch.nn.functional.one_hot(tr.labels[batch], len(tr.label_set)).float()).to(self.device)
+                   torch.nn.functional.one_hot(tr.labels[batch], len(tr.label_set)).float())
+        if cfg.label_smoothing:
+            targets = smooth_labels(targets, cfg.label_smoothing)
+        targets = targets.to(self.device)
         outputs = model(images)
         ce = soft_cross_entropy(outputs["logits"], targets, self.class_weights)
         align = alignment_loss(outputs["attention"], heat, tr.has_heatmap[batch].to(self.device))
@@ -202,6 +284,10 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
         val = evaluate(model, self.val_crops, self.device)
         row = {"val_accuracy": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_cam_cos": val["cam_cos"],
                "val_att_cos": val["att_cos"]}
+        if self.cross_crops is not None:
+            cross = evaluate_photos(model, self.cross_crops, self.device)
+            row.update({"xval_accuracy": cross["accuracy"], "xval_macro_recall": cross["macro_recall"]})
+            val = {**val, "cross_val": cross}
         return Validation(row, val)
 
     def checkpoint_extras(self, model: nn.Module) -> dict[str, Any]:

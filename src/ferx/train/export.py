@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ferx.facecrop import SIZE, TEMPLATE
-from ferx.train.classifier import load_run_model
+from ferx.train.classifier import load_run_model, training_prior
 from ferx.train.harness import INPUT_NORMALISATION
 
 
@@ -55,6 +55,8 @@ def export(run: Path, name: str, out_dir: Path) -> Path:
         "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "train_config": asdict(config),
+        # the label prior the model learnt (frequencies × class weights), for `prior: uniform`
+        "train_prior": training_prior(config),
         "test_metrics": {k: report.get(k) for k in ("dataset", "accuracy", "macro_f1", "cam_cos", "att_cos", "n",
                                                     "per_class_recall")},
     }
