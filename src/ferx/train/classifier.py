@@ -26,7 +26,14 @@ from ferx.data.readers import READERS, Dataset, DatasetError, canonical_split, d
 from ferx.errors import ConfigError
 from ferx.train.data import CropTensors, PhotoCrops, augment, domain_augment, load_crops, load_photo_crops
 from ferx.train.harness import Randomness, Task, Validation, device, fit, normalise
-from ferx.train.metrics import alignment_loss, classification_report, map_cosine, soft_cross_entropy
+from ferx.train.metrics import (
+    alignment_loss,
+    classification_report,
+    distillation_loss,
+    map_cosine,
+    soft_cross_entropy,
+    soften,
+)
 from ferx.train.models import create_model
 from ferx.train.runconfig import APPLY, REFUSE, RunConfig
 from ferx.train.runlog import RunLog
@@ -53,6 +60,11 @@ class ClassifierTrainConfig(RunConfig):
             "lfw-expressions:PATH"), cropped as the analyzer crops faces and scored every epoch
             (xval_accuracy, xval_macro_recall in metrics.csv); reported only, the checkpoint is
             still chosen on `val_split`. "" = none.
+        teachers: models to distil from (Hinton et al. 2015): training run folders (their best.pt)
+            or ONNX classifiers (a shipped name or NAME.onnx); their probabilities on the
+            un-augmented training crops are computed once and averaged (an ensemble teacher).
+        distill_weight: α; loss = (1 − α)·CE(targets) + α·T²·KL(teacher_T ‖ student_T) + λ·align.
+        distill_temperature: T of the distillation term.
         cross_val_split, cross_val_options: its split ("" = the whole dataset) and reader options (lfw-expressions:
             split "val" with {partition: halves} is identity half A).
         cache_dir: landmark cache.
@@ -72,6 +84,9 @@ class ClassifierTrainConfig(RunConfig):
     label_smoothing: float = 0.0
     augment: bool = True
     domain_augment: float = 0.0
+    teachers: list[str] = field(default_factory=list)
+    distill_weight: float = 0.0
+    distill_temperature: float = 2.0
     cross_val: str = ""
     cross_val_split: str = "val"
     cross_val_options: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +106,7 @@ class ClassifierTrainConfig(RunConfig):
         "val_split": REFUSE, "test_split": REFUSE, "max_train": REFUSE, "max_eval": REFUSE,
         "architecture": REFUSE, "model_options": REFUSE, "guidance_weight": REFUSE, "class_weighting": REFUSE,
         "augment": REFUSE, "label_smoothing": REFUSE, "domain_augment": REFUSE,
+        "teachers": REFUSE, "distill_weight": REFUSE, "distill_temperature": REFUSE,
         "cross_val": REFUSE, "cross_val_split": REFUSE, "cross_val_options": REFUSE,  # metrics.csv columns
         "cache_dir": APPLY,  # landmark cache location; its entries are keyed by file content
     }
@@ -101,6 +117,12 @@ class ClassifierTrainConfig(RunConfig):
             raise ConfigError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if not 0.0 <= self.domain_augment <= 1.0:
             raise ConfigError(f"domain_augment is a probability in [0, 1]; got {self.domain_augment}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ConfigError(f"distill_weight is α in [0, 1]; got {self.distill_weight}")
+        if self.distill_weight > 0 and not self.teachers:
+            raise ConfigError("distill_weight > 0 needs teachers (run folders or ONNX classifiers)")
+        if self.distill_temperature <= 0:
+            raise ConfigError(f"distill_temperature must be positive; got {self.distill_temperature}")
 
 
 def check_splits(train_split: str, val_split: str, test_split: str) -> None:
@@ -181,6 +203,36 @@ def predict(model: nn.Module, crops: CropTensors, device: torch.device, batch: i
     }
 
 
+@torch.no_grad()
+def teacher_log_probs(teacher: str, crops: CropTensors, device: torch.device) -> torch.Tensor:
+    """(N, C) log-probabilities of a teacher on un-augmented crops, in the crops' label order: a
+    training run folder (best.pt) or an ONNX classifier (shipped name or NAME.onnx)."""
+    path = Path(teacher)
+    if path.is_dir():
+        model, _, labels = load_run_model(path, device)
+        model.to(device).eval()
+        out = [torch.log_softmax(model(normalise(crops.images[i : i + 512]).to(device))["logits"], 1).cpu()
+               for i in range(0, len(crops), 512)]
+        logp = torch.cat(out)
+    else:
+        import onnxruntime as ort
+
+        from ferx.expression.onnx_classifier import model_files
+        from ferx.numeric import input_normalisation
+
+        onnx_path, meta = model_files(teacher)
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        norm = input_normalisation(meta, str(onnx_path))
+        labels = tuple(meta["labels"])
+        x = crops.images.numpy()
+        p = np.concatenate([sess.run(["probs"], {"image": norm(x[i : i + 256])})[0] for i in range(0, len(x), 256)])
+        logp = torch.from_numpy(np.log(np.clip(p, 1e-12, None))).float()
+    missing = sorted(set(crops.label_set) - set(labels))
+    if missing:
+        raise ConfigError(f"teacher {teacher}: has no output for labels {missing}")
+    return logp[:, [list(labels).index(lab) for lab in crops.label_set]]
+
+
 def smooth_labels(targets: torch.Tensor, epsilon: float) -> torch.Tensor:
     """(1 − ε)·t + ε/C for target distributions t (B, C)."""
     return (1.0 - epsilon) * targets + epsilon / targets.shape[1]
@@ -235,6 +287,13 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
         tr = self.train_crops
         log(f"train {len(tr)} ({int(tr.has_heatmap.sum())} with AU heatmaps, {tr.no_landmarks} without landmarks), "
             f"val {len(self.val_crops)}")
+        self.teacher_soft: torch.Tensor | None = None
+        if cfg.teachers and cfg.distill_weight > 0:
+            logps = [teacher_log_probs(t, tr, device) for t in cfg.teachers]
+            self.teacher_soft = torch.stack([soften(lp, cfg.distill_temperature) for lp in logps]).mean(0)
+            agree = float((torch.stack(logps).exp().mean(0).argmax(1) == tr.labels).float().mean())
+            log(f"distilling from {len(cfg.teachers)} teacher(s) at T {cfg.distill_temperature}, α {cfg.distill_weight}; "
+                f"the teachers' mean agrees with {100 * agree:.1f} % of the training labels")
         self.cross_crops: PhotoCrops | None = None
         if cfg.cross_val:
             ds = open_dataset(cfg.cross_val, cfg.cross_val_split or None, **cfg.cross_val_options)
@@ -277,6 +336,9 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
         outputs = model(images)
         ce = soft_cross_entropy(outputs["logits"], targets, self.class_weights)
         align = alignment_loss(outputs["attention"], heat, tr.has_heatmap[batch].to(self.device))
+        if self.teacher_soft is not None:
+            kd = distillation_loss(outputs["logits"], self.teacher_soft[batch].to(self.device), cfg.distill_temperature)
+            ce = (1.0 - cfg.distill_weight) * ce + cfg.distill_weight * kd
         loss = ce + cfg.guidance_weight * align
         return loss, [loss.item(), ce.item(), align.item()]
 

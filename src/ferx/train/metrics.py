@@ -20,6 +20,20 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_weight
     return -(w * logp).sum(dim=1).mean()
 
 
+def soften(log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(log p / T): a teacher's distribution at temperature T (log-probabilities are logits up
+    to a per-row constant, so models that output only probabilities can teach too)."""
+    return torch.softmax(log_probs / temperature, dim=1)
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_soft: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al. (2015): T² · mean over the batch of KL(teacher_T ‖ softmax(student / T)); the T²
+    keeps its gradients on the scale of the hard-label term as T changes."""
+    log_q = F.log_softmax(student_logits / temperature, dim=1)
+    p = teacher_soft.clamp(min=1e-12)
+    return temperature**2 * (teacher_soft * (p.log() - log_q)).sum(dim=1).mean()
+
+
 def map_cosine(maps: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
     """(B,) cosine between maps (B, h, w) and heatmaps (B, H, W) average-pooled to (h, w)."""
     target = F.adaptive_avg_pool2d(heatmaps[:, None].float(), maps.shape[-2:])[:, 0]
