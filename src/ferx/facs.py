@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,7 @@ class ActionUnit:
     def reliability(self) -> str:
         """Grade of the estimate (`RELIABILITY_GRADES`) from its measured `validity`."""
         if self.validity is None:
-            return "ungraded"
+            return "unreliable" if self.grade_cap == "unreliable" else "ungraded"
         grade = next((g for g, edge in RELIABILITY_EDGES.items() if self.validity >= edge), "unreliable")
         if self.grade_cap is not None and RELIABILITY_GRADES.index(self.grade_cap) > RELIABILITY_GRADES.index(grade):
             return self.grade_cap
@@ -686,8 +687,8 @@ class AUProfile:
 
     name: str
     validity: Mapping[int, float] = field(default_factory=dict)
-    neutral_evidence: float = 0.19
-    temperature: float = 0.2
+    neutral_evidence: float = NEUTRAL_EVIDENCE
+    temperature: float = EVIDENCE_TEMPERATURE
     caps: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -699,11 +700,14 @@ class AUProfile:
         if self.temperature <= 0:
             raise ValueError(f"AU profile {self.name!r}: temperature must be positive, got {self.temperature}")
         caps = {int(k): str(v) for k, v in self.caps.items()}
+        unknown = sorted(set(caps) - {au.number for au in _AU_ROWS})
+        if unknown:
+            raise ValueError(f"AU profile {self.name!r}: caps for AU numbers {unknown}, which are not in the FACS table")
         bad = {k: v for k, v in caps.items() if v not in RELIABILITY_GRADES}
         if bad:
             raise ValueError(f"AU profile {self.name!r}: grade caps {bad} are not grades ({', '.join(RELIABILITY_GRADES)})")
-        set_(self, "validity", validity)
-        set_(self, "caps", caps)
+        set_(self, "validity", MappingProxyType(validity))  # read-only: units and matrices derive from them
+        set_(self, "caps", MappingProxyType(caps))
         units = tuple(replace(au, validity=validity.get(au.number), grade_cap=caps.get(au.number)) for au in _AU_ROWS)
         set_(self, "units", units)
         set_(self, "by_number", {au.number: au for au in units})

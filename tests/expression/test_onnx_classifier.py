@@ -144,3 +144,6 @@ def test_uniform_prior_divides_out_the_training_prior(analyzer, tmp_path):
         OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"), prior="uniform")
     with pytest.raises(ValueError, match="prior must be"):
         OnnxExpressionClassifier(prior="balanced")
+    (tmp_path / "m.json").write_text(json.dumps({**meta, "train_prior": [0.0] + meta["train_prior"][1:]}))
+    with pytest.raises(ValueError, match="must be positive"):
+        OnnxExpressionClassifier(model=str(tmp_path / "m.onnx"), prior="uniform")

@@ -49,3 +49,14 @@ def test_paths_in_a_file_follow_the_file_and_on_the_command_line_the_working_fol
         load_run_config(DetectorTrainConfig, config, [], tmp_path / "run", False)
     with pytest.raises(ConfigError, match="must look like key=value"):
         load_run_config(DetectorTrainConfig, config, ["epochs"], tmp_path / "run", False)
+
+
+def test_teacher_paths_follow_the_config_file_and_model_names_stay_names(tmp_path):
+    from ferx.train.classifier import ClassifierTrainConfig
+
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "c.yaml"
+    config.write_text(yaml.safe_dump({"data": "ferplus:../data/ferplus",
+                                      "teachers": ["../runs/a", "ferplus-resnet-guided", "m/x.onnx"]}))
+    c = load_run_config(ClassifierTrainConfig, config, [], tmp_path / "run", False)
+    assert c.teachers == [str(tmp_path / "runs" / "a"), "ferplus-resnet-guided", str(tmp_path / "configs" / "m" / "x.onnx")]

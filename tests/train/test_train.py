@@ -263,5 +263,8 @@ def test_a_tiny_run_distils_from_the_shipped_model(tmp_path):
     assert "distilling from 1 teacher(s) at T 2.0, α 1.0" in log
     agree = float(log.split("agrees with ")[1].split(" %")[0])
     assert agree >= 75.0  # the shipped model was trained on these faces
+    # the prior the student learnt (its own targets × class weights) is saved for export
+    prior = torch.load(tmp_path / "run" / "best.pt", weights_only=False)["train_prior"]
+    assert len(prior) == 8 and sum(prior) == pytest.approx(1.0, abs=1e-4) and min(prior) >= 0
     with pytest.raises(ConfigError, match="needs teachers"):
         ClassifierTrainConfig(data=config.data, distill_weight=0.5)

@@ -105,7 +105,8 @@ def _profile(model: str, meta: dict, fusion: str) -> AUProfile:
              else meta.get("per_au", {}).get(code, {}).get(fusion, {}).get("validity"))
         if v is not None:
             validity[int(code[2:])] = float(v)
-    evidence = meta.get("evidence", {})
+    # the sidecar's scoring was chosen for its own per-AU fusion; any other fusion scores as the mesh
+    evidence = meta.get("evidence", {}) if fusion == "sidecar" else {}
     # Heads that read the same thing as another head are no separate measurement of their AU
     # (`ferx.train.aus.indistinct_heads`); their cap holds where the image head alone is used.
     caps = {int(c[2:]): r["cap"] for c, r in meta.get("grade_caps", {}).items()

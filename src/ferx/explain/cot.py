@@ -48,7 +48,6 @@ from ferx.facs import (
     ONE_SIDED_AUS,
     core_aus,
     EVIDENCE_TEMPERATURE,
-    NEUTRAL_EVIDENCE,
     AUProfile,
     au_evidence,
     evidence_probabilities,

@@ -15,7 +15,6 @@ import numpy as np
 
 from ferx.facs import (
     EXPRESSIONS,
-    ONE_SIDED_AUS,
     AUProfile,
     one_sidedness,
     au_evidence as _facs_au_evidence,

@@ -85,6 +85,9 @@ class OnnxExpressionClassifier(StageBase):
                 raise ValueError(f"{path.with_suffix('.json')}: prior 'uniform' needs the model's train_prior "
                                  f"(one value per label); this model has none")
             self.prior = np.asarray(train_prior, np.float32)
+            if not (np.isfinite(self.prior).all() and (self.prior > 0).all()):
+                raise ValueError(f"{path.with_suffix('.json')}: train_prior must be positive for every label "
+                                 f"(a label never seen in training cannot be re-weighted); got {train_prior}")
 
     def crops(self, image: np.ndarray, faces: Faces) -> np.ndarray:
         """(N, 1, 48, 48) uint8 aligned grey crops (what the network sees)."""
@@ -104,10 +107,13 @@ class OnnxExpressionClassifier(StageBase):
             if self.flip_average:
                 pf, camf = self._run(np.ascontiguousarray(x[..., ::-1]))
                 p, cam = (p + pf) / 2, (cam + camf[..., ::-1]) / 2
-            if self.prior is not None:
-                p = p / self.prior
             p = p / p.sum(axis=1, keepdims=True)
-            probs[ok] = p if self.temperature is None else apply_temperature(p, self.temperature)
+            if self.temperature is not None:
+                p = apply_temperature(p, self.temperature)
+            if self.prior is not None:  # after calibration: the prior is divided out of calibrated probabilities
+                p = p / self.prior
+                p = p / p.sum(axis=1, keepdims=True)
+            probs[ok] = p
             top = cam[np.arange(len(ok)), p.argmax(1)].clip(min=0)
             top /= np.maximum(top.max(axis=(1, 2), keepdims=True), 1e-6)
             maps = np.full((n,) + top.shape[1:], np.nan, np.float32)

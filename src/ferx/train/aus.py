@@ -342,6 +342,7 @@ def _choose_scoring(aus: np.ndarray, bs: np.ndarray, measured: np.ndarray, label
     return float(neutral), float(temp)
 
 
+RELIABILITY_ORDER = facs.RELIABILITY_GRADES
 #: Two heads whose logits correlate at least this much on lfw half A read the same thing.
 INDISTINCT_CORRELATION = 0.95
 #: The best grade of an AU read by the image head alone when its head is indistinct from another's.
@@ -452,10 +453,14 @@ def measure(onnx_path: Path, cfg: AUTrainConfig, lfw_root: Path, held_out: bool 
             p = au_only_probabilities(s[key], s["blendshapes"], measured, neutral, temp)
             accuracy[name][c] = {"accuracy": round(_accuracy(p, s["label"]), 4), "log_loss": round(_log_loss(p, s["label"]), 3),
                                  "n": len(p)}
+    caps = indistinct_heads(sets["lfw A"]["probs"], fused_choice)
+    for code, cap in caps.items():  # the grades written are the ones the estimator reports
+        per_au[code]["grade"] = cap["cap"] if RELIABILITY_ORDER.index(cap["cap"]) > RELIABILITY_ORDER.index(
+            per_au[code]["grade"]) else per_au[code]["grade"]
     side = {"calibration": {"rest": [round(float(x), 4) for x in rest], "full": [round(float(x), 4) for x in full]},
             "fusion": fused_choice, "grades": {k: r["grade"] for k, r in per_au.items()},
             "validity": {k: r[r["use"]]["validity"] for k, r in per_au.items()}, "per_au": per_au,
-            "grade_caps": indistinct_heads(sets["lfw A"]["probs"], fused_choice),
+            "grade_caps": caps,
             "evidence": {"neutral_evidence": accuracy["fused, new grades"]["neutral"],
                          "temperature": accuracy["fused, new grades"]["temperature"],
                          "chosen_on": "lfw-expressions identity half A: neutral level by accuracy, then "

@@ -110,7 +110,7 @@ class ClassifierTrainConfig(RunConfig):
         "cross_val": REFUSE, "cross_val_split": REFUSE, "cross_val_options": REFUSE,  # metrics.csv columns
         "cache_dir": APPLY,  # landmark cache location; its entries are keyed by file content
     }
-    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "cache_dir", "cross_val")
+    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "cache_dir", "cross_val", "teachers")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -154,21 +154,11 @@ def _open(cfg: ClassifierTrainConfig, split: str, protocol: str, limit: int = 0)
     return ds
 
 
-def training_prior(config: ClassifierTrainConfig) -> list[float]:
-    """The label prior a run's model learnt: training targets' label frequencies (soft targets
-    averaged when the run trained on them) times the run's class weights, normalised. What
-    `onnx-classifier`'s `prior: uniform` divides out."""
-    ds = _open(config, "train", config.train_protocol, config.max_train)
-    index = {lab: i for i, lab in enumerate(ds.label_set)}
-    freq = np.zeros(len(ds.label_set))
-    for s in ds.samples:
-        if config.soft_labels and s.soft is not None and len(s.soft) == len(ds.label_set):
-            freq += np.asarray(s.soft, np.float64)
-        else:
-            freq[index[s.label]] += 1
-    labels = torch.tensor([index[s.label] for s in ds.samples])
-    w = _class_weights(labels, len(ds.label_set), config.class_weighting)
-    prior = freq * (1.0 if w is None else w.numpy())
+def training_prior(targets: torch.Tensor, class_weights: torch.Tensor | None) -> list[float]:
+    """The label prior a model learns from its training targets (N, C) — one-hot, soft or smoothed,
+    as the loss sees them — under the run's class weights: mean target × weight, normalised. What
+    `onnx-classifier`'s `prior: uniform` divides out (distillation targets are not counted)."""
+    prior = targets.double().mean(0) * (1.0 if class_weights is None else class_weights.double().cpu())
     return [round(float(v), 6) for v in prior / prior.sum()]
 
 
@@ -309,6 +299,9 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
                 f"({self.cross_crops.missed} photos without one)")
         weights = _class_weights(tr.labels, len(tr.label_set), cfg.class_weighting)
         self.class_weights = None if weights is None else weights.to(device)
+        targets = tr.soft if cfg.soft_labels else torch.nn.functional.one_hot(tr.labels, len(tr.label_set)).float()
+        self.train_prior = training_prior(smooth_labels(targets, cfg.label_smoothing) if cfg.label_smoothing
+                                          else targets, weights)
         return create_model(cfg.architecture, num_classes=len(tr.label_set), **cfg.model_options)
 
     def steps_per_epoch(self) -> int:
@@ -353,7 +346,7 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
         return Validation(row, val)
 
     def checkpoint_extras(self, model: nn.Module) -> dict[str, Any]:
-        return {"label_set": self.train_crops.label_set}
+        return {"label_set": self.train_crops.label_set, "train_prior": self.train_prior}
 
 
 def train(config: ClassifierTrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> Path:

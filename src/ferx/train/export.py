@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ferx.facecrop import SIZE, TEMPLATE
-from ferx.train.classifier import load_run_model, training_prior
+from ferx.train.classifier import load_run_model
 from ferx.train.harness import INPUT_NORMALISATION
 
 
@@ -35,6 +35,8 @@ class _Export(torch.nn.Module):
 
 def export(run: Path, name: str, out_dir: Path) -> Path:
     model, config, labels = load_run_model(run)
+    # the label prior the model learnt, saved by training (runs from before it have none)
+    train_prior = torch.load(Path(run) / "best.pt", map_location="cpu", weights_only=False).get("train_prior")
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
     dummy = torch.zeros(1, model.in_channels, SIZE, SIZE)
@@ -55,8 +57,8 @@ def export(run: Path, name: str, out_dir: Path) -> Path:
         "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "train_config": asdict(config),
-        # the label prior the model learnt (frequencies × class weights), for `prior: uniform`
-        "train_prior": training_prior(config),
+        # the label prior the model learnt (target frequencies × class weights), for `prior: uniform`
+        **({"train_prior": train_prior} if train_prior else {}),
         "test_metrics": {k: report.get(k) for k in ("dataset", "accuracy", "macro_f1", "cam_cos", "att_cos", "n",
                                                     "per_class_recall")},
     }

@@ -215,6 +215,9 @@ def resolve_paths(cls: type, data: dict[str, Any], base: Path) -> dict[str, Any]
     for key in getattr(cls, "path_keys", ()):
         if isinstance(out.get(key), str) and out[key]:
             out[key] = _resolve(out[key], base)
+        elif isinstance(out.get(key), list):  # a list of paths; bare names (shipped models) stay names
+            out[key] = [_resolve(v, base) if isinstance(v, str) and ("/" in v or v.endswith((".onnx", ".pt")))
+                        else v for v in out[key]]
         elif isinstance(out.get(key), dict) and dataclasses.is_dataclass(hints.get(key)):
             out[key] = resolve_paths(hints[key], out[key], base)
     return out
