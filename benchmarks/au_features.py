@@ -31,6 +31,19 @@ DEFAULT_CACHE = ROOT.parent / "runs" / "ferx-aus"
 
 
 
+def through_stages(stages: list, paths: list[Path], landmarks: np.ndarray, blendshapes: np.ndarray):
+    """Each cached face (one per image, with its cached mesh) through further analyzer stages (e.g.
+    an AU estimator, the classifier) on its image again; yields the one-face `Faces` after them."""
+    from ferx import Faces, load_image
+
+    for path, lm, bs in zip(paths, landmarks, blendshapes):
+        image = load_image(path, min_side=8)  # FER+ images are 48 px
+        faces = Faces(np.array([[0, 0, 10, 10]]), np.ones(1), np.zeros((1, 5, 2)), landmarks=lm[None], blendshapes=bs[None])
+        for stage in stages:
+            faces = stage.process(image, faces)
+        yield faces
+
+
 def lfw_features(cache: Path) -> dict[str, np.ndarray]:
     path = cache / "lfw.npz"
     if path.exists():

@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from au_features import DEFAULT_CACHE, ferplus_features, lfw_features  # noqa: E402
+from au_features import DEFAULT_CACHE, ferplus_features, lfw_features, through_stages  # noqa: E402
 
-from ferx import Faces, load_image  # noqa: E402
 from ferx.facs import EXPRESSIONS  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -43,12 +42,9 @@ def stage_outputs(images: list[Path], landmarks: np.ndarray, blendshapes: np.nda
     from ferx.stages import AU_ESTIMATORS, EXPRESSION_CLASSIFIERS
 
     del Analyzer
-    aus_stage, cls_stage = AU_ESTIMATORS.create("image-heads"), EXPRESSION_CLASSIFIERS.create("onnx-classifier")
+    stages = [AU_ESTIMATORS.create("image-heads"), EXPRESSION_CLASSIFIERS.create("onnx-classifier")]
     probs, aus = [], []
-    for path, lm, bs in zip(images, landmarks, blendshapes):
-        img = load_image(path, min_side=8)
-        f = Faces(np.array([[0, 0, 10, 10]]), np.ones(1), np.zeros((1, 5, 2)), landmarks=lm[None], blendshapes=bs[None])
-        f = cls_stage.process(img, aus_stage.process(img, f))
+    for f in through_stages(stages, images, landmarks, blendshapes):
         probs.append(f.expression[0][[f.expression_labels.index(e) for e in EXPRESSIONS]])
         aus.append(f.aus[0])
     return np.array(probs, np.float64), np.nan_to_num(np.array(aus, np.float64))

@@ -32,7 +32,7 @@ from types import ModuleType
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from au_features import DEFAULT_CACHE, ferplus_features, lfw_features  # noqa: E402
+from au_features import DEFAULT_CACHE, ferplus_features, lfw_features, through_stages  # noqa: E402
 
 from ferx import facs  # noqa: E402
 from ferx.explain.cot import evidence_probabilities  # noqa: E402
@@ -156,7 +156,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--before", type=Path, help="an older facs.py to compare with")
-    ap.add_argument("--skip-train", action="store_true", help="do not extract FER+ train if it is not cached")
     ap.add_argument("--show", type=int, default=0, help="print this many example explanations")
     ap.add_argument("--explain-only", choices=("blendshapes", "image-heads"),
                     help="only the explanation checks on every lfw face, with this AU estimator")
@@ -166,8 +165,6 @@ def main() -> None:
         explanation_checks(lfw, args.show, args.explain_only or "blendshapes")
         return
     fer = {sp: ferplus_features(args.cache, sp) for sp in ("val", "test")}
-    if (args.cache / "ferplus-train.npz").exists() or not args.skip_train:
-        fer["train"] = ferplus_features(args.cache, "train")
     A, B = lfw["half"] == "A", lfw["half"] == "B"
     sets = {"lfw A": (lfw, A), "lfw B": (lfw, B), "FER+ val": (fer["val"], None), "FER+ test": (fer["test"], None)}
 
@@ -200,7 +197,6 @@ def main() -> None:
             if mask is not None:
                 aus, lab = aus[mask], lab[mask]
             rows[m, name] = validity_rows(aus, lab)
-    fer_train_rows = validity_rows(intensities(facs, fer["train"]), fer["train"]["label"]) if "train" in fer else {}
     for au in facs.AU_TABLE:
         if au.code not in rows["after", "lfw A"]:
             continue
@@ -250,17 +246,14 @@ def estimator_aus(lfw: dict[str, np.ndarray], estimator: str) -> tuple[np.ndarra
     image heads read each photo again, on the cached landmarks)."""
     if estimator == "blendshapes":
         return facs.au_intensities(lfw["blendshapes"], lfw["landmarks"]), facs.MESH_PROFILE
-    from ferx import Faces, load_image
     from ferx.pipeline import Analyzer  # registers the backends
     from ferx.stages import AU_ESTIMATORS
 
     del Analyzer
     stage = AU_ESTIMATORS.create(estimator)
     root = Path(__file__).resolve().parents[2] / "shared" / "data" / "lfw-expressions" / "images"
-    rows = []
-    for name, lm, bs in zip(lfw["image"], lfw["landmarks"], lfw["blendshapes"]):
-        face = Faces(np.array([[0, 0, 10, 10]]), np.ones(1), np.zeros((1, 5, 2)), landmarks=lm[None], blendshapes=bs[None])
-        rows.append(stage.process(load_image(root / str(name)), face).aus[0])
+    paths = [root / str(name) for name in lfw["image"]]
+    rows = [f.aus[0] for f in through_stages([stage], paths, lfw["landmarks"], lfw["blendshapes"])]
     return np.stack(rows), stage.profile
 
 

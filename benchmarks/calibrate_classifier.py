@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -34,22 +35,41 @@ from ferx.calibration import apply_temperature, expected_calibration_error, fit_
 from ferx.data.readers import open_dataset
 from ferx.expression.onnx_classifier import model_files
 from ferx.numeric import input_normalisation
-from ferx.train.data import load_crops
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_classifier_xval import crops_of  # noqa: E402  the same crops as the cross-dataset benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "runs" / "calibration"
 
 
-def ferplus_probs(sess: ort.InferenceSession, norm, split: str, labels: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    ds = open_dataset(f"ferplus:{SHARED / 'ferplus'}", split, protocol="majority")
-    crops = load_crops(ds, cache, progress=False)
-    order = [crops.label_set.index(lab) for lab in labels]  # dataset label index → model label index
-    remap = np.argsort(order)
-    y = remap[crops.labels.numpy()] if list(crops.label_set) != labels else crops.labels.numpy()
-    x = norm(crops.images.numpy())
+def set_probs(sess: ort.InferenceSession, norm, name: str, labels: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The model's probabilities and the labels (model label indices) on one of
+    `bench_classifier_xval.SETS`: FER+'s own crops (majority protocol), or an lfw half's photo crops."""
+    images, y, label_set = crops_of(name, cache)
+    y = np.array([labels.index(label_set[k]) for k in y], np.int64)
+    x = norm(images)
     p = np.concatenate([sess.run(["probs"], {"image": x[i : i + 256]})[0] for i in range(0, len(x), 256)])
-    return p.astype(np.float64), y.astype(np.int64)
+    return p.astype(np.float64), y
+
+
+def ferplus_probs(sess: ort.InferenceSession, norm, split: str, labels: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    return set_probs(sess, norm, f"ferplus-{split}", labels, cache)
+
+
+def write_calibration(path: Path, t: float, stats: dict, fitted_on: str, command: str, **extra: object) -> None:
+    """Store the fitted temperature and its before/after figures on the fitting set in the model's
+    JSON sidecar (the .onnx and its sha256 are unchanged)."""
+    meta_path = path.with_suffix(".json")
+    card = json.loads(meta_path.read_text())
+    card["calibration"] = {"method": "temperature", "temperature": round(t, 4), "fitted_on": fitted_on, **extra,
+                           "n": stats["n"], "objective": "nll",
+                           "nll_before": round(stats["nll_before"], 4), "nll_after": round(stats["nll_after"], 4),
+                           "ece15_before": round(stats["ece_before"], 4), "ece15_after": round(stats["ece_after"], 4),
+                           "command": command}
+    meta_path.write_text(json.dumps(card, indent=1))
+    print(f"wrote calibration to {meta_path}")
 
 
 def lfw_probs(model: str, labels: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -116,27 +136,8 @@ def main() -> None:
     (OUT / "calibration.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     if args.write_sidecar:
-        v = result["ferplus_val"]
-        meta_path = path.with_suffix(".json")
-        card = json.loads(meta_path.read_text())
-        card["calibration"] = {"method": "temperature", "temperature": round(t, 4), "fitted_on": "FER+ Valid",
-                               "protocol": "majority", "n": v["n"], "objective": "nll",
-                               "nll_before": round(v["nll_before"], 4), "nll_after": round(v["nll_after"], 4),
-                               "ece15_before": round(v["ece_before"], 4), "ece15_after": round(v["ece_after"], 4),
-                               "command": "python benchmarks/calibrate_classifier.py --write-sidecar"}
-        meta_path.write_text(json.dumps(card, indent=1))
-        print(f"wrote calibration to {meta_path}")
-
-
-def photo_probs(sess: ort.InferenceSession, norm, split: str, labels: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    from ferx.train.data import load_photo_crops
-
-    ds = open_dataset(f"lfw-expressions:{SHARED / 'lfw-expressions'}", split, partition="halves")
-    crops = load_photo_crops(ds, cache, progress=False)
-    y = np.array([labels.index(crops.label_set[k]) for k in crops.labels.numpy()], np.int64)
-    x = norm(crops.images.numpy())
-    p = np.concatenate([sess.run(["probs"], {"image": x[i : i + 256]})[0] for i in range(0, len(x), 256)])
-    return p.astype(np.float64), y
+        write_calibration(path, t, result["ferplus_val"], "FER+ Valid",
+                          "python benchmarks/calibrate_classifier.py --write-sidecar", protocol="majority")
 
 
 def fit_on_photos(args: argparse.Namespace) -> None:
@@ -145,9 +146,8 @@ def fit_on_photos(args: argparse.Namespace) -> None:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     norm = input_normalisation(meta, str(path))
     cache = Path(args.cache)
-    data = {"lfw_a": photo_probs(sess, norm, "val", labels, cache), "lfw_b": photo_probs(sess, norm, "test", labels, cache),
-            "ferplus_val": ferplus_probs(sess, norm, "val", labels, cache),
-            "ferplus_test": ferplus_probs(sess, norm, "test", labels, cache)}
+    data = {name.replace("-", "_"): set_probs(sess, norm, name, labels, cache)
+            for name in ("lfw-a", "lfw-b", "ferplus-val", "ferplus-test")}
     t = fit_temperature(log_probs(data["lfw_a"][0]), data["lfw_a"][1])
     result = {"model": args.model, "sha256": meta["sha256"], "temperature": t, "fitted_on": "lfw-expressions identity half A",
               "ece_bins": 15, **{k: measures(p, y, t) for k, (p, y) in data.items()}}
@@ -158,17 +158,9 @@ def fit_on_photos(args: argparse.Namespace) -> None:
     (OUT / "calibration-photos.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     if args.write_sidecar:
-        a = result["lfw_a"]
-        meta_path = path.with_suffix(".json")
-        card = json.loads(meta_path.read_text())
-        card["calibration"] = {"method": "temperature", "temperature": round(t, 4),
-                               "fitted_on": "lfw-expressions identity half A (photos, faces cropped as the analyzer crops them)",
-                               "n": a["n"], "objective": "nll", "nll_before": round(a["nll_before"], 4),
-                               "nll_after": round(a["nll_after"], 4), "ece15_before": round(a["ece_before"], 4),
-                               "ece15_after": round(a["ece_after"], 4),
-                               "command": "python benchmarks/calibrate_classifier.py --fit-on lfw-a --write-sidecar"}
-        meta_path.write_text(json.dumps(card, indent=1))
-        print(f"wrote calibration to {meta_path}")
+        write_calibration(path, t, result["lfw_a"],
+                          "lfw-expressions identity half A (photos, faces cropped as the analyzer crops them)",
+                          "python benchmarks/calibrate_classifier.py --fit-on lfw-a --write-sidecar")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Action Unit Cues" (FG 2024), Table 1, for the heatmap codebook.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -117,12 +118,7 @@ class ActionUnit:
     @property
     def reliability(self) -> str:
         """Grade of the estimate (`RELIABILITY_GRADES`) from its measured `validity`."""
-        if self.validity is None:
-            return "unreliable" if self.grade_cap == "unreliable" else "ungraded"
-        grade = next((g for g, edge in RELIABILITY_EDGES.items() if self.validity >= edge), "unreliable")
-        if self.grade_cap is not None and RELIABILITY_GRADES.index(self.grade_cap) > RELIABILITY_GRADES.index(grade):
-            return self.grade_cap
-        return grade
+        return grade_of(self.validity, self.grade_cap)
 
     @property
     def absence_reliable(self) -> bool:
@@ -135,6 +131,18 @@ class ActionUnit:
         """False when the estimate is too unreliable to tell whether the AU is there: it is then
         reported as "not measured", never as absent, and is no evidence for or against anything."""
         return self.reliability != "unreliable"
+
+
+def grade_of(validity: float | None, cap: str | None = None) -> str:
+    """The reliability grade of a measured validity (AUC): by `RELIABILITY_EDGES`, "ungraded" when
+    there is none (None or NaN), and never better than `cap` (a cap of "unreliable" holds even for an
+    ungraded AU)."""
+    if validity is None or not math.isfinite(validity):
+        return "unreliable" if cap == "unreliable" else "ungraded"
+    grade = next((g for g, edge in RELIABILITY_EDGES.items() if validity >= edge), "unreliable")
+    if cap is not None and RELIABILITY_GRADES.index(cap) > RELIABILITY_GRADES.index(grade):
+        return cap
+    return grade
 
 
 # rest/full calibration: `rest` sits near the 90th percentile of neutral faces (so a neutral face
@@ -702,7 +710,7 @@ class AUProfile:
         caps = {int(k): str(v) for k, v in self.caps.items()}
         unknown = sorted(set(caps) - {au.number for au in _AU_ROWS})
         if unknown:
-            raise ValueError(f"AU profile {self.name!r}: caps for AU numbers {unknown}, which are not in the FACS table")
+            raise ValueError(f"AU profile {self.name!r}: caps for AU numbers {unknown} are not in the FACS table")
         bad = {k: v for k, v in caps.items() if v not in RELIABILITY_GRADES}
         if bad:
             raise ValueError(f"AU profile {self.name!r}: grade caps {bad} are not grades ({', '.join(RELIABILITY_GRADES)})")

@@ -69,11 +69,6 @@ class ImageHeadAUEstimator(StageBase):
         self._w_image = np.array([{"image": 1.0, "mesh": 0.0, "mean": 0.5}[use[c]] for c in HEAD_CODES], np.float32)
         self.profile = _profile(model, self.meta, fusion)
 
-    @property
-    def grades(self) -> dict[str, str]:
-        """AU code → reliability grade under this estimator."""
-        return {au.code: au.reliability for au in self.profile.units}
-
     def head_probabilities(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """(N, K) head probabilities for faces with (N, 478, 3) landmarks (all finite)."""
         grey = Image.fromarray(image).convert("L")

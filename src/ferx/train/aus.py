@@ -311,12 +311,6 @@ TEMPERATURES = (0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3)
 FUSIONS = ("mesh", "image", "mean")
 
 
-def _grade(v: float | None) -> str:
-    if v is None or not np.isfinite(v):
-        return "ungraded"
-    return next((g for g, edge in facs.RELIABILITY_EDGES.items() if v >= edge), "unreliable")
-
-
 def au_only_probabilities(aus: np.ndarray, blendshapes: np.ndarray, measured: np.ndarray, neutral: float,
                           temperature: float) -> np.ndarray:
     """(N, 8) AU-only expression probabilities: `facs.au_evidence`'s formula with the given measured mask."""
@@ -342,7 +336,6 @@ def _choose_scoring(aus: np.ndarray, bs: np.ndarray, measured: np.ndarray, label
     return float(neutral), float(temp)
 
 
-RELIABILITY_ORDER = facs.RELIABILITY_GRADES
 #: Two heads whose logits correlate at least this much on lfw half A read the same thing.
 INDISTINCT_CORRELATION = 0.95
 #: The best grade of an AU read by the image head alone when its head is indistinct from another's.
@@ -432,8 +425,8 @@ def measure(onnx_path: Path, cfg: AUTrainConfig, lfw_root: Path, held_out: bool 
             row[fu] = {"validity": round(v, 3), **{k: round(x, 3) for k, x in a.items()}}
         best = max(FUSIONS, key=lambda f: (row[f]["validity"], f == "mesh"))  # ties keep the mesh
         fused_choice[f"AU{n}"] = best
-        row["use"], row["grade"] = best, _grade(row[best]["validity"])
-        row["mesh_grade"] = _grade(row["mesh"]["validity"])
+        row["use"], row["grade"] = best, facs.grade_of(row[best]["validity"])
+        row["mesh_grade"] = facs.grade_of(row["mesh"]["validity"])
         per_au[f"AU{n}"] = row
     for s in sets.values():
         s["fused"] = s["mesh"].copy()
@@ -455,8 +448,7 @@ def measure(onnx_path: Path, cfg: AUTrainConfig, lfw_root: Path, held_out: bool 
                                  "n": len(p)}
     caps = indistinct_heads(sets["lfw A"]["probs"], fused_choice)
     for code, cap in caps.items():  # the grades written are the ones the estimator reports
-        per_au[code]["grade"] = cap["cap"] if RELIABILITY_ORDER.index(cap["cap"]) > RELIABILITY_ORDER.index(
-            per_au[code]["grade"]) else per_au[code]["grade"]
+        per_au[code]["grade"] = facs.grade_of(per_au[code][per_au[code]["use"]]["validity"], cap["cap"])
     side = {"calibration": {"rest": [round(float(x), 4) for x in rest], "full": [round(float(x), 4) for x in full]},
             "fusion": fused_choice, "grades": {k: r["grade"] for k, r in per_au.items()},
             "validity": {k: r[r["use"]]["validity"] for k, r in per_au.items()}, "per_au": per_au,

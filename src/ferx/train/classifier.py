@@ -200,10 +200,7 @@ def teacher_log_probs(teacher: str, crops: CropTensors, device: torch.device) ->
     path = Path(teacher)
     if path.is_dir():
         model, _, labels = load_run_model(path, device)
-        model.to(device).eval()
-        out = [torch.log_softmax(model(normalise(crops.images[i : i + 512]).to(device))["logits"], 1).cpu()
-               for i in range(0, len(crops), 512)]
-        logp = torch.cat(out)
+        logp = torch.log_softmax(batch_logits(model.to(device), crops.images, device), 1)
     else:
         import onnxruntime as ort
 
@@ -229,11 +226,17 @@ def smooth_labels(targets: torch.Tensor, epsilon: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def photo_probabilities(model: nn.Module, crops: PhotoCrops, device: torch.device, batch: int = 512) -> np.ndarray:
+def batch_logits(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 512) -> torch.Tensor:
+    """(N, C) logits of an eval-mode model on uint8 crops (N, 1, 48, 48), on the CPU."""
     model.eval()
-    out = [torch.softmax(model(normalise(crops.images[i : i + batch]).to(device))["logits"], 1).cpu()
-           for i in range(0, len(crops), batch)]
-    return torch.cat(out).numpy() if out else np.zeros((0, len(crops.label_set)), np.float32)
+    out = [model(normalise(images[i : i + batch]).to(device))["logits"].cpu() for i in range(0, len(images), batch)]
+    return torch.cat(out) if out else torch.zeros((0, getattr(model, "num_classes", 0)))
+
+
+def photo_probabilities(model: nn.Module, crops: PhotoCrops, device: torch.device) -> np.ndarray:
+    if not len(crops):
+        return np.zeros((0, len(crops.label_set)), np.float32)
+    return torch.softmax(batch_logits(model, crops.images, device), 1).numpy()
 
 
 def evaluate_photos(model: nn.Module, crops: PhotoCrops, device: torch.device) -> dict[str, Any]:
@@ -299,9 +302,10 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
                 f"({self.cross_crops.missed} photos without one)")
         weights = _class_weights(tr.labels, len(tr.label_set), cfg.class_weighting)
         self.class_weights = None if weights is None else weights.to(device)
+        # the targets the loss sees, built once: soft or one-hot, smoothed when asked
         targets = tr.soft if cfg.soft_labels else torch.nn.functional.one_hot(tr.labels, len(tr.label_set)).float()
-        self.train_prior = training_prior(smooth_labels(targets, cfg.label_smoothing) if cfg.label_smoothing
-                                          else targets, weights)
+        self.targets = smooth_labels(targets, cfg.label_smoothing) if cfg.label_smoothing else targets
+        self.train_prior = training_prior(self.targets, weights)
         return create_model(cfg.architecture, num_classes=len(tr.label_set), **cfg.model_options)
 
     def steps_per_epoch(self) -> int:
@@ -321,11 +325,7 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
         if cfg.augment:
             images, heat = augment(images, heat, self.generator)
         images, heat = images.to(self.device), heat.to(self.device)
-        targets = (tr.soft[batch] if cfg.soft_labels else
-                   torch.nn.functional.one_hot(tr.labels[batch], len(tr.label_set)).float())
-        if cfg.label_smoothing:
-            targets = smooth_labels(targets, cfg.label_smoothing)
-        targets = targets.to(self.device)
+        targets = self.targets[batch].to(self.device)
         outputs = model(images)
         ce = soft_cross_entropy(outputs["logits"], targets, self.class_weights)
         align = alignment_loss(outputs["attention"], heat, tr.has_heatmap[batch].to(self.device))
