@@ -10,7 +10,8 @@ best.pt) — and each set:
   on it and on FER+ Valid), half B and FER+ Test are for reporting.
 
 prints accuracy, macro-recall (mean recall over the labels present), NLL and ECE (15 bins). With
-`--temperature lfw-a` a temperature is fitted by NLL on lfw half A (and `ferplus-val` on FER+ Valid)
+`A+B+C` as one model the mean of their probabilities is scored (an ensemble, as the distillation
+teacher sees it). With `--temperature lfw-a` a temperature is fitted by NLL on lfw half A (and `ferplus-val` on FER+ Valid)
 and applied before NLL/ECE; with `--prior uniform` the probabilities are divided by the training
 label prior and renormalised (the sidecar's `train_prior`, or FER+ train's majority labels).
 
@@ -56,6 +57,11 @@ class Model:
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
+        if "+" in spec:  # an ensemble: the mean of its members' probabilities (the distillation teacher)
+            members = [Model(part) for part in spec.split("+")]
+            self.labels, self.train_prior = members[0].labels, None
+            self._probs = lambda x: np.mean([m(x, members[0].labels) for m in members], axis=0)
+            return
         run = Path(spec)
         if run.is_dir() and (run / "best.pt").exists():
             import torch

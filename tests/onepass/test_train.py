@@ -174,3 +174,89 @@ def test_class_balance_weights_rare_labels_up_and_raises_their_loss():
         plain = detection_loss(maps, (64, 64), target)["cls"]
         weighted = detection_loss(maps, (64, 64), target, torch.from_numpy(w))["cls"]
     assert float(weighted) > float(plain)
+
+
+def test_make_batch_takes_class_target_distributions_and_mixup_carries_them(tmp_path):
+    _, split = _tiny_split(tmp_path, n=3)
+    soft = [np.full((len(b), 8), 1 / 8, np.float32) * (i + 1) for i, b in enumerate(split.boxes)]
+    cfg = DetectorTrainConfig(mixup=1.0, flip=0.0, photometric=False)
+    _, targets = make_batch(split, np.array([0, 1]), cfg, np.random.default_rng(0), 8, augment=True, class_targets=soft)
+    for j, (boxes, cls) in enumerate(targets):
+        assert len(cls) == len(boxes) > len(split.boxes[j])  # the mixed-in mosaic's faces came with their targets
+        np.testing.assert_allclose(cls[: len(split.boxes[j])].numpy(), soft[j])
+    _, plain = make_batch(split, np.array([2]), replace(cfg, mixup=0.0), np.random.default_rng(0), 8, augment=True)
+    np.testing.assert_array_equal(plain[0][1].argmax(1).numpy(), split.labels[2])  # one-hot without teachers
+    assert float(plain[0][1].sum()) == len(split.labels[2])
+
+
+def _onnx_probs(images):
+    """The shipped classifier's probabilities on uint8 crops (N, 1, 48, 48), straight from onnxruntime."""
+    import onnxruntime as ort
+
+    from ferx.expression.onnx_classifier import model_files
+    from ferx.numeric import input_normalisation
+
+    path, meta = model_files("ferplus-resnet-guided")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    p = sess.run(["probs"], {"image": input_normalisation(meta, str(path))(images)})[0]
+    return p[:, [list(meta["labels"]).index(lab) for lab in EXPRESSIONS]]
+
+
+def test_teacher_targets_show_each_face_as_the_pipeline_would(tmp_path):
+    """FER+ faces reach the teacher as their 48×48 files, lfw faces as the analyzer's aligned crop of
+    their photo; the target is (1 − α)·one-hot + α·teacher, and the report counts agreement."""
+    pytest.importorskip("onnxruntime")
+    from ferx.onepass.train import teacher_targets
+    from ferx.train.data import grey48, load_photo_crops
+    from ferx.data.readers import open_dataset
+
+    cfg, split = _tiny_split(tmp_path, n=3)
+    cfg.lfw_share = 0.5
+    from ferx.onepass.data.mosaics import generate_split
+
+    split = generate_split(cfg, "val", _fake_cache(), progress=False)
+    cols = split.manifest["faces_columns"]
+    rows = split.manifest["faces"]
+    sources = {r[cols.index("source")] for r in rows}
+    assert sources == {"ferplus", "lfw-expressions"}, sources
+    targets, report = teacher_targets(split, cfg, ["ferplus-resnet-guided"], 0.5, 1.0, torch.device("cpu"),
+                                      progress=False)
+    assert [len(t) for t in targets] == [len(b) for b in split.boxes]
+    fer = {s.path.name: s.path for s in open_dataset(f"ferplus:{FERPLUS}", "val", protocol="majority").samples}
+    lfw_names = {r[cols.index("file")] for r in rows if r[cols.index("source")] == "lfw-expressions"}
+    lfw = open_dataset(f"lfw-expressions:{LFW}")
+    crops = load_photo_crops(replace(lfw, samples=[s for s in lfw.samples if s.path.name in lfw_names]),
+                             tmp_path / "cache", progress=False)
+    crop_of = {p.split("/")[-1]: crops.images[i].numpy() for i, p in enumerate(crops.paths)}
+    seen = 0
+    for r in rows:
+        i = r[cols.index("image")]
+        k = sum(1 for q in rows[: rows.index(r)] if q[cols.index("image")] == i)
+        got = targets[i][k]
+        onehot = np.eye(8, dtype=np.float32)[r[cols.index("label")]]
+        name = r[cols.index("file")]
+        if r[cols.index("source")] == "ferplus":
+            image = grey48(fer[name])[None, None]
+        elif name in crop_of:
+            image = crop_of[name][None]
+        else:  # no face found in the photo: the label alone
+            np.testing.assert_allclose(got, onehot)
+            continue
+        np.testing.assert_allclose(got, 0.5 * onehot + 0.5 * _onnx_probs(image)[0], atol=1e-5)
+        seen += 1
+    assert seen >= 2 and report["ferplus"]["taught"] == report["ferplus"]["faces"]
+    assert 0.0 <= report["ferplus"]["agreement"] <= 1.0 and report["lfw-expressions"]["faces"] >= 1
+
+
+def test_distilled_detector_run_and_its_config_checks(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from ferx.config import ConfigError
+
+    cfg = replace(_tiny_run_config(tmp_path), teachers=["ferplus-resnet-guided"], distill_weight=0.5)
+    train(cfg, tmp_path / "run", progress=False)
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "distilling the class head from 1 teacher(s), α 0.5" in log and "ferplus" in log
+    with pytest.raises(ConfigError, match="needs teachers"):
+        DetectorTrainConfig(distill_weight=0.5)
+    with pytest.raises(ConfigError, match="in \\[0, 1\\]"):
+        DetectorTrainConfig(teachers=["x"], distill_weight=1.5)

@@ -9,7 +9,7 @@ def test_onnx_matches_pytorch_on_real_faces(tmp_path):
     import yaml
 
     from ferx.data.readers import open_dataset
-    from ferx.train.data import _grey48
+    from ferx.train.data import grey48
     from ferx.train.export import export, parity
     from ferx.train.classifier import ClassifierTrainConfig
     from ferx.train.models import create_model
@@ -27,7 +27,7 @@ def test_onnx_matches_pytorch_on_real_faces(tmp_path):
     (run / "config.yaml").write_text(yaml.safe_dump(asdict(ClassifierTrainConfig())))
     path = export(run, "tmp-model", tmp_path / "models")
     samples = open_dataset(SHARED / "ferplus", "test").samples[:16]
-    images = np.stack([_grey48(s.path) for s in samples])[:, None].astype(np.float32) / 127.5 - 1
+    images = np.stack([grey48(s.path) for s in samples])[:, None].astype(np.float32) / 127.5 - 1
     assert parity(run, path, images) < 1e-4
 
     from ferx.expression.onnx_classifier import model_files

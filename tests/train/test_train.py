@@ -158,12 +158,12 @@ def test_domain_augment_on_real_faces():
     from tests.conftest import SHARED
 
     from ferx.data.readers import open_dataset
-    from ferx.train.data import _grey48, domain_augment
+    from ferx.train.data import grey48, domain_augment
 
     if not (SHARED / "ferplus").exists():
         pytest.skip("no FER+ data")
     ds = open_dataset(f"ferplus:{SHARED / 'ferplus'}", "val")
-    x = torch.from_numpy(np.stack([_grey48(s.path) for s in ds.samples[:64]])[:, None])
+    x = torch.from_numpy(np.stack([grey48(s.path) for s in ds.samples[:64]])[:, None])
     a = domain_augment(x, torch.Generator().manual_seed(3), p=0.5)
     b = domain_augment(x, torch.Generator().manual_seed(3), p=0.5)
     assert torch.equal(a, b)  # the run's generator decides everything: resumes draw the same

@@ -17,7 +17,7 @@ configured: `val_split=...` is an unknown key).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +35,7 @@ from ferx.onepass.evaluate import Prediction, evaluate, pr_plot, summary
 from ferx.onepass.loss import detection_loss
 from ferx.onepass.model import OnePassDetector, create_model
 from ferx.train.harness import Randomness, Task, Validation, fit, normalise
-from ferx.train.runconfig import APPLY, REFUSE, RunConfig
+from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
 from ferx.train.runlog import RunLog
 
 
@@ -71,6 +71,14 @@ class DetectorTrainConfig(RunConfig):
         class_balance: exponent a of the class loss's positive weights (n_max / n_c)^a, n_c = training
             faces of class c (0 = unweighted; 0.5 = square-root inverse frequency). The rare labels
             (fear, disgust, contempt: ~1 % of faces each or less) are otherwise never predicted.
+        teachers: expression classifiers to distil the class head from (training run folders or ONNX
+            classifiers, as for `ferx train`; several are averaged). Each training face is shown to
+            them as the two-stage pipeline shows it — a FER+ face its 48×48 image, an
+            lfw-expressions face the analyzer's aligned crop of its photo (`teacher_targets`).
+        distill_weight: α; a face's class target is (1 − α)·one-hot(label) + α·teacher distribution
+            (faces the teachers cannot see — a photo without a face for the analyzer — keep one-hot).
+        distill_temperature: T of the teachers' distributions, softmax(log p / T) (1 = as they are:
+            the class loss is a per-label BCE, whose targets are already probabilities).
     """
 
     data: MosaicConfig = field(default_factory=MosaicConfig)
@@ -84,6 +92,9 @@ class DetectorTrainConfig(RunConfig):
     max_train: int = 0
     max_val: int = 0
     class_balance: float = 0.0
+    teachers: list[str] = field(default_factory=list)
+    distill_weight: float = 0.0
+    distill_temperature: float = 1.0
     # the harness's keys whose defaults differ for this model (YOLOX-like: AdamW, EMA, clipping)
     epochs: int = 5
     batch_size: int = 16
@@ -103,8 +114,12 @@ class DetectorTrainConfig(RunConfig):
         "model": REFUSE, "model_options": REFUSE, "max_train": REFUSE, "max_val": REFUSE,
         "mixup": REFUSE, "flip": REFUSE, "photometric": REFUSE, "class_balance": REFUSE,
         "val_conf": REFUSE, "nms_iou": REFUSE,
+        "teachers": REFUSE, "distill_weight": REFUSE, "distill_temperature": REFUSE,
     }
-    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data")
+    path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "teachers")
+
+    def __post_init__(self) -> None:
+        check_distillation(self.teachers, self.distill_weight, self.distill_temperature)
 
 
 class DetectorTask(Task[DetectorTrainConfig]):
@@ -130,6 +145,14 @@ class DetectorTask(Task[DetectorTrainConfig]):
             log("class loss positive weights: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(EXPRESSIONS, pos_weight)))
         self.pos_weight = None if pos_weight is None else torch.from_numpy(pos_weight).to(device)
         tr = self.train_split
+        self.class_targets: list[np.ndarray] | None = None
+        if cfg.teachers and cfg.distill_weight > 0:
+            self.class_targets, stats = teacher_targets(tr, cfg.data, cfg.teachers, cfg.distill_weight,
+                                                        cfg.distill_temperature, device, self.progress)
+            log(f"distilling the class head from {len(cfg.teachers)} teacher(s), α {cfg.distill_weight}, "
+                f"T {cfg.distill_temperature}: " + "; ".join(
+                    f"{src} {v['taught']} of {v['faces']} faces taught, the teachers agree with "
+                    f"{100 * v['agreement']:.1f} % of their labels" for src, v in stats.items()))
         log(f"{cfg.model}: train {len(tr)} mosaics ({sum(len(b) for b in tr.boxes)} faces), val {len(self.val_split)}; "
             f"data {cfg.data.folder()}")
         return model
@@ -150,7 +173,8 @@ class DetectorTask(Task[DetectorTrainConfig]):
         return [np.sort(order[i * size : (i + 1) * size]) for i in range(self.steps_per_epoch())]
 
     def step(self, model: nn.Module, batch: np.ndarray) -> tuple[torch.Tensor, list[float]]:
-        x, targets = make_batch(self.train_split, batch, self.config, self.rng, len(EXPRESSIONS), augment=True)
+        x, targets = make_batch(self.train_split, batch, self.config, self.rng, len(EXPRESSIONS), augment=True,
+                                class_targets=self.class_targets)
         x = x.to(self.device)
         targets = [(b.to(self.device), c.to(self.device)) for b, c in targets]
         size = int(self.train_split.images.shape[-1])
@@ -181,21 +205,27 @@ def train(config: DetectorTrainConfig, out: Path, *, resume: bool = False, progr
 
 
 def make_batch(split: MosaicSplit, idx: np.ndarray, cfg: DetectorTrainConfig, rng: np.random.Generator,
-               num_classes: int, augment: bool) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """Images (B, 1, S, S) and per image (boxes, one-hot targets), with flip / mixup / jitter."""
+               num_classes: int, augment: bool, class_targets: list[np.ndarray] | None = None,
+               ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Images (B, 1, S, S) and per image (boxes, class target distributions), with flip / mixup /
+    jitter. `class_targets`: per mosaic (G, C) distributions (`teacher_targets`); None = one-hot labels."""
     images = np.asarray(split.images[idx], np.float32)
     size = images.shape[-1]
     targets = []
     eye = np.eye(num_classes, dtype=np.float32)
+
+    def classes(i: int) -> np.ndarray:
+        return class_targets[i] if class_targets is not None else eye[split.labels[i]].reshape(-1, num_classes)
+
     for j, i in enumerate(idx):
-        boxes, labels = split.boxes[i].copy(), split.labels[i].copy()
+        boxes, cls = split.boxes[i].copy(), classes(i)
         if augment:
             if rng.random() < cfg.mixup:
                 k = int(rng.integers(len(split)))
                 r = float(rng.beta(8.0, 8.0))
                 images[j] = r * images[j] + (1 - r) * np.asarray(split.images[k], np.float32)
                 boxes = np.concatenate([boxes, split.boxes[k]])
-                labels = np.concatenate([labels, split.labels[k]])
+                cls = np.concatenate([cls, classes(k)])
             if rng.random() < cfg.flip:
                 images[j] = images[j][:, ::-1]
                 boxes = np.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], 1) if len(boxes) else boxes
@@ -203,8 +233,73 @@ def make_batch(split: MosaicSplit, idx: np.ndarray, cfg: DetectorTrainConfig, rn
                 mean = images[j].mean()
                 images[j] = np.clip((images[j] - mean) * rng.uniform(0.75, 1.25) + mean + rng.uniform(-20, 20), 0, 255)
         targets.append((torch.from_numpy(boxes.astype(np.float32)).reshape(-1, 4),
-                        torch.from_numpy(eye[labels] if len(labels) else np.zeros((0, num_classes), np.float32))))
+                        torch.from_numpy(np.ascontiguousarray(cls, np.float32)).reshape(-1, num_classes)))
     return normalise(torch.from_numpy(images)[:, None]), targets
+
+
+def teacher_targets(split: MosaicSplit, data: MosaicConfig, teachers: list[str], weight: float, temperature: float,
+                    device: torch.device, progress: bool = True) -> tuple[list[np.ndarray], dict[str, dict[str, Any]]]:
+    """Per mosaic (G, C) class targets (1 − α)·one-hot(label) + α·(the teachers' mean distribution).
+
+    Each face is looked up by its manifest row (source dataset and file) and shown to the teachers
+    as the two-stage pipeline would show it: a FER+ face as its 48×48 image (FER+'s own crop), an
+    lfw-expressions face as the analyzer's aligned crop of the whole photo (detector → mesh →
+    `ferx.facecrop`, cached by `load_photo_crops` in `data.cache_dir`), un-augmented, once. A face
+    the teachers cannot see (no face found in its photo) keeps its one-hot target. Also returns, per
+    source, how many faces were taught and how often the teachers' argmax agrees with the label.
+    """
+    from ferx.data.readers import open_dataset
+    from ferx.train.classifier import teacher_log_probs
+    from ferx.train.data import PhotoCrops, grey48, load_photo_crops
+    from ferx.train.metrics import soften
+
+    cols = split.manifest["faces_columns"]
+    img_col, src_col, file_col = cols.index("image"), cols.index("source"), cols.index("file")
+    rows = [r for r in split.manifest["faces"] if r[img_col] < len(split)]
+    wanted = {src: sorted({r[file_col] for r in rows if r[src_col] == src}) for src in ("ferplus", "lfw-expressions")}
+    keys: list[tuple[str, str]] = []
+    images: list[np.ndarray] = []
+    if wanted["ferplus"]:
+        fer = open_dataset(f"ferplus:{data.ferplus}", split.manifest["faces_from"], protocol="majority")
+        by_name = {s.path.name: s.path for s in fer.samples}
+        for name in wanted["ferplus"]:
+            keys.append(("ferplus", name))
+            images.append(grey48(by_name[name])[None])
+    if wanted["lfw-expressions"]:
+        lfw = open_dataset(f"lfw-expressions:{data.lfw}")
+        names = set(wanted["lfw-expressions"])
+        subset = replace(lfw, samples=[s for s in lfw.samples if s.path.name in names])
+        crops = load_photo_crops(subset, Path(data.cache_dir), progress=progress)
+        keys += [("lfw-expressions", Path(p).name) for p in crops.paths]
+        images += list(crops.images.numpy())
+    num_classes = len(EXPRESSIONS)
+    soft: dict[tuple[str, str], np.ndarray] = {}
+    if keys:
+        seen = PhotoCrops(torch.from_numpy(np.stack(images)), torch.zeros(len(keys), dtype=torch.int64),
+                          EXPRESSIONS, 0)
+        mean = torch.stack([soften(teacher_log_probs(t, seen, device), temperature) for t in teachers]).mean(0)
+        soft = dict(zip(keys, mean.numpy().astype(np.float32)))
+    eye = np.eye(num_classes, dtype=np.float32)
+    out = [np.zeros((0, num_classes), np.float32) for _ in range(len(split))]
+    per_image: list[list[np.ndarray]] = [[] for _ in range(len(split))]
+    stats = {src: {"faces": 0, "taught": 0, "agree": 0} for src in wanted}
+    for r in rows:
+        label, key = int(r[cols.index("label")]), (r[src_col], r[file_col])
+        t = soft.get(key)
+        st = stats[r[src_col]]
+        st["faces"] += 1
+        if t is None:
+            per_image[r[img_col]].append(eye[label])
+            continue
+        st["taught"] += 1
+        st["agree"] += int(t.argmax() == label)
+        per_image[r[img_col]].append((1.0 - weight) * eye[label] + weight * t)
+    for i, faces in enumerate(per_image):
+        if faces:
+            out[i] = np.stack(faces)
+    report = {src: {"faces": v["faces"], "taught": v["taught"], "agreement": v["agree"] / max(v["taught"], 1)}
+              for src, v in stats.items() if v["faces"]}
+    return out, report
 
 
 @torch.no_grad()

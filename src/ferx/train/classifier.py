@@ -35,7 +35,7 @@ from ferx.train.metrics import (
     soften,
 )
 from ferx.train.models import create_model
-from ferx.train.runconfig import APPLY, REFUSE, RunConfig
+from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
 from ferx.train.runlog import RunLog
 
 
@@ -117,12 +117,7 @@ class ClassifierTrainConfig(RunConfig):
             raise ConfigError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if not 0.0 <= self.domain_augment <= 1.0:
             raise ConfigError(f"domain_augment is a probability in [0, 1]; got {self.domain_augment}")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ConfigError(f"distill_weight is α in [0, 1]; got {self.distill_weight}")
-        if self.distill_weight > 0 and not self.teachers:
-            raise ConfigError("distill_weight > 0 needs teachers (run folders or ONNX classifiers)")
-        if self.distill_temperature <= 0:
-            raise ConfigError(f"distill_temperature must be positive; got {self.distill_temperature}")
+        check_distillation(self.teachers, self.distill_weight, self.distill_temperature)
 
 
 def check_splits(train_split: str, val_split: str, test_split: str) -> None:
@@ -194,7 +189,7 @@ def predict(model: nn.Module, crops: CropTensors, device: torch.device, batch: i
 
 
 @torch.no_grad()
-def teacher_log_probs(teacher: str, crops: CropTensors, device: torch.device) -> torch.Tensor:
+def teacher_log_probs(teacher: str, crops: CropTensors | PhotoCrops, device: torch.device) -> torch.Tensor:
     """(N, C) log-probabilities of a teacher on un-augmented crops, in the crops' label order: a
     training run folder (best.pt) or an ONNX classifier (shipped name or NAME.onnx)."""
     path = Path(teacher)
@@ -297,7 +292,7 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
                                   f"{list(tr.label_set)}")
             to_train = torch.tensor([tr.label_set.index(lab) for lab in crops.label_set], dtype=torch.int64)
             self.cross_crops = PhotoCrops(crops.images, to_train[crops.labels] if len(crops) else crops.labels,
-                                          tr.label_set, crops.missed)
+                                          tr.label_set, crops.missed, crops.paths)
             log(f"cross-dataset validation: {ds.name}, {len(self.cross_crops)} faces "
                 f"({self.cross_crops.missed} photos without one)")
         weights = _class_weights(tr.labels, len(tr.label_set), cfg.class_weighting)

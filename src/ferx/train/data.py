@@ -53,7 +53,7 @@ class CropTensors:
 def load_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True) -> CropTensors:
     """Decode a dataset's crops to 48×48 grey and build their label-specific AU heatmaps."""
     paths = [s.path for s in dataset.samples]
-    images = np.stack([_grey48(p) for p in paths])
+    images = np.stack([grey48(p) for p in paths])
     landmarks, found = LandmarkCache(cache_dir).get(paths, progress=progress)
     index = {lab: i for i, lab in enumerate(dataset.label_set)}
     labels = np.array([index[s.label] for s in dataset.samples], np.int64)
@@ -85,7 +85,8 @@ def load_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True) -> C
     )
 
 
-def _grey48(path: Path) -> np.ndarray:
+def grey48(path: Path) -> np.ndarray:
+    """A face-crop image file as (48, 48) uint8 grey (resized when it is another size)."""
     with Image.open(path) as im:
         g = im.convert("L")
         if g.size != (SIZE, SIZE):
@@ -214,19 +215,22 @@ class PhotoCrops:
         labels: (N,) int64 index into `label_set`.
         label_set: label names.
         missed: photos in which the analyzer found no face (not in `images`).
+        paths: the photo of each crop (so a crop can be found again, e.g. for a face pasted in a mosaic).
     """
 
     images: torch.Tensor
     labels: torch.Tensor
     label_set: tuple[str, ...]
     missed: int
+    paths: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
 
-#: Bump when the photo → crop path changes, so cached crops are rebuilt.
-PHOTO_CROPS_VERSION = 1
+#: Bump when the photo → crop path or the cache's contents change, so cached crops are rebuilt
+#: (2: each crop's photo path is stored).
+PHOTO_CROPS_VERSION = 2
 
 
 def load_photo_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True) -> PhotoCrops:
@@ -244,7 +248,7 @@ def load_photo_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True
     path = Path(cache_dir) / f"photo-crops-{key}.npz"
     if path.exists():
         with np.load(path) as z:
-            images, labels, missed = z["images"], z["labels"], int(z["missed"])
+            images, labels, missed, paths = z["images"], z["labels"], int(z["missed"]), tuple(z["paths"].tolist())
     else:
         import io
 
@@ -255,7 +259,7 @@ def load_photo_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True
         from ferx.io import load_image
 
         index = {lab: i for i, lab in enumerate(dataset.label_set)}
-        crops, labs, missed = [], [], 0
+        crops, labs, kept, missed = [], [], [], 0
         with Analyzer(aus=None, expression=None, explain=None) as analyzer:
             for s in tqdm(dataset.samples, desc=f"photo crops {dataset.name}", disable=not progress):
                 rgb = load_image(s.path)
@@ -268,13 +272,14 @@ def load_photo_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True
                 grey = Image.fromarray(rgb).convert("L")
                 crops.append(aligned_crop(grey, faces.landmarks[k]))
                 labs.append(index[s.label])
+                kept.append(str(s.path))
         images = np.stack(crops)[:, None] if crops else np.zeros((0, 1, SIZE, SIZE), np.uint8)
-        labels = np.array(labs, np.int64)
+        labels, paths = np.array(labs, np.int64), tuple(kept)
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        np.savez_compressed(buf, images=images, labels=labels, missed=np.array(missed))
+        np.savez_compressed(buf, images=images, labels=labels, missed=np.array(missed), paths=np.array(paths, dtype=str))
         atomic_write_bytes(path, buf.getvalue())
-    return PhotoCrops(torch.from_numpy(images), torch.from_numpy(labels), dataset.label_set, missed)
+    return PhotoCrops(torch.from_numpy(images), torch.from_numpy(labels), dataset.label_set, missed, paths)
 
 
 def _stat(path: Path) -> tuple[int, int]:

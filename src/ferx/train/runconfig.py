@@ -162,6 +162,17 @@ def write_run_config(path: Path, config: dict[str, Any], resumed: bool, note: st
 
 
 # -- overrides and paths ------------------------------------------------------------------------
+def check_distillation(teachers: list[str], weight: float, temperature: float) -> None:
+    """ConfigError unless the distillation keys a trainer shares (teachers, distill_weight α in
+    [0, 1], distill_temperature > 0) make sense together."""
+    if not 0.0 <= weight <= 1.0:
+        raise ConfigError(f"distill_weight is α in [0, 1]; got {weight}")
+    if weight > 0 and not teachers:
+        raise ConfigError("distill_weight > 0 needs teachers (run folders or ONNX classifiers)")
+    if temperature <= 0:
+        raise ConfigError(f"distill_temperature must be positive; got {temperature}")
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """["epochs=3", "data.train_images=100", "model_options={dropout: 0}"] → {dotted key: value}
     (values parsed as YAML)."""
