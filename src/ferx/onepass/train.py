@@ -249,9 +249,9 @@ def teacher_targets(split: MosaicSplit, data: MosaicConfig, teachers: list[str],
     source, how many faces were taught and how often the teachers' argmax agrees with the label.
     """
     from ferx.data.readers import open_dataset
-    from ferx.train.classifier import teacher_log_probs
     from ferx.train.data import PhotoCrops, grey48, load_photo_crops
     from ferx.train.metrics import soften
+    from ferx.train.teachers import teacher_log_probs
 
     cols = split.manifest["faces_columns"]
     img_col, src_col, file_col = cols.index("image"), cols.index("source"), cols.index("file")

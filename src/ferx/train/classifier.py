@@ -37,6 +37,7 @@ from ferx.train.metrics import (
 from ferx.train.models import create_model
 from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
 from ferx.train.runlog import RunLog
+from ferx.train.teachers import batch_logits, load_classifier_run, teacher_log_probs
 
 
 @dataclass
@@ -188,44 +189,9 @@ def predict(model: nn.Module, crops: CropTensors, device: torch.device, batch: i
     }
 
 
-@torch.no_grad()
-def teacher_log_probs(teacher: str, crops: CropTensors | PhotoCrops, device: torch.device) -> torch.Tensor:
-    """(N, C) log-probabilities of a teacher on un-augmented crops, in the crops' label order: a
-    training run folder (best.pt) or an ONNX classifier (shipped name or NAME.onnx)."""
-    path = Path(teacher)
-    if path.is_dir():
-        model, _, labels = load_run_model(path, device)
-        logp = torch.log_softmax(batch_logits(model.to(device), crops.images, device), 1)
-    else:
-        import onnxruntime as ort
-
-        from ferx.expression.onnx_classifier import model_files
-        from ferx.numeric import input_normalisation
-
-        onnx_path, meta = model_files(teacher)
-        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        norm = input_normalisation(meta, str(onnx_path))
-        labels = tuple(meta["labels"])
-        x = crops.images.numpy()
-        p = np.concatenate([sess.run(["probs"], {"image": norm(x[i : i + 256])})[0] for i in range(0, len(x), 256)])
-        logp = torch.from_numpy(np.log(np.clip(p, 1e-12, None))).float()
-    missing = sorted(set(crops.label_set) - set(labels))
-    if missing:
-        raise ConfigError(f"teacher {teacher}: has no output for labels {missing}")
-    return logp[:, [list(labels).index(lab) for lab in crops.label_set]]
-
-
 def smooth_labels(targets: torch.Tensor, epsilon: float) -> torch.Tensor:
     """(1 − ε)·t + ε/C for target distributions t (B, C)."""
     return (1.0 - epsilon) * targets + epsilon / targets.shape[1]
-
-
-@torch.no_grad()
-def batch_logits(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 512) -> torch.Tensor:
-    """(N, C) logits of an eval-mode model on uint8 crops (N, 1, 48, 48), on the CPU."""
-    model.eval()
-    out = [model(normalise(images[i : i + batch]).to(device))["logits"].cpu() for i in range(0, len(images), batch)]
-    return torch.cat(out) if out else torch.zeros((0, getattr(model, "num_classes", 0)))
 
 
 def photo_probabilities(model: nn.Module, crops: PhotoCrops, device: torch.device) -> np.ndarray:
@@ -356,11 +322,9 @@ def train(config: ClassifierTrainConfig, out: Path, *, resume: bool = False, pro
 
 
 def load_run_model(run: Path, device: torch.device | None = None) -> tuple[nn.Module, ClassifierTrainConfig, tuple[str, ...]]:
-    state = torch.load(Path(run) / "best.pt", map_location=device or "cpu", weights_only=False)
-    config = from_dict(ClassifierTrainConfig, state["config"])
-    model = create_model(config.architecture, num_classes=len(state["label_set"]), **config.model_options)
-    model.load_state_dict(state["model"])
-    return model.eval(), config, tuple(state["label_set"])
+    """A run's best checkpoint (eval mode), its training config and its label order."""
+    model, config, labels = load_classifier_run(run, device)
+    return model, from_dict(ClassifierTrainConfig, config), labels
 
 
 def evaluate_run(run: Path, split: str = "test", data: str | None = None, progress: bool = True) -> dict[str, Any]:
