@@ -250,8 +250,7 @@ def teacher_targets(split: MosaicSplit, data: MosaicConfig, teachers: list[str],
     """
     from ferx.data.readers import open_dataset
     from ferx.train.data import PhotoCrops, grey48, load_photo_crops
-    from ferx.train.metrics import soften
-    from ferx.train.teachers import teacher_log_probs
+    from ferx.train.teachers import ensemble_distributions
 
     cols = split.manifest["faces_columns"]
     img_col, src_col, file_col = cols.index("image"), cols.index("source"), cols.index("file")
@@ -277,8 +276,9 @@ def teacher_targets(split: MosaicSplit, data: MosaicConfig, teachers: list[str],
     if keys:
         seen = PhotoCrops(torch.from_numpy(np.stack(images)), torch.zeros(len(keys), dtype=torch.int64),
                           EXPRESSIONS, 0)
-        mean = torch.stack([soften(teacher_log_probs(t, seen, device), temperature) for t in teachers]).mean(0)
-        soft = dict(zip(keys, mean.numpy().astype(np.float32)))
+        target, mean = ensemble_distributions(teachers, seen, device, temperature)
+        soft = dict(zip(keys, target.numpy().astype(np.float32)))
+        label_of = dict(zip(keys, mean.argmax(1).tolist()))
     eye = np.eye(num_classes, dtype=np.float32)
     out = [np.zeros((0, num_classes), np.float32) for _ in range(len(split))]
     per_image: list[list[np.ndarray]] = [[] for _ in range(len(split))]
@@ -292,7 +292,7 @@ def teacher_targets(split: MosaicSplit, data: MosaicConfig, teachers: list[str],
             per_image[r[img_col]].append(eye[label])
             continue
         st["taught"] += 1
-        st["agree"] += int(t.argmax() == label)
+        st["agree"] += int(label_of[key] == label)
         per_image[r[img_col]].append((1.0 - weight) * eye[label] + weight * t)
     for i, faces in enumerate(per_image):
         if faces:

@@ -32,12 +32,11 @@ from ferx.train.metrics import (
     distillation_loss,
     map_cosine,
     soft_cross_entropy,
-    soften,
 )
 from ferx.train.models import create_model
 from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
 from ferx.train.runlog import RunLog
-from ferx.train.teachers import batch_logits, load_classifier_run, teacher_log_probs
+from ferx.train.teachers import batch_logits, ensemble_distributions, load_classifier_run
 
 
 @dataclass
@@ -243,9 +242,8 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
             f"val {len(self.val_crops)}")
         self.teacher_soft: torch.Tensor | None = None
         if cfg.teachers and cfg.distill_weight > 0:
-            logps = [teacher_log_probs(t, tr, device) for t in cfg.teachers]
-            self.teacher_soft = torch.stack([soften(lp, cfg.distill_temperature) for lp in logps]).mean(0)
-            agree = float((torch.stack(logps).exp().mean(0).argmax(1) == tr.labels).float().mean())
+            self.teacher_soft, mean = ensemble_distributions(cfg.teachers, tr, device, cfg.distill_temperature)
+            agree = float((mean.argmax(1) == tr.labels).float().mean())
             log(f"distilling from {len(cfg.teachers)} teacher(s) at T {cfg.distill_temperature}, α {cfg.distill_weight}; "
                 f"the teachers' mean agrees with {100 * agree:.1f} % of the training labels")
         self.cross_crops: PhotoCrops | None = None

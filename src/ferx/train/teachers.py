@@ -75,3 +75,14 @@ def teacher_log_probs(teacher: str, crops: Crops, device: torch.device) -> torch
     if missing:
         raise ConfigError(f"teacher {teacher}: has no output for labels {missing}")
     return logp[:, [list(labels).index(lab) for lab in crops.label_set]]
+
+
+def ensemble_distributions(teachers: list[str], crops: Crops, device: torch.device,
+                           temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teachers' mean distribution at `temperature` (the distillation target) and at T = 1 (whose
+    argmax is the ensemble's label), both (N, C) in the crops' label order."""
+    from ferx.train.metrics import soften
+
+    logps = [teacher_log_probs(t, crops, device) for t in teachers]
+    return (torch.stack([soften(lp, temperature) for lp in logps]).mean(0),
+            torch.stack(logps).exp().mean(0))
