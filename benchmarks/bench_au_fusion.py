@@ -3,7 +3,7 @@ image heads' AU intensities beat the classifier alone, across datasets?
 
 Per face, through the analyzer's own stages on the cached mesh of `au_features.py` (so every face is
 framed as in use): the `onnx-classifier` probabilities and the default AU estimator's intensities
-(`image-heads`, fused with the mesh). Sets: FER+ Valid / Test (FER+'s 48×48 images), lfw-expressions
+(`facs`, the calibrated readings). Sets: FER+ Valid / Test (FER+'s 48×48 images), lfw-expressions
 identity halves A / B (photos, largest face).
 
 The fusion head is a multinomial logistic regression on [log p (8), AU / 5 (K)], fitted with L2 by
@@ -42,7 +42,7 @@ def stage_outputs(images: list[Path], landmarks: np.ndarray, blendshapes: np.nda
     from ferx.stages import AU_ESTIMATORS, EXPRESSION_CLASSIFIERS
 
     del Analyzer
-    stages = [AU_ESTIMATORS.create("image-heads"), EXPRESSION_CLASSIFIERS.create("onnx-classifier")]
+    stages = [AU_ESTIMATORS.create("facs"), EXPRESSION_CLASSIFIERS.create("onnx-classifier")]
     probs, aus = [], []
     for f in through_stages(stages, images, landmarks, blendshapes):
         probs.append(f.expression[0][[f.expression_labels.index(e) for e in EXPRESSIONS]])

@@ -21,9 +21,11 @@ def test_draws_box_in_label_colour_and_au_text():
 
 
 def test_aus_graded_unreliable_are_not_drawn():
+    from tests.explain.conftest import GRADED
+
     aus = np.zeros((1, len(AU_CODES)))
-    aus[0, AU_CODES.index("AU15")] = 4  # AU15 cannot be measured reliably (facs.AU_VALIDITY)
-    faces = Faces([[40, 40, 160, 160]], [0.9], np.zeros((1, 5, 2)), aus=aus)
+    aus[0, AU_CODES.index("AU15")] = 4  # AU15 cannot be measured reliably under this profile
+    faces = Faces([[40, 40, 160, 160]], [0.9], np.zeros((1, 5, 2)), aus=aus, au_profile=GRADED)
     out = np.asarray(annotate(np.zeros((240, 240, 3), np.uint8), FrameResult("x", 240, 240, faces)))
     assert (out[165:185, 40:120] == 0).all()  # no AU label under the box
 

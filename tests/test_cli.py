@@ -203,3 +203,14 @@ def test_analyze_routes_photos_and_videos_in_one_folder_by_content(tmp_path):
     assert len(video_rows) == 30 and {r["track"] for r in video_rows} == {"1"}  # 1 s at 30 fps, one person
     assert main(args) == 0  # a second run does not ingest OUT's files
     assert not list(out.glob("out*")) and len(list(out.glob("clip*/rows.csv"))) == 1
+
+
+def test_whole_image_face_reads_a_crop_without_the_detector(tmp_path):
+    from tests.conftest import SHARED
+
+    crop = sorted((SHARED / "ferplus" / "FER2013Valid").glob("*.png"))[0]
+    out = tmp_path / "o"
+    assert main(["analyze", str(crop), "--whole-image-face", "--out", str(out), "-q"]) == 0
+    d = json.loads((out / (crop.name + ".json")).read_text())
+    assert len(d["faces"]) == 1 and d["faces"][0]["box"] == [0, 0, 48, 48]
+    assert "whole_image_face: always" in (out / "config.yaml").read_text()

@@ -98,7 +98,7 @@ def test_addons_are_data_that_fill_stages_that_are_off():
     cfg = AnalyzerConfig.preset("onepass").with_addon("aus")
     assert cfg.detector.name == "onepass"
     assert {k: getattr(cfg, k if k != "aus" else "aus").name for k in ADDONS["aus"]} == {
-        "landmarker": "mediapipe", "aus": "image-heads", "explain": "cot"}
+        "landmarker": "mediapipe", "aus": "facs", "explain": "cot"}
     with pytest.raises(ConfigError, match="already runs every stage of --aus"):
         AnalyzerConfig().with_addon("aus")
     with pytest.raises(ConfigError, match="unknown add-on"):

@@ -255,3 +255,33 @@ def test_stages_that_do_not_fit_together_are_refused_when_built():
 def test_bad_backend_option_values_are_config_errors():
     with pytest.raises(ConfigError, match="min_face must be at least 8"):
         Analyzer(detector={"name": "blazeface", "options": {"min_face": 0}})
+
+
+def test_a_face_crop_is_read_from_the_whole_image():
+    """`whole_image_face`: "always" reads every image as one face crop (the box is the whole image,
+    the detector is not asked); "auto" does so only where the detector finds no face in a small
+    image; "never" is the detector alone."""
+    from ferx import Analyzer
+    from ferx.errors import ConfigError
+    from tests.conftest import SHARED, lfw_paths
+
+    crops = sorted((SHARED / "ferplus" / "FER2013Valid").glob("*.png"))
+    found, missed = crops[0], crops[2]  # the detector finds the face in fer0028638, not in fer0028640
+    photo = lfw_paths("happiness", 1)[0]
+    with Analyzer(expression=None, explain=None) as auto, Analyzer(expression=None, explain=None, whole_image_face="never") as never, \
+            Analyzer(expression=None, explain=None, whole_image_face="always") as always:
+        whole = np.array([[0, 0, 48, 48]], np.float32)
+        for a, crop in ((always, found), (always, missed), (auto, missed)):
+            faces = a.analyze(crop).faces
+            assert len(faces) == 1 and np.array_equal(faces.boxes, whole) and faces.has_landmarks.all(), (a, crop)
+        assert len(never.analyze(missed).faces) == 0
+        detected = auto.analyze(found).faces
+        assert len(detected) == 1 and not np.array_equal(detected.boxes, whole)
+        np.testing.assert_array_equal(detected.boxes, never.analyze(found).faces.boxes)
+        # a photo keeps the detector's boxes
+        np.testing.assert_array_equal(auto.analyze(photo).faces.boxes, never.analyze(photo).faces.boxes)
+        # no face where there is none: the landmarker must confirm the whole-image face
+        blank = np.full((120, 120, 3), 128, np.uint8)
+        assert len(auto.analyze(blank).faces) == 0 and len(always.analyze(blank).faces) == 0
+    with pytest.raises(ConfigError, match="whole_image_face"):
+        Analyzer(whole_image_face="sometimes")

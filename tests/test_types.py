@@ -88,7 +88,9 @@ def test_json_round_trip_keeps_every_field():
 
 
 def test_records_have_readable_au_bands():
-    f = make_faces(1).with_fields(aus=np.full((1, len(AU_CODES)), 0.3))
+    from tests.explain.conftest import GRADED
+
+    f = make_faces(1).with_fields(aus=np.full((1, len(AU_CODES)), 0.3), au_profile=GRADED)
     f = f.with_fields(aus=np.where(np.arange(len(AU_CODES)) == 0, 4.2, f.aus))
     rec = f.to_records()[0]
     assert rec["aus"]["AU1"] == {"intensity": 4.2, "band": "D", "reliability": "weak"}

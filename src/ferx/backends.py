@@ -4,8 +4,7 @@ Backend modules import only numpy/Pillow at module level; their heavy dependenci
 backend is constructed.
 """
 
-from ferx.aus import blendshapes as _aus_blendshapes  # noqa: F401
-from ferx.aus import image_heads as _aus_image_heads  # noqa: F401
+from ferx.aus import calibrated as _aus_calibrated  # noqa: F401
 from ferx.detect import blazeface as _detect_blazeface  # noqa: F401
 from ferx.expression import codebook as _expression_codebook  # noqa: F401
 from ferx.expression import onnx_classifier as _expression_onnx  # noqa: F401

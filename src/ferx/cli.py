@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                    "landmarks, AUs, classifier) or onepass (one network finds faces and their expressions)")
     a.add_argument("--aus", action="store_true", help="with --pipeline onepass: also run the landmarker, AU and "
                    "explain stages on the detected boxes")
+    _whole_image_face_option(a)
     _llm_options(a)
     report_cli.add_report_flag(a)
 
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--recursive", "-r", action="store_true", help="search folders recursively")
     e.add_argument("--config", help="YAML config file (see `ferx config`)")
     e.add_argument("--json", action="store_true", help="print the structured explanations as JSON lines")
+    _whole_image_face_option(e)
     _llm_options(e)
 
     d = sub.add_parser("cot-data", help="write Exp-CoT instruction-tuning data for a labelled dataset")
@@ -235,6 +237,12 @@ def _training(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whole_image_face_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--whole-image-face", action="store_true",
+                   help="every image is one face crop (as datasets ship them: FER2013, CK+, RAF-DB aligned): "
+                        "the face is the whole image, no detector is run (config: whole_image_face: always)")
+
+
 def _llm_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", metavar="URL", type=http_url,
                    help="rephrase explanations with an OpenAI-compatible chat endpoint "
@@ -365,7 +373,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _load_config(args: argparse.Namespace) -> AnalyzerConfig:
     # Path, not str: --config always names a file, whatever its extension.
-    return AnalyzerConfig.from_yaml(Path(args.config)) if args.config else AnalyzerConfig()
+    config = AnalyzerConfig.from_yaml(Path(args.config)) if args.config else AnalyzerConfig()
+    if getattr(args, "whole_image_face", False):
+        config = config.with_overrides({"whole_image_face": "always"})
+    return config
 
 
 def _print_explanations(item: Any, write: Any = print) -> None:

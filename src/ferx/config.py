@@ -36,7 +36,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
     "two-stage": {
         "detector": {"name": "blazeface", "options": {}},
         "landmarker": {"name": "mediapipe", "options": {}},
-        "aus": {"name": "image-heads", "options": {}},
+        "aus": {"name": "facs", "options": {}},
         "expression": {"name": "onnx-classifier", "options": {}},
         "explain": {"name": "cot", "options": {}},
     },
@@ -59,10 +59,16 @@ ADDONS: dict[str, dict[str, Any]] = {
     # landmarks, AUs and explanations on the boxes of a detector-only pipeline (e.g. onepass)
     "aus": {
         "landmarker": {"name": "mediapipe", "options": {}},
-        "aus": {"name": "image-heads", "options": {}},
+        "aus": {"name": "facs", "options": {}},
         "explain": {"name": "cot", "options": {}},
     },
 }
+
+
+#: Values of `AnalyzerConfig.whole_image_face`.
+WHOLE_IMAGE_FACE: tuple[str, ...] = ("auto", "always", "never")
+#: "auto": an image this small (longer side, px) in which the detector finds no face is read as one face.
+WHOLE_IMAGE_MAX_SIDE = 512
 
 
 def apply_pipeline(data: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +100,13 @@ class AnalyzerConfig:
             box the landmark model rejects is almost always a false positive, and it would carry no
             AUs or expression.
         max_faces: keep at most this many faces per image (largest first); None keeps all.
+        whole_image_face: when an image is read as one face filling it ("a face crop", as datasets
+            ship them): "auto" — where the detector finds no face in an image of at most
+            `WHOLE_IMAGE_MAX_SIDE` px; "always" — every image is one face crop (no detector is
+            run: for dataset crops, faster, and on FACS-coded 48-px crops the AUs read slightly
+            closer to the codes, docs/aus.md); "never". The face's box is then the whole image,
+            whose surroundings the landmarker pads with grey; the landmarker still has to confirm
+            a face (with "auto", surely: the box comes with score 0).
         min_image_side: smallest accepted image side in pixels.
         max_image_pixels: largest accepted image area in pixels.
     """
@@ -101,17 +114,20 @@ class AnalyzerConfig:
     pipeline: str = "two-stage"
     detector: StageConfig = field(default_factory=lambda: StageConfig("blazeface"))
     landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
-    aus: StageConfig | None = field(default_factory=lambda: StageConfig("image-heads"))
+    aus: StageConfig | None = field(default_factory=lambda: StageConfig("facs"))
     expression: StageConfig | None = field(default_factory=lambda: StageConfig("onnx-classifier"))
     explain: StageConfig | None = field(default_factory=lambda: StageConfig("cot"))
     keep_unverified: bool = False
     max_faces: int | None = None
+    whole_image_face: str = "auto"
     min_image_side: int = 16
     max_image_pixels: int = 200_000_000
 
     def __post_init__(self) -> None:
         if self.pipeline not in PIPELINES:
             raise ConfigError(f"unknown pipeline {self.pipeline!r}; choose from {', '.join(PIPELINES)}")
+        if self.whole_image_face not in WHOLE_IMAGE_FACE:
+            raise ConfigError(f"whole_image_face must be one of {', '.join(WHOLE_IMAGE_FACE)}; got {self.whole_image_face!r}")
 
     @classmethod
     def preset(cls, pipeline: str, **overrides: Any) -> AnalyzerConfig:

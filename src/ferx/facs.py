@@ -1,13 +1,14 @@
 """The one table of facial action units (AUs) and the emotion codebooks.
 
-Everything in ferx that needs to know what an AU is — the AU estimator, the expression scorer, the
-annotator, and later the AU heatmaps and the chain of thought — reads it from here.
+Everything in ferx that needs to know what an AU is — the AU estimators, the expression scorer, the
+annotator, the AU heatmaps and the chain of thought — reads it from here: names, regions, the
+landmarks that locate each AU, the intensity bands, the emotion prototypes and AU interactions, and
+how well an estimator measures each AU (`AUProfile`).
 
-AU intensities in ferx are *estimates* derived from MediaPipe's 52 learned blendshape scores (and,
-for AU25, from landmark geometry). They are not certified FACS codes: a FACS coder scores
-appearance changes on video, while the blendshape model was trained to drive an avatar. The table
-records which blendshape(s) each AU is read from and the calibration that maps a blendshape score
-to the 0–5 FACS intensity scale (0 = absent, 1–5 = bands A–E).
+How an AU is *read* is not here: `ferx.aus` holds the measures (blendshapes, canonical-frame landmark
+geometry, image heads) and the per-AU calibration checked against FACS codes (`ferx.aus.calibrated`).
+ferx's AU intensities are estimates, not certified FACS codes: a FACS coder scores appearance
+changes against the person's own neutral face on video; ferx reads one image, with no baseline.
 
 Sources: Ekman, Friesen & Hager, *Facial Action Coding System* (2002) for names and regions;
 EMFACS prototypes as tabulated by Matsumoto, Keltner, Shiota, O'Sullivan & Frank (2008) for the
@@ -57,28 +58,17 @@ BLENDSHAPE_INDEX: dict[str, int] = {n: i for i, n in enumerate(BLENDSHAPES)}
 BANDS: tuple[str, ...] = ("A", "B", "C", "D", "E")
 OCCURRENCE_THRESHOLD: float = 1.0
 
-#: Landmark-geometry sources (not blendshapes), computed from the 478-point mesh (see GEOMETRY below).
-GEOMETRY_LIPS_APART = "geom:lips_apart"
-GEOMETRY_EYE_NARROWING = "geom:eye_narrowing"
-GEOMETRY_CHEEK_RAISE = "geom:cheek_raise"
-GEOMETRY_BROW_LOWER = "geom:brow_lower"
-GEOMETRY_LIP_CORNER_DROP = "geom:lip_corner_drop"
-GEOMETRY_LIP_PRESS = "geom:lip_press"
-GEOMETRY_LIP_NARROW = "geom:lip_narrow"
-
 #: Reliability grades of an AU estimate, best first (see `ActionUnit.reliability`). The grade is the
-#: AUC with which the estimate separates faces whose label's prototype uses the AU from neutral
-#: faces, measured on the identity half A of lfw-expressions (benchmarks/bench_au_validity.py):
-#: good >= 0.75, fair >= 0.65, weak >= 0.58, unreliable below (0.5 is chance).
+#: ROC-AUC of the estimate against the presence codes of certified FACS coders, on the coded peak
+#: frames of `ckplus-facs`, subject-wise cross-validated (`ferx.train.aus.calibration`; docs/aus.md):
+#: good >= 0.90, fair >= 0.80, weak >= 0.70, unreliable below (0.5 is chance).
 RELIABILITY_GRADES: tuple[str, ...] = ("good", "fair", "weak", "unreliable", "ungraded")
-RELIABILITY_EDGES: dict[str, float] = {"good": 0.75, "fair": 0.65, "weak": 0.58}
-#: Blendshape-derived sources (functions of the 52 scores, see DERIVED below).
-DERIVED_UPPER_LIP_BEYOND_SMILE = "bs:upper_lip_beyond_smile"
+RELIABILITY_EDGES: dict[str, float] = {"good": 0.90, "fair": 0.80, "weak": 0.70}
 
 
 @dataclass(frozen=True)
 class ActionUnit:
-    """One facial action unit and how ferx estimates it.
+    """One facial action unit.
 
     Attributes:
         number: FACS AU number.
@@ -86,17 +76,11 @@ class ActionUnit:
         description: plain-language description of the appearance change.
         region: facial region (used for grouping and for AU heatmaps).
         landmarks: MediaPipe mesh indices that locate the AU's region (centres of AU heatmap blobs).
-        sources: blendshape names (or a `geom:` / `bs:` source) the estimate is read from; left/right pairs
-            are combined by taking the stronger side, as a FACS coder scores the more intense side.
-        rest: source value at which the AU starts (maps to intensity 0).
-        full: source value at which the AU is at maximum intensity E (maps to 5).
         note: known limitation of the estimate, shown to users and in explanations.
-        validity: measured AUC with which the estimate separates faces whose label's prototype
-            uses the AU from neutral faces (lfw-expressions identity half A; contempt's AU14 on FER+
-            train, where contempt has enough faces); None for AUs in no prototype (no expression
-            label can check them). benchmarks/bench_au_validity.py prints it.
+        validity: the estimator's measured ROC-AUC against FACS codes (`RELIABILITY_GRADES`); None
+            where it could not be measured (too few coded occurrences).
         grade_cap: the best grade the estimate may have whatever its validity (an estimator sets it
-            where the AUC overstates what is measured, e.g. two heads that read the same thing).
+            where the AUC overstates what is measured, e.g. too few coded occurrences).
     """
 
     number: int
@@ -104,9 +88,6 @@ class ActionUnit:
     description: str
     region: str
     landmarks: tuple[int, ...]
-    sources: tuple[str, ...]
-    rest: float
-    full: float
     note: str = ""
     validity: float | None = None
     grade_cap: str | None = None
@@ -145,79 +126,43 @@ def grade_of(validity: float | None, cap: str | None = None) -> str:
     return grade
 
 
-# rest/full calibration: `rest` sits near the 90th percentile of neutral faces (so a neutral face
-# mostly reads as absent) and `full` near the 90th–95th percentile of the expressions that use the
-# AU. Measured with benchmarks/calibrate_aus.py on the 2,281 lfw-expressions photos where a face was
-# found (docs/results.md). MediaPipe's cheekSquint and noseSneer outputs were 0.000 at the 90th
-# percentile for every label, so AU6 is read from landmark geometry (the infraorbital cheek rising
-# towards the lower lid separated happy from neutral faces with AUC 0.69, eyeSquint with 0.60) and
-# AU9 is effectively never detected by this backend.
 _AU_ROWS: tuple[ActionUnit, ...] = (
-    ActionUnit(1, "Inner Brow Raiser", "inner ends of the eyebrows pulled up", "brows",
-               (107, 336), ("browInnerUp",), 0.30, 0.75),
-    ActionUnit(2, "Outer Brow Raiser", "outer parts of the eyebrows pulled up", "brows",
-               (105, 334), ("browOuterUpLeft", "browOuterUpRight"), 0.35, 0.80),
-    ActionUnit(4, "Brow Lowerer", "eyebrows lowered and drawn together", "brows",
-               (107, 336, 9), (GEOMETRY_BROW_LOWER,), 0.05, 0.13,
-               "from the inner brow's height over the eye; brow shape varies it between people"),
-    ActionUnit(5, "Upper Lid Raiser", "upper eyelids raised, eyes widened", "eyes",
-               (159, 386), ("eyeWideLeft", "eyeWideRight"), 0.05, 0.20),
-    ActionUnit(6, "Cheek Raiser", "cheeks raised, eyes narrowed from below, crow's feet", "cheeks",
-               (50, 280), (GEOMETRY_CHEEK_RAISE,), 0.12, 0.30,
-               "from the cheek rising towards the lower lid (MediaPipe's cheekSquint is ~0 on every "
-               "face measured); face shape varies it between people"),
-    ActionUnit(7, "Lid Tightener", "eyelids tightened, eye opening narrowed", "eyes",
-               (145, 374), (GEOMETRY_EYE_NARROWING,), 0.35, 0.75,
-               "from the eye opening's height; looking down and cheek raising narrow it too"),
-    ActionUnit(9, "Nose Wrinkler", "skin along the nose wrinkled, nostrils raised", "nose",
-               (129, 358), ("noseSneerLeft", "noseSneerRight"), 0.05, 0.50,
-               "rarely detected: MediaPipe's noseSneer output is ~0 on every face measured"),
-    ActionUnit(10, "Upper Lip Raiser", "upper lip raised", "mouth",
-               (37, 267), (DERIVED_UPPER_LIP_BEYOND_SMILE,), 0.05, 0.50,
-               "upper-lip raise beyond what the smile (AU12) itself produces"),
-    ActionUnit(12, "Lip Corner Puller", "lip corners pulled up and back (smile)", "mouth",
-               (61, 291), ("mouthSmileLeft", "mouthSmileRight"), 0.10, 0.85),
-    ActionUnit(14, "Dimpler", "lip corners tightened into dimples", "mouth",
-               (61, 291), ("mouthDimpleLeft", "mouthDimpleRight"), 0.06, 0.25),
-    ActionUnit(15, "Lip Corner Depressor", "lip corners pulled down", "mouth",
-               (61, 291), ("mouthFrownLeft", "mouthFrownRight"), 0.06, 0.30,
-               "MediaPipe's mouthFrown; the corners' height below the mouth's middle (geom:lip_corner_drop) "
-               "separated sad from neutral faces no better (AUC 0.54 both, lfw half A + FER+ val)"),
-    ActionUnit(16, "Lower Lip Depressor", "lower lip pulled down", "mouth",
-               (14, 17), ("mouthLowerDownLeft", "mouthLowerDownRight"), 0.30, 0.85),
-    ActionUnit(17, "Chin Raiser", "chin boss pushed up, lower lip pushed up", "chin",
-               (199,), ("mouthShrugLower",), 0.08, 0.45),
-    ActionUnit(18, "Lip Pucker", "lips pushed forward and puckered", "mouth",
-               (0, 17), ("mouthPucker",), 0.30, 0.70),
-    ActionUnit(20, "Lip Stretcher", "lip corners stretched sideways", "mouth",
-               (61, 291), ("mouthStretchLeft", "mouthStretchRight"), 0.08, 0.50),
-    ActionUnit(22, "Lip Funneler", "lips funnelled outwards", "mouth",
-               (0, 17), ("mouthFunnel",), 0.15, 0.50),
-    ActionUnit(23, "Lip Tightener", "lips tightened and narrowed", "mouth",
-               (0, 17), (GEOMETRY_LIP_NARROW,), 0.04, 0.15,
-               "from the lip red thinning while the mouth narrows (not from lips rolled inward, AU28)"),
-    ActionUnit(24, "Lip Pressor", "lips pressed together", "mouth",
-               (13, 14), (GEOMETRY_LIP_PRESS,), 0.18, 0.45,
-               "from the red of closed lips thinning; lips rolled inward (AU28) look the same"),
-    ActionUnit(25, "Lips Part", "lips apart", "mouth",
-               (13, 14), (GEOMETRY_LIPS_APART,), 0.05, 0.30),
-    ActionUnit(26, "Jaw Drop", "jaw lowered, mouth open", "jaw",
-               (14, 152), ("jawOpen",), 0.12, 0.50),
-    ActionUnit(27, "Mouth Stretch", "mouth stretched wide open, jaw pulled far down", "jaw",
-               (14, 152), (GEOMETRY_LIPS_APART,), 0.30, 0.55),
+    ActionUnit(1, "Inner Brow Raiser", "inner ends of the eyebrows pulled up", "brows", (107, 336)),
+    ActionUnit(2, "Outer Brow Raiser", "outer parts of the eyebrows pulled up", "brows", (105, 334)),
+    ActionUnit(4, "Brow Lowerer", "eyebrows lowered and drawn together", "brows", (107, 336, 9)),
+    ActionUnit(5, "Upper Lid Raiser", "upper eyelids raised, eyes widened", "eyes", (159, 386)),
+    ActionUnit(6, "Cheek Raiser", "cheeks raised, eyes narrowed from below, crow's feet", "cheeks", (50, 280)),
+    ActionUnit(7, "Lid Tightener", "eyelids tightened, eye opening narrowed", "eyes", (145, 374)),
+    ActionUnit(9, "Nose Wrinkler", "skin along the nose wrinkled, nostrils raised", "nose", (129, 358)),
+    ActionUnit(10, "Upper Lip Raiser", "upper lip raised", "mouth", (37, 267)),
+    ActionUnit(12, "Lip Corner Puller", "lip corners pulled up and back (smile)", "mouth", (61, 291)),
+    ActionUnit(14, "Dimpler", "lip corners tightened into dimples", "mouth", (61, 291)),
+    ActionUnit(15, "Lip Corner Depressor", "lip corners pulled down", "mouth", (61, 291)),
+    ActionUnit(16, "Lower Lip Depressor", "lower lip pulled down", "mouth", (14, 17)),
+    ActionUnit(17, "Chin Raiser", "chin boss pushed up, lower lip pushed up", "chin", (199,)),
+    ActionUnit(18, "Lip Pucker", "lips pushed forward and puckered", "mouth", (0, 17)),
+    ActionUnit(20, "Lip Stretcher", "lip corners stretched sideways", "mouth", (61, 291)),
+    ActionUnit(22, "Lip Funneler", "lips funnelled outwards", "mouth", (0, 17)),
+    ActionUnit(23, "Lip Tightener", "lips tightened and narrowed", "mouth", (0, 17)),
+    ActionUnit(24, "Lip Pressor", "lips pressed together", "mouth", (13, 14),
+               "closed lips pressed thin; lips rolled inward (AU28) look alike"),
+    ActionUnit(25, "Lips Part", "lips apart", "mouth", (13, 14)),
+    ActionUnit(26, "Jaw Drop", "jaw lowered, mouth open", "jaw", (14, 152)),
+    ActionUnit(27, "Mouth Stretch", "mouth stretched wide open, jaw pulled far down", "jaw", (14, 152)),
     ActionUnit(43, "Eyes Closed", "eyes closed (AU45 blink looks the same in a still image)", "eyes",
-               (159, 145, 386, 374), ("eyeBlinkLeft", "eyeBlinkRight"), 0.45, 0.85),
+               (159, 145, 386, 374)),
 )
 
-#: Measured validity of each AU estimate (`ActionUnit.validity`): AUC of the intensity, faces of the
-#: labels whose prototype holds the AU as defining (else all that use it) against neutral faces,
-#: mean of lfw-expressions identity half A and FER+ val (the data choices are made on; AU14 on FER+
-#: val alone, lfw has 4 contempt faces). `python benchmarks/bench_au_validity.py`, 2026-11-30,
-#: docs/results.md "Issue 11". AU18, AU22 and AU43 are in no prototype: ungraded.
+#: The mesh estimator's validity per AU (`ActionUnit.validity`): the ROC-AUC of its readings against
+#: FACS codes, subject-wise cross-validated on `ckplus-facs` — the grades of the "blendshapes"
+#: estimator, whose calibration (`assets/models/au-facs-mesh.json`) holds the same numbers (a test
+#: checks it). They grade AUs that come without a profile (hand-built faces, JSON from before
+#: profiles). AUs with too few coded occurrences are ungraded, and capped (`MESH_CAPS`).
 AU_VALIDITY: dict[int, float] = {
-    1: 0.60, 2: 0.65, 4: 0.61, 5: 0.70, 6: 0.63, 7: 0.57, 9: 0.50, 10: 0.52, 12: 0.88, 14: 0.65,
-    15: 0.54, 16: 0.52, 17: 0.52, 20: 0.60, 23: 0.49, 24: 0.47, 25: 0.69, 26: 0.78, 27: 0.53,
+    1: 0.9619, 2: 0.9805, 4: 0.7969, 5: 0.9846, 6: 0.9483, 7: 0.8205, 9: 0.8380, 10: 0.6070, 12: 0.9778, 14: 0.8817, 15: 0.8204, 17: 0.9528, 20: 0.9650, 23: 0.8116, 24: 0.8820, 25: 0.9954, 26: 0.8432, 27: 0.9953,
 }
+#: Grade caps of the mesh estimator: AUs graded on fewer than 10 coded occurrences.
+MESH_CAPS: dict[int, str] = {10: 'weak', 26: 'weak'}
 AU_TABLE: tuple[ActionUnit, ...] = tuple(replace(au, validity=AU_VALIDITY.get(au.number)) for au in _AU_ROWS)
 AU_NUMBERS: tuple[int, ...] = tuple(au.number for au in AU_TABLE)
 #: (K,) bool in AU_TABLE order: the AU is measured (not graded unreliable).
@@ -298,209 +243,32 @@ def emotions_for_au(number: int) -> tuple[str, ...]:
     return tuple(e for _, e in sorted(hits, key=lambda t: -t[0]))
 
 
-# -- reading AUs from blendshapes and geometry -----------------------------------------------------
-# Mesh points: inner lip midpoints (13, 14), outer eye corners (33, 263) as the face's scale, and the
-# mid upper/lower eyelids (159/145 right eye, 386/374 left eye).
-_INNER_UPPER_LIP, _INNER_LOWER_LIP, _EYE_OUTER_A, _EYE_OUTER_B = 13, 14, 33, 263
-_LIDS = ((159, 145), (386, 374))
-#: Eye opening (lid gap / eye-corner distance) of a relaxed open eye: the median neutral lfw face.
-_OPEN_EYE_APERTURE = 0.10
-# Infraorbital cheek points under each eye (118 right, 347 left) and the lower-lid midpoints.
-_CHEEK_UNDER_LID = ((118, 145), (347, 374))
-#: Cheek-point-to-lower-lid height / eye-corner distance on the median neutral lfw face.
-_RELAXED_CHEEK_GAP = 0.183
-
-
-def _face_scale(landmarks: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(landmarks[:, _EYE_OUTER_A, :2] - landmarks[:, _EYE_OUTER_B, :2], axis=1)
-
-
-def lips_apart(landmarks: np.ndarray) -> np.ndarray:
-    """(N,) gap between the inner lips divided by the outer-eye-corner distance (2-D, image plane)."""
-    gap = np.linalg.norm(landmarks[:, _INNER_UPPER_LIP, :2] - landmarks[:, _INNER_LOWER_LIP, :2], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return gap / _face_scale(landmarks)
-
-
-def eye_narrowing(landmarks: np.ndarray) -> np.ndarray:
-    """(N, 2) per eye: how much narrower than a relaxed open eye it is (0 = open or wider, 1 = shut)."""
-    scale = _face_scale(landmarks)
-    out = []
-    for upper, lower in _LIDS:
-        gap = np.linalg.norm(landmarks[:, upper, :2] - landmarks[:, lower, :2], axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.clip(1.0 - gap / scale / _OPEN_EYE_APERTURE, 0.0, 1.0))
-    return np.stack(out, axis=1)
-
-
-def cheek_raise(landmarks: np.ndarray) -> np.ndarray:
-    """(N, 2) per side: how much closer the infraorbital cheek point is to the lower lid than on a
-    relaxed face, measured perpendicular to the eye line (0 = relaxed or lower, 1 = touching)."""
-    scale = _face_scale(landmarks)
-    eye_line = landmarks[:, _EYE_OUTER_B, :2] - landmarks[:, _EYE_OUTER_A, :2]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        down = np.stack([-eye_line[:, 1], eye_line[:, 0]], axis=1) / np.linalg.norm(eye_line, axis=1, keepdims=True)
-        out = []
-        for cheek, lid in _CHEEK_UNDER_LID:
-            gap = ((landmarks[:, cheek, :2] - landmarks[:, lid, :2]) * down).sum(axis=1) / scale
-            out.append(np.clip(1.0 - gap / _RELAXED_CHEEK_GAP, 0.0, 1.0))
-    return np.stack(out, axis=1)
-
-
-def _up(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2) unit vector pointing up the face (perpendicular to the eye line) and (N,) face scale.
-
-    Heights measured along it do not change when the head rolls."""
-    eye_line = landmarks[:, _EYE_OUTER_B, :2] - landmarks[:, _EYE_OUTER_A, :2]
-    scale = np.linalg.norm(eye_line, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        up = np.stack([eye_line[:, 1], -eye_line[:, 0]], axis=1) / scale[:, None]
-    return up, scale
-
-
-def _height(landmarks: np.ndarray, above: np.ndarray, below: np.ndarray, up: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(N,) how far point(s) `above` lie above `below` along `up`, in units of the face scale."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ((above - below) * up).sum(axis=1) / scale
-
-
-# Inner end of each brow's lower edge (55 right, 285 left) and each eye's corners (33/133, 263/362).
-_BROW_OVER_EYE = ((55, (33, 133)), (285, (263, 362)))
-#: Inner-brow height above the eye-corner midpoint / eye-corner distance on the median neutral face
-#: of lfw-expressions half A.
-_RELAXED_BROW_HEIGHT = 0.148
-
-
-def brow_lower(landmarks: np.ndarray) -> np.ndarray:
-    """(N, 2) per side: how far the inner brow sits below its relaxed height over the eye (face scales;
-    0 = relaxed, negative = raised). AU4 lowers the brows; browDown separates angry from neutral
-    faces with AUC 0.57 on lfw-expressions, this height with 0.68 (docs/results.md)."""
-    up, scale = _up(landmarks)
-    out = []
-    for brow, (c1, c2) in _BROW_OVER_EYE:
-        eye = (landmarks[:, c1, :2] + landmarks[:, c2, :2]) / 2
-        out.append(_RELAXED_BROW_HEIGHT - _height(landmarks, landmarks[:, brow, :2], eye, up, scale))
-    return np.stack(out, axis=1)
-
-
-# Lip corners (61 right, 291 left) and the outer midpoints of the upper (0) and lower (17) lip.
-_LIP_CORNERS, _OUTER_UPPER_LIP, _OUTER_LOWER_LIP = (61, 291), 0, 17
-
-
-def lip_corner_drop(landmarks: np.ndarray) -> np.ndarray:
-    """(N, 2) per side: how far the lip corner lies below the middle of the mouth (the midpoint of the
-    outer lip midpoints), in face scales. AU15 pulls the corners down, AU12 up."""
-    up, scale = _up(landmarks)
-    centre = (landmarks[:, _OUTER_UPPER_LIP, :2] + landmarks[:, _OUTER_LOWER_LIP, :2]) / 2
-    return np.stack([_height(landmarks, centre, landmarks[:, c, :2], up, scale) for c in _LIP_CORNERS], axis=1)
-
-
-#: Lip-red height (outer minus inner lip, upper + lower) / face scale, and mouth width / face scale,
-#: on the median neutral face of lfw-expressions half A with closed lips.
-_RELAXED_LIP_RED, _RELAXED_MOUTH_WIDTH = 0.169, 0.572
-#: Lips closer than this (gap / face scale) count as closed: AU24 presses closed lips together.
-_LIPS_CLOSED = 0.03
-
-
-def _lip_red(landmarks: np.ndarray) -> np.ndarray:
-    scale = _face_scale(landmarks)
-    upper = np.linalg.norm(landmarks[:, _OUTER_UPPER_LIP, :2] - landmarks[:, _INNER_UPPER_LIP, :2], axis=1)
-    lower = np.linalg.norm(landmarks[:, _INNER_LOWER_LIP, :2] - landmarks[:, _OUTER_LOWER_LIP, :2], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (upper + lower) / scale
-
-
-def lip_press(landmarks: np.ndarray) -> np.ndarray:
-    """(N,) AU24: how much thinner than relaxed the red of closed lips is (fraction; 0 when the lips
-    are apart or the red is at least relaxed). Rolling the lips inward (AU28) thins it too."""
-    thinning = np.clip(1.0 - _lip_red(landmarks) / _RELAXED_LIP_RED, 0.0, 1.0)
-    return np.where(lips_apart(landmarks) < _LIPS_CLOSED, thinning, 0.0)
-
-
-def lip_narrow(landmarks: np.ndarray) -> np.ndarray:
-    """(N,) AU23: the lips thinned AND the mouth narrowed (the smaller of the two fractions), so that
-    neither a wide stretched mouth (AU20) nor a pout (AU18) alone reads as lip tightening."""
-    scale = _face_scale(landmarks)
-    width = np.linalg.norm(landmarks[:, _LIP_CORNERS[0], :2] - landmarks[:, _LIP_CORNERS[1], :2], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        narrowing = np.clip(1.0 - width / scale / _RELAXED_MOUTH_WIDTH, 0.0, 1.0)
-    thinning = np.clip(1.0 - _lip_red(landmarks) / _RELAXED_LIP_RED, 0.0, 1.0)
-    return np.minimum(narrowing, thinning)
-
-
-#: Geometry sources: name → function of (N, 478, 3) landmarks giving (N,) or (N, 2) (left/right) values.
-GEOMETRY = {
-    GEOMETRY_LIPS_APART: lips_apart,
-    GEOMETRY_EYE_NARROWING: eye_narrowing,
-    GEOMETRY_CHEEK_RAISE: cheek_raise,
-    GEOMETRY_BROW_LOWER: brow_lower,
-    GEOMETRY_LIP_CORNER_DROP: lip_corner_drop,
-    GEOMETRY_LIP_PRESS: lip_press,
-    GEOMETRY_LIP_NARROW: lip_narrow,
+# -- contempt's one-sidedness ---------------------------------------------------------------------
+#: Contempt's one-sided AUs read side by side from MediaPipe's left/right blendshapes: the two
+#: coefficients and the coefficient range mapped onto 0–5 (a side at `rest` reads 0, at `full` 5),
+#: as the mesh estimator read them before issue 21 (lfw-expressions: rest near the neutral 90th
+#: percentile, full near the expressive 95th).
+ONE_SIDED_SOURCES: dict[int, tuple[str, str, float, float]] = {
+    12: ("mouthSmileLeft", "mouthSmileRight", 0.10, 0.85),
+    14: ("mouthDimpleLeft", "mouthDimpleRight", 0.06, 0.25),
 }
 
 
-#: How much of MediaPipe's mouthUpperUp a smile explains, per unit of mouthSmile on the same side.
-#: mouthUpperUp rises with broad smiles (upper teeth shown): read plainly, AU10 was active on 47 %
-#: of lfw-expressions happiness faces against 5 % of disgust and 6 % of neutral ones (300 photos
-#: per label). FACS does not score AU10 for the lip raise that a strong AU12 causes, so the smile's
-#: share is taken off; at 0.8 happiness falls to 8 % while neutral, surprise, sadness and disgust
-#: move by at most 2 points (anger 30 → 16 %: some angry faces there smile or grimace).
-UPPER_LIP_SMILE_SHARE: float = 0.8
-
-
-def upper_lip_beyond_smile(blendshapes: np.ndarray) -> np.ndarray:
-    """(N, 2) left/right mouthUpperUp minus UPPER_LIP_SMILE_SHARE × mouthSmile, floored at 0."""
-    up = blendshapes[:, [BLENDSHAPE_INDEX["mouthUpperUpLeft"], BLENDSHAPE_INDEX["mouthUpperUpRight"]]]
-    smile = blendshapes[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]]
-    return np.maximum(up - UPPER_LIP_SMILE_SHARE * smile, 0.0)
-
-
-#: Derived sources: name → function of (N, 52) blendshapes giving (N, S) values.
-DERIVED = {DERIVED_UPPER_LIP_BEYOND_SMILE: upper_lip_beyond_smile}
-
-
-def source_values(au: ActionUnit, blendshapes: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
-    """(N, S) raw values of the AU's sources (S = 2 for a left/right pair)."""
-    cols = []
-    for src in au.sources:
-        if src in GEOMETRY:
-            if landmarks is None:
-                cols.append(np.full((blendshapes.shape[0], 1), np.nan, np.float32))
-            else:
-                cols.append(np.asarray(GEOMETRY[src](landmarks), np.float32).reshape(blendshapes.shape[0], -1))
-        elif src in DERIVED:
-            cols.append(np.asarray(DERIVED[src](blendshapes), np.float32).reshape(blendshapes.shape[0], -1))
-        else:
-            cols.append(blendshapes[:, BLENDSHAPE_INDEX[src]][:, None])
-    return np.concatenate(cols, axis=1).astype(np.float32)
-
-
-def to_intensity(au: ActionUnit, value: np.ndarray) -> np.ndarray:
-    """Map raw source values to the 0–5 FACS scale with the AU's rest/full calibration."""
-    return (5.0 * np.clip((value - au.rest) / (au.full - au.rest), 0.0, 1.0)).astype(np.float32)
-
-
-def au_intensities(blendshapes: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
-    """(N, K) intensities for every AU in AU_TABLE; a bilateral AU takes its stronger side."""
-    return np.stack([to_intensity(au, source_values(au, blendshapes, landmarks).max(axis=1)) for au in AU_TABLE], 1)
-
-
 def au_asymmetry(number: int, blendshapes: np.ndarray) -> np.ndarray:
-    """(N,) |left − right| of a bilateral AU on the 0–5 scale (0 for AUs read from one source)."""
-    au = AU_BY_NUMBER[number]
-    sides = source_values(au, blendshapes, None)
-    if sides.shape[1] != 2:
+    """(N,) |left − right| of a one-sided AU (`ONE_SIDED_SOURCES`) on the 0–5 scale; 0 for others."""
+    if number not in ONE_SIDED_SOURCES:
         return np.zeros(blendshapes.shape[0], np.float32)
-    return np.abs(to_intensity(au, sides[:, 0]) - to_intensity(au, sides[:, 1]))
+    left, right, rest, full = ONE_SIDED_SOURCES[number]
+    sides = blendshapes[:, [BLENDSHAPE_INDEX[left], BLENDSHAPE_INDEX[right]]]
+    level = 5.0 * np.clip((sides - rest) / (full - rest), 0.0, 1.0)
+    return np.abs(level[:, 0] - level[:, 1]).astype(np.float32)
 
 
 def one_sidedness(aus: np.ndarray, blendshapes: np.ndarray) -> np.ndarray:
     """(N, len(ONE_SIDED_AUS)) left/right difference of each one-sided-evidence AU, on the 0–5
     scale, never more than the AU's reported intensity: the sides come from the blendshapes, the
-    intensity from whichever estimator filled `aus` (an image head may read a weaker AU14 than the
-    mesh's stronger side). For the mesh estimator the bound changes nothing (its intensity is the
-    stronger side).
+    intensity from whichever estimator filled `aus` (which may read a weaker AU14 than the
+    blendshapes' stronger side).
 
     Args:
         aus: (N, K) intensities in `AU_CODES` order (NaN read as 0).
@@ -669,11 +437,12 @@ def evidence_matrices(measured: np.ndarray | None = None) -> tuple[np.ndarray, n
     return support, oppose, unilateral
 
 
-#: AU-evidence scoring chosen on lfw-expressions identity half A (benchmarks/bench_au_validity.py):
-#: the neutral level by accuracy, then the temperature by log-loss, so AU-only percentages are
-#: calibrated (the earlier 0.05 gave a mean top probability of 0.76 at 44 % accuracy).
-NEUTRAL_EVIDENCE: float = 0.19
-EVIDENCE_TEMPERATURE: float = 0.2
+#: AU-evidence scoring of the mesh estimator ("blendshapes", `assets/models/au-facs-mesh.json`),
+#: chosen on lfw-expressions identity half A (`ferx.train.aus.calibration.choose_scoring`): the
+#: neutral level by accuracy, then the temperature by log-loss, so AU-only percentages are calibrated.
+#: Every estimator's own scoring travels in its profile; these are the defaults.
+NEUTRAL_EVIDENCE: float = 0.21
+EVIDENCE_TEMPERATURE: float = 0.15
 
 @dataclass(frozen=True, eq=False)
 class AUProfile:
@@ -685,7 +454,7 @@ class AUProfile:
     `au-codebook` classifier, the JSON output, the report, the annotation) reads it from there.
 
     Attributes:
-        name: the estimator it describes ("blendshapes", "image-heads:au-heads", ...).
+        name: the estimator it describes (its calibration: "au-facs", "au-facs-mesh", ...).
         validity: AU number → measured AUC of its estimate (`ActionUnit.validity`); AUs not listed
             are ungraded.
         neutral_evidence, temperature: the AU-evidence scoring (`evidence_probabilities`) chosen
@@ -760,9 +529,9 @@ class AUProfile:
                    float(d.get("temperature", EVIDENCE_TEMPERATURE)), caps)
 
 
-#: The mesh/blendshape estimator's profile (`blendshapes` backend): `AU_VALIDITY` and the scoring
+#: The mesh estimator's profile (the "blendshapes" backend): `AU_VALIDITY`, `MESH_CAPS` and the scoring
 #: above. Also what AUs from an unknown source (e.g. JSON written before profiles) are read with.
-MESH_PROFILE = AUProfile("blendshapes", AU_VALIDITY, NEUTRAL_EVIDENCE, EVIDENCE_TEMPERATURE)
+MESH_PROFILE = AUProfile("au-facs-mesh", AU_VALIDITY, NEUTRAL_EVIDENCE, EVIDENCE_TEMPERATURE, MESH_CAPS)
 
 
 def profile_of(profile: AUProfile | None) -> AUProfile:

@@ -12,7 +12,7 @@ import numpy as np
 
 import ferx.backends  # noqa: F401  (registers the built-in backends)
 from ferx.assets import demo_image
-from ferx.config import AnalyzerConfig
+from ferx.config import WHOLE_IMAGE_MAX_SIDE, AnalyzerConfig
 from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
 from ferx.io import ImageInput, load_image
 from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPLAINERS, EXPRESSION_CLASSIFIERS, LANDMARKERS, Stage
@@ -79,6 +79,29 @@ def _hint(missing: list[str]) -> str:
         if set(missing) & set(getattr(registry.get(name), "provides", ()))
     ]
     return f" (provided by: {', '.join(offers)}; or switch this stage off)" if offers else ""
+
+
+#: Keypoints of a face filling its image, as fractions of the image (eyes, nose tip, mouth corners):
+#: FER+'s 48-px crops, where the eyes lie on a horizontal line at 39 % of the height
+#: (`facecrop.TEMPLATE`). Only the eye line's angle and the box are used: the landmarker replaces them.
+_WHOLE_IMAGE_KEYPOINTS = np.array([[0.32, 0.39], [0.68, 0.39], [0.5, 0.58], [0.36, 0.76], [0.64, 0.76]], np.float32)
+
+
+def whole_image_face(image: np.ndarray, score: float) -> Faces:
+    """One face whose box is the whole image (a face crop); `score` is the detection score it gets."""
+    h, w = image.shape[:2]
+    return Faces(np.array([[0, 0, w, h]], np.float32), np.array([score], np.float32),
+                 (_WHOLE_IMAGE_KEYPOINTS * np.array([w, h], np.float32))[None])
+
+
+def _face_crop(image: np.ndarray, faces: Faces) -> Faces:
+    """`AnalyzerConfig.whole_image_face == "auto"`: the detector's faces, or, where it finds none in a
+    small image (a crop too tight for it), one whole-image face with score 0, so that the landmarker
+    keeps it only if it is sure there is a face."""
+    h, w = image.shape[:2]
+    if not len(faces) and max(h, w) <= WHOLE_IMAGE_MAX_SIDE:
+        return whole_image_face(image, 0.0)
+    return faces
 
 
 class Analyzer:
@@ -192,24 +215,32 @@ class Analyzer:
         faces = Faces.empty() if given is None else given
         kept = np.arange(len(faces))
         notes: list[str] = []
+        whole = False  # the face is the whole image (a face crop), not a detection
         for slot, stage in self.stages:
             if (given is not None and not stage.needs) or stage.provides & skip:
                 continue
             t = time.perf_counter()
-            if len(faces) or not stage.needs:  # sources (detectors) run on every frame
+            if not stage.needs and self.config.whole_image_face == "always":
+                faces, whole = whole_image_face(image, score=1.0), True  # the user says so: the detector is not asked
+            elif len(faces) or not stage.needs:  # sources (detectors) run on every frame
                 faces = stage.process(image, faces, notes)
-                if not stage.needs:
-                    kept = np.arange(len(faces))
+                if not stage.needs and self.config.whole_image_face == "auto":
+                    found = len(faces)
+                    faces = _face_crop(image, faces)
+                    whole = not found and len(faces) > 0
+            if not stage.needs:
+                kept = np.arange(len(faces))
             timings[slot] = (time.perf_counter() - t) * 1e3
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
                 area = (faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])
                 keep = np.sort(np.argsort(-area)[: self.config.max_faces])
                 faces, kept = faces[keep], kept[keep]
-            if "landmarks" in stage.provides and faces.landmarks is not None and not self.config.keep_unverified:
+            if "landmarks" in stage.provides and faces.landmarks is not None and (whole or not self.config.keep_unverified):
                 verified = faces.has_landmarks
                 if not verified.all():
-                    dropped = int((~verified).sum())
-                    notes.append(f"{dropped} detection(s) dropped: the landmark model found no face in them")
+                    if not whole:  # a whole image the mesh finds no face in is no dropped detection, just no face
+                        dropped = int((~verified).sum())
+                        notes.append(f"{dropped} detection(s) dropped: the landmark model found no face in them")
                     faces, kept = faces[verified], kept[verified]
         if not len(faces):
             notes.append("no face found")

@@ -1,5 +1,5 @@
-"""Image-reading AU heads (issue 11 phase 2): the FACS-prior targets, the region restriction of each
-head on a real face, the ONNX export against PyTorch, and the onnxruntime stage on real photos."""
+"""Image-reading AU heads: the FACS-prior targets, the region restriction of each head on a real face,
+the ONNX export against PyTorch, and the onnxruntime runner on real photos."""
 
 from __future__ import annotations
 
@@ -126,86 +126,58 @@ def test_onnx_export_matches_pytorch(tmp_path, real_face):
     assert got.shape == (2, len(HEAD_AUS)) and np.abs(ref - got).max() < 1e-5
 
 
-def _stage_model(tmp_path):
-    """An exported (untrained) model with a sidecar: identity calibration, head for every AU."""
+def _untrained_model(tmp_path):
+    """An exported (untrained) head model with its sidecar."""
     torch = pytest.importorskip("torch")
     from ferx.train.aus import AUHeadNet, sidecar, write_onnx
 
     torch.manual_seed(2)
     model = AUHeadNet().eval()
     path = write_onnx(model, tmp_path / "au-test.onnx")
-    k = len(HEAD_AUS)
-    meta = sidecar(model, path, calibration={"rest": [0.0] * k, "full": [1.0] * k},
-                   fusion={c: "image" for c in HEAD_CODES}, grades={c: "weak" for c in HEAD_CODES})
-    path.with_suffix(".json").write_text(json.dumps(meta))
-    return path
+    path.with_suffix(".json").write_text(json.dumps(sidecar(model, path)))
+    return model, path
 
 
-def test_stage_fills_aus_from_the_image_and_keeps_the_mesh_where_told(tmp_path, real_face):
+def test_the_runner_gives_the_network_s_probabilities_and_checks_the_file(tmp_path, real_face):
     pytest.importorskip("onnxruntime")
-    from ferx.aus.blendshapes import BlendshapeAUEstimator
-    from ferx.aus.image_heads import ImageHeadAUEstimator
+    torch = pytest.importorskip("torch")
+    from ferx.aus.image_heads import ImageHeads
+    from ferx.train.harness import normalise
 
-    _, _, image, faces = real_face
-    path = _stage_model(tmp_path)
-    mesh = BlendshapeAUEstimator().process(image, faces).aus
-    with ImageHeadAUEstimator(str(path)) as stage:
-        aus = stage.process(image, faces).aus
-        probs = stage.head_probabilities(image, faces.landmarks)
-    cols = [facs.AU_CODES.index(c) for c in HEAD_CODES]
-    np.testing.assert_allclose(aus[:, cols], 5 * probs, rtol=1e-5)  # identity calibration, image fusion
-    others = [j for j in range(len(facs.AU_CODES)) if j not in cols]  # AU18, AU22, AU43: the mesh's
-    np.testing.assert_array_equal(aus[:, others], mesh[:, others])
-    with ImageHeadAUEstimator(str(path), fusion="mesh") as stage:
-        np.testing.assert_allclose(stage.process(image, faces).aus, mesh, rtol=1e-6)
+    crop, pts, image, faces = real_face
+    model, path = _untrained_model(tmp_path)
+    heads = ImageHeads(str(path))
+    got = heads.probabilities(image, faces.landmarks[:1])
+    with torch.no_grad():
+        ref = torch.sigmoid(model(normalise(torch.from_numpy(crop[None, None].copy())),
+                                  torch.from_numpy(region_masks(pts)))).numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-5)  # the same crop and masks as training builds
+    assert set(heads.by_code(image, faces.landmarks[:1])) == set(HEAD_CODES)
     # a sidecar that does not match the file is refused
     meta = json.loads(path.with_suffix(".json").read_text())
     meta["sha256"] = "0" * 64
     path.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(Exception, match="sha256"):
-        ImageHeadAUEstimator(str(path))
+        ImageHeads(str(path))
 
 
 def test_shipped_model_reads_smiles_from_the_image():
-    """The shipped model's AU12 head (image only) is higher on smiling lfw faces than on neutral ones."""
+    """The shipped model's AU12 head is higher on smiling lfw faces than on neutral ones."""
     pytest.importorskip("onnxruntime")
     from ferx import Analyzer, load_image
-    from ferx.assets import ModelFileError
-    from ferx.aus.image_heads import DEFAULT_MODEL, ImageHeadAUEstimator
+    from ferx.aus.image_heads import DEFAULT_MODEL, ImageHeads
 
-    try:
-        stage = ImageHeadAUEstimator(DEFAULT_MODEL, fusion="image")
-    except ModelFileError:
-        pytest.skip("no AU model shipped")
+    heads = ImageHeads(DEFAULT_MODEL)
     j = HEAD_AUS.index(12)
     level = {}
-    with Analyzer(aus=None, explain=None, expression=None) as a, stage:
+    with Analyzer(aus=None, explain=None, expression=None) as a:
         for label in ("happiness", "neutral"):
             vals = []
             for path in lfw_paths(label, 12):
                 image = load_image(path)
                 faces = a.analyze(image).faces
                 if len(faces):
-                    vals.append(stage.head_probabilities(image, faces.landmarks[:1])[0, j])
+                    vals.append(heads.probabilities(image, faces.landmarks[:1])[0, j])
             level[label] = np.mean(vals)
+    heads.close()
     assert level["happiness"] > level["neutral"] + 0.2, level
-
-
-def test_analyzer_runs_the_image_heads_and_explains_with_them():
-    """The stage in the full chain (detector → mesh → image heads → classifier → explainer) on a real photo."""
-    pytest.importorskip("onnxruntime")
-    import ferx.aus.image_heads  # noqa: F401  (registers "image-heads" until ferx.backends imports it)
-    from ferx import Analyzer
-    from ferx.assets import ModelFileError, packaged_model
-    from ferx.aus.image_heads import DEFAULT_MODEL
-
-    try:
-        packaged_model(DEFAULT_MODEL, "AU model")
-    except ModelFileError:
-        pytest.skip("no AU model shipped")
-    path = lfw_paths("happiness", 1)[0]
-    with Analyzer(aus="image-heads") as a, Analyzer(aus="blendshapes") as b:
-        faces, mesh = a.analyze(path).faces, b.analyze(path).faces
-    assert faces.aus.shape == (len(faces), len(facs.AU_CODES)) and np.isfinite(faces.aus).all()
-    assert faces.aus[0, facs.AU_CODES.index("AU12")] >= 1.5  # a smile, band B or more
-    assert not np.array_equal(faces.aus, mesh.aus) and faces.explanations[0].text

@@ -11,20 +11,20 @@ from ferx import FrameResult
 from ferx.explain.cot import explain_faces
 from ferx.explain.validate import reasoning_issues, validate
 from ferx.expression.codebook import AUCodebookExpression
-from ferx.facs import AU_VALIDITY, MESH_PROFILE, AUProfile, one_sidedness
-from tests.explain.conftest import make_face
+from ferx.facs import MESH_PROFILE, AUProfile, one_sidedness
+from tests.explain.conftest import GRADED, make_face
 
-#: A profile in which AU7, AU15 and AU24 are measured well (as the image heads grade them), AU15 and
-#: AU24 capped.
-HEADS_LIKE = AUProfile("test-heads", {**AU_VALIDITY, 7: 0.77, 24: 0.77, 23: 0.78, 4: 0.78, 15: 0.8}, 0.15, 0.15,
+#: A profile in which AU4, AU7, AU15, AU23 and AU24 are measured well (where `GRADED` has AU7, AU15,
+#: AU23 and AU24 unreliable and AU4 weak), AU15 and AU24 capped at weak.
+HEADS_LIKE = AUProfile("test-heads", {**GRADED.validity, 7: 0.92, 24: 0.92, 23: 0.93, 4: 0.93, 15: 0.95}, 0.15, 0.15,
                        {24: "weak", 15: "weak"})
 
 
 def test_grades_follow_validity_and_caps():
-    assert MESH_PROFILE.grade("AU7") == "unreliable" and HEADS_LIKE.grade("AU7") == "good"
-    assert HEADS_LIKE.grade("AU23") == "good" and HEADS_LIKE.grade("AU24") == "weak"  # 0.77 would be good
+    assert GRADED.grade("AU7") == "unreliable" and HEADS_LIKE.grade("AU7") == "good"
+    assert HEADS_LIKE.grade("AU23") == "good" and HEADS_LIKE.grade("AU24") == "weak"  # 0.92 would be good
     assert HEADS_LIKE.grade("AU18") == "ungraded" and HEADS_LIKE.grade("AUX") is None
-    assert not MESH_PROFILE.is_measured("AU7") and HEADS_LIKE.is_measured("AU7") and HEADS_LIKE.is_measured("AU99")
+    assert not GRADED.is_measured("AU7") and HEADS_LIKE.is_measured("AU7") and HEADS_LIKE.is_measured("AU99")
     with pytest.raises(ValueError, match="not in the FACS table"):
         AUProfile("bad", {99: 0.8})
     with pytest.raises(ValueError, match="not grades"):
@@ -40,15 +40,15 @@ def test_profile_round_trips_through_a_dict():
 
 
 def test_the_explainer_grades_by_the_faces_profile():
-    """The same numbers: under the mesh's grades AU7 is no observation and AU4 (weak) is never
-    called absent; under a profile that measures them, AU7 is observed and evidence for anger."""
+    """The same numbers: under grades where AU7 is unreliable it is no observation and AU4 (weak) is
+    never called absent; under a profile that measures them, AU7 is observed and evidence for anger."""
     face = make_face({4: 3.0, 7: 3.0, 12: 0.0}, {"anger": 0.8, "neutral": 0.2})
     (mesh,) = explain_faces(face)
     (heads,) = explain_faces(face.with_fields(au_profile=HEADS_LIKE))
     assert "AU7" not in mesh.active_codes and "AU7" in heads.active_codes
     assert "anger_glare" in heads.patterns and "anger_glare" not in mesh.patterns
     assert heads.evidence_for("anger").supporting == ("AU4", "AU7") and mesh.evidence_for("anger").supporting == ("AU4",)
-    for e, profile in ((mesh, MESH_PROFILE), (heads, HEADS_LIKE)):
+    for e, profile in ((mesh, GRADED), (heads, HEADS_LIKE)):
         assert validate(e.text, e).ok
         assert reasoning_issues(e.text, e, profile=profile) == ()
     # the profile's scoring is used: a lower temperature makes the AU reading more decisive
@@ -85,8 +85,10 @@ def test_json_carries_the_profile_and_its_grades():
     assert d["faces"][0]["aus"]["AU7"]["reliability"] == "good" and d["faces"][0]["aus"]["AU24"]["reliability"] == "weak"
     back = FrameResult.from_json(r.to_json())
     assert back.faces.au_profile.to_dict() == HEADS_LIKE.to_dict()
-    plain = json.loads(FrameResult(faces=make_face({4: 3.0}), width=10, height=10, source="x").to_json())
-    assert plain["au_profile"] is None and plain["faces"][0]["aus"]["AU7"]["reliability"] == "unreliable"
+    # faces without a profile are graded as the mesh estimator grades itself
+    plain = json.loads(FrameResult(faces=make_face({4: 3.0}, profile=None), width=10, height=10, source="x").to_json())
+    assert plain["au_profile"] is None
+    assert plain["faces"][0]["aus"]["AU7"]["reliability"] == MESH_PROFILE.grade("AU7")
 
 
 def test_one_sidedness_never_exceeds_the_reported_intensity():

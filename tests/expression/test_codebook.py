@@ -4,6 +4,7 @@ import pytest
 from ferx import Faces
 from ferx.expression.codebook import AUCodebookExpression
 from ferx.facs import AU_CODES, BLENDSHAPE_INDEX, BLENDSHAPES, EXPRESSIONS, au_index
+from tests.explain.conftest import GRADED
 
 
 def faces_with_aus(*rows: dict[int, float], blend: dict[str, float] | None = None) -> Faces:
@@ -15,7 +16,9 @@ def faces_with_aus(*rows: dict[int, float], blend: dict[str, float] | None = Non
     bs = np.zeros((n, len(BLENDSHAPES)), np.float32)
     for name, value in (blend or {}).items():
         bs[:, BLENDSHAPE_INDEX[name]] = value
-    return Faces(np.tile([0, 0, 10, 10], (n, 1)), np.ones(n), np.zeros((n, 5, 2)), blendshapes=bs, aus=aus)
+    # graded by a fixed test profile (AU9, AU10 and AU15 unreliable), not by what an estimator measured last
+    return Faces(np.tile([0, 0, 10, 10], (n, 1)), np.ones(n), np.zeros((n, 5, 2)), blendshapes=bs, aus=aus,
+                 au_profile=GRADED)
 
 
 @pytest.mark.parametrize(
@@ -26,7 +29,7 @@ def faces_with_aus(*rows: dict[int, float], blend: dict[str, float] | None = Non
         ({1: 4, 2: 4, 5: 3, 26: 4, 25: 3}, "surprise"),
         ({1: 3.5, 4: 3, 15: 4, 17: 2}, "sadness"),
         ({4: 4.5, 7: 4, 23: 3, 24: 3}, "anger"),
-        # AU9 and AU10, disgust's defining AUs, are graded unreliable (facs.AU_VALIDITY): the AUs
+        # AU9 and AU10, disgust's defining AUs, are graded unreliable (GRADED): the AUs
         # then say nothing about disgust rather than inventing evidence, so the face reads neutral
         ({9: 4, 10: 4, 17: 2}, "neutral"),
         ({1: 4, 2: 3, 4: 3, 5: 4, 20: 4, 26: 2}, "fear"),

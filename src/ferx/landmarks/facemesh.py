@@ -51,6 +51,11 @@ _EYE_OUTER_A, _EYE_OUTER_B = 33, 263
 #: clip, it gives landmarks closer to those cropped from each frame's detection than 1.25 does
 #: (1.6 % against 2.3 % of the eye-corner distance), with less jitter (docs/video.md).
 TRACK_ROI_SCALE = 1.5
+#: What the crop shows where the ROI reaches past the image: mid-grey, not black. A face filling its
+#: image (a dataset crop, a close-up) has most of its ROI outside the image; on FACS-coded 48-px crops
+#: the AUs read from a grey-padded ROI were closer to the coders' (docs/aus.md) — MediaPipe's model
+#: saw faces in scenes, not on black.
+PAD_GREY = (128, 128, 128)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -136,7 +141,7 @@ class FaceMeshLandmarker(StageBase):
         a, b_, d, e = k * c, -k * s, k * s, k * c
         off = _CROP / 2
         coeffs = (a, b_, cx - a * off - b_ * off, d, e, cy - d * off - e * off)
-        crop = pil.transform((_CROP, _CROP), Image.AFFINE, coeffs, Image.BILINEAR)
+        crop = pil.transform((_CROP, _CROP), Image.AFFINE, coeffs, Image.BILINEAR, fillcolor=PAD_GREY)
         return np.asarray(crop, np.float32) / 255.0
 
     @staticmethod

@@ -1,0 +1,111 @@
+"""FACS-coded faces: images with the AU codes certified coders gave them.
+
+The layout read is the one of `ckplus-facs` (CK+, Lucey et al. 2010, with its coders' AU codes):
+
+    labels.csv   sequence, subject, emotion, au_combination, AU1 … AU27 (1 present, 0 absent)
+    images/<emotion>/<sequence>_<frame>.png    the last frames of each sequence; the last is the
+                                               coded peak
+
+Codes are presence only (CK+'s intensity letters are not in the table). `CodedFace.peak` marks the
+frame the codes belong to; the frames before it are nearly the same face, and are not scored.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ferx.data.readers import DatasetError
+
+
+@dataclass(frozen=True)
+class CodedFace:
+    """One image of a coded sequence.
+
+    Attributes:
+        path: the image file.
+        sequence: e.g. "S010_004".
+        subject: e.g. "S010" (for subject-wise splits: no subject on both sides).
+        emotion: the sequence's emotion label as the dataset names it.
+        frame: frame number within the sequence.
+        peak: True for the sequence's last frame, the one the codes describe.
+    """
+
+    path: Path
+    sequence: str
+    subject: str
+    emotion: str
+    frame: int
+    peak: bool
+
+
+@dataclass(frozen=True)
+class CodedFaces:
+    """Faces and their AU codes.
+
+    Attributes:
+        faces: every image, sorted by path.
+        aus: the AU numbers coded, in the table's column order.
+        codes: (N, len(aus)) uint8 presence per face (each face has its sequence's codes).
+    """
+
+    faces: tuple[CodedFace, ...]
+    aus: tuple[int, ...]
+    codes: np.ndarray
+
+    @property
+    def subjects(self) -> np.ndarray:
+        return np.array([f.subject for f in self.faces])
+
+    @property
+    def peaks(self) -> np.ndarray:
+        return np.array([f.peak for f in self.faces])
+
+    def code(self, number: int) -> np.ndarray:
+        """(N,) bool presence of AU `number`."""
+        if number not in self.aus:
+            raise KeyError(f"AU{number} is not coded in this dataset (coded: {', '.join(f'AU{n}' for n in self.aus)})")
+        return self.codes[:, self.aus.index(number)].astype(bool)
+
+
+def read_coded_faces(root: Path | str) -> CodedFaces:
+    """Read a `ckplus-facs`-style folder (see the module docstring).
+
+    Raises:
+        DatasetError: labels.csv or images/ missing, a malformed row, an image of an uncoded
+            sequence.
+    """
+    root = Path(root)
+    table, images = root / "labels.csv", root / "images"
+    if not table.is_file() or not images.is_dir():
+        raise DatasetError(f"{root}: not a coded-faces folder (needs labels.csv and images/)")
+    with table.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames or [] if c.upper().startswith("AU") and c[2:].isdigit()]
+        missing = {"sequence", "subject"} - set(reader.fieldnames or [])
+        if missing or not columns:
+            raise DatasetError(f"{table}: needs columns sequence, subject and AU1 … (has {reader.fieldnames})")
+        rows = {}
+        for line, r in enumerate(reader, start=2):
+            try:
+                rows[r["sequence"]] = (r["subject"], r.get("emotion", ""), [int(r[c]) for c in columns])
+            except (TypeError, ValueError):
+                raise DatasetError(f"{table}:{line}: AU columns must be 0 or 1") from None
+    paths = sorted(p for p in images.rglob("*.png") if p.is_file())
+    if not paths:
+        raise DatasetError(f"{images}: no PNG images")
+    parsed = []
+    for p in paths:
+        sequence, _, frame = p.stem.rpartition("_")
+        if sequence not in rows or not frame.isdigit():
+            raise DatasetError(f"{p}: no coded sequence {sequence!r} in {table.name} (names are <sequence>_<frame>.png)")
+        parsed.append((p, sequence, int(frame)))
+    last = {}
+    for _, sequence, frame in parsed:
+        last[sequence] = max(frame, last.get(sequence, frame))
+    faces = tuple(CodedFace(p, s, rows[s][0], rows[s][1], fr, fr == last[s]) for p, s, fr in parsed)
+    codes = np.array([rows[f.sequence][2] for f in faces], np.uint8)
+    return CodedFaces(faces, tuple(int(c[2:]) for c in columns), codes)

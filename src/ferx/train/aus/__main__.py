@@ -1,0 +1,86 @@
+"""The AU layer's commands:
+
+    python -m ferx.train.aus train configs/aus-heads.yaml [key=value ...] --out RUN [--resume]
+    python -m ferx.train.aus export RUN --name au-heads [--out DIR]
+    python -m ferx.train.aus calibrate --coded ../shared/data/ckplus-facs --reference ../shared/data/lfw-expressions \\
+        [--heads au-heads | --mesh-only] --name au-facs --out src/ferx/assets/models/au-facs.json
+
+`train` runs the shared harness (config.yaml, metrics.csv, log.txt, last.pt every epoch, best.pt);
+`export` writes NAME.onnx + NAME.json; `calibrate` chooses, per AU, what it is read from and its
+threshold on FACS-coded faces, with subject-wise cross-validated grades (`ferx.train.aus.calibration`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ferx.errors import ConfigError
+
+
+def _calibrate(args: argparse.Namespace) -> None:
+    from ferx.fsutil import atomic_write_text
+    from ferx.train.aus.calibration import fit
+
+    calibration, record = fit(args.coded, args.reference, args.name, None if args.mesh_only else args.heads,
+                              progress=not args.quiet, cache=args.cache)
+    atomic_write_text(args.out, json.dumps(calibration.to_dict(), indent=1) + "\n")
+    if args.record:
+        atomic_write_text(args.record, json.dumps(record, indent=1) + "\n")
+    s = record["summary"]
+    print(f"wrote {args.out}: {len(calibration.readings)} AU readings; subject-wise cross-validated on "
+          f"{record['coded']['peaks']} coded peaks: mean AUC {s['mean_auc']:.3f}, mean F1 {s['mean_f1']:.3f} "
+          f"over {s['aus']} AUs; AU-only accuracy on the reference faces {record['au_only_reference_accuracy']:.3f}")
+    for code, r in record["cross_validated"].items():
+        print(f"  {code:>5} n={r['positives']:3d} AUC {r['auc']:.3f} F1 {r['f1']:.3f} P {r['precision']:.2f} R {r['recall']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ferx.train.aus")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train the image-reading AU heads (needs ferx[train])")
+    t.add_argument("config")
+    t.add_argument("overrides", nargs="*")
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--quiet", action="store_true")
+    e = sub.add_parser("export", help="write a run's heads as NAME.onnx + NAME.json (needs ferx[train])")
+    e.add_argument("run", type=Path)
+    e.add_argument("--name", required=True)
+    e.add_argument("--out", type=Path, default=Path("models"))
+    c = sub.add_parser("calibrate", help="fit the AU readings on FACS-coded faces and write the calibration JSON")
+    c.add_argument("--coded", type=Path, required=True, help="a ckplus-facs folder (labels.csv + images/)")
+    c.add_argument("--reference", type=Path, required=True, help="the lfw-expressions folder")
+    c.add_argument("--out", type=Path, required=True, help="the calibration JSON to write")
+    c.add_argument("--name", default="au-facs")
+    c.add_argument("--heads", default="au-heads", help="image-head model (a shipped name or NAME.onnx)")
+    c.add_argument("--mesh-only", action="store_true", help="no image heads: blendshapes and geometry only")
+    c.add_argument("--record", type=Path, help="also write the cross-validated measurements here (JSON)")
+    c.add_argument("--cache", type=Path, help="keep the measurements here (clear it after changing the landmarker)")
+    c.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "calibrate":
+            _calibrate(args)
+        elif args.cmd == "train":
+            from ferx.train.aus.config import AUTrainConfig
+            from ferx.train.aus.task import train
+            from ferx.train.runconfig import load_run_config
+
+            cfg = load_run_config(AUTrainConfig, args.config, args.overrides, args.out, args.resume)
+            train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+        else:
+            from ferx.train.aus.export import export_aus
+
+            path = export_aus(args.run, args.name, args.out)
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and {path.with_suffix('.json')}")
+    except ConfigError as err:
+        print(f"ferx: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

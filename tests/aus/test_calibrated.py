@@ -1,0 +1,148 @@
+"""The calibrated AU estimator ("facs", and "blendshapes" for the mesh alone) on real faces, its
+calibration file, and its intensity scale."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ferx.aus.calibrated import MID_INTENSITY, AUCalibration, to_intensity
+from ferx.facs import AU_CODES, BAND_EDGES, au_index
+from tests.conftest import SHARED, lfw_paths
+
+CODED = SHARED / "ckplus-facs"
+
+
+@pytest.fixture(scope="module", params=["facs", "blendshapes"])
+def au_by_label(request):
+    from ferx import Analyzer
+
+    out = {}
+    with Analyzer(aus=request.param, expression=None, explain=None) as a:
+        for label in ("happiness", "neutral", "surprise"):
+            rows = []
+            for p in lfw_paths(label, 40):
+                faces = a.analyze(p).faces
+                if len(faces):
+                    big = int(np.argmax((faces.boxes[:, 2] - faces.boxes[:, 0])))
+                    rows.append(faces.aus[big])
+            out[label] = np.array(rows)
+    return out
+
+
+def test_every_face_gets_finite_intensities_in_range(au_by_label):
+    for label, aus in au_by_label.items():
+        assert len(aus) >= 35, label
+        assert np.isfinite(aus).all() and (aus >= 0).all() and (aus <= 5).all()
+
+
+def test_smiles_read_as_au12_and_neutral_faces_mostly_do_not(au_by_label):
+    happy, neutral = au_by_label["happiness"], au_by_label["neutral"]
+    j12 = au_index(12)
+    assert (happy[:, j12] >= 1).mean() > 0.6  # most labelled smiles show AU12 …
+    assert (neutral[:, j12] >= 1).mean() < 0.1  # … and neutral faces rarely do
+    assert happy[:, au_index(6)].mean() > neutral[:, au_index(6)].mean() + 0.5
+    # a neutral face shows few AUs: the thresholds keep at most ~25 % of neutral faces per AU (not AU25)
+    rates = (neutral >= 1).mean(0)
+    assert np.median(rates) < 0.15, dict(zip(AU_CODES, rates.round(2)))
+
+
+def test_surprise_raises_brows_lids_and_jaw(au_by_label):
+    surprise, neutral = au_by_label["surprise"], au_by_label["neutral"]
+    for number in (1, 2, 5, 25, 26):
+        j = au_index(number)
+        assert surprise[:, j].mean() > neutral[:, j].mean(), f"AU{number}"
+
+
+def test_no_face_reports_pressed_lips_that_are_apart():
+    """The issue's contradiction (lips pressed, AU24 at C, on open, teeth-baring mouths), on the
+    lfw photos with the most open mouths and on every coded face: never AU24 ≥ B with AU25 ≥ B."""
+    from ferx import Analyzer
+
+    paths = lfw_paths("surprise", 25) + lfw_paths("happiness", 25) + lfw_paths("anger", 25)
+    if CODED.exists():
+        paths += sorted((CODED / "images").rglob("*.png"))[::3]
+    j24, j25 = au_index(24), au_index(25)
+    seen = 0
+    with Analyzer(expression=None, explain=None) as a:
+        for p in paths:
+            aus = a.analyze(p).faces.aus
+            seen += len(aus)
+            assert not ((aus[:, j24] >= BAND_EDGES[1]) & (aus[:, j25] >= BAND_EDGES[1])).any(), p
+    assert seen >= 200
+
+
+def test_a_coded_face_reads_the_same_padded_and_unpadded():
+    """A 48-px CK+ crop as it is (the whole-image rule) and pasted, 4× larger, on a grey canvas (the
+    detector's box): every AU within one band (1.0 on the 0–5 scale) on most faces."""
+    from PIL import Image
+
+    from ferx import Analyzer
+
+    if not CODED.exists():
+        pytest.skip("no ckplus-facs")
+    paths = sorted((CODED / "images").rglob("*.png"))[2::60]  # peaks of 9 sequences, every emotion
+    close = []
+    with Analyzer(expression=None, explain=None) as a:
+        for p in paths:
+            crop = Image.open(p).convert("RGB")
+            canvas = Image.new("RGB", (384, 384), (128, 128, 128))
+            canvas.paste(crop.resize((192, 192), Image.BICUBIC), (96, 96))
+            plain, padded = a.analyze(np.asarray(crop)).faces, a.analyze(np.asarray(canvas)).faces
+            assert len(plain) == 1 and len(padded) == 1, p
+            close.append(np.abs(plain.aus[0] - padded.aus[0]) < 1.0)
+    close = np.array(close)
+    assert close.mean() > 0.9, dict(zip(AU_CODES, close.mean(0).round(2)))
+    assert close.mean(1).min() > 0.75  # no face reads very differently
+
+
+def test_intensity_scale_puts_the_threshold_at_a_and_the_mid_point_at_c():
+    threshold, mid = np.array([0.5, -1.0]), np.array([1.5, 0.0])
+    scores = np.array([[0.5, -1.0], [1.5, 0.0], [-3.0, -5.0], [9.0, 9.0]])
+    got = to_intensity(scores, threshold, mid, resolve=False)
+    np.testing.assert_allclose(got[0], 1.0)
+    np.testing.assert_allclose(got[1], MID_INTENSITY)
+    assert (0 < got[2]).all() and (got[2] < 0.02).all()  # far below: near 0, never exactly (ranks kept)
+    np.testing.assert_allclose(got[3], 5.0)
+    fine = np.linspace(-3, 3, 200)[:, None]
+    assert (np.diff(to_intensity(fine, threshold[:1], mid[:1], resolve=False)[:, 0]) >= 0).all()
+
+
+def test_shipped_calibrations_are_graded_and_round_trip(tmp_path):
+    for name in ("au-facs", "au-facs-mesh"):
+        cal = AUCalibration.load(name)
+        assert tuple(r.code for r in cal.readings) == AU_CODES
+        coded = [r for r in cal.readings if r.positives >= 10]
+        assert len(coded) == 16 and all(r.auc is not None and r.f1 is not None for r in coded)
+        again = AUCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+        assert again == cal
+    assert AUCalibration.load("au-facs").heads == "au-heads" and AUCalibration.load("au-facs-mesh").heads is None
+
+
+def test_bad_calibrations_are_refused(tmp_path):
+    from ferx import Analyzer
+    from ferx.errors import ConfigError, ModelFileError
+
+    d = AUCalibration.load("au-facs").to_dict()
+    reads_heads = any(m.startswith(("h:", "-h:")) for r in d["readings"] for m in r["measures"])
+    assert reads_heads
+    bad = tmp_path / "no-heads.json"
+    bad.write_text(json.dumps({**d, "heads": None}))
+    with pytest.raises(ModelFileError, match="head model"):
+        AUCalibration.load(bad)
+    other = tmp_path / "other-heads.json"
+    other.write_text(json.dumps({**d, "heads_sha256": "0" * 64}))
+    with pytest.raises((ModelFileError, ConfigError), match="sha256"):
+        Analyzer(aus={"name": "facs", "options": {"calibration": str(other)}})
+    with pytest.raises((ModelFileError, ConfigError), match="not found"):
+        Analyzer(aus={"name": "facs", "options": {"calibration": "no-such-calibration"}})
+
+
+def test_estimator_requires_blendshapes():
+    from ferx import Faces
+    from ferx.stages import AU_ESTIMATORS
+
+    with AU_ESTIMATORS.create("blendshapes") as stage, pytest.raises(ValueError, match="blendshapes"):
+        stage.process(np.zeros((32, 32, 3), np.uint8), Faces.empty())
