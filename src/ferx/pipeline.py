@@ -155,12 +155,14 @@ class Analyzer:
     def decode(
         self, image: ImageInput, *, source: str, index: int = 0, timestamp: float | None = None, channels: str = "rgb"
     ) -> Frame:
-        """Decode an input into a Frame with this analyzer's size limits."""
+        """Decode an input into a Frame with this analyzer's size limits. Errors about encoded bytes
+        name them `source` (a path names itself)."""
         rgb = load_image(
             image,
             channels=channels,  # type: ignore[arg-type]
             min_side=self.config.min_image_side,
             max_pixels=self.config.max_image_pixels,
+            name=source if isinstance(image, (bytes, bytearray, memoryview)) else None,
         )
         return Frame(rgb, source=source, index=index, timestamp=timestamp)
 
@@ -202,8 +204,7 @@ class Analyzer:
                     kept = np.arange(len(faces))
             timings[slot] = (time.perf_counter() - t) * 1e3
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
-                area = (faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])
-                keep = np.sort(np.argsort(-area)[: self.config.max_faces])
+                keep = faces.largest_rows(self.config.max_faces)
                 faces, kept = faces[keep], kept[keep]
             if "landmarks" in stage.provides and faces.landmarks is not None and not self.config.keep_unverified:
                 verified = faces.has_landmarks

@@ -22,13 +22,10 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from ferx.registry import Registry
-from ferx.types import Faces
+from ferx.types import FACE_FIELDS, Faces
 
 #: Field names stages may declare in `needs` / `provides` (attributes of `Faces`).
-FIELDS = frozenset({
-    "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus", "expression",
-    "expression_maps", "explanations",
-})
+FIELDS = frozenset(FACE_FIELDS)
 
 
 @runtime_checkable

@@ -27,10 +27,13 @@ HEAD_POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll")
 #: Where an explanation's conclusion came from.
 LABEL_SOURCES: tuple[str, ...] = ("classifier", "au-evidence", "ground-truth")
 
-_ARRAY_FIELDS = (
+#: The per-face arrays of `Faces`, in one order used everywhere (indexing, stacking, stage contracts).
+ARRAY_FIELDS: tuple[str, ...] = (
     "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus",
     "expression", "expression_maps",
 )
+#: Every per-face field of `Faces` a stage may read or fill (`Stage.needs` / `Stage.provides`).
+FACE_FIELDS: tuple[str, ...] = (*ARRAY_FIELDS, "explanations")
 
 
 def _as_f32(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -250,6 +253,33 @@ class Faces:
         """A copy with some fields replaced (validated again)."""
         return replace(self, **changes)
 
+    @classmethod
+    def concat(cls, parts: list[Faces]) -> Faces:
+        """The faces of several stage runs on one frame, stacked in order. An optional field that
+        some parts lack is NaN in their rows; expression maps of different sizes cannot be stacked
+        and are left out (none is better than a wrong one). Column names and the AU profile are
+        the first part's (the first with AUs for the profile)."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        out: dict[str, Any] = {}
+        for name in ARRAY_FIELDS:
+            values = [getattr(p, name) for p in parts]
+            present = [v for v in values if v is not None]
+            if not present or (name == "expression_maps" and len({v.shape[1:] for v in present}) > 1):
+                continue
+            tail = present[0].shape[1:]
+            out[name] = np.concatenate(
+                [v if v is not None else np.full((len(p), *tail), np.nan, np.float32) for v, p in zip(values, parts)]
+            )
+        if any(p.explanations is not None for p in parts):
+            out["explanations"] = tuple(e for p in parts for e in (p.explanations or (None,) * len(p)))
+        profile = next((p.au_profile for p in parts if p.aus is not None), None)
+        first = parts[0]
+        return cls(**out, au_codes=first.au_codes, expression_labels=first.expression_labels, au_profile=profile)
+
     # -- container protocol ----------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
@@ -263,7 +293,7 @@ class Faces:
             raise IndexError(f"boolean mask of shape {idx.shape} for {len(self)} faces")
         changes = {
             name: getattr(self, name)[idx]
-            for name in _ARRAY_FIELDS
+            for name in ARRAY_FIELDS
             if getattr(self, name) is not None
         }
         if self.explanations is not None:
@@ -276,6 +306,22 @@ class Faces:
             yield self[i]
 
     # -- derived views -------------------------------------------------------------------------
+    @property
+    def area(self) -> np.ndarray:
+        """(N,) box areas in square pixels."""
+        return (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
+
+    def largest_rows(self, k: int) -> np.ndarray:
+        """Row indices of the `k` largest faces by box area, in their original order (all rows
+        when there are at most `k`)."""
+        if k >= len(self):
+            return np.arange(len(self))
+        return np.sort(np.argsort(-self.area)[: max(0, k)])
+
+    def largest(self, k: int) -> Faces:
+        """The `k` largest faces by box area, in their original order."""
+        return self[self.largest_rows(k)]
+
     @property
     def labels(self) -> list[str | None]:
         """Top expression label per face (None where no expression was scored)."""

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import packaged_model
-from ferx.errors import ImageSizeError, ModelFileError
+from ferx.errors import ImageTooSmall, ModelFileError
 from ferx.onepass.decode import letterbox, postprocess
 from ferx.numeric import input_normalisation
 from ferx.stages import DETECTORS, StageBase
@@ -72,7 +72,7 @@ class OnnxDetector:
         if conf is None:
             conf = self.default_conf
         if image.ndim not in (2, 3) or image.shape[0] < MIN_SIDE or image.shape[1] < MIN_SIDE:
-            raise ImageSizeError(f"image of shape {image.shape} is too small for the one-pass detector "
+            raise ImageTooSmall(f"image of shape {image.shape} is too small for the one-pass detector "
                                  f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
         canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError
-from ferx.types import FrameResult
+from ferx.types import Faces, FrameResult
 
 #: Columns every row has, before the face columns of the configured stages.
 LEAD_COLUMNS = ("source", "content_sha256", "kind", "frame", "timestamp", "width", "height", "n_faces", "face",
@@ -227,9 +227,7 @@ class ChunkAnalyzer:
         """Transport rows for analysed frames (`_rows` is set by the caller)."""
         import pyarrow as pa
 
-        from ferx.video.result import concat_faces
-
-        faces = concat_faces([e.result.faces for e in entries])
+        faces = Faces.concat([e.result.faces for e in entries])
         columns: dict[str, list[Any]] = {}
         if len(faces):
             df = faces.to_pandas()
@@ -268,9 +266,7 @@ class ChunkAnalyzer:
 
         from ferx.batch import printable
 
-        # Images are decoded from their bytes (read once, for the hash too), so the reader names
-        # them "<bytes>"; the message should name the input.
-        message = (str(e) or type(e).__name__).replace("<bytes>", uri)
+        message = str(e) or type(e).__name__  # the analyzer names decoded bytes by their URI
         row = {"_seq": seq, "_rows": 1, "_status": "failed", "_error": type(e).__name__,
                "_message": printable(message), "source": uri, "content_sha256": digest,
                "kind": kind}

@@ -54,7 +54,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from ferx import __version__
 from ferx.config import AnalyzerConfig, StageConfig
-from ferx.errors import ClosedError, ImageReadError, ImageSizeError, UnsupportedFormatError
+from ferx.errors import ClosedError, ImageReadError, ImageSizeError, ImageTooSmall, UnsupportedFormatError
 from ferx.serve.schema import (
     AnalyzeOptions,
     AnalyzeResponse,
@@ -229,15 +229,14 @@ def _decode(state: _State, data: bytes, name: str) -> Any:
     _probe_pixels(data, state.settings.max_pixels)
     try:
         return state.analyzer.decode(data, source=name)
-    except ImageSizeError as e:
-        message = str(e).replace("<bytes>", name)
-        if "too small" in message:
-            raise ApiError(422, "image_too_small", message) from None
-        raise ApiError(413, "image_too_large", message) from None
+    except ImageTooSmall as e:
+        raise ApiError(422, "image_too_small", str(e)) from None
+    except ImageSizeError as e:  # ImageTooLarge
+        raise ApiError(413, "image_too_large", str(e)) from None
     except UnsupportedFormatError as e:
-        raise ApiError(415, "unsupported_format", str(e).replace("<bytes>", name)) from None
+        raise ApiError(415, "unsupported_format", str(e)) from None
     except ImageReadError as e:
-        raise ApiError(422, "unreadable_image", str(e).replace("<bytes>", name)) from None
+        raise ApiError(422, "unreadable_image", str(e)) from None
 
 
 def _analyze_frame(state: _State, data: bytes, name: str) -> tuple[Any, Any]:

@@ -30,7 +30,7 @@ from PIL import Image
 from ferx.boxes import box_iou
 from ferx.facecrop import aligned_crop
 from ferx.types import N_LANDMARKS, Faces, Frame, FrameResult
-from ferx.video.result import TrackedFrame, concat_faces
+from ferx.video.result import TrackedFrame
 
 
 @dataclass
@@ -313,7 +313,7 @@ class FaceTracker:
                 if tr.id not in detected_ids:
                     self._lose(tr)
         # One landmarker batch: followed faces + new detections (cropped from their boxes).
-        faces_in = concat_faces([follow_faces, candidates])
+        faces_in = Faces.concat([follow_faces, candidates])
         res: FrameResult | None = None
         kept = np.zeros(0, int)
         if len(faces_in):
@@ -383,7 +383,7 @@ class FaceTracker:
             claimed.append(tr.box)
             confirmed.append((tr, face, True))
         confirmed.sort(key=lambda c: c[0].id)
-        faces = concat_faces([face.with_fields(boxes=tr.box[None], scores=[tr.score]) for tr, face, _ in confirmed])
+        faces = Faces.concat([face.with_fields(boxes=tr.box[None], scores=[tr.score]) for tr, face, _ in confirmed])
         if cut:
             notes.append("scene cut")
         if not len(faces):
@@ -400,9 +400,7 @@ class FaceTracker:
         limit = getattr(getattr(self.analyzer, "config", None), "max_faces", None)
         if limit is None or len(candidates) <= max(0, limit - present):
             return candidates
-        b = candidates.boxes
-        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        return candidates[np.sort(np.argsort(-area)[: max(0, limit - present)])]
+        return candidates.largest(max(0, limit - present))
 
     # -- detection and matching ------------------------------------------------------------------
     def _detect(self, image: np.ndarray, notes: list[str], timings: dict[str, float]) -> Faces:
