@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from ferx import Analyzer
-    from ferx.video import SmoothingConfig, TrackingConfig, VideoConfig
+    from ferx.video import SmoothingConfig, TrackingConfig, VideoConfig, analyze_video
     from ferx.video.compose import Actor, linear, write_video
     from ferx.video.smooth import landmark_jitter
 
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         # jitter: raw following vs smoothed vs the still path (detection every frame, unsmoothed)
         def lms(cfg):
             return np.array([tf.faces.landmarks[list(tf.track_ids).index(1)]
-                             for tf in analyzer.analyze_video(TALKING, cfg) if 1 in tf.track_ids])
+                             for tf in analyze_video(analyzer, TALKING, cfg) if 1 in tf.track_ids])
 
         j_still = landmark_jitter(lms(VideoConfig(tracking=TrackingConfig(follow=False),
                                                    smoothing=SmoothingConfig(enabled=False))))

@@ -427,7 +427,9 @@ def test_an_output_folder_inside_a_recursive_input_is_not_reanalysed(tmp_path):
     assert not (out / "results").exists()
 
 
-def test_a_batch_without_faces_writes_the_csv_header(tmp_path):
+def test_an_image_without_faces_has_a_row_with_the_columns_of_one_with_faces(tmp_path):
+    import pandas as pd
+
     blank = tmp_path / "blank"
     blank.mkdir()
     Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(blank / "wall.png")
@@ -436,6 +438,9 @@ def test_a_batch_without_faces_writes_the_csv_header(tmp_path):
     assert s.status == "complete" and s.faces == 0 and s.files_without_faces == 1
     with_faces = run_batch(_photos(tmp_path / "in", 1), tmp_path / "faces", AnalyzerConfig(), options)
     assert with_faces.faces == 1
-    header = (tmp_path / "none" / "faces.csv").read_text().splitlines()
-    assert header == (tmp_path / "faces" / "faces.csv").read_text().splitlines()[:1]
-    assert {"source", "label", "AU12", "yaw", "explanation"} <= set(header[0].split(","))
+    none = pd.read_csv(tmp_path / "none" / "faces.csv")
+    faces = pd.read_csv(tmp_path / "faces" / "faces.csv")
+    assert list(none.columns) == list(faces.columns)
+    assert {"source", "label", "AU12", "yaw", "explanation"} <= set(none.columns)
+    assert len(none) == 1 and none.n_faces[0] == 0 and none.face.isna().all() and none.notes[0] == "no face found"
+    assert len(faces) == 1 and faces.face[0] == 0 and 0 <= faces.AU12[0] <= 5

@@ -236,7 +236,7 @@ def test_a_stage_error_on_one_input_is_a_failure_and_the_batch_goes_on(happy_pho
             pass
 
     with Analyzer(expression=None, explain=None) as a:
-        a.stages.append(("explain", Fragile()))
+        a._stages.append(("explain", Fragile()))  # a faulty stage, injected
         odd = np.asarray(Image.open(happy_photo).convert("RGB").resize((300, 300)))
         items = list(a.analyze_many([happy_photo, odd, happy_photo]))
     assert [type(i).__name__ for i in items] == ["FrameResult", "Failure", "FrameResult"]

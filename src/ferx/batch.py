@@ -10,7 +10,8 @@ Output folder layout (OUT):
     OUT/config.yaml               the analyzer configuration used
     OUT/<rel>.json                one per analysed image (format json); <rel> is the image's path
                                   relative to the common folder of all inputs
-    OUT/faces.csv                 one row per face (format csv); always has its header
+    OUT/faces.csv                 format csv: ferx's one table (`ferx.table`), one row per face and one
+                                  per image without a face; always has its header
     OUT/annotated/<rel>           with annotate; a source that is not JPEG/PNG gets ".png" appended
                                   (face.bmp → face.bmp.png), so face.bmp and face.png never collide
     OUT/.ferx-batch/run.json      what defines the batch (config + output options) and its hash
@@ -57,8 +58,9 @@ from ferx.annotate import annotate
 from ferx.assets import demo_image
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
-from ferx.fsutil import append_bytes, atomic_save_image, atomic_write_bytes, atomic_write_text
+from ferx.fsutil import append_bytes, atomic_save_image, atomic_write_bytes, atomic_write_text, file_sha256
 from ferx.pipeline import Analyzer, Failure
+from ferx.table import FrameInfo, TableLayout
 from ferx.types import Frame, FrameResult
 
 FORMATS = ("json", "csv")
@@ -71,6 +73,11 @@ FATAL_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 KEEP_ANNOTATED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 #: Files of the batch itself, never used as an image's output.
 RESERVED_NAMES = ("summary.json", "config.yaml", "faces.csv")
+#: Version of the faces.csv columns (`ferx.table`); a batch written with another cannot be resumed.
+ROW_FORMAT = 2
+#: faces.csv rows end with CRLF (RFC 4180); explanation texts hold bare LFs, so a file that does not
+#: end with CRLF ends with a torn row.
+_CRLF = "\r\n"
 
 
 class BatchError(FerxError):
@@ -303,6 +310,7 @@ class _Batch:
         self.claimed: dict[Path, str] = {}  # output path (relative to out) → key of the image writing it
         self.csv_fd: int | None = None
         self.csv_header: list[str] | None = None
+        self.layout = TableLayout()  # the analyzer's, once it is built
         self.manifest_fd: int | None = None
         self.name_max = 255
         self.guard = _SignalGuard()
@@ -343,6 +351,8 @@ class _Batch:
             "annotate": self.options.annotate,
             "landmarks": self.options.annotate and self.options.landmarks,
         }
+        if "csv" in self.options.formats:  # faces.csv of an older ferx has other columns: not resumable
+            spec["row_format"] = ROW_FORMAT
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
         return spec, digest
 
@@ -429,21 +439,22 @@ class _Batch:
         atomic_write_bytes(self.state / "done.jsonl", b"".join(d.to_line() for d in self.done.values()))
 
     def _rebuild_csv(self) -> None:
-        """Keep exactly the rows of finished images in faces.csv: rows of an image that was being
-        written when the batch stopped (and a torn last row) are dropped; an image whose row count
-        does not match its manifest entry is redone."""
+        """Keep exactly the rows of finished images in faces.csv (one per face, one for an image
+        without a face): rows of an image that was being written when the batch stopped (and a
+        torn last row) are dropped; an image whose row count does not match its manifest entry is
+        redone."""
         try:
             text = self.csv_path.read_bytes().decode("utf-8", "backslashreplace")
         except FileNotFoundError:
             text = ""
         rows = _parse_csv(text)
-        if rows and not text.endswith("\r\n"):  # rows end with CRLF: without it the last is torn
+        if rows and not text.endswith(_CRLF):
             rows.pop()
         header, body = (rows[0], rows[1:]) if rows and "source" in rows[0] else (None, [])
         col = header.index("source") if header else 0
         wanted: dict[str, int] = {}
         for d in self.done.values():
-            wanted[d.source] = wanted.get(d.source, 0) + d.faces
+            wanted[d.source] = wanted.get(d.source, 0) + max(d.faces, 1)
         kept = [r for r in body if header and len(r) == len(header) and r[col] in wanted]
         counts: dict[str, int] = {}
         for r in kept:
@@ -454,10 +465,8 @@ class _Batch:
             kept = [r for r in kept if r[col] not in bad]
             self._rewrite_manifest()
         buf = io.StringIO(newline="")
-        # The header is trusted only with rows under it: it is written together with the first
-        # face's rows (or, for a batch without faces, at its very end).
-        if header and kept:
-            csv.writer(buf).writerows([header, *kept])
+        if header:
+            csv.writer(buf, lineterminator=_CRLF).writerows([header, *kept])
             self.csv_header = header
         atomic_write_text(self.csv_path, buf.getvalue())
 
@@ -476,9 +485,10 @@ class _Batch:
                     if resumed:
                         self.log(f"ferx: resuming: {resumed} file(s) already done, {len(todo)} to go")
                     with Analyzer(self.config) as analyzer:
-                        self._loop(analyzer, todo)
+                        self.layout = TableLayout.of_pipeline(analyzer.describe())
                         if self.csv_fd is not None and self.csv_header is None:
-                            self._write_csv_header(analyzer)
+                            self._write_csv_header()
+                        self._loop(analyzer, todo)
                 except _Interrupt as e:
                     status, signame = "interrupted", signal.Signals(e.signum).name
                 except _Abort as e:
@@ -560,7 +570,6 @@ class _Batch:
         renamed: dict[str, str] = {}
         written: list[Path] = []
         csv_start: int | None = None
-        header_written = False
         try:
             if self.options.annotate:
                 if frame is None:
@@ -584,26 +593,18 @@ class _Batch:
                 atomic_write_text(target, item.to_json(indent=1))
                 written.append(target)
                 done.json_file = os.fsdecode(rel)
-            if self.csv_fd is not None and len(item.faces):
-                df = item.to_pandas()
-                buf = io.StringIO(newline="")
-                writer = csv.writer(buf)
-                header_written = self.csv_header is None
-                if header_written:
-                    writer.writerow(df.columns)
-                writer.writerows(df.itertuples(index=False))
+            if self.csv_fd is not None:
+                self.layout.check(item.faces, inp.source)
+                info = FrameInfo(content_sha256=_sha256_or_none(inp.path))
+                lines = "".join(self.layout.csv_line(r) + _CRLF for r in self.layout.rows(item, info))
                 csv_start = os.lseek(self.csv_fd, 0, os.SEEK_END)
-                append_bytes(self.csv_fd, buf.getvalue().encode("utf-8", "backslashreplace"))
-                if header_written:
-                    self.csv_header = [str(c) for c in df.columns]
+                append_bytes(self.csv_fd, lines.encode("utf-8", "backslashreplace"))
             assert self.manifest_fd is not None
             done.renamed = renamed or None
             append_bytes(self.manifest_fd, done.to_line())
         except BaseException:
             if csv_start is not None:
                 _truncate_quietly(self.csv_fd, csv_start)
-                if header_written:
-                    self.csv_header = None
             for path in written:
                 try:
                     path.unlink()
@@ -624,25 +625,15 @@ class _Batch:
             renamed[kind] = printable(os.fsdecode(candidate))
         return candidate
 
-    def _write_csv_header(self, analyzer: Analyzer) -> None:
-        """No input had a face: faces.csv still gets its header. The columns depend on the stages
-        and their label sets, so they are read from the analyzer's own example result."""
+    def _write_csv_header(self) -> None:
+        """faces.csv starts with its header, the columns of what the analyzer produces."""
         assert self.csv_fd is not None
-        columns = ["source", "frame", "timestamp", "face", "x1", "y1", "x2", "y2", "score"]
-        try:
-            result = analyzer.example()
-            if len(result.faces):
-                columns = [str(c) for c in result.to_pandas().columns]
-        except Exception:  # noqa: BLE001, S110 - best effort: the columns every result has are still right
-            pass
-        buf = io.StringIO(newline="")
-        csv.writer(buf).writerow(columns)
         with self.guard.hold():
             try:
-                append_bytes(self.csv_fd, buf.getvalue().encode())
-                self.csv_header = columns
+                append_bytes(self.csv_fd, (",".join(self.layout.names) + _CRLF).encode())
+                self.csv_header = self.layout.names
             except OSError as e:
-                self.log(f"ferx: cannot write the header of faces.csv: {_reason(e)}")
+                raise BatchError(f"cannot write {printable(str(self.csv_path))}: {_reason(e)}") from None
 
     # -- summary -----------------------------------------------------------------------------------
     def _summary(self, status: str, seconds: float, *, signame: str | None = None, reason: str | None = None,
@@ -723,6 +714,13 @@ def _name_max(folder: Path) -> int:
         return int(os.pathconf(folder, "PC_NAME_MAX"))
     except (OSError, ValueError):
         return 255
+
+
+def _sha256_or_none(path: str) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:  # gone since it was analysed: the row says so by an empty hash
+        return None
 
 
 def _reason(e: OSError) -> str:

@@ -89,6 +89,17 @@ def append_bytes(fd: int, data: bytes) -> None:
         raise
 
 
+def file_sha256(path: StrPath, block: int = 1 << 20) -> str:
+    """The sha256 of a file's content, read in blocks (bounded memory for large videos)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while data := f.read(block):
+            h.update(data)
+    return h.hexdigest()
+
+
 def _unlink_quietly(path: StrPath) -> None:
     try:
         os.unlink(path)

@@ -446,40 +446,18 @@ class Faces:
         )
 
     def to_pandas(self, *, landmarks: bool = False) -> Any:
-        """One row per face: box, score, label, probabilities, AU intensities, head pose, blendshapes,
-        and with explanations the AU-evidence label, agreement and explanation text."""
-        import pandas as pd
+        """One row per face: `face` and the face columns of ferx's one table (`ferx.table`): box,
+        score, label, confidence, probabilities, AU intensities, head pose, blendshapes, and with
+        explanations the AU-evidence label, agreement, explanation text and JSON; with `landmarks`,
+        a `landmarks` column (478 × x, y, z per face). Fields the faces lack have no columns; faces
+        from an Analyzer hold every field its stages fill, also when there is no face."""
+        from ferx.table import TableLayout, to_pandas
 
-        data: dict[str, Any] = {
-            "face": np.arange(len(self)),
-            "x1": self.boxes[:, 0], "y1": self.boxes[:, 1], "x2": self.boxes[:, 2], "y2": self.boxes[:, 3],
-            "score": self.scores,
-        }
-        if self.expression is not None:
-            data["label"] = self.labels
-            data["confidence"] = self.confidences
-            for j, lab in enumerate(self.expression_labels):
-                data[f"p_{lab}"] = self.expression[:, j]
-        if self.aus is not None:
-            for j, code in enumerate(self.au_codes):
-                data[code] = self.aus[:, j]
-        if self.head_pose is not None:
-            for j, name in enumerate(HEAD_POSE_NAMES):
-                data[name] = self.head_pose[:, j]
-        if self.blendshapes is not None:
-            for j, name in enumerate(BLENDSHAPES):
-                data[f"bs_{name}"] = self.blendshapes[:, j]
-        if self.explanations is not None:
-            # The AU-only label and whether the classifier agrees travel with the text, so a table of
-            # faces can be filtered on disagreement without parsing prose.
-            data["au_label"] = [None if e is None else e.au_label for e in self.explanations]
-            data["au_agrees"] = [None if e is None else e.agreement for e in self.explanations]
-            data["explanation"] = [None if e is None else e.text for e in self.explanations]
-        if landmarks and self.landmarks is not None:
-            for k in range(N_LANDMARKS):
-                for a, axis in enumerate("xyz"):
-                    data[f"lm{k}_{axis}"] = self.landmarks[:, k, a]
-        return pd.DataFrame(data)
+        layout = TableLayout.of_faces(self, landmarks=landmarks)
+        values = layout.face_values(self)
+        values["face"] = np.arange(len(self))
+        names = ["face", *(c.name for c in layout.face_columns)] + (["landmarks"] if layout.landmarks else [])
+        return to_pandas(layout, values, names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -581,12 +559,14 @@ class FrameResult:
         return cls.from_dict(json.loads(text))
 
     def to_pandas(self, *, landmarks: bool = False) -> Any:
-        """The faces table with the frame's source, index and timestamp as leading columns."""
-        df = self.faces.to_pandas(landmarks=landmarks)
-        df.insert(0, "timestamp", self.timestamp)
-        df.insert(0, "frame", self.index)
-        df.insert(0, "source", self.source)
-        return df
+        """One row per face with every column of ferx's one table (`ferx.table`): the frame's
+        source, index, timestamp and size first, then the face columns (`Faces.to_pandas`), notes."""
+        from ferx.table import FrameInfo, TableLayout, to_pandas
+
+        layout = TableLayout.of_faces(self.faces, landmarks=landmarks)
+        rows = layout.rows(self, FrameInfo(kind="image" if self.timestamp is None else "video")) if len(self.faces) else []
+        columns = {name: [r[j] for r in rows] for j, name in enumerate(layout.names)}
+        return to_pandas(layout, columns, layout.names)
 
 
 def _round(x: Any, decimals: int) -> Any:

@@ -48,7 +48,7 @@ def test_shipped_model_card_is_consistent():
 def test_onepass_analyzer_on_a_real_group_image(group):
     path, m = group
     with Analyzer(pipeline="onepass") as analyzer:
-        assert [n for n, _ in analyzer.stages] == ["detect"]
+        assert [s.slot for s in analyzer.describe().stages] == ["detect"]
         result = analyzer.analyze(path)
     assert isinstance(result, FrameResult)
     faces = result.faces

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ferx.video import VideoConfig, VideoReadError
+from ferx.video import VideoConfig, VideoReadError, analyze_video
 from ferx.video.run import VideoOutputs, process_video
 from tests.video.conftest import TALKING, clip
 
@@ -103,7 +103,7 @@ def test_unreadable_video_writes_nothing(analyzer, tmp_path):
 
 
 def test_analyze_video_is_lazy(analyzer):
-    va = analyzer.analyze_video(TALKING)
+    va = analyze_video(analyzer, TALKING)
     first = list(itertools.islice(va, 3))
     va.close()
     assert [tf.index for tf in first] == [0, 1, 2]

@@ -202,6 +202,6 @@ def test_cli_analyze_sequence_through_main(tmp_path):
     assert main(["analyze", str(frames), "--sequence", "--out", str(out), "-q"]) == 1
     summary = json.loads((out / "frames" / "summary.json").read_text())
     assert [f["index"] for f in summary["failed_frames"]] == [3]
-    rows = (out / "frames" / "rows.csv").read_text().splitlines()[1:]
-    assert sorted({int(r.split(",")[0]) for r in rows}) == [0, 1, 2, 4, 5]
+    rows = pd.read_csv(out / "frames" / "rows.csv")
+    assert sorted(set(rows.frame)) == [0, 1, 2, 4, 5] and set(rows.source) == {str(frames)}
     assert main(["analyze", str(tmp_path / "empty_does_not_exist"), "--sequence", "--out", str(out), "-q"]) == 2

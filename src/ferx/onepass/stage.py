@@ -104,12 +104,14 @@ class OnePassStage(StageBase):
 
     needs: frozenset[str] = frozenset()
     provides = frozenset({"boxes", "scores", "keypoints", "expression"})
+    threads_option = "threads"
 
     def __init__(self, model: str = DEFAULT_MODEL, conf: float | None = None, nms_iou: float = 0.3,
                  threads: int = 2, upscale: bool = False) -> None:
         if (conf is not None and not 0.0 <= conf <= 1.0) or not 0.0 < nms_iou <= 1.0:
             raise ValueError(f"onepass: conf must be in [0, 1] and nms_iou in (0, 1], got {conf}, {nms_iou}")
         self.detector = OnnxDetector(model, threads)
+        self.labels = self.detector.labels
         if conf is None:
             conf = self.detector.default_conf
         self.conf, self.nms_iou, self.upscale = float(conf), float(nms_iou), bool(upscale)

@@ -15,8 +15,6 @@ Transport columns start with "_" and are removed by the driver before it writes 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -26,17 +24,12 @@ import numpy as np
 
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError
-from ferx.types import Faces, FrameResult
+from ferx.table import FrameInfo, TableLayout
+from ferx.types import FrameResult
 
-#: Columns every row has, before the face columns of the configured stages.
-LEAD_COLUMNS = ("source", "content_sha256", "kind", "frame", "timestamp", "width", "height", "n_faces", "face",
-                "track", "detected", "scene_cut")
 #: Transport columns (driver only): which input a row belongs to, how many rows that input has,
 #: and whether it failed.
 TRANSPORT_COLUMNS = ("_seq", "_rows", "_status", "_error", "_message")
-#: Face columns of `Faces.to_pandas` that hold text or booleans (the others are float32).
-_STRING_COLUMNS = frozenset({"label", "au_label", "explanation"})
-_BOOL_COLUMNS = frozenset({"au_agrees"})
 #: Video frames turned into Arrow rows at a time (bounded memory for long videos).
 _VIDEO_GROUP = 256
 #: Videos are read in 1 MiB blocks to hash them and, for remote ones, to copy them to a temporary file.
@@ -82,39 +75,6 @@ def _head(uri: str, n: int = 512) -> bytes:
         return f.read(n)
 
 
-def _schema_from(result: FrameResult, options: RowOptions) -> Any:
-    import pyarrow as pa
-
-    if not len(result.faces):
-        raise ConfigError("this configuration finds no face in the bundled example photo, so the columns of the "
-                          "output cannot be known; check the detector options")
-    df = result.faces.to_pandas()
-    fields = [
-        pa.field("source", pa.string()), pa.field("content_sha256", pa.string()), pa.field("kind", pa.string()),
-        pa.field("frame", pa.int64()), pa.field("timestamp", pa.float64()), pa.field("width", pa.int32()),
-        pa.field("height", pa.int32()), pa.field("n_faces", pa.int32()), pa.field("face", pa.int32()),
-        pa.field("track", pa.int64()),
-        # as in ferx.video's per-frame rows: found by the detector on this frame (else followed by
-        # its mesh), and whether the frame starts a new shot; null for images
-        pa.field("detected", pa.bool_()), pa.field("scene_cut", pa.bool_()),
-    ]
-    for col in df.columns:
-        if col == "face":
-            continue
-        if col in _STRING_COLUMNS:
-            fields.append(pa.field(col, pa.string()))
-        elif col in _BOOL_COLUMNS:
-            fields.append(pa.field(col, pa.bool_()))
-        else:
-            fields.append(pa.field(col, pa.float32()))
-    if result.faces.explanations is not None:
-        fields.append(pa.field("explanation_json", pa.string()))
-    fields.append(pa.field("notes", pa.string()))
-    if options.landmarks:
-        fields.append(pa.field("landmarks", pa.list_(pa.float32())))
-    return pa.schema(fields)
-
-
 def transport_schema(schema: Any) -> Any:
     """`schema` with the transport columns in front."""
     import pyarrow as pa
@@ -147,14 +107,15 @@ class ChunkAnalyzer:
     """
 
     def __init__(self, config: dict[str, Any], options: dict[str, Any], threads: int | None = None) -> None:
-        from ferx.pipeline import Analyzer
+        from ferx.pipeline import Analyzer, with_threads
 
         self.options = RowOptions(**options)
         self.config = AnalyzerConfig.from_dict(config)
         if threads is not None:
             self.config = with_threads(self.config, threads)
         self.analyzer = Analyzer(self.config)
-        self.schema = _schema_from(self.analyzer.example(), self.options)
+        self.layout = TableLayout.of_pipeline(self.analyzer.describe(), landmarks=self.options.landmarks)
+        self.schema = self.layout.arrow_schema()
         self.transport = transport_schema(self.schema)
 
     def __call__(self, batch: Any) -> Any:
@@ -227,39 +188,19 @@ class ChunkAnalyzer:
         """Transport rows for analysed frames (`_rows` is set by the caller)."""
         import pyarrow as pa
 
-        faces = Faces.concat([e.result.faces for e in entries])
-        columns: dict[str, list[Any]] = {}
-        if len(faces):
-            df = faces.to_pandas()
-            # column by column: DataFrame.to_dict("records") costs ~8 ms per image, more than the detector
-            columns = {str(c): df[c].tolist() for c in df.columns if c != "face"}
-        rows: list[dict[str, Any]] = []
-        j = 0  # row of `faces`
+        rows: list[list[Any]] = []
+        seqs: list[int] = []
         for e in entries:
-            r = e.result
-            lead = {"_seq": e.seq, "_rows": 0, "_status": "ok", "source": e.uri, "content_sha256": e.digest,
-                    "kind": e.kind, "frame": int(r.index),
-                    "timestamp": None if r.timestamp is None else float(r.timestamp), "width": int(r.width),
-                    "height": int(r.height), "n_faces": len(r.faces), "scene_cut": e.scene_cut,
-                    "notes": "; ".join(r.notes) or None}
-            if not len(r.faces):
-                rows.append(lead)
-                continue
-            for i in range(len(r.faces)):
-                row = dict(lead, face=i, track=None if e.tracks is None else int(e.tracks[i]),
-                           detected=None if e.detected is None else bool(e.detected[i]))
-                for k, values in columns.items():  # NaN (a value a stage could not measure) becomes null
-                    v = values[j]
-                    row[k] = None if isinstance(v, float) and math.isnan(v) else v
-                if faces.explanations is not None:
-                    x = faces.explanations[j]
-                    row["explanation_json"] = None if x is None else json.dumps(x.to_dict(), ensure_ascii=False)
-                if self.options.landmarks and faces.landmarks is not None:
-                    lm = faces.landmarks[j].reshape(-1)
-                    row["landmarks"] = None if np.isnan(lm).any() else lm.tolist()
-                rows.append(row)
-                j += 1
-        return pa.Table.from_pylist(rows, schema=self.transport)
+            info = FrameInfo(kind=e.kind, source=e.uri, content_sha256=e.digest, track_ids=e.tracks,
+                             detected=e.detected, scene_cut=e.scene_cut)
+            frame_rows = self.layout.rows(e.result, info)
+            rows.extend(frame_rows)
+            seqs.extend([e.seq] * len(frame_rows))
+        table = self.layout.arrow_table(rows)
+        lead = {"_seq": pa.array(seqs, pa.int64()), "_rows": pa.array([0] * len(seqs), pa.int32()),
+                "_status": pa.array(["ok"] * len(seqs), pa.string()), "_error": pa.nulls(len(seqs), pa.string()),
+                "_message": pa.nulls(len(seqs), pa.string())}
+        return pa.Table.from_arrays([*lead.values(), *table.columns], schema=self.transport)
 
     def _failed(self, seq: int, uri: str, digest: str | None, kind: str, e: BaseException) -> Any:
         import pyarrow as pa
@@ -274,29 +215,6 @@ class ChunkAnalyzer:
 
     def close(self) -> None:
         self.analyzer.close()
-
-
-def with_threads(config: AnalyzerConfig, threads: int) -> AnalyzerConfig:
-    """`config` with `threads` CPU threads for the stages that take a `threads` option and were not
-    given one. LiteRT stages default to 2 threads: right for one process on 2 cores, but N worker
-    processes × 2 threads oversubscribe the cores. Results are bitwise the same for any thread
-    count (checked on 30 real photos), so this is not part of the dataset's options."""
-    import inspect
-
-    from ferx.config import StageConfig
-    from ferx.stages import DETECTORS, LANDMARKERS
-
-    for attr, registry in (("detector", DETECTORS), ("landmarker", LANDMARKERS)):
-        stage = getattr(config, attr)
-        if stage is None or "threads" in stage.options:
-            continue
-        try:
-            params = inspect.signature(registry.get(stage.name)).parameters
-        except (KeyError, TypeError, ValueError):
-            continue
-        if "threads" in params:
-            setattr(config, attr, StageConfig(stage.name, {**stage.options, "threads": int(threads)}))
-    return config
 
 
 def _local_copy(uri: str) -> tuple[str, str, str | None]:
@@ -322,12 +240,10 @@ def _local_copy(uri: str) -> tuple[str, str, str | None]:
 
 
 __all__ = [
-    "LEAD_COLUMNS",
     "TRANSPORT_COLUMNS",
     "ChunkAnalyzer",
     "RowOptions",
     "is_remote",
     "read_bytes",
     "transport_schema",
-    "with_threads",
 ]

@@ -53,7 +53,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from ferx import __version__
-from ferx.config import AnalyzerConfig, StageConfig
+from ferx.config import AnalyzerConfig
 from ferx.errors import ClosedError, ImageReadError, ImageSizeError, ImageTooSmall, UnsupportedFormatError
 from ferx.serve.schema import (
     AnalyzeOptions,
@@ -115,14 +115,11 @@ class ApiError(Exception):
 def analyzer_config(settings: ServeSettings) -> AnalyzerConfig:
     """The analyzer configuration the service runs: the YAML config (or defaults) with the service's
     limits, and LiteRT threads per model set to cores / workers where the config does not say."""
+    from ferx.pipeline import with_threads
+
     config = AnalyzerConfig.from_yaml(Path(settings.config)) if settings.config else AnalyzerConfig()
     config = config.with_overrides({"max_faces": settings.max_faces, "max_image_pixels": settings.max_pixels})
-    threads = settings.litert_threads or max(1, (os.cpu_count() or 1) // settings.workers)
-    for slot in ("detector", "landmarker"):
-        stage = getattr(config, slot)
-        if stage is not None and stage.name in ("blazeface", "mediapipe") and "threads" not in stage.options:
-            setattr(config, slot, StageConfig(stage.name, {**stage.options, "threads": threads}))
-    return config
+    return with_threads(config, settings.litert_threads or max(1, (os.cpu_count() or 1) // settings.workers))
 
 
 class _State:
@@ -488,19 +485,17 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
     async def models() -> Any:
         from ferx.report.html import au_info
 
-        analyzer = state.analyzer
-        stages = [{"slot": slot, "backend": _backend_name(analyzer.config, slot), "options": _options_of(analyzer.config, slot),
-                   "provides": sorted(stage.provides)} for slot, stage in analyzer.stages]
-        labels = next((list(stage.labels) for _, stage in analyzer.stages if hasattr(stage, "labels")), [])
+        info = state.analyzer.describe()
+        stages = [{"slot": s.slot, "backend": s.backend, "options": _shown_options(s.options),
+                   "provides": sorted(s.provides)} for s in info.stages]
         from ferx.facs import AU_CODES
 
-        # the grades are the AU estimator's (AU stages expose their facs.AUProfile as `profile`)
-        profile = next((stage.profile for _, stage in analyzer.stages if getattr(stage, "profile", None) is not None), None)
+        # the grades are the AU estimator's (its facs.AUProfile), not a global table's
         return _json({
-            "ferx_version": __version__, "stages": stages, "expression_labels": labels,
-            "aus": [vars(i) for i in au_info(AU_CODES, profile)],
+            "ferx_version": __version__, "stages": stages, "expression_labels": list(info.expression_labels or ()),
+            "aus": [vars(i) for i in au_info(info.au_codes or AU_CODES, info.au_profile)],
             "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
-                       "max_faces": settings.max_faces, "min_side": analyzer.config.min_image_side},
+                       "max_faces": settings.max_faces, "min_side": state.analyzer.config.min_image_side},
             "auth": settings.api_key is not None,
         })
 
@@ -521,18 +516,8 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
     return _Gate(app, settings)
 
 
-def _backend_name(config: AnalyzerConfig, slot: str) -> str:
-    field = {"detect": "detector", "landmarks": "landmarker", "aus": "aus", "expression": "expression",
-             "explain": "explain"}[slot]
-    stage = getattr(config, field)
-    return stage.name if stage is not None else ""
-
-
-def _options_of(config: AnalyzerConfig, slot: str) -> dict[str, Any]:
-    field = {"detect": "detector", "landmarks": "landmarker", "aus": "aus", "expression": "expression",
-             "explain": "explain"}[slot]
-    stage = getattr(config, field)
-    options = dict(stage.options) if stage is not None else {}
+def _shown_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A stage's options as /v1/models shows them: plain values, nothing that looks like a key."""
     return {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool)) and "key" not in k.lower()}
 
 

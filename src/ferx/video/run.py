@@ -28,16 +28,21 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ferx.facs import AU_CODES, EXPRESSIONS
-from ferx.fsutil import atomic_write_text
-from ferx.types import Frame
-from ferx.video.analyze import VideoConfig
+import numpy as np
+
+from ferx.fsutil import atomic_write_text, file_sha256
+from ferx.table import TableLayout
+from ferx.types import Faces, Frame
+from ferx.video.analyze import VideoConfig, analyze_video
 from ferx.video.result import TrackedFrame
-from ferx.video.rows import CsvRowWriter, ParquetRowWriter, RowLayout, RowSink
+from ferx.video.rows import CsvRowWriter, ParquetRowWriter, RowSink
 from ferx.video.sequence import FailedFrame, ImageSequence
 from ferx.video.summary import SummaryBuilder
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 FORMATS = ("csv", "parquet")
 
@@ -126,19 +131,18 @@ def interrupts_as_exception() -> Iterator[None]:
             signal.signal(sig, h)
 
 
-def default_layout(analyzer: Any, relative: bool) -> RowLayout:
-    """Columns for a video in which no face is ever found, from what the stages provide."""
-    provided = set().union(*(set(s.provides) for _, s in analyzer.stages)) if analyzer.stages else set()
-    return RowLayout(
-        au_codes=AU_CODES if "aus" in provided else None,
-        labels=EXPRESSIONS if "expression" in provided else None,
-        head_pose="head_pose" in provided,
-        relative=relative and "aus" in provided,
-    )
+def segment_explainer(analyzer: Analyzer) -> Callable[[Faces], Faces] | None:
+    """What explains a segment's mean AUs and probabilities: the analyzer's explain stage alone
+    (`refine` with every other field skipped); None when the analyzer explains nothing."""
+    if "explanations" not in analyzer.provides:
+        return None
+    blank = Frame(np.zeros((1, 1, 3), np.uint8), source="<segment>")  # explainers read measurements, not pixels
+    others = analyzer.provides - {"explanations"}
+    return lambda faces: analyzer.refine(blank, faces, skip=others)[0].faces
 
 
 def process_video(
-    analyzer: Any,
+    analyzer: Analyzer,
     source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
     out: str | os.PathLike[str],
     config: VideoConfig | None = None,
@@ -147,6 +151,7 @@ def process_video(
     quiet: bool = True,
     on_frame: Callable[[TrackedFrame], None] | None = None,
     source_name: str | None = None,
+    content_sha256: str | None = None,
 ) -> VideoRunSummary:
     """Analyse one video (an ImageSequence, or a stream of Frames) into the folder `out` (layout:
     module docstring).
@@ -158,18 +163,19 @@ def process_video(
     config = config or VideoConfig()
     outputs = outputs or VideoOutputs()
     out = Path(out)
-    analysis = analyzer.analyze_video(source, config)  # opens and checks the input first
+    analysis = analyze_video(analyzer, source, config)  # opens and checks the input first
     out.mkdir(parents=True, exist_ok=True)
     name = source_name or analysis.source
+    if content_sha256 is None and isinstance(source, (str, os.PathLike)):
+        content_sha256 = file_sha256(source)
+    layout = TableLayout.of_pipeline(analyzer.describe(), relative=config.calibration.enabled)
     writers: list[Any] = []
     if "csv" in outputs.formats:
-        writers.append(CsvRowWriter(out / "rows.csv"))
+        writers.append(CsvRowWriter(out / "rows.csv", layout))
     if "parquet" in outputs.formats:
-        writers.append(ParquetRowWriter(out / "rows.parquet"))
-    relative = config.calibration.enabled
-    sink = RowSink(writers, relative=relative, default_layout=default_layout(analyzer, relative))
-    explainers = [stage for _, stage in analyzer.stages if "explanations" in stage.provides]
-    summary = SummaryBuilder(out / "segments.jsonl" if outputs.segments else None, explainers,
+        writers.append(ParquetRowWriter(out / "rows.parquet", layout))
+    sink = RowSink(writers, layout, source=name, content_sha256=content_sha256)
+    summary = SummaryBuilder(out / "segments.jsonl" if outputs.segments else None, segment_explainer(analyzer),
                              min_segment_s=outputs.min_segment_s)
     info = analysis.info
     video = None
@@ -232,7 +238,7 @@ def _finish(run: VideoRunSummary, analysis: Any, sink: RowSink, summary: Summary
     sink.close()
     run.frames = sink.frames
     run.rows = sink.writers[0].rows if sink.writers else 0
-    baselines = {tid: analysis.baseline.baseline(tid) for tid in getattr(analysis.baseline, "_tracks", {})}
+    baselines = analysis.baseline.baselines()
     result = summary.finish(baselines)
     run.tracks = len(result["tracks"])
     run.faces = sum(t["frames"] for t in result["tracks"])

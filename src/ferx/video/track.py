@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -31,6 +32,9 @@ from ferx.boxes import box_iou
 from ferx.facecrop import aligned_crop
 from ferx.types import N_LANDMARKS, Faces, Frame, FrameResult
 from ferx.video.result import TrackedFrame
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 
 @dataclass
@@ -232,22 +236,19 @@ class FaceTracker:
     """Runs an Analyzer's stages on a video's frames with tracking; one instance per video.
 
     Args:
-        analyzer: the Analyzer whose stages run (its detector = the stages that need nothing).
+        analyzer: the Analyzer: `detect` finds faces, `refine` runs the other stages on them.
         config: TrackingConfig.
         skip: fields whose stages do not run per frame (default: explanations, made per segment).
     """
 
-    def __init__(self, analyzer: object, config: TrackingConfig | None = None,
+    def __init__(self, analyzer: Analyzer, config: TrackingConfig | None = None,
                  skip: frozenset[str] = frozenset({"explanations"})) -> None:
         self.config = config or TrackingConfig()
         self.analyzer = analyzer
         self.skip = skip
-        stages = list(analyzer.stages)  # type: ignore[attr-defined]
-        # A source needs nothing (the stage contract); following needs a stage that makes meshes.
-        self._sources = [stage for _, stage in stages if not stage.needs]
-        can_follow = any("landmarks" in stage.provides for _, stage in stages if stage.needs)
-        self.follow = self.config.follow and can_follow
-        self._refine: Callable[..., tuple[FrameResult, np.ndarray]] = analyzer.refine  # type: ignore[attr-defined]
+        # following crops each face from its previous mesh: it needs a stage that makes meshes
+        self.follow = self.config.follow and "landmarks" in analyzer.provides
+        self._refine: Callable[..., tuple[FrameResult, np.ndarray]] = analyzer.refine
         self.tracks: list[Track] = []
         self._next_id = 1
         self._since_detect = math.inf
@@ -296,7 +297,7 @@ class FaceTracker:
         )
         notes: list[str] = []
         timings: dict[str, float] = {}
-        dets = self._detect(frame.image, notes, timings) if detect else None
+        dets = self._detect(frame, notes, timings) if detect else None
 
         candidates = Faces.empty()
         matched: list[tuple[Track, int]] = []
@@ -337,7 +338,7 @@ class FaceTracker:
             # A followed face was lost: look for it (and for anyone else) on this very frame. A
             # detection that had been matched to it gets its own crop now (the face jumped).
             if not detect:
-                dets = self._detect(frame.image, notes, timings)
+                dets = self._detect(frame, notes, timings)
                 detect = True
                 retry = self._unclaimed(dets, [_box_from_mesh(f.landmarks[0], tr.rel) for tr, f in followed])
             else:
@@ -397,19 +398,17 @@ class FaceTracker:
 
     def _limit(self, candidates: Faces, present: int) -> Faces:
         """Apply the analyzer's max_faces to new faces (largest first)."""
-        limit = getattr(getattr(self.analyzer, "config", None), "max_faces", None)
+        limit = self.analyzer.config.max_faces
         if limit is None or len(candidates) <= max(0, limit - present):
             return candidates
         return candidates.largest(max(0, limit - present))
 
     # -- detection and matching ------------------------------------------------------------------
-    def _detect(self, image: np.ndarray, notes: list[str], timings: dict[str, float]) -> Faces:
+    def _detect(self, frame: Frame, notes: list[str], timings: dict[str, float]) -> Faces:
         import time
 
         t0 = time.perf_counter()
-        faces = Faces.empty()
-        for stage in self._sources:
-            faces = stage.process(image, faces, notes)
+        faces = self.analyzer.detect(frame, notes)
         timings["detect"] = timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
         return faces
 
