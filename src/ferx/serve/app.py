@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,6 +63,9 @@ from ferx.serve.schema import (
     ModelsResponse,
 )
 from ferx.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("ferx.serve")
@@ -125,7 +128,7 @@ def analyzer_config(settings: ServeSettings) -> AnalyzerConfig:
 class _State:
     """What one worker holds: the analyzer and the limiter of concurrent analyses."""
 
-    def __init__(self, settings: ServeSettings, analyzer: Any | None) -> None:
+    def __init__(self, settings: ServeSettings, analyzer: Analyzer | None) -> None:
         self.settings = settings
         self.analyzer = analyzer
         self.owns_analyzer = analyzer is None
@@ -371,7 +374,7 @@ class _Gate:
 
 
 # -- the app ---------------------------------------------------------------------------------------
-def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = None) -> Any:
+def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | None = None) -> Any:
     """The FastAPI app. With `analyzer` the app uses that one (tests share theirs) and does not
     close it; otherwise each process builds its own at start-up from `settings`."""
     settings = settings or ServeSettings()
