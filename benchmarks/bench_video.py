@@ -37,7 +37,8 @@ def peak_mb() -> float:
 
 
 def run(analyzer, video, out, config=None, repeat=1):
-    from ferx.video.run import VideoOutputs, process_video
+    from ferx.runs.video import VideoOutputs
+    from ferx.runs.video import run_video as process_video
 
     best = None
     for _ in range(repeat):
@@ -151,7 +152,8 @@ def main(argv=None) -> int:
                 return (320 + 150 * math.sin(t / 3), 180 + 40 * math.cos(t / 5), 170)
 
             long = write_video(tmp / "long.mp4", [Actor(face, path)], seconds=seconds, fps=24)
-            from ferx.video.run import VideoOutputs, process_video
+            from ferx.runs.video import VideoOutputs
+            from ferx.runs.video import run_video as process_video
 
             marks = []
             base = rss_mb()

@@ -34,7 +34,8 @@ from typing import Any
 
 from ferx import __version__
 from ferx.argtypes import http_url, integer, non_negative_int, positive_float, positive_int, unit_interval
-from ferx.batch import FORMATS, BatchError, BatchOptions, demo_image, printable, run_batch
+from ferx.assets import demo_image
+from ferx.runs.photos import FORMATS, BatchError, BatchOptions, printable, run_photos
 from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
 from ferx.errors import ConfigError, FerxError, NoImagesError
 from ferx.report import cli as report_cli  # light: matplotlib is imported only when a report is drawn
@@ -344,7 +345,7 @@ def _analyze(args: argparse.Namespace) -> int:
         code = run_video(args, videos, config)  # each video into OUT/<name>/
         if code in (130, 143) or not files:
             return code
-    s = run_batch(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
+    s = run_photos(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
     out = printable(str(args.out))
     print(
         f"ferx: {s.files} file(s), {s.faces} face(s), {s.files_without_faces} without faces, "

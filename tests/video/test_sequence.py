@@ -14,7 +14,8 @@ from PIL import Image
 
 from ferx.video import FailedFrame, ImageSequence, ImageSequenceError, Sampling, VideoConfig
 from ferx.video.cli import run_sequences
-from ferx.video.run import VideoOutputs, process_video
+from ferx.runs.video import VideoOutputs
+from ferx.runs.video import run_video as process_video
 from ferx.video.sequence import find_frames, natural_key
 
 N = 12

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferx import batch as batch_module
-from ferx.batch import BatchOptions, run_batch
 from ferx.cli import main
 from ferx.config import AnalyzerConfig
+from ferx.runs import photos as batch_module
+from ferx.runs.photos import BatchOptions
+from ferx.runs.photos import run_photos as run_batch
 from tests.conftest import ROOT, lfw_paths
 
 EMOTIONS = ("happiness", "neutral", "surprise", "sadness")
@@ -61,6 +62,18 @@ def _assert_csv_matches_jsons(out: Path) -> dict[str, dict]:
         per_source[r["source"]] = per_source.get(r["source"], 0) + 1
     assert per_source == {s: len(d["faces"]) for s, d in jsons.items() if d["faces"]}
     return jsons
+
+
+def _assert_parquet_matches_csv(out: Path) -> None:
+    """faces.parquet holds the rows of faces.csv (the same table; CSV rounds floats to 4 decimals)."""
+    import pandas as pd
+
+    table = pd.read_parquet(out / "faces.parquet").sort_values(["source", "face"]).reset_index(drop=True)
+    rows = pd.read_csv(out / "faces.csv").sort_values(["source", "face"]).reset_index(drop=True)
+    assert list(table.columns) == list(rows.columns) and len(table) == len(rows)
+    assert table.source.tolist() == rows.source.tolist() and table.label.tolist() == rows.label.tolist()
+    np.testing.assert_allclose(table.AU12.astype(float), rows.AU12, atol=6e-5)
+    assert not (out / "faces.parquet.partial").exists()
 
 
 def _summary(out: Path) -> dict:
@@ -285,7 +298,7 @@ def test_interrupted_batch_is_consistent_and_resume_finishes_it(tmp_path, signum
     src = tmp_path / "in"
     photos = _photos(src, 20)
     out = tmp_path / "out"
-    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv", "--annotate", "-q"]
+    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv,parquet", "--annotate", "-q"]
     proc = subprocess.Popen([sys.executable, "-m", "ferx.cli", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -305,6 +318,7 @@ def test_interrupted_batch_is_consistent_and_resume_finishes_it(tmp_path, signum
     jsons = _assert_csv_matches_jsons(out)
     assert len(jsons) == done_before == len((out / ".ferx-batch" / "done.jsonl").read_text().splitlines())
     assert len(list((out / "annotated").iterdir())) == done_before
+    _assert_parquet_matches_csv(out)  # finished under its name on the interrupt
 
     code = main([*args, "--resume"])
     s = _summary(out)
@@ -316,6 +330,7 @@ def test_interrupted_batch_is_consistent_and_resume_finishes_it(tmp_path, signum
     assert len(rows) == s["faces"] == sum(len(d["faces"]) for d in jsons.values())
     for p in photos:  # each image's rows once: faces 0..n-1, not a second copy from the first run
         assert [int(r["face"]) for r in rows if r["source"] == str(p)] == list(range(len(jsons[str(p)]["faces"])))
+    _assert_parquet_matches_csv(out)
 
 
 def test_a_signal_while_an_image_is_written_lets_that_image_finish(tmp_path, monkeypatch):
@@ -359,6 +374,25 @@ def test_resume_drops_torn_lines_and_redoes_images_whose_outputs_are_gone(tmp_pa
     assert sorted(_assert_csv_matches_jsons(out)) == [str(p) for p in photos]
     for line in (out / ".ferx-batch" / "done.jsonl").read_text().splitlines():
         json.loads(line)  # rewritten cleanly: the next append starts on its own line
+
+
+def test_resume_redoes_images_whose_parquet_rows_a_crash_lost(tmp_path):
+    src = tmp_path / "in"
+    photos = _photos(src, 3)
+    out = tmp_path / "out"
+    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv,parquet", "-q"]
+    assert main(args) == 0
+    # a crash (SIGKILL) before faces.parquet was renamed into place: the ledger lists three images
+    # whose Parquet rows are not there; the older file that stands there has only one of them
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "faces.parquet")
+    pq.write_table(table.slice(0, 1), out / "faces.parquet")
+    assert main([*args, "--resume"]) == 0
+    s = _summary(out)
+    assert s["status"] == "complete" and s["resumed"] == 1 and s["analysed"] == 3
+    assert sorted(_assert_csv_matches_jsons(out)) == [str(p) for p in photos]
+    _assert_parquet_matches_csv(out)
 
 
 def test_resume_refuses_other_options_and_leaves_the_output_alone(tmp_path, capsys):

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from ferx.video import VideoConfig, VideoReadError, analyze_video
-from ferx.video.run import VideoOutputs, process_video
+from ferx.runs.video import VideoOutputs
+from ferx.runs.video import run_video as process_video
 from tests.video.conftest import TALKING, clip
 
 
