@@ -85,7 +85,7 @@ def in_process(files: list[str], threads: int) -> tuple[float, int]:
 
 
 def batch(files: list[str], engine: str, workers: int, chunk: int) -> dict[str, Any]:
-    from ferx.scale import run_bulk
+    from ferx.runs.dataset import run_dataset as run_bulk
 
     marks: list[tuple[int, float]] = []  # (inputs finished, time) after each result
 

@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--demo", action="store_true", help="analyse the bundled example image")
     a.add_argument("--out", default="ferx-output", help="output folder (default: ferx-output); an earlier batch "
                    "there is replaced unless --resume")
-    a.add_argument("--format", default="json", help="comma-separated: json (one file per image), csv (faces.csv)")
+    a.add_argument("--format", default="json", help="comma-separated: json (one file per image), csv (faces.csv; "
+                   "rows.csv for a video), parquet (faces.parquet / rows.parquet): the rows are ferx's one table")
     a.add_argument("--annotate", action="store_true", help="write annotated images to OUT/annotated/")
     a.add_argument("--landmarks", action="store_true", help="draw the 478 landmarks on annotated images")
     a.add_argument("--recursive", "-r", action="store_true", help="search folders recursively")

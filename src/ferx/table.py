@@ -235,6 +235,54 @@ class TableLayout:
                 columns.append(list(v))
         return [list(r) for r in zip(*columns)]
 
+    @classmethod
+    def of_columns(cls, names: Sequence[str]) -> TableLayout:
+        """The layout of a table read back from a file, from its column names."""
+        names = list(names)
+        blend = {f"bs_{b}" for b in BLENDSHAPES}
+        probs = [n[2:] for n in names if n.startswith("p_")]
+        aus = tuple(n for n in names if n.startswith("AU") and not n.endswith("_rel"))
+        return cls(au_codes=aus or None, labels=tuple(probs) or None, head_pose="yaw" in names,
+                   blendshapes=blend <= set(names), explanations="explanation_json" in names,
+                   relative=any(n.endswith("_rel") for n in names), landmarks="landmarks" in names)
+
+    def results(self, frame: Any, au_profile: Any = None) -> list[FrameResult]:
+        """FrameResults rebuilt from a pandas DataFrame of this layout's rows (a frame's rows are
+        those with the same source and frame): what a reader of a rows file or dataset needs to show
+        it (keypoints, landmarks and maps are not in the table, so they are empty)."""
+        from ferx.types import Explanation, Faces, FrameResult
+
+        out = []
+        for (source, index), rows in frame.groupby(["source", "frame"], sort=False, dropna=False):
+            first = rows.iloc[0]
+            faces_rows = rows[rows["face"].notna()]
+            n = len(faces_rows)
+
+            def block(names: Sequence[str], rows: Any = faces_rows) -> np.ndarray:
+                return rows[list(names)].to_numpy(np.float32, na_value=np.nan)
+
+            fields: dict[str, Any] = {}
+            if self.au_codes is not None:
+                fields.update(aus=block(self.au_codes), au_codes=self.au_codes, au_profile=au_profile)
+            if self.labels is not None:
+                fields.update(expression=block([f"p_{lab}" for lab in self.labels]), expression_labels=self.labels)
+            if self.head_pose:
+                fields["head_pose"] = block(HEAD_POSE_NAMES)
+            if self.blendshapes:
+                fields["blendshapes"] = block([f"bs_{b}" for b in BLENDSHAPES])
+            if self.explanations:
+                fields["explanations"] = tuple(None if not isinstance(x, str) else Explanation.from_dict(json.loads(x))
+                                               for x in faces_rows["explanation_json"])
+            faces = Faces(block(_BOX[:4]), block(_BOX[4:]).reshape(-1), np.full((n, 5, 2), np.nan), **fields)
+            timestamp = first["timestamp"]
+            notes = first["notes"]
+            out.append(FrameResult(
+                source=str(source), width=int(first["width"]), height=int(first["height"]), faces=faces,
+                index=int(index), timestamp=None if timestamp is None or timestamp != timestamp else float(timestamp),
+                notes=tuple(notes.split("; ")) if isinstance(notes, str) and notes else (),
+            ))
+        return out
+
     # -- conversions -----------------------------------------------------------------------------
     def arrow_schema(self) -> Any:
         import pyarrow as pa

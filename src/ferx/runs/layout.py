@@ -106,10 +106,10 @@ def dataset_files(folder: Path, part: str) -> list[Path]:
     return [folder / rel for e in entries for rel in e.get("files", []) if rel.startswith(part + "/")]
 
 
-def read_summary(folder: Path) -> dict[str, Any]:
-    """summary.json of a run folder ({} when missing or unreadable)."""
+def read_summary(folder: Path, name: str = "summary.json") -> dict[str, Any]:
+    """summary.json (or another JSON object) of a run folder ({} when missing or unreadable)."""
     try:
-        data = json.loads((folder / "summary.json").read_text())
+        data = json.loads((folder / name).read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -52,7 +52,7 @@ from ferx import __version__
 from ferx.annotate import annotate
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, NoImagesError
-from ferx.fsutil import atomic_save_image, atomic_write_text, file_sha256
+from ferx.fsutil import atomic_save_image, atomic_write_text, file_sha256, printable
 from ferx.pipeline import Analyzer, Failure
 from ferx.runs.driver import Aborted, SetupError, drive
 from ferx.runs.guard import InterruptGuard
@@ -130,15 +130,6 @@ class BatchSummary(RunStatus):
         if self.reason is not None:
             d["reason"] = self.reason
         return d
-
-
-def printable(text: str) -> str:
-    """`text` safe for UTF-8 outputs: bytes of a file name that are not UTF-8 (which Python keeps as
-    lone surrogates) become `\\xNN`, e.g. b"caf\\xe9.jpg" → "caf\\\\xe9.jpg"."""
-    try:
-        return os.fsencode(text).decode("utf-8", "backslashreplace")
-    except UnicodeError:  # a lone surrogate that did not come from a file name
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run_photos(

@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     """Run `ferx batch`; returns the exit status: 0 all done, 1 some inputs failed (listed in
     OUTPUT/errors/), 2 unusable OUTPUT or no inputs, 130/143 interrupted (run again to resume)."""
     from ferx.errors import ConfigError, NoImagesError
-    from ferx.scale.rows import RowOptions
-    from ferx.scale.run import run_bulk
-    from ferx.scale.store import BulkError
+    from ferx.runs.dataset import run_dataset
+    from ferx.runs.store import BulkError
+    from ferx.runs.worker import RowOptions
 
     try:
         config = AnalyzerConfig.from_yaml(Path(args.config)) if args.config else AnalyzerConfig()
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         options = RowOptions(landmarks=args.landmarks, video_every=args.video_every, video_fps=args.video_fps)
         if args.address and args.engine != "ray":
             raise ConfigError("--address needs --engine ray")
-        summary = run_bulk(args.input, args.output, config, options, engine=args.engine, workers=args.workers,
+        summary = run_dataset(args.input, args.output, config, options, engine=args.engine, workers=args.workers,
                            address=args.address, chunk=args.chunk, shard_size=args.shard_size, column=args.column,
                            quiet=args.quiet)
     except (BulkError, ConfigError, NoImagesError) as e:

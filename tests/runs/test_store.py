@@ -1,4 +1,4 @@
-"""The exactly-once commit of `ferx.scale.store`, at each point where a run can stop (no models)."""
+"""The exactly-once commit of `ferx.runs.store`, at each point where a run can stop (no models)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ferx.scale.store import BulkError, Done, Store
+from ferx.runs.store import BulkError, Done, Store
 
 SPEC = {"config": {"detector": "x"}, "rows": {}}
 

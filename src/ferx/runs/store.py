@@ -1,4 +1,4 @@
-"""The output dataset of `ferx batch` and how rows get into it exactly once.
+"""The output dataset of `ferx batch` (`ferx.runs.layout.DATASET`) and how rows get into it exactly once.
 
 Layout (OUT):
 
@@ -26,7 +26,6 @@ once, and no input is in two shards (a run skips every input the manifest lists)
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import io
 import json
 import os
@@ -35,15 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferx.errors import FerxError
-from ferx.fsutil import append_bytes, atomic_write_bytes, atomic_write_text
+from ferx.fsutil import atomic_write_bytes
+from ferx.runs.driver import SetupError
+from ferx.runs.layout import DATASET
+from ferx.runs.ledger import JsonLog, RunSpec, SettingsMismatch
 
-STATE = "_ferx"
-FACES = "faces"
-ERRORS = "errors"
+STATE = DATASET.state
+FACES = DATASET.rows[0]
+ERRORS = DATASET.errors or "errors"
 
 
-class BulkError(FerxError):
+class BulkError(SetupError):
     """The batch cannot start: OUTPUT is unusable, in use, or holds a dataset made with other options."""
 
 
@@ -53,8 +54,8 @@ class Done:
 
     uri: str
     sha256: str | None
-    status: str  # "ok" or "failed"
-    rows: int  # rows in faces/ ("ok") or in errors/ ("failed")
+    status: str  # "ok", "failed", or "truncated" (a video that ended early: its rows, and a row in errors/)
+    rows: int  # rows in faces/ ("ok", "truncated") or in errors/ ("failed")
     faces: int  # faces among those rows
 
 
@@ -71,15 +72,13 @@ class Store:
 
     def __init__(self, out: str | os.PathLike[str], spec: dict[str, Any]) -> None:
         self.out = Path(out)
-        self.spec = spec
-        self.fingerprint = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+        self.spec = RunSpec(spec)
         self.state = self.out / STATE
         self.staging = self.state / "staging"
-        self.manifest_path = self.state / "manifest.jsonl"
+        self.manifest = JsonLog(self.out / DATASET.ledger)  # type: ignore[operator]
         self.done: dict[str, Done] = {}
         self.shards = 0
         self._lock_fd: int | None = None
-        self._manifest_fd: int | None = None
 
     # -- opening -------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -108,21 +107,31 @@ class Store:
         except BaseException:
             self.close()
             raise
-        self._manifest_fd = os.open(self.manifest_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        self.manifest.open()
 
     def _check_spec(self) -> None:
-        path = self.state / "run.json"
-        if path.exists():
-            stored = json.loads(path.read_text())
-            if stored.get("fingerprint") != self.fingerprint:
-                raise BulkError(
-                    f"{self.out} holds a dataset made with other options (analyzer config or row options); "
-                    "its rows would not match: write to another OUTPUT, or use the same options to resume it")
-        else:
-            atomic_write_text(path, json.dumps({"fingerprint": self.fingerprint, "spec": self.spec}, indent=1))
+        path = DATASET.run_json(self.out)
+        try:
+            stored = RunSpec.read(path)
+        except SettingsMismatch as e:
+            raise BulkError(str(e)) from None
+        if stored is None:
+            self.spec.write(path)
+        elif self.spec.differences(stored):
+            raise BulkError(
+                f"{self.out} holds a dataset made with other options ({', '.join(self.spec.differences(stored))}); "
+                "its rows would not match: write to another OUTPUT, or use the same options to resume it")
+
+    def describe(self, analyzer: dict[str, Any]) -> None:
+        """Record what the analyzer produces (`PipelineInfo.to_dict()`) in run.json, for readers of
+        the dataset (the report reads the AU grades from it)."""
+        path = DATASET.run_json(self.out)
+        stored = RunSpec.read(path) or {}
+        if stored.get("analyzer") != analyzer:
+            self.spec.write(path, analyzer=analyzer)
 
     def _recover(self) -> None:
-        lines = self._read_manifest()
+        lines = self.manifest.read(repair=True)  # a torn last line: that shard was never committed
         named: set[str] = set()
         for entry in lines:
             self.shards += 1
@@ -139,24 +148,11 @@ class Store:
         _fsync_dir(self.out / FACES)
         _fsync_dir(self.out / ERRORS)
 
-    def _read_manifest(self) -> list[dict[str, Any]]:
-        try:
-            data = self.manifest_path.read_bytes()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # the run stopped inside the append: that shard was never committed
-            with open(self.manifest_path, "r+b") as f:
-                f.truncate(end)
-                os.fsync(f.fileno())
-        return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-
     # -- committing ------------------------------------------------------------------------------------
     def commit(self, faces: Any, errors: Any, inputs: list[Done]) -> None:
         """Write one shard: the rows of `inputs` (`faces`, `errors`: Arrow tables or None)."""
         import pyarrow.parquet as pq
 
-        assert self._manifest_fd is not None, "open() first"
         name = f"part-{self.shards:06d}-{uuid.uuid4().hex[:8]}.parquet"
         files: list[str] = []
         for folder, table in ((FACES, faces), (ERRORS, errors)):
@@ -169,9 +165,7 @@ class Store:
             files.append(rel)
         line = {"shard": name, "files": files,
                 "inputs": [[d.uri, d.sha256, d.status, d.rows, d.faces] for d in inputs]}
-        # ensure_ascii: the line is pure ASCII, so a torn write can never split a character
-        append_bytes(self._manifest_fd, (json.dumps(line, ensure_ascii=True) + "\n").encode("ascii"))
-        os.fsync(self._manifest_fd)  # the commit point
+        self.manifest.append(line, fsync=True)  # the commit point
         for rel in files:
             os.replace(self.staging / _staged_name(rel), self.out / rel)
         for folder in {rel.split("/")[0] for rel in files}:
@@ -181,16 +175,16 @@ class Store:
             self.done[d.uri] = d
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=1, ensure_ascii=False))
+        atomic_write_bytes(self.out / DATASET.summary, json.dumps(summary, indent=1, ensure_ascii=False).encode())
 
     def close(self) -> None:
-        for fd in (self._manifest_fd, self._lock_fd):
-            if fd is not None:
-                try:
-                    os.close(fd)  # closing the file releases the flock
-                except OSError:
-                    pass
-        self._manifest_fd = self._lock_fd = None
+        self.manifest.close()
+        if self._lock_fd is not None:
+            try:
+                os.close(self._lock_fd)  # closing the file releases the flock
+            except OSError:
+                pass
+        self._lock_fd = None
 
 
 def _staged_name(rel: str) -> str:

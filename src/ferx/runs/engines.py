@@ -1,8 +1,8 @@
-"""Engines: where `ferx batch` runs the analysis. Both take the inputs as (seq, uri) pairs and yield
-Arrow tables of rows in the transport schema (`ferx.scale.rows`), each holding whole inputs, in any
-order; every input comes back exactly once, as its rows or as a "failed" row. Neither writes
-anything: the driver commits (`ferx.scale.store`), which is what makes the output exactly-once
-whatever happens to a worker.
+"""Engines of `ferx batch` (`ferx.runs.dataset`): where its analysis runs. Both take the inputs as (seq,
+uri) pairs and yield Arrow tables of rows in the transport schema (`ferx.runs.worker`), each holding
+whole inputs, in any order; every input comes back exactly once, as its rows or as a "failed" row.
+Neither writes anything: the driver commits (`ferx.runs.store`), which is what makes the output
+exactly-once whatever happens to a worker.
 
 - `LocalEngine`: a process pool on this machine, one `ChunkAnalyzer` (models loaded once) per process.
 - `RayEngine`: Ray Data `map_batches` over an actor pool, one `ChunkAnalyzer` per actor, on a local
@@ -22,10 +22,13 @@ import signal
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ferx.scale.rows import ChunkAnalyzer
-from ferx.scale.store import BulkError
+from ferx.runs.store import BulkError
+from ferx.runs.worker import ChunkAnalyzer
+
+if TYPE_CHECKING:
+    from ferx.stages import PipelineInfo
 
 Item = tuple[int, str]  # (seq, uri)
 #: times a chunk (then a single input) may be lost with its worker before it is split (then failed)
@@ -45,6 +48,17 @@ def lost_rows(items: Sequence[Item], why: str) -> Any:
     rows = [{"_seq": s, "_rows": 1, "_status": "failed", "_error": "WorkerDied", "_message": why, "source": u}
             for s, u in items]
     return pa.Table.from_pylist(rows)
+
+
+def check_analyzer(config: dict[str, Any]) -> PipelineInfo:
+    """Build the analyzer once in the driver, so that a bad config or a missing model file stops the
+    run with its own message before any worker starts (a worker would report it once per process or
+    actor); returns what it produces."""
+    from ferx.config import AnalyzerConfig
+    from ferx.pipeline import Analyzer
+
+    with Analyzer(AnalyzerConfig.from_dict(config)) as analyzer:
+        return analyzer.describe()
 
 
 def items_table(items: Sequence[Item]) -> Any:
@@ -100,6 +114,9 @@ class LocalEngine:
         # the cores shared out between the workers (each runs one input at a time)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._pool: Any = None
+
+    def start(self) -> PipelineInfo:
+        return check_analyzer(self.config)
 
     def _start(self) -> None:
         import multiprocessing as mp
@@ -202,6 +219,9 @@ class RayEngine:
         self.workers, self.chunk = workers, max(1, chunk)
         self.address = address
         self._started = False
+
+    def start(self) -> PipelineInfo:
+        return check_analyzer(self.config)
 
     def _connect(self) -> int:
         import logging

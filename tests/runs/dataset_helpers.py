@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ferx.scale.rows import RowOptions
+from ferx.runs.worker import RowOptions
 
 #: videos are sampled at 5 frames per second in the tests (12 frames of the 2.4 s clip)
 OPTIONS = RowOptions(video_fps=5.0)

@@ -14,10 +14,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ferx.scale import BulkError, RowOptions, run_bulk
-from ferx.scale.engines import worker_pids
-from tests.scale.conftest import BAD
-from tests.scale.helpers import OPTIONS, errors_frame, faces_frame, rows_per_source
+from ferx.runs.dataset import run_dataset as run_bulk
+from ferx.runs.engines import worker_pids
+from ferx.runs.store import BulkError
+from ferx.runs.worker import RowOptions
+from tests.runs.conftest import BAD
+from tests.runs.dataset_helpers import OPTIONS, errors_frame, faces_frame, rows_per_source
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,3 +147,25 @@ def test_killed_driver_resumes_exactly_once(collection: Path, reference: Path, t
     assert not any((out / "_ferx" / "staging").iterdir())
     assert faces_frame(out).equals(faces_frame(reference))
     assert sorted(errors_frame(out).source) == sorted(errors_frame(reference).source)
+
+
+def test_a_truncated_video_keeps_its_rows_and_says_why(tmp_path: Path) -> None:
+    """As `ferx analyze` flags a video that ends early, so does `ferx batch`: its rows up to the last
+    good frame are committed, errors/ has a VideoTruncated row, and the run exits 1."""
+    from tests.video.conftest import TALKING
+
+    if not TALKING.exists():
+        pytest.skip("shared video not found")
+    data = TALKING.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "ds"
+    summary = run_bulk([str(cut)], out, options=RowOptions(video_fps=2.0), workers=1)
+    assert (summary.status, summary.truncated, summary.failed, summary.exit_code) == ("complete", 1, 0, 1)
+    rows = faces_frame(out)
+    assert len(rows) == summary.rows >= 15 and rows.kind.eq("video").all() and rows.track.notna().all()
+    errors = errors_frame(out)
+    assert errors.error.tolist() == ["VideoTruncated"] and "truncated" in errors.message[0]
+    assert summary.errors[0]["error"] == "VideoTruncated"
+    again = run_bulk([str(cut)], out, options=RowOptions(video_fps=2.0), workers=1)
+    assert (again.skipped, again.exit_code) == (1, 0)  # final for this dataset, like a failure

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale.helpers import errors_frame, faces_frame
+from tests.runs.dataset_helpers import errors_frame, faces_frame
 
 pytest.importorskip("ray.data")
 

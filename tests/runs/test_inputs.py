@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ferx.errors import ConfigError, NoImagesError
-from ferx.scale.inputs import resolve_inputs
+from ferx.runs.inputs import resolve_inputs
 
 
 @pytest.fixture()

@@ -1,13 +1,14 @@
-"""Worker side of `ferx batch`: read inputs, analyse them, and turn the results into Arrow rows.
+"""Worker side of `ferx batch` (`ferx.runs.dataset`): read inputs, analyse them, and turn the results
+into Arrow rows of ferx's one table (`ferx.table`).
 
 Both engines run the same code (`ChunkAnalyzer`), so local and Ray runs write the same rows. A
 chunk of inputs comes back as one Arrow table with at least one row per input:
 
-- one row per face (per frame for a video), the full result schema: box, score, label, confidence,
-  one `p_<label>` per expression, one column per AU, head pose, blendshapes, the AU-evidence label,
-  agreement, explanation text and the whole explanation as JSON;
+- one row per face (per frame for a video), the columns of `ferx.table`;
 - one row for an image (or video frame) without a face (`face` is null);
-- one row for an input that failed (`_status` = "failed", `_error`, `_message`).
+- one row for an input that failed (`_status` = "failed", `_error`, `_message`);
+- for a video that ended early (truncated or corrupt), its rows and one more row with `_status` =
+  "truncated" and the reason, as `ferx analyze` reports it.
 
 Transport columns start with "_" and are removed by the driver before it writes the dataset.
 """
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ferx.config import AnalyzerConfig
+from ferx.fsutil import file_sha256, printable
 from ferx.errors import ConfigError
 from ferx.table import FrameInfo, TableLayout
 from ferx.types import FrameResult
@@ -171,7 +173,8 @@ class ChunkAnalyzer:
         try:
             config = VideoConfig(sampling=Sampling(every=self.options.video_every, fps=self.options.video_fps))
             tables, entries = [], []
-            for tf in analyze_video(self.analyzer, local, config):
+            analysis = analyze_video(self.analyzer, local, config)
+            for tf in analysis:
                 entries.append(_Entry(seq, uri, digest, "video", tf.result, tf.track_ids, tf.detected,
                                       bool(tf.scene_cut)))
                 if len(entries) == _VIDEO_GROUP:  # rows as Arrow as we go: frames with meshes are large
@@ -179,6 +182,8 @@ class ChunkAnalyzer:
                     entries = []
             if entries or not tables:
                 tables.append(self._build(entries))
+            if analysis.stopped:  # rows up to the last good frame are kept, and the input says why it ended
+                tables.append(self._problem(seq, uri, digest, "video", "truncated", "VideoTruncated", analysis.stopped))
             return pa.concat_tables(tables)
         finally:
             if tmp is not None:
@@ -203,14 +208,16 @@ class ChunkAnalyzer:
         return pa.Table.from_arrays([*lead.values(), *table.columns], schema=self.transport)
 
     def _failed(self, seq: int, uri: str, digest: str | None, kind: str, e: BaseException) -> Any:
+        message = str(e) or type(e).__name__  # the analyzer names decoded bytes by their URI
+        return self._problem(seq, uri, digest, kind, "failed", type(e).__name__, message)
+
+    def _problem(self, seq: int, uri: str, digest: str | None, kind: str, status: str, error: str,
+                 message: str) -> Any:
+        """The row that says why an input failed ("failed") or ended early ("truncated")."""
         import pyarrow as pa
 
-        from ferx.batch import printable
-
-        message = str(e) or type(e).__name__  # the analyzer names decoded bytes by their URI
-        row = {"_seq": seq, "_rows": 1, "_status": "failed", "_error": type(e).__name__,
-               "_message": printable(message), "source": uri, "content_sha256": digest,
-               "kind": kind}
+        row = {"_seq": seq, "_rows": 1, "_status": status, "_error": error, "_message": printable(message),
+               "source": uri, "content_sha256": digest, "kind": kind}
         return pa.Table.from_pylist([row], schema=self.transport)
 
     def close(self) -> None:
@@ -219,12 +226,9 @@ class ChunkAnalyzer:
 
 def _local_copy(uri: str) -> tuple[str, str, str | None]:
     """A local path for a video (PyAV reads files), its sha256, and the temporary copy to delete."""
-    h = hashlib.sha256()
     if not is_remote(uri):
-        with open(uri, "rb") as f:
-            while block := f.read(_BLOCK):
-                h.update(block)
-        return uri, h.hexdigest(), None
+        return uri, file_sha256(uri, _BLOCK), None
+    h = hashlib.sha256()
     import fsspec
 
     fd, tmp = tempfile.mkstemp(prefix="ferx-video-", suffix=os.path.splitext(uri)[1][:16])
