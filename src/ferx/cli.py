@@ -162,14 +162,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _detector(args: argparse.Namespace) -> int:
-    """`ferx train-detector` / `eval-detector` / `export-detector`: config → ferx.onepass."""
+    """`ferx train-detector` / `eval-detector` / `export-detector`: config → ferx.train.onepass."""
     import numpy as np
 
     from ferx.data.readers import DatasetError
 
     try:
-        from ferx.onepass import export as onepass_export
-        from ferx.onepass import train as onepass_train
+        from ferx.train.onepass import export as onepass_export
+        from ferx.train.onepass import train as onepass_train
         from ferx.train.runconfig import load_config, load_run_config
     except ModuleNotFoundError as e:
         print(f"ferx: error: the detector commands need PyTorch ({e.name} is missing): pip install 'ferx[train]'",

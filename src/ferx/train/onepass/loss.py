@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ferx.onepass.decode import MAX_LOG_SIZE, grid_points
+from ferx.detect.onepass_decode import MAX_LOG_SIZE, grid_points
 
 CENTER_RADIUS = 2.5
 IOU_WEIGHT = 5.0
@@ -22,7 +22,7 @@ IOU_WEIGHT = 5.0
 def flatten_and_decode(maps: list[torch.Tensor], input_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Raw maps → (B, A, 5 + C) raw, (B, A, 4) xyxy boxes (differentiable), (A, 3) cell centres + strides.
 
-    Same formulas and stride bookkeeping as `ferx.onepass.decode.decode` (a test checks it).
+    Same formulas and stride bookkeeping as `ferx.detect.onepass_decode.decode` (a test checks it).
     """
     raw = torch.cat([m.flatten(2).transpose(1, 2) for m in maps], dim=1)
     cells, strides = grid_points(input_hw, [tuple(m.shape[2:]) for m in maps])

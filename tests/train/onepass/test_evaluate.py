@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ferx.onepass.evaluate import Prediction, average_precision, evaluate, operating_points
+from ferx.train.onepass.evaluate import Prediction, average_precision, evaluate, operating_points
 
 LABELS = ("neutral", "happiness")
 

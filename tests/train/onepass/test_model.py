@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ferx.errors import ConfigError  # noqa: E402
-from ferx.onepass.model import (  # noqa: E402
+from ferx.train.onepass.model import (  # noqa: E402
     ARCHITECTURES, SS2D, create_model, scan_reference, segsum, selective_scan, ssd_scan,
 )
 
@@ -88,7 +88,7 @@ def test_unknown_model_or_option_raises():
 
 def test_onnx_export_matches_pytorch(tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    from ferx.onepass.export import OUTPUTS, export_model
+    from ferx.train.onepass.export import OUTPUTS, export_model
 
     torch.manual_seed(0)
     model = create_model("onepass-nano-vss").eval()

@@ -10,13 +10,13 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
-from ferx.onepass.data.mosaics import MosaicConfig, generate_split  # noqa: E402
-from ferx.onepass.evaluate import evaluate  # noqa: E402
-from ferx.onepass.loss import detection_loss, flatten_and_decode, simota  # noqa: E402
-from ferx.onepass.model import create_model  # noqa: E402
-from ferx.onepass.train import DetectorTrainConfig, make_batch, predict_torch, train  # noqa: E402
+from ferx.train.onepass.data.mosaics import MosaicConfig, generate_split  # noqa: E402
+from ferx.train.onepass.evaluate import evaluate  # noqa: E402
+from ferx.train.onepass.loss import detection_loss, flatten_and_decode, simota  # noqa: E402
+from ferx.train.onepass.model import create_model  # noqa: E402
+from ferx.train.onepass.train import DetectorTrainConfig, make_batch, predict_torch, train  # noqa: E402
 from ferx.facs import EXPRESSIONS  # noqa: E402
-from tests.onepass.test_data import FERPLUS, LFW, _fake_cache  # noqa: E402
+from tests.train.onepass.test_data import FERPLUS, LFW, _fake_cache  # noqa: E402
 
 
 def test_simota_assigns_cells_near_each_face_only():
@@ -109,9 +109,9 @@ def test_export_writes_to_models_and_the_stage_reads_its_input_scaling(tmp_path,
     pytest.importorskip("onnxruntime")
     from ferx.cli import main
     from ferx.numeric import NORMALISATIONS
-    from ferx.onepass.data.store import load_split
-    from ferx.onepass.stage import OnnxDetector
-    from ferx.onepass.train import load_run_model
+    from ferx.train.onepass.data.store import load_split
+    from ferx.detect.onepass import OnnxDetector
+    from ferx.train.onepass.train import load_run_model
     from ferx.train.harness import INPUT_NORMALISATION
 
     cfg = _tiny_run_config(tmp_path)
@@ -148,14 +148,14 @@ def test_unknown_config_keys_raise(tmp_path):
         train(DetectorTrainConfig(model_options={"depthh": 1}), tmp_path / "x", progress=False)
     with pytest.raises(ConfigError, match="nothing to resume"):
         train(DetectorTrainConfig(), tmp_path / "y", resume=True, progress=False)
-    from ferx.onepass.train import evaluate_target
+    from ferx.train.onepass.train import evaluate_target
 
     with pytest.raises(ConfigError, match="unknown split 'valid'.*val-like-test"):
         evaluate_target(tmp_path / "z.onnx", split="valid")
 
 
 def test_class_balance_weights_rare_labels_up_and_raises_their_loss():
-    from ferx.onepass.train import class_weights
+    from ferx.train.onepass.train import class_weights
 
     labels = [np.array([0, 0, 0, 0, 1, 1, 1, 1]), np.array([0, 0, 0, 0, 1, 1, 1, 1, 7])]
     assert class_weights(labels, 8, 0.0) is None
@@ -206,13 +206,13 @@ def test_teacher_targets_show_each_face_as_the_pipeline_would(tmp_path):
     """FER+ faces reach the teacher as their 48×48 files, lfw faces as the analyzer's aligned crop of
     their photo; the target is (1 − α)·one-hot + α·teacher, and the report counts agreement."""
     pytest.importorskip("onnxruntime")
-    from ferx.onepass.train import teacher_targets
+    from ferx.train.onepass.train import teacher_targets
     from ferx.train.data import grey48, load_photo_crops
     from ferx.data.readers import open_dataset
 
     cfg, split = _tiny_split(tmp_path, n=3)
     cfg.lfw_share = 0.5
-    from ferx.onepass.data.mosaics import generate_split
+    from ferx.train.onepass.data.mosaics import generate_split
 
     split = generate_split(cfg, "val", _fake_cache(), progress=False)
     cols = split.manifest["faces_columns"]

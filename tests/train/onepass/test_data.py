@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferx.onepass.data.mosaics import MosaicConfig, face_refs, generate_split, make_mosaic, make_scene
-from ferx.onepass.data.negatives import negative_pool
+from ferx.train.onepass.data.mosaics import MosaicConfig, face_refs, generate_split, make_mosaic, make_scene
+from ferx.train.onepass.data.negatives import negative_pool
 from tests.conftest import LFW, SHARED
 
 FERPLUS = SHARED / "ferplus"
@@ -170,14 +170,14 @@ def test_options_that_are_off_keep_older_cache_keys():
 
 
 def test_data_command_takes_paths_relative_to_the_config_file(tmp_path, monkeypatch, capsys):
-    """`python -m ferx.onepass.data generate CONFIG` from another folder: the data, box cache and mosaic
+    """`python -m ferx.train.onepass.data generate CONFIG` from another folder: the data, box cache and mosaic
     folders of the config are found next to the config file, not in the working folder."""
     import json
     import os
 
     import yaml
 
-    from ferx.onepass.data.__main__ import main
+    from ferx.train.onepass.data.__main__ import main
 
     (tmp_path / "boxes.json").write_text(json.dumps(_fake_cache()))
     config = tmp_path / "project" / "tiny.yaml"

@@ -12,7 +12,7 @@ from ferx.data.mosaic import compose, match
 from ferx.data.readers import identity_split
 from ferx.errors import ImageSizeError
 from ferx.facs import EXPRESSIONS
-from ferx.onepass.stage import DEFAULT_MODEL, OnnxDetector, model_files
+from ferx.detect.onepass import DEFAULT_MODEL, OnnxDetector, model_files
 from tests.conftest import LFW, lfw_rows
 
 

@@ -30,7 +30,7 @@ from ferx.data.mosaic import background, compose
 from ferx.data.readers import identity_split, open_dataset
 from ferx.errors import ConfigError
 from ferx.facs import EXPRESSIONS
-from ferx.onepass.data.negatives import negative_pool, negative_region
+from ferx.train.onepass.data.negatives import negative_pool, negative_region
 
 FORMAT_VERSION = 1
 #: Generated splits. "val-like-test": validation faces (val identities, FER+ Valid) on canvases shaped
@@ -51,7 +51,7 @@ class MosaicConfig:
     Attributes:
         lfw, ferplus: dataset folders (required; in a config file relative to the file, see
             `ferx.train.runconfig`).
-        box_cache: JSON of the pipeline's lfw-expressions boxes (`python -m ferx.onepass.data boxes`).
+        box_cache: JSON of the pipeline's lfw-expressions boxes (`python -m ferx.train.onepass.data boxes`).
         cache_dir: where generated mosaics are stored.
         seed: everything random derives from it (split s uses seed + index of s).
         size: train/val canvas side (px); test_size: test canvas side.

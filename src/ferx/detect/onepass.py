@@ -1,7 +1,7 @@
 """The one-pass detector as a pipeline stage: faces and their expressions from one network run.
 
 Registered as the detector backend "onepass". It runs an exported FER-YOLO-Mamba model
-(NAME.onnx + NAME.json, see `ferx.onepass.export`) on onnxruntime — no torch — and fills, besides
+(NAME.onnx + NAME.json, see `ferx.train.onepass.export`) on onnxruntime — no torch — and fills, besides
 boxes and face scores, `expression` (the class scores normalised to sum to 1) and `keypoints`
 (placed from a mean template inside each box, not measured: the landmarker, when configured,
 replaces them with mesh points). The `onepass` pipeline preset (`ferx.config.PIPELINES`) runs this
@@ -20,7 +20,7 @@ from PIL import Image
 
 from ferx.assets import packaged_model
 from ferx.errors import ImageTooSmall, ModelFileError
-from ferx.onepass.decode import letterbox, postprocess
+from ferx.detect.onepass_decode import letterbox, postprocess
 from ferx.numeric import input_normalisation
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces

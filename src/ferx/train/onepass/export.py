@@ -4,7 +4,7 @@
 
 NAME.onnx: input `image` (1, 1, S, S) float, grey scaled to [-1, 1] (x / 127.5 − 1), letterboxed
 top-left onto a 114-grey square; outputs `p8`, `p16`, `p32`: raw maps (1, 5 + C, S/s, S/s) decoded
-by `ferx.onepass.decode` (numpy). NAME.json: kind, labels, input convention, strides, outputs,
+by `ferx.detect.onepass_decode` (numpy). NAME.json: kind, labels, input convention, strides, outputs,
 keypoint template, model config, parameters, MACs, sha256, training config, test metrics.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ferx.onepass.decode import PAD_VALUE
-from ferx.onepass.train import load_run_model
+from ferx.detect.onepass_decode import PAD_VALUE
+from ferx.train.onepass.train import load_run_model
 from ferx.train.harness import INPUT_NORMALISATION
 
 OUTPUTS = ["p8", "p16", "p32"]

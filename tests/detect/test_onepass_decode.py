@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ferx.onepass.decode import decode, grid_points, letterbox, level_strides, nms, postprocess
+from ferx.detect.onepass_decode import decode, grid_points, letterbox, level_strides, nms, postprocess
 
 
 def _maps(input_hw=(64, 96), classes=2):
@@ -39,7 +39,7 @@ def test_decode_hand_made_cells():
 
 def test_torch_decoding_used_in_training_equals_numpy_decoding():
     torch = pytest.importorskip("torch")
-    from ferx.onepass.loss import flatten_and_decode
+    from ferx.train.onepass.loss import flatten_and_decode
 
     rng = np.random.default_rng(0)
     maps = [rng.normal(size=m.shape).astype(np.float32) for m in _maps()]

@@ -3,7 +3,7 @@
 Ma, Lei, Celik, Li, "FER-YOLO-Mamba: Facial Expression Detection and Classification Based on
 Selective State Space", arXiv:2405.01828 (2024). Built on YOLOX (Ge et al., "YOLOX: Exceeding YOLO
 Series in 2021", arXiv:2107.08430): CSPDarknet backbone, PAFPN neck, anchor-free decoupled head
-(box / objectness / class), SimOTA assignment (in `ferx.onepass.loss`). The neck's CSP blocks are
+(box / objectness / class), SimOTA assignment (in `ferx.train.onepass.loss`). The neck's CSP blocks are
 replaced by the FER-YOLO-VSS dual-branch block; its global branch is VMamba's SS2D (Liu et al.,
 "VMamba: Visual State Space Model", arXiv:2401.10166): a selective scan (Gu & Dao, "Mamba",
 arXiv:2312.00752) over the feature map in four directions.
@@ -388,7 +388,7 @@ class DecoupledHead(nn.Module):
     """YOLOX head: per level a 1×1 stem, then a class branch and a box branch (box + objectness).
 
     Output per level: (B, 5 + C, h, w) raw values — box offsets (dx, dy, log w, log h) in units of
-    the level's stride, objectness logit, C class logits (see `ferx.onepass.decode`).
+    the level's stride, objectness logit, C class logits (see `ferx.detect.onepass_decode`).
     """
 
     def __init__(self, channels: tuple[int, ...], width: int, num_classes: int) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferx.onepass.data.boxes import load_box_cache
-from ferx.onepass.data.mosaics import MosaicConfig, MosaicSplit, generate_split
+from ferx.train.onepass.data.boxes import load_box_cache
+from ferx.train.onepass.data.mosaics import MosaicConfig, MosaicSplit, generate_split
 
 
 def load_split(cfg: MosaicConfig, split: str, progress: bool = True) -> MosaicSplit:

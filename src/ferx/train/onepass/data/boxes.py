@@ -1,6 +1,6 @@
 """The box cache: where the two-stage pipeline finds the face in each lfw-expressions photo, and where
 its box sits in a 48×48 FER+ frame (so both face sources are boxed alike). Computed once (≈ 2 min)
-with `python -m ferx.onepass.data boxes CONFIG`.
+with `python -m ferx.train.onepass.data boxes CONFIG`.
 """
 
 from __future__ import annotations
@@ -63,5 +63,5 @@ def load_box_cache(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(
-            f"{p}: no cached lfw-expressions boxes; make them with `python -m ferx.onepass.data boxes CONFIG` (or --out {p})")
+            f"{p}: no cached lfw-expressions boxes; make them with `python -m ferx.train.onepass.data boxes CONFIG` (or --out {p})")
     return json.loads(p.read_text())

@@ -6,8 +6,8 @@
 The run folder is the harness's (`ferx.train.harness.fit`): config.yaml, metrics.csv, log.txt,
 last.pt, best.pt (EMA weights with the best validation face AP50:95); `ferx train-detector` then
 writes report.json + pr.png on the test mosaics. This module supplies the model
-(`ferx.onepass.model`), the data (mosaics, `ferx.onepass.data`, with flips, mixup and photometric
-jitter) and the loss (SimOTA, `ferx.onepass.loss`).
+(`ferx.train.onepass.model`), the data (mosaics, `ferx.train.onepass.data`, with flips, mixup and photometric
+jitter) and the loss (SimOTA, `ferx.train.onepass.loss`).
 
 Splits are fixed by name: training on "train", the best checkpoint chosen on "val", the report on
 "test" (the config has no split keys, so a validation split equal to the test split cannot be
@@ -28,12 +28,12 @@ from torch import nn
 from ferx.config import from_dict
 from ferx.errors import ConfigError
 from ferx.facs import EXPRESSIONS
-from ferx.onepass.data.mosaics import SPLIT_NAMES, MosaicConfig, MosaicSplit
-from ferx.onepass.data.store import load_split
-from ferx.onepass.decode import postprocess
-from ferx.onepass.evaluate import Prediction, evaluate, pr_plot, summary
-from ferx.onepass.loss import detection_loss
-from ferx.onepass.model import OnePassDetector, create_model
+from ferx.train.onepass.data.mosaics import SPLIT_NAMES, MosaicConfig, MosaicSplit
+from ferx.train.onepass.data.store import load_split
+from ferx.detect.onepass_decode import postprocess
+from ferx.train.onepass.evaluate import Prediction, evaluate, pr_plot, summary
+from ferx.train.onepass.loss import detection_loss
+from ferx.train.onepass.model import OnePassDetector, create_model
 from ferx.train.harness import Randomness, Task, Validation, fit, normalise
 from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
 from ferx.train.runlog import RunLog
@@ -61,8 +61,8 @@ class DetectorTrainConfig(RunConfig):
     """One training run of the one-pass detector (the optimiser, schedule, EMA and run keys: `RunConfig`).
 
     Attributes:
-        data: how the mosaics are made (`ferx.onepass.data.mosaics.MosaicConfig`).
-        model: registered model name (`ferx.onepass.model.ARCHITECTURES`), model_options: constructor
+        data: how the mosaics are made (`ferx.train.onepass.data.mosaics.MosaicConfig`).
+        model: registered model name (`ferx.train.onepass.model.ARCHITECTURES`), model_options: constructor
             arguments that override the name's.
         mixup: probability of blending a training mosaic with another (union of the boxes);
             flip: probability of a horizontal flip; photometric: brightness/contrast jitter.
@@ -336,7 +336,7 @@ def load_run_model(run: Path, device: torch.device | None = None) -> tuple[OnePa
 def evaluate_target(target: Path, split: str = "test", conf: float = 0.01, nms_iou: float = 0.3,
                     data: MosaicConfig | None = None, progress: bool = True, threads: int = 0) -> dict[str, Any]:
     """Evaluate a run folder (torch, best.pt) or an exported NAME.onnx on a split's mosaics (any of
-    `ferx.onepass.data.mosaics.SPLIT_NAMES`; "val-like-test" for choosing an exported model's settings).
+    `ferx.train.onepass.data.mosaics.SPLIT_NAMES`; "val-like-test" for choosing an exported model's settings).
     `data` says which mosaics (a training config's `data` section); default for a run folder: its own.
 
     AP uses every detection with face score ≥ `conf`; precision / recall / label accuracy are also
@@ -349,7 +349,7 @@ def evaluate_target(target: Path, split: str = "test", conf: float = 0.01, nms_i
     operating = 0.5
     target = Path(target)
     if target.suffix == ".onnx":
-        from ferx.onepass.stage import OnnxDetector
+        from ferx.detect.onepass import OnnxDetector
 
         if data is None:
             raise ConfigError("evaluating an .onnx model needs --data CONFIG.yaml (which mosaics to use)")
