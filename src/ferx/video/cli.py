@@ -83,6 +83,7 @@ def add_video_arguments(subparsers: Any) -> None:
     _common(g)  # type: ignore[arg-type]
 
     w = subparsers.add_parser("webcam", help="analyse a live camera: annotated window and/or rows")
+    w.set_defaults(handler=run_webcam)
     w.add_argument("--device", default="0", help="camera number (default 0), device name (Windows: "
                    "'video=NAME'), or a video file/URL played in real time as a stand-in camera")
     w.add_argument("--out", default="ferx-webcam", help="output folder for rows and summary (default ferx-webcam)")
@@ -95,6 +96,9 @@ def add_video_arguments(subparsers: Any) -> None:
     w.add_argument("--min-face", type=positive_int, help="smallest face side in pixels the detector looks for")
     w.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     _common(w)
+
+
+register = add_video_arguments  # `ferx.cli` registers every subcommand module the same way
 
 
 def _analyzer_config(args: argparse.Namespace, config: AnalyzerConfig | None) -> AnalyzerConfig:
@@ -285,4 +289,4 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
     return 0 if run.signal == "window closed" else run.exit_code
 
 
-__all__ = ["add_video_arguments", "run_sequences", "run_video", "run_webcam"]
+__all__ = ["add_video_arguments", "register", "run_sequences", "run_video", "run_webcam"]
