@@ -14,6 +14,7 @@ import ferx.backends  # noqa: F401  (registers the built-in backends)
 from ferx.assets import demo_image
 from ferx.config import AnalyzerConfig, StageConfig
 from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
+from ferx.facecrop import frame_crops
 from ferx.io import ImageInput, load_image
 from ferx.stages import SLOTS, PipelineInfo, Stage, StageInfo
 from ferx.types import Faces, Frame, FrameResult
@@ -219,8 +220,17 @@ class Analyzer:
         faces = Faces.empty() if given is None else given
         kept = np.arange(len(faces))
         notes: list[str] = []
+        with frame_crops(image):  # one aligned crop per face for every stage that reads one
+            faces, kept = self._stage_loop(image, faces, kept, notes, timings, given is not None, skip)
+        if not len(faces):
+            notes.append("no face found")
+            faces = self._info.empty_faces()
+        return faces, notes, kept
+
+    def _stage_loop(self, image: np.ndarray, faces: Faces, kept: np.ndarray, notes: list[str],
+                    timings: dict[str, float], refining: bool, skip: frozenset[str]) -> tuple[Faces, np.ndarray]:
         for slot, stage in self._stages:
-            if (given is not None and not stage.needs) or stage.provides & skip:
+            if (refining and not stage.needs) or stage.provides & skip:
                 continue
             t = time.perf_counter()
             if len(faces) or not stage.needs:  # sources (detectors) run on every frame
@@ -237,10 +247,7 @@ class Analyzer:
                     dropped = int((~verified).sum())
                     notes.append(f"{dropped} detection(s) dropped: the landmark model found no face in them")
                     faces, kept = faces[verified], kept[verified]
-        if not len(faces):
-            notes.append("no face found")
-            faces = self._info.empty_faces()
-        return faces, notes, kept
+        return faces, kept
 
     def detect(self, frame: Frame, notes: list[str] | None = None) -> Faces:
         """Run the sources (the detector) alone: the faces they find, before any other stage or

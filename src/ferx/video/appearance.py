@@ -1,21 +1,22 @@
 """A cheap identity cue for re-identifying a face: its grey crop aligned on the eye corners, as a unit
-vector (the dot product of two is their correlation)."""
+vector (the dot product of two is their correlation). The crop is the frame's shared one
+(`facecrop.aligned_crops`): inside a `frame_crops` block, made once per face for the classifier,
+the AU heads and this."""
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
-from ferx.facecrop import aligned_crop
+from ferx.facecrop import aligned_crops
 
-APPEARANCE_SIZE = 32
+APPEARANCE_SIZE = 48  # the classifier's crop (facecrop.SIZE): one crop per face per frame, shared
 
 
-def appearance(grey: Image.Image, landmarks: np.ndarray) -> np.ndarray:
-    """Unit vector of a face's grey crop aligned on its eye corners, mean removed."""
-    crop = aligned_crop(grey, landmarks, APPEARANCE_SIZE).astype(np.float32)
+def appearance(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Unit vector of a face's aligned grey crop of the (H, W, 3) `image`, mean removed."""
+    crop = aligned_crops(image, landmarks[None], APPEARANCE_SIZE)[0].astype(np.float32)
     # The central part: hair and background at the crop's edges change with the scene, not the person.
-    m = APPEARANCE_SIZE // 8
+    m = crop.shape[0] // 8
     v = crop[m:-m, m:-m].ravel()
     v = v - v.mean()
     return v / max(float(np.linalg.norm(v)), 1e-6)

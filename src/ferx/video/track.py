@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
-
 from ferx.boxes import box_iou
+from ferx.facecrop import frame_crops
 from ferx.types import N_LANDMARKS, Faces, Frame, FrameResult
 from ferx.video.appearance import appearance, blend
 from ferx.video.kalman import KalmanBoxFilter
@@ -168,7 +167,6 @@ class _Now:
     detected: bool = False  # the detector ran on this frame
     dets: Faces | None = None
     matched: list[tuple[Track, int]] = field(default_factory=list)
-    _grey: Image.Image | None = None
 
     @property
     def t(self) -> float:
@@ -178,10 +176,8 @@ class _Now:
     def detected_ids(self) -> set[int]:
         return {tr.id for tr, _ in self.matched}
 
-    def grey(self) -> Image.Image:
-        if self._grey is None:
-            self._grey = Image.fromarray(self.frame.image).convert("L")
-        return self._grey
+    def image(self) -> np.ndarray:
+        return self.frame.image
 
 
 class FaceTracker:
@@ -214,7 +210,11 @@ class FaceTracker:
     # -- one frame ---------------------------------------------------------------------------------
     def step(self, frame: Frame) -> TrackedFrame:
         """Analyse one frame (in order); returns its faces with track IDs (not smoothed)."""
-        now = _Now(frame)
+        with frame_crops(frame.image):  # the stages and the appearance cue share each face's crop
+            return self._step(_Now(frame))
+
+    def _step(self, now: _Now) -> TrackedFrame:
+        frame = now.frame
         self.frames += 1
         cut = self.schedule.observe(frame)
         self._advance(now.t, cut)
@@ -323,17 +323,17 @@ class FaceTracker:
         for k, (tr, face) in enumerate(followed):
             # Appearance is learnt on detection frames, and only from faces that overlap no other
             # face: a half-hidden face would teach the track someone else's looks.
-            self._update(tr, face, now.t, now.grey if tr.id in detected and single[k] else None)
+            self._update(tr, face, now.t, now.image if tr.id in detected and single[k] else None)
             confirmed.append((tr, face, tr.id in detected))
         claimed = [tr.box for tr, _, _ in confirmed]
         for face in new_faces:
             if claimed and box_iou(face.boxes, np.array(claimed)).max() > 0.5:
                 continue  # the detector found a face that is already followed
-            tr = self._reidentify(face, now.grey)
+            tr = self._reidentify(face, now.image)
             if tr is None:
-                tr = self._new_track(face, now.t, now.grey)
+                tr = self._new_track(face, now.t, now.image)
             else:
-                self._revive(tr, face, now.t, now.grey)
+                self._revive(tr, face, now.t, now.image)
             claimed.append(tr.box)
             confirmed.append((tr, face, True))
         return sorted(confirmed, key=lambda c: c[0].id)
@@ -384,12 +384,12 @@ class FaceTracker:
             self._lose(followed[i][0])
         return [f for i, f in enumerate(followed) if i not in dropped]
 
-    def _reidentify(self, face: Faces, grey: Callable[[], Image.Image]) -> Track | None:
+    def _reidentify(self, face: Faces, image: Callable[[], np.ndarray]) -> Track | None:
         cfg = self.config
         lost = [tr for tr in self.tracks if tr.state == "lost"]
         if not lost or face.landmarks is None:
             return None
-        app = appearance(grey(), face.landmarks[0])
+        app = appearance(image(), face.landmarks[0])
         box = mesh_box(face.landmarks[0])
         best, best_score = None, -math.inf
         for tr in lost:
@@ -405,36 +405,36 @@ class FaceTracker:
         return best
 
     # -- track life ------------------------------------------------------------------------------
-    def _new_track(self, face: Faces, t: float, grey: Callable[[], Image.Image]) -> Track:
+    def _new_track(self, face: Faces, t: float, image: Callable[[], np.ndarray]) -> Track:
         lm = face.landmarks[0] if face.landmarks is not None else None
         if lm is None:  # a pipeline without a landmarker: a box-only track
             lm = _box_mesh(face.boxes[0])
         tr = Track(
             id=self._next_id, kalman=KalmanBoxFilter(face.boxes[0]), landmarks=lm, rel=_rel(face.boxes[0], lm),
-            score=float(face.scores[0]), appearance=appearance(grey(), lm) if face.landmarks is not None else None,
+            score=float(face.scores[0]), appearance=appearance(image(), lm) if face.landmarks is not None else None,
             first_seen=t, last_seen=t,
         )
         self._next_id += 1
         self.tracks.append(tr)
         return tr
 
-    def _revive(self, tr: Track, face: Faces, t: float, grey: Callable[[], Image.Image]) -> None:
+    def _revive(self, tr: Track, face: Faces, t: float, image: Callable[[], np.ndarray]) -> None:
         lm = face.landmarks[0]
         tr.state, tr.after_cut, tr.new = "tracked", False, True
         tr.rel = _rel(face.boxes[0], lm)
         tr.kalman = KalmanBoxFilter(face.boxes[0])
         tr.landmarks, tr.score, tr.last_seen = lm, float(face.scores[0]), t
-        tr.appearance = blend(tr.appearance, appearance(grey(), lm))
+        tr.appearance = blend(tr.appearance, appearance(image(), lm))
         tr.frames += 1
 
-    def _update(self, tr: Track, face: Faces, t: float, grey: Callable[[], Image.Image] | None) -> None:
+    def _update(self, tr: Track, face: Faces, t: float, image: Callable[[], np.ndarray] | None) -> None:
         if face.landmarks is None:
             tr.kalman.update(face.boxes[0])
             tr.landmarks = _box_mesh(face.boxes[0])
         else:
             lm = face.landmarks[0]
-            if grey is not None:
-                tr.appearance = blend(tr.appearance, appearance(grey(), lm))
+            if image is not None:
+                tr.appearance = blend(tr.appearance, appearance(image(), lm))
             tr.landmarks = lm
             tr.kalman.update(tr.box)
         tr.last_seen = t
