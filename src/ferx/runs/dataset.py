@@ -125,7 +125,7 @@ def run_dataset(
     uris = resolve_inputs(inputs, column=column) if isinstance(inputs, str) else _dedup(inputs)
     spec = {"row_format": ROW_FORMAT, "config": config.to_dict(), "rows": options.to_dict()}
     runner = make_engine(engine, config.to_dict(), options.to_dict(), workers=workers, chunk=chunk, address=address)
-    sink = DatasetSink(Store(out, spec), uris, engine=engine, workers=getattr(runner, "workers", workers),
+    sink = DatasetSink(Store(out, spec), uris, engine=engine, workers=runner.workers,
                        shard_size=shard_size, quiet=quiet, on_progress=on_progress, engine_object=runner)
     return drive(sink, runner, defer=True)
 

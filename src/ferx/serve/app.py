@@ -331,16 +331,10 @@ class _Gate:
             info["error"] = code
             await _error_response(status, code, message, request_id)(scope, receive, send_wrapper)
 
-        path = scope.get("path", "")
         try:
-            length = headers.get("content-length")
-            if self.key is not None and path.startswith("/v1/") and not self._authorised(headers):
-                await refuse(401, "unauthorized", "this service needs an API key: send it as the X-API-Key header "
-                             "or as Authorization: Bearer KEY")
-            elif length is not None and (not length.isdigit() or int(length) > limit):
-                await refuse(413 if length.isdigit() else 400, "payload_too_large" if length.isdigit() else
-                             "bad_request", f"the body is {length} bytes, above this service's limit of {limit} bytes"
-                             if length.isdigit() else "malformed Content-Length")
+            refusal = self._refusal(headers, scope.get("path", ""))
+            if refusal is not None:
+                await refuse(*refusal)
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
         except ApiError as e:  # raised outside an endpoint (e.g. while the form is parsed)
@@ -352,16 +346,20 @@ class _Gate:
             if not started:
                 await refuse(500, "internal_error", "an unexpected error occurred; the log has the request ID")
         finally:
-            entry = {"ts": round(time.time(), 3), "request_id": request_id, "method": scope.get("method"),
-                     "path": path, "status": info["status"], "ms": round((time.perf_counter() - t0) * 1e3, 1),
-                     "bytes_in": info["bytes_in"], "bytes_out": info["bytes_out"],
-                     "client": (scope.get("client") or ("", 0))[0], "pid": os.getpid()}
-            state = scope.get("state", {})
-            for key in ("faces", "error"):
-                value = state.get(key) or info.get(key)
-                if value is not None:
-                    entry[key] = value
-            log.info(json.dumps(entry, separators=(",", ":")))
+            _log_request(scope, request_id, info, t0)
+
+    def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, str, str] | None:
+        """Why a request is refused before it reaches the app (no API key, a body over the limit)."""
+        limit = self.settings.max_upload_bytes
+        length = headers.get("content-length")
+        if self.key is not None and path.startswith("/v1/") and not self._authorised(headers):
+            return 401, "unauthorized", "this service needs an API key: send it as the X-API-Key header or as " \
+                                        "Authorization: Bearer KEY"
+        if length is not None and not length.isdigit():
+            return 400, "bad_request", "malformed Content-Length"
+        if length is not None and int(length) > limit:
+            return 413, "payload_too_large", f"the body is {length} bytes, above this service's limit of {limit} bytes"
+        return None
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         assert self.key is not None
@@ -371,6 +369,20 @@ class _Gate:
             given = auth[7:] if auth[:7].lower() == "bearer " else ""
         # compare_digest: the time taken does not tell how much of the key was right
         return hmac.compare_digest(given.encode("latin-1"), self.key)
+
+
+def _log_request(scope: dict[str, Any], request_id: str, info: dict[str, Any], t0: float) -> None:
+    """One JSON log line per request, written when the response is complete."""
+    entry = {"ts": round(time.time(), 3), "request_id": request_id, "method": scope.get("method"),
+             "path": scope.get("path", ""), "status": info["status"], "ms": round((time.perf_counter() - t0) * 1e3, 1),
+             "bytes_in": info["bytes_in"], "bytes_out": info["bytes_out"],
+             "client": (scope.get("client") or ("", 0))[0], "pid": os.getpid()}
+    state = scope.get("state", {})
+    for key in ("faces", "error"):
+        value = state.get(key) or info.get(key)
+        if value is not None:
+            entry[key] = value
+    log.info(json.dumps(entry, separators=(",", ":")))
 
 
 # -- the app ---------------------------------------------------------------------------------------
@@ -399,6 +411,14 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
         static_url="/docs-assets",
     )
     app.state.ferx = state
+    _error_handlers(app)
+    _analysis_routes(app, state)
+    _service_routes(app, state)
+    return _Gate(app, settings)
+
+
+def _error_handlers(app: Any) -> None:
+    """Every error answers JSON with a code (module docstring)."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError) -> Any:
@@ -421,10 +441,17 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
         return _error_response(e.status_code, code, str(e.detail), _rid(request))
 
-    def query_docs() -> dict[str, Any]:
-        return {name: Query(f.default, description=f.description) for name, f in AnalyzeOptions.model_fields.items()}
 
-    q = query_docs()
+async def _answer(request: Request, state: _State, work: Callable[[], tuple[Any, int]]) -> Any:
+    """Run `work` (analysis and serialisation, off the event loop); log the faces it found."""
+    body, faces = await state.run(work)
+    request.scope.setdefault("state", {})["faces"] = faces
+    return body
+
+
+def _analysis_routes(app: Any, state: _State) -> None:
+    """POST /v1/analyze, /v1/analyze/annotated, /v1/report."""
+    q = {name: Query(f.default, description=f.description) for name, f in AnalyzeOptions.model_fields.items()}
 
     @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=_ERROR_RESPONSES, openapi_extra=_UPLOAD_BODY,
               summary="Analyse one image", tags=["analysis"])
@@ -435,14 +462,12 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
         data, name, body_options = await _read_upload(request)
         options = _options(request, body_options)
 
-        def work() -> tuple[bytes, int]:  # analysis and serialisation both off the event loop
+        def work() -> tuple[bytes, int]:
             frame, result = _analyze_frame(state, data, name)
             d = result_dict(frame, result, options)
             return json.dumps(d, allow_nan=False, separators=(",", ":")).encode(), len(result.faces)
 
-        body, faces = await state.run(work)
-        request.scope.setdefault("state", {})["faces"] = faces
-        return Response(body, media_type="application/json")
+        return Response(await _answer(request, state, work), media_type="application/json")
 
     @app.post("/v1/analyze/annotated", responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
               "description": "the image with every face drawn"}, **_ERROR_RESPONSES}, openapi_extra=_UPLOAD_BODY,
@@ -462,9 +487,7 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
             image.save(buf, format="PNG" if format == "png" else "JPEG", **({"quality": 90} if format == "jpeg" else {}))
             return buf.getvalue(), len(result.faces)
 
-        body, faces = await state.run(work)
-        request.scope.setdefault("state", {})["faces"] = faces
-        return Response(body, media_type=f"image/{format}")
+        return Response(await _answer(request, state, work), media_type=f"image/{format}")
 
     @app.post("/v1/report", responses={200: {"content": {"text/html": {}}, "description": "a self-contained HTML "
               "report"}, **_ERROR_RESPONSES}, openapi_extra=_UPLOAD_BODY, response_class=HTMLResponse,
@@ -478,21 +501,25 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
             frame, result = _analyze_frame(state, data, name)
             return report_for_results([(result, frame.image)], title=f"ferx report — {name}"), len(result.faces)
 
-        html, faces = await state.run(work)
-        request.scope.setdefault("state", {})["faces"] = faces
         # The report is self-contained: it may not fetch anything, whatever it holds.
-        return HTMLResponse(html, headers={"content-security-policy": "default-src 'none'; img-src data:; "
-                                           "style-src 'unsafe-inline'; script-src 'unsafe-inline'"})
+        return HTMLResponse(await _answer(request, state, work), headers={
+            "content-security-policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                                       "script-src 'unsafe-inline'"})
+
+
+def _service_routes(app: Any, state: _State) -> None:
+    """GET /v1/models, /healthz, the page at / and its static files."""
+    settings = state.settings
 
     @app.get("/v1/models", response_model=ModelsResponse, tags=["service"], summary="What this service runs")
     async def models() -> Any:
+        from ferx.facs import AU_CODES
         from ferx.report.html import au_info
 
+        assert state.analyzer is not None
         info = state.analyzer.describe()
         stages = [{"slot": s.slot, "backend": s.backend, "options": _shown_options(s.options),
                    "provides": sorted(s.provides)} for s in info.stages]
-        from ferx.facs import AU_CODES
-
         # the grades are the AU estimator's (its facs.AUProfile), not a global table's
         return _json({
             "ferx_version": __version__, "stages": stages, "expression_labels": list(info.expression_labels or ()),
@@ -516,7 +543,6 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
         return FileResponse(STATIC / "index.html", headers=page_headers)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return _Gate(app, settings)
 
 
 def _shown_options(options: dict[str, Any]) -> dict[str, Any]:
