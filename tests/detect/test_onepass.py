@@ -6,30 +6,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferx import Analyzer, FrameResult, ModelFileError, load_image
+from ferx import Analyzer, FrameResult, ModelFileError
 from ferx.config import AnalyzerConfig, ConfigError
-from ferx.data.mosaic import compose, match
+from ferx.data.mosaic import compose, match, single_faces
 from ferx.data.readers import identity_split
+from ferx.detect.onepass import DEFAULT_MODEL, OnnxDetector, model_files
 from ferx.errors import ImageSizeError
 from ferx.facs import EXPRESSIONS
-from ferx.detect.onepass import DEFAULT_MODEL, OnnxDetector, model_files
 from tests.conftest import LFW, lfw_rows
 
 
 @pytest.fixture(scope="module")
 def group(tmp_path_factory):
     """10 faces of test-split identities (boxes from the two-stage pipeline) on a 640×480 canvas."""
-    refs = []
+    paths = [LFW / "images" / r["image"] for r in lfw_rows()[3::7] if identity_split(r["identity"]) == "test"]
     with Analyzer(aus=None, expression=None, explain=None) as a:
-        for row in lfw_rows()[3::7]:
-            if identity_split(row["identity"]) != "test":
-                continue
-            img = load_image(LFW / "images" / row["image"])
-            faces = a.analyze(img).faces
-            if len(faces) == 1:
-                refs.append((img, faces.boxes[0]))
-            if len(refs) == 10:
-                break
+        refs = single_faces(a, paths, 10)
     rng = np.random.default_rng(7)
     sizes = list(rng.integers(40, 90, len(refs)))
     m = compose([r[0] for r in refs], [r[1] for r in refs], sizes, (640, 480), rng, feather=0.1)

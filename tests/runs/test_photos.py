@@ -352,12 +352,18 @@ def test_a_signal_while_an_image_is_written_lets_that_image_finish(tmp_path, mon
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
-def test_resume_drops_torn_lines_and_redoes_images_whose_outputs_are_gone(tmp_path):
+def _finished_run(tmp_path: Path, n: int, formats: str) -> tuple[Path, list[Path], Path, list[str]]:
+    """A complete run over n photos: (input folder, photos, output folder, its command line)."""
     src = tmp_path / "in"
-    photos = _photos(src, 4)
+    photos = _photos(src, n)
     out = tmp_path / "out"
-    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv", "-q"]
+    args = ["analyze", str(src), "--out", str(out), "--format", formats, "-q"]
     assert main(args) == 0
+    return src, photos, out, args
+
+
+def test_resume_drops_torn_lines_and_redoes_images_whose_outputs_are_gone(tmp_path):
+    src, photos, out, args = _finished_run(tmp_path, 4, "json,csv")
     rows_before = _csv_rows(out)
     # What a crash (SIGKILL, power cut) can leave: a torn CSV row of an image with no manifest line,
     # a torn manifest line, and a finished image whose JSON was deleted since.
@@ -377,11 +383,7 @@ def test_resume_drops_torn_lines_and_redoes_images_whose_outputs_are_gone(tmp_pa
 
 
 def test_resume_redoes_images_whose_parquet_rows_a_crash_lost(tmp_path):
-    src = tmp_path / "in"
-    photos = _photos(src, 3)
-    out = tmp_path / "out"
-    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv,parquet", "-q"]
-    assert main(args) == 0
+    _, photos, out, args = _finished_run(tmp_path, 3, "json,csv,parquet")
     # a crash (SIGKILL) before faces.parquet was renamed into place: the ledger lists three images
     # whose Parquet rows are not there; the older file that stands there has only one of them
     import pyarrow.parquet as pq
