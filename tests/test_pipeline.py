@@ -1,10 +1,12 @@
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from ferx import Analyzer, ConfigError, Failure, Frame, FrameResult, load_image
+from ferx.boxes import box_iou
 from ferx.data.mosaic import compose, match
 from ferx.errors import ImageSizeError
 from tests.conftest import lfw_paths
@@ -255,3 +257,46 @@ def test_stages_that_do_not_fit_together_are_refused_when_built():
 def test_bad_backend_option_values_are_config_errors():
     with pytest.raises(ConfigError, match="min_face must be at least 8"):
         Analyzer(detector={"name": "blazeface", "options": {"min_face": 0}})
+
+
+def test_describe_says_what_the_analyzer_produces_before_any_input(analyzer):
+    from ferx.aus.image_heads import ImageHeadAUEstimator
+    from ferx.facs import AU_CODES
+    from ferx.stages import PipelineInfo
+
+    info = analyzer.describe()
+    assert [s.slot for s in info.stages] == ["detect", "landmarks", "aus", "expression", "explain"]
+    assert info.backends == {"detect": "blazeface", "landmarks": "mediapipe", "aus": "image-heads",
+                             "expression": "onnx-classifier", "explain": "cot"}
+    assert info.au_codes == AU_CODES and "happiness" in info.expression_labels
+    assert info.au_profile.to_dict() == ImageHeadAUEstimator().profile.to_dict()
+    assert analyzer.provides == info.provides >= {"boxes", "landmarks", "aus", "expression", "explanations"}
+    back = PipelineInfo.from_dict(json.loads(json.dumps(info.to_dict())))
+    assert back == info and back.au_profile.to_dict() == info.au_profile.to_dict()
+    with Analyzer(pipeline="onepass") as onepass:
+        assert onepass.provides == {"boxes", "scores", "keypoints", "expression"} and onepass.describe().au_codes is None
+
+
+def test_detect_runs_the_detector_alone(analyzer, happy_photo):
+    frame = analyzer.decode(happy_photo, source=str(happy_photo))
+    notes: list[str] = []
+    found = analyzer.detect(frame, notes)
+    full = analyzer.analyze(frame).faces
+    assert len(found) == len(full) == 1 and found.landmarks is None and found.aus is None
+    assert float(box_iou(found.boxes, full.boxes)[0, 0]) > 0.5  # the mesh moves the keypoints, not the box
+    assert isinstance(frame, Frame)
+
+
+def test_with_threads_sets_the_declared_cpu_options_and_changes_no_result(happy_photo):
+    from ferx.config import AnalyzerConfig
+    from ferx.pipeline import with_threads
+
+    config = with_threads(AnalyzerConfig(), 1)
+    assert config.detector.options == {"threads": 1} and config.landmarker.options == {"threads": 1}
+    assert config.aus.options == {} and config.expression.options == {}  # onnxruntime stages keep theirs
+    given = AnalyzerConfig.from_dict({"detector": {"name": "blazeface", "options": {"threads": 2}}})
+    assert with_threads(given, 1).detector.options == {"threads": 2}  # what the config says stays
+    with Analyzer() as two, two.with_threads(1) as one:
+        a, b = two.analyze(happy_photo).faces, one.analyze(happy_photo).faces
+        assert one.config.detector.options == {"threads": 1}
+        assert np.array_equal(a.aus, b.aus) and np.array_equal(a.landmarks, b.landmarks)

@@ -108,30 +108,22 @@ class Analyzer:
         self.config: AnalyzerConfig = config
         self._stages: list[tuple[str, Stage]] = []
         self._closed = False
+        infos: list[StageInfo] = []
         try:
             for slot in SLOTS:
                 stage_cfg: StageConfig | None = getattr(config, slot.config_field)
                 if stage_cfg is not None:
-                    self._stages.append((slot.name, slot.registry.create(stage_cfg.name, **stage_cfg.options)))
+                    stage = slot.registry.create(stage_cfg.name, **stage_cfg.options)
+                    self._stages.append((slot.name, stage))
+                    infos.append(StageInfo(slot.name, stage_cfg.name, dict(stage_cfg.options), frozenset(stage.needs),
+                                           frozenset(stage.provides)))
             check_chain(self._stages)
         except BaseException:
             self.close()
             raise
-        self._info = self._describe()
+        self._info = _describe(infos, [stage for _, stage in self._stages])
 
     # -- what it is --------------------------------------------------------------------------------
-    def _describe(self) -> PipelineInfo:
-        infos, au_codes, labels, profile = [], None, None, None
-        for slot, stage in self._stages:
-            cfg = getattr(self.config, next(s.config_field for s in SLOTS if s.name == slot))
-            infos.append(StageInfo(slot, cfg.name, dict(cfg.options), frozenset(stage.needs),
-                                   frozenset(stage.provides)))
-            if "aus" in stage.provides:
-                au_codes, profile = tuple(stage.au_codes), stage.profile
-            if "expression" in stage.provides:
-                labels = tuple(stage.labels)
-        return PipelineInfo(tuple(infos), au_codes, labels, profile)
-
     def describe(self) -> PipelineInfo:
         """What this analyzer produces, before any input: stages (backend, options, contract), the
         `Faces` fields filled, AU codes, expression labels and the AU estimator's grades."""
@@ -143,8 +135,8 @@ class Analyzer:
         return self._info.provides
 
     def with_threads(self, threads: int) -> Analyzer:
-        """A new Analyzer with this one's config, its stages using `threads` CPU threads where they
-        take a `threads` option the config does not set (see `with_threads`)."""
+        """A new Analyzer with this one's config and `threads` CPU threads on every stage that
+        declares a CPU-threads option the config does not set (see `with_threads`)."""
         return Analyzer(with_threads(self.config, threads))
 
     # -- single frame ----------------------------------------------------------------------------
@@ -286,9 +278,9 @@ class Analyzer:
         return result, kept
 
     def example(self) -> FrameResult:
-        """This analyzer's result on the bundled example photo (one face): the fields and table
-        columns its stages produce, for writers that need them before any real input has a face,
-        and a warm-up (models loaded, interpreters allocated)."""
+        """This analyzer's result on the bundled example photo (one face): a warm-up (models loaded,
+        interpreters allocated) and a sample of what it produces (`describe()` says it without
+        analysing anything)."""
         return self.analyze(demo_image())
 
     @property
@@ -347,6 +339,17 @@ class Analyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _describe(infos: list[StageInfo], stages: list[Stage]) -> PipelineInfo:
+    """What the stages produce: the column names and AU grades of the last stage filling each field."""
+    au_codes, labels, profile = None, None, None
+    for stage in stages:
+        if "aus" in stage.provides:
+            au_codes, profile = tuple(stage.au_codes), stage.profile
+        if "expression" in stage.provides:
+            labels = tuple(stage.labels)
+    return PipelineInfo(tuple(infos), au_codes, labels, profile)
 
 
 def with_threads(config: AnalyzerConfig, threads: int) -> AnalyzerConfig:
