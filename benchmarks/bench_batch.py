@@ -75,7 +75,7 @@ def in_process(files: list[str], threads: int) -> tuple[float, int]:
     """A plain Analyzer loop in this process, LiteRT on `threads` threads."""
     from ferx.config import AnalyzerConfig
     from ferx.pipeline import Analyzer
-    from ferx.scale.rows import with_threads
+    from ferx.pipeline import with_threads
 
     with Analyzer(with_threads(AnalyzerConfig(), threads)) as analyzer:
         analyzer.analyze(files[0])  # warm-up, as a worker's schema probe
@@ -85,7 +85,7 @@ def in_process(files: list[str], threads: int) -> tuple[float, int]:
 
 
 def batch(files: list[str], engine: str, workers: int, chunk: int) -> dict[str, Any]:
-    from ferx.scale import run_bulk
+    from ferx.runs.dataset import run_dataset as run_bulk
 
     marks: list[tuple[int, float]] = []  # (inputs finished, time) after each result
 

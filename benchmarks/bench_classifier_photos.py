@@ -41,7 +41,7 @@ def main() -> None:
             if not len(r.faces):
                 missed += 1
                 continue
-            k = int(np.argmax((r.faces.boxes[:, 2] - r.faces.boxes[:, 0]) * (r.faces.boxes[:, 3] - r.faces.boxes[:, 1])))
+            k = int(np.argmax(r.faces.area))
             face = r.faces[k]
             y.append(EXPRESSIONS.index(s.label))
             pred_cnn.append(EXPRESSIONS.index(face.labels[0]))

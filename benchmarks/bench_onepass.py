@@ -1,7 +1,7 @@
 """One-pass detector: its inference settings chosen on validation data, its test figures, and the
 comparison with the two-stage pipeline.
 
-Two data sets per split, both from the training config's `data` section (`ferx.onepass.data`; its
+Two data sets per split, both from the training config's `data` section (`ferx.train.onepass.data`; its
 paths are relative to the config file, as for `ferx train-detector`):
   * mosaics — `--split test`: the test mosaics (640×640; lfw-expressions test identities, FER+ Test);
     `--split val`: the `val-like-test` mosaics (same generator and shape, validation identities and
@@ -56,13 +56,13 @@ from ferx.boxes import box_iou
 from ferx.data.mosaic import compose
 from ferx.facs import EXPRESSIONS
 from ferx.numeric import input_normalisation
-from ferx.onepass.data.boxes import load_box_cache
-from ferx.onepass.data.mosaics import face_refs
-from ferx.onepass.data.store import load_split
-from ferx.onepass.decode import decode, letterbox, nms, postprocess
-from ferx.onepass.evaluate import Prediction, evaluate, operating_points
-from ferx.onepass.stage import OnnxDetector, model_files
-from ferx.onepass.train import DetectorTrainConfig
+from ferx.train.onepass.data.boxes import load_box_cache
+from ferx.train.onepass.data.mosaics import face_refs
+from ferx.train.onepass.data.store import load_split
+from ferx.detect.onepass_decode import decode, letterbox, nms, postprocess
+from ferx.train.onepass.evaluate import Prediction, evaluate, operating_points
+from ferx.detect.onepass import OnnxDetector, model_files
+from ferx.train.onepass.train import DetectorTrainConfig
 from ferx.train.runconfig import load_config
 
 FACE_COUNTS = (1, 4, 16, 32)
@@ -71,7 +71,7 @@ AP_CONF = 0.01  # detections kept for AP and for the threshold sweep
 CONF_GRID = [round(float(c), 2) for c in np.arange(0.05, 0.951, 0.05)]
 #: per --split: the mosaics split, and the split whose lfw-expressions identities give the photos
 SPLITS = {"val": ("val-like-test", "val"), "test": ("test", "test")}
-MAX_DET = 300  # as ferx.onepass.decode.postprocess
+MAX_DET = 300  # as ferx.detect.onepass_decode.postprocess
 
 
 @dataclass(frozen=True)

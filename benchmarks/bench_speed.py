@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferx import Analyzer, load_image
-from ferx.data.mosaic import compose
+from ferx import Analyzer
+from ferx.data.mosaic import compose, single_faces
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw-expressions"
@@ -30,15 +30,8 @@ LFW = ROOT.parent / "shared" / "data" / "lfw-expressions"
 def make_cases() -> dict[str, np.ndarray]:
     rows = list(csv.DictReader(open(LFW / "labels.csv")))
     rng = np.random.default_rng(7)
-    refs = []
     with Analyzer(aus=None, expression=None, explain=None) as a:
-        for row in rows[::41]:
-            img = load_image(LFW / "images" / row["image"])
-            faces = a.analyze(img).faces
-            if len(faces) == 1:
-                refs.append((img, faces.boxes[0]))
-            if len(refs) == 12:
-                break
+        refs = single_faces(a, [LFW / "images" / row["image"] for row in rows[::41]], 12)
     single = compose([refs[0][0]], [refs[0][1]], [220], (640, 480), rng).image
     group = compose([r[0] for r in refs[:10]], [r[1] for r in refs[:10]],
                     list(rng.integers(40, 160, size=10)), (1920, 1080), rng).image

@@ -37,7 +37,8 @@ def peak_mb() -> float:
 
 
 def run(analyzer, video, out, config=None, repeat=1):
-    from ferx.video.run import VideoOutputs, process_video
+    from ferx.runs.video import VideoOutputs
+    from ferx.runs.video import run_video as process_video
 
     best = None
     for _ in range(repeat):
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from ferx import Analyzer
-    from ferx.video import SmoothingConfig, TrackingConfig, VideoConfig
+    from ferx.video import SmoothingConfig, TrackingConfig, VideoConfig, analyze_video
     from ferx.video.compose import Actor, linear, write_video
     from ferx.video.smooth import landmark_jitter
 
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
         # jitter: raw following vs smoothed vs the still path (detection every frame, unsmoothed)
         def lms(cfg):
             return np.array([tf.faces.landmarks[list(tf.track_ids).index(1)]
-                             for tf in analyzer.analyze_video(TALKING, cfg) if 1 in tf.track_ids])
+                             for tf in analyze_video(analyzer, TALKING, cfg) if 1 in tf.track_ids])
 
         j_still = landmark_jitter(lms(VideoConfig(tracking=TrackingConfig(follow=False),
                                                    smoothing=SmoothingConfig(enabled=False))))
@@ -151,7 +152,8 @@ def main(argv=None) -> int:
                 return (320 + 150 * math.sin(t / 3), 180 + 40 * math.cos(t / 5), 170)
 
             long = write_video(tmp / "long.mp4", [Actor(face, path)], seconds=seconds, fps=24)
-            from ferx.video.run import VideoOutputs, process_video
+            from ferx.runs.video import VideoOutputs
+            from ferx.runs.video import run_video as process_video
 
             marks = []
             base = rss_mb()

@@ -83,7 +83,7 @@ def lfw_probs(model: str, labels: list[str]) -> tuple[np.ndarray, np.ndarray, in
             if not len(f):
                 missed += 1
                 continue
-            k = int(np.argmax((f.boxes[:, 2] - f.boxes[:, 0]) * (f.boxes[:, 3] - f.boxes[:, 1])))
+            k = int(np.argmax(f.area))
             ps.append(f.expression[k])
             ys.append(labels.index(s.label))
     return np.array(ps, np.float64), np.array(ys, np.int64), missed

@@ -43,17 +43,9 @@ def happy_photo() -> Path:
 @pytest.fixture(scope="session")
 def face_refs(analyzer):
     """(photo RGB, face box) for 40 single-face lfw photos, for composing group images."""
-    from ferx import load_image
+    from ferx.data.mosaic import single_faces
 
-    refs = []
-    for row in lfw_rows()[::37]:
-        path = LFW / "images" / row["image"]
-        faces = analyzer.analyze(path).faces
-        if len(faces) == 1:
-            refs.append((load_image(path), faces.boxes[0]))
-        if len(refs) == 40:
-            break
-    return refs
+    return single_faces(analyzer, [LFW / "images" / row["image"] for row in lfw_rows()[::37]], 40)
 
 
 @pytest.fixture()

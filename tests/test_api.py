@@ -8,7 +8,7 @@ def test_public_names():
         [
             "AU_CODES", "AU_TABLE", "EXPRESSIONS", "Analyzer", "AnalyzerConfig", "ConfigError", "Explanation", "Faces",
             "Failure", "FerxError", "Frame", "FrameResult", "ImageReadError", "ImageSizeError",
-            "ModelFileError", "NoImagesError", "StageConfig", "UnsupportedFormatError", "__version__",
+            "ImageTooLarge", "ImageTooSmall", "ModelFileError", "NoImagesError", "StageConfig", "UnsupportedFormatError", "__version__",
             "find_images", "load_image",
         ]
     )

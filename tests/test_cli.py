@@ -41,7 +41,9 @@ def test_batch_writes_everything_and_reports_failures(tmp_path, capsys):
     assert (out / "sub" / (good[2].name + ".json")).exists()  # folder structure kept
     assert json.loads((out / "blank.png.json").read_text())["notes"] == ["no face found"]
     rows = list(csv.DictReader(open(out / "faces.csv")))
-    assert len(rows) == summary["faces"] and {"source", "label", "AU12", "yaw"} <= set(rows[0])
+    assert {"source", "label", "AU12", "yaw"} <= set(rows[0])
+    assert sum(r["face"] != "" for r in rows) == summary["faces"]  # and one row for the image without a face
+    assert [r["notes"] for r in rows if r["face"] == ""] == ["no face found"]
     assert (out / "config.yaml").read_text().startswith("pipeline: two-stage\ndetector:")
 
 

@@ -66,3 +66,58 @@ def test_crop_does_not_depend_on_where_the_face_sits_in_a_large_frame(analyzer):
     b = aligned_crop(canvas, moved).astype(int)[8:40, 8:40]
     assert a.std() > 10
     assert np.abs(a - b).mean() < 2.0
+
+
+def test_each_face_is_cropped_once_per_frame_and_shared(analyzer, monkeypatch):
+    """Inside a frame_crops block (every analysis, every tracker step) a face's aligned crop is made
+    once, whoever asks for it (the classifier, the tracker's appearance cue), and equals the crop
+    made directly; outside one, crops are still made, just not shared."""
+    import threading
+
+    import ferx.facecrop as facecrop
+    from ferx import load_image
+    from ferx.facecrop import aligned_crops, frame_crops
+
+    photo = load_image(lfw_paths("happiness", 1)[0])
+    landmarks = analyzer.analyze(photo).faces.landmarks
+    made: list[int] = []
+    real = facecrop.aligned_crop
+
+    def counting(grey, lm, size=48):
+        made.append(size)
+        return real(grey, lm, size)
+
+    monkeypatch.setattr(facecrop, "aligned_crop", counting)
+    direct = real(Image.fromarray(photo).convert("L"), landmarks[0])
+    with frame_crops(photo):
+        first = aligned_crops(photo, landmarks)
+        again = aligned_crops(photo, landmarks)
+        other = aligned_crops(photo.copy(), landmarks)  # another image: not this frame's crops
+    assert made == [48, 48] and np.array_equal(first[0], direct) and np.array_equal(again, first)
+    assert np.array_equal(other, first)
+    made.clear()
+    seen: list[int] = []
+
+    def in_thread():  # a thread has its own frames: the block above is not shared with it
+        aligned_crops(photo, landmarks)
+        seen.append(len(made))
+
+    with frame_crops(photo):
+        aligned_crops(photo, landmarks)
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+    assert seen == [2]
+
+
+def test_the_tracker_and_the_classifier_share_the_crop(analyzer, monkeypatch):
+    import ferx.facecrop as facecrop
+    from ferx.video import Sampling, VideoConfig, analyze_video
+    from tests.video.conftest import TALKING
+
+    made: list[int] = []
+    real = facecrop.aligned_crop
+    monkeypatch.setattr(facecrop, "aligned_crop", lambda grey, lm, size=48: made.append(size) or real(grey, lm, size))
+    frames = list(analyze_video(analyzer, TALKING, VideoConfig(sampling=Sampling(end=1.0))))
+    faces = sum(len(tf.faces) for tf in frames)
+    assert faces >= 20 and len(made) == faces  # the classifier's crop, reused by the appearance cue

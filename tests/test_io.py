@@ -9,6 +9,8 @@ from ferx import load_image
 from ferx.errors import (
     ImageReadError,
     ImageSizeError,
+    ImageTooLarge,
+    ImageTooSmall,
     InputRangeWarning,
     NoImagesError,
     UnsupportedFormatError,
@@ -93,10 +95,15 @@ def test_missing_file_and_directory(tmp_path):
 
 
 def test_tiny_image_is_rejected_with_its_size():
-    with pytest.raises(ImageSizeError, match="1x1 px, too small"):
+    with pytest.raises(ImageTooSmall, match="^<bytes>: image is 1x1 px, too small"):
         load_image(_jpeg_bytes(Image.new("RGB", (1, 1))))
     with pytest.raises(ImageSizeError, match="too small"):
         load_image(np.zeros((1, 1, 3), np.uint8))
+    # the caller that holds the bytes of a named upload or URI gets errors that name it
+    with pytest.raises(ImageTooSmall, match="^s3://b/tiny.jpg: image is 1x1 px"):
+        load_image(_jpeg_bytes(Image.new("RGB", (1, 1))), name="s3://b/tiny.jpg")
+    with pytest.raises(ImageReadError, match="^upload.png: image data is truncated"):
+        load_image(_jpeg_bytes(Image.new("RGB", (64, 64)))[:200], name="upload.png")
 
 
 def test_huge_image_is_decoded_and_limit_is_checked_before_decoding():
@@ -104,7 +111,7 @@ def test_huge_image_is_decoded_and_limit_is_checked_before_decoding():
     data = _jpeg_bytes(big, quality=50)
     out = load_image(data)
     assert out.shape == (12000, 12000, 3)
-    with pytest.raises(ImageSizeError, match="12000x12000 px .*above the limit"):
+    with pytest.raises(ImageTooLarge, match="12000x12000 px .*above the limit"):
         load_image(data, max_pixels=100_000_000)
 
 

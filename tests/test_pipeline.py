@@ -1,10 +1,12 @@
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from ferx import Analyzer, ConfigError, Failure, Frame, FrameResult, load_image
+from ferx.boxes import box_iou
 from ferx.data.mosaic import compose, match
 from ferx.errors import ImageSizeError
 from tests.conftest import lfw_paths
@@ -68,7 +70,7 @@ def test_batch_reports_bad_items_and_keeps_the_rest(analyzer, tmp_path, happy_ph
     assert [type(o).__name__ for o in out] == ["FrameResult", "Failure", "Failure", "FrameResult", "Failure"]
     assert out[1].source == str(bad) and "truncated" in out[1].message
     assert "no such file" in out[2].message
-    assert out[4].error == "ImageSizeError"
+    assert out[4].error == "ImageTooSmall" and isinstance(ImageSizeError("x"), Exception)
     assert isinstance(out[1], Failure) and out[1].to_dict()["error"] == "ImageReadError"
     assert len(out[0].faces) == len(out[3].faces) >= 1
 
@@ -236,7 +238,7 @@ def test_a_stage_error_on_one_input_is_a_failure_and_the_batch_goes_on(happy_pho
             pass
 
     with Analyzer(expression=None, explain=None) as a:
-        a.stages.append(("explain", Fragile()))
+        a._stages.append(("explain", Fragile()))  # a faulty stage, injected
         odd = np.asarray(Image.open(happy_photo).convert("RGB").resize((300, 300)))
         items = list(a.analyze_many([happy_photo, odd, happy_photo]))
     assert [type(i).__name__ for i in items] == ["FrameResult", "Failure", "FrameResult"]
@@ -285,3 +287,46 @@ def test_a_face_crop_is_read_from_the_whole_image():
         assert len(auto.analyze(blank).faces) == 0 and len(always.analyze(blank).faces) == 0
     with pytest.raises(ConfigError, match="whole_image_face"):
         Analyzer(whole_image_face="sometimes")
+
+
+def test_describe_says_what_the_analyzer_produces_before_any_input(analyzer):
+    from ferx.facs import AU_CODES
+    from ferx.stages import AU_ESTIMATORS, PipelineInfo
+
+    info = analyzer.describe()
+    assert [s.slot for s in info.stages] == ["detect", "landmarks", "aus", "expression", "explain"]
+    assert info.backends == {"detect": "blazeface", "landmarks": "mediapipe", "aus": "facs",
+                             "expression": "onnx-classifier", "explain": "cot"}
+    assert info.au_codes == AU_CODES and "happiness" in info.expression_labels
+    with AU_ESTIMATORS.create("facs") as stage:
+        assert info.au_profile.to_dict() == stage.profile.to_dict()
+    assert analyzer.provides == info.provides >= {"boxes", "landmarks", "aus", "expression", "explanations"}
+    back = PipelineInfo.from_dict(json.loads(json.dumps(info.to_dict())))
+    assert back == info and back.au_profile.to_dict() == info.au_profile.to_dict()
+    with Analyzer(pipeline="onepass") as onepass:
+        assert onepass.provides == {"boxes", "scores", "keypoints", "expression"} and onepass.describe().au_codes is None
+
+
+def test_detect_runs_the_detector_alone(analyzer, happy_photo):
+    frame = analyzer.decode(happy_photo, source=str(happy_photo))
+    notes: list[str] = []
+    found = analyzer.detect(frame, notes)
+    full = analyzer.analyze(frame).faces
+    assert len(found) == len(full) == 1 and found.landmarks is None and found.aus is None
+    assert float(box_iou(found.boxes, full.boxes)[0, 0]) > 0.5  # the mesh moves the keypoints, not the box
+    assert isinstance(frame, Frame)
+
+
+def test_with_threads_sets_the_declared_cpu_options_and_changes_no_result(happy_photo):
+    from ferx.config import AnalyzerConfig
+    from ferx.pipeline import with_threads
+
+    config = with_threads(AnalyzerConfig(), 1)
+    assert config.detector.options == {"threads": 1} and config.landmarker.options == {"threads": 1}
+    assert config.aus.options == {} and config.expression.options == {}  # onnxruntime stages keep theirs
+    given = AnalyzerConfig.from_dict({"detector": {"name": "blazeface", "options": {"threads": 2}}})
+    assert with_threads(given, 1).detector.options == {"threads": 2}  # what the config says stays
+    with Analyzer() as two, two.with_threads(1) as one:
+        a, b = two.analyze(happy_photo).faces, one.analyze(happy_photo).faces
+        assert one.config.detector.options == {"threads": 1}
+        assert np.array_equal(a.aus, b.aus) and np.array_equal(a.landmarks, b.landmarks)

@@ -145,3 +145,37 @@ def test_explanation_label_source_is_checked():
     good = with_explanations(make_faces(3)).explanations[0]
     with pytest.raises(ValueError, match="label_source"):
         replace(good, label_source="oracle")
+
+
+def test_area_and_largest_keep_the_original_order():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 30, 30], [5, 5, 25, 25], [0, 0, 1, 40]], np.float32)
+    f = Faces(boxes, np.linspace(0.5, 0.9, 4), np.zeros((4, 5, 2)))
+    np.testing.assert_array_equal(f.area, [100, 900, 400, 40])
+    np.testing.assert_array_equal(f.largest_rows(2), [1, 2])  # by area, then back in row order
+    np.testing.assert_array_equal(f.largest(2).boxes, boxes[[1, 2]])
+    assert len(f.largest(10)) == 4 and len(f.largest(0)) == 0
+    assert len(Faces.empty().largest(3)) == 0 and Faces.empty().area.shape == (0,)
+
+
+def test_concat_fills_missing_fields_with_nan_and_keeps_explanations_aligned():
+    a = make_faces(2)
+    b = Faces(np.array([[1, 1, 9, 9]]), np.ones(1), np.zeros((1, 5, 2)))  # a detector's faces only
+    both = Faces.concat([a, Faces.empty(), b])
+    assert len(both) == 3 and both.au_codes == a.au_codes
+    np.testing.assert_array_equal(both.boxes[:2], a.boxes)
+    assert np.isnan(both.aus[2]).all() and np.isnan(both.landmarks[2]).all() and np.isfinite(both.aus[:2]).all()
+    assert Faces.concat([]) is not None and len(Faces.concat([Faces.empty()])) == 0
+    assert Faces.concat([b]) is b
+    maps_a = a.with_fields(expression_maps=np.zeros((2, 6, 6)))
+    maps_b = b.with_fields(expression_maps=np.zeros((1, 7, 7)))
+    assert Faces.concat([maps_a, maps_b]).expression_maps is None  # different sizes cannot stack
+
+
+def test_field_tuples_name_every_faces_field():
+    import dataclasses
+
+    from ferx.types import ARRAY_FIELDS, FACE_FIELDS
+
+    names = {f.name for f in dataclasses.fields(Faces)}
+    assert set(FACE_FIELDS) <= names and set(FACE_FIELDS) - set(ARRAY_FIELDS) == {"explanations"}
+    assert names - set(FACE_FIELDS) == {"au_codes", "expression_labels", "au_profile"}  # per-frame, not per-face

@@ -11,4 +11,4 @@ from ferx.expression import onnx_classifier as _expression_onnx  # noqa: F401
 from ferx.explain import cot as _explain_cot  # noqa: F401
 from ferx.landmarks import facemesh as _landmarks_facemesh  # noqa: F401
 from ferx.landmarks import mediapipe_tasks as _landmarks_tasks  # noqa: F401
-from ferx.onepass import stage as _detect_onepass  # noqa: F401
+from ferx.detect import onepass as _detect_onepass  # noqa: F401

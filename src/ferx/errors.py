@@ -19,6 +19,14 @@ class ImageSizeError(ImageReadError):
     """The image is too small to hold a face or too large to process safely."""
 
 
+class ImageTooSmall(ImageSizeError):
+    """A side of the image is below the smallest size that can hold a face (or that a stage takes)."""
+
+
+class ImageTooLarge(ImageSizeError):
+    """The image has more pixels than the configured limit (checked from the header, before decoding)."""
+
+
 class InputRangeWarning(UserWarning):
     """An image's value scale was inferred or its values were clipped (see `ferx.load_image`)."""
 

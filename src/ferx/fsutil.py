@@ -89,6 +89,26 @@ def append_bytes(fd: int, data: bytes) -> None:
         raise
 
 
+def printable(text: str) -> str:
+    """`text` safe for UTF-8 outputs: bytes of a file name that are not UTF-8 (which Python keeps as
+    lone surrogates) become `\\xNN`, e.g. b"caf\\xe9.jpg" → "caf\\\\xe9.jpg"."""
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # a lone surrogate that did not come from a file name
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def file_sha256(path: StrPath, block: int = 1 << 20) -> str:
+    """The sha256 of a file's content, read in blocks (bounded memory for large videos)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while data := f.read(block):
+            h.update(data)
+    return h.hexdigest()
+
+
 def _unlink_quietly(path: StrPath) -> None:
     try:
         os.unlink(path)

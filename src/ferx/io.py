@@ -18,7 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ferx.errors import (
     ImageReadError,
-    ImageSizeError,
+    ImageTooLarge,
+    ImageTooSmall,
     InputRangeWarning,
     NoImagesError,
     UnsupportedFormatError,
@@ -54,6 +55,7 @@ def load_image(
     min_side: int = MIN_SIDE,
     max_pixels: int = MAX_PIXELS,
     bit_depth: int | None = None,
+    name: str | None = None,
 ) -> np.ndarray:
     """Decode an image into an (H, W, 3) uint8 RGB array.
 
@@ -87,31 +89,34 @@ def load_image(
         bit_depth: significant bits of 16-bit integer input (8, 10, 12, 14 or 16); None infers it
             for in-memory data and takes 16 for files. 8-bit and float inputs ignore it, so one
             value can serve a batch of mixed files.
+        name: what error messages call the input (default: its path, or "<bytes>", "<array>", the
+            PIL image's file name): a caller holding the bytes of a named upload or URI passes it.
 
     Raises:
         ImageReadError: missing, empty, truncated or corrupt input (also a lazily opened PIL image
             whose data turns out to be truncated), NaN/infinite floats, values above `bit_depth`.
         UnsupportedFormatError: a known non-image format, an array of unusable shape or dtype, or
             float values outside [0, 1].
-        ImageSizeError: smaller than `min_side` or larger than `max_pixels`.
+        ImageTooSmall, ImageTooLarge (both `ImageSizeError`): smaller than `min_side`, larger than
+            `max_pixels`.
     """
     if bit_depth is not None and bit_depth not in BIT_DEPTHS:
         raise ValueError(f"bit_depth must be one of {BIT_DEPTHS} or None, got {bit_depth!r}")
     if isinstance(src, np.ndarray):
         rgb = _from_array(src, channels, bit_depth)
-        _check_size(rgb.shape[1], rgb.shape[0], "<array>", min_side, max_pixels)
+        _check_size(rgb.shape[1], rgb.shape[0], name or "<array>", min_side, max_pixels)
         return rgb
     if isinstance(src, Image.Image):
-        name = getattr(src, "filename", "") or "<PIL image>"
+        name = name or getattr(src, "filename", "") or "<PIL image>"
         _check_size(src.width, src.height, name, min_side, max_pixels)
         # A PIL image may still be lazily opened: its pixels are read only now, and a truncated
         # file must fail here as an ImageReadError rather than as a raw OSError from inside PIL.
         _load_pil(src, name)
         return _from_pil(_exif_transposed(src, name), name, bit_depth, from_file=src.format is not None)
     if isinstance(src, (bytes, bytearray, memoryview)):
-        data, name = bytes(src), "<bytes>"
+        data, name = bytes(src), name or "<bytes>"
     elif isinstance(src, (str, os.PathLike)):
-        data, name = _read_file(Path(src)), str(src)
+        data, name = _read_file(Path(src)), name or str(src)
     else:
         raise UnsupportedFormatError(
             f"cannot read an image from a {type(src).__name__}; pass a path, bytes, a PIL image or a numpy array"
@@ -186,11 +191,11 @@ def _unidentified(data: bytes, name: str) -> ImageReadError:
 
 def _check_size(width: int, height: int, name: str, min_side: int, max_pixels: int) -> None:
     if min(width, height) < min_side:
-        raise ImageSizeError(
+        raise ImageTooSmall(
             f"{name}: image is {width}x{height} px, too small to hold a face (need at least {min_side} px per side)"
         )
     if width * height > max_pixels:
-        raise ImageSizeError(
+        raise ImageTooLarge(
             f"{name}: image is {width}x{height} px ({width * height / 1e6:.0f} Mpx), above the limit of "
             f"{max_pixels / 1e6:.0f} Mpx; downscale it or raise the limit (`max_image_pixels` in the "
             "analyzer configuration, `max_pixels` of load_image)"

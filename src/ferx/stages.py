@@ -17,18 +17,17 @@ stages through this contract alone, so it never branches on which backend runs:
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, AUProfile
 from ferx.registry import Registry
-from ferx.types import Faces
+from ferx.types import FACE_FIELDS, N_KEYPOINTS, N_LANDMARKS, Faces
 
 #: Field names stages may declare in `needs` / `provides` (attributes of `Faces`).
-FIELDS = frozenset({
-    "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus", "expression",
-    "expression_maps", "explanations",
-})
+FIELDS = frozenset(FACE_FIELDS)
 
 
 @runtime_checkable
@@ -43,6 +42,13 @@ class Stage(Protocol):
 
     needs: ClassVar[frozenset[str]]
     provides: ClassVar[frozenset[str]]
+    #: the option `pipeline.with_threads` sets (see StageBase), or None
+    threads_option: ClassVar[str | None]
+    #: column names of what the stage fills: the AU codes of `aus`, the labels of `expression`
+    au_codes: tuple[str, ...]
+    labels: tuple[str, ...]
+    #: the grades of the AUs it measures (AU estimators; None elsewhere)
+    profile: AUProfile | None
 
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces: ...
 
@@ -50,10 +56,17 @@ class Stage(Protocol):
 
 
 class StageBase:
-    """Small base: context-manager support around `close()`; subclasses set `needs`/`provides`."""
+    """Small base: context-manager support around `close()`; subclasses set `needs`/`provides`,
+    and the column names of what they fill where these are not ferx's defaults."""
 
     needs: ClassVar[frozenset[str]] = frozenset()
     provides: ClassVar[frozenset[str]] = frozenset()
+    #: the constructor option that sets the CPU threads one call uses, for stages whose cost should
+    #: follow the cores a process has (`pipeline.with_threads`); None: the stage keeps its default
+    threads_option: ClassVar[str | None] = None
+    au_codes: tuple[str, ...] = AU_CODES
+    labels: tuple[str, ...] = EXPRESSIONS
+    profile: AUProfile | None = None
 
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:  # pragma: no cover
         raise NotImplementedError
@@ -73,3 +86,103 @@ LANDMARKERS: Registry[Stage] = Registry("landmarker")
 AU_ESTIMATORS: Registry[Stage] = Registry("AU estimator")
 EXPRESSION_CLASSIFIERS: Registry[Stage] = Registry("expression classifier")
 EXPLAINERS: Registry[Stage] = Registry("explainer")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One place in the pipeline: its name in timings and notes, its `AnalyzerConfig` field, its registry."""
+
+    name: str
+    config_field: str
+    registry: Registry[Stage]
+
+
+#: The pipeline's stages in the order they run: the one mapping of slot ↔ config field ↔ registry.
+SLOTS: tuple[Slot, ...] = (
+    Slot("detect", "detector", DETECTORS),
+    Slot("landmarks", "landmarker", LANDMARKERS),
+    Slot("aus", "aus", AU_ESTIMATORS),
+    Slot("expression", "expression", EXPRESSION_CLASSIFIERS),
+    Slot("explain", "explain", EXPLAINERS),
+)
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """What one configured stage is: slot, backend name, options, and its contract."""
+
+    slot: str
+    backend: str
+    options: dict[str, Any]
+    needs: frozenset[str]
+    provides: frozenset[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"slot": self.slot, "backend": self.backend, "options": dict(self.options),
+                "needs": sorted(self.needs), "provides": sorted(self.provides)}
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """What an analyzer produces, known before any input: its stages, the `Faces` fields they fill,
+    the column names of AUs and expression, and the AU estimator's grades. Writers take their
+    columns from it (so an input without a face gives the same columns as one with faces); the
+    service shows it at /v1/models.
+
+    Attributes:
+        stages: the configured stages in order.
+        au_codes: columns of `aus` (None without an AU stage).
+        expression_labels: columns of `expression` (None without an expression stage).
+        au_profile: the AU estimator's grades (None without one, or when it has none).
+    """
+
+    stages: tuple[StageInfo, ...]
+    au_codes: tuple[str, ...] | None = None
+    expression_labels: tuple[str, ...] | None = None
+    au_profile: AUProfile | None = field(default=None, compare=False)
+
+    @property
+    def provides(self) -> frozenset[str]:
+        """Every `Faces` field some stage fills."""
+        return frozenset().union(*(s.provides for s in self.stages))
+
+    @property
+    def backends(self) -> dict[str, str]:
+        """slot → backend name."""
+        return {s.slot: s.backend for s in self.stages}
+
+    def empty_faces(self) -> Faces:
+        """No face, with every field the stages fill present as an empty array: tables and JSON of a
+        frame without a face then have the columns of a frame with faces."""
+        provides = self.provides
+        empty: dict[str, Any] = {}
+        shapes = {"landmarks": (0, N_LANDMARKS, 3), "blendshapes": (0, len(BLENDSHAPES)), "head_pose": (0, 3),
+                  "expression_maps": (0, 0, 0)}
+        for name, shape in shapes.items():
+            if name in provides:
+                empty[name] = np.zeros(shape, np.float32)
+        if "aus" in provides:
+            empty["aus"] = np.zeros((0, len(self.au_codes or AU_CODES)), np.float32)
+        if "expression" in provides:
+            empty["expression"] = np.zeros((0, len(self.expression_labels or EXPRESSIONS)), np.float32)
+        if "explanations" in provides:
+            empty["explanations"] = ()
+        return Faces(np.zeros((0, 4)), np.zeros(0), np.zeros((0, N_KEYPOINTS, 2)), **empty,
+                     au_codes=self.au_codes or AU_CODES, expression_labels=self.expression_labels or EXPRESSIONS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stages": [s.to_dict() for s in self.stages],
+            "au_codes": None if self.au_codes is None else list(self.au_codes),
+            "expression_labels": None if self.expression_labels is None else list(self.expression_labels),
+            "au_profile": None if self.au_profile is None else self.au_profile.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PipelineInfo:
+        stages = tuple(StageInfo(s["slot"], s["backend"], dict(s.get("options") or {}), frozenset(s["needs"]),
+                                 frozenset(s["provides"])) for s in d["stages"])
+        profile = d.get("au_profile")
+        return cls(stages, None if d.get("au_codes") is None else tuple(d["au_codes"]),
+                   None if d.get("expression_labels") is None else tuple(d["expression_labels"]),
+                   None if profile is None else AUProfile.from_dict(profile))

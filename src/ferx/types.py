@@ -27,10 +27,13 @@ HEAD_POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll")
 #: Where an explanation's conclusion came from.
 LABEL_SOURCES: tuple[str, ...] = ("classifier", "au-evidence", "ground-truth")
 
-_ARRAY_FIELDS = (
+#: The per-face arrays of `Faces`, in one order used everywhere (indexing, stacking, stage contracts).
+ARRAY_FIELDS: tuple[str, ...] = (
     "boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus",
     "expression", "expression_maps",
 )
+#: Every per-face field of `Faces` a stage may read or fill (`Stage.needs` / `Stage.provides`).
+FACE_FIELDS: tuple[str, ...] = (*ARRAY_FIELDS, "explanations")
 
 
 def _as_f32(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -250,6 +253,33 @@ class Faces:
         """A copy with some fields replaced (validated again)."""
         return replace(self, **changes)
 
+    @classmethod
+    def concat(cls, parts: list[Faces]) -> Faces:
+        """The faces of several stage runs on one frame, stacked in order. An optional field that
+        some parts lack is NaN in their rows; expression maps of different sizes cannot be stacked
+        and are left out (none is better than a wrong one). Column names and the AU profile are
+        the first part's (the first with AUs for the profile)."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        out: dict[str, Any] = {}
+        for name in ARRAY_FIELDS:
+            values = [getattr(p, name) for p in parts]
+            present = [v for v in values if v is not None]
+            if not present or (name == "expression_maps" and len({v.shape[1:] for v in present}) > 1):
+                continue
+            tail = present[0].shape[1:]
+            out[name] = np.concatenate(
+                [v if v is not None else np.full((len(p), *tail), np.nan, np.float32) for v, p in zip(values, parts)]
+            )
+        if any(p.explanations is not None for p in parts):
+            out["explanations"] = tuple(e for p in parts for e in (p.explanations or (None,) * len(p)))
+        profile = next((p.au_profile for p in parts if p.aus is not None), None)
+        first = parts[0]
+        return cls(**out, au_codes=first.au_codes, expression_labels=first.expression_labels, au_profile=profile)
+
     # -- container protocol ----------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
@@ -263,7 +293,7 @@ class Faces:
             raise IndexError(f"boolean mask of shape {idx.shape} for {len(self)} faces")
         changes = {
             name: getattr(self, name)[idx]
-            for name in _ARRAY_FIELDS
+            for name in ARRAY_FIELDS
             if getattr(self, name) is not None
         }
         if self.explanations is not None:
@@ -276,6 +306,22 @@ class Faces:
             yield self[i]
 
     # -- derived views -------------------------------------------------------------------------
+    @property
+    def area(self) -> np.ndarray:
+        """(N,) box areas in square pixels."""
+        return (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
+
+    def largest_rows(self, k: int) -> np.ndarray:
+        """Row indices of the `k` largest faces by box area, in their original order (all rows
+        when there are at most `k`)."""
+        if k >= len(self):
+            return np.arange(len(self))
+        return np.sort(np.argsort(-self.area)[: max(0, k)])
+
+    def largest(self, k: int) -> Faces:
+        """The `k` largest faces by box area, in their original order."""
+        return self[self.largest_rows(k)]
+
     @property
     def labels(self) -> list[str | None]:
         """Top expression label per face (None where no expression was scored)."""
@@ -400,40 +446,18 @@ class Faces:
         )
 
     def to_pandas(self, *, landmarks: bool = False) -> Any:
-        """One row per face: box, score, label, probabilities, AU intensities, head pose, blendshapes,
-        and with explanations the AU-evidence label, agreement and explanation text."""
-        import pandas as pd
+        """One row per face: `face` and the face columns of ferx's one table (`ferx.table`): box,
+        score, label, confidence, probabilities, AU intensities, head pose, blendshapes, and with
+        explanations the AU-evidence label, agreement, explanation text and JSON; with `landmarks`,
+        a `landmarks` column (478 × x, y, z per face). Fields the faces lack have no columns; faces
+        from an Analyzer hold every field its stages fill, also when there is no face."""
+        from ferx.table import TableLayout, to_pandas
 
-        data: dict[str, Any] = {
-            "face": np.arange(len(self)),
-            "x1": self.boxes[:, 0], "y1": self.boxes[:, 1], "x2": self.boxes[:, 2], "y2": self.boxes[:, 3],
-            "score": self.scores,
-        }
-        if self.expression is not None:
-            data["label"] = self.labels
-            data["confidence"] = self.confidences
-            for j, lab in enumerate(self.expression_labels):
-                data[f"p_{lab}"] = self.expression[:, j]
-        if self.aus is not None:
-            for j, code in enumerate(self.au_codes):
-                data[code] = self.aus[:, j]
-        if self.head_pose is not None:
-            for j, name in enumerate(HEAD_POSE_NAMES):
-                data[name] = self.head_pose[:, j]
-        if self.blendshapes is not None:
-            for j, name in enumerate(BLENDSHAPES):
-                data[f"bs_{name}"] = self.blendshapes[:, j]
-        if self.explanations is not None:
-            # The AU-only label and whether the classifier agrees travel with the text, so a table of
-            # faces can be filtered on disagreement without parsing prose.
-            data["au_label"] = [None if e is None else e.au_label for e in self.explanations]
-            data["au_agrees"] = [None if e is None else e.agreement for e in self.explanations]
-            data["explanation"] = [None if e is None else e.text for e in self.explanations]
-        if landmarks and self.landmarks is not None:
-            for k in range(N_LANDMARKS):
-                for a, axis in enumerate("xyz"):
-                    data[f"lm{k}_{axis}"] = self.landmarks[:, k, a]
-        return pd.DataFrame(data)
+        layout = TableLayout.of_faces(self, landmarks=landmarks)
+        values = layout.face_values(self)
+        values["face"] = np.arange(len(self))
+        names = ["face", *(c.name for c in layout.face_columns)] + (["landmarks"] if layout.landmarks else [])
+        return to_pandas(layout, values, names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -535,12 +559,14 @@ class FrameResult:
         return cls.from_dict(json.loads(text))
 
     def to_pandas(self, *, landmarks: bool = False) -> Any:
-        """The faces table with the frame's source, index and timestamp as leading columns."""
-        df = self.faces.to_pandas(landmarks=landmarks)
-        df.insert(0, "timestamp", self.timestamp)
-        df.insert(0, "frame", self.index)
-        df.insert(0, "source", self.source)
-        return df
+        """One row per face with every column of ferx's one table (`ferx.table`): the frame's
+        source, index, timestamp and size first, then the face columns (`Faces.to_pandas`), notes."""
+        from ferx.table import FrameInfo, TableLayout, to_pandas
+
+        layout = TableLayout.of_faces(self.faces, landmarks=landmarks)
+        rows = layout.rows(self, FrameInfo(kind="image" if self.timestamp is None else "video")) if len(self.faces) else []
+        columns = {name: [r[j] for r in rows] for j, name in enumerate(layout.names)}
+        return to_pandas(layout, columns, layout.names)
 
 
 def _round(x: Any, decimals: int) -> Any:

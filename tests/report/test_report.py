@@ -49,7 +49,8 @@ def _parse(html: str) -> _Page:
 @pytest.fixture(scope="module")
 def batch_out(tmp_path_factory, analyzer) -> Path:
     """A real batch: 3 photos (one of them a copy that is then deleted) and one broken file."""
-    from ferx.batch import BatchOptions, run_batch
+    from ferx.runs.photos import BatchOptions
+    from ferx.runs.photos import run_photos as run_batch
 
     src = tmp_path_factory.mktemp("photos")
     for p in lfw_paths("happiness", 1) + lfw_paths("surprise", 1) + lfw_paths("neutral", 1):
@@ -179,3 +180,28 @@ def test_video_timelines(tmp_path):
     assert "track 1" in text and "track 2" in text
     assert page.tags.count("svg") == 4  # probabilities and AUs per track
     assert "AU12 is active." in text
+
+
+def test_report_of_a_ferx_batch_dataset(tmp_path):
+    """`ferx report` reads every output layout: a `ferx batch` dataset's photos are rebuilt from their
+    rows (with the AU grades recorded in the dataset), its video becomes per-track timelines, its
+    failed inputs are listed."""
+    from ferx.cli import main
+    from tests.video.conftest import TALKING
+
+    photos = lfw_paths("happiness", 2)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("".join(f"{p}\n" for p in [*photos, TALKING, broken]))
+    out = tmp_path / "ds"
+    assert main(["batch", str(inputs), str(out), "--video-fps", "1", "--workers", "1", "-q"]) == 1  # the broken file
+    assert main(["report", str(out)]) == 0
+    page = _parse((out / "report.html").read_text())
+    text = " ".join(page.text)
+    assert [r["data-source"] for r in page.rows] == [str(p) for p in photos]
+    assert "track 1" in text and TALKING.name in text and "broken.jpg" in text
+    assert "Key observations" in text  # the explanations travel in the rows (explanation_json)
+    # AUs graded by the estimator the dataset recorded (the image heads measure every AU), not by the
+    # mesh table a result without a profile falls back to (which cannot measure AU7, among others)
+    assert "AU intensities by region" in text and "Hatched grey" not in text

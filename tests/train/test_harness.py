@@ -29,8 +29,8 @@ def _classifier(tmp_path, epochs: int) -> Task:
 
 def _detector(tmp_path, epochs: int) -> Task:
     """One-pass detector on 4 real mosaics (EMA, mixup, flips, gradient clipping on)."""
-    from ferx.onepass.data.mosaics import MosaicConfig
-    from ferx.onepass.train import DetectorTask, DetectorTrainConfig
+    from ferx.train.onepass.data.mosaics import MosaicConfig
+    from ferx.train.onepass.train import DetectorTask, DetectorTrainConfig
 
     with open(LFW / "labels.csv") as f:  # one centred box per photo (the real cache comes from the pipeline)
         boxes = {r["image"]: {"boxes": [[100.0, 90.0, 250.0, 260.0]]} for r in csv.DictReader(f)}
@@ -156,7 +156,7 @@ def test_resume_applies_resumable_overrides_and_refuses_the_others(tmp_path, cap
 
 
 def test_every_config_key_needs_a_resume_decision():
-    from ferx.onepass.train import DetectorTrainConfig
+    from ferx.train.onepass.train import DetectorTrainConfig
     from ferx.train.classifier import ClassifierTrainConfig
 
     @dataclass

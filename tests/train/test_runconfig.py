@@ -8,7 +8,7 @@ import yaml
 pytest.importorskip("torch")
 
 from ferx.errors import ConfigError  # noqa: E402
-from ferx.onepass.train import DetectorTrainConfig  # noqa: E402
+from ferx.train.onepass.train import DetectorTrainConfig  # noqa: E402
 from ferx.train.classifier import ClassifierTrainConfig  # noqa: E402
 from ferx.train.runconfig import load_run_config  # noqa: E402
 from tests.conftest import ROOT, SHARED  # noqa: E402

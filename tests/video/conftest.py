@@ -88,9 +88,9 @@ def audio_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_tracks(analyzer, source, **config) -> list:
     """TrackedFrames of a whole video, images dropped (memory)."""
-    from ferx.video import VideoConfig
+    from ferx.video import VideoConfig, analyze_video
 
-    return [tf.with_faces(tf.faces, frame=None) for tf in analyzer.analyze_video(source, VideoConfig(**config))]
+    return [tf.with_faces(tf.faces, frame=None) for tf in analyze_video(analyzer, source, VideoConfig(**config))]
 
 
 def id_runs(frames: list) -> list[tuple[int, ...]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ferx.video.run import VideoOutputs, process_video
+from ferx.runs.video import VideoOutputs
+from ferx.runs.video import run_video as process_video
 
 
 def _rss_mb() -> float:

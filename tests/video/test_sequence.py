@@ -14,7 +14,8 @@ from PIL import Image
 
 from ferx.video import FailedFrame, ImageSequence, ImageSequenceError, Sampling, VideoConfig
 from ferx.video.cli import run_sequences
-from ferx.video.run import VideoOutputs, process_video
+from ferx.runs.video import VideoOutputs
+from ferx.runs.video import run_video as process_video
 from ferx.video.sequence import find_frames, natural_key
 
 N = 12
@@ -202,6 +203,6 @@ def test_cli_analyze_sequence_through_main(tmp_path):
     assert main(["analyze", str(frames), "--sequence", "--out", str(out), "-q"]) == 1
     summary = json.loads((out / "frames" / "summary.json").read_text())
     assert [f["index"] for f in summary["failed_frames"]] == [3]
-    rows = (out / "frames" / "rows.csv").read_text().splitlines()[1:]
-    assert sorted({int(r.split(",")[0]) for r in rows}) == [0, 1, 2, 4, 5]
+    rows = pd.read_csv(out / "frames" / "rows.csv")
+    assert sorted(set(rows.frame)) == [0, 1, 2, 4, 5] and set(rows.source) == {str(frames)}
     assert main(["analyze", str(tmp_path / "empty_does_not_exist"), "--sequence", "--out", str(out), "-q"]) == 2

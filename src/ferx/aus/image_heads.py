@@ -10,11 +10,9 @@ region only. They are one source among the measures an AU may be read from (`h:A
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
-
 from ferx.assets import packaged_model
 from ferx.aus.heads import GRID, HEAD_CODES, crop_points, region_masks
-from ferx.facecrop import aligned_crop
+from ferx.facecrop import aligned_crops
 from ferx.numeric import input_normalisation
 
 DEFAULT_MODEL = "au-heads"
@@ -50,8 +48,7 @@ class ImageHeads:
 
     def probabilities(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """(N, K) head probabilities, columns `HEAD_CODES`, for faces with (N, 478, 3) landmarks (all finite)."""
-        grey = Image.fromarray(image).convert("L")
-        crops = np.stack([aligned_crop(grey, lm, self.size) for lm in landmarks])[:, None]
+        crops = aligned_crops(image, landmarks, self.size)[:, None]  # the frame's crops, shared with the classifier
         masks = region_masks(np.stack([crop_points(lm, self.size) for lm in landmarks]))
         return self._session.run(["probs"], {"image": self._normalise(crops), "masks": masks})[0]
 

@@ -8,12 +8,18 @@ face box has the requested side, and pasted at a free spot of a textured backgro
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from ferx.boxes import box_iou
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 
 
@@ -30,6 +36,23 @@ class Mosaic:
     image: np.ndarray
     boxes: np.ndarray
     sources: tuple[int, ...]
+
+
+def single_faces(analyzer: Analyzer, paths: Iterable[str | os.PathLike[str]], limit: int
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(RGB photo, face box) of the first `limit` photos in which `analyzer` finds exactly one face: the
+    references a composition pastes, boxed as the pipeline boxes them."""
+    from ferx.io import load_image
+
+    refs = []
+    for path in paths:
+        image = load_image(path)
+        faces = analyzer.analyze(image).faces
+        if len(faces) == 1:
+            refs.append((image, faces.boxes[0]))
+        if len(refs) == limit:
+            break
+    return refs
 
 
 def background(width: int, height: int, rng: np.random.Generator) -> Image.Image:

@@ -144,6 +144,7 @@ class BlazeFaceDetector(StageBase):
 
     needs: frozenset[str] = frozenset()
     provides = frozenset({"boxes", "scores", "keypoints"})
+    threads_option = "threads"
 
     def __init__(
         self,

@@ -18,11 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ferx.assets import packaged_model
 from ferx.calibration import apply_temperature
-from ferx.facecrop import aligned_crop
+from ferx.facecrop import aligned_crops
 from ferx.numeric import input_normalisation
 from ferx.stages import EXPRESSION_CLASSIFIERS, StageBase
 from ferx.types import Faces
@@ -91,8 +90,7 @@ class OnnxExpressionClassifier(StageBase):
 
     def crops(self, image: np.ndarray, faces: Faces) -> np.ndarray:
         """(N, 1, 48, 48) uint8 aligned grey crops (what the network sees)."""
-        grey = Image.fromarray(image).convert("L")
-        return np.stack([aligned_crop(grey, lm, self.size) for lm in faces.landmarks])[:, None]
+        return aligned_crops(image, faces.landmarks, self.size)[:, None]  # shared with the AU heads (facecrop)
 
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         if faces.landmarks is None:

@@ -83,6 +83,7 @@ class FaceMeshLandmarker(StageBase):
 
     needs = frozenset({"boxes", "keypoints"})
     provides = frozenset({"landmarks", "blendshapes", "head_pose", "keypoints"})
+    threads_option = "threads"
 
     def __init__(
         self,

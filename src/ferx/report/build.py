@@ -1,12 +1,14 @@
-"""Reports from what ferx wrote: a `ferx analyze` output folder (per-image JSON, annotated/,
-summary.json, .ferx-batch/done.jsonl) or a video run folder (rows.csv, segments.jsonl), or a
-folder of such video folders.
+"""Reports from what ferx wrote, in any of its output layouts (found through `ferx.runs.layout`): a
+`ferx analyze` photos folder (per-image JSON, annotated/, summary.json, its ledger), a video run folder
+(rows.csv or rows.parquet, segments.jsonl), a `ferx batch` dataset (faces/ and errors/ Parquet), or a
+folder holding such runs one level down.
 
-Which JSON file belongs to which image comes from the batch manifest (`.ferx-batch/done.jsonl`,
-which also names the annotated image); without one, every `*.json` that parses as a FrameResult is
-taken. The face crops and heatmaps need the analysed image: it is read again from the result's
-`source` when that file still exists with the same size; otherwise the report shows the annotated
-image if there is one and says what is missing.
+Which JSON file belongs to which image comes from the photos ledger (`.ferx-batch/done.jsonl`, which
+also names the annotated image); without one, every `*.json` that parses as a FrameResult is taken. A
+dataset's photos are rebuilt from its rows (`TableLayout.results`), its videos become timelines. The
+face crops and heatmaps need the analysed image: it is read again from the result's `source` when that
+file still exists with the same size; otherwise the report shows the annotated image if there is one
+and says what is missing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from ferx.errors import FerxError
 from ferx.fsutil import atomic_write_text
 from ferx.report.html import ReportEntry, TrackTimeline, build_report
+from ferx.runs.layout import DATASET, PHOTOS, SEGMENTS, VIDEO, dataset_files, find_runs, photo_ledger, read_summary
 from ferx.types import FrameResult
 
 REPORT_NAME = "report.html"
@@ -34,22 +37,9 @@ class ReportError(FerxError):
     """The folder holds no ferx results to report on."""
 
 
-def _manifest(folder: Path) -> list[dict[str, Any]] | None:
-    path = folder / ".ferx-batch" / "done.jsonl"
-    if not path.is_file():
-        return None
-    items = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            items.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a crash is not listed as done anyway
-    return items
-
-
 def _result_files(folder: Path) -> list[tuple[Path, Path | None]]:
-    """(JSON file, annotated image or None) per analysed image, in manifest order (else by name)."""
-    done = _manifest(folder)
+    """(JSON file, annotated image or None) per analysed image, in ledger order (else by name)."""
+    done = photo_ledger(folder)
     if done is not None:
         out = []
         for d in done:
@@ -58,7 +48,7 @@ def _result_files(folder: Path) -> list[tuple[Path, Path | None]]:
                 out.append((folder / d["json_file"], annotated))
         return out
     return [(p, None) for p in sorted(folder.rglob("*.json"))
-            if p.name not in _SKIP_JSON and ".ferx-batch" not in p.parts]
+            if p.name not in _SKIP_JSON and PHOTOS.state not in p.parts and DATASET.state not in p.parts]
 
 
 def _read_result(path: Path) -> FrameResult | None:
@@ -102,40 +92,43 @@ def _entries(items: list[tuple[Path, Path | None]], results: list[FrameResult]) 
         yield ReportEntry(result, _source_image(result), annotated)
 
 
-def _video_folders(folder: Path) -> list[Path]:
-    if (folder / "rows.csv").is_file():
-        return [folder]
-    return sorted(p.parent for p in folder.glob("*/rows.csv"))
-
-
-def video_timelines(run: Path, *, key_aus: int = 5, max_points: int = 1500) -> list[TrackTimeline]:
-    """Per-track timelines of a video run folder: expression probabilities and the most active AUs
-    over time, from rows.csv; segments from segments.jsonl."""
+def _rows_of(run: Path) -> Any:
+    """A video run's rows (CSV or Parquet) as a DataFrame."""
     import pandas as pd
 
-    from ferx.report.charts import label_colour, timeline_chart
+    csv_rows, parquet_rows = (run / name for name in VIDEO.rows)
+    return pd.read_csv(csv_rows) if csv_rows.is_file() else pd.read_parquet(parquet_rows)
 
-    rows = pd.read_csv(run / "rows.csv")
-    if "track" not in rows or rows.empty:
-        return []
-    rows = rows[rows["track"].notna()]
-    probs = [c for c in rows.columns if c.startswith("p_")]
-    aus = [c for c in rows.columns if c.startswith("AU") and not c.endswith("_rel")]
+
+def _segments(run: Path) -> list[dict[str, Any]]:
     segments: list[dict[str, Any]] = []
-    seg_path = run / "segments.jsonl"
+    seg_path = run / SEGMENTS
     if seg_path.is_file():
         for line in seg_path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 segments.append(json.loads(line))
             except ValueError:
                 continue
-    video = run.name
-    summary = run / "summary.json"
-    if summary.is_file():
-        try:
-            video = Path(str(json.loads(summary.read_text()).get("source") or video)).name
-        except (OSError, ValueError, AttributeError):
-            pass
+    return segments
+
+
+def video_timelines(run: Path, *, key_aus: int = 5, max_points: int = 1500) -> list[TrackTimeline]:
+    """Per-track timelines of a video run folder: expression probabilities and the most active AUs
+    over time, from its rows; segments from segments.jsonl."""
+    video = Path(str(read_summary(run).get("source") or run.name)).name
+    return track_timelines(_rows_of(run), video, _segments(run), key_aus=key_aus, max_points=max_points)
+
+
+def track_timelines(rows: Any, video: str, segments: list[dict[str, Any]] = (), *,  # type: ignore[assignment]
+                    key_aus: int = 5, max_points: int = 1500) -> list[TrackTimeline]:
+    """Per-track timelines of one video's rows (ferx's one table)."""
+    from ferx.report.charts import label_colour, timeline_chart
+
+    if "track" not in rows or rows.empty:
+        return []
+    rows = rows[rows["track"].notna()]
+    probs = [c for c in rows.columns if c.startswith("p_")]
+    aus = [c for c in rows.columns if c.startswith("AU") and not c.endswith("_rel")]
     out = []
     for track, g in rows.groupby("track", sort=True):
         g = g.sort_values("timestamp")
@@ -161,6 +154,30 @@ def video_timelines(run: Path, *, key_aus: int = 5, max_points: int = 1500) -> l
     return out
 
 
+def _dataset(folder: Path) -> tuple[list[FrameResult], list[TrackTimeline], list[dict[str, str]]]:
+    """A `ferx batch` dataset: its photos rebuilt from their rows, its videos as timelines, its errors."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ferx.stages import PipelineInfo
+    from ferx.table import TableLayout
+
+    faces = [pq.read_table(p) for p in dataset_files(folder, DATASET.rows[0])]
+    errors = [pq.read_table(p) for p in dataset_files(folder, DATASET.errors or "errors")]
+    failures = [{"source": r["source"], "error": r["error"], "message": r["message"]}
+                for t in errors for r in t.to_pylist()]
+    if not faces:
+        return [], [], failures
+    rows = pa.concat_tables(faces).to_pandas()
+    analyzer = read_summary(folder / DATASET.state, "run.json").get("analyzer")  # what the rows were made with
+    profile = PipelineInfo.from_dict(analyzer).au_profile if analyzer else None
+    layout = TableLayout.of_columns(rows.columns)
+    results = layout.results(rows[rows["kind"] == "image"], au_profile=profile)
+    timelines = [tl for source, g in rows[rows["kind"] == "video"].groupby("source", sort=True)
+                 for tl in track_timelines(g, Path(str(source)).name)]
+    return results, timelines, failures
+
+
 def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES, title: str | None = None) -> str:
     """The report of a results folder, as HTML text.
 
@@ -170,24 +187,27 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
     folder = Path(folder)
     if not folder.is_dir():
         raise ReportError(f"{folder}: not a folder")
-    items = [(p, a) for p, a in _result_files(folder)]
-    results, kept = [], []
-    for item in items:
-        r = _read_result(item[0])
-        if r is not None:
-            results.append(r)
-            kept.append(item)
-    timelines = [tl for run in _video_folders(folder) for tl in video_timelines(run)]
+    runs = find_runs(folder)
+    results: list[FrameResult] = []
+    kept: list[tuple[Path, Path | None]] = []
     failures: list[dict[str, str]] = []
-    summary_path = folder / "summary.json"
-    if summary_path.is_file():
-        try:
-            failures = list(json.loads(summary_path.read_text()).get("failed") or [])
-        except (OSError, ValueError, AttributeError):
-            failures = []
+    if runs.photos is not None:
+        for item in _result_files(runs.photos):
+            r = _read_result(item[0])
+            if r is not None:
+                results.append(r)
+                kept.append(item)
+        failures = list(read_summary(runs.photos).get("failed") or [])
+    timelines = [tl for run in runs.videos for tl in video_timelines(run)]
+    for dataset in runs.datasets:
+        images, tracks, errors = _dataset(dataset)
+        results += images
+        kept += [(Path(r.source), None) for r in images]
+        timelines += tracks
+        failures += errors
     if not results and not timelines and not failures:
         raise ReportError(f"{folder}: no ferx results found (expected per-image JSON from `ferx analyze`, "
-                          "or rows.csv from a video run)")
+                          "rows from a video run, or a `ferx batch` dataset)")
     shown = results[:max_images]
     faces = sum(len(r.faces) for r in results)
     subtitle = f"{folder.resolve()} · {len(results)} image(s), {faces} face(s)"

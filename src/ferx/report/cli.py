@@ -35,6 +35,11 @@ def add_report_flag(analyze_parser: argparse.ArgumentParser) -> None:
                                 help="also write OUT/report.html, a self-contained HTML report of the run")
 
 
+def register(subparsers: Any) -> None:
+    """Add the subcommand; its parser runs `run`."""
+    add_arguments(subparsers).set_defaults(handler=run)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `ferx report`; 0 on success, 2 when the folder holds no results or matplotlib is missing."""
     try:
@@ -74,4 +79,4 @@ def _missing(e: ModuleNotFoundError) -> int:
     return 2
 
 
-__all__ = ["COMMAND", "add_arguments", "add_report_flag", "after_batch", "run"]
+__all__ = ["COMMAND", "add_arguments", "add_report_flag", "after_batch", "register", "run"]

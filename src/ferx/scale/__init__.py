@@ -1,17 +1,15 @@
-"""Batch annotation at scale (`ferx batch`): huge collections of images and videos into a sharded
-Parquet dataset, exactly once and resumable, on a local process pool or a Ray cluster.
-See docs/batch.md.
+"""Deprecated name of the `ferx batch` run, now `ferx.runs.dataset` (a configuration of the one run
+driver, `ferx.runs`); kept so that code importing `ferx.scale` keeps working. See docs/batch.md.
 
-    from ferx.scale import run_bulk
-    summary = run_bulk("photos/", "out.parquet.d", engine="local")
-
-Ray, pyarrow and fsspec are imported only by the code that needs them.
+    from ferx.runs.dataset import run_dataset
+    summary = run_dataset("photos/", "out.parquet.d", engine="local")
 """
 
 from __future__ import annotations
 
-from ferx.scale.rows import RowOptions
-from ferx.scale.run import BulkSummary, run_bulk
-from ferx.scale.store import BulkError
+from ferx.runs.dataset import BulkSummary
+from ferx.runs.dataset import run_dataset as run_bulk
+from ferx.runs.store import BulkError
+from ferx.runs.worker import RowOptions
 
 __all__ = ["BulkError", "BulkSummary", "RowOptions", "run_bulk"]

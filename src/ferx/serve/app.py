@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,8 +53,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from ferx import __version__
-from ferx.config import AnalyzerConfig, StageConfig
-from ferx.errors import ClosedError, ImageReadError, ImageSizeError, UnsupportedFormatError
+from ferx.config import AnalyzerConfig
+from ferx.errors import ClosedError, ImageReadError, ImageSizeError, ImageTooSmall, UnsupportedFormatError
 from ferx.serve.schema import (
     AnalyzeOptions,
     AnalyzeResponse,
@@ -63,6 +63,9 @@ from ferx.serve.schema import (
     ModelsResponse,
 )
 from ferx.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("ferx.serve")
@@ -115,20 +118,17 @@ class ApiError(Exception):
 def analyzer_config(settings: ServeSettings) -> AnalyzerConfig:
     """The analyzer configuration the service runs: the YAML config (or defaults) with the service's
     limits, and LiteRT threads per model set to cores / workers where the config does not say."""
+    from ferx.pipeline import with_threads
+
     config = AnalyzerConfig.from_yaml(Path(settings.config)) if settings.config else AnalyzerConfig()
     config = config.with_overrides({"max_faces": settings.max_faces, "max_image_pixels": settings.max_pixels})
-    threads = settings.litert_threads or max(1, (os.cpu_count() or 1) // settings.workers)
-    for slot in ("detector", "landmarker"):
-        stage = getattr(config, slot)
-        if stage is not None and stage.name in ("blazeface", "mediapipe") and "threads" not in stage.options:
-            setattr(config, slot, StageConfig(stage.name, {**stage.options, "threads": threads}))
-    return config
+    return with_threads(config, settings.litert_threads or max(1, (os.cpu_count() or 1) // settings.workers))
 
 
 class _State:
     """What one worker holds: the analyzer and the limiter of concurrent analyses."""
 
-    def __init__(self, settings: ServeSettings, analyzer: Any | None) -> None:
+    def __init__(self, settings: ServeSettings, analyzer: Analyzer | None) -> None:
         self.settings = settings
         self.analyzer = analyzer
         self.owns_analyzer = analyzer is None
@@ -229,15 +229,14 @@ def _decode(state: _State, data: bytes, name: str) -> Any:
     _probe_pixels(data, state.settings.max_pixels)
     try:
         return state.analyzer.decode(data, source=name)
-    except ImageSizeError as e:
-        message = str(e).replace("<bytes>", name)
-        if "too small" in message:
-            raise ApiError(422, "image_too_small", message) from None
-        raise ApiError(413, "image_too_large", message) from None
+    except ImageTooSmall as e:
+        raise ApiError(422, "image_too_small", str(e)) from None
+    except ImageSizeError as e:  # ImageTooLarge
+        raise ApiError(413, "image_too_large", str(e)) from None
     except UnsupportedFormatError as e:
-        raise ApiError(415, "unsupported_format", str(e).replace("<bytes>", name)) from None
+        raise ApiError(415, "unsupported_format", str(e)) from None
     except ImageReadError as e:
-        raise ApiError(422, "unreadable_image", str(e).replace("<bytes>", name)) from None
+        raise ApiError(422, "unreadable_image", str(e)) from None
 
 
 def _analyze_frame(state: _State, data: bytes, name: str) -> tuple[Any, Any]:
@@ -332,16 +331,10 @@ class _Gate:
             info["error"] = code
             await _error_response(status, code, message, request_id)(scope, receive, send_wrapper)
 
-        path = scope.get("path", "")
         try:
-            length = headers.get("content-length")
-            if self.key is not None and path.startswith("/v1/") and not self._authorised(headers):
-                await refuse(401, "unauthorized", "this service needs an API key: send it as the X-API-Key header "
-                             "or as Authorization: Bearer KEY")
-            elif length is not None and (not length.isdigit() or int(length) > limit):
-                await refuse(413 if length.isdigit() else 400, "payload_too_large" if length.isdigit() else
-                             "bad_request", f"the body is {length} bytes, above this service's limit of {limit} bytes"
-                             if length.isdigit() else "malformed Content-Length")
+            refusal = self._refusal(headers, scope.get("path", ""))
+            if refusal is not None:
+                await refuse(*refusal)
             else:
                 await self.app(scope, receive_wrapper, send_wrapper)
         except ApiError as e:  # raised outside an endpoint (e.g. while the form is parsed)
@@ -353,16 +346,20 @@ class _Gate:
             if not started:
                 await refuse(500, "internal_error", "an unexpected error occurred; the log has the request ID")
         finally:
-            entry = {"ts": round(time.time(), 3), "request_id": request_id, "method": scope.get("method"),
-                     "path": path, "status": info["status"], "ms": round((time.perf_counter() - t0) * 1e3, 1),
-                     "bytes_in": info["bytes_in"], "bytes_out": info["bytes_out"],
-                     "client": (scope.get("client") or ("", 0))[0], "pid": os.getpid()}
-            state = scope.get("state", {})
-            for key in ("faces", "error"):
-                value = state.get(key) or info.get(key)
-                if value is not None:
-                    entry[key] = value
-            log.info(json.dumps(entry, separators=(",", ":")))
+            _log_request(scope, request_id, info, t0)
+
+    def _refusal(self, headers: dict[str, str], path: str) -> tuple[int, str, str] | None:
+        """Why a request is refused before it reaches the app (no API key, a body over the limit)."""
+        limit = self.settings.max_upload_bytes
+        length = headers.get("content-length")
+        if self.key is not None and path.startswith("/v1/") and not self._authorised(headers):
+            return 401, "unauthorized", "this service needs an API key: send it as the X-API-Key header or as " \
+                                        "Authorization: Bearer KEY"
+        if length is not None and not length.isdigit():
+            return 400, "bad_request", "malformed Content-Length"
+        if length is not None and int(length) > limit:
+            return 413, "payload_too_large", f"the body is {length} bytes, above this service's limit of {limit} bytes"
+        return None
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         assert self.key is not None
@@ -374,8 +371,22 @@ class _Gate:
         return hmac.compare_digest(given.encode("latin-1"), self.key)
 
 
+def _log_request(scope: dict[str, Any], request_id: str, info: dict[str, Any], t0: float) -> None:
+    """One JSON log line per request, written when the response is complete."""
+    entry = {"ts": round(time.time(), 3), "request_id": request_id, "method": scope.get("method"),
+             "path": scope.get("path", ""), "status": info["status"], "ms": round((time.perf_counter() - t0) * 1e3, 1),
+             "bytes_in": info["bytes_in"], "bytes_out": info["bytes_out"],
+             "client": (scope.get("client") or ("", 0))[0], "pid": os.getpid()}
+    state = scope.get("state", {})
+    for key in ("faces", "error"):
+        value = state.get(key) or info.get(key)
+        if value is not None:
+            entry[key] = value
+    log.info(json.dumps(entry, separators=(",", ":")))
+
+
 # -- the app ---------------------------------------------------------------------------------------
-def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = None) -> Any:
+def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | None = None) -> Any:
     """The FastAPI app. With `analyzer` the app uses that one (tests share theirs) and does not
     close it; otherwise each process builds its own at start-up from `settings`."""
     settings = settings or ServeSettings()
@@ -400,6 +411,14 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
         static_url="/docs-assets",
     )
     app.state.ferx = state
+    _error_handlers(app)
+    _analysis_routes(app, state)
+    _service_routes(app, state)
+    return _Gate(app, settings)
+
+
+def _error_handlers(app: Any) -> None:
+    """Every error answers JSON with a code (module docstring)."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError) -> Any:
@@ -422,10 +441,17 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
         code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
         return _error_response(e.status_code, code, str(e.detail), _rid(request))
 
-    def query_docs() -> dict[str, Any]:
-        return {name: Query(f.default, description=f.description) for name, f in AnalyzeOptions.model_fields.items()}
 
-    q = query_docs()
+async def _answer(request: Request, state: _State, work: Callable[[], tuple[Any, int]]) -> Any:
+    """Run `work` (analysis and serialisation, off the event loop); log the faces it found."""
+    body, faces = await state.run(work)
+    request.scope.setdefault("state", {})["faces"] = faces
+    return body
+
+
+def _analysis_routes(app: Any, state: _State) -> None:
+    """POST /v1/analyze, /v1/analyze/annotated, /v1/report."""
+    q = {name: Query(f.default, description=f.description) for name, f in AnalyzeOptions.model_fields.items()}
 
     @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=_ERROR_RESPONSES, openapi_extra=_UPLOAD_BODY,
               summary="Analyse one image", tags=["analysis"])
@@ -436,14 +462,12 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
         data, name, body_options = await _read_upload(request)
         options = _options(request, body_options)
 
-        def work() -> tuple[bytes, int]:  # analysis and serialisation both off the event loop
+        def work() -> tuple[bytes, int]:
             frame, result = _analyze_frame(state, data, name)
             d = result_dict(frame, result, options)
             return json.dumps(d, allow_nan=False, separators=(",", ":")).encode(), len(result.faces)
 
-        body, faces = await state.run(work)
-        request.scope.setdefault("state", {})["faces"] = faces
-        return Response(body, media_type="application/json")
+        return Response(await _answer(request, state, work), media_type="application/json")
 
     @app.post("/v1/analyze/annotated", responses={200: {"content": {"image/png": {}, "image/jpeg": {}},
               "description": "the image with every face drawn"}, **_ERROR_RESPONSES}, openapi_extra=_UPLOAD_BODY,
@@ -463,9 +487,7 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
             image.save(buf, format="PNG" if format == "png" else "JPEG", **({"quality": 90} if format == "jpeg" else {}))
             return buf.getvalue(), len(result.faces)
 
-        body, faces = await state.run(work)
-        request.scope.setdefault("state", {})["faces"] = faces
-        return Response(body, media_type=f"image/{format}")
+        return Response(await _answer(request, state, work), media_type=f"image/{format}")
 
     @app.post("/v1/report", responses={200: {"content": {"text/html": {}}, "description": "a self-contained HTML "
               "report"}, **_ERROR_RESPONSES}, openapi_extra=_UPLOAD_BODY, response_class=HTMLResponse,
@@ -479,29 +501,31 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
             frame, result = _analyze_frame(state, data, name)
             return report_for_results([(result, frame.image)], title=f"ferx report — {name}"), len(result.faces)
 
-        html, faces = await state.run(work)
-        request.scope.setdefault("state", {})["faces"] = faces
         # The report is self-contained: it may not fetch anything, whatever it holds.
-        return HTMLResponse(html, headers={"content-security-policy": "default-src 'none'; img-src data:; "
-                                           "style-src 'unsafe-inline'; script-src 'unsafe-inline'"})
+        return HTMLResponse(await _answer(request, state, work), headers={
+            "content-security-policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                                       "script-src 'unsafe-inline'"})
+
+
+def _service_routes(app: Any, state: _State) -> None:
+    """GET /v1/models, /healthz, the page at / and its static files."""
+    settings = state.settings
 
     @app.get("/v1/models", response_model=ModelsResponse, tags=["service"], summary="What this service runs")
     async def models() -> Any:
+        from ferx.facs import AU_CODES
         from ferx.report.html import au_info
 
-        analyzer = state.analyzer
-        stages = [{"slot": slot, "backend": _backend_name(analyzer.config, slot), "options": _options_of(analyzer.config, slot),
-                   "provides": sorted(stage.provides)} for slot, stage in analyzer.stages]
-        labels = next((list(stage.labels) for _, stage in analyzer.stages if hasattr(stage, "labels")), [])
-        from ferx.facs import AU_CODES
-
-        # the grades are the AU estimator's (AU stages expose their facs.AUProfile as `profile`)
-        profile = next((stage.profile for _, stage in analyzer.stages if getattr(stage, "profile", None) is not None), None)
+        assert state.analyzer is not None
+        info = state.analyzer.describe()
+        stages = [{"slot": s.slot, "backend": s.backend, "options": _shown_options(s.options),
+                   "provides": sorted(s.provides)} for s in info.stages]
+        # the grades are the AU estimator's (its facs.AUProfile), not a global table's
         return _json({
-            "ferx_version": __version__, "stages": stages, "expression_labels": labels,
-            "aus": [vars(i) for i in au_info(AU_CODES, profile)],
+            "ferx_version": __version__, "stages": stages, "expression_labels": list(info.expression_labels or ()),
+            "aus": [vars(i) for i in au_info(info.au_codes or AU_CODES, info.au_profile)],
             "limits": {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
-                       "max_faces": settings.max_faces, "min_side": analyzer.config.min_image_side},
+                       "max_faces": settings.max_faces, "min_side": state.analyzer.config.min_image_side},
             "auth": settings.api_key is not None,
         })
 
@@ -519,21 +543,10 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Any | None = 
         return FileResponse(STATIC / "index.html", headers=page_headers)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return _Gate(app, settings)
 
 
-def _backend_name(config: AnalyzerConfig, slot: str) -> str:
-    field = {"detect": "detector", "landmarks": "landmarker", "aus": "aus", "expression": "expression",
-             "explain": "explain"}[slot]
-    stage = getattr(config, field)
-    return stage.name if stage is not None else ""
-
-
-def _options_of(config: AnalyzerConfig, slot: str) -> dict[str, Any]:
-    field = {"detect": "detector", "landmarks": "landmarker", "aus": "aus", "expression": "expression",
-             "explain": "explain"}[slot]
-    stage = getattr(config, field)
-    options = dict(stage.options) if stage is not None else {}
+def _shown_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A stage's options as /v1/models shows them: plain values, nothing that looks like a key."""
     return {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool)) and "key" not in k.lower()}
 
 

@@ -65,6 +65,11 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def register(subparsers: Any) -> None:
+    """Add the subcommand; its parser runs `run`."""
+    add_arguments(subparsers).set_defaults(handler=run)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `ferx serve` until interrupted; 2 when ferx[serve] is not installed or an option is wrong."""
     try:
@@ -98,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
     return run(parser.parse_args([COMMAND, *(sys.argv[1:] if argv is None else argv)]))
 
 
-__all__ = ["COMMAND", "add_arguments", "main", "run", "settings_from_args"]
+__all__ = ["COMMAND", "add_arguments", "register", "main", "run", "settings_from_args"]

@@ -189,8 +189,6 @@ def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
 def _train(task: Task[Any], out: Path, state: dict[str, Any], done: int, note: str, log: RunLog,
            progress: bool) -> None:
     """The epochs of a run whose config.yaml is written; `state` is last.pt when resuming (else empty)."""
-    from tqdm import tqdm
-
     config = task.config
     dev = device(config.device)
     rng = Randomness(config.seed)
@@ -207,13 +205,7 @@ def _train(task: Task[Any], out: Path, state: dict[str, Any], done: int, note: s
     ema = _ema(model, config.ema_decay) if config.ema else None
     best, stale = -math.inf, 0
     if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if ema is not None:
-            ema.module.load_state_dict(state["ema"])
-            ema.n_averaged.fill_(state["ema_updates"])
-        rng.load(state)
-        best, stale = state["best"], state.get("stale", 0)
+        best, stale = _restore(state, model, opt, ema, rng)
         log(f"resumed after epoch {done}, best {task.metric} {best:.4f}")
         if note:
             log(f"changed on resume {note}")
@@ -225,23 +217,7 @@ def _train(task: Task[Any], out: Path, state: dict[str, Any], done: int, note: s
 
     for epoch in range(done, config.epochs):
         t0 = time.time()
-        model.train()
-        sums = np.zeros(len(task.losses))
-        bar = tqdm(task.batches(), total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   leave=False, file=sys.stderr)
-        for i, batch in enumerate(bar):
-            loss, values = task.step(model, batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_grad_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            opt.step()
-            lr = opt.param_groups[0]["lr"]
-            schedule.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            sums += values
-            bar.set_postfix(loss=f"{sums[0] / (i + 1):.3f}")
+        sums, lr = _epoch(task, model, opt, schedule, ema, epoch, steps, progress)
         evaluated = ema.module if ema is not None else model
         val = task.validate(evaluated)
         row = {"epoch": epoch + 1, "lr": f"{lr:.6f}", **{k: f"{v / steps:.4f}" for k, v in zip(task.losses, sums)},
@@ -263,6 +239,44 @@ def _train(task: Task[Any], out: Path, state: dict[str, Any], done: int, note: s
         if config.patience and stale >= config.patience:
             log(f"early stop: no better {task.metric} for {config.patience} epochs")
             break
+
+
+def _restore(state: dict[str, Any], model: Any, opt: Any, ema: Any, rng: Randomness) -> tuple[float, int]:
+    """Load last.pt's model, optimiser, EMA and random streams; returns (best, stale)."""
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if ema is not None:
+        ema.module.load_state_dict(state["ema"])
+        ema.n_averaged.fill_(state["ema_updates"])
+    rng.load(state)
+    return state["best"], state.get("stale", 0)
+
+
+def _epoch(task: Task[Any], model: Any, opt: Any, schedule: Any, ema: Any, epoch: int, steps: int,
+           progress: bool) -> tuple[np.ndarray, float]:
+    """One epoch of training steps; returns the summed loss values and the last step's learning rate."""
+    from tqdm import tqdm
+
+    config = task.config
+    model.train()
+    sums = np.zeros(len(task.losses))
+    lr = opt.param_groups[0]["lr"]
+    bar = tqdm(task.batches(), total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+               leave=False, file=sys.stderr)
+    for i, batch in enumerate(bar):
+        loss, values = task.step(model, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip_grad_norm:
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        opt.step()
+        lr = opt.param_groups[0]["lr"]
+        schedule.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        sums += values
+        bar.set_postfix(loss=f"{sums[0] / (i + 1):.3f}")
+    return sums, lr
 
 
 def _check(config: RunConfig) -> None:

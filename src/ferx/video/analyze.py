@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferx.types import Frame
 from ferx.video.calibrate import CalibrationConfig, NeutralBaseline
@@ -16,6 +16,9 @@ from ferx.video.result import TrackedFrame
 from ferx.video.sequence import FailedFrame, ImageSequence
 from ferx.video.smooth import SmoothingConfig, TrackSmoother
 from ferx.video.track import FaceTracker, TrackingConfig
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 
 @dataclass
@@ -56,7 +59,7 @@ class VideoAnalysis:
         config: VideoConfig.
     """
 
-    def __init__(self, analyzer: Any, source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
+    def __init__(self, analyzer: Analyzer, source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
                  config: VideoConfig | None = None) -> None:
         self.analyzer = analyzer
         self.config = config or VideoConfig()
@@ -130,7 +133,7 @@ class VideoAnalysis:
         self.close()
 
 
-def analyze_video(analyzer: Any, source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
+def analyze_video(analyzer: Analyzer, source: str | os.PathLike[str] | ImageSequence | Iterable[Frame],
                   config: VideoConfig | None = None, **options: Any) -> VideoAnalysis:
     """Analyse a video with tracking; returns a lazy `VideoAnalysis` (iterate it for TrackedFrames).
 
@@ -143,7 +146,7 @@ def analyze_video(analyzer: Any, source: str | os.PathLike[str] | ImageSequence 
 
     Example:
         >>> with Analyzer() as analyzer:
-        ...     for tf in analyzer.analyze_video("clip.mp4"):
+        ...     for tf in analyze_video(analyzer, "clip.mp4"):
         ...         print(tf.timestamp, tf.track_ids, tf.faces.labels)
     """
     config = config or VideoConfig()

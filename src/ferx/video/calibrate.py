@@ -67,6 +67,10 @@ class NeutralBaseline:
             return None
         return np.nanmedian(np.stack(source), axis=0).astype(np.float32)
 
+    def baselines(self) -> dict[int, np.ndarray | None]:
+        """The current baseline of every track still remembered."""
+        return {tid: self.baseline(tid) for tid in self._tracks}
+
     def __call__(self, tracked: TrackedFrame) -> TrackedFrame:
         faces = tracked.faces
         if not self.config.enabled or faces.aus is None:

@@ -83,6 +83,7 @@ def add_video_arguments(subparsers: Any) -> None:
     _common(g)  # type: ignore[arg-type]
 
     w = subparsers.add_parser("webcam", help="analyse a live camera: annotated window and/or rows")
+    w.set_defaults(handler=run_webcam)
     w.add_argument("--device", default="0", help="camera number (default 0), device name (Windows: "
                    "'video=NAME'), or a video file/URL played in real time as a stand-in camera")
     w.add_argument("--out", default="ferx-webcam", help="output folder for rows and summary (default ferx-webcam)")
@@ -95,6 +96,9 @@ def add_video_arguments(subparsers: Any) -> None:
     w.add_argument("--min-face", type=positive_int, help="smallest face side in pixels the detector looks for")
     w.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     _common(w)
+
+
+register = add_video_arguments  # `ferx.cli` registers every subcommand module the same way
 
 
 def _analyzer_config(args: argparse.Namespace, config: AnalyzerConfig | None) -> AnalyzerConfig:
@@ -125,7 +129,7 @@ def _video_config(args: argparse.Namespace, sampling: Any = None) -> Any:
 
 
 def _outputs(args: argparse.Namespace) -> Any:
-    from ferx.video.run import FORMATS, VideoOutputs
+    from ferx.runs.video import FORMATS, VideoOutputs
 
     asked = [f.strip() for f in str(getattr(args, "format", "csv")).split(",") if f.strip()]
     formats = tuple(f for f in asked if f in FORMATS) or ("csv",)  # json/images formats are for photos
@@ -194,7 +198,7 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
     """Each video file or ImageSequence into OUT/<name>/; the worst exit status (an interrupt's first)."""
     from ferx import Analyzer
     from ferx.video import Sampling
-    from ferx.video.run import process_video
+    from ferx.runs import video as video_runs
     from ferx.video.sequence import ImageSequence
 
     try:
@@ -214,7 +218,7 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             name = source.path if is_sequence else source
             folder = _folder_for(out, source.name if is_sequence else source.stem, used)
             try:
-                run = process_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
+                run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
             except ImageReadError as e:  # cannot be opened: say why, go on with the others
                 print(f"ferx: error: {e}", file=sys.stderr)
                 codes.append(1)
@@ -242,7 +246,10 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
     """`ferx webcam`: live analysis with a window when a display exists, rows always."""
     from ferx import Analyzer
     from ferx.video.decode import VideoReadError
-    from ferx.video.run import Interrupted, process_video
+    import signal
+
+    from ferx.runs.guard import Interrupted
+    from ferx.runs import video as video_runs
     from ferx.video.webcam import LiveSource, LiveWindow, display_available
     from ferx.video.writer import draw_tracked
 
@@ -263,14 +270,14 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
         if window is not None:
             window.show(draw_tracked(tf))
             if window.closed:
-                raise Interrupted("window closed")
+                raise Interrupted(signal.SIGINT, "window closed")
         elif not quiet and tf.index % 30 == 0:
             labels = ", ".join(f"#{i} {lab}" for i, lab in zip(tf.track_ids.tolist(), tf.faces.labels))
             print(f"\r{tf.timestamp:7.1f} s  {labels or 'no face'}" + " " * 20, end="", file=sys.stderr, flush=True)
 
     try:
         with Analyzer(_analyzer_config(args, config)) as analyzer:
-            run = process_video(analyzer, source, Path(args.out), _video_config(args), _outputs(args), quiet=True,
+            run = video_runs.run_video(analyzer, source, Path(args.out), _video_config(args), _outputs(args), quiet=True,
                                 on_frame=on_frame, source_name=f"camera {args.device}")
     finally:
         source.close()
@@ -282,4 +289,4 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
     return 0 if run.signal == "window closed" else run.exit_code
 
 
-__all__ = ["add_video_arguments", "run_sequences", "run_video", "run_webcam"]
+__all__ = ["add_video_arguments", "register", "run_sequences", "run_video", "run_webcam"]

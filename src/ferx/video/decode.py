@@ -154,6 +154,15 @@ class FpsGate:
         return True
 
 
+@dataclass
+class _Cursor:
+    """Where decoding is: the index of the next frame, the last frame's time, the first kept index."""
+
+    index: int = 0
+    last_t: float = -math.inf
+    first: int | None = None
+
+
 class VideoReader:
     """Iterate over a video's frames as `Frame`s (RGB uint8, upright, with stream timestamps).
 
@@ -275,58 +284,27 @@ class VideoReader:
         yield from prefetched(self._frames(), self.prefetch)
 
     def _frames(self) -> Iterator[Frame]:
-        import av
-
         s = self.sampling
-        tb = self.time_base
-        index = 0
-        start_pts = None
-        if s.start:
-            start_pts = self._origin + math.ceil(s.start / tb - 1e-6)
-            index = self._count_before(start_pts)
-            try:
-                self._container.seek(start_pts, stream=self._stream, backward=True)
-            except av.error.FFmpegError:
-                self._rewind()  # decode from the beginning and drop frames before start
-                index = 0
-                start_pts = None
+        cur, start_pts = self._start()
         gate = FpsGate(s.fps, s.start)
-        last_t = -math.inf
-        first_index: int | None = None
-        frames = self._container.decode(self._stream)
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                break
-            except av.error.DecoderNotFoundError as e:
-                raise VideoCodecError(f"{self.path}: no decoder for codec {self._stream.codec_context.name}") from e
-            except (av.error.FFmpegError, EOFError) as e:
-                self.stopped = (
-                    f"decoding stopped after frame {index - 1} ({max(last_t, 0):.3f} s): {_ffmpeg_reason(e)}"
-                    " — the file is truncated or corrupt; the frames before are kept"
-                )
-                break
+        for frame in self._decoded(cur):
             if frame.pts is not None:
-                t = float((frame.pts - self._origin) * tb)
+                t = float((frame.pts - self._origin) * self.time_base)
             else:  # no timestamp (some raw streams): one average frame period after the last
-                t = 0.0 if last_t == -math.inf else last_t + 1.0 / (self.info.fps or 25.0)
+                t = 0.0 if cur.last_t == -math.inf else cur.last_t + 1.0 / (self.info.fps or 25.0)
             if start_pts is not None and frame.pts is not None and frame.pts < start_pts:
                 continue  # decoded from the keyframe before start; counted already
             if s.start is not None and t < s.start - 1e-9:
-                index += 1  # decoding from the beginning (unseekable input)
+                cur.index += 1  # decoding from the beginning (unseekable input)
                 continue
             if s.end is not None and t >= s.end:
                 return
             self.decoded += 1
-            last_t = t
-            i = index
-            index += 1
-            if first_index is None:
-                first_index = i
-            if (i - first_index) % s.every:
-                continue
-            if not gate.keep(t):
+            cur.last_t, i = t, cur.index
+            cur.index += 1
+            if cur.first is None:
+                cur.first = i
+            if (i - cur.first) % s.every or not gate.keep(t):
                 continue
             image = frame.to_ndarray(format="rgb24")
             if self._rotation:
@@ -335,11 +313,48 @@ class VideoReader:
             yield Frame(image, source=str(self.path), index=i, timestamp=t)
         # Compared by time, not frame count: edit lists legitimately drop a few declared frames.
         duration, period = self.info.duration, 1.0 / (self.info.fps or 25.0)
-        if self.stopped is None and s.end is None and duration and last_t + 3 * period < duration:
+        if self.stopped is None and s.end is None and duration and cur.last_t + 3 * period < duration:
             self.stopped = (
-                f"the file ends early: frames up to {max(last_t, 0):.3f} s of the {duration:.3f} s its header"
+                f"the file ends early: frames up to {max(cur.last_t, 0):.3f} s of the {duration:.3f} s its header"
                 " declares could be decoded (truncated?); the frames before are kept"
             )
+
+    def _start(self) -> tuple[_Cursor, int | None]:
+        """Seek to the sampling's start: the index of the first frame decoded, and the pts before which
+        decoded frames are dropped (None when decoding from the beginning)."""
+        import av
+
+        start = self.sampling.start
+        if not start:
+            return _Cursor(), None
+        start_pts = self._origin + math.ceil(start / self.time_base - 1e-6)
+        index = self._count_before(start_pts)
+        try:
+            self._container.seek(start_pts, stream=self._stream, backward=True)
+        except av.error.FFmpegError:
+            self._rewind()  # decode from the beginning and drop frames before start
+            return _Cursor(), None
+        return _Cursor(index), start_pts
+
+    def _decoded(self, cur: _Cursor) -> Iterator[Any]:
+        """The decoded frames; a corrupt or truncated file ends them (and sets `stopped`)."""
+        import av
+
+        frames = self._container.decode(self._stream)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except av.error.DecoderNotFoundError as e:
+                raise VideoCodecError(f"{self.path}: no decoder for codec {self._stream.codec_context.name}") from e
+            except (av.error.FFmpegError, EOFError) as e:
+                self.stopped = (
+                    f"decoding stopped after frame {cur.index - 1} ({max(cur.last_t, 0):.3f} s): {_ffmpeg_reason(e)}"
+                    " — the file is truncated or corrupt; the frames before are kept"
+                )
+                return
+            yield frame
 
     def _count_before(self, start_pts: int) -> int:
         """Frames whose pts is before `start_pts`, counted from packet headers (no decoding)."""

@@ -70,31 +70,4 @@ class TrackedFrame:
         return replace(self, result=replace(self.result, faces=faces), **changes)
 
 
-def concat_faces(parts: list[Faces]) -> Faces:
-    """Stack the faces of several stage runs on one frame (optional fields NaN where a part lacks them)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return Faces.empty()
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    out: dict[str, Any] = {}
-    for name in ("boxes", "scores", "keypoints", "landmarks", "blendshapes", "head_pose", "aus", "expression",
-                 "expression_maps"):
-        values = [getattr(p, name) for p in parts]
-        if all(v is None for v in values):
-            continue
-        template = next(v for v in values if v is not None)
-        if name == "expression_maps" and len({v.shape[1:] for v in values if v is not None}) > 1:
-            continue  # maps of different sizes cannot be stacked; none is better than a wrong one
-        out[name] = np.concatenate(
-            [v if v is not None else np.full((len(p),) + template.shape[1:], np.nan, np.float32)
-             for v, p in zip(values, parts)]
-        )
-    if any(p.explanations is not None for p in parts):
-        out["explanations"] = tuple(e for p in parts for e in (p.explanations or (None,) * len(p)))
-    profile = next((p.au_profile for p in parts if p.aus is not None), None)
-    return Faces(**out, au_codes=first.au_codes, expression_labels=first.expression_labels, au_profile=profile)
-
-
-__all__ = ["TrackedFrame", "concat_faces"]
+__all__ = ["TrackedFrame"]

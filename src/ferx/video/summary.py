@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,14 +93,17 @@ class SummaryBuilder:
 
     Args:
         segments_path: JSONL file for segments (None: segments are counted, not written).
-        explainers: stages that provide explanations (run once per segment); may be empty.
+        explain: fills `explanations` of faces that carry AUs and probabilities (run once per
+            segment; `Analyzer.refine` restricted to the explain stage); None: segments are not
+            explained.
         min_segment_s: shortest expression run that opens a new segment.
         gap_s: a track absent this long closes its open segment.
     """
 
-    def __init__(self, segments_path: str | os.PathLike[str] | None = None, explainers: list[Any] | None = None,
-                 min_segment_s: float = 0.5, gap_s: float = 1.0) -> None:
-        self.explainers = list(explainers or [])
+    def __init__(self, segments_path: str | os.PathLike[str] | None = None,
+                 explain: Callable[[Faces], Faces] | None = None, min_segment_s: float = 0.5, gap_s: float = 1.0
+                 ) -> None:
+        self.explain = explain
         self.min_segment_s = float(min_segment_s)
         self.gap_s = float(gap_s)
         self.tracks: dict[int, _Track] = {}
@@ -227,16 +231,14 @@ class SummaryBuilder:
         append_bytes(self._fd, (json.dumps(rec, allow_nan=False) + "\n").encode())
 
     def _explain(self, probs: np.ndarray | None, aus: np.ndarray) -> str | None:
-        if not self.explainers:
+        if self.explain is None:
             return None
         faces = Faces(
             boxes=np.zeros((1, 4)), scores=np.ones(1), keypoints=np.zeros((1, 5, 2)), aus=aus[None],
             expression=None if probs is None else (probs / max(float(probs.sum()), 1e-9))[None],
             au_codes=self.au_codes or (), expression_labels=self.labels or (), au_profile=self.au_profile,
         )
-        image = np.zeros((1, 1, 3), np.uint8)  # explainers read the measurements, not the pixels
-        for stage in self.explainers:
-            faces = stage.process(image, faces, [])
+        faces = self.explain(faces)
         e = faces.explanations[0] if faces.explanations else None
         return None if e is None else e.text
 

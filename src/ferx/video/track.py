@@ -1,6 +1,8 @@
 """Tracking faces through a video with stable IDs, following each face by its mesh between detections.
 
-Design (docs/video.md has the measurements):
+One module per job: `kalman` (box prediction), `matching` (association), `appearance` (identity cue),
+`schedule` (when the detector runs), and here the tracks' life-cycle and `FaceTracker.step`, which is
+a short sequence of those steps. Design (docs/video.md has the measurements):
 
 - **Following, as MediaPipe's video mode does.** A face tracked in the previous frame is cropped
   from its previous mesh (the landmarker's ROI from landmarks) and the mesh model's face-presence
@@ -21,16 +23,23 @@ Design (docs/video.md has the measurements):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
-
 from ferx.boxes import box_iou
-from ferx.facecrop import aligned_crop
+from ferx.facecrop import frame_crops
 from ferx.types import N_LANDMARKS, Faces, Frame, FrameResult
-from ferx.video.result import TrackedFrame, concat_faces
+from ferx.video.appearance import appearance, blend
+from ferx.video.kalman import KalmanBoxFilter
+from ferx.video.matching import alone, crossing, match_detections, unclaimed
+from ferx.video.result import TrackedFrame
+from ferx.video.schedule import DetectionSchedule
+
+if TYPE_CHECKING:
+    from ferx.pipeline import Analyzer
 
 
 @dataclass
@@ -82,59 +91,7 @@ class TrackingConfig:
             raise ValueError(f"track_buffer_s must be >= 0, got {self.track_buffer_s}")
 
 
-# -- Kalman filter on boxes (ByteTrack's: centre x, centre y, aspect ratio, height) -------------------
-
-
-class KalmanBoxFilter:
-    """Constant-velocity Kalman filter on (cx, cy, w/h, h), noise scaled by the box height."""
-
-    _POS, _VEL = 1.0 / 20, 1.0 / 160
-
-    def __init__(self, box: np.ndarray) -> None:
-        z = _xyah(box)
-        self.mean = np.concatenate([z, np.zeros(4)])
-        h = z[3]
-        std = [2 * self._POS * h, 2 * self._POS * h, 1e-2, 2 * self._POS * h,
-               10 * self._VEL * h, 10 * self._VEL * h, 1e-5, 10 * self._VEL * h]
-        self.cov = np.diag(np.square(std))
-        self._F = np.eye(8)
-        self._F[:4, 4:] = np.eye(4)
-        self._H = np.eye(4, 8)
-
-    def predict(self) -> None:
-        h = self.mean[3]
-        q = np.square([self._POS * h, self._POS * h, 1e-2, self._POS * h,
-                       self._VEL * h, self._VEL * h, 1e-5, self._VEL * h])
-        self.mean = self._F @ self.mean
-        self.cov = self._F @ self.cov @ self._F.T + np.diag(q)
-
-    def update(self, box: np.ndarray) -> None:
-        h = self.mean[3]
-        r = np.diag(np.square([self._POS * h, self._POS * h, 1e-1, self._POS * h]))
-        s = self._H @ self.cov @ self._H.T + r
-        k = np.linalg.solve(s, (self.cov @ self._H.T).T).T
-        self.mean = self.mean + k @ (_xyah(box) - self._H @ self.mean)
-        self.cov = self.cov - k @ s @ k.T
-
-    def stop(self) -> None:
-        """Forget the velocity (a track that was lost stays where it was last seen)."""
-        self.mean[4:] = 0.0
-
-    @property
-    def box(self) -> np.ndarray:
-        cx, cy, a, h = self.mean[:4]
-        h = max(h, 1.0)
-        w = max(a, 1e-3) * h
-        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
-
-
-def _xyah(box: np.ndarray) -> np.ndarray:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    h = max(y2 - y1, 1.0)
-    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / h, h])
-
-
-# -- helpers ---------------------------------------------------------------------------------------
+# -- tracks ----------------------------------------------------------------------------------------
 
 
 def mesh_box(landmarks: np.ndarray) -> np.ndarray:
@@ -163,47 +120,12 @@ def _rel(box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     ])
 
 
-_APPEARANCE_SIZE = 32
-
-
-def appearance(grey: Image.Image, landmarks: np.ndarray) -> np.ndarray:
-    """Unit vector of a face's grey crop aligned on its eye corners, mean removed (a cheap
-    identity cue: its dot product with another is their correlation)."""
-    crop = aligned_crop(grey, landmarks, _APPEARANCE_SIZE).astype(np.float32)
-    # The central part: hair and background at the crop's edges change with the scene, not the person.
-    m = _APPEARANCE_SIZE // 8
-    v = crop[m:-m, m:-m].ravel()
-    v = v - v.mean()
-    return v / max(float(np.linalg.norm(v)), 1e-6)
-
-
-def thumbnail(image: np.ndarray, width: int = 64) -> tuple[np.ndarray, int]:
-    """A small grey float32 image (strided sampling: cheap on full-HD frames) and its stride."""
-    h, w = image.shape[:2]
-    step = max(1, w // width)
-    return image[::step, ::step].mean(axis=2, dtype=np.float32), step
-
-
-def _greedy(score: np.ndarray, minimum: float) -> list[tuple[int, int]]:
-    """Pairs (row, col) by decreasing score, each row and column used once, score >= minimum.
-    (Faces per frame are few, so greedy matching equals an optimal one in practice.)"""
-    pairs: list[tuple[int, int]] = []
-    if score.size == 0:
-        return pairs
-    used_r: set[int] = set()
-    used_c: set[int] = set()
-    for flat in np.argsort(-score, axis=None, kind="stable"):
-        r, c = divmod(int(flat), score.shape[1])
-        if score[r, c] < minimum:
-            break
-        if r not in used_r and c not in used_c:
-            pairs.append((r, c))
-            used_r.add(r)
-            used_c.add(c)
-    return pairs
-
-
-# -- tracks ----------------------------------------------------------------------------------------
+def _box_mesh(box: np.ndarray) -> np.ndarray:
+    """A stand-in 'mesh' (the box corners repeated) for pipelines without a landmarker."""
+    lm = np.zeros((N_LANDMARKS, 3), np.float32)
+    lm[::2, :2] = box[:2]
+    lm[1::2, :2] = box[2:]
+    return lm
 
 
 @dataclass(eq=False)
@@ -227,49 +149,89 @@ class Track:
     def box(self) -> np.ndarray:
         return _box_from_mesh(self.landmarks, self.rel)
 
+    def predicted_mesh_box(self) -> np.ndarray:
+        """Where a lost track's mesh would be now: its last mesh box moved with the Kalman prediction."""
+        m = mesh_box(self.landmarks)
+        pred, last = self.kalman.box, self.box
+        shift = (pred[:2] + pred[2:]) / 2 - (last[:2] + last[2:]) / 2
+        return m + np.concatenate([shift, shift])
+
+
+@dataclass
+class _Now:
+    """What one step knows about its frame: notes, timings, the detector's output and matches."""
+
+    frame: Frame
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    detected: bool = False  # the detector ran on this frame
+    dets: Faces | None = None
+    matched: list[tuple[Track, int]] = field(default_factory=list)
+
+    @property
+    def t(self) -> float:
+        return float(self.frame.timestamp or 0.0)
+
+    @property
+    def detected_ids(self) -> set[int]:
+        return {tr.id for tr, _ in self.matched}
+
+    def image(self) -> np.ndarray:
+        return self.frame.image
+
 
 class FaceTracker:
     """Runs an Analyzer's stages on a video's frames with tracking; one instance per video.
 
     Args:
-        analyzer: the Analyzer whose stages run (its detector = the stages that need nothing).
+        analyzer: the Analyzer: `detect` finds faces, `refine` runs the other stages on them.
         config: TrackingConfig.
         skip: fields whose stages do not run per frame (default: explanations, made per segment).
     """
 
-    def __init__(self, analyzer: object, config: TrackingConfig | None = None,
+    def __init__(self, analyzer: Analyzer, config: TrackingConfig | None = None,
                  skip: frozenset[str] = frozenset({"explanations"})) -> None:
         self.config = config or TrackingConfig()
         self.analyzer = analyzer
         self.skip = skip
-        stages = list(analyzer.stages)  # type: ignore[attr-defined]
-        # A source needs nothing (the stage contract); following needs a stage that makes meshes.
-        self._sources = [stage for _, stage in stages if not stage.needs]
-        can_follow = any("landmarks" in stage.provides for _, stage in stages if stage.needs)
-        self.follow = self.config.follow and can_follow
-        self._refine: Callable[..., tuple[FrameResult, np.ndarray]] = analyzer.refine  # type: ignore[attr-defined]
+        # following crops each face from its previous mesh: it needs a stage that makes meshes
+        self.follow = self.config.follow and "landmarks" in analyzer.provides
+        self._refine: Callable[..., tuple[FrameResult, np.ndarray]] = analyzer.refine
+        self.schedule = DetectionSchedule(self.config, self.follow)
         self.tracks: list[Track] = []
         self._next_id = 1
-        self._since_detect = math.inf
-        self._since_motion = math.inf
-        self._prev_thumb: np.ndarray | None = None
-        self._prev_size: tuple[int, int] | None = None
-        self._detect_thumb: np.ndarray | None = None
         self.frames = 0
-        self.detections = 0  # frames on which the detector ran
 
-    # -- public ------------------------------------------------------------------------------------
+    @property
+    def detections(self) -> int:
+        """Frames on which the detector ran."""
+        return self.schedule.detections
+
+    # -- one frame ---------------------------------------------------------------------------------
     def step(self, frame: Frame) -> TrackedFrame:
         """Analyse one frame (in order); returns its faces with track IDs (not smoothed)."""
-        cfg = self.config
-        t = float(frame.timestamp or 0.0)
+        with frame_crops(frame.image):  # the stages and the appearance cue share each face's crop
+            return self._step(_Now(frame))
+
+    def _step(self, now: _Now) -> TrackedFrame:
+        frame = now.frame
         self.frames += 1
-        thumb, step = thumbnail(frame.image)
-        # A frame of another size (image sequences may mix sizes) is another picture: the tracks'
-        # boxes and meshes no longer apply, so it counts as a scene cut (faces come back by looks).
-        size = (frame.height, frame.width)
-        cut = (self._prev_size is not None and size != self._prev_size) or self._is_cut(thumb)
-        self._prev_thumb, self._prev_size = thumb, size
+        cut = self.schedule.observe(frame)
+        self._advance(now.t, cut)
+        active = [tr for tr in self.tracks if tr.state == "tracked"]
+        lost_ages = [now.t - tr.last_seen for tr in self.tracks if tr.state == "lost" and not tr.after_cut]
+        if self.schedule.due(cut=cut, tracked=[tr.kalman.box for tr in active], lost_ages=lost_ages):
+            self._detect(now)
+        follow, follow_faces, candidates = self._to_measure(now, active)
+        followed, new_faces = self._measure(now, follow, follow_faces, candidates)
+        if self.follow and any(tr.state == "lost" or tr not in self.tracks for tr in follow):
+            new_faces += self._look_again(now, follow, followed)
+        self.schedule.finished(now.detected)
+        confirmed = self._confirm(now, followed, new_faces)
+        return self._tracked_frame(now, confirmed, cut)
+
+    def _advance(self, t: float, cut: bool) -> None:
+        """Predict every track to this frame; a cut loses the followed ones; old lost ones expire."""
         for tr in self.tracks:
             tr.new = False
             tr.kalman.predict()
@@ -278,172 +240,125 @@ class FaceTracker:
                 if tr.state == "tracked":
                     tr.state, tr.after_cut = "lost", True
                     tr.kalman.stop()
-        self._expire(t)
+        buffer = self.config.track_buffer_s
+        self.tracks = [tr for tr in self.tracks if tr.state == "tracked" or t - tr.last_seen <= buffer]
 
-        active = [tr for tr in self.tracks if tr.state == "tracked"]
-        # Right after a face is lost the detector runs on every frame, then on every few frames
-        # while the track can still be re-identified (a face behind another, one that stepped out).
-        recent = [t - tr.last_seen for tr in self.tracks if tr.state == "lost" and not tr.after_cut]
-        lost_before = any(age <= cfg.lost_detect_s for age in recent) or (
-            bool(recent) and self._since_detect + 1 >= max(1, cfg.detect_every // 4))
-        detect = (
-            not self.follow
-            or cut
-            or not active and self._since_detect >= 1  # nobody followed: look every frame
-            or self._since_detect + 1 >= cfg.detect_every
-            or lost_before
-            or self._motion(thumb, step, active)
-        )
-        notes: list[str] = []
-        timings: dict[str, float] = {}
-        dets = self._detect(frame.image, notes, timings) if detect else None
+    def _detect(self, now: _Now) -> Faces:
+        t0 = time.perf_counter()
+        now.dets = self.analyzer.detect(now.frame, now.notes)
+        now.detected = True
+        now.timings["detect"] = now.timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
+        return now.dets
 
+    def _to_measure(self, now: _Now, active: list[Track]) -> tuple[list[Track], Faces, Faces]:
+        """The tracks to measure on this frame with their faces, and the new detections."""
         candidates = Faces.empty()
-        matched: list[tuple[Track, int]] = []
-        if dets is not None:
-            candidates, matched = self._match_active(dets, active)
+        if now.dets is not None:
+            cfg = self.config
+            candidates, pairs = match_detections(now.dets, [tr.kalman.box for tr in active], cfg.high_score,
+                                                 cfg.match_iou)
+            now.matched = [(active[r], d) for r, d in pairs]
+            for tr, d in now.matched:
+                tr.score = float(now.dets.scores[d])
             candidates = self._limit(candidates, len(active))
-        detected_ids = {tr.id for tr, _ in matched}
         if self.follow:  # followed tracks are cropped from their mesh, whether detected or not
-            follow, follow_faces = active, self._follow_faces(active)
-        else:  # the detector's boxes, every frame
-            follow = [tr for tr, _ in matched]
-            follow_faces = dets[np.array([d for _, d in matched], int)] if dets is not None else Faces.empty()
-            for tr in active:
-                if tr.id not in detected_ids:
-                    self._lose(tr)
-        # One landmarker batch: followed faces + new detections (cropped from their boxes).
-        faces_in = concat_faces([follow_faces, candidates])
-        res: FrameResult | None = None
-        kept = np.zeros(0, int)
-        if len(faces_in):
-            res, kept = self._refine(frame, faces_in, skip=self.skip)
-            timings_add(timings, res.timings_ms)
-            notes.extend(n for n in res.notes if n != "no face found")
+            return active, self._follow_faces(active), candidates
+        # the detector's boxes, every frame
+        detected = now.detected_ids
+        for tr in active:
+            if tr.id not in detected:
+                self._lose(tr)
+        rows = np.array([d for _, d in now.matched], int)
+        return [tr for tr, _ in now.matched], now.dets[rows] if now.dets is not None else Faces.empty(), candidates
+
+    def _measure(self, now: _Now, follow: list[Track], follow_faces: Faces, candidates: Faces
+                 ) -> tuple[list[tuple[Track, Faces]], list[Faces]]:
+        """One landmarker batch: followed faces + new detections (cropped from their boxes). Returns
+        the tracks confirmed with their faces, and the new faces."""
+        faces_in = Faces.concat([follow_faces, candidates])
+        res, kept = self._refined(now, faces_in)
         row_of = {int(k): i for i, k in enumerate(kept)}
         followed: list[tuple[Track, Faces]] = []
         for j, tr in enumerate(follow):
             if j in row_of:
-                followed.append((tr, res.faces[row_of[j]]))  # type: ignore[union-attr]
+                followed.append((tr, res.faces[row_of[j]]))
             else:
                 self._lose(tr)
         followed = self._drop_duplicates(followed)
-        n_follow = len(follow)
-        new_faces = [res.faces[row_of[n_follow + j]] for j in range(len(candidates))  # type: ignore[union-attr]
-                     if n_follow + j in row_of]
+        n = len(follow)
+        return followed, [res.faces[row_of[n + j]] for j in range(len(candidates)) if n + j in row_of]
 
+    def _refined(self, now: _Now, faces: Faces, *, notes: bool = True) -> tuple[FrameResult, np.ndarray]:
+        """The stages after the detector on `faces` (none: nothing runs); their timings and, with
+        `notes`, their notes join the frame's."""
+        if not len(faces):
+            return FrameResult(now.frame.source, now.frame.width, now.frame.height, Faces.empty()), np.zeros(0, int)
+        res, kept = self._refine(now.frame, faces, skip=self.skip)
+        timings_add(now.timings, res.timings_ms)
+        if notes:
+            now.notes.extend(n for n in res.notes if n != "no face found")
+        return res, kept
+
+    def _look_again(self, now: _Now, follow: list[Track], followed: list[tuple[Track, Faces]]) -> list[Faces]:
+        """A followed face was lost: look for it (and for anyone else) on this very frame. A
+        detection that had been matched to it gets its own crop now (the face jumped)."""
         lost_now = [tr for tr in follow if tr.state == "lost" or tr not in self.tracks]
-        if lost_now and self.follow:
-            # A followed face was lost: look for it (and for anyone else) on this very frame. A
-            # detection that had been matched to it gets its own crop now (the face jumped).
-            if not detect:
-                dets = self._detect(frame.image, notes, timings)
-                detect = True
-                retry = self._unclaimed(dets, [_box_from_mesh(f.landmarks[0], tr.rel) for tr, f in followed])
-            else:
-                retry = dets[np.array([d for tr, d in matched if tr in lost_now], int)]  # type: ignore[index]
-            candidates = self._limit(retry, len(followed))
-            if len(candidates):
-                res2, _ = self._refine(frame, candidates, skip=self.skip)
-                timings_add(timings, res2.timings_ms)
-                new_faces.extend(res2.faces[i] for i in range(len(res2.faces)))
-        if detect:
-            self._since_detect = 0
-            self._detect_thumb = thumb
-            self.detections += 1
+        if not now.detected:
+            claimed = [_box_from_mesh(f.landmarks[0], tr.rel) for tr, f in followed]
+            retry = unclaimed(self._detect(now), claimed, self.config.high_score, self.config.match_iou)
         else:
-            self._since_detect += 1
-        self._since_motion += 1
+            retry = now.dets[np.array([d for tr, d in now.matched if tr in lost_now], int)]  # type: ignore[index]
+        res, _ = self._refined(now, self._limit(retry, len(followed)), notes=False)
+        return [res.faces[i] for i in range(len(res.faces))]
 
-        grey: list[Image.Image] = []
-
-        def grey_image() -> Image.Image:
-            if not grey:
-                grey.append(Image.fromarray(frame.image).convert("L"))
-            return grey[0]
-
+    def _confirm(self, now: _Now, followed: list[tuple[Track, Faces]], new_faces: list[Faces]
+                 ) -> list[tuple[Track, Faces, bool]]:
+        """Update the followed tracks, give the new faces a track (re-identified or new); returns
+        (track, face, found by the detector) sorted by track ID."""
         confirmed: list[tuple[Track, Faces, bool]] = []
-        alone = _alone([mesh_box(f.landmarks[0]) for _, f in followed] if followed and followed[0][1].landmarks
-                       is not None else [])
+        with_mesh = bool(followed) and followed[0][1].landmarks is not None
+        # without meshes (no landmarker) there is no appearance to learn: every face counts as alone
+        single = alone([mesh_box(f.landmarks[0]) for _, f in followed]) if with_mesh else [True] * len(followed)
+        detected = now.detected_ids
         for k, (tr, face) in enumerate(followed):
-            detected = tr.id in detected_ids
             # Appearance is learnt on detection frames, and only from faces that overlap no other
             # face: a half-hidden face would teach the track someone else's looks.
-            self._update(tr, face, t, grey_image if detected and alone[k] else None)
-            confirmed.append((tr, face, detected))
+            self._update(tr, face, now.t, now.image if tr.id in detected and single[k] else None)
+            confirmed.append((tr, face, tr.id in detected))
         claimed = [tr.box for tr, _, _ in confirmed]
         for face in new_faces:
             if claimed and box_iou(face.boxes, np.array(claimed)).max() > 0.5:
                 continue  # the detector found a face that is already followed
-            tr = self._reidentify(face, grey_image)
+            tr = self._reidentify(face, now.image)
             if tr is None:
-                tr = self._new_track(face, t, grey_image)
+                tr = self._new_track(face, now.t, now.image)
             else:
-                self._revive(tr, face, t, grey_image)
+                self._revive(tr, face, now.t, now.image)
             claimed.append(tr.box)
             confirmed.append((tr, face, True))
-        confirmed.sort(key=lambda c: c[0].id)
-        faces = concat_faces([face.with_fields(boxes=tr.box[None], scores=[tr.score]) for tr, face, _ in confirmed])
+        return sorted(confirmed, key=lambda c: c[0].id)
+
+    def _tracked_frame(self, now: _Now, confirmed: list[tuple[Track, Faces, bool]], cut: bool) -> TrackedFrame:
+        frame = now.frame
+        faces = Faces.concat([face.with_fields(boxes=tr.box[None], scores=[tr.score]) for tr, face, _ in confirmed])
         if cut:
-            notes.append("scene cut")
+            now.notes.append("scene cut")
         if not len(faces):
-            notes.append("no face found")
+            now.notes.append("no face found")
         result = FrameResult(
             source=frame.source, width=frame.width, height=frame.height, faces=faces, index=frame.index,
-            timestamp=frame.timestamp, timings_ms=timings, notes=tuple(dict.fromkeys(notes)),
+            timestamp=frame.timestamp, timings_ms=now.timings, notes=tuple(dict.fromkeys(now.notes)),
         )
         return TrackedFrame(result, np.array([c[0].id for c in confirmed], np.int64),
-                            np.array([c[2] for c in confirmed], bool), scene_cut=cut, detector_ran=detect, frame=frame)
+                            np.array([c[2] for c in confirmed], bool), scene_cut=cut, detector_ran=now.detected,
+                            frame=frame)
 
     def _limit(self, candidates: Faces, present: int) -> Faces:
         """Apply the analyzer's max_faces to new faces (largest first)."""
-        limit = getattr(getattr(self.analyzer, "config", None), "max_faces", None)
+        limit = self.analyzer.config.max_faces
         if limit is None or len(candidates) <= max(0, limit - present):
             return candidates
-        b = candidates.boxes
-        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        return candidates[np.sort(np.argsort(-area)[: max(0, limit - present)])]
-
-    # -- detection and matching ------------------------------------------------------------------
-    def _detect(self, image: np.ndarray, notes: list[str], timings: dict[str, float]) -> Faces:
-        import time
-
-        t0 = time.perf_counter()
-        faces = Faces.empty()
-        for stage in self._sources:
-            faces = stage.process(image, faces, notes)
-        timings["detect"] = timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
-        return faces
-
-    def _match_active(self, dets: Faces, active: list[Track]) -> tuple[Faces, list[tuple[Track, int]]]:
-        """ByteTrack's two stages against the tracks followed so far; returns the unmatched
-        high-score detections (candidates for lost or new tracks) and the (track, detection) pairs."""
-        cfg = self.config
-        if not len(dets):
-            return dets, []
-        high = dets.scores >= cfg.high_score
-        pairs: list[tuple[Track, int]] = []
-        used = np.zeros(len(dets), bool)
-        free = list(active)
-        for mask in (high, ~high):
-            idx = np.flatnonzero(mask & ~used)
-            if not len(idx) or not free:
-                continue
-            iou = box_iou(np.array([tr.kalman.box for tr in free]), dets.boxes[idx])
-            taken = set()
-            for r, c in _greedy(iou, cfg.match_iou):
-                pairs.append((free[r], int(idx[c])))
-                free[r].score = float(dets.scores[idx[c]])
-                used[idx[c]] = True
-                taken.add(r)
-            free = [tr for r, tr in enumerate(free) if r not in taken]
-        return dets[~used & high], pairs
-
-    def _unclaimed(self, dets: Faces, claimed: list[np.ndarray]) -> Faces:
-        keep = dets.scores >= self.config.high_score
-        if claimed and len(dets):
-            keep &= box_iou(dets.boxes, np.array(claimed)).max(axis=1) < self.config.match_iou
-        return dets[keep]
+        return candidates.largest(max(0, limit - present))
 
     def _follow_faces(self, tracks: list[Track]) -> Faces:
         if not tracks:
@@ -460,31 +375,26 @@ class FaceTracker:
         if len(followed) < 2 or followed[0][1].landmarks is None:
             return followed
         boxes = np.array([mesh_box(f.landmarks[0]) for _, f in followed])
-        iou = box_iou(boxes, boxes)
         drift = []
         for (tr, _), b in zip(followed, boxes):
             last = mesh_box(tr.landmarks)
             drift.append(float(np.abs(b - last).sum() / max(last[2] - last[0], 1.0)))
-        dropped: set[int] = set()
-        for i in range(len(followed)):
-            for j in range(i + 1, len(followed)):
-                if iou[i, j] > 0.5 and i not in dropped and j not in dropped:
-                    dropped.add(i if drift[i] > drift[j] else j)
+        dropped = crossing(boxes, drift)
         for i in dropped:
             self._lose(followed[i][0])
         return [f for i, f in enumerate(followed) if i not in dropped]
 
-    def _reidentify(self, face: Faces, grey: Callable[[], Image.Image]) -> Track | None:
+    def _reidentify(self, face: Faces, image: Callable[[], np.ndarray]) -> Track | None:
         cfg = self.config
         lost = [tr for tr in self.tracks if tr.state == "lost"]
         if not lost or face.landmarks is None:
             return None
-        app = appearance(grey(), face.landmarks[0])
+        app = appearance(image(), face.landmarks[0])
         box = mesh_box(face.landmarks[0])
         best, best_score = None, -math.inf
         for tr in lost:
             sim = -1.0 if tr.appearance is None else float(tr.appearance @ app)
-            iou = float(box_iou(box[None], mesh_box_pred(tr)[None])[0, 0])
+            iou = float(box_iou(box[None], tr.predicted_mesh_box()[None])[0, 0])
             if tr.after_cut:
                 ok = sim >= cfg.reid_similarity
             else:
@@ -495,36 +405,36 @@ class FaceTracker:
         return best
 
     # -- track life ------------------------------------------------------------------------------
-    def _new_track(self, face: Faces, t: float, grey: Callable[[], Image.Image]) -> Track:
+    def _new_track(self, face: Faces, t: float, image: Callable[[], np.ndarray]) -> Track:
         lm = face.landmarks[0] if face.landmarks is not None else None
         if lm is None:  # a pipeline without a landmarker: a box-only track
             lm = _box_mesh(face.boxes[0])
         tr = Track(
             id=self._next_id, kalman=KalmanBoxFilter(face.boxes[0]), landmarks=lm, rel=_rel(face.boxes[0], lm),
-            score=float(face.scores[0]), appearance=appearance(grey(), lm) if face.landmarks is not None else None,
+            score=float(face.scores[0]), appearance=appearance(image(), lm) if face.landmarks is not None else None,
             first_seen=t, last_seen=t,
         )
         self._next_id += 1
         self.tracks.append(tr)
         return tr
 
-    def _revive(self, tr: Track, face: Faces, t: float, grey: Callable[[], Image.Image]) -> None:
+    def _revive(self, tr: Track, face: Faces, t: float, image: Callable[[], np.ndarray]) -> None:
         lm = face.landmarks[0]
         tr.state, tr.after_cut, tr.new = "tracked", False, True
         tr.rel = _rel(face.boxes[0], lm)
         tr.kalman = KalmanBoxFilter(face.boxes[0])
         tr.landmarks, tr.score, tr.last_seen = lm, float(face.scores[0]), t
-        tr.appearance = _blend(tr.appearance, appearance(grey(), lm))
+        tr.appearance = blend(tr.appearance, appearance(image(), lm))
         tr.frames += 1
 
-    def _update(self, tr: Track, face: Faces, t: float, grey: Callable[[], Image.Image] | None) -> None:
+    def _update(self, tr: Track, face: Faces, t: float, image: Callable[[], np.ndarray] | None) -> None:
         if face.landmarks is None:
             tr.kalman.update(face.boxes[0])
             tr.landmarks = _box_mesh(face.boxes[0])
         else:
             lm = face.landmarks[0]
-            if grey is not None:
-                tr.appearance = _blend(tr.appearance, appearance(grey(), lm))
+            if image is not None:
+                tr.appearance = blend(tr.appearance, appearance(image(), lm))
             tr.landmarks = lm
             tr.kalman.update(tr.box)
         tr.last_seen = t
@@ -537,69 +447,6 @@ class FaceTracker:
             self.tracks.remove(tr)
             return
         tr.state = "lost"  # its Kalman prediction keeps moving (ByteTrack): a face behind another reappears ahead
-
-    def _expire(self, t: float) -> None:
-        buffer = self.config.track_buffer_s
-        self.tracks = [tr for tr in self.tracks if tr.state == "tracked" or t - tr.last_seen <= buffer]
-
-    # -- picture changes -------------------------------------------------------------------------
-    def _is_cut(self, thumb: np.ndarray) -> bool:
-        prev = self._prev_thumb
-        if prev is None or prev.shape != thumb.shape or self.config.cut_threshold <= 0:
-            return False
-        return float(np.abs(thumb - prev).mean()) >= self.config.cut_threshold
-
-    def _motion(self, thumb: np.ndarray, step: int, active: list[Track]) -> bool:
-        cfg = self.config
-        ref = self._detect_thumb
-        if cfg.motion_threshold <= 0 or ref is None or ref.shape != thumb.shape:
-            return False
-        if self._since_motion < cfg.motion_every:
-            return False
-        diff = np.abs(thumb - ref)
-        for tr in active:  # changes on and around tracked faces are theirs
-            x1, y1, x2, y2 = tr.kalman.box / step
-            w, h = x2 - x1, y2 - y1
-            diff[max(0, int(y1 - h)) : max(0, int(y2 + h) + 1), max(0, int(x1 - w)) : max(0, int(x2 + w) + 1)] = 0
-        b = 4
-        hh, ww = (diff.shape[0] // b) * b, (diff.shape[1] // b) * b
-        blocks = diff[:hh, :ww].reshape(hh // b, b, ww // b, b).mean(axis=(1, 3))
-        if blocks.size and float(blocks.max()) >= cfg.motion_threshold:
-            self._since_motion = 0
-            return True
-        return False
-
-
-def _alone(boxes: list[np.ndarray]) -> list[bool]:
-    """For each box: it overlaps none of the others."""
-    if len(boxes) < 2:
-        return [True] * len(boxes)
-    iou = box_iou(np.array(boxes), np.array(boxes))
-    np.fill_diagonal(iou, 0.0)
-    return (iou.max(axis=1) <= 0.0).tolist()
-
-
-def mesh_box_pred(tr: Track) -> np.ndarray:
-    """Where a lost track's mesh would be now: its last mesh box moved with the Kalman prediction."""
-    m = mesh_box(tr.landmarks)
-    pred, last = tr.kalman.box, tr.box
-    shift = (pred[:2] + pred[2:]) / 2 - (last[:2] + last[2:]) / 2
-    return m + np.concatenate([shift, shift])
-
-
-def _blend(old: np.ndarray | None, new: np.ndarray, keep: float = 0.8) -> np.ndarray:
-    if old is None:
-        return new
-    v = keep * old + (1 - keep) * new
-    return v / max(float(np.linalg.norm(v)), 1e-6)
-
-
-def _box_mesh(box: np.ndarray) -> np.ndarray:
-    """A stand-in 'mesh' (the box corners repeated) for pipelines without a landmarker."""
-    lm = np.zeros((N_LANDMARKS, 3), np.float32)
-    lm[::2, :2] = box[:2]
-    lm[1::2, :2] = box[2:]
-    return lm
 
 
 def timings_add(into: dict[str, float], more: dict[str, float]) -> None:

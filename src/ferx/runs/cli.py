@@ -1,0 +1,202 @@
+"""The run commands: `ferx analyze` (photos into a folder, each video into OUT/<name>/: `run_photos`,
+`run_video`) and `ferx batch` (a large collection into a Parquet dataset on a process pool or Ray:
+`run_dataset`). Both are configurations of the one run driver and write ferx's one table; see
+docs/batch.md for when to use which.
+
+Exit status of both: 0 every input analysed, 1 some inputs failed or a video ended early (each is
+reported and the rest are still written) or the output kept failing, 2 usage errors, an unusable
+output or nothing to analyse, 130 / 143 stopped by SIGINT / SIGTERM (summary.json says
+"interrupted"; `ferx analyze --resume` or the same `ferx batch` command continues).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ferx.argtypes import positive_float, positive_int
+from ferx.commands import (
+    add_llm_options,
+    add_whole_image_face_option,
+    explain_config,
+    load_config,
+    min_face,
+    print_explanations,
+)
+from ferx.config import PIPELINES, AnalyzerConfig, StageConfig
+from ferx.errors import ConfigError
+
+
+def register_analyze(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `ferx analyze` (the video options are added by `ferx.video.cli.register`)."""
+    from ferx.report import cli as report_cli
+
+    a = subparsers.add_parser("analyze", help="find faces and measure landmarks, AUs and expression")
+    a.add_argument("paths", nargs="*", help="image files and/or folders")
+    a.add_argument("--demo", action="store_true", help="analyse the bundled example image")
+    a.add_argument("--out", default="ferx-output", help="output folder (default: ferx-output); an earlier run "
+                   "there is replaced unless --resume")
+    a.add_argument("--format", default="json", help="comma-separated: json (one file per image), csv (faces.csv; "
+                   "rows.csv for a video), parquet (faces.parquet / rows.parquet): the rows are ferx's one table")
+    a.add_argument("--annotate", action="store_true", help="write annotated images to OUT/annotated/")
+    a.add_argument("--landmarks", action="store_true", help="draw the 478 landmarks on annotated images")
+    a.add_argument("--recursive", "-r", action="store_true", help="search folders recursively")
+    a.add_argument("--config", help="YAML config file (see `ferx config`)")
+    a.add_argument("--min-face", type=min_face, help="smallest face side in pixels the detector looks for "
+                   "(default 24, at least 8)")
+    a.add_argument("--resume", action="store_true", help="continue the run in --out: images it finished are "
+                   "not redone (the options and config must be the same)")
+    a.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file messages")
+    a.add_argument("--explain", action="store_true", help="print each face's explanation (chain of thought)")
+    a.add_argument("--pipeline", choices=sorted(PIPELINES), help="stage preset: two-stage (default: detector, "
+                   "landmarks, AUs, classifier) or onepass (one network finds faces and their expressions)")
+    a.add_argument("--aus", action="store_true", help="with --pipeline onepass: also run the landmarker, AU and "
+                   "explain stages on the detected boxes")
+    add_whole_image_face_option(a)
+    add_llm_options(a)
+    report_cli.add_report_flag(a)
+    a.set_defaults(handler=analyze)
+    return a
+
+
+def analyze_config(args: argparse.Namespace) -> AnalyzerConfig:
+    """The analyzer config of `ferx analyze`: --config, then --pipeline, --aus, --min-face, --explain/--llm."""
+    config = load_config(args)
+    if args.pipeline:
+        config = config.with_overrides({"pipeline": args.pipeline})
+    if args.aus:
+        config = config.with_addon("aus")
+    if args.min_face is not None:
+        config.detector = StageConfig(config.detector.name, dict(config.detector.options, min_face=args.min_face))
+    return explain_config(config, args, asked=args.explain)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    """`ferx analyze`: photos into OUT (`run_photos`), each video into OUT/<name>/ (`run_video`)."""
+    from ferx.assets import demo_image
+    from ferx.runs.photos import BatchOptions
+    from ferx.video.sniff import split_media
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    options = BatchOptions(formats=formats, annotate=args.annotate, landmarks=args.landmarks)
+    paths = list(args.paths) + ([str(demo_image())] if args.demo else [])
+    if not paths:
+        raise ConfigError("nothing to analyse: give image files or folders, or --demo")
+    config = analyze_config(args)
+    if args.sequence:  # each folder or glob is one video, into OUT/<folder name>/
+        from ferx.video.cli import run_sequences
+
+        return run_sequences(args, config)
+    # photos and videos are told apart by content, so a folder may mix them
+    files, videos = split_media(paths, recursive=args.recursive)
+    out_dir = Path(args.out).resolve()
+    videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
+    if args.report and "json" not in formats and files:
+        raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
+    code = 0
+    if videos:
+        from ferx.video.cli import run_video
+
+        code = run_video(args, videos, config)  # each video into OUT/<name>/
+        if code in (130, 143) or not files:
+            return code
+    return max(code, _photos(args, files, config, options))
+
+
+def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig, options: Any) -> int:
+    from ferx.fsutil import printable
+    from ferx.report import cli as report_cli
+    from ferx.runs.photos import run_photos
+
+    on_result = print_explanations if args.explain else None
+    s = run_photos(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
+    out = printable(str(args.out))
+    print(f"ferx: {s.files} file(s), {s.faces} face(s), {s.files_without_faces} without faces, {len(s.failed)} "
+          f"failed, {s.seconds:.1f} s → {out}/", file=sys.stderr)
+    if s.status == "interrupted":
+        print(f"ferx: interrupted by {s.signal}: {s.analysed} of {s.files} file(s) done; summary.json says "
+              f"\"interrupted\"; run again with --resume to finish", file=sys.stderr)
+    elif s.status == "aborted":
+        print(f"ferx: error: batch stopped: {s.reason}; fix the output, then run again with --resume", file=sys.stderr)
+    if s.exit_code in (130, 143):
+        return s.exit_code
+    if args.report and s.status == "complete":
+        return s.exit_code or report_cli.after_batch(args.out)
+    return s.exit_code
+
+
+def register_batch(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `ferx batch`."""
+    b = subparsers.add_parser(
+        "batch", help="annotate a large collection into a Parquet dataset (resumable; local processes or Ray)",
+        description="Analyse every image and video frame of INPUT into the Parquet dataset OUTPUT: one row per "
+                    "face, one per image or frame without a face, failures in OUTPUT/errors/. Running the same "
+                    "command again resumes: inputs already in OUTPUT are skipped, nothing is written twice.")
+    configure_batch(b)
+    b.set_defaults(handler=batch)
+    return b
+
+
+def configure_batch(b: argparse.ArgumentParser) -> None:
+    b.add_argument("input", help="a folder, a glob, a list file (.txt: one path/URI a line) or a table (.csv, "
+                   ".parquet, .jsonl with a path or uri column) of local paths or fsspec URIs (s3://, gs://, file://)")
+    b.add_argument("output", help="the output dataset folder (local or mounted)")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: a process pool on this machine (default); ray: Ray Data on a cluster")
+    b.add_argument("--address", help="--engine ray: the cluster (auto, HOST:PORT, ray://HOST:10001); default: a "
+                   "private single-node cluster on 127.0.0.1, stopped at the end")
+    b.add_argument("--workers", type=positive_int, help="worker processes / Ray actors (default: every CPU)")
+    b.add_argument("--chunk", type=positive_int, default=8, help="inputs per task sent to a worker (default 8)")
+    b.add_argument("--shard-size", type=positive_int, default=1000,
+                   help="inputs per Parquet shard, also the most a killed driver loses (default 1000)")
+    b.add_argument("--column", help="the column of a table INPUT holding the paths (default: path or uri)")
+    b.add_argument("--config", help="analyzer YAML config (see `ferx config`)")
+    b.add_argument("--no-explain", action="store_true", help="skip the explanation stage (faster)")
+    b.add_argument("--landmarks", action="store_true", help="add a landmarks column (478 × x,y,z per face)")
+    b.add_argument("--video-every", type=positive_int, default=1, help="videos: analyse every Nth frame")
+    b.add_argument("--video-fps", type=positive_float, help="videos: at most this many frames per second")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def batch(args: argparse.Namespace) -> int:
+    """Run `ferx batch`; returns the exit status: 0 all done, 1 some inputs failed or a video ended
+    early (listed in OUTPUT/errors/), 2 unusable OUTPUT or no inputs, 130/143 interrupted (run
+    again to resume)."""
+    from ferx.errors import NoImagesError
+    from ferx.runs.dataset import run_dataset
+    from ferx.runs.store import BulkError
+    from ferx.runs.worker import RowOptions
+
+    try:
+        config = load_config(args)
+        if args.no_explain:
+            config.explain = None
+        options = RowOptions(landmarks=args.landmarks, video_every=args.video_every, video_fps=args.video_fps)
+        if args.address and args.engine != "ray":
+            raise ConfigError("--address needs --engine ray")
+        summary = run_dataset(args.input, args.output, config, options, engine=args.engine, workers=args.workers,
+                              address=args.address, chunk=args.chunk, shard_size=args.shard_size,
+                              column=args.column, quiet=args.quiet)
+    except (BulkError, ConfigError, NoImagesError) as e:
+        print(f"ferx: error: {e}", file=sys.stderr)
+        return 2
+    print(f"ferx batch: {summary.line()} → {args.output}", file=sys.stderr)
+    if summary.status == "interrupted":
+        print(f"ferx batch: interrupted by {summary.signal}; run the same command again to resume", file=sys.stderr)
+    elif summary.failures:
+        print(f"ferx batch: {summary.failures} input(s) failed or ended early; see {args.output}/errors/",
+              file=sys.stderr)
+    return summary.exit_code
+
+
+def batch_main(argv: list[str] | None = None) -> int:
+    """`python -m ferx.scale INPUT OUTPUT ...`: the same as `ferx batch`."""
+    parser = argparse.ArgumentParser(prog="ferx batch")
+    configure_batch(parser)
+    return batch(parser.parse_args(argv))
+
+
+__all__ = ["analyze", "analyze_config", "batch", "batch_main", "configure_batch", "register_analyze",
+           "register_batch"]

@@ -1,0 +1,171 @@
+"""`ferx batch` on the local engine, on real images: rows, errors, reruns, a killed worker, a killed
+driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ferx.runs.dataset import run_dataset as run_bulk
+from ferx.runs.engines import worker_pids
+from ferx.runs.store import BulkError
+from ferx.runs.worker import RowOptions
+from tests.runs.conftest import BAD
+from tests.runs.dataset_helpers import OPTIONS, errors_frame, faces_frame, rows_per_source
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rows_cover_every_input_once(collection: Path, reference: Path) -> None:
+    df = faces_frame(reference)
+    summary = json.loads((reference / "summary.json").read_text())
+    images = sorted(str(p) for p in collection.rglob("*") if p.suffix in (".png", ".jpg") and p.parent.name != "bad")
+    assert summary["done"] == len(images) + 1 and summary["failed"] == len(BAD)
+    per_source = rows_per_source(df)
+    assert sorted(s for s in per_source if not s.endswith(".mp4")) == images
+    # an image has one row per face, or a single row without a face
+    for source, group in df[df.kind == "image"].groupby("source"):
+        n = int(group.n_faces.iloc[0])
+        assert len(group) == max(n, 1), source
+        assert (group.face.isna().all() if n == 0 else sorted(group.face) == list(range(n))), source
+    no_face = df[df.face.isna() & (df.kind == "image")]
+    assert len(no_face) > 0  # some FER+ crops have no detectable face: they still have their row
+    assert no_face.label.isna().all() and no_face.AU12.isna().all()
+    # the full result schema: probabilities sum to 1, AUs on the FACS scale, an explanation per face
+    faces = df[df.face.notna()]
+    probs = faces[[c for c in df.columns if c.startswith("p_")]].sum(axis=1)
+    assert ((probs - 1).abs() < 1e-3).all()
+    assert faces.AU12.between(0, 5).all() and faces.label.notna().all()
+    assert faces[faces.kind == "image"].explanation_json.notna().all()
+    assert faces.content_sha256.str.len().eq(64).all()
+
+
+def test_rows_are_what_the_analyzer_says(analyzer, collection: Path, reference: Path) -> None:
+    """Workers run LiteRT with 1 thread each; the rows are still exactly the default Analyzer's."""
+    df = faces_frame(reference)
+    for path in sorted((collection / "lfw").glob("*.jpg"))[:8]:
+        expected = analyzer.analyze(path).to_pandas()
+        got = df[df.source == str(path)].reset_index(drop=True)
+        assert len(got) == max(len(expected), 1)
+        for col in ("x1", "y2", "score", "confidence", "p_happiness", "AU12", "AU4", "yaw", "bs_jawOpen"):
+            assert got[col].tolist() == expected[col].astype("float32").tolist(), (path.name, col)
+        assert got.label.tolist() == expected.label.tolist()
+        assert got.explanation.tolist() == expected.explanation.tolist()
+
+
+def test_video_frames_are_rows(collection: Path, reference: Path) -> None:
+    if not (collection / "clip.mp4").exists():
+        pytest.skip("shared video not found")
+    video = faces_frame(reference).query("kind == 'video'")
+    frames = video.frame.unique()
+    assert 10 <= len(frames) <= 14  # 2.4 s at 5 fps
+    assert (video.timestamp.diff().dropna() >= 0).all()
+    assert video.track.notna().sum() >= len(frames) - 1  # one face, followed with a stable id
+    assert video.track.dropna().nunique() == 1
+    assert video.detected.iloc[0] and not video.scene_cut.iloc[1:].any()  # the first frame is detected
+    images = faces_frame(reference).query("kind == 'image'")
+    assert images.detected.isna().all() and images.scene_cut.isna().all()
+
+
+def test_errors_table_lists_the_planted_files(reference: Path) -> None:
+    errors = errors_frame(reference)
+    assert sorted(Path(s).name for s in errors.source) == sorted(BAD)
+    assert errors.message.str.len().gt(0).all()
+    assert not errors.message.str.contains("<bytes>").any()  # messages name the input
+    assert "empty" in errors.loc[errors.source.str.endswith("empty.png"), "message"].iloc[0]
+
+
+def test_rerun_skips_everything_and_writes_nothing(collection: Path, reference: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out)
+    before = sorted(p.name for p in (out / "faces").iterdir())
+    summary = run_bulk(str(collection), out, options=OPTIONS, workers=2)
+    assert (summary.done, summary.failed, summary.skipped) == (0, 0, summary.inputs)
+    assert sorted(p.name for p in (out / "faces").iterdir()) == before
+    assert faces_frame(out).equals(faces_frame(reference))
+
+
+def test_other_options_are_refused(collection: Path, reference: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(reference, out)
+    with pytest.raises(BulkError, match="other options"):
+        run_bulk(str(collection), out, options=RowOptions(video_fps=5.0, landmarks=True), workers=1)
+
+
+def test_killed_worker_loses_nothing(collection: Path, reference: Path, tmp_path: Path) -> None:
+    killed: list[int] = []
+
+    def kill_once(finished: int, engine: object) -> None:
+        if not killed and finished >= 24:
+            pid = worker_pids(engine)[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    out = tmp_path / "ds"
+    summary = run_bulk(str(collection), out, options=OPTIONS, workers=2, chunk=4, shard_size=20,
+                       on_progress=kill_once)
+    assert killed and summary.status == "complete"
+    assert faces_frame(out).equals(faces_frame(reference))
+    assert sorted(errors_frame(out).source) == sorted(errors_frame(reference).source)
+
+
+def test_killed_driver_resumes_exactly_once(collection: Path, reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "ferx.scale", str(collection), str(out), "--workers", "2", "--chunk", "4",
+           "--shard-size", "12", "--video-fps", "5", "-q"]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stderr=subprocess.PIPE)
+    manifest = out / "_ferx" / "manifest.jsonl"
+    deadline = time.monotonic() + 300  # a safety net for a broken run, not a measurement
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if manifest.exists() and manifest.read_bytes().count(b"\n") >= 3:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, mid-run
+    finally:
+        proc.wait()
+    committed = manifest.read_bytes().count(b"\n")
+    partial = pq.read_table(out / "faces").num_rows
+    assert 0 < partial < len(faces_frame(reference))
+
+    summary = run_bulk(str(collection), out, options=OPTIONS, workers=2, chunk=4, shard_size=12)
+    assert summary.status == "complete" and summary.skipped >= committed * 12 - 12
+    assert not any((out / "_ferx" / "staging").iterdir())
+    assert faces_frame(out).equals(faces_frame(reference))
+    assert sorted(errors_frame(out).source) == sorted(errors_frame(reference).source)
+
+
+def test_a_truncated_video_keeps_its_rows_and_says_why(tmp_path: Path) -> None:
+    """As `ferx analyze` flags a video that ends early, so does `ferx batch`: its rows up to the last
+    good frame are committed, errors/ has a VideoTruncated row, and the run exits 1."""
+    from tests.video.conftest import TALKING
+
+    if not TALKING.exists():
+        pytest.skip("shared video not found")
+    data = TALKING.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "ds"
+    summary = run_bulk([str(cut)], out, options=RowOptions(video_fps=2.0), workers=1)
+    assert (summary.status, summary.truncated, summary.failed, summary.exit_code) == ("complete", 1, 0, 1)
+    rows = faces_frame(out)
+    assert len(rows) == summary.rows >= 15 and rows.kind.eq("video").all() and rows.track.notna().all()
+    errors = errors_frame(out)
+    assert errors.error.tolist() == ["VideoTruncated"] and "truncated" in errors.message[0]
+    assert summary.errors[0]["error"] == "VideoTruncated"
+    again = run_bulk([str(cut)], out, options=RowOptions(video_fps=2.0), workers=1)
+    assert (again.skipped, again.exit_code) == (1, 0)  # final for this dataset, like a failure

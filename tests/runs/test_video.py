@@ -1,0 +1,125 @@
+"""What a run writes: rows (CSV = Parquet, frames × faces + no-face rows), summary, segments,
+timelines, the annotated video with its audio; interruptions and truncated files keep their rows."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ferx.video import VideoConfig, VideoReadError, analyze_video
+from ferx.runs.video import VideoOutputs
+from ferx.runs.video import run_video as process_video
+from tests.video.conftest import TALKING, clip
+
+
+def test_rows_summary_segments_timelines(analyzer, tmp_path):
+    src = clip("face_noface.mov")
+    run = process_video(analyzer, src, tmp_path, outputs=VideoOutputs(formats=("csv", "parquet")))
+    assert run.status == "complete" and run.exit_code == 0
+    csv = pd.read_csv(tmp_path / "rows.csv")
+    pq = pd.read_parquet(tmp_path / "rows.parquet")
+    assert len(csv) == len(pq) == run.rows
+    assert np.allclose(csv["timestamp"], pq["timestamp"]) and (csv["frame"] == pq["frame"]).all()
+    # one row per face per frame, plus one per frame without a face
+    per_frame = csv.groupby("frame").size()
+    assert len(per_frame) == 169 == run.frames
+    assert len(csv) == int(csv["track"].notna().sum()) + int(csv["track"].isna().sum())
+    no_face = csv[csv["track"].isna()]
+    assert (no_face.groupby("frame").size() == 1).all()
+    assert csv.loc[csv["track"].notna(), "label"].notna().all()
+    assert {"AU12", "p_happiness", "yaw", "detected", "scene_cut"} <= set(csv.columns)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["frames"] == 169
+    (track,) = summary["tracks"]
+    assert track["track"] == 1 and track["end"] < summary["last_timestamp"]
+    assert abs(sum(track["expression_seconds"].values()) - track["seconds"]) < 1e-2
+    assert set(track["au_peaks"]["AU12"]) == {"intensity", "timestamp"}
+    segments = [json.loads(line) for line in (tmp_path / "segments.jsonl").read_text().splitlines()]
+    assert segments and all(s["track"] == 1 and s["end"] > s["start"] for s in segments)
+    assert all(isinstance(s["explanation"], str) and s["label"] in s["explanation"] for s in segments)
+    png, svg = tmp_path / "timeline-track1.png", tmp_path / "timeline-track1.svg"
+    assert Image.open(png).size[0] > 500 and svg.read_text().lstrip().startswith("<?xml")
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_annotated_video_keeps_the_audio(analyzer, scenes, tmp_path):
+    import av
+
+    run = process_video(analyzer, scenes["cross"], tmp_path, outputs=VideoOutputs(annotate=True, timelines=False))
+    with av.open(str(scenes["cross"])) as a, av.open(str(tmp_path / "annotated.mp4")) as b:
+        sa, sb = a.streams.audio[0], b.streams.audio[0]
+        assert sb.codec_context.name == sa.codec_context.name
+        pa = [bytes(p) for p in a.demux(sa) if p.size]
+        pb = [bytes(p) for p in b.demux(sb) if p.size]
+    assert pa == pb  # copied packet for packet
+    with av.open(str(tmp_path / "annotated.mp4")) as b:
+        frames = [f.time for f in b.decode(video=0)]
+    assert len(frames) == run.frames == 60 and abs(frames[-1] - 59 / 15) < 0.01
+
+
+def test_interrupt_leaves_valid_files(analyzer, tmp_path):
+    def stop(tf):
+        if tf.index == 30:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run = process_video(analyzer, TALKING, tmp_path, outputs=VideoOutputs(formats=("csv", "parquet"), annotate=True),
+                        on_frame=stop)
+    assert run.status == "interrupted" and run.exit_code == 143
+    csv = pd.read_csv(tmp_path / "rows.csv")
+    assert 31 <= csv["frame"].nunique() < 472
+    assert len(pd.read_parquet(tmp_path / "rows.parquet")) == len(csv)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
+    import av
+
+    with av.open(str(tmp_path / "annotated.mp4")) as v:
+        assert sum(1 for _ in v.decode(video=0)) == csv["frame"].nunique()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_truncated_video_keeps_its_rows(analyzer, tmp_path):
+    data = TALKING.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    run = process_video(analyzer, cut, out, VideoConfig())
+    assert run.status == "truncated" and run.exit_code == 1 and "truncated" in run.stopped
+    csv = pd.read_csv(out / "rows.csv")
+    assert csv["frame"].nunique() == run.frames > 150
+    assert json.loads((out / "summary.json").read_text())["stopped"] == run.stopped
+
+
+def test_unreadable_video_writes_nothing(analyzer, tmp_path):
+    empty = tmp_path / "empty.mov"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoReadError):
+        process_video(analyzer, empty, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_analyze_video_is_lazy(analyzer):
+    va = analyze_video(analyzer, TALKING)
+    first = list(itertools.islice(va, 3))
+    va.close()
+    assert [tf.index for tf in first] == [0, 1, 2]
+    assert va.reader.decoded <= 3 + va.config.prefetch + 2  # decoded ahead only a little
+
+
+def test_refine_runs_the_stages_after_the_detector(analyzer, happy_photo):
+    from ferx import Frame, load_image
+
+    frame = Frame(load_image(happy_photo))
+    full = analyzer.analyze(frame)
+    # faces that carry landmarks are cropped from them; the result matches the still path closely
+    given = full.faces.with_fields(expression=None, aus=None, explanations=None)
+    result, kept = analyzer.refine(frame, given, skip={"explanations"})
+    assert list(kept) == list(range(len(full.faces))) and result.faces.explanations is None
+    assert result.faces.aus is not None and result.faces.labels == full.faces.labels
+    iod = np.linalg.norm(full.faces.landmarks[0, 33, :2] - full.faces.landmarks[0, 263, :2])
+    assert np.linalg.norm(result.faces.landmarks[0, :, :2] - full.faces.landmarks[0, :, :2], axis=1).mean() < 0.05 * iod
