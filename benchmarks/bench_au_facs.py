@@ -175,8 +175,10 @@ def main() -> None:
     if args.aus:
         overrides["aus"] = args.aus
     analyzer = Analyzer(args.config, **overrides) if args.config else Analyzer(**overrides)
-    stage = dict(analyzer.stages)["aus"]
-    calibration = getattr(stage, "calibration", None)
+    from ferx.stages import AU_ESTIMATORS
+
+    with AU_ESTIMATORS.create(analyzer.config.aus.name, **analyzer.config.aus.options) as stage:
+        calibration = getattr(stage, "calibration", None)  # an estimator calibrated on coded faces has one
     fitted_here = calibration is not None and "ckplus" in str(calibration.info.get("coded_faces", ""))
     use_cv = args.cv or (fitted_here and not args.as_shipped)
     paths, subjects, present = coded_peaks(args.coded)

@@ -12,7 +12,7 @@ MAX_LINES = 60
 #: Floors from the foundation up; a module may import its own floor and those below, never above.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("errors", "facs", "types", "registry", "config", "assets", "litert", "numeric", "fsutil", "argtypes",
-     "calibration", "heatmaps", "facecrop", "boxes", "io", "stages", "table"),
+     "calibration", "heatmaps", "facecrop", "boxes", "io", "stages", "table", "canonical"),
     ("detect", "landmarks", "aus", "expression", "explain", "backends"),  # explain: cot, validate, llm, templates
     ("pipeline",),
     ("annotate", "data", "video"),

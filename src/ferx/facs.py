@@ -159,7 +159,9 @@ _AU_ROWS: tuple[ActionUnit, ...] = (
 #: checks it). They grade AUs that come without a profile (hand-built faces, JSON from before
 #: profiles). AUs with too few coded occurrences are ungraded, and capped (`MESH_CAPS`).
 AU_VALIDITY: dict[int, float] = {
-    1: 0.9619, 2: 0.9805, 4: 0.7969, 5: 0.9846, 6: 0.9483, 7: 0.8205, 9: 0.8380, 10: 0.6070, 12: 0.9778, 14: 0.8817, 15: 0.8204, 17: 0.9528, 20: 0.9650, 23: 0.8116, 24: 0.8820, 25: 0.9954, 26: 0.8432, 27: 0.9953,
+    1: 0.9452, 2: 0.9717, 4: 0.8196, 5: 0.9801, 6: 0.9505, 7: 0.8360, 9: 0.8287, 10: 0.3879,
+    12: 0.9858, 14: 0.8519, 15: 0.8738, 17: 0.9573, 20: 0.9601, 23: 0.8400, 24: 0.8829, 25: 0.9965,
+    26: 0.8205, 27: 0.9914,
 }
 #: Grade caps of the mesh estimator: AUs graded on fewer than 10 coded occurrences.
 MESH_CAPS: dict[int, str] = {10: 'weak', 26: 'weak'}

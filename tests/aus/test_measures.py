@@ -7,7 +7,7 @@ import pytest
 
 from ferx.aus.measures import CANDIDATES, GEOMETRY, SHAPES, measure_matrix, parse, to_canonical
 from ferx.facs import AU_NUMBERS
-from ferx.landmarks.geometry import canonical_face
+from ferx.canonical import canonical_face
 from tests.conftest import lfw_paths
 
 

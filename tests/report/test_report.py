@@ -202,6 +202,10 @@ def test_report_of_a_ferx_batch_dataset(tmp_path):
     assert [r["data-source"] for r in page.rows] == [str(p) for p in photos]
     assert "track 1" in text and TALKING.name in text and "broken.jpg" in text
     assert "Key observations" in text  # the explanations travel in the rows (explanation_json)
-    # AUs graded by the estimator the dataset recorded (the image heads measure every AU), not by the
-    # mesh table a result without a profile falls back to (which cannot measure AU7, among others)
-    assert "AU intensities by region" in text and "Hatched grey" not in text
+    # AUs graded by the estimator the dataset recorded: the facs estimator cannot measure AU10 (graded
+    # unreliable against FACS codes), and only that one is hatched — not the fallback's list
+    from ferx.aus.calibrated import AUCalibration
+
+    unmeasured = [c for c in AUCalibration.load("au-facs").profile().units if not c.measured]
+    assert [u.code for u in unmeasured] == ["AU10"]
+    assert "AU intensities by region" in text and "Hatched grey: AU10 cannot be measured reliably" in text

@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from ferx.facs import BLENDSHAPE_INDEX
-from ferx.landmarks.geometry import canonical_face
+from ferx.canonical import canonical_face
 
 # -- the canonical face frame ------------------------------------------------------------------------
 

@@ -70,6 +70,11 @@ FORMATS = ("json", "csv", "parquet")
 MAX_CONSECUTIVE_WRITE_ERRORS = 5
 #: Write errors that no later image can escape; the run stops at the first one.
 FATAL_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+#: Room kept for the last summary.json on a disk that fills up: a placeholder file of this size in the
+#: run's state folder, deleted when a summary cannot be written for lack of space, then the summary
+#: is written again (still atomically: the temporary copy needs room too). Without it, whether the
+#: final "aborted" summary fit depended on where the disk happened to fill.
+SUMMARY_RESERVE = 64 * 1024
 #: Annotated images keep the source's name only for these formats; others become PNG.
 KEEP_ANNOTATED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 #: Version of the rows' columns (`ferx.table`); a run written with another cannot be resumed.
@@ -277,6 +282,7 @@ class PhotoSink:
             # First write: a stale summary must never look current, and it proves OUT is writable.
             self._write_summary(self._summary(RunStatus("running")))
             self.state.mkdir(exist_ok=True)
+            (self.state / "reserve").write_bytes(bytes(SUMMARY_RESERVE))
             if previous is not None:
                 self._load_ledger()
             else:
@@ -468,6 +474,7 @@ class PhotoSink:
         summary = self._summary(status)
         try:
             self._write_summary(summary)
+            (self.state / "reserve").unlink(missing_ok=True)
         except OSError as e:
             print(f"ferx: error: could not write {printable(str(self.out / 'summary.json'))}: {_reason(e)}",
                   file=sys.stderr)
@@ -496,7 +503,15 @@ class PhotoSink:
         )
 
     def _write_summary(self, summary: BatchSummary) -> None:
-        atomic_write_text(self.out / PHOTOS.summary, json.dumps(summary.to_dict(), indent=1))
+        text = json.dumps(summary.to_dict(), indent=1)
+        try:
+            atomic_write_text(self.out / PHOTOS.summary, text)
+        except OSError as e:
+            reserve = self.state / "reserve"
+            if e.errno not in FATAL_WRITE_ERRNOS or not reserve.exists():
+                raise
+            reserve.unlink()
+            atomic_write_text(self.out / PHOTOS.summary, text)
 
     def _close_files(self) -> None:
         writers, self.writers = list(self.writers.values()), {}

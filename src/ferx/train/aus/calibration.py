@@ -9,7 +9,8 @@ What is fitted, per AU (numpy only, no network is trained):
    faces — lfw-expressions identity half A, the half every lfw choice is made on: centre = median of
    its neutral faces, scale = robust spread of all its faces.
 2. On the coded faces (the peak frames of `ckplus-facs`): which one or two candidates to average
-   (the best ROC-AUC; a second measure only where it raises the AUC), the occurrence threshold (the
+   (the best ROC-AUC; a second measure, or an image head instead of the mesh, only where it raises
+   the AUC by `PAIR_MARGIN`), the occurrence threshold (the
    best F1, kept where 2.5–25 % of the reference neutral faces read the AU: `REST_PERCENTILES`) and
    the mid point (the median score of coded occurrences, read as C).
    AUs with fewer than `MIN_CODED_CHOICE` coded occurrences keep their first candidate, and below
@@ -47,9 +48,11 @@ from ferx.facs import AU_CODES, AU_NUMBERS, EXPRESSIONS, OCCURRENCE_THRESHOLD
 #: At most this many measures are averaged for one AU (three were no better in cross-validation).
 MAX_MEASURES = 2
 #: A second measure is averaged in only where the pair's AUC beats the best single measure's by this
-#: much: with a few dozen coded occurrences, smaller gains are as likely noise, and a choice that flips
-#: between subjects left out makes the readings less comparable from face to face (cross-validated
-#: AU23: 0.78 with any gain allowed, docs/aus.md).
+#: much, and an image head is used only where it beats the mesh's best by this much: with a few dozen
+#: coded occurrences, smaller gains are as likely noise, and a choice that flips between subjects left
+#: out makes the readings less comparable from face to face (cross-validated AU23: 0.78 with any gain
+#: allowed; the heads in-sample ahead of the mesh on AU2, AU5 and AU6 were behind it cross-validated,
+#: docs/aus.md).
 PAIR_MARGIN = 0.01
 #: Coded occurrences an AU needs before the coded faces may choose its measures / set its threshold.
 MIN_CODED_CHOICE = 10
@@ -245,14 +248,25 @@ def _reading(code: str, measures: Sequence[str], std: Standardisation, threshold
                      tuple(std.scale[m] for m in measures), float(threshold), float(mid), source=source)
 
 
-def _choose(z: np.ndarray, y: np.ndarray) -> tuple[int, ...]:
+def _choose(z: np.ndarray, y: np.ndarray, heads: np.ndarray) -> tuple[int, ...]:
     """Columns of `z` to average: the single measure with the best AUC, or a pair where it beats that
-    by at least PAIR_MARGIN."""
+    by at least PAIR_MARGIN — first among the mesh's measures, and a choice with an image head (the
+    columns `heads`) only where it beats the mesh's by PAIR_MARGIN too."""
     auc = {c: roc_auc(z[:, c].mean(1), y) for r in range(1, MAX_MEASURES + 1)
            for c in itertools.combinations(range(z.shape[1]), r)}
-    best = max((c for c in auc if len(c) == 1), key=lambda c: auc[c])
-    pair = max((c for c in auc if len(c) > 1), key=lambda c: auc[c], default=None)
-    return pair if pair is not None and auc[pair] >= auc[best] + PAIR_MARGIN else best
+
+    def best_of(options: list[tuple[int, ...]]) -> tuple[int, ...] | None:
+        single = max((c for c in options if len(c) == 1), key=lambda c: auc[c], default=None)
+        pair = max((c for c in options if len(c) > 1), key=lambda c: auc[c], default=None)
+        if single is None or (pair is not None and auc[pair] >= auc[single] + PAIR_MARGIN):
+            return pair
+        return single
+
+    mesh = best_of([c for c in auc if not heads[list(c)].any()])
+    both = best_of(list(auc))
+    if mesh is None or (both is not None and auc[both] >= auc[mesh] + PAIR_MARGIN):
+        return both  # type: ignore[return-value]
+    return mesh
 
 
 def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference: MeasuredFaces,
@@ -274,7 +288,7 @@ def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference
         y = present.get(number, np.zeros(len(ok), bool))[ok]
         z = std.z(coded.rows(ok), candidates)
         if y.sum() >= MIN_CODED_CHOICE and (~y).any():
-            best = _choose(z, y)
+            best = _choose(z, y, np.array([parse(m)[1] == "h" for m in candidates]))
         else:
             best = (0,)
         measures = [candidates[j] for j in best]
