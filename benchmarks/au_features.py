@@ -62,7 +62,7 @@ def lfw_features(cache: Path) -> dict[str, np.ndarray]:
                 print(f"lfw {i}/{len(ds)} {time.time() - t0:.0f} s", file=sys.stderr)
             if not len(faces):
                 continue
-            k = int(np.argmax((faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])))
+            k = int(faces.largest_rows(1)[0])
             rows["image"].append(s.path.name)
             rows["label"].append(s.label)
             rows["identity"].append(s.identity)

@@ -84,7 +84,7 @@ def summary(scores: dict[str, dict[str, float]]) -> dict[str, float]:
             "mean_f1": float(np.mean([r["f1"] for r in rows]))}
 
 
-def largest(faces):  # noqa: ANN001, ANN201 - any ferx version's Faces
+def largest(faces):  # noqa: ANN001, ANN201 - any ferx version's Faces (before issue 22 they had no .largest)
     k = int(np.argmax((faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])))
     return faces[[k]]
 

@@ -30,14 +30,19 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ferx.boxes import box_iou
 from ferx.facs import AU_CODES
 from ferx.types import Explanation, Faces
 from ferx.explain.cot import explain_faces
 from ferx.explain.templates import load_templates
+
+if TYPE_CHECKING:
+    from ferx.data.readers import Dataset
+    from ferx.pipeline import Analyzer
 from ferx.explain.validate import validate
 
 DATA_FILE, SKIPPED_FILE, STATS_FILE, STATS_MD, RUN_FILE = "data.jsonl", "skipped.jsonl", "stats.json", "stats.md", "run.json"
@@ -93,15 +98,9 @@ def pick_face(faces: Faces, box: tuple[float, float, float, float] | None) -> in
     """The sample's face: the one best matching the dataset's box, else the largest."""
     if not len(faces):
         return None
-    b = faces.boxes
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     if box is None:
-        return int(np.argmax(area))
-    x1, y1, x2, y2 = box
-    iw = np.clip(np.minimum(b[:, 2], x2) - np.maximum(b[:, 0], x1), 0, None)
-    ih = np.clip(np.minimum(b[:, 3], y2) - np.maximum(b[:, 1], y1), 0, None)
-    inter = iw * ih
-    iou = inter / (area + (x2 - x1) * (y2 - y1) - inter)
+        return int(faces.largest_rows(1)[0])
+    iou = box_iou(faces.boxes, np.array([box], np.float64))[:, 0]
     best = int(np.argmax(iou))
     return best if iou[best] >= BOX_MATCH_IOU else None
 
@@ -167,9 +166,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def generate(
-    dataset: Any,
+    dataset: Dataset,
     out: str | Path,
-    analyzer: Any,
+    analyzer: Analyzer,
     settings: EngineSettings = EngineSettings(),
     *,
     limit: int | None = None,

@@ -155,7 +155,7 @@ def measure_images(paths: Sequence[Path], names: Sequence[str], heads: str | Non
             faces = analyzer.analyze(frame).faces
             if not len(faces):
                 continue
-            k = int(np.argmax((faces.boxes[:, 2] - faces.boxes[:, 0]) * (faces.boxes[:, 3] - faces.boxes[:, 1])))
+            k = int(faces.largest_rows(1)[0])
             values[i] = measurer.values(frame.image, faces[[k]], names)[0]
             blend[i] = faces.blendshapes[k]
             marks[i] = faces.landmarks[k]
