@@ -40,7 +40,9 @@ MEAN_MIN_POSITIVES = 10
 
 
 def roc_auc(scores: np.ndarray, present: np.ndarray) -> float:
-    """ROC-AUC, ties counted half; NaN scores rank lowest."""
+    """ROC-AUC, ties counted half; NaN scores rank lowest. The same as
+    `ferx.train.aus.calibration.roc_auc`, kept here so that the benchmark scores older ferx versions,
+    which do not have it."""
     y = np.asarray(present, bool)
     s = np.nan_to_num(np.asarray(scores, np.float64), nan=-np.inf)
     npos, nneg = int(y.sum()), int((~y).sum())

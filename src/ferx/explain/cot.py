@@ -180,13 +180,8 @@ def explain_face(
     # Plain floats from here on: per-element numpy access costs more than the whole text.
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
     vals = [float(v) for v in aus]
-    # Unreliable AUs are not observations: their readings are not evidence of anything.
-    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
-                    key=lambda j: -vals[j])
-    ranked = [_NUMBER[AU_CODES[j]] for j in active]  # active AU numbers, strongest first
-    level = {n: round(vals[au_index(n)], 1) for n in ranked}  # as reported, so text and data agree
+    active, ranked, level, one_sided = _active_aus(vals, asymmetry, g)
     active_numbers = set(ranked)
-    one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in active_numbers}
 
     # 1. key observations: each active AU, strongest first
     observations = tuple(_observation(vals[j], AU_CODES[j], asymmetry, profile) for j in active)
@@ -220,6 +215,19 @@ def explain_face(
     unmeasured = g.unmeasured.get(label, ())
     notes = (f"{label}'s defining {', '.join(unmeasured)} not measured reliably (never reported as absent)",) if unmeasured else ()
     return Explanation(**partial, text=text, language=language, notes=notes)
+
+
+def _active_aus(vals: list[float], asymmetry: dict[int, float], g: _Grades
+                ) -> tuple[list[int], list[int], dict[int, float], set[int]]:
+    """The columns of the active AUs (present, and measured: an unreliable AU's reading is evidence of
+    nothing), strongest first; their numbers; their levels as reported (rounded, so that text and
+    data agree); and the active one-sided AUs."""
+    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
+                    key=lambda j: -vals[j])
+    ranked = [_NUMBER[AU_CODES[j]] for j in active]
+    level = {n: round(vals[au_index(n)], 1) for n in ranked}
+    one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in set(ranked)}
+    return active, ranked, level, one_sided
 
 
 def _observation(value: float, code: str, asymmetry: dict[int, float], profile: AUProfile) -> AUObservation:
@@ -338,10 +346,23 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
     evidence it rests on. Where the conclusion's label is not the AU reading (the classifier or the
     dataset label says otherwise), one sentence says so and names what each rests on; the
     conclusion repeats it as its first caveat. `g`: the estimator's grades (default the mesh's).
+    The sections are written in order, so the seeded wording picks the same variants as ever.
     """
     g = g or _grades(profile_of(None))
+    observations = _observation_sentences(x, t, w)
+    interpretation = _interpretation_sentences(x, t, w, g)
+    conclusion = _conclusion_sentences(x, t, w)
+    h = t["headings"]
+    return (
+        f"{h['observations']}: {' '.join(observations)}\n"
+        f"{h['interpretation']}: {' '.join(interpretation)}\n"
+        f"{h['conclusion']}: {' '.join(conclusion)}"
+    )
+
+
+def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
     band_words = t["band_words"]
-    obs_sentences = []
+    out = []
     for o in x["observations"]:
         desc = AU_BY_NUMBER[int(o.code[2:])].description.split(" (")[0]
         if o.evidence_for:
@@ -354,13 +375,13 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
         )
         if o.code in {f"AU{n}" for n in ONE_SIDED_AUS} and o.asymmetry >= ASYMMETRY_THRESHOLD:
             s += w.pick(t["observation_one_sided"], asymmetry=f"{o.asymmetry:.1f}")
-        obs_sentences.append(s)
-    if not obs_sentences:
-        obs_sentences.append(w.pick(t["no_observation"]))
+        out.append(s)
+    return out or [w.pick(t["no_observation"])]
 
+
+def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
     label, au_label = x["label"], x["au_label"]
-    evid = {e.label: e for e in x["evidence"]}
-    top, own = x["evidence"][0], evid.get(label)
+    top = x["evidence"][0]
     inter: list[str] = []
     active = set(o.code for o in x["observations"])
     for key in x["patterns"]:
@@ -372,37 +393,7 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
     else:
         inter.append(w.pick(t["dominant"], label=top.label, score=f"{top.evidence:.2f}",
                             percent=_pct(top.probability), aus=w.join(top.supporting)))
-    if label == au_label:
-        # The conclusion is the AU reading: what argues against it, and a close runner-up.
-        if top.label == "neutral" and top.opposing:
-            inter.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
-        elif top.label != "neutral":
-            inter.extend(_against(top, w, t))
-        if x["au_secondary"] is not None:
-            # the dominant and the secondary emotion, as ExpLLM's interpretation names them
-            inter.append(_secondary(evid[x["au_secondary"]], w, t))
-        if x["classifier_label"] is not None:
-            inter.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
-                                percent=_pct(x["classifier_probability"])))
-        elif x["label_source"] == "au-evidence":
-            inter.append(w.pick(t["no_classifier"]))
-    else:
-        # The conclusion departs from the AU reading: say so once, plainly, then argue the label's case.
-        if x["label_source"] == "classifier":
-            inter.append(w.pick(t["classifier_disagrees"], label=label, percent=_pct(x["classifier_probability"]),
-                                au_label=au_label, au_percent=_pct(top.probability)))
-        else:
-            inter.append(w.pick(t["label_disagrees"], label=label, au_label=au_label))
-        if x["au_secondary"] not in (None, label):
-            inter.append(_secondary(evid[x["au_secondary"]], w, t))
-        if own is not None and label != "neutral":
-            if own.supporting:
-                inter.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
-            elif not g.unmeasured[label]:
-                inter.append(w.pick(t["label_no_support"], label=label))
-            inter.extend(_against(own, w, t))
-        elif label == "neutral" and top.supporting:
-            inter.append(w.pick(t["neutral_despite"], aus=w.join(top.supporting), be=w.be(top.supporting)))
+    inter += _agreeing(x, t, w) if label == au_label else _departing(x, t, w, g)
     if label != "neutral":
         # Defining AUs the estimator cannot vouch for are named as such, never as absent.
         unmeasured = g.unmeasured[label]
@@ -413,7 +404,54 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
             inter.append(w.pick(t["weakly_measured"], label=label, aus=w.join(weak), be=w.be(weak)))
     if x["compounds"]:
         inter.append(w.pick(t["compound"], names=w.join([f"'{n}'" for n in x["compounds"]], "list_or")))
+    return inter
 
+
+def _agreeing(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
+    """The conclusion is the AU reading: what argues against it, a close runner-up, the classifier."""
+    top, evid = x["evidence"][0], {e.label: e for e in x["evidence"]}
+    out: list[str] = []
+    if top.label == "neutral" and top.opposing:
+        out.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
+    elif top.label != "neutral":
+        out.extend(_against(top, w, t))
+    if x["au_secondary"] is not None:
+        # the dominant and the secondary emotion, as ExpLLM's interpretation names them
+        out.append(_secondary(evid[x["au_secondary"]], w, t))
+    if x["classifier_label"] is not None:
+        out.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
+                          percent=_pct(x["classifier_probability"])))
+    elif x["label_source"] == "au-evidence":
+        out.append(w.pick(t["no_classifier"]))
+    return out
+
+
+def _departing(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
+    """The conclusion departs from the AU reading: say so once, plainly, then argue the label's case."""
+    label, au_label = x["label"], x["au_label"]
+    top, evid = x["evidence"][0], {e.label: e for e in x["evidence"]}
+    own = evid.get(label)
+    out: list[str] = []
+    if x["label_source"] == "classifier":
+        out.append(w.pick(t["classifier_disagrees"], label=label, percent=_pct(x["classifier_probability"]),
+                          au_label=au_label, au_percent=_pct(top.probability)))
+    else:
+        out.append(w.pick(t["label_disagrees"], label=label, au_label=au_label))
+    if x["au_secondary"] not in (None, label):
+        out.append(_secondary(evid[x["au_secondary"]], w, t))
+    if own is not None and label != "neutral":
+        if own.supporting:
+            out.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
+        elif not g.unmeasured[label]:
+            out.append(w.pick(t["label_no_support"], label=label))
+        out.extend(_against(own, w, t))
+    elif label == "neutral" and top.supporting:
+        out.append(w.pick(t["neutral_despite"], aus=w.join(top.supporting), be=w.be(top.supporting)))
+    return out
+
+
+def _conclusion_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
+    label = x["label"]
     if x["label_source"] == "ground-truth":
         concl = [w.pick(t["conclusion_ground_truth"], label=label)]
     else:
@@ -425,16 +463,10 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
         if c == "low_confidence":
             concl.append(w.pick(t["caveats"][c], percent=_pct(x["probability"])))
         elif c in ("label_differs_from_au", "disagreement"):
-            concl.append(w.pick(t["caveats"][c], au_label=au_label))
+            concl.append(w.pick(t["caveats"][c], au_label=x["au_label"]))
         else:
             concl.append(w.pick(t["caveats"][c]))
-
-    h = t["headings"]
-    return (
-        f"{h['observations']}: {' '.join(obs_sentences)}\n"
-        f"{h['interpretation']}: {' '.join(inter)}\n"
-        f"{h['conclusion']}: {' '.join(concl)}"
-    )
+    return concl
 
 
 def _secondary(sec: EmotionEvidence, w: _Writer, t: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ import numpy as np
 
 from ferx.boxes import box_iou
 from ferx.facs import AU_CODES
+from ferx.fsutil import atomic_write_bytes, atomic_write_text
 from ferx.types import Explanation, Faces
 from ferx.explain.cot import explain_faces
 from ferx.explain.templates import load_templates
@@ -151,7 +152,7 @@ def _drop_partial_image(path: Path, records: list[dict[str, Any]], settings: Eng
     expected = settings.label + (settings.cot if not (tail[0]["contradicts_label"] and settings.drop_contradicting) else 0)
     if len(tail) < expected:
         keep = records[: len(records) - len(tail)]
-        path.write_text("".join(json.dumps(r) + "\n" for r in keep))
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -161,7 +162,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     raw = path.read_bytes()
     if raw and not raw.endswith(b"\n"):
         raw = raw[: raw.rfind(b"\n") + 1]
-        path.write_bytes(raw)
+        atomic_write_bytes(path, raw)
     return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
 
 
@@ -189,65 +190,27 @@ def generate(
     """
     from tqdm import tqdm
 
-    from ferx.errors import ImageReadError
-
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     samples = list(dataset.samples)[:limit] if limit is not None else list(dataset.samples)
-    run = {"dataset": dataset.name, "n_samples": len(samples), "cot": settings.cot, "label": settings.label,
-           "seed": settings.seed, "language": settings.language, "drop_contradicting": settings.drop_contradicting}
-    run_path = out / RUN_FILE
-    if run_path.exists():
-        before = json.loads(run_path.read_text())
-        if before != run:
-            diff = {k: (before.get(k), v) for k, v in run.items() if before.get(k) != v}
-            raise ValueError(f"{out} holds data made with other settings {diff}; use another --out or the same settings")
-    run_path.write_text(json.dumps(run, indent=1))
-
+    _start_run(out, dataset.name, len(samples), settings)
     templates = load_templates(settings.language)
-    # Samples are keyed by their position in the dataset (run.json pins the dataset and its size);
-    # a path is not a key: a dataset may list one image twice (e.g. two faces of one photo). An
-    # image's records are written together, so a torn tail loses at most that image's records.
-    records = _read_jsonl(out / DATA_FILE)
-    done = {r["sample"] for r in records} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
-    _drop_partial_image(out / DATA_FILE, records, settings)
-    done = {r["sample"] for r in _read_jsonl(out / DATA_FILE)} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
+    done = _resume(out, settings)
     report = EngineReport(resumed=len(done))
     todo = [(i, s) for i, s in enumerate(samples) if i not in done]
 
     with open(out / DATA_FILE, "a") as data_f, open(out / SKIPPED_FILE, "a") as skip_f:
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), unit="img", disable=not progress,
                    file=sys.stderr, desc="cot-data")
-
-        def skip(sample: Any, reason: str) -> None:
-            item = {"id": f"{i:07d}", "image": str(sample.path), "reason": reason}
-            report.skipped.append(item)
-            skip_f.write(json.dumps(item) + "\n")
-            skip_f.flush()
-
         for i, sample in todo:
             bar.update(1)
-            if sample.label is None:
-                skip(sample, "no label")
-                continue
-            try:
-                result = analyzer.analyze(sample.path)
-            except ImageReadError as e:
-                skip(sample, f"{type(e).__name__}: {e}")
-                continue
-            k = pick_face(result.faces, sample.box)
-            if k is None:
-                skip(sample, "no face found" if not len(result.faces) else "no detected face matches the dataset's box")
-                continue
-            face = result.faces[k]
-            if face.aus is None:
-                raise ValueError("the analyzer measures no AUs: cot-data needs the AU stage")
-            # No classifier in a training target: the rationale argues from the AUs to the label.
-            (expl,) = explain_faces(face.with_fields(expression=None), targets=[sample.label],
-                                    language=settings.language, seed=settings.seed)
-            if expl is None:
-                skip(sample, "AUs could not be measured on the face")
+            expl = _explain_sample(analyzer, sample, settings)
+            if isinstance(expl, str):  # why the sample is skipped
+                item = {"id": f"{i:07d}", "image": str(sample.path), "reason": expl}
+                report.skipped.append(item)
+                skip_f.write(json.dumps(item) + "\n")
+                skip_f.flush()
                 continue
             recs = make_records(sample, expl, settings, dataset.label_set, templates, i)
             data_f.write("".join(json.dumps(r) + "\n" for r in recs))
@@ -259,6 +222,50 @@ def generate(
     report.stats = write_stats(out, dataset.label_set)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _start_run(out: Path, name: str, n_samples: int, settings: EngineSettings) -> None:
+    """Write run.json, or refuse an output folder made with other settings or another dataset."""
+    run = {"dataset": name, "n_samples": n_samples, "cot": settings.cot, "label": settings.label,
+           "seed": settings.seed, "language": settings.language, "drop_contradicting": settings.drop_contradicting}
+    run_path = out / RUN_FILE
+    if run_path.exists():
+        before = json.loads(run_path.read_text())
+        if before != run:
+            diff = {k: (before.get(k), v) for k, v in run.items() if before.get(k) != v}
+            raise ValueError(f"{out} holds data made with other settings {diff}; use another --out or the same settings")
+    atomic_write_text(run_path, json.dumps(run, indent=1))
+
+
+def _resume(out: Path, settings: EngineSettings) -> set[int]:
+    """The sample positions already written or skipped. Samples are keyed by their position in the
+    dataset (run.json pins the dataset and its size); a path is not a key: a dataset may list one
+    image twice (e.g. two faces of one photo). An image's records are written together, so a torn
+    tail loses at most that image's records (`_drop_partial_image`)."""
+    _drop_partial_image(out / DATA_FILE, _read_jsonl(out / DATA_FILE), settings)
+    return {r["sample"] for r in _read_jsonl(out / DATA_FILE)} | {int(r["id"]) for r in _read_jsonl(out / SKIPPED_FILE)}
+
+
+def _explain_sample(analyzer: Analyzer, sample: Any, settings: EngineSettings) -> Explanation | str:
+    """The sample's explanation with its label as the conclusion, or why it is skipped."""
+    from ferx.errors import ImageReadError
+
+    if sample.label is None:
+        return "no label"
+    try:
+        result = analyzer.analyze(sample.path)
+    except ImageReadError as e:
+        return f"{type(e).__name__}: {e}"
+    k = pick_face(result.faces, sample.box)
+    if k is None:
+        return "no face found" if not len(result.faces) else "no detected face matches the dataset's box"
+    face = result.faces[k]
+    if face.aus is None:
+        raise ValueError("the analyzer measures no AUs: cot-data needs the AU stage")
+    # No classifier in a training target: the rationale argues from the AUs to the label.
+    (expl,) = explain_faces(face.with_fields(expression=None), targets=[sample.label],
+                            language=settings.language, seed=settings.seed)
+    return "AUs could not be measured on the face" if expl is None else expl
 
 
 def compute_stats(records: list[dict[str, Any]], skipped: list[dict[str, Any]], label_set: Sequence[str]) -> dict[str, Any]:
