@@ -159,8 +159,8 @@ _AU_ROWS: tuple[ActionUnit, ...] = (
 #: checks it). They grade AUs that come without a profile (hand-built faces, JSON from before
 #: profiles). AUs with too few coded occurrences are ungraded, and capped (`MESH_CAPS`).
 AU_VALIDITY: dict[int, float] = {
-    1: 0.9452, 2: 0.9717, 4: 0.8196, 5: 0.9801, 6: 0.9505, 7: 0.8360, 9: 0.8287, 10: 0.3879,
-    12: 0.9858, 14: 0.8519, 15: 0.8738, 17: 0.9573, 20: 0.9601, 23: 0.8400, 24: 0.8829, 25: 0.9965,
+    1: 0.9459, 2: 0.9721, 4: 0.8186, 5: 0.9801, 6: 0.9504, 7: 0.8349, 9: 0.8311, 10: 0.3652,
+    12: 0.9858, 14: 0.8625, 15: 0.8774, 17: 0.9563, 20: 0.9794, 23: 0.8475, 24: 0.8862, 25: 0.9965,
     26: 0.8205, 27: 0.9914,
 }
 #: Grade caps of the mesh estimator: AUs graded on fewer than 10 coded occurrences.
@@ -213,8 +213,9 @@ EMOTION_PROTOTYPES: dict[str, Prototype] = {
         # AU25 is not evidence for happiness: parted lips go with talking, surprise and fear as much
         # as with a smile. (AU4 often joins a broad smile, so it does not oppose happiness.)
         Prototype("happiness", {12: 1.0, 6: 0.7}, opposes=(15,)),
-        # 1+2+5B+26 or 27 (AU27 weighs little: ferx reads it as a wider AU25, so it comes with 25/26).
-        Prototype("surprise", {1: 0.8, 2: 0.8, 5: 0.8, 26: 1.0, 25: 0.3, 27: 0.3}, opposes=(4, 12)),
+        # 1+2+5B+26 or 1+2+5B+27: the jaw drops (AU26) or the mouth stretches (AU27), and FACS scores
+        # one of the two (`CODING_RULES`), so each carries half the jaw's weight.
+        Prototype("surprise", {1: 0.8, 2: 0.8, 5: 0.8, 26: 0.5, 27: 0.5, 25: 0.3}, opposes=(4, 12)),
         Prototype("sadness", {1: 0.8, 4: 0.6, 15: 1.0, 17: 0.4}, opposes=(12, 2)),
         # 4+5+7+23/24, with 17 (4+5+7+17+23/24) and 10 (4+5+7+10+23+25/26) in EMFACS's variants.
         Prototype("anger", {4: 1.0, 5: 0.3, 7: 0.6, 23: 0.6, 24: 0.6, 17: 0.4, 10: 0.3}, opposes=(12, 1, 2)),
@@ -279,6 +280,106 @@ def one_sidedness(aus: np.ndarray, blendshapes: np.ndarray) -> np.ndarray:
     diff = np.stack([au_asymmetry(n, blendshapes) for n in ONE_SIDED_AUS], axis=1)
     level = np.nan_to_num(aus[:, [au_index(n) for n in ONE_SIDED_AUS]], nan=0.0)
     return np.minimum(diff, np.maximum(level, 0.0)).astype(np.float32)
+
+
+# -- facial logic: readings that cannot co-exist ----------------------------------------------------
+# Each AU is read on its own (`ferx.aus.calibrated`), so two readings can contradict each other: lips
+# pressed together (AU24) while the lips are apart (AU25), a jaw stretched wide open (AU27) on closed
+# lips. FACS coding rules say which combinations a coder never scores; here they are applied to the
+# 0–5 intensities, whose scale is the same for every AU (1.0 = the occurrence threshold chosen on
+# FACS-coded faces, 2.5 = the median coded occurrence), so "which reading is surer" is the larger
+# distance from 1.0. A reading that loses is set just below the occurrence threshold (`RESOLVED`),
+# never to 0: it is no longer present, and it is not a confident absence either. Observed on the coded
+# faces of `ckplus-facs`: AU24 never comes with AU25, AU26 and AU27 never without AU25, and coders
+# scored AU26 or AU27, never both. The AU estimator applies them; the explainer checks them again,
+# so AUs from elsewhere (hand-built, older JSON) never print a contradiction either.
+#: Where a reading that lost a conflict is set: below the occurrence threshold, above "clearly absent".
+RESOLVED: float = OCCURRENCE_THRESHOLD - 0.1
+
+
+@dataclass(frozen=True)
+class CodingRule:
+    """One FACS co-occurrence rule between AUs `a` and `b`.
+
+    kind:
+        "excludes": a and b are not scored together; the less sure reading is resolved.
+        "supersedes": where a is present, b is not scored (FACS scores AU27, not AU26, for the jaw).
+        "requires": a implies b; where a is present without b, either a is resolved or b is raised
+            to the threshold, whichever reading is less sure.
+    """
+
+    kind: str
+    a: int
+    b: int
+    why: str
+
+
+CODING_RULES: tuple[CodingRule, ...] = (
+    CodingRule("supersedes", 27, 26, "the jaw is scored once: mouth stretch (AU27) or jaw drop (AU26)"),
+    CodingRule("excludes", 24, 25, "lips pressed together are not apart"),
+    CodingRule("requires", 27, 25, "a mouth stretched open has its lips apart"),
+    CodingRule("requires", 26, 25, "a dropped jaw is read from the parted lips it opens"),
+    CodingRule("excludes", 43, 5, "closed eyes have no raised upper lid"),
+)
+
+
+def _group(number: int) -> tuple[int, ...]:
+    """`number` and the AUs that require it: evidence for one is evidence for the others (a wide-open
+    jaw is evidence of parted lips), and where it is resolved they go too. Why the rules need no second
+    pass: an exclusion settles the whole group before the requirements run, so raising AU25 for a
+    jaw can never re-open a conflict with AU24."""
+    return (number, *(r.a for r in CODING_RULES if r.kind == "requires" and r.b == number))
+
+
+def resolve_conflicts(aus: np.ndarray, codes: tuple[str, ...] = AU_CODES) -> np.ndarray:
+    """(N, K) intensities with the readings that break `CODING_RULES` resolved (a copy; NaN rows stay NaN).
+
+    Args:
+        aus: (N, K) intensities on the 0–5 scale, columns `codes`.
+        codes: the AU code of each column; rules about AUs not in it are skipped.
+    """
+    out = np.array(aus, np.float32, copy=True)
+    col = {c: j for j, c in enumerate(codes)}
+    for rule in CODING_RULES:
+        ja, jb = col.get(f"AU{rule.a}"), col.get(f"AU{rule.b}")
+        if ja is None or jb is None:
+            continue
+        a, b = out[:, ja].copy(), out[:, jb].copy()
+        with np.errstate(invalid="ignore"):
+            on_a, on_b = a >= OCCURRENCE_THRESHOLD, b >= OCCURRENCE_THRESHOLD
+            if rule.kind == "supersedes":
+                out[:, jb] = np.where(on_a & on_b, np.minimum(b, RESOLVED), b)
+            elif rule.kind == "excludes":
+                ga = [col[f"AU{n}"] for n in _group(rule.a) if f"AU{n}" in col]
+                gb = [col[f"AU{n}"] for n in _group(rule.b) if f"AU{n}" in col]
+                sa, sb = out[:, ga].max(axis=1), out[:, gb].max(axis=1)
+                both = (sa >= OCCURRENCE_THRESHOLD) & (sb >= OCCURRENCE_THRESHOLD)
+                a_wins = sa >= sb  # the surer side stays, with everything that implies it
+                for j in ga:
+                    out[:, j] = np.where(both & ~a_wins, np.minimum(out[:, j], RESOLVED), out[:, j])
+                for j in gb:
+                    out[:, j] = np.where(both & a_wins, np.minimum(out[:, j], RESOLVED), out[:, j])
+            else:  # requires
+                broken = on_a & ~on_b
+                a_wins = (a - OCCURRENCE_THRESHOLD) > (OCCURRENCE_THRESHOLD - b)
+                out[:, ja] = np.where(broken & ~a_wins, RESOLVED, a)
+                out[:, jb] = np.where(broken & a_wins, np.float32(OCCURRENCE_THRESHOLD), b)
+    return out
+
+
+def conflicts(aus: np.ndarray, codes: tuple[str, ...] = AU_CODES) -> list[tuple[int, CodingRule]]:
+    """(face row, rule) for every rule a row breaks: empty after `resolve_conflicts`."""
+    col = {c: j for j, c in enumerate(codes)}
+    found = []
+    for rule in CODING_RULES:
+        ja, jb = col.get(f"AU{rule.a}"), col.get(f"AU{rule.b}")
+        if ja is None or jb is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            on_a, on_b = aus[:, ja] >= OCCURRENCE_THRESHOLD, aus[:, jb] >= OCCURRENCE_THRESHOLD
+        bad = (on_a & ~on_b) if rule.kind == "requires" else (on_a & on_b)
+        found += [(int(i), rule) for i in np.flatnonzero(bad)]
+    return found
 
 
 # -- knowledge for explanations ------------------------------------------------------------------
@@ -400,6 +501,27 @@ def core_aus(emotion: str) -> tuple[int, ...]:
     return tuple(n for n, w in sorted(proto.supports.items(), key=lambda t: -t[1]) if w >= 0.8)
 
 
+#: An emotion's defining movements, for statements of absence: groups of alternatives, each group
+#: present in every EMFACS prototype of the emotion (Matsumoto, Keltner, Shiota, O'Sullivan & Frank
+#: 2008, the EMFACS prototypes: happiness 6+12, 12C/D; sadness 1+4+11+15B, 1+4+15, 6+15; surprise
+#: 1+2+5B+26, 1+2+5B+27, 5B+26, 5B+27, 1+2+26, 1+2+27; fear 1+2+4+5+20+25/26/27, 1+2+4+5+25/26/27;
+#: anger 4+5+7 with 10, 17, 22–26 in its variants; disgust 9, 9+16+15/26, 9+17, 10, 10+16+25/26,
+#: 10+17; contempt R12A+R14A). A group is missing only where every AU in it is absent: surprise
+#: lacks its jaw movement only if neither AU26 nor AU27 is there. Neutral has none.
+DEFINING: dict[str, tuple[tuple[int, ...], ...]] = {
+    "neutral": (),
+    "happiness": ((12,),),
+    "sadness": ((15,),),
+    "surprise": ((26, 27),),
+    "fear": ((1,), (2,), (4,)),
+    "anger": ((4,), (7,)),
+    "disgust": ((9, 10),),
+    "contempt": ((12, 14),),
+}
+#: An AU reads as confidently absent at or below this intensity (half of band A's threshold): a
+#: reading between it and band A is neither present nor absent, and no sentence says either.
+CONFIDENT_ABSENCE: float = 0.5
+
 #: The AUs whose left/right difference is evidence (contempt's one-sided smile or dimple).
 ONE_SIDED_AUS: tuple[int, ...] = (12, 14)
 
@@ -443,7 +565,7 @@ def evidence_matrices(measured: np.ndarray | None = None) -> tuple[np.ndarray, n
 #: chosen on lfw-expressions identity half A (`ferx.train.aus.calibration.choose_scoring`): the
 #: neutral level by accuracy, then the temperature by log-loss, so AU-only percentages are calibrated.
 #: Every estimator's own scoring travels in its profile; these are the defaults.
-NEUTRAL_EVIDENCE: float = 0.21
+NEUTRAL_EVIDENCE: float = 0.2
 EVIDENCE_TEMPERATURE: float = 0.15
 
 @dataclass(frozen=True, eq=False)

@@ -25,7 +25,7 @@ KEYPOINT_NAMES: tuple[str, ...] = ("eye_left", "eye_right", "nose", "mouth_left"
 HEAD_POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll")
 
 #: Where an explanation's conclusion came from.
-LABEL_SOURCES: tuple[str, ...] = ("classifier", "au-evidence", "ground-truth")
+LABEL_SOURCES: tuple[str, ...] = ("classifier", "combined", "au-evidence", "ground-truth")
 
 #: The per-face arrays of `Faces`, in one order used everywhere (indexing, stacking, stage contracts).
 ARRAY_FIELDS: tuple[str, ...] = (
@@ -98,23 +98,27 @@ class Explanation:
 
     Attributes:
         observations: active AUs, strongest first.
-        patterns: keys of the AU interactions found (`facs.INTERACTIONS`).
-        compounds: compound expressions (Du et al. 2014) whose AUs are all active.
+        patterns: keys of the AU interactions found that bear on the conclusion (`facs.INTERACTIONS`).
+        compounds: compound expressions (Du et al. 2014) whose AUs are all strongly present and both
+            of whose emotions have AU support, one of them the conclusion.
         evidence: every label's AU evidence, strongest first.
         au_label: the label the AU evidence alone picks.
         au_secondary: the runner-up emotion by AU evidence (None when it has no evidence).
         classifier_label: the expression stage's top label (None without an expression stage).
         classifier_probability: its probability.
         agreement: classifier_label == au_label (None without a classifier).
-        label: the conclusion.
-        probability: the conclusion's probability (the classifier's, else the AU evidence's).
+        label: the conclusion: the decision rule's label (`ferx.explain.cot.decide`), or the
+            ground truth for instruction data.
+        probability: the conclusion's probability under the decision rule.
         label_source: one of `LABEL_SOURCES`.
-        caveats: flags such as "weak_evidence", "ambiguous", "disagreement", "opposing_aus",
-            "label_not_supported" (see `ferx.explain.cot`).
+        caveats: flags such as "weak_evidence", "low_confidence", "uncertain", "disagreement",
+            "opposing_aus", "label_differs_from_au" (see `ferx.explain.cot`).
         text: the explanation as prose, three sections.
         text_source: "template" or "llm".
         language: language code of `text`.
         notes: remarks on how the text was made (e.g. why an LLM reply was rejected).
+        runner_up, runner_up_probability: the decision rule's second label and its probability
+            (None for instruction data); "uncertain" means the two are nearly tied.
     """
 
     observations: tuple[AUObservation, ...]
@@ -134,6 +138,8 @@ class Explanation:
     text_source: str = "template"
     language: str = "en"
     notes: tuple[str, ...] = ()
+    runner_up: str | None = None
+    runner_up_probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.label_source not in LABEL_SOURCES:

@@ -7,8 +7,9 @@ from tests.explain.conftest import make_face
 
 @pytest.fixture(scope="module")
 def smile():
-    """AU12 at E (4.8), AU6 at D (3.5), AU25 at B (2.0); classifier: happiness 90 %."""
-    (e,) = explain_faces(make_face({6: 3.5, 12: 4.8, 25: 2.0}, {"happiness": 0.9, "neutral": 0.1}))
+    """AU12 at E (4.8), AU6 at D (3.5), AU25 at B (2.0); classifier: happiness 90 % (the decision rule
+    weighs the classifier alone here, so the conclusion is 90 %)."""
+    (e,) = explain_faces(make_face({6: 3.5, 12: 4.8, 25: 2.0}, {"happiness": 0.9, "neutral": 0.1}), au_weight=0.0)
     return e
 
 
@@ -30,6 +31,8 @@ def test_template_text_is_faithful(smile):
         ("AU12 is active at intensity E (1.2).", "intensity"),  # wrong value
         ("There is only a trace of AU12.", "intensity"),  # band word far from E
         ("AU99 is raised.", "unknown_au"),
+        ("There is no lip-corner pull (AU12).", "absent_but_present"),  # AU12 is present
+        ("Happiness (40%) is one reading.", "two_probabilities"),  # the conclusion gives it 90 %
     ],
 )
 def test_planted_contradictions_are_caught(smile, planted, kind):

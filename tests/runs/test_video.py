@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from ferx.facs import EXPRESSIONS
 from ferx.video import VideoConfig, VideoReadError, analyze_video
 from ferx.runs.video import VideoOutputs
 from ferx.runs.video import run_video as process_video
@@ -44,6 +45,12 @@ def test_rows_summary_segments_timelines(analyzer, tmp_path):
     segments = [json.loads(line) for line in (tmp_path / "segments.jsonl").read_text().splitlines()]
     assert segments and all(s["track"] == 1 and s["end"] > s["start"] for s in segments)
     assert all(isinstance(s["explanation"], str) and s["label"] in s["explanation"] for s in segments)
+    # a segment explains its own label: the conclusion names it first (issue 23)
+    for s in segments:
+        conclusion = s["explanation"].split("Conclusion:")[1].lower()
+        named = [e for e in EXPRESSIONS if e in conclusion]
+        assert named and min(named, key=conclusion.index) == s["label"], (s["label"], conclusion)
+        assert s.get("frames_label") != s["label"]
     png, svg = tmp_path / "timeline-track1.png", tmp_path / "timeline-track1.svg"
     assert Image.open(png).size[0] > 500 and svg.read_text().lstrip().startswith("<?xml")
     assert not list(tmp_path.glob("*.partial"))

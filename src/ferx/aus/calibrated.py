@@ -8,7 +8,7 @@ FACS-coded faces and the median coded occurrence reads C (2.5):
     score     = mean_i (measure_i − centre_i) / scale_i
     intensity = clip(1 + 1.5 · (score − threshold) / (mid − threshold), 0, 5)
 
-Then facial logic (`ferx.aus.logic`) resolves readings that cannot co-exist.
+Then facial logic (`facs.resolve_conflicts`) resolves readings that cannot co-exist.
 
 What comes from where (`ferx.train.aus.calibration`, docs/aus.md):
 - the measures an AU may be read from: anatomy (`measures.CANDIDATES`);
@@ -36,10 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from ferx.aus import logic
 from ferx.aus.measures import measure_matrix, parse
 from ferx.errors import ModelFileError
-from ferx.facs import AU_CODES, AU_NUMBERS, EVIDENCE_TEMPERATURE, NEUTRAL_EVIDENCE, AUProfile
+from ferx.facs import AU_CODES, AU_NUMBERS, EVIDENCE_TEMPERATURE, NEUTRAL_EVIDENCE, AUProfile, resolve_conflicts
 from ferx.stages import AU_ESTIMATORS, StageBase
 from ferx.types import Faces
 
@@ -58,7 +57,7 @@ def to_intensity(scores: np.ndarray, threshold: np.ndarray, mid: np.ndarray, res
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.where(d >= 0, np.minimum(1.0 + slope * d, 5.0), np.exp(slope * np.minimum(d, 0.0)))
     out = out.astype(np.float32)
-    return logic.resolve(out) if resolve else out
+    return resolve_conflicts(out) if resolve else out
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,28 @@
 """The chain of thought: from AU intensities and classifier probabilities to an `Explanation`.
 
-Three sections, as in ExpLLM (Lan et al. 2024): key observations (each active AU, its intensity
-band and the emotions it is evidence for), overall emotional interpretation (AU interactions, the
-dominant and secondary emotions by AU evidence and what argues against them, whether the image
-classifier agrees), and a conclusion (the label with its probability, with an explicit caveat when
-the evidence is weak or contradictory).
+Three sections, as in ExpLLM (Lan et al. 2024): key observations (each active AU, its intensity band
+and the emotions it is a sign of), overall emotional interpretation (the AU patterns that bear on the
+conclusion, what the movements alone point to, whether the image classifier reads the same, what
+argues against the label), and a conclusion (the label and its probability, or "uncertain between
+X and Y" where neither clearly wins).
 
-The AU evidence is the prototype scoring of `ferx.expression.codebook.au_evidence` (the
-`au-codebook` backend), recomputed here with arrays (`au_evidence_fast`, checked equal by a test),
-so the explanation compares what the AUs alone say with whatever expression backend produced
-`faces.expression`.
+Every sentence can be checked against the measurements (`ferx.explain.validate`; issue 23):
+- **Absence** is stated only for an AU graded reliable (good or fair) by the estimator that measured
+  it *and* read at or below `facs.CONFIDENT_ABSENCE`; an emotion's missing movements are its
+  `facs.DEFINING` groups (EMFACS), a group being missing only where every AU in it is. An AU graded
+  unreliable is never an observation, never evidence, never called absent: "not measured".
+- **Contradictions never print**: the AU estimator resolves readings that cannot co-exist
+  (`facs.resolve_conflicts`); the explainer applies the same rules again to whatever AUs it gets.
+- **Patterns and compounds** are said only when their AUs are present at band B or more, reliably
+  measured, and consistent with the conclusion (the pattern's emotions include the label; a
+  compound's two emotions both have AU support and one of them is the label).
+- **One decision rule** for the final label (`decide`): the classifier's probabilities times the AU
+  evidence's raised to `au_weight` (a product of experts), renormalised; "uncertain between X and Y"
+  where the top two are closer than `uncertain_margin`. Both were chosen on validation data
+  (docs/explanations.md); the text gives each emotion one probability, the one the conclusion uses.
 
-Honesty rules (issue 11): an AU graded "unreliable" (`facs.ActionUnit.reliability`, under the
-profile of the estimator that measured it: `Faces.au_profile`) is never an
-observation, never evidence, and never called absent — the text says it was not measured; absence
-is stated only for AUs graded good or fair. The smile patterns and compound expressions need their
-AUs at band B. The AU-only probabilities come from a softmax whose temperature was fitted on
-held-apart data (log-loss), not a near-argmax. The interpretation argues from the evidence the
-conclusion uses: when the classifier's label differs from the AU reading, one sentence says so and
-names what each rests on, and the conclusion repeats it as a caveat.
+The AU evidence is the prototype scoring of `facs.au_evidence` (also the `au-codebook` backend), so the
+explanation contrasts what the AUs alone say with whatever expression backend produced `faces.expression`.
 """
 
 from __future__ import annotations
@@ -37,23 +41,25 @@ from ferx.facs import (
     AU_BY_NUMBER,
     AU_CODES,
     COMPOUND_EXPRESSIONS,
+    CONFIDENT_ABSENCE,
+    DEFINING,
     EMOTION_PROTOTYPES,
+    EVIDENCE_TEMPERATURE,
     EXPRESSIONS,
     INTERACTIONS,
     INTERACTIONS_BY_KEY,
     OCCURRENCE_THRESHOLD,
-    PATTERN_MIN_INTENSITY,
-    one_sidedness,
-    au_index,
     ONE_SIDED_AUS,
-    core_aus,
-    EVIDENCE_TEMPERATURE,
+    PATTERN_MIN_INTENSITY,
     AUProfile,
     au_evidence,
-    evidence_probabilities,
-    profile_of,
+    au_index,
     emotions_for_au,
+    evidence_probabilities,
     intensity_band,
+    one_sidedness,
+    profile_of,
+    resolve_conflicts,
 )
 from ferx.stages import EXPLAINERS, StageBase
 from ferx.types import AUObservation, EmotionEvidence, Explanation, Faces
@@ -61,15 +67,20 @@ from ferx.explain.templates import load_templates
 
 #: AU-evidence scoring (`facs.NEUTRAL_EVIDENCE`, `facs.EVIDENCE_TEMPERATURE`): chosen on data, see there.
 TEMPERATURE: float = EVIDENCE_TEMPERATURE
-#: Top-two AU-evidence probabilities closer than this are "ambiguous".
-AMBIGUITY_MARGIN = 0.15
-#: Classifier probability below which the conclusion says the classifier is not confident.
+#: The decision rule (`decide`), chosen on validation data for the default pipeline (lfw half A, FER+
+#: Valid, the coded faces of ckplus-facs; docs/explanations.md, "One decision rule"): the weight of the
+#: AU evidence against the classifier, and the margin under which the top two labels are a tie.
+AU_WEIGHT: float = 0.3
+UNCERTAIN_MARGIN: float = 0.3
+#: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
+#: The runner-up is named in the interpretation only from this probability on.
+RUNNER_UP_MENTION = 0.1
+#: At most this many AUs get a sentence of their own; weaker ones are listed together.
+MAX_OBSERVATIONS = 4
 
 _NUMBER = {code: int(code[2:]) for code in AU_CODES}
-# Looked up per face; computed once.
 _EMOTIONS_FOR = {n: emotions_for_au(n) for n in _NUMBER.values()}
-_CORE = {e: core_aus(e) for e in EXPRESSIONS}
 
 
 @dataclass(frozen=True)
@@ -78,27 +89,23 @@ class _Grades:
 
     Attributes:
         measured: AU number → an observation and evidence at all (not graded unreliable).
-        absence_ok: AU number → its absence may be stated (graded good or fair).
-        unmeasured: per emotion, its defining AUs this estimator cannot measure.
-        weak: per emotion, its defining AUs measured too weakly to call absent.
+        reliable: AU number → graded good or fair: its absence may be stated, and it may carry a pattern.
+        unmeasured: per emotion, its defining groups no AU of which this estimator can measure.
     """
 
     measured: dict[int, bool]
-    absence_ok: dict[int, bool]
+    reliable: dict[int, bool]
     unmeasured: dict[str, tuple[str, ...]]
-    weak: dict[str, tuple[str, ...]]
 
 
 @functools.lru_cache(maxsize=32)  # profiles are few and immutable (hashed by identity)
 def _grades(profile: AUProfile) -> _Grades:
     units = {n: profile.by_number[n] for n in _NUMBER.values()}
     measured = {n: au.measured for n, au in units.items()}
-    absence_ok = {n: au.absence_reliable for n, au in units.items()}
-    return _Grades(
-        measured, absence_ok,
-        {e: tuple(f"AU{n}" for n in _CORE[e] if not measured[n]) for e in EXPRESSIONS},
-        {e: tuple(f"AU{n}" for n in _CORE[e] if measured[n] and not absence_ok[n]) for e in EXPRESSIONS},
-    )
+    reliable = {n: au.absence_reliable for n, au in units.items()}
+    unmeasured = {e: tuple("/".join(f"AU{n}" for n in group) for group in DEFINING[e]
+                           if not any(measured[n] for n in group)) for e in EXPRESSIONS}
+    return _Grades(measured, reliable, unmeasured)
 
 
 def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
@@ -141,6 +148,74 @@ def _pct(p: float) -> str:
     return f"{100 * p:.0f}"
 
 
+# -- the decision rule ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Decision:
+    """The final label of one face.
+
+    Attributes:
+        probabilities: (8,) over `EXPRESSIONS`: the classifier's times the AU evidence's to the
+            power `au_weight`, renormalised (the AU evidence's alone without a classifier).
+        label, runner_up: the top two labels; `probability`, `runner_up_probability` theirs.
+        uncertain: the two are closer than the margin: neither clearly wins.
+        source: "classifier" (weight 0), "combined", or "au-evidence" (no classifier).
+    """
+
+    probabilities: np.ndarray
+    label: str
+    probability: float
+    runner_up: str
+    runner_up_probability: float
+    uncertain: bool
+    source: str
+
+
+def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence[str], au_weight: float = AU_WEIGHT,
+           uncertain_margin: float = UNCERTAIN_MARGIN) -> Decision:
+    """The one decision rule for the final label (see the module docstring).
+
+    Args:
+        au_probs: (8,) AU-evidence probabilities over `EXPRESSIONS`.
+        probs: (C,) classifier probabilities over `prob_labels`, or None (no classifier).
+    """
+    au = np.clip(np.asarray(au_probs, np.float64), 1e-9, 1.0)
+    if probs is None or not np.isfinite(probs).all():
+        p, source = au / au.sum(), "au-evidence"
+    else:
+        clf = np.full(len(EXPRESSIONS), 1e-9)  # a label the classifier does not know gets no mass
+        for j, lab in enumerate(prob_labels):
+            if lab in EXPRESSIONS:
+                clf[EXPRESSIONS.index(lab)] = max(float(probs[j]), 1e-9)
+        logp = np.log(clf) + au_weight * np.log(au)
+        p = np.exp(logp - logp.max())
+        p, source = p / p.sum(), ("combined" if au_weight > 0 else "classifier")
+    first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
+    return Decision(p, EXPRESSIONS[first], round(float(p[first]), 3), EXPRESSIONS[second], round(float(p[second]), 3),
+                    bool(p[first] - p[second] < uncertain_margin), source)
+
+
+# -- one face ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Face:
+    """What the text may say about one face: its measured, present AUs and what is confidently absent."""
+
+    vals: list[float]  # every AU's intensity, `AU_CODES` order
+    level: dict[int, float]  # present (≥ A) and measured AUs → intensity as reported, strongest first
+    absent: set[int]  # reliably measured AUs at or below CONFIDENT_ABSENCE
+    one_sided: set[int]
+    g: _Grades
+
+
+def _read_face(aus: np.ndarray, asymmetry: dict[int, float], g: _Grades) -> _Face:
+    vals = [float(v) for v in resolve_conflicts(np.asarray(aus, np.float32)[None])[0]]
+    present = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
+                     key=lambda j: -vals[j])
+    level = {_NUMBER[AU_CODES[j]]: round(vals[j], 1) for j in present}  # as reported, so text and data agree
+    absent = {_NUMBER[c] for j, c in enumerate(AU_CODES) if g.reliable[_NUMBER[c]] and vals[j] <= CONFIDENT_ABSENCE}
+    one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in level}
+    return _Face(vals, level, absent, one_sided, g)
+
+
 def explain_face(
     aus: np.ndarray,
     evidence: np.ndarray,
@@ -155,6 +230,8 @@ def explain_face(
     language: str = "en",
     seed: int = 0,
     profile: AUProfile | None = None,
+    au_weight: float = AU_WEIGHT,
+    uncertain_margin: float = UNCERTAIN_MARGIN,
 ) -> Explanation:
     """The chain of thought for one face.
 
@@ -166,72 +243,54 @@ def explain_face(
         probs: (C,) classifier probabilities over `prob_labels`, or None without a classifier.
         target: a ground-truth label; when given the conclusion is this label (instruction data)
             and says so where the AU evidence disagrees.
-        neutral_evidence: evidence level an emotion must exceed to beat neutral (default: the
-            profile's).
+        neutral_evidence: evidence level an emotion must exceed to beat neutral (default: the profile's).
         templates: template data (default: `load_templates(language)`).
         seed: varies the phrasing; the same face and seed always give the same text.
         profile: the AU estimator's grades and scoring (default `facs.MESH_PROFILE`).
+        au_weight, uncertain_margin: the decision rule (`decide`).
     """
     profile = profile_of(profile)
     g = _grades(profile)
-    if neutral_evidence is None:
-        neutral_evidence = profile.neutral_evidence
+    neutral_evidence = profile.neutral_evidence if neutral_evidence is None else neutral_evidence
     t = templates or load_templates(language)
-    # Plain floats from here on: per-element numpy access costs more than the whole text.
+    face = _read_face(aus, asymmetry, g)
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
-    vals = [float(v) for v in aus]
-    active, ranked, level, one_sided = _active_aus(vals, asymmetry, g)
-    active_numbers = set(ranked)
-
-    # 1. key observations: each active AU, strongest first
-    observations = tuple(_observation(vals[j], AU_CODES[j], asymmetry, profile) for j in active)
-    # 2. interpretation: known AU combinations, compound expressions, evidence per emotion
-    patterns = _patterns(level, one_sided, g)
-    compounds = _compounds(level)
-    evidences = [_emotion_evidence(label, ev[k], float(au_probs[k]), ranked, active_numbers, one_sided, g)
-                 for k, label in enumerate(EXPRESSIONS)]
     order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
-    evidences_sorted = tuple(evidences[k] for k in order)
     au_label = EXPRESSIONS[order[0]]
+    decision = decide(au_probs, probs, prob_labels, au_weight, uncertain_margin)
+    final = dict(zip(EXPRESSIONS, decision.probabilities.tolist()))
+    evidences = {lab: _emotion_evidence(lab, ev[k], float(au_probs[k]), face) for k, lab in enumerate(EXPRESSIONS)}
+    evidences_sorted = tuple(evidences[EXPRESSIONS[k]] for k in order)
     second = evidences_sorted[1]
     au_secondary = second.label if (second.label != "neutral" and second.evidence > 0) else None
     classifier_label, classifier_p = _classifier_top(probs, prob_labels)
     agreement = None if classifier_label is None else classifier_label == au_label
-    # 3. conclusion: the label, where it comes from, and what the reader should be told about it
-    label, label_source, probability = _conclusion(
-        target, classifier_label, classifier_p, probs, prob_labels, evidences, evidences_sorted
-    )
-    caveats = _caveats(label, label_source, probability, classifier_p, agreement, au_label, evidences,
-                       evidences_sorted, neutral_evidence)
-
+    if target is not None:
+        label, label_source = target, "ground-truth"
+        probability = None if probs is None and target not in EXPRESSIONS else round(final.get(target, 0.0), 3)
+        uncertain = False
+    else:
+        label, label_source, probability, uncertain = decision.label, decision.source, decision.probability, decision.uncertain
+    caveats = _caveats(label, label_source, probability, agreement, au_label, evidences[label] if label in evidences else None,
+                       neutral_evidence, uncertain)
     partial = dict(
-        observations=observations, patterns=patterns, compounds=compounds,
+        observations=tuple(_observation(face.vals[au_index(n)], n, asymmetry, profile) for n in face.level),
+        patterns=_patterns(face, label), compounds=_compounds(face, label, evidences),
         evidence=evidences_sorted, au_label=au_label, au_secondary=au_secondary,
         classifier_label=classifier_label, classifier_probability=classifier_p, agreement=agreement,
         label=label, probability=probability, label_source=label_source, caveats=caveats,
+        runner_up=decision.runner_up if target is None else None,
+        runner_up_probability=decision.runner_up_probability if target is None else None,
     )
-    key = (",".join(f"{v:.1f}" for v in vals) + label).encode()
-    text = render(partial, t, _Writer(t, seed, key), g)
+    key = (",".join(f"{v:.1f}" for v in face.vals) + label).encode()
+    text = render(partial, t, _Writer(t, seed, key), g, final)
     unmeasured = g.unmeasured.get(label, ())
     notes = (f"{label}'s defining {', '.join(unmeasured)} not measured reliably (never reported as absent)",) if unmeasured else ()
     return Explanation(**partial, text=text, language=language, notes=notes)
 
 
-def _active_aus(vals: list[float], asymmetry: dict[int, float], g: _Grades
-                ) -> tuple[list[int], list[int], dict[int, float], set[int]]:
-    """The columns of the active AUs (present, and measured: an unreliable AU's reading is evidence of
-    nothing), strongest first; their numbers; their levels as reported (rounded, so that text and
-    data agree); and the active one-sided AUs."""
-    active = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
-                    key=lambda j: -vals[j])
-    ranked = [_NUMBER[AU_CODES[j]] for j in active]
-    level = {n: round(vals[au_index(n)], 1) for n in ranked}
-    one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in set(ranked)}
-    return active, ranked, level, one_sided
-
-
-def _observation(value: float, code: str, asymmetry: dict[int, float], profile: AUProfile) -> AUObservation:
-    au = profile.by_number[_NUMBER[code]]
+def _observation(value: float, number: int, asymmetry: dict[int, float], profile: AUProfile) -> AUObservation:
+    au = profile.by_number[number]
     value = round(value, 1)  # the band is that of the value reported, so text and data agree
     return AUObservation(
         code=au.code, name=au.name, intensity=value, band=str(intensity_band(max(value, OCCURRENCE_THRESHOLD))),
@@ -240,23 +299,26 @@ def _observation(value: float, code: str, asymmetry: dict[int, float], profile: 
     )
 
 
-def _patterns(level: dict[int, float], one_sided: set[int], g: _Grades) -> tuple[str, ...]:
-    """Keys of the `facs.INTERACTIONS` found, minus those a larger pattern found too subsumes.
+def _strong(face: _Face) -> set[int]:
+    """AUs that may carry a pattern or a compound: at band B or more, and reliably measured."""
+    return {n for n, v in face.level.items() if v >= PATTERN_MIN_INTENSITY and face.g.reliable[n]}
 
-    Args:
-        level: intensity of each active, measured AU (as reported).
-    """
+
+def _patterns(face: _Face, label: str) -> tuple[str, ...]:
+    """Keys of the `facs.INTERACTIONS` found that bear on the conclusion's label (minus those a larger
+    pattern found too subsumes)."""
+    strong = _strong(face)
     found = []
     for inter in INTERACTIONS:
-        strong = {n for n, v in level.items() if v >= inter.min_intensity}
+        if label not in inter.emotions:
+            continue  # a pattern of another emotion says nothing for this conclusion (a "fear mouth" in a smile)
         if inter.unilateral:
-            hit = len(one_sided.intersection(inter.aus)) >= inter.min_active
+            hit = len((face.one_sided & strong).intersection(inter.aus)) >= inter.min_active
         else:
             hit = (
                 len(strong.intersection(inter.aus)) >= inter.min_active
                 and (not inter.any_of or not strong.isdisjoint(inter.any_of))
-                # an absence is claimed only where the estimate can tell (and any trace spoils it)
-                and all(g.absence_ok[n] and n not in level for n in inter.absent)
+                and all(n in face.absent for n in inter.absent)  # an absence only where it is sure
             )
         if hit:
             found.append(inter)
@@ -264,26 +326,29 @@ def _patterns(level: dict[int, float], one_sided: set[int], g: _Grades) -> tuple
     return tuple(inter.key for inter in found if inter.key not in subsumed)
 
 
-def _compounds(level: dict[int, float]) -> tuple[str, ...]:
-    """The largest compound expressions (Du et al. 2014) whose AUs are all measured at band B or more."""
-    strong = {n for n, v in level.items() if v >= PATTERN_MIN_INTENSITY}
-    matched = [c for c in COMPOUND_EXPRESSIONS if strong.issuperset(c.aus)]
+def _compounds(face: _Face, label: str, evidences: dict[str, EmotionEvidence]) -> tuple[str, ...]:
+    """The largest compound expressions (Du et al. 2014) whose AUs are all strong, one of whose two
+    emotions is the conclusion, and both of whose emotions have AU support in this face."""
+    strong = _strong(face)
+    supported = {e for e, ev in evidences.items() if any(int(c[2:]) in strong for c in ev.supporting)}
+    matched = [c for c in COMPOUND_EXPRESSIONS
+               if strong.issuperset(c.aus) and label in c.components and supported.issuperset(c.components)]
     most = max((len(c.aus) for c in matched), default=0)
     return tuple(c.name for c in matched if len(c.aus) == most)
 
 
-def _emotion_evidence(label: str, evidence: float, probability: float, ranked: list[int], active: set[int],
-                      one_sided: set[int], g: _Grades) -> EmotionEvidence:
-    """What the active AUs say for and against one emotion. `missing` lists only defining AUs whose
-    absence the estimator can vouch for (grade good or fair); the others are "not measured"."""
+def _emotion_evidence(label: str, evidence: float, probability: float, face: _Face) -> EmotionEvidence:
+    """What the present AUs say for and against one emotion. `missing` lists its `facs.DEFINING`
+    groups that are confidently absent (every AU of the group reliable and at or below CONFIDENT_ABSENCE)."""
     proto = EMOTION_PROTOTYPES.get(label)
+    ranked = list(face.level)
     if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
         opposing = tuple(f"AU{n}" for n in ranked if _EMOTIONS_FOR[n])
         return EmotionEvidence(label, round(evidence, 3), round(probability, 3), (), opposing, ())
-    pool = one_sided if proto.unilateral else active
+    pool = face.one_sided if proto.unilateral else set(ranked)
     supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
     opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
-    missing = tuple(f"AU{n}" for n in _CORE[label] if n not in pool and g.absence_ok[n])
+    missing = tuple("/".join(f"AU{n}" for n in group) for group in DEFINING[label] if all(n in face.absent for n in group))
     return EmotionEvidence(label, round(evidence, 3), round(probability, 3), supporting, opposing, missing)
 
 
@@ -294,35 +359,15 @@ def _classifier_top(probs: np.ndarray | None, prob_labels: Sequence[str]) -> tup
     return str(prob_labels[c]), round(float(probs[c]), 3)
 
 
-def _conclusion(
-    target: str | None, classifier_label: str | None, classifier_p: float | None, probs: np.ndarray | None,
-    prob_labels: Sequence[str], evidences: list[EmotionEvidence], evidences_sorted: tuple[EmotionEvidence, ...],
-) -> tuple[str, str, float | None]:
-    """(label, label_source, probability): the ground truth when given (instruction data), else the
-    classifier's decision, else the AU evidence's."""
-    if target is not None:
-        if classifier_label is not None and target in prob_labels:
-            return target, "ground-truth", round(float(probs[list(prob_labels).index(target)]), 3)  # type: ignore[index]
-        p = evidences[EXPRESSIONS.index(target)].probability if target in EXPRESSIONS else None
-        return target, "ground-truth", p
-    if classifier_label is not None:
-        return classifier_label, "classifier", classifier_p
-    return evidences_sorted[0].label, "au-evidence", evidences_sorted[0].probability
-
-
-def _caveats(
-    label: str, label_source: str, probability: float | None, classifier_p: float | None, agreement: bool | None,
-    au_label: str, evidences: list[EmotionEvidence], evidences_sorted: tuple[EmotionEvidence, ...],
-    neutral_evidence: float,
-) -> tuple[str, ...]:
+def _caveats(label: str, label_source: str, probability: float | None, agreement: bool | None, au_label: str,
+             label_ev: EmotionEvidence | None, neutral_evidence: float, uncertain: bool) -> tuple[str, ...]:
     caveats = []
-    label_ev = next((e for e in evidences if e.label == label), None)
     if label != "neutral" and (label_ev is None or label_ev.evidence <= neutral_evidence):
         caveats.append("weak_evidence")
-    if label_source == "classifier" and classifier_p is not None and classifier_p < LOW_CONFIDENCE:
+    if label_source != "ground-truth" and probability is not None and probability < LOW_CONFIDENCE:
         caveats.append("low_confidence")
-    if evidences_sorted[0].probability - evidences_sorted[1].probability < AMBIGUITY_MARGIN:
-        caveats.append("ambiguous")
+    if uncertain:
+        caveats.append("uncertain")
     if label_ev is not None and label != "neutral" and label_ev.opposing:
         caveats.append("opposing_aus")
     if agreement is False:
@@ -332,156 +377,111 @@ def _caveats(
     return tuple(caveats)
 
 
-#: Caveats the conclusion states, in this order, at most `MAX_CAVEATS`: the disagreement with the AU
-#: reading comes first (it is the one the reader must not miss), then what weakens the label.
-CAVEAT_ORDER: tuple[str, ...] = ("disagreement", "label_differs_from_au", "low_confidence", "opposing_aus",
-                                 "weak_evidence", "ambiguous")
-MAX_CAVEATS = 2
-
-
-def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None = None) -> str:
+# -- the text ---------------------------------------------------------------------------------------
+def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None = None,
+           final: dict[str, float] | None = None) -> str:
     """The three-section text of an explanation's structured fields (`x`: Explanation fields).
 
-    The interpretation states what the AUs show, then argues for the conclusion's label from the
-    evidence it rests on. Where the conclusion's label is not the AU reading (the classifier or the
-    dataset label says otherwise), one sentence says so and names what each rests on; the
-    conclusion repeats it as its first caveat. `g`: the estimator's grades (default the mesh's).
-    The sections are written in order, so the seeded wording picks the same variants as ever.
+    `final`: the decision's probability per label, the only probabilities the text gives (one per
+    emotion). `g`: the estimator's grades (default the mesh's).
     """
     g = g or _grades(profile_of(None))
-    observations = _observation_sentences(x, t, w)
-    interpretation = _interpretation_sentences(x, t, w, g)
-    conclusion = _conclusion_sentences(x, t, w)
+    final = final or {}
     h = t["headings"]
     return (
-        f"{h['observations']}: {' '.join(observations)}\n"
-        f"{h['interpretation']}: {' '.join(interpretation)}\n"
-        f"{h['conclusion']}: {' '.join(conclusion)}"
+        f"{h['observations']}: {' '.join(_observation_sentences(x, t, w))}\n"
+        f"{h['interpretation']}: {' '.join(_interpretation_sentences(x, t, w, g, final))}\n"
+        f"{h['conclusion']}: {' '.join(_conclusion_sentences(x, t, w))}"
     )
 
 
+def _associated(o: AUObservation, x: dict[str, Any]) -> tuple[str, ...]:
+    """At most two emotions an AU is a sign of, those this face's reading is about first."""
+    about = [x["label"], x.get("runner_up"), x["au_label"]]
+    ranked = sorted(o.evidence_for, key=lambda e: (e not in about, o.evidence_for.index(e)))
+    return tuple(ranked[:2])
+
+
 def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
-    band_words = t["band_words"]
     out = []
-    for o in x["observations"]:
-        desc = AU_BY_NUMBER[int(o.code[2:])].description.split(" (")[0]
-        if o.evidence_for:
-            evidence = w.pick(t["observation_evidence"], emotions=w.join(o.evidence_for, "list_or"))
-        else:
-            evidence = w.pick(t["observation_no_emotion"])
-        s = w.pick(
-            t["observation"], code=o.code, name=o.name, band=o.band, value=f"{o.intensity:.1f}",
-            band_word=band_words[o.band], description=desc, evidence=evidence,
-        )
-        if o.code in {f"AU{n}" for n in ONE_SIDED_AUS} and o.asymmetry >= ASYMMETRY_THRESHOLD:
-            s += w.pick(t["observation_one_sided"], asymmetry=f"{o.asymmetry:.1f}")
-        out.append(s)
+    shown = x["observations"][:MAX_OBSERVATIONS]
+    for o in shown:
+        assoc = _associated(o, x)
+        sign = w.pick(t["observation_sign"], emotions=w.join(assoc, "list_or")) if assoc else ""
+        s = t["observation"].format(movement=t["au_movements"][o.code], code=o.code, band_word=t["band_words"][o.band],
+                                    sign=sign)
+        if int(o.code[2:]) in ONE_SIDED_AUS and o.asymmetry >= ASYMMETRY_THRESHOLD:
+            s += " " + t["observation_one_sided"]
+        out.append(s[:1].upper() + s[1:])
+    rest = x["observations"][MAX_OBSERVATIONS:]
+    if rest:
+        out.append(w.pick(t["observation_rest"], aus=w.join([f"{o.code} ({t['band_words'][o.band]})" for o in rest])))
     return out or [w.pick(t["no_observation"])]
 
 
-def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
+def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades,
+                              final: dict[str, float]) -> list[str]:
     label, au_label = x["label"], x["au_label"]
-    top = x["evidence"][0]
-    inter: list[str] = []
-    active = set(o.code for o in x["observations"])
+    evid = {e.label: e for e in x["evidence"]}
+    active = {o.code for o in x["observations"]}
+    out: list[str] = []
     for key in x["patterns"]:
-        codes = [f"AU{n}" for n in INTERACTIONS_BY_KEY[key].aus if f"AU{n}" in active]
-        inter.append(w.pick(t["patterns"][key], aus=w.join(codes), be=w.be(codes)))
-    # What the AUs alone say.
-    if top.label == "neutral":
-        inter.append(w.pick(t["dominant_neutral"], score=f"{top.evidence:.2f}", percent=_pct(top.probability)))
+        # The sentence names the pattern's movements that were measured, not the textbook's full set:
+        # "brows and lids raised" would claim an AU5 the face may not show.
+        inter = INTERACTIONS_BY_KEY[key]
+        level = {o.code: o.intensity for o in x["observations"]}
+        codes = [f"AU{n}" for n in (*inter.aus, *inter.any_of)
+                 if level.get(f"AU{n}", 0.0) >= PATTERN_MIN_INTENSITY and g.reliable[n]]
+        moves = w.join([f"{t['au_nouns'][c]} ({c})" for c in codes])
+        out.append(w.pick(t["patterns"][key], moves=moves, moves_cap=moves[:1].upper() + moves[1:]))
+    top = evid[au_label]
+    clear = any(o.intensity >= PATTERN_MIN_INTENSITY for o in x["observations"])
+    if au_label == "neutral":
+        out.append(w.pick(t["au_reading_mixed" if clear else "au_reading_neutral"]))
     else:
-        inter.append(w.pick(t["dominant"], label=top.label, score=f"{top.evidence:.2f}",
-                            percent=_pct(top.probability), aus=w.join(top.supporting)))
-    inter += _agreeing(x, t, w) if label == au_label else _departing(x, t, w, g)
-    if label != "neutral":
-        # Defining AUs the estimator cannot vouch for are named as such, never as absent.
-        unmeasured = g.unmeasured[label]
-        weak = [c for c in g.weak[label] if c not in active]
-        if unmeasured:
-            inter.append(w.pick(t["not_measured"], label=label, aus=w.join(unmeasured), be=w.be(unmeasured)))
-        if weak:
-            inter.append(w.pick(t["weakly_measured"], label=label, aus=w.join(weak), be=w.be(weak)))
-    if x["compounds"]:
-        inter.append(w.pick(t["compound"], names=w.join([f"'{n}'" for n in x["compounds"]], "list_or")))
-    return inter
-
-
-def _agreeing(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
-    """The conclusion is the AU reading: what argues against it, a close runner-up, the classifier."""
-    top, evid = x["evidence"][0], {e.label: e for e in x["evidence"]}
-    out: list[str] = []
-    if top.label == "neutral" and top.opposing:
-        out.append(w.pick(t["against_neutral"], aus=w.join(top.opposing), be=w.be(top.opposing)))
-    elif top.label != "neutral":
-        out.extend(_against(top, w, t))
-    if x["au_secondary"] is not None:
-        # the dominant and the secondary emotion, as ExpLLM's interpretation names them
-        out.append(_secondary(evid[x["au_secondary"]], w, t))
+        out.append(w.pick(t["au_reading"], label=au_label, aus=w.join(top.supporting)))
     if x["classifier_label"] is not None:
-        out.append(w.pick(t["classifier_agrees"], label=x["classifier_label"],
-                          percent=_pct(x["classifier_probability"])))
-    elif x["label_source"] == "au-evidence":
-        out.append(w.pick(t["no_classifier"]))
-    return out
-
-
-def _departing(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
-    """The conclusion departs from the AU reading: say so once, plainly, then argue the label's case."""
-    label, au_label = x["label"], x["au_label"]
-    top, evid = x["evidence"][0], {e.label: e for e in x["evidence"]}
-    own = evid.get(label)
-    out: list[str] = []
-    if x["label_source"] == "classifier":
-        out.append(w.pick(t["classifier_disagrees"], label=label, percent=_pct(x["classifier_probability"]),
-                          au_label=au_label, au_percent=_pct(top.probability)))
-    else:
+        key = "classifier_agrees" if x["classifier_label"] == au_label else "classifier_differs"
+        if key == "classifier_agrees" and au_label == "neutral" and clear:
+            key = "classifier_neutral"  # "agrees" with "no single emotion" would read as agreeing on nothing
+        out.append(w.pick(t[key], label=x["classifier_label"]))
+        if x["label_source"] != "ground-truth" and label != x["classifier_label"]:
+            out.append(w.pick(t["decision_combined"], label=label))
+    if x["label_source"] == "ground-truth" and label != au_label:
         out.append(w.pick(t["label_disagrees"], label=label, au_label=au_label))
-    if x["au_secondary"] not in (None, label):
-        out.append(_secondary(evid[x["au_secondary"]], w, t))
-    if own is not None and label != "neutral":
-        if own.supporting:
-            out.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
-        elif not g.unmeasured[label]:
-            out.append(w.pick(t["label_no_support"], label=label))
-        out.extend(_against(own, w, t))
-    elif label == "neutral" and top.supporting:
-        out.append(w.pick(t["neutral_despite"], aus=w.join(top.supporting), be=w.be(top.supporting)))
+    own = evid.get(label)
+    if own is not None and label != "neutral" and label != au_label and own.supporting:
+        out.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
+    if own is not None and label != "neutral" and own.opposing:
+        out.append(w.pick(t["against_opposing"], label=label, aus=w.join(own.opposing), be=w.be(own.opposing)))
+    if own is not None and own.missing:
+        out.append(w.pick(t["against_missing"], label=label,
+                          movements=w.join([_missing_phrase(m, t) for m in own.missing], "list_or")))
+    unmeasured = [c for c in g.unmeasured.get(label, ()) if not any(a in active for a in c.split("/"))]
+    if label != "neutral" and unmeasured:
+        out.append(w.pick(t["not_measured"], label=label, aus=w.join(unmeasured), be=w.be(unmeasured)))
+    runner = x.get("runner_up")
+    if runner is not None and runner != label and final and final[runner] >= RUNNER_UP_MENTION \
+            and x["label_source"] != "ground-truth" and "uncertain" not in x["caveats"]:
+        out.append(w.pick(t["runner_up"], label=runner, percent=_pct(final[runner])))
+    if x["compounds"]:
+        out.append(w.pick(t["compound"], names=w.join([f"'{n}'" for n in x["compounds"]], "list_or")))
     return out
+
+
+def _missing_phrase(group: str, t: dict[str, Any]) -> str:
+    codes = group.split("/")
+    return t["list_or"].join(f" {t['au_nouns'][c]} ({c}) " for c in codes).strip().replace("  ", " ")
 
 
 def _conclusion_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
     label = x["label"]
     if x["label_source"] == "ground-truth":
-        concl = [w.pick(t["conclusion_ground_truth"], label=label)]
-    else:
-        concl = [w.pick(t["conclusion"], label=label, percent=_pct(x["probability"]))]
-    stated = [c for c in CAVEAT_ORDER if c in x["caveats"]]
-    if "disagreement" in stated or "label_differs_from_au" in stated:
-        stated = [c for c in stated if c not in ("weak_evidence", "ambiguous")]  # already said by the caveat
-    for c in stated[:MAX_CAVEATS]:
-        if c == "low_confidence":
-            concl.append(w.pick(t["caveats"][c], percent=_pct(x["probability"])))
-        elif c in ("label_differs_from_au", "disagreement"):
-            concl.append(w.pick(t["caveats"][c], au_label=x["au_label"]))
-        else:
-            concl.append(w.pick(t["caveats"][c]))
-    return concl
-
-
-def _secondary(sec: EmotionEvidence, w: _Writer, t: dict[str, Any]) -> str:
-    support = w.pick(t["secondary_support"], aus=w.join(sec.supporting)) if sec.supporting else ""
-    return w.pick(t["secondary"], label=sec.label, score=f"{sec.evidence:.2f}", percent=_pct(sec.probability),
-                  support=support)
-
-
-def _against(e: EmotionEvidence, w: _Writer, t: dict[str, Any]) -> list[str]:
-    out = []
-    if e.opposing:
-        out.append(w.pick(t["against_opposing"], label=e.label, aus=w.join(e.opposing), be=w.be(e.opposing)))
-    if e.missing:
-        out.append(w.pick(t["against_missing"], label=e.label, aus=w.join(e.missing), be=w.be(e.missing)))
-    return out
+        return [w.pick(t["conclusion_ground_truth"], label=label)]
+    if "uncertain" in x["caveats"]:
+        return [w.pick(t["conclusion_uncertain"], label=label, percent=_pct(x["probability"]),
+                       other=x["runner_up"], other_percent=_pct(x["runner_up_probability"]))]
+    return [w.pick(t["conclusion"], label=label, percent=_pct(x["probability"]))]
 
 
 def explain_faces(
@@ -492,6 +492,8 @@ def explain_faces(
     temperature: float | None = None,
     language: str = "en",
     seed: int = 0,
+    au_weight: float = AU_WEIGHT,
+    uncertain_margin: float = UNCERTAIN_MARGIN,
 ) -> tuple[Explanation | None, ...]:
     """One explanation per face (None where the face has no finite AUs).
 
@@ -500,6 +502,7 @@ def explain_faces(
         targets: optional ground-truth label per face (instruction data).
         neutral_evidence, temperature: the AU-evidence scoring; None takes the AU estimator's
             (`faces.grading`), chosen on validation data for it.
+        au_weight, uncertain_margin: the decision rule (`decide`).
     Raises:
         ValueError: the faces have no AUs.
     """
@@ -508,7 +511,7 @@ def explain_faces(
     templates = load_templates(language)
     aus = _full_aus(faces.aus, faces.au_codes)
     finite = np.isfinite(aus).all(axis=1)
-    clean = np.nan_to_num(aus, nan=0.0)
+    clean = resolve_conflicts(np.nan_to_num(aus, nan=0.0))
     asym = None if faces.blendshapes is None else one_sidedness(clean, faces.blendshapes)
     profile = faces.grading
     neutral_evidence = profile.neutral_evidence if neutral_evidence is None else neutral_evidence
@@ -523,11 +526,11 @@ def explain_faces(
         probs = None if faces.expression is None else faces.expression[i]
         out.append(
             explain_face(
-                aus[i], evidence[i], au_probs[i],
+                clean[i], evidence[i], au_probs[i],
                 {} if asym is None else dict(zip(ONE_SIDED_AUS, asym[i].tolist())), probs,
                 faces.expression_labels, target=None if targets is None else targets[i],
                 neutral_evidence=neutral_evidence, templates=templates, language=language, seed=seed,
-                profile=profile,
+                profile=profile, au_weight=au_weight, uncertain_margin=uncertain_margin,
             )
         )
     return tuple(out)
@@ -542,6 +545,8 @@ class ChainOfThoughtExplainer(StageBase):
         seed: varies the phrasing reproducibly.
         neutral_evidence, temperature: the AU-evidence scoring; None (default) takes the AU
             estimator's, chosen on validation data for it (`facs.AUProfile`).
+        au_weight, uncertain_margin: the decision rule for the final label (`decide`); the defaults
+            were chosen on validation data for the default pipeline.
         llm_url: an OpenAI-compatible chat endpoint to rephrase explanations; None (default) keeps
             the template text. Replies that fail the faithfulness check are discarded.
         llm_model: model name sent to the endpoint.
@@ -557,16 +562,21 @@ class ChainOfThoughtExplainer(StageBase):
         seed: int = 0,
         neutral_evidence: float | None = None,
         temperature: float | None = None,
+        au_weight: float = AU_WEIGHT,
+        uncertain_margin: float = UNCERTAIN_MARGIN,
         llm_url: str | None = None,
         llm_model: str = "default",
         llm_timeout: float = 30.0,
     ) -> None:
         if temperature is not None and temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if au_weight < 0 or not 0 <= uncertain_margin < 1:
+            raise ValueError(f"au_weight must be ≥ 0 and uncertain_margin in [0, 1); got {au_weight}, {uncertain_margin}")
         load_templates(language)  # unknown language: fail at construction, not on the first face
         self.language, self.seed = language, int(seed)
         self.neutral_evidence = None if neutral_evidence is None else float(neutral_evidence)
         self.temperature = None if temperature is None else float(temperature)
+        self.au_weight, self.uncertain_margin = float(au_weight), float(uncertain_margin)
         self.rewriter = None
         if llm_url:
             from ferx.explain.llm import LLMRewriter
@@ -578,7 +588,7 @@ class ChainOfThoughtExplainer(StageBase):
             return faces  # nothing measured to explain (the AU stage is switched off)
         expl = explain_faces(
             faces, neutral_evidence=self.neutral_evidence, temperature=self.temperature,
-            language=self.language, seed=self.seed,
+            language=self.language, seed=self.seed, au_weight=self.au_weight, uncertain_margin=self.uncertain_margin,
         )
         if self.rewriter is not None:
             expl = tuple(None if e is None else self.rewriter.rewrite(e) for e in expl)

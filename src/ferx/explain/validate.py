@@ -5,9 +5,11 @@ unfaithful reply is discarded). Checks, sentence by sentence:
 
 - an AU named (by code, "AU 12" or "AU12", or by FACS name) must be active, unless the sentence
   states an absence ("absent", "without", ...);
+- a sentence that states an absence may not name an AU that is present;
 - an intensity statement — "intensity C", a value in brackets "(3.2", or a FACS band word
-  ("marked"; one band off is tolerated) — must match the measurement (±0.5) of the AU named
-  nearest to it in the sentence;
+  ("marked"; one band off is tolerated, for rephrased text) — must match the measurement (±0.5) of
+  the AU named nearest to it in the sentence;
+- an emotion is given one probability in the whole text (the decision's), never two;
 - the conclusion section must exist, the first emotion it names must be the explanation's label,
   and a percentage in it, if any, must be the label's probability (±1 point).
 
@@ -34,8 +36,9 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 @dataclass(frozen=True)
 class Issue:
-    """One unfaithful statement: `kind` is "inactive_au", "unknown_au", "intensity", "conclusion"
-    or "structure"."""
+    """One unfaithful statement: `kind` is "inactive_au", "unknown_au", "absent_but_present",
+    "intensity", "two_probabilities", "conclusion" or "structure" (and, from `reasoning_issues`,
+    "silent_disagreement" or "absent_unreliable")."""
 
     kind: str
     message: str
@@ -76,11 +79,14 @@ def validate(text: str, explanation: Explanation, *, templates: dict[str, Any] |
                 if not any(s <= m.start() < e + 40 for s, e, _ in mentions):  # name right after its code
                     mentions.append((m.start(), m.end(), code))
         mentions.sort()
+        absence = any(re.search(r"\b" + c + r"\b", low) for c in ABSENCE_CUES)
         for start, end, code in mentions:
             if int(code[2:]) not in AU_BY_NUMBER:
                 issues.append(Issue("unknown_au", f"{code} is not an AU ferx measures: {sentence!r}"))
             elif code not in measured and not negated:
                 issues.append(Issue("inactive_au", f"{code} is mentioned but not active: {sentence!r}"))
+            elif code in measured and absence:
+                issues.append(Issue("absent_but_present", f"{code} is present, the sentence calls it absent: {sentence!r}"))
         if not mentions:
             continue
         # Each intensity statement belongs to the AU named nearest to it in the sentence (templates
@@ -101,8 +107,21 @@ def validate(text: str, explanation: Explanation, *, templates: dict[str, Any] |
             elif kind == "word" and abs(BANDS.index(band_of_word[said]) - BANDS.index(obs.band)) > 1:
                 issues.append(Issue("intensity", f"{code} is at band {obs.band}, the text calls it {said!r}"))
 
+    issues.extend(_check_probabilities(text, t))
     issues.extend(_check_conclusion(text, explanation, t))
     return ValidationResult(not issues, tuple(issues))
+
+
+def _check_probabilities(text: str, t: dict[str, Any]) -> list[Issue]:
+    """An emotion named with a percentage right after it, "sadness (33%)", has one probability in
+    the whole text."""
+    said: dict[str, set[str]] = {}
+    low = text.lower()
+    for label, words in t["emotion_words"].items():
+        for word in words:
+            for m in re.finditer(r"\b" + re.escape(word.lower()) + r"\s*\((\d{1,3})\s?%", low):
+                said.setdefault(label, set()).add(m.group(1))
+    return [Issue("two_probabilities", f"{label} is given {' and '.join(sorted(p))} %") for label, p in said.items() if len(p) > 1]
 
 
 def _check_conclusion(text: str, explanation: Explanation, t: dict[str, Any]) -> list[Issue]:
@@ -123,9 +142,10 @@ def _check_conclusion(text: str, explanation: Explanation, t: dict[str, Any]) ->
     issues = []
     if first[1] != explanation.label:
         issues.append(Issue("conclusion", f"the conclusion says {first[1]}, the label is {explanation.label}"))
-    # Only the conclusion's first sentence states the label's probability; later ones may quote others.
+    # The first percentage of the conclusion is the label's probability; a runner-up may follow it
+    # ("uncertain between anger (48%) and disgust (41%)").
     head = _SENTENCE.split(conclusion.strip(": \n"), maxsplit=1)[0]
-    for m in _PERCENT.finditer(head):
+    for m in list(_PERCENT.finditer(head))[:1]:
         if explanation.probability is None or abs(float(m.group(1)) - 100 * explanation.probability) > 1.0:
             issues.append(Issue("conclusion", f"the conclusion gives {m.group(1)}%, the probability is "
                                               f"{'unknown' if explanation.probability is None else f'{100 * explanation.probability:.0f}%'}"))
@@ -134,16 +154,15 @@ def _check_conclusion(text: str, explanation: Explanation, t: dict[str, Any]) ->
 
 #: Words that make a sentence claim that an AU is absent (a subset of the negation cues: "not
 #: measured" is no claim of absence).
-ABSENCE_CUES: tuple[str, ...] = ("absent", "missing", "lacks", "without")
+ABSENCE_CUES: tuple[str, ...] = ("absent", "missing", "lacks", "without", "no")
 
 
 def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str, Any] | None = None,
                      profile: AUProfile | None = None) -> tuple[Issue, ...]:
     """Does the reasoning lead to its conclusion, and does it claim only absences it can see?
 
-    - "silent_disagreement": the conclusion's label is not what the AU evidence favours, and the text
-      does not say so — the interpretation must name both readings, and the conclusion must name
-      the AU reading again after the label (its caveat).
+    - "silent_disagreement": the conclusion's label is not what the AU evidence favours, and the
+      interpretation does not say so (it must name both readings).
     - "absent_unreliable": a sentence says an AU is absent ("absent", "missing", "lacks", "without")
       although its estimate is graded below fair (`facs.ActionUnit.absence_reliable`) under
       `profile`, the grades of the AU estimator that measured the face (default the mesh's).
@@ -156,17 +175,19 @@ def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str
     low = text.lower()
     heads = [t["headings"][k].lower() for k in ("interpretation", "conclusion")]
     i_at, c_at = low.find(heads[0]), low.rfind(heads[1])
-    interpretation, conclusion = low[i_at:c_at], low[c_at:]
+    interpretation = low[i_at:c_at]
 
     def names(section: str, label: str) -> list[int]:
         return sorted(m.start() for w in t["emotion_words"][label]
                       for m in re.finditer(r"\b" + re.escape(w.lower()) + r"\b", section))
 
     if explanation.label != explanation.au_label:
-        said_inside = bool(names(interpretation, explanation.au_label)) and bool(names(interpretation, explanation.label))
-        first_label = (names(conclusion, explanation.label) or [len(conclusion)])[0]
-        caveat = any(p > first_label for p in names(conclusion, explanation.au_label))
-        if not (said_inside and caveat):
+        # the interpretation names both readings (once); the conclusion need not repeat it
+        # an AU reading of "neutral" over clear movements is said as "no single emotion" (templates'
+        # "no_emotion_phrases"): that names it as plainly as the word would
+        au_side = names(interpretation, explanation.au_label) or (explanation.au_label == "neutral" and any(
+            p.lower() in interpretation for p in t.get("no_emotion_phrases", ())))
+        if not (au_side and names(interpretation, explanation.label)):
             issues.append(Issue("silent_disagreement", f"the AUs favour {explanation.au_label}, the conclusion says "
                                                        f"{explanation.label} without saying so plainly"))
     for sentence in (s.strip() for s in _SENTENCE.split(text)):

@@ -7,7 +7,10 @@
 - Segments: runs of one expression label per track; a new label must last `min_segment_s` to
   open a segment (shorter flickers stay in the current one). Each closed segment is explained once,
   by the analyzer's explain stage on the segment's mean AUs and probabilities — explanations per
-  segment rather than per frame — and appended to `segments.jsonl` as soon as it closes.
+  segment rather than per frame — and appended to `segments.jsonl` as soon as it closes. Its
+  `label` is the explanation's conclusion (the decision rule on those means, as for a face), so a
+  segment explains its own label; where that differs from the label its frames were grouped by,
+  the latter is kept as `frames_label`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 
 from ferx.facs import OCCURRENCE_THRESHOLD
 from ferx.fsutil import append_bytes
-from ferx.types import Faces
+from ferx.types import Explanation, Faces
 from ferx.video.result import TrackedFrame
 
 
@@ -227,10 +230,15 @@ class SummaryBuilder:
             rec["probabilities"] = {lab: _r(p) for lab, p in zip(self.labels, probs)}
         if aus is not None and self.au_codes is not None:
             rec["aus"] = {c: _r(v) for c, v in zip(self.au_codes, aus) if v >= OCCURRENCE_THRESHOLD}
-            rec["explanation"] = self._explain(probs, aus)
+            e = self._explain(probs, aus)
+            rec["explanation"] = None if e is None else e.text
+            if e is not None and e.label != seg.label:
+                # A segment explains its own label: the decision rule on its mean readings, as for a face;
+                # the label its frames were grouped by is kept beside it.
+                rec["label"], rec["frames_label"] = e.label, seg.label
         append_bytes(self._fd, (json.dumps(rec, allow_nan=False) + "\n").encode())
 
-    def _explain(self, probs: np.ndarray | None, aus: np.ndarray) -> str | None:
+    def _explain(self, probs: np.ndarray | None, aus: np.ndarray) -> Explanation | None:
         if self.explain is None:
             return None
         faces = Faces(
@@ -239,8 +247,7 @@ class SummaryBuilder:
             au_codes=self.au_codes or (), expression_labels=self.labels or (), au_profile=self.au_profile,
         )
         faces = self.explain(faces)
-        e = faces.explanations[0] if faces.explanations else None
-        return None if e is None else e.text
+        return faces.explanations[0] if faces.explanations else None
 
     # -- result ----------------------------------------------------------------------------------
     def finish(self, baselines: dict[int, np.ndarray | None] | None = None) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """English explanation templates (the default language).
 
-Every list holds interchangeable phrasings of the same statement; the explainer picks one with a
-random generator seeded from the face's measurements, so the same face always gets the same text
-and different faces get varied text. Fields in braces are filled from measured values only.
+Where a list holds several phrasings of the same statement, the explainer picks one with a random
+generator seeded from the face's measurements, so the same face always gets the same text. Fields
+in braces are filled from measured values only.
 
-Intensity is always written as "intensity <letter> (<value>, <band word>)": the faithfulness
-validator reads that pattern back, so a template (or an LLM reply) that states a different letter,
-value or band word than was measured is caught.
+Intensity is written as the FACS band word after the AU code, "(AU12, marked)": the faithfulness
+validator reads that pattern back, so a template (or an LLM reply) that states another band than
+was measured is caught. Each emotion gets one probability in a text: the decision rule's.
 """
 
 TEMPLATES = {
@@ -29,151 +29,158 @@ TEMPLATES = {
         "contempt": ["contempt", "contemptuous"],
     },
     # Cues that make a sentence a statement of absence (it may name AUs that are not active).
-    "negation_cues": ["absent", "without", "no ", "not ", "missing", "lacks", "none"],
+    "negation_cues": ["absent", "without", "no ", "not ", "missing", "lacks", "none", "neither"],
     "list_and": "and",
     # Verb agreement for "{aus} {be} ...": singular, plural.
     "be": ["is", "are"],
     "list_or": "or",
-    "observation": [
-        "{code} ({name}) is active at intensity {band} ({value}, {band_word}): {description}{evidence}.",
-        "{code} {name} shows at intensity {band} ({value}, {band_word}), with {description}{evidence}.",
-        "At intensity {band} ({value}, {band_word}), {code} ({name}) means {description}{evidence}.",
-    ],
-    "observation_evidence": [", evidence for {emotions}", ", which points to {emotions}", ", a sign of {emotions}"],
-    "observation_no_emotion": [", part of no emotion prototype", ", not specific to any emotion"],
-    "observation_one_sided": [
-        " It is one-sided: the left and right sides differ by {asymmetry}.",
-        " The two sides of the face differ by {asymmetry} for it.",
-    ],
+    # What each AU looks like, as a clause (key observations).
+    "au_movements": {
+        "AU1": "the inner brows are raised", "AU2": "the outer brows are raised",
+        "AU4": "the brows are lowered and drawn together", "AU5": "the upper lids are raised",
+        "AU6": "the cheeks are raised", "AU7": "the lids are tightened", "AU9": "the nose is wrinkled",
+        "AU10": "the upper lip is raised", "AU12": "the lip corners are pulled up",
+        "AU14": "the lip corners are dimpled", "AU15": "the lip corners are pulled down",
+        "AU16": "the lower lip is pulled down", "AU17": "the chin is pushed up", "AU18": "the lips are puckered",
+        "AU20": "the lips are stretched sideways", "AU22": "the lips are funnelled", "AU23": "the lips are tightened",
+        "AU24": "the lips are pressed together", "AU25": "the lips are parted", "AU26": "the jaw is dropped",
+        "AU27": "the jaw is pulled down, stretching the mouth open", "AU43": "the eyes are closed",
+    },
+    # Each AU as a noun (statements of absence: "there is no cheek raise (AU6)").
+    "au_nouns": {
+        "AU1": "inner-brow raise", "AU2": "outer-brow raise", "AU4": "brow lowering", "AU5": "upper-lid raise",
+        "AU6": "cheek raise", "AU7": "lid tightening", "AU9": "nose wrinkle", "AU10": "upper-lip raise",
+        "AU12": "lip-corner pull", "AU14": "dimpling", "AU15": "lip-corner depression",
+        "AU16": "lower-lip depression", "AU17": "chin raise", "AU18": "pucker", "AU20": "lip stretch",
+        "AU22": "lip funnel", "AU23": "lip tightening", "AU24": "lip press", "AU25": "lip parting",
+        "AU26": "jaw drop", "AU27": "mouth stretch", "AU43": "eye closure",
+    },
+    "observation": "{movement} ({code}, {band_word}){sign}.",
+    "observation_sign": [", a sign of {emotions}", ", typical of {emotions}"],
+    "observation_one_sided": "It is stronger on one side of the face.",
+    "observation_rest": ["Weaker movements: {aus}.", "Also present, weakly: {aus}."],
     "no_observation": [
-        "No action unit reaches intensity A; the face is at rest.",
-        "None of the measured action units reaches intensity A, so the face shows no clear movement.",
+        "No facial movement reaches the trace level (band A).",
+        "None of the measured movements is strong enough to count (band A).",
     ],
+    # Said only when the pattern's AUs are present at band B or more, reliably measured, and the
+    # pattern bears on the conclusion's label.
     "patterns": {
         "duchenne_smile": [
-            "{aus} together form the Duchenne pattern of a felt smile: the cheeks rise with the lip corners.",
-            "The smile reaches the eyes ({aus}), the Duchenne marker of felt enjoyment.",
+            "The cheeks rise with the lip corners: a Duchenne smile, the smile of felt enjoyment.",
+            "The smile reaches the eyes, as a felt (Duchenne) smile does.",
         ],
         "social_smile": [
-            "The smile ({aus}) comes without cheek raising, which is typical of a polite or social smile rather than a felt one.",
-            "The lip corners rise ({aus}) without the cheeks joining in, more a social smile than a felt one.",
+            "The lip corners rise but the cheeks do not: a polite rather than a felt smile.",
+            "The smile stays in the mouth; the cheeks do not join in, as in a social smile.",
         ],
         "sad_brow": [
-            "{aus} together give the raised-and-drawn inner brow seen in sadness and fear.",
-            "The inner brows are raised and pulled together ({aus}), a brow shape of sadness or fear.",
+            "The inner brows are raised and drawn together, the brow of sadness.",
+            "The raised, drawn-together inner brows are a sign of sadness or fear.",
         ],
         "fear_brow": [
-            "{aus} together form the raised, straightened brow typical of fear.",
-            "The whole brow is raised and drawn together ({aus}), the classic fear brow.",
+            "The whole brow is raised and drawn together, the brow of fear.",
         ],
         "sad_mouth": [
-            "{aus} together push the chin up and the lip corners down, the mouth of sadness.",
-            "The mouth shows the sad pattern of {aus}.",
+            "The chin is pushed up under down-turned lip corners, the mouth of sadness.",
         ],
-        # Only found with AU25, AU26 or AU27 active: "open mouth" is then measured.
         "surprise_face": [
-            "{aus} raise the brows and lids above an open mouth, the surprise pattern.",
-            "Raised brows and lids ({aus}) with an open mouth make the surprise pattern.",
+            "{moves_cap} together raise the upper face over an open mouth, the pattern of surprise.",
+            "{moves_cap}: the upper face raised with the mouth open, the face of surprise.",
         ],
         "surprise_brow": [
-            "{aus} raise the brows and lids as in surprise, but the mouth stays closed.",
-            "The brows and lids are raised ({aus}) with the lips together: the upper half of a surprise face.",
+            "{moves_cap} raise the upper face while the mouth stays closed, the upper half of surprise.",
         ],
         "fear_mouth": [
-            "{aus} together stretch the parted lips sideways, as in fear.",
-            "The lips are parted and stretched ({aus}), a fear mouth.",
+            "The parted lips are stretched sideways, the mouth of fear.",
         ],
         "anger_face": [
-            "{aus} together give the lowered brows, fixed eyes and tight lips of anger.",
-            "The combination {aus} is the core pattern of anger.",
+            "{moves_cap} together are the pattern of anger.",
+            "Together, {moves} make the face of anger.",
         ],
         "anger_glare": [
-            "{aus} together make a glare: lowered brows over tightened lids.",
-            "Lowered brows with tightened lids ({aus}) form an angry glare.",
+            "Lowered brows over tightened lids make a glare, typical of anger.",
         ],
         "disgust_nose_lip": [
-            "The upper lip or nose is drawn up ({aus}), the core movement of disgust.",
-            "A raised upper lip or wrinkled nose ({aus}) is typical of disgust.",
+            "The nose wrinkles or the upper lip rises, the core movement of disgust.",
         ],
         "unilateral_smile": [
-            "{aus} {be} stronger on one side of the face; a one-sided smile or dimple is the signature of contempt.",
-            "The mouth movement ({aus}) is one-sided, which is how contempt shows.",
+            "The mouth movement is one-sided, which is how contempt shows.",
         ],
     },
-    "dominant": [
-        "By AU evidence alone the face reads as {label} (score {score}, {percent}%), supported by {aus}.",
-        "The AU evidence points most to {label} (score {score}, {percent}%), through {aus}.",
-        "Taken together, the AUs favour {label} (score {score}, {percent}%), mainly because of {aus}.",
+    # What the measured movements alone point to (no number: the conclusion gives the probability).
+    "au_reading": [
+        "The movements point to {label}, through {aus}.",
+        "Taken together, the movements point to {label} ({aus}).",
     ],
-    "dominant_neutral": [
-        "No emotion's AU evidence exceeds the neutral level ({score}), so by AU evidence the face reads as neutral ({percent}%).",
-        "The AU evidence stays below the neutral level ({score}) for every emotion, so it reads as neutral ({percent}%).",
+    # The AU evidence names no emotion: with nothing at band B or above the face is at rest; with
+    # clear movements it is not "neutral", they just fit no emotion well enough to name one.
+    "au_reading_neutral": [
+        "The movements are too weak to point to an emotion: on their own they read as neutral.",
+        "On their own, the movements read as neutral.",
     ],
-    "secondary": [
-        "{label} comes second (score {score}, {percent}%){support}.",
-        "The next candidate is {label} (score {score}, {percent}%){support}.",
+    "au_reading_mixed": [
+        "Taken alone, the movements fit no single emotion well enough to name one.",
+        "On their own, the movements fit no single emotion clearly enough to name one.",
     ],
-    "secondary_support": [", supported by {aus}", " through {aus}"],
-    # The conclusion's label when it is neither of the two strongest AU readings.
-    "label_support": [
-        "{label} itself is supported by {aus}.",
-        "For {label}, the supporting evidence is {aus}.",
-    ],
-    "label_no_support": [
-        "None of the active AUs supports {label}.",
-        "No active AU speaks for {label}.",
-    ],
-    "against_opposing": [
-        "Against {label}: {aus} {be} active as well.",
-        "Speaking against {label}, {aus} {be} also active.",
-    ],
-    "against_missing": [
-        "For {label}, the defining {aus} {be} absent.",
-        "{label} lacks its defining {aus}, which {be} absent.",
-    ],
-    "against_neutral": [
-        "Against a neutral reading: {aus} {be} active.",
-        "The active {aus} {be} against a neutral face.",
-    ],
-    "compound": [
-        "The active AUs also match the compound expression {names} (Du et al. 2014).",
-        "This combination is also consistent with the compound category {names} (Du et al. 2014).",
-    ],
+    # How "au_reading_mixed" names the AU side's neutral reading (for `validate.reasoning_issues`).
+    "no_emotion_phrases": ["no single emotion"],
     "classifier_agrees": [
-        "The image classifier agrees: it gives {label} {percent}%.",
-        "The image classifier reaches the same answer, {label} at {percent}%.",
+        "The image classifier, which reads the whole face, agrees.",
+        "The image classifier reads the same.",
     ],
-    # Said once, where the conclusion departs from the AU reading: what each side rests on.
-    "classifier_disagrees": [
-        "The image classifier, which reads the whole face's appearance rather than these movements, disagrees: it gives {label} {percent}% where the measured AUs give {au_label} {au_percent}%.",
-        "Here the AU evidence and the image classifier disagree: the measured movements favour {au_label} ({au_percent}%), the classifier, reading the whole face's appearance, {label} ({percent}%).",
+    # Where the movements name no single emotion and the classifier reads the face as neutral.
+    "classifier_neutral": [
+        "The image classifier, which reads the whole face, calls it neutral.",
+        "The image classifier reads the face as neutral.",
+    ],
+    # Said once, where the classifier reads another emotion than the movements.
+    "classifier_differs": [
+        "The image classifier, which reads the whole face's appearance rather than these movements, reads {label} instead.",
+        "The image classifier, reading the face's overall appearance, sees {label} instead.",
+    ],
+    # The decision rule's label is not the classifier's: the movements tipped it (or neither source's
+    # top label won on its own).
+    "decision_combined": [
+        "Weighing the classifier against the movements, {label} is the more likely reading.",
+        "Weighed together, the two make {label} the more likely reading.",
     ],
     # Instruction data: the dataset's label departs from the AU reading.
     "label_disagrees": [
-        "The measured AUs alone lean towards {au_label}, so the {label} reading rests on cues they do not capture.",
-        "By the measured movements alone the face leans towards {au_label}; {label} must rest on more than they show.",
+        "The label is {label}, so it rests on cues the measured movements do not capture.",
+        "The given label, {label}, rests on more than the measured movements show.",
     ],
-    "neutral_despite": [
-        "{aus} {be} too weak to carry an emotion on their own.",
-        "On their own, {aus} {be} not enough for an emotion.",
+    "label_support": [
+        "For {label}, the evidence is {aus}.",
+        "What speaks for {label} is {aus}.",
     ],
-    # Defining AUs the estimator measures too weakly to call absent (graded weak) and not seen here.
-    "weakly_measured": [
-        "{label}'s defining {aus} {be} not seen, but the estimate is too weak to rule {aus} out.",
-        "The estimate does not show {label}'s defining {aus}, though it is too weak to exclude {aus}.",
+    "against_opposing": [
+        "Against {label}: {aus} {be} present as well.",
+        "Speaking against {label}, {aus} {be} also present.",
+    ],
+    # Only for movements graded reliable and read clearly below the trace level.
+    "against_missing": [
+        "There is no {movements}, which {label} usually shows.",
     ],
     # Defining AUs the estimator cannot measure reliably: never called absent.
     "not_measured": [
-        "{label}'s defining {aus} {be} not measured reliably here, so the AUs can neither confirm nor rule it out.",
-        "The AUs that define {label} ({aus}) cannot be measured reliably from this face, so they neither confirm nor exclude it.",
+        "{label}'s typical {aus} cannot be measured reliably, so the movements neither confirm nor rule it out.",
     ],
-    "no_classifier": [
-        "No image classifier ran, so the conclusion rests on the AU evidence alone.",
+    "runner_up": [
+        "The next most likely reading is {label} ({percent}%).",
+        "{label} comes second ({percent}%).",
+    ],
+    "compound": [
+        "The movements also fit the compound expression {names} (Du et al. 2014).",
     ],
     "conclusion": [
+        "{label} ({percent}%).",
         "The expression is {label} ({percent}%).",
-        "Final label: {label} ({percent}%).",
-        "Overall, the face shows {label} ({percent}%).",
+    ],
+    # Neither of the top two clearly wins (the decision rule's margin).
+    "conclusion_uncertain": [
+        "Uncertain between {label} ({percent}%) and {other} ({other_percent}%).",
+        "Most likely {label} ({percent}%), but {other} ({other_percent}%) is nearly as likely.",
     ],
     # Instruction data: the conclusion is the dataset's label, phrased as a model should answer
     # (no probability: the label is given, not estimated).
@@ -182,32 +189,6 @@ TEMPLATES = {
         "Overall, the face shows {label}.",
         "Final label: {label}.",
     ],
-    "caveats": {
-        "weak_evidence": [
-            "The evidence is weak: few AUs support this label.",
-            "Note that the AU evidence for it is weak.",
-        ],
-        "low_confidence": [
-            "The classifier is not confident ({percent}%).",
-            "Its probability is low ({percent}%), so treat it with caution.",
-        ],
-        "ambiguous": [
-            "The AU evidence is ambiguous between the top two readings.",
-            "Two readings are nearly tied on AU evidence.",
-        ],
-        "opposing_aus": [
-            "Some active AUs contradict it.",
-            "The evidence is contradictory: some active AUs argue against it.",
-        ],
-        "disagreement": [
-            "Caveat: the measured AUs point to {au_label} instead, so the label is uncertain.",
-            "This is uncertain: the AU evidence alone points to {au_label}.",
-        ],
-        "label_differs_from_au": [
-            "The measured AUs alone would suggest {au_label}, so they only partly explain it.",
-            "The movements measured alone point to {au_label}; they do not fully account for it.",
-        ],
-    },
     # Instruction-data prompts (ExpLLM's two tasks); "<image>" marks where the image goes.
     "prompt_cot": [
         "<image>\nDescribe the facial expression step by step: the key facial action units, how they combine, and the resulting emotion.",

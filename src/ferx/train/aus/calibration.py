@@ -12,7 +12,7 @@ What is fitted, per AU (numpy only, no network is trained):
    (the best ROC-AUC; a second measure, or an image head instead of the mesh, only where it raises
    the AUC by `PAIR_MARGIN`), the occurrence threshold (the
    best F1, kept where 2.5–25 % of the reference neutral faces read the AU: `REST_PERCENTILES`) and
-   the mid point (the median score of coded occurrences, read as C).
+   the mid point (the median score of coded occurrences, read as C; at least `MIN_SPAN` above A).
    AUs with fewer than `MIN_CODED_CHOICE` coded occurrences keep their first candidate, and below
    `MIN_CODED_THRESHOLD` their threshold comes from the reference faces (`REFERENCE_OCCURRENCE`).
 3. Grades: every reading's AUC, F1, precision and recall measured with leave-one-subject-out
@@ -54,6 +54,9 @@ MAX_MEASURES = 2
 #: allowed; the heads in-sample ahead of the mesh on AU2, AU5 and AU6 were behind it cross-validated,
 #: docs/aus.md).
 PAIR_MARGIN = 0.01
+#: The least distance, in standardised score units (≈ one standard deviation of the reference faces),
+#: from the threshold (band A) to the mid point (band C): band E is then at least 2.3 units above A.
+MIN_SPAN = 1.0
 #: Coded occurrences an AU needs before the coded faces may choose its measures / set its threshold.
 MIN_CODED_CHOICE = 10
 MIN_CODED_THRESHOLD = 8
@@ -300,10 +303,10 @@ def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference
             if number not in AT_REST:
                 lo, hi = np.percentile(ref[neutral], REST_PERCENTILES)
                 threshold = float(np.clip(threshold, lo, hi))
-            q25, q50, q75 = np.percentile(score[y], [25, 50, 75])
-            # the median coded occurrence reads C; where it lies barely above the threshold (or below:
-            # recall under 50 %), half the occurrences' spread above it, so the scale keeps a slope
-            mid = max(float(q50), threshold + max(float(q75 - q25), 0.1) / 2)
+            # the median coded occurrence reads C, but never less than MIN_SPAN above the threshold:
+            # where the coded occurrences crowd just above it, a steeper scale would call most
+            # readings "maximum" (AU14: C at 0.27 standard deviations above A, E at 0.7)
+            mid = max(float(np.median(score[y])), threshold + MIN_SPAN)
             out.append(_reading(code, measures, std, threshold, mid, "coded faces"))
         else:
             threshold = float(np.percentile(ref[neutral], REFERENCE_OCCURRENCE))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferx.aus.logic import RESOLVED as _RESOLVED
-from ferx.aus.logic import resolve, violations
+from ferx.facs import RESOLVED as _RESOLVED
+from ferx.facs import conflicts as violations
+from ferx.facs import resolve_conflicts as resolve
 
 RESOLVED = round(_RESOLVED, 5)
 from ferx.facs import AU_CODES

@@ -1,0 +1,167 @@
+"""The one decision rule for the final label (issue 23): how much the AU evidence weighs against the
+classifier, and when the top two labels are a tie.
+
+Per face (the largest per image; the default analyzer, explain stage off): the classifier's
+probabilities and the AU-evidence probabilities (`facs.au_evidence` with the default AU estimator's
+profile). The rule (`ferx.explain.cot.decide`): p ∝ p_classifier · p_AU^w; "uncertain between X and
+Y" when the top two are closer than a margin m.
+
+Criterion, written before the run:
+- w: among w in W_GRID whose accuracy does not fall by more than 0.5 points below the classifier's
+  (w = 0) on any validation set, the one with the best mean macro-recall over the validation sets
+  (ties: the smaller w). Validation sets: lfw-expressions identity half A, FER+ Valid, and the coded
+  peak frames of ckplus-facs (their emotion labels).
+- m: the largest margin in M_GRID such that, at it and at every smaller margin, the faces flagged
+  "uncertain" are right at most half the time on every validation set ("neither clearly wins").
+Then, once, with `--report`: the held-out sets lfw half B and FER+ Test, classifier alone against the
+rule (and the AU evidence alone, for the README); and ckplus-facs with w chosen without each subject (leave-one-subject-out).
+
+Macro-recall: the mean recall over labels with at least 10 faces in the set.
+
+    python benchmarks/bench_decision_rule.py [--report] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+W_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+M_GRID = (0.05, 0.1, 0.15, 0.2, 0.3)
+VALIDATION = ("lfw A", "FER+ Valid", "CK+")
+HELD_OUT = ("lfw B", "FER+ Test")
+_CK_NAMES = {"happy": "happiness", "sadness": "sadness", "anger": "anger", "disgust": "disgust", "fear": "fear",
+             "surprise": "surprise", "contempt": "contempt"}
+
+
+def _items() -> dict[str, list[tuple[Path, str, str]]]:
+    """Set name → (image, label, group) per image (group: identity or subject, for grouped splits)."""
+    from ferx.data.coded import read_coded_faces
+    from ferx.data.readers import open_dataset
+
+    lfw = open_dataset(f"lfw-expressions:{SHARED / 'lfw-expressions'}", None, partition="halves").samples
+    out = {"lfw A": [(s.path, s.label, s.identity) for s in lfw if s.split == "val"],
+           "lfw B": [(s.path, s.label, s.identity) for s in lfw if s.split == "test"]}
+    for name, split in (("FER+ Valid", "val"), ("FER+ Test", "test")):
+        out[name] = [(s.path, s.label, "") for s in open_dataset(f"ferplus:{SHARED / 'ferplus'}", split).samples]
+    coded = read_coded_faces(SHARED / "ckplus-facs")
+    out["CK+"] = [(f.path, _CK_NAMES[f.emotion], f.subject) for f in coded.faces if f.peak]
+    return out
+
+
+def collect(cache: Path | None) -> dict[str, dict[str, np.ndarray]]:
+    """Per set: classifier probabilities (N, 8), AU-evidence probabilities (N, 8), labels, groups."""
+    from ferx import Analyzer, facs
+
+    sets = {}
+    with Analyzer(explain=None) as analyzer:
+        for name, items in _items().items():
+            path = None if cache is None else cache / f"decision-{name.replace(' ', '_').replace('+', 'p')}.npz"
+            if path is not None and path.is_file():
+                with np.load(path) as z:
+                    sets[name] = {k: z[k] for k in z.files}
+                continue
+            clf, au, labels, groups = [], [], [], []
+            for image, label, group in items:
+                faces = analyzer.analyze(image).faces
+                if not len(faces):
+                    continue
+                f = faces.largest(1)
+                aus = np.nan_to_num(f.aus)
+                profile = f.grading
+                ev = facs.au_evidence(aus, facs.one_sidedness(aus, f.blendshapes), profile)
+                au.append(facs.evidence_probabilities(ev, profile.neutral_evidence, profile.temperature)[0])
+                clf.append(f.expression[0][[f.expression_labels.index(e) for e in facs.EXPRESSIONS]])
+                labels.append(label)
+                groups.append(group)
+            sets[name] = {"clf": np.array(clf), "au": np.array(au), "label": np.array(labels), "group": np.array(groups),
+                          "images": np.array(len(items))}
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(path, **sets[name])
+    return sets
+
+
+def evaluate(d: dict[str, np.ndarray], w: float, margin: float, rows: np.ndarray | None = None) -> dict[str, float]:
+    from ferx.explain.cot import decide
+    from ferx.facs import EXPRESSIONS
+
+    rows = np.arange(len(d["label"])) if rows is None else rows
+    p = np.array([decide(d["au"][i], d["clf"][i], EXPRESSIONS, w, margin).probabilities for i in rows])
+    labels = d["label"][rows]
+    pred = np.array(EXPRESSIONS)[p.argmax(1)]
+    top2 = np.sort(p, 1)[:, -2:]
+    flagged = top2[:, 1] - top2[:, 0] < margin
+    counted = [e for e in EXPRESSIONS if (labels == e).sum() >= 10]
+    return {"accuracy": float((pred == labels).mean()),
+            "macro_recall": float(np.mean([(pred[labels == e] == e).mean() for e in counted])),
+            "flagged": float(flagged.mean()),
+            "flagged_accuracy": float((pred[flagged] == labels[flagged]).mean()) if flagged.any() else float("nan"),
+            "faces": len(rows)}
+
+
+def choose_weight(sets: dict[str, dict[str, np.ndarray]], names: tuple[str, ...], rows: dict[str, np.ndarray] | None = None
+                  ) -> float:
+    rows = rows or {}
+    res = {w: {k: evaluate(sets[k], w, 0.1, rows.get(k)) for k in names} for w in W_GRID}
+    ok = [w for w in W_GRID if all(res[w][k]["accuracy"] >= res[0.0][k]["accuracy"] - 0.005 for k in names)]
+    return max(ok, key=lambda w: (np.mean([res[w][k]["macro_recall"] for k in names]), -w))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--report", action="store_true", help="also the held-out figures (once)")
+    ap.add_argument("--cache", type=Path, help="keep the per-face outputs here")
+    args = ap.parse_args()
+    sets = collect(args.cache)
+    for w in W_GRID:
+        print(f"w={w:4.2f}  " + " | ".join(f"{k}: acc {r['accuracy']:.3f} macro {r['macro_recall']:.3f}"
+                                          for k, r in ((k, evaluate(sets[k], w, 0.1)) for k in VALIDATION)))
+    w = choose_weight(sets, VALIDATION)
+    margin = M_GRID[0]
+    for m in M_GRID:
+        flagged = [evaluate(sets[k], w, m)["flagged_accuracy"] for k in VALIDATION]
+        print(f"w={w} margin {m}: flagged faces right " + ", ".join(f"{k} {a:.2f}" for k, a in zip(VALIDATION, flagged)))
+        if any(a > 0.5 for a in flagged):
+            break
+        margin = m
+    print(f"chosen: au_weight {w}, uncertain_margin {margin}")
+    if not args.report:
+        return
+    from ferx.facs import EXPRESSIONS
+
+    for k in HELD_OUT:
+        base, rule = evaluate(sets[k], 0.0, margin), evaluate(sets[k], w, margin)
+        print(f"{k} ({base['faces']} faces): classifier alone acc {base['accuracy']:.3f} macro {base['macro_recall']:.3f}; "
+              f"rule acc {rule['accuracy']:.3f} macro {rule['macro_recall']:.3f}; flagged uncertain {rule['flagged']:.2f} "
+              f"(right {rule['flagged_accuracy']:.2f})")
+        # the AU evidence alone (the README's "AU-only" figure, quoted with the half it comes from)
+        d = sets[k]
+        au_pred = np.array(EXPRESSIONS)[d["au"].argmax(1)]
+        print(f"{k}: AU evidence alone acc {(au_pred == d['label']).mean():.3f} ({len(au_pred)} faces of {int(d['images'])} images)")
+    ck, oof = sets["CK+"], []
+    for subject in np.unique(sets["CK+"]["group"]):
+        held = np.flatnonzero(ck["group"] == subject)
+        train = {k: sets[k] for k in VALIDATION}
+        w_s = choose_weight(train, VALIDATION, {"CK+": np.flatnonzero(ck["group"] != subject)})
+        oof.append((held, w_s))
+    from ferx.explain.cot import decide
+
+    pred = np.empty(len(ck["label"]), object)
+    for held, w_s in oof:
+        for i in held:
+            pred[i] = EXPRESSIONS[int(decide(ck["au"][i], ck["clf"][i], EXPRESSIONS, w_s, margin).probabilities.argmax())]
+    base = evaluate(ck, 0.0, margin)
+    counted = [e for e in EXPRESSIONS if (ck["label"] == e).sum() >= 10]
+    macro = np.mean([(pred[ck["label"] == e] == e).mean() for e in counted])
+    print(f"CK+ ({len(pred)} faces, w chosen without each subject): classifier alone acc {base['accuracy']:.3f} "
+          f"macro {base['macro_recall']:.3f}; rule acc {(pred == ck['label']).mean():.3f} macro {macro:.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
