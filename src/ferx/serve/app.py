@@ -118,12 +118,14 @@ class ApiError(Exception):
 # -- the analyzer, per process ---------------------------------------------------------------------
 def analyzer_config(settings: ServeSettings) -> AnalyzerConfig:
     """The analyzer configuration the service runs: the YAML config (or defaults) with the service's
-    limits, and LiteRT threads per model set to cores / workers where the config does not say."""
+    limits, and CPU threads per model set to cores / (workers × threads) where the config does not
+    say: every analysis in flight gets its own core, none waits on another's model threads."""
     from ferx.pipeline import with_threads
 
     config = AnalyzerConfig.from_yaml(Path(settings.config)) if settings.config else AnalyzerConfig()
     config = config.with_overrides({"max_faces": settings.max_faces, "max_image_pixels": settings.max_pixels})
-    return with_threads(config, settings.litert_threads or max(1, (os.cpu_count() or 1) // settings.workers))
+    in_flight = settings.workers * settings.threads
+    return with_threads(config, settings.litert_threads or max(1, (os.cpu_count() or 1) // in_flight))
 
 
 class _State:
