@@ -356,3 +356,15 @@ def test_heic_without_pillow_heif_says_how_to_get_it(happy_photo, tmp_path, monk
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if the `heic` extra were not installed
     with pytest.raises(UnsupportedFormatError, match=r"HEIC/HEIF photo.*pip install 'ferx\[heic\]'"):
         load_image(buf.getvalue())
+
+
+def test_one_or_many_keeps_a_single_input_whole(happy_photo, photo_u8):
+    from ferx import Frame
+    from ferx.io import one_or_many
+
+    for single in (str(happy_photo), happy_photo, happy_photo.read_bytes(), photo_u8, Image.fromarray(photo_u8),
+                   Frame(photo_u8)):
+        assert len(list(one_or_many(single))) == 1
+    paths = [happy_photo, happy_photo]
+    assert one_or_many(paths) is paths
+

@@ -427,6 +427,15 @@ def find_images(paths: Iterable[str | os.PathLike], *, recursive: bool = False) 
     return out
 
 
+def one_or_many(inputs: Any) -> Iterable[Any]:
+    """A batch of inputs as an iterable: a single input (a path, bytes, a PIL image, an array, a
+    Frame) becomes a list of one; anything else is returned as it is. `analyze_many("photo.jpg")`
+    iterated the string and reported each character as a missing file (9 failures for one photo)."""
+    if isinstance(inputs, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image, Frame)):
+        return [inputs]
+    return inputs
+
+
 def iter_frames(sources: Iterable[ImageInput], **load_kwargs: Any) -> Iterator[Frame | ImageReadError]:
     """Decode inputs one by one, yielding a Frame or the error that input raised (never raising)."""
     for i, src in enumerate(sources):
