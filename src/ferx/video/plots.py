@@ -116,10 +116,15 @@ def draw_overview(ax: Any, tracks: list[tuple[str, np.ndarray, np.ndarray]]) -> 
 
 
 def _save(fig: Any, stem: Path) -> list[Path]:
+    # The tight box is measured once for both files: `bbox_inches="tight"` draws the figure an extra
+    # time per file to find it, a third of the cost of the timelines.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    bbox = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer()).padded(0.1)
     written = []
     for ext in ("png", "svg"):
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=_DPI, bbox_inches="tight")
+        fig.savefig(buf, format=ext, dpi=_DPI, bbox_inches=bbox)
         target = stem.with_name(f"{stem.name}.{ext}")
         atomic_write_bytes(target, buf.getvalue())
         written.append(target)
