@@ -14,7 +14,9 @@ person throughout and 30 others flashing by for 0.2–0.6 s each — the shape o
 shots, which gave 30 tracks and 60 timeline files.
 
 report: `ferx analyze` of N lfw-expressions photos (every 7th of labels.csv) with --annotate into a
-folder, timed; then `ferx report` of that folder, timed, and its size. Targets: ≤ 2× the analysis,
+folder, timed; then `ferx report` of that folder, timed, and its size; with `--page-height`, also
+the height in px of the page as headless Chromium lays it out at 1280 px wide (needs playwright and
+a `chromium` on PATH). Targets: ≤ 2× the analysis,
 ≤ 10 MB per 300 photos. `--base SRC` also times the report of another ferx source tree on the same
 folder (e.g. `git archive ff184f6 src | tar -x -C /tmp/ferx-base`), in a child process.
 
@@ -129,6 +131,20 @@ def _report_child(src: str, folder: Path, target: Path) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def page_height(report: Path) -> int:
+    """The laid-out height of the report at 1280 px wide, in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(report.as_uri(), timeout=300_000)
+            return int(page.evaluate("document.documentElement.scrollHeight"))
+        finally:
+            browser.close()
+
+
 def bench_report(args: argparse.Namespace) -> None:
     from ferx import AnalyzerConfig
     from ferx.runs.photos import BatchOptions, run_photos
@@ -136,8 +152,9 @@ def bench_report(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ferx-bench-report-"))
     photos = lfw_photos(args.photos)
     print(f"## report of {len(photos)} photos — {_stamp()}")
-    print("| ferx | analysis (ferx analyze --annotate) s | report s | report ÷ analysis | size MB | MB per 300 photos |")
-    print("|---|---|---|---|---|---|")
+    print("| ferx | analysis (ferx analyze --annotate) s | report s | report ÷ analysis | size MB | MB per 300 photos |"
+          + (" page height px |" if args.page_height else ""))
+    print("|---|---|---|---|---|---|" + ("---|" if args.page_height else ""))
     out = tmp / "out"
     t = time.perf_counter()
     summary = run_photos(photos, out, AnalyzerConfig(), BatchOptions(formats=("json",), annotate=True), quiet=True)
@@ -147,8 +164,9 @@ def bench_report(args: argparse.Namespace) -> None:
         target = tmp / f"report-{len(name)}.html"
         seconds = min(_report_child(src, out, target) for _ in range(args.repeat))
         mb = target.stat().st_size / 1e6
+        height = f" {page_height(target):,} |" if args.page_height else ""
         print(f"| {name} | {analysis:.1f} | {seconds:.1f} | {seconds / analysis:.2f} | {mb:.1f} | "
-              f"{mb * 300 / len(photos):.1f} |", flush=True)
+              f"{mb * 300 / len(photos):.1f} |{height}", flush=True)
     print(f"({summary.files} photos, {summary.faces} faces, {summary.files_without_faces} without a face)")
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -162,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--photos", type=int, default=300)
     r.add_argument("--repeat", type=int, default=1)
     r.add_argument("--base", help="the src/ folder of another ferx to time the report of too")
+    r.add_argument("--page-height", action="store_true", help="also each report's height in Chromium")
     args = p.parse_args(argv)
     (bench_video if args.what == "video" else bench_report)(args)
     return 0
