@@ -33,3 +33,20 @@ def test_aus_graded_unreliable_are_not_drawn():
 def test_size_mismatch_raises():
     with pytest.raises(ValueError, match="result is for"):
         annotate(np.zeros((10, 10, 3), np.uint8), FrameResult("x", 20, 20, Faces.empty()))
+
+
+def test_labels_of_a_face_that_reaches_the_edges_stay_in_the_picture(analyzer, happy_photo):
+    """A close-up: the real face's box reaches the bottom of the photo, so the AU line drawn under the
+    box would fall outside it (and did); it is drawn inside the box instead, in the label colour."""
+    from ferx import load_image
+
+    image = load_image(happy_photo)
+    result = analyzer.analyze(image)
+    crop = image[: int(result.faces.boxes[0, 3]) - 4]  # cut just above the chin: the face touches the bottom edge
+    close = analyzer.analyze(crop)
+    box = close.faces.boxes[0]
+    assert len(close.faces) == 1 and box[3] >= crop.shape[0] - 1
+    out = np.asarray(annotate(crop, close))
+    colour = LABEL_COLOURS[close.faces.labels[0]]
+    bottom = out[-12:, int(box[0]) + 2 : int(box[0]) + 60]  # where the AU line now sits
+    assert (bottom == colour).all(axis=-1).mean() > 0.3

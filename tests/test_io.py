@@ -267,3 +267,104 @@ def test_analyzer_finds_the_face_in_a_float_photo_with_overshoot(analyzer, photo
     expected = analyzer.analyze(photo_u8).faces
     assert len(faces) == len(expected) == 1
     np.testing.assert_allclose(faces.boxes, expected.boxes, atol=2)
+
+
+# -- issue 24: inputs a newcomer brings -----------------------------------------------------------
+def _png16(rgb16: np.ndarray) -> bytes:
+    """A 16-bit RGB (or RGBA) PNG written by hand (Pillow cannot write one): IHDR, one IDAT, IEND."""
+    import struct
+    import zlib
+
+    h, w, c = rgb16.shape
+    big = rgb16.astype(">u2")
+    raw = b"".join(b"\x00" + big[y].tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_colour_png_is_read_at_full_depth_and_warns_when_nearly_black(happy_photo):
+    from ferx.io import input_notes
+
+    rgb = load_image(happy_photo)
+    twelve = _png16(rgb.astype(np.uint16) << 4)  # 12-bit camera data in a 16-bit RGB PNG
+    assert Image.open(io.BytesIO(twelve)).mode == "RGB"  # Pillow keeps the high byte only, silently
+    with input_notes() as notes, pytest.warns(InputRangeWarning, match="bit_depth=12"):
+        dark = load_image(twelve)
+    assert dark.max() <= 15 and len(notes) == 1 and "nearly black" in notes[0]
+    np.testing.assert_array_equal(load_image(twelve, bit_depth=12), rgb)
+    full = _png16(rgb.astype(np.uint16) * 257)  # 16-bit data: exactly the 8-bit photo, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(load_image(full), rgb)
+    rgba = np.dstack([rgb.astype(np.uint16) * 257, np.zeros(rgb.shape[:2], np.uint16)])
+    assert (load_image(_png16(rgba)) == 255).all()  # transparent: composited on white, as 8-bit RGBA is
+    with pytest.raises(ImageReadError, match="truncated or corrupt"):
+        load_image(full[: len(full) // 2])
+
+
+def test_input_notes_are_collected_only_inside_the_block_and_per_thread(photo_u8):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ferx.io import input_notes
+
+    over = photo_u8 / 255.0
+    over[0, 0, 0] = 1.1
+
+    def noted(x):
+        with input_notes() as notes, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load_image(x)
+        return notes
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(noted, [over, photo_u8] * 6))
+    assert all(len(n) == 1 and "clipped" in n[0] for n in got[::2]) and all(n == [] for n in got[1::2])
+
+
+def test_urls_and_channels_first_arrays_say_what_is_wrong(photo_u8):
+    with pytest.raises(UnsupportedFormatError, match=r"^https://example.com/a/b.jpg: URLs are not supported"):
+        load_image("https://example.com/a/b.jpg")
+    with pytest.raises(UnsupportedFormatError, match=r"channels-first.*transpose\(1, 2, 0\)"):
+        load_image(np.ascontiguousarray(photo_u8.transpose(2, 0, 1)))
+    with pytest.raises(UnsupportedFormatError, match="channels-first"):
+        load_image(np.ascontiguousarray(photo_u8[..., :1].transpose(2, 0, 1)))
+
+
+def test_heic_and_avif_photos_are_read(happy_photo, tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    rgb = load_image(happy_photo)
+    heic, avif = tmp_path / "photo.heic", tmp_path / "photo.avif"
+    pillow_heif.from_bytes("RGB", (rgb.shape[1], rgb.shape[0]), rgb.tobytes()).save(heic, quality=95)
+    Image.fromarray(rgb).save(avif, quality=95)
+    for path in (heic, avif):
+        out = load_image(path)
+        assert out.shape == rgb.shape and np.abs(out.astype(int) - rgb).mean() < 3, path.name
+    assert find_images([tmp_path]) == [avif, heic]
+
+
+def test_heic_without_pillow_heif_says_how_to_get_it(happy_photo, tmp_path, monkeypatch):
+    import sys
+
+    pillow_heif = pytest.importorskip("pillow_heif")
+    rgb = load_image(happy_photo)
+    buf = io.BytesIO()
+    pillow_heif.from_bytes("RGB", (rgb.shape[1], rgb.shape[0]), rgb.tobytes()).save(buf, format="HEIF")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if the `heic` extra were not installed
+    with pytest.raises(UnsupportedFormatError, match=r"HEIC/HEIF photo.*pip install 'ferx\[heic\]'"):
+        load_image(buf.getvalue())
+
+
+def test_one_or_many_keeps_a_single_input_whole(happy_photo, photo_u8):
+    from ferx import Frame
+    from ferx.io import one_or_many
+
+    for single in (str(happy_photo), happy_photo, happy_photo.read_bytes(), photo_u8, Image.fromarray(photo_u8),
+                   Frame(photo_u8)):
+        assert len(list(one_or_many(single))) == 1
+    paths = [happy_photo, happy_photo]
+    assert one_or_many(paths) is paths
+

@@ -56,3 +56,22 @@ def test_a_closed_model_raises(model):
     model.close()
     with pytest.raises(ClosedError):
         model(np.zeros((1, 128, 128, 3), np.float32))
+
+
+def test_the_delegate_line_of_tflite_stays_off_stderr(tmp_path):
+    """TFLite printed "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every run, -q or
+    not; stderr works as before once the first interpreter is made."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, lfw_paths
+
+    code = ("import sys; from ferx import Analyzer\n"
+            "with Analyzer() as a: a.analyze(sys.argv[1])\n"
+            "print('still here', file=sys.stderr)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", code, str(lfw_paths("happiness", 1)[0])], capture_output=True,
+                          text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "XNNPACK" not in done.stderr and done.stderr.strip() == "still here"

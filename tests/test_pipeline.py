@@ -330,3 +330,10 @@ def test_with_threads_sets_the_declared_cpu_options_and_changes_no_result(happy_
         a, b = two.analyze(happy_photo).faces, one.analyze(happy_photo).faces
         assert one.config.detector.options == {"threads": 1}
         assert np.array_equal(a.aus, b.aus) and np.array_equal(a.landmarks, b.landmarks)
+
+
+def test_analyze_many_of_one_path_analyses_that_photo(analyzer, happy_photo):
+    # issue 24: a single path used to be iterated character by character (9 "missing file" failures)
+    for single in (str(happy_photo), happy_photo, happy_photo.read_bytes()):
+        results = list(analyzer.analyze_many(single))
+        assert len(results) == 1 and len(results[0].faces) == 1

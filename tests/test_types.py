@@ -51,7 +51,7 @@ def test_mask_int_and_slice_indexing_keep_rows_aligned():
     assert len(sub) == mask.sum()
     np.testing.assert_array_equal(sub.landmarks, f.landmarks[mask])
     np.testing.assert_array_equal(sub.aus, f.aus[mask])
-    assert f[2].labels == [f.labels[2]]
+    assert f[2].labels.tolist() == [f.labels[2]]
     assert len(f[1:3]) == 2
     assert [len(x) for x in f] == [1, 1, 1, 1]
     with pytest.raises(IndexError):
@@ -84,7 +84,7 @@ def test_json_round_trip_keeps_every_field():
         np.testing.assert_allclose(getattr(back.faces, name), getattr(f, name), atol=1e-4, err_msg=name)
     np.testing.assert_allclose(back.faces.landmarks, f.landmarks, atol=5e-3)  # 2 decimals
     assert not back.faces.has_landmarks[1] and back.faces.has_landmarks[[0, 2]].all()
-    assert back.faces.labels == f.labels
+    assert back.faces.labels.tolist() == f.labels.tolist()
 
 
 def test_records_have_readable_au_bands():
@@ -179,3 +179,32 @@ def test_field_tuples_name_every_faces_field():
     names = {f.name for f in dataclasses.fields(Faces)}
     assert set(FACE_FIELDS) <= names and set(FACE_FIELDS) - set(ARRAY_FIELDS) == {"explanations"}
     assert names - set(FACE_FIELDS) == {"au_codes", "expression_labels", "au_profile"}  # per-frame, not per-face
+
+
+def test_labels_are_an_array_like_every_other_field():
+    f = make_faces(5)
+    labels = f.labels
+    assert isinstance(labels, np.ndarray) and labels.shape == (5,)
+    top = labels[0]
+    chosen = f[labels == top]  # a mask, as with f.scores > 0.5
+    assert len(chosen) == int((labels == top).sum()) >= 1 and set(chosen.labels) == {top}
+    unscored = f.with_fields(expression=np.full((5, len(EXPRESSIONS)), np.nan))
+    assert unscored.labels.tolist() == [None] * 5 and Faces.empty().labels.shape == (0,)
+
+
+def test_printing_a_result_is_one_short_line():
+    f = make_faces(2)
+    r = FrameResult("photos/a.jpg", 640, 480, f, notes=("no face found",))
+    text = str(r)
+    assert "\n" not in text and len(text) < 300 and "array(" not in text
+    assert text.startswith("FrameResult(source='photos/a.jpg', 640x480, Faces(2 faces: ")
+    assert f"{f.labels[0]} {f.confidences[0]:.2f}" in text and "notes=['no face found']" in text
+    assert repr(Faces.empty()).startswith("Faces(0 faces; fields: boxes scores keypoints")
+    frame = Frame(np.zeros((48, 64, 3), np.uint8), source="clip.mp4", index=3, timestamp=0.125)
+    assert repr(frame) == "Frame(source='clip.mp4', 64x48, index=3, timestamp=0.125)"
+
+
+def test_with_notes_puts_new_notes_first_once():
+    r = FrameResult("a.jpg", 10, 10, Faces.empty(), notes=("no face found",))
+    assert r.with_notes(["clipped"]).with_notes(["clipped", "dark"]).notes == ("dark", "clipped", "no face found")
+    assert r.with_notes([]) is r

@@ -82,9 +82,13 @@ def annotate(
 
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: tuple[int, int, int],
            font: ImageFont.ImageFont | ImageFont.FreeTypeFont, *, above: bool) -> None:
+    """A filled label at `xy`, above or below that point, kept inside the image: a face touching an
+    edge (most close-ups reach the bottom) gets its label inside its box rather than off the picture."""
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     w, h = right - left + 6, bottom - top + 4
+    width, height = draw.im.size
     x, y = xy
-    y = y - h if above and y - h >= 0 else (y if not above else y)
+    y = y - h if above and y - h >= 0 else y
+    x, y = max(0.0, min(x, width - w)), max(0.0, min(y, height - h))
     draw.rectangle((x, y, x + w, y + h), fill=colour)
     draw.text((x + 3 - left, y + 2 - top), text, fill=(0, 0, 0), font=font)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from typing import Any
 
 from ferx import __version__
@@ -47,7 +48,7 @@ from ferx.commands import (
     print_explanations,
 )
 from ferx.config import AnalyzerConfig
-from ferx.errors import ConfigError, FerxError, NoImagesError
+from ferx.errors import ConfigError, FerxError, InputRangeWarning, NoImagesError
 from ferx.report import cli as report_cli  # light: matplotlib is imported only when a report is drawn
 from ferx.runs import cli as runs_cli  # light: pyarrow/Ray/PyAV are imported only by a run that needs them
 from ferx.runs.driver import SetupError
@@ -107,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed the usage error (2), or --help / --version (0)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     try:
-        return int(args.handler(args))
+        with warnings.catch_warnings():
+            # the runs print what decoding an input warned about with its name, and write it in its notes
+            warnings.simplefilter("ignore", InputRangeWarning)
+            return int(args.handler(args))
     except (ConfigError, NoImagesError, SetupError) as e:
         print(f"ferx: error: {e}", file=sys.stderr)
         return 2
@@ -123,12 +127,15 @@ def _print_config(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from ferx.io import find_images
     from ferx.pipeline import Analyzer, Failure
+    from ferx.runs.photos import iter_frames_noted
 
     files = find_images(args.paths, recursive=args.recursive)
     config = explain_config(load_config(args), args)
     failed = 0
     with Analyzer(config) as analyzer:
-        for _, item in analyzer.iter_frames(str(f) for f in files):
+        for _, item, notes in iter_frames_noted(analyzer, [str(f) for f in files]):
+            for note in notes:
+                print(f"ferx: {item.source}: {note}", file=sys.stderr)
             if isinstance(item, Failure):
                 failed += 1
                 print(f"ferx: skipped {item.source}: {item.message}", file=sys.stderr)

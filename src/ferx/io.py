@@ -1,15 +1,20 @@
 """Reading images from whatever a user holds: a path, bytes, a PIL image or a numpy array.
 
 Everything becomes an (H, W, 3) uint8 RGB array with EXIF orientation applied. Each way an input can
-be bad raises its own error with the path and the reason, before any model runs.
+be bad raises its own error with the path and the reason, before any model runs. What a user should
+know about a readable input (a guessed value scale, clipped values, an unreadable EXIF block) is an
+`InputRangeWarning` and, inside `input_notes()`, a sentence for the result's notes.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -30,17 +35,48 @@ ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, I
 
 #: Extensions picked up when scanning a folder (files given explicitly are always tried).
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".pbm", ".pnm"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".pbm", ".pnm",
+     ".avif", ".heic", ".heif"}
 )
+#: ISO-BMFF brands of HEIF still images (HEVC-coded: iPhone photos). AVIF is read by Pillow itself.
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: Smallest side that can hold a detectable face.
 MIN_SIDE = 16
 #: Largest image decoded (12000 x 12000 = 144 Mpx fits); guards against decompression bombs.
 MAX_PIXELS = 200_000_000
 
+_NOTES: ContextVar[list[str] | None] = ContextVar("ferx_input_notes", default=None)
+
+
+@contextmanager
+def input_notes() -> Iterator[list[str]]:
+    """Collect, as sentences for a result's notes, what `load_image` warns about in this context
+    (this thread or task only: a context variable, so threads sharing an Analyzer keep theirs apart).
+    The warnings are still issued.
+
+        with input_notes() as notes:
+            frame = analyzer.decode(data, source=name)
+    """
+    notes: list[str] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def _warn(name: str, text: str, stacklevel: int) -> None:
+    """An InputRangeWarning "NAME: TEXT", and TEXT in the notes being collected."""
+    notes = _NOTES.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
+    warnings.warn(f"{name}: {text}", InputRangeWarning, stacklevel=stacklevel + 1)
+
 # Magic numbers of formats people mistake for images, for a specific message.
 _NOT_IMAGE_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"%PDF", 0, "a PDF document"),
-    (b"ftyp", 4, "an MP4/MOV/HEIC container (video or HEIC photo)"),
+    (b"ftyp", 4, "an MP4/MOV container (a video)"),
     (b"PK\x03\x04", 0, "a ZIP archive"),
     (b"\x1aE\xdf\xa3", 0, "a Matroska/WebM video"),
     (b"RIFF", 0, "a RIFF file (AVI video or WAV audio)"),
@@ -116,6 +152,11 @@ def load_image(
     if isinstance(src, (bytes, bytearray, memoryview)):
         data, name = bytes(src), name or "<bytes>"
     elif isinstance(src, (str, os.PathLike)):
+        if isinstance(src, str) and _URL.match(src):  # Path() would fold "//" and report "no such file"
+            raise UnsupportedFormatError(
+                f"{src}: URLs are not supported; download the image and pass the file or its bytes "
+                "(`ferx batch` reads s3://, gs:// and file:// URIs through fsspec)"
+            )
         data, name = _read_file(Path(src)), name or str(src)
     else:
         raise UnsupportedFormatError(
@@ -123,6 +164,10 @@ def load_image(
         )
     if not data:
         raise ImageReadError(f"{name}: file is empty (0 bytes)")
+    if _is_heif(data):
+        _register_heif(name)
+    elif _is_colour_png16(data):  # Pillow keeps only the high byte of 16-bit colour PNGs
+        return _colour_png16(data, name, bit_depth, min_side, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -148,6 +193,61 @@ BIT_DEPTHS = (8, 10, 12, 14, 16)
 RANGE_TOLERANCE = 0.25
 
 
+def _is_heif(data: bytes) -> bool:
+    """An ISO-BMFF file whose brands name a HEIF still image (an iPhone's HEIC photo)."""
+    if data[4:8] != b"ftyp":
+        return False
+    size = int.from_bytes(data[:4], "big")
+    brands = [data[8:12]] + [data[i:i + 4] for i in range(16, min(size, 64), 4)]
+    return data[8:12] not in (b"avif", b"avis") and any(b in HEIF_BRANDS for b in brands)
+
+
+def _register_heif(name: str) -> None:
+    """Teach Pillow to open HEIF files (pillow-heif, the `heic` extra), or say how to get it."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ModuleNotFoundError:
+        raise UnsupportedFormatError(
+            f"{name}: this is a HEIC/HEIF photo; reading it needs pillow-heif: pip install 'ferx[heic]'"
+        ) from None
+    register_heif_opener()  # idempotent
+
+
+def _is_colour_png16(data: bytes) -> bool:
+    """A PNG whose IHDR declares 16 bits per sample and colour (RGB, RGBA, grey + alpha)."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and data[24] == 16 and data[25] in (2, 4, 6)
+
+
+def _colour_png16(data: bytes, name: str, bit_depth: int | None, min_side: int, max_pixels: int) -> np.ndarray:
+    """A 16-bit colour PNG read at full precision (FFmpeg's PNG decoder through PyAV, a core
+    dependency), then reduced as 16-bit grey files are: 16 bits unless `bit_depth` says otherwise,
+    with a warning (and note) when every value fits in 12 bits."""
+    import av
+
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    _check_size(width, height, name, min_side, max_pixels)
+    try:
+        with av.open(io.BytesIO(data), format="png_pipe") as container:
+            frame = next(container.decode(video=0))
+            fmt = "rgba64le" if frame.format.name.startswith(("rgba", "ya")) else "rgb48le"
+            arr = frame.to_ndarray(format=fmt)
+    except (av.FFmpegError, StopIteration, ValueError) as e:
+        raise ImageReadError(f"{name}: image data is truncated or corrupt ({e})") from None
+    rgb = _int16_to_uint8(arr, bit_depth or 16, name)
+    if bit_depth is None and int(arr[..., :3].max()) <= 4095:
+        _warn_12_bits(name, int(arr[..., :3].max()), stacklevel=4)
+    if rgb.shape[2] == 4:
+        alpha = rgb[..., 3:4].astype(np.float32) / 255.0
+        rgb = (rgb[..., :3] * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(rgb)
+
+
+def _warn_12_bits(name: str, peak: int, stacklevel: int) -> None:
+    _warn(name, f"16-bit image whose values stay <= {peak} (12 bits), so it reads nearly black; if the camera "
+                "wrote 12 bits, read it with ferx.load_image(path, bit_depth=12) (or the sensor's depth) and "
+                "analyse that array", stacklevel + 1)
+
+
 def _load_pil(im: Image.Image, name: str) -> None:
     try:
         with warnings.catch_warnings():
@@ -161,7 +261,7 @@ def _exif_transposed(im: Image.Image, name: str) -> Image.Image:
     try:
         return ImageOps.exif_transpose(im)
     except Exception as e:  # a broken EXIF block should not lose an otherwise good image
-        warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({e})", stacklevel=3)
+        _warn(name, f"ignoring unreadable EXIF orientation ({e})", stacklevel=3)
         return im
 
 
@@ -181,7 +281,7 @@ def _unidentified(data: bytes, name: str) -> ImageReadError:
         if data[offset : offset + len(magic)] == magic:
             return UnsupportedFormatError(
                 f"{name}: this is {what}, not a still image ferx can read "
-                "(JPEG, PNG, WebP, BMP, TIFF, GIF, PNM)"
+                "(JPEG, PNG, WebP, AVIF, HEIC, BMP, TIFF, GIF, PNM)"
             )
     head = data[:64]
     if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
@@ -216,12 +316,7 @@ def _from_pil(im: Image.Image, name: str, bit_depth: int | None, *, from_file: b
             depth = bit_depth if bit_depth is not None else (16 if from_file else None)
             gray = _int16_to_uint8(arr, depth, name)
             if from_file and bit_depth is None and gray.size and int(arr.max()) <= 4095:
-                warnings.warn(
-                    f"{name}: 16-bit image whose values stay <= {int(arr.max())} (12 bits) reads nearly "
-                    "black; pass bit_depth=12 (or the sensor's depth) if the camera wrote fewer bits",
-                    InputRangeWarning,
-                    stacklevel=3,
-                )
+                _warn_12_bits(name, int(arr.max()), stacklevel=3)
             return _gray_to_rgb(gray)
         if mode == "F":
             return _gray_to_rgb(_float_to_uint8(np.asarray(im, dtype=np.float64), name))
@@ -241,12 +336,8 @@ def _int16_to_uint8(arr: np.ndarray, bit_depth: int | None, name: str) -> np.nda
     if bit_depth is None:
         bit_depth = next((d for d in BIT_DEPTHS if peak < 2**d), 16)
         if bit_depth < 16:
-            warnings.warn(
-                f"{name}: 16-bit integer image with maximum {peak}; read as {bit_depth}-bit data "
-                f"(0–{2**bit_depth - 1}). Pass bit_depth= to load_image to state the depth",
-                InputRangeWarning,
-                stacklevel=4,
-            )
+            _warn(name, f"16-bit integer image with maximum {peak}; read as {bit_depth}-bit data "
+                        f"(0–{2**bit_depth - 1}). Pass bit_depth= to load_image to state the depth", stacklevel=4)
     elif peak >= 2**bit_depth:
         raise ImageReadError(
             f"{name}: values up to {peak} do not fit bit_depth={bit_depth} (0–{2**bit_depth - 1}); "
@@ -272,11 +363,7 @@ def _float_to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
             fix = "rescale it to [0, 1], or pass uint8 (0–255)"
         raise UnsupportedFormatError(f"{name}: {seen}; ferx reads float images in [0, 1] ({fix})")
     if lo < 0 or hi > 1:
-        warnings.warn(
-            f"{name}: {seen}, slightly outside [0, 1] (resampling overshoot?); clipped to [0, 1]",
-            InputRangeWarning,
-            stacklevel=4,
-        )
+        _warn(name, f"{seen}, slightly outside [0, 1] (resampling overshoot?); clipped to [0, 1]", stacklevel=4)
     return np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -289,6 +376,11 @@ def _from_array(arr: np.ndarray, channels: str, bit_depth: int | None) -> np.nda
         raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (3, 4):
+        raise UnsupportedFormatError(
+            f"<array>: shape {arr.shape} looks channels-first (C, H, W), as torch tensors are; ferx reads "
+            "(H, W, C): pass arr.transpose(1, 2, 0)"
+        )
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
         raise UnsupportedFormatError(
             f"<array>: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {arr.shape}"
@@ -333,6 +425,15 @@ def find_images(paths: Iterable[str | os.PathLike], *, recursive: bool = False) 
         else:
             out.append(p)  # missing files are reported per item by the batch, not here
     return out
+
+
+def one_or_many(inputs: Any) -> Iterable[Any]:
+    """A batch of inputs as an iterable: a single input (a path, bytes, a PIL image, an array, a
+    Frame) becomes a list of one; anything else is returned as it is. `analyze_many("photo.jpg")`
+    iterated the string and reported each character as a missing file (9 failures for one photo)."""
+    if isinstance(inputs, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image, Frame)):
+        return [inputs]
+    return inputs
 
 
 def iter_frames(sources: Iterable[ImageInput], **load_kwargs: Any) -> Iterator[Frame | ImageReadError]:

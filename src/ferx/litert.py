@@ -15,6 +15,8 @@ Two facts about LiteRT shape what this does:
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -22,6 +24,36 @@ from typing import Any
 import numpy as np
 
 from ferx.errors import ClosedError
+
+
+#: TFLite prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on stderr when the first
+#: interpreter of a process allocates its tensors, whatever the log settings (TF_CPP_MIN_LOG_LEVEL does
+#: not reach TFLite's own logger), and a run with -q showed it every time. So that one allocation
+#: runs with file descriptor 2 pointed at /dev/null; the line is printed once per process, so no
+#: later call needs this.
+_DELEGATE_LOGGED = False
+_DELEGATE_LOCK = threading.Lock()
+
+
+def _allocate(interp: Any) -> None:
+    global _DELEGATE_LOGGED
+    if _DELEGATE_LOGGED:
+        interp.allocate_tensors()
+        return
+    with _DELEGATE_LOCK:
+        if _DELEGATE_LOGGED:
+            interp.allocate_tensors()
+            return
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            interp.allocate_tensors()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            _DELEGATE_LOGGED = True
 
 
 class _Entry:
@@ -65,7 +97,7 @@ class LiteRTModel:
         index = interp.get_input_details()[0]["index"]
         if shape != self.input_shape:
             interp.resize_tensor_input(index, shape)
-        interp.allocate_tensors()
+        _allocate(interp)
         return _Entry(interp, index, [d["index"] for d in interp.get_output_details()])
 
     def _take(self, shape: tuple[int, ...]) -> _Entry | None:

@@ -15,7 +15,7 @@ from ferx.assets import demo_image
 from ferx.config import WHOLE_IMAGE_MAX_SIDE, AnalyzerConfig, StageConfig
 from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
 from ferx.facecrop import frame_crops
-from ferx.io import ImageInput, load_image
+from ferx.io import ImageInput, load_image, one_or_many
 from ferx.stages import SLOTS, PipelineInfo, Stage, StageInfo
 from ferx.types import Faces, Frame, FrameResult
 
@@ -328,7 +328,8 @@ class Analyzer:
         """Analyse inputs one after another, yielding a FrameResult or a Failure for each.
 
         A bad input never stops the batch: its Failure says which input and why. Errors that are
-        not about the input (a broken model file, a bug) still raise.
+        not about the input (a broken model file, a bug) still raise. A single input (one path,
+        bytes, an array) is a batch of one, not an iterable of characters or rows.
         """
         for _, item in self.iter_frames(inputs):
             yield item
@@ -337,7 +338,7 @@ class Analyzer:
         """Like `analyze_many`, also yielding the decoded Frame (None for a failed input), so that a
         caller that draws on the image does not decode it twice."""
         self._check_open()
-        for i, item in enumerate(inputs):
+        for i, item in enumerate(one_or_many(inputs)):
             self._check_open()
             t0 = time.perf_counter()
             name = _source_name(item, i)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -329,14 +329,26 @@ class Faces:
         return self[self.largest_rows(k)]
 
     @property
-    def labels(self) -> list[str | None]:
-        """Top expression label per face (None where no expression was scored)."""
-        if self.expression is None:
-            return [None] * len(self)
-        out: list[str | None] = []
-        for row in self.expression:
-            out.append(None if np.isnan(row).all() else self.expression_labels[int(np.nanargmax(row))])
+    def labels(self) -> np.ndarray:
+        """(N,) top expression label per face, an object array of str (None where no expression was
+        scored), so that it indexes and compares like every other field: `faces[faces.labels == "happiness"]`."""
+        out = np.full(len(self), None, dtype=object)
+        if self.expression is not None:
+            for i, row in enumerate(self.expression):
+                if not np.isnan(row).all():
+                    out[i] = self.expression_labels[int(np.nanargmax(row))]
         return out
+
+    def __repr__(self) -> str:
+        """One line: the count, each face's label and confidence, the fields filled (the arrays
+        themselves are attributes: `faces.boxes`, `faces.aus`, …)."""
+        filled = [name for name in FACE_FIELDS if getattr(self, name) is not None]
+        shown = ", ".join(
+            "face" if lab is None else f"{lab} {conf:.2f}" for lab, conf in zip(self.labels[:8], self.confidences[:8])
+        )
+        more = f", … {len(self) - 8} more" if len(self) > 8 else ""
+        faces = f"{len(self)} face{'' if len(self) == 1 else 's'}" + (f": {shown}{more}" if len(self) else "")
+        return f"Faces({faces}; fields: {' '.join(filled)})"
 
     @property
     def confidences(self) -> np.ndarray:
@@ -373,6 +385,7 @@ class Faces:
             return _round(x, decimals)
 
         records = []
+        labels = self.labels
         for i in range(len(self)):
             rec: dict[str, Any] = {
                 "box": r(self.boxes[i]),
@@ -382,7 +395,7 @@ class Faces:
             if self.expression is not None:
                 probs = self.expression[i]
                 rec["expression"] = {
-                    "label": self.labels[i],
+                    "label": labels[i],
                     "probabilities": dict(zip(self.expression_labels, r(probs))),
                 }
             if self.aus is not None:
@@ -491,6 +504,10 @@ class Frame:
             )
         object.__setattr__(self, "image", np.ascontiguousarray(img))
 
+    def __repr__(self) -> str:
+        when = "" if self.timestamp is None else f", timestamp={self.timestamp:.3f}"
+        return f"Frame(source={self.source!r}, {self.width}x{self.height}, index={self.index}{when})"
+
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
@@ -527,6 +544,17 @@ class FrameResult:
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"FrameResult size must be positive, got {self.width}x{self.height}")
         object.__setattr__(self, "notes", tuple(self.notes))
+
+    def __repr__(self) -> str:
+        """One line, as `print(result)` shows it: source, size, the faces (`Faces.__repr__`), notes."""
+        when = "" if self.timestamp is None else f", frame {self.index} at {self.timestamp:.3f} s"
+        notes = f", notes={list(self.notes)!r}" if self.notes else ""
+        return f"FrameResult(source={self.source!r}, {self.width}x{self.height}{when}, {self.faces!r}{notes})"
+
+    def with_notes(self, notes: Iterable[str]) -> FrameResult:
+        """This result with `notes` in front of its own (those it already has are not repeated)."""
+        new = tuple(n for n in dict.fromkeys(notes) if n not in self.notes)
+        return replace(self, notes=new + self.notes) if new else self
 
     def to_dict(self, *, landmarks: bool = True) -> dict[str, Any]:
         from ferx import __version__

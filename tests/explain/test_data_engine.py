@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ferx.data.readers import Dataset, Sample, open_dataset
-from ferx.explain.data_engine import EngineSettings, generate, parse_ratio
+from ferx.explain.data_engine import EngineSettings, generate, image_name, parse_ratio
 from ferx.explain.validate import validate
 from ferx.facs import AU_CODES, EXPRESSIONS
 from tests.conftest import LFW, SHARED, lfw_paths
@@ -36,7 +36,9 @@ def test_records_per_image_as_in_explllm_lists(ferplus_run):
     records, skipped = read(out / "data.jsonl"), read(out / "skipped.jsonl")
     images = {r["sample"] for r in records}
     assert len(images) + len(skipped) == 40 and report.images == len(images) > 20 and report.written == len(records)
-    samples = {str(s.path): s for s in ds.samples[:40]}
+    root = Path(json.loads((out / "run.json").read_text())["root"])
+    assert root == FERPLUS.resolve()
+    samples = {image_name(s.path, root): s for s in ds.samples[:40]}
     for i in images:
         mine = [r for r in records if r["sample"] == i]
         assert [r["task"] for r in mine] == ["cot", "label", "label", "label"]
@@ -46,7 +48,8 @@ def test_records_per_image_as_in_explllm_lists(ferplus_run):
         turns = r["conversations"]
         assert [t["from"] for t in turns] == (["human", "gpt"] * (2 if r["task"] == "cot" else 1))
         assert turns[0]["value"].startswith("<image>\n")
-        assert Path(r["image"]).exists() and r["label"] == samples[r["image"]].label
+        assert not Path(r["image"]).is_absolute() and r["image"].startswith("FER2013Test/")
+        assert (root / r["image"]).exists() and r["label"] == samples[r["image"]].label
         assert turns[-1]["value"] == r["label"] and all(lab in turns[-2]["value"] for lab in EXPRESSIONS)
         if r["task"] == "cot":
             text = turns[1]["value"]
@@ -112,12 +115,14 @@ def test_bad_images_are_skipped_and_listed(analyzer, tmp_path):
     ds = Dataset("mini", "folders", LFW, EXPRESSIONS, samples)
     report = generate(ds, tmp_path / "out", analyzer, EngineSettings(cot=1, label=0), progress=False)
     records = read(tmp_path / "out" / "data.jsonl")
-    assert [r["image"] for r in records] == [str(good[0])] and records[0]["task"] == "cot"
+    name = {p: image_name(p, LFW) for p in (*good, broken, blank)}  # relative to the dataset root
+    assert name[good[0]] == f"images/{good[0].name}" and name[broken].startswith("../")
+    assert [r["image"] for r in records] == [name[good[0]]] and records[0]["task"] == "cot"
     assert len(records[0]["conversations"]) == 4
     reasons = [(s["id"], s["image"], s["reason"]) for s in report.skipped]
-    assert reasons[0][:2] == ("0000001", str(broken)) and reasons[0][2].startswith("ImageReadError: ")
-    assert reasons[1:] == [("0000002", str(blank), "no face found"), ("0000003", str(good[1]), "no label"),
-                           ("0000004", str(good[1]), "no detected face matches the dataset's box")]
+    assert reasons[0][:2] == ("0000001", name[broken]) and reasons[0][2].startswith("ImageReadError: ")
+    assert reasons[1:] == [("0000002", name[blank], "no face found"), ("0000003", name[good[1]], "no label"),
+                           ("0000004", name[good[1]], "no detected face matches the dataset's box")]
     assert len(read(tmp_path / "out" / "skipped.jsonl")) == 4
     assert validate(records[0]["conversations"][1]["value"], _explanation_of(analyzer, good[0])).ok
 
@@ -134,3 +139,42 @@ def test_ratio_parsing():
     for bad in ("1-3", "0:0", "-1:2", "a:b"):
         with pytest.raises(ValueError):
             parse_ratio(bad)
+
+
+def test_records_name_images_relative_to_the_dataset_root(analyzer, tmp_path):
+    """Built here, trained on elsewhere: the records name each image relative to the dataset root
+    (recorded once in run.json), so another machine's copy of the dataset resolves them; the same
+    dataset moved resumes into the same folder."""
+    root = tmp_path / "here" / "faces"
+    for emotion in ("happiness", "surprise"):
+        (root / emotion).mkdir(parents=True)
+        for p in lfw_paths(emotion, 2):
+            shutil.copy(p, root / emotion / p.name)
+    out = tmp_path / "cot"
+    generate(open_dataset(f"folders:{root}"), out, analyzer, progress=False)
+    run = json.loads((out / "run.json").read_text())
+    assert run["root"] == str(root.resolve()) and run["image_paths"] == "relative to root"
+    elsewhere = tmp_path / "there" / "faces"
+    shutil.copytree(root, elsewhere)
+    shutil.rmtree(tmp_path / "here")
+    records = read(out / "data.jsonl")
+    assert len({r["sample"] for r in records}) == 4 and all(not r["image"].startswith(("/", "..")) for r in records)
+    assert all((elsewhere / r["image"]).is_file() for r in records)
+    last = max(r["sample"] for r in records)  # as if the run had stopped before the last image
+    (out / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records if r["sample"] != last))
+    report = generate(open_dataset(f"folders:{elsewhere}"), out, analyzer, progress=False)
+    assert report.resumed == 3 and report.images == 1
+    assert json.loads((out / "run.json").read_text())["root"] == str(elsewhere.resolve())
+    assert read(out / "data.jsonl") == records  # the same records, whichever copy of the dataset made them
+
+
+def test_data_of_an_earlier_ferx_with_absolute_paths_is_not_mixed(analyzer, tmp_path):
+    out = tmp_path / "cot"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"dataset": "x", "n_samples": 1, "cot": 1, "label": 3, "seed": 0,
+                                              "language": "en", "drop_contradicting": False}))
+    (out / "data.jsonl").write_text(json.dumps({"id": "0000000-1", "sample": 0, "image": "/abs/a.png",
+                                                "contradicts_label": False}) + "\n")
+    ds = Dataset("x", "folders", LFW, EXPRESSIONS, [Sample(lfw_paths("happiness", 1)[0], "happiness")])
+    with pytest.raises(ValueError, match="absolute path"):
+        generate(ds, out, analyzer, progress=False)

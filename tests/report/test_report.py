@@ -75,7 +75,7 @@ def test_report_of_a_batch_names_every_face(batch_out):
     for n, r in enumerate(results):
         for k, face in enumerate(r["faces"]):
             n_faces += 1
-            assert f"{r['source']} — face {k + 1}" in text
+            assert f"{r['source']} — face {k}" in text  # from 0, as in the rows and the JSON
             label = face["expression"]["label"]
             assert label in text
             assert face["explanation"]["text"].split("\n")[0][:60] in html.replace("&#x27;", "'")
@@ -88,10 +88,12 @@ def test_report_of_a_batch_names_every_face(batch_out):
     # self-contained: nothing to fetch
     assert all(u.startswith(("data:", "#")) for u in page.urls)
     assert "<link" not in html and "<script src" not in html
-    # per face: two charts, three views (crop, activation map, AU regions)
-    assert page.tags.count("svg") == 2 * n_faces
+    # per face: expression and AU bars (HTML, no chart images), three views (crop, activation map, AU regions)
+    assert page.tags.count("svg") == 0
+    assert html.count('class="bars"') == n_faces and html.count('class="bars au"') == n_faces
     assert html.count('alt="aligned face crop"') == n_faces
     assert html.count("classifier activation map for") == n_faces
+    assert "au-facs" in html.split("<footer>")[1]  # the footer names the AU estimator that ran
 
 
 def test_report_marks_unreliable_aus():
@@ -105,7 +107,7 @@ def test_report_marks_unreliable_aus():
         assert info.measured == getattr(au, "measured", True)
 
 
-def test_unreliable_aus_labelled_in_chart(analyzer):
+def test_unreliable_aus_labelled_in_bars(analyzer):
     from ferx.report.html import au_info, render_face
 
     photo = lfw_paths("happiness", 1)[0]
@@ -147,7 +149,7 @@ def test_cli_report_and_max_images(batch_out, tmp_path, capsys):
     page = _parse(out.read_text())
     assert len(page.rows) == sum(
         len(json.loads(p.read_text())["faces"]) for p in batch_out.glob("*.json") if p.name != "summary.json")
-    assert out.read_text().count('<section class="image"') == 1
+    assert out.read_text().count('<details class="image"') == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     assert cli.run(parser.parse_args(["report", str(empty)])) == 2
@@ -178,8 +180,9 @@ def test_video_timelines(tmp_path):
     page = _parse(html)
     text = " ".join(page.text)
     assert "track 1" in text and "track 2" in text
-    assert page.tags.count("svg") == 4  # probabilities and AUs per track
+    assert page.tags.count("svg") == 1 + 4  # the overview, probabilities and AUs per track
     assert "AU12 is active." in text
+    assert [r["data-face"] for r in page.rows] == ["track 1", "track 2"]  # each track in the summary table
 
 
 def test_report_of_a_ferx_batch_dataset(tmp_path):
@@ -199,7 +202,8 @@ def test_report_of_a_ferx_batch_dataset(tmp_path):
     assert main(["report", str(out)]) == 0
     page = _parse((out / "report.html").read_text())
     text = " ".join(page.text)
-    assert [r["data-source"] for r in page.rows] == [str(p) for p in photos]
+    assert [r["data-source"] for r in page.rows] == [str(p) for p in photos] + [TALKING.name]
+    assert page.rows[-1]["data-face"] == "track 1"  # the video's track is in the summary table too
     assert "track 1" in text and TALKING.name in text and "broken.jpg" in text
     assert "Key observations" in text  # the explanations travel in the rows (explanation_json)
     # AUs graded by the estimator the dataset recorded: the facs estimator cannot measure AU10 (graded
@@ -209,3 +213,41 @@ def test_report_of_a_ferx_batch_dataset(tmp_path):
     unmeasured = [c for c in AUCalibration.load("au-facs").profile().units if not c.measured]
     assert [u.code for u in unmeasured] == ["AU10"]
     assert "AU intensities by region" in text and "Hatched grey: AU10 cannot be measured reliably" in text
+
+
+def test_images_and_videos_without_faces_are_in_the_summary(tmp_path, analyzer):
+    """A photo and a video in which no face was found are rows of the summary table, not left out."""
+    from ferx.cli import main
+    from tests.video.conftest import clip
+
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(lfw_paths("happiness", 1)[0], media / "face.jpg")
+    blank = np.full((240, 320, 3), 90, np.uint8)  # a plain wall: no face
+    from PIL import Image
+
+    Image.fromarray(blank).save(media / "wall.png")
+    shutil.copy(clip("no_face.mp4"), media / "no_face.mp4")
+    out = tmp_path / "out"
+    assert main(["analyze", str(media), "--out", str(out), "--report", "-q", "--no-timelines"]) == 0
+    page = _parse((out / "report.html").read_text(encoding="utf-8"))
+    rows = {Path(r["data-source"]).name: r for r in page.rows}
+    assert set(rows) == {"face.jpg", "wall.png", "no_face.mp4"}
+    assert rows["wall.png"]["data-label"] == "no face" and "no face found" in rows["wall.png"]["data-caveats"]
+    assert rows["no_face.mp4"]["data-label"] == "no face" and "no face in 9" in rows["no_face.mp4"]["data-caveats"]
+    assert rows["face.jpg"]["data-face"] == "0"
+
+
+def test_a_report_of_many_photos_is_light(analyzer, tmp_path):
+    """Bars are HTML and pictures small WebP: 24 real photos make a report of under 30 kB a photo
+    (300 photos were 23 MB before: 77 kB a photo), and the image sections start closed."""
+    from ferx.report import write_report
+    from ferx.runs.photos import BatchOptions, run_photos
+
+    photos = [p for e in ("happiness", "neutral", "surprise", "sadness") for p in lfw_paths(e, 6)]
+    out = tmp_path / "out"
+    run_photos(photos, out, analyzer.config, BatchOptions(formats=("json",), annotate=True), quiet=True)
+    html = write_report(out).read_text(encoding="utf-8")
+    assert len(html.encode()) < 30_000 * len(photos)
+    assert html.count('<details class="image" id=') == len(photos) and '<details class="image" id="img0" open' not in html
+    assert "data:image/webp;base64," in html and "<svg" not in html

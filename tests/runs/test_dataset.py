@@ -3,6 +3,7 @@ driver."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -169,3 +170,33 @@ def test_a_truncated_video_keeps_its_rows_and_says_why(tmp_path: Path) -> None:
     assert summary.errors[0]["error"] == "VideoTruncated"
     again = run_bulk([str(cut)], out, options=RowOptions(video_fps=2.0), workers=1)
     assert (again.skipped, again.exit_code) == (1, 0)  # final for this dataset, like a failure
+
+
+def test_workers_end_with_a_driver_killed_by_sigkill(collection: Path, tmp_path: Path) -> None:
+    """`kill -9` of the `ferx batch` driver only: its worker processes (models in memory) and the
+    multiprocessing resource tracker used to run on forever; they now end on their own."""
+    import psutil
+
+    out = tmp_path / "ds"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "ferx.scale", str(collection), str(out), "--workers", "2", "--chunk", "2",
+           "--shard-size", "4", "-q"]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
+    manifest = out / "_ferx" / "manifest.jsonl"
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 300  # a safety net for a broken run, not a measurement
+        while proc.poll() is None and time.monotonic() < deadline:
+            children = psutil.Process(proc.pid).children(recursive=True)
+            if len(children) >= 3 and manifest.exists() and manifest.read_bytes().count(b"\n") >= 1:
+                break  # two workers busy and the resource tracker
+            time.sleep(0.1)
+        assert proc.poll() is None and len(children) >= 3
+        os.kill(proc.pid, signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
+        proc.wait()
+        gone, alive = psutil.wait_procs(children, timeout=60)  # a bound on a hang, not a timing check
+        assert not alive, [p.cmdline()[-2:] for p in alive]
+    finally:
+        for p in children:
+            with contextlib.suppress(psutil.Error):
+                p.kill()

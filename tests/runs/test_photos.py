@@ -480,3 +480,22 @@ def test_an_image_without_faces_has_a_row_with_the_columns_of_one_with_faces(tmp
     assert {"source", "label", "AU12", "yaw", "explanation"} <= set(none.columns)
     assert len(none) == 1 and none.n_faces[0] == 0 and none.face.isna().all() and none.notes[0] == "no face found"
     assert len(faces) == 1 and faces.face[0] == 0 and 0 <= faces.AU12[0] <= 5
+
+
+def test_what_decoding_warns_about_is_in_the_notes_and_on_stderr(tmp_path, capsys):
+    """A 16-bit PNG holding 12-bit camera data reads nearly black: the run says so in the image's JSON
+    notes, its rows' notes and one stderr line naming the file, not only as a raw Python warning."""
+    src = _photos(tmp_path / "in", 1)[0]
+    gray = np.asarray(Image.open(src).convert("L")).astype(np.uint16) << 4
+    dark = tmp_path / "in" / "dark12.png"
+    Image.fromarray(gray).save(dark)
+    out = tmp_path / "out"
+    code = main(["analyze", str(tmp_path / "in"), "--out", str(out), "--format", "json,csv"])
+    err = capsys.readouterr().err
+    assert code == 0
+    notes = _jsons(out)[str(dark)]["notes"]
+    assert len(notes) >= 1 and "nearly black" in notes[0] and "bit_depth=12" in notes[0]
+    rows = {r["source"]: r for r in _csv_rows(out)}
+    assert notes[0] in rows[str(dark)]["notes"] and "nearly black" not in rows[str(src)]["notes"]
+    assert f"ferx: {dark}: 16-bit image whose values stay" in err
+    assert "InputRangeWarning" not in err  # said once, with the file's name, not as a Python warning

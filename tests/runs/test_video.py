@@ -130,3 +130,56 @@ def test_refine_runs_the_stages_after_the_detector(analyzer, happy_photo):
     assert result.faces.aus is not None and result.faces.labels == full.faces.labels
     iod = np.linalg.norm(full.faces.landmarks[0, 33, :2] - full.faces.landmarks[0, 263, :2])
     assert np.linalg.norm(result.faces.landmarks[0, :, :2] - full.faces.landmarks[0, :, :2], axis=1).mean() < 0.05 * iod
+
+
+def test_timelines_for_tracks_a_reader_can_use_plus_an_overview(analyzer, people, tmp_path):
+    """Audience shots: one person throughout and six faces flashing by for 0.4 s. Before, every track
+    got its own pair of files (most of them a few frames long); now the long track has its timeline,
+    and the overview shows all seven."""
+    from ferx.video.compose import Actor, still, write_video
+    from ferx.video.plots import MIN_TRACK_S
+
+    faces = [people[k] for k in ("p1", "p2", "p3", "p4", "p0_other_photo")]
+
+    def cast(t: float) -> list:
+        flash = int(t / 0.6)  # a new face every 0.6 s, visible for its first 0.4 s
+        actors = [Actor(people["p0"], still((170, 180), 220))]
+        if 0.6 <= t < 4.2 and t - 0.6 * flash < 0.4:
+            actors.append(Actor(faces[flash % len(faces)], still((470, 150 + 30 * (flash % 3)), 150)))
+        return actors
+
+    clip_path = write_video(tmp_path / "audience.mp4", cast, seconds=4.5)
+    out = tmp_path / "out"
+    run = process_video(analyzer, clip_path, out)
+    summary = json.loads((out / "summary.json").read_text())
+    spans = {t["track"]: t["end"] - t["start"] for t in summary["tracks"]}
+    long = sorted(k for k, v in spans.items() if v >= MIN_TRACK_S)
+    assert 1 in long and len(spans) - len(long) >= 2, spans  # the person throughout, and flashes
+    names = sorted(p.name for p in out.glob("timeline-*"))
+    assert names == ["timeline-overview.png", "timeline-overview.svg",
+                     *sorted(f"timeline-track{k}.{ext}" for k in long for ext in ("png", "svg"))]
+    assert run.status == "complete"
+    svg = (out / "timeline-overview.svg").read_text()
+    assert all(f"#{k}" in svg for k in spans)  # every track is a row of the overview
+
+
+def test_timeline_axes_have_headroom_and_legends_outside(tmp_path):
+    """A probability at 1.0 lay on the frame border under the legend; labels of close colours
+    (two blues, two yellows) were told apart by nothing."""
+    from matplotlib.figure import Figure
+
+    from ferx.facs import EXPRESSIONS
+    from ferx.video.plots import DASHED, draw_probabilities
+
+    t = np.linspace(0, 3, 60)
+    probs = np.zeros((60, len(EXPRESSIONS)))
+    probs[:, EXPRESSIONS.index("happiness")] = 1.0
+    fig = Figure(figsize=(10, 3))
+    ax = fig.subplots()
+    draw_probabilities(ax, t, probs, list(EXPRESSIONS))
+    fig.canvas.draw()
+    assert ax.get_ylim()[1] > 1.05
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes, not over the curves
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert {lab for lab, ls in styles.items() if ls == "--"} == set(DASHED) == {"sadness", "contempt"}

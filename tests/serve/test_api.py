@@ -115,9 +115,9 @@ def test_report_names_every_face(client, face_refs):
     parser = _Names()
     parser.feed(r.text)
     text = " ".join(parser.text)
-    for k in range(1, n + 1):
+    for k in range(n):  # numbered from 0, as in the JSON's rows and the command line (issue 24)
         assert f"group.jpg — face {k}" in text
-    assert f"group.jpg — face {n + 1}" not in text
+    assert f"group.jpg — face {n}" not in text
     assert all(u.startswith(("data:", "#")) for u in parser.urls), [u[:60] for u in parser.urls if not u.startswith(("data:", "#"))]
 
 
@@ -281,6 +281,40 @@ def test_bad_input_on_every_upload_endpoint(client, photo):
     r = client.get("/v1/nothing-here")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     _assert_serving(client, photo)
+
+
+@pytest.mark.parametrize("path, query", [
+    ("/v1/analyze", "landmark=true"),  # a typo of `landmarks`
+    ("/v1/analyze", "maps=false&colour=red"),
+    ("/v1/analyze/annotated", "top_au=2"),
+    ("/v1/report", "views=true"),
+])
+def test_unknown_query_options_are_refused_as_unknown_options_keys_are(client, photo, path, query):
+    r = client.post(f"{path}?{query}", files={"image": ("a.jpg", photo, "image/jpeg")})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    unknown = [kv.split("=")[0] for kv in query.split("&") if kv.split("=")[0] not in ("maps",)]
+    assert body["error"] == "invalid_options" and all(u in body["message"] for u in unknown)
+    _assert_serving(client, photo)
+
+
+@pytest.mark.parametrize("path", ["/v1/analyze/annotated", "/v1/report"])
+def test_an_options_field_where_none_is_read_is_refused(client, photo, path):
+    r = client.post(path, files={"image": ("a.jpg", photo, "image/jpeg")}, data={"options": '{"landmarks": true}'})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_options" and "landmarks" in r.json()["message"]
+
+
+def test_what_decoding_warns_about_is_in_the_answer_notes(client, photo):
+    """A 16-bit PNG holding 12-bit data reads nearly black: the answer says so in its notes."""
+    gray = np.asarray(Image.open(io.BytesIO(photo)).convert("L")).astype(np.uint16) << 4
+    buf = io.BytesIO()
+    Image.fromarray(gray).save(buf, format="PNG")
+    r = client.post("/v1/analyze", files={"image": ("dark12.png", buf.getvalue(), "image/png")})
+    assert r.status_code == 200, r.text
+    notes = r.json()["notes"]
+    assert any("nearly black" in n and "bit_depth=12" in n for n in notes)
+    plain = client.post("/v1/analyze", files={"image": ("a.jpg", photo, "image/jpeg")}).json()["notes"]
+    assert not any("nearly black" in n for n in plain)
 
 
 def test_max_faces(analyzer, face_refs):

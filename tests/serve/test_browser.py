@@ -93,7 +93,7 @@ def test_upload_click_face_shows_explanation_and_heatmaps(server, page):
     assert page.locator("#details").is_hidden()
     box.click()
     page.locator("#details").wait_for(state="visible")
-    assert page.locator("#details-h").inner_text().startswith("Face 1: happiness")
+    assert page.locator("#details-h").inner_text().startswith("Face 0: happiness")  # from 0, as in the rows
     cot = page.locator("#cot").inner_text()
     assert "Conclusion" in cot and len(cot) > 100
     heatmaps = page.locator("#views img.heatmap")
@@ -129,6 +129,13 @@ def test_bad_file_shows_error_and_page_recovers(server, page, tmp_path):
     assert "not an image" in page.locator("#status").inner_text()
     page.set_input_files("#file", str(lfw_paths("happiness", 1)[0]))
     page.locator(".facebox").first.wait_for(state="visible")
+    # a failed upload after a good one: the earlier image and result are no longer shown under the error
+    page.locator(".facebox").first.click()
+    page.locator("#details").wait_for(state="visible")
+    page.set_input_files("#file", str(bad))
+    expect(page.locator("#status")).to_have_class("error", timeout=60_000)
+    assert page.locator("#result").is_hidden() and page.locator(".facebox").count() == 0
+    assert page.locator("#photo").get_attribute("src") is None
 
 
 def test_report_opens_offline_in_browser(server, page):
@@ -141,10 +148,42 @@ def test_report_opens_offline_in_browser(server, page):
     path.write_text(html, encoding="utf-8")
     page.goto(path.as_uri())
     assert page.locator("article.face").count() >= 1
-    assert page.locator("article.face svg").count() >= 2  # the charts rendered inline
+    assert page.locator("article.face .bars i").count() >= 8 + 10  # expression and AU bars, drawn as HTML
+    assert page.locator("article.face .bars i").first.evaluate("e => e.getBoundingClientRect().width") > 0
     page.locator("#faces-table th button[data-key=confidence]").click()
     assert page.locator("#faces-table th[aria-sort=ascending]").count() == 1
     page.screenshot(path=str(artifacts() / "report-single.png"), full_page=True)
+
+
+def test_report_filter_matches_whole_au_codes_and_links_open_sections(page, analyzer, tmp_path):
+    """Typing "AU4" used to match AU43 rows (any code and a longer one: AU1/AU12, AU2/AU25); a link
+    from the table into a closed image section opens it."""
+    from ferx.report import write_report
+    from ferx.report.html import OPEN_UP_TO
+    from ferx.runs.photos import BatchOptions, run_photos
+
+    photos = [p for e in ("happiness", "surprise", "sadness", "neutral") for p in lfw_paths(e, 4)]
+    assert len(photos) > OPEN_UP_TO  # so that the sections start closed
+    out = tmp_path / "out"
+    run_photos(photos, out, analyzer.config, BatchOptions(formats=("json",)), quiet=True)
+    report = write_report(out)
+    page.goto(report.as_uri())
+    rows = page.locator("#faces-table tbody tr")
+    tops = [rows.nth(i).get_attribute("data-top-aus").split() for i in range(rows.count())]
+    codes = {c for t in tops for c in t}
+    pairs = [(a, b) for a in codes for b in codes if b != a and b.startswith(a)]
+    assert pairs, codes  # real faces: AU1 and AU12, AU2 and AU25… appear among these photos' top AUs
+    for short, _ in pairs:
+        page.fill("#f-text", short)
+        shown = [not rows.nth(i).is_hidden() for i in range(rows.count())]
+        assert shown == [short in t for t in tops], short
+    page.fill("#f-text", "")
+    link = rows.nth(3).locator("a")
+    target = link.get_attribute("href")[1:]  # img3-face0, or img3 for a photo without a face
+    section = page.locator(f"details.image:has(#{target})") if "-" in target else page.locator(f"#{target}")
+    assert section.get_attribute("open") is None
+    link.click()
+    assert section.get_attribute("open") is not None and page.locator(f"#{target}").is_visible()
 
 
 def test_api_docs_render_offline(server, page):

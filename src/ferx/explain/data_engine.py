@@ -18,12 +18,19 @@ Output folder:
     skipped.jsonl   samples not used, each with the reason (unreadable, no face, no label)
     stats.json      counts, AU frequencies per label, AU-evidence accuracy, contradictions, validator
     stats.md        the same as readable tables
-    run.json        dataset, ratio, seed, language: a resumed run must use the same ones
+    run.json        dataset, ratio, seed, language: a resumed run must use the same ones; and
+                    `root`, the dataset folder the `image` of every record is relative to
+
+Images are named relative to the dataset root (`FER2013Test/fer0032220.png`, POSIX separators), not by
+their absolute path on the machine that built the data: a data set built here and trained on
+elsewhere joins them with its own copy of the dataset (`root` in run.json says where it was here).
+An image outside the root gets a path that climbs out of it (`../other/x.png`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -114,10 +121,17 @@ def contradicts_label(explanation: Explanation) -> bool:
     return explanation.au_label != explanation.label and own is not None and bool(own.opposing)
 
 
+def image_name(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
+    """How records name an image: its path relative to the dataset root, with "/" separators."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
+
+
 def make_records(sample: Any, explanation: Explanation, settings: EngineSettings, label_set: Sequence[str],
-                 templates: dict[str, Any], index: int) -> list[dict[str, Any]]:
+                 templates: dict[str, Any], index: int, image: str | None = None) -> list[dict[str, Any]]:
     """The records of one image: the CoT conversation (description turn, then label turn) unless
-    left out, then `settings.label` label-only records; each with the measured facts it rests on."""
+    left out, then `settings.label` label-only records; each with the measured facts it rests on.
+    `image` names the image (default: its path as the sample gives it; `generate` passes the path
+    relative to the dataset root)."""
     rng = np.random.default_rng([settings.seed, index])
     contradicts = contradicts_label(explanation)
 
@@ -127,7 +141,8 @@ def make_records(sample: Any, explanation: Explanation, settings: EngineSettings
                 {"from": "gpt", "value": explanation.label}]
 
     common = {
-        "image": str(sample.path), "sample": index, "label": explanation.label, "split": sample.split,
+        "image": str(sample.path) if image is None else image, "sample": index, "label": explanation.label,
+        "split": sample.split,
         "au_label": explanation.au_label, "aus": {o.code: o.intensity for o in explanation.observations},
         "caveats": list(explanation.caveats), "contradicts_label": contradicts,
     }
@@ -194,7 +209,7 @@ def generate(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     samples = list(dataset.samples)[:limit] if limit is not None else list(dataset.samples)
-    _start_run(out, dataset.name, len(samples), settings)
+    _start_run(out, dataset.name, len(samples), settings, dataset.root)
     templates = load_templates(settings.language)
     done = _resume(out, settings)
     report = EngineReport(resumed=len(done))
@@ -206,13 +221,14 @@ def generate(
         for i, sample in todo:
             bar.update(1)
             expl = _explain_sample(analyzer, sample, settings)
+            image = image_name(sample.path, dataset.root)
             if isinstance(expl, str):  # why the sample is skipped
-                item = {"id": f"{i:07d}", "image": str(sample.path), "reason": expl}
+                item = {"id": f"{i:07d}", "image": image, "reason": expl}
                 report.skipped.append(item)
                 skip_f.write(json.dumps(item) + "\n")
                 skip_f.flush()
                 continue
-            recs = make_records(sample, expl, settings, dataset.label_set, templates, i)
+            recs = make_records(sample, expl, settings, dataset.label_set, templates, i, image)
             data_f.write("".join(json.dumps(r) + "\n" for r in recs))
             data_f.flush()  # a crash loses at most the image being written
             report.written += len(recs)
@@ -224,17 +240,22 @@ def generate(
     return report
 
 
-def _start_run(out: Path, name: str, n_samples: int, settings: EngineSettings) -> None:
-    """Write run.json, or refuse an output folder made with other settings or another dataset."""
+def _start_run(out: Path, name: str, n_samples: int, settings: EngineSettings, root: Path) -> None:
+    """Write run.json, or refuse an output folder made with other settings or another dataset. The
+    root may change between runs (the same dataset copied elsewhere: the records are relative to it)."""
     run = {"dataset": name, "n_samples": n_samples, "cot": settings.cot, "label": settings.label,
-           "seed": settings.seed, "language": settings.language, "drop_contradicting": settings.drop_contradicting}
+           "seed": settings.seed, "language": settings.language, "drop_contradicting": settings.drop_contradicting,
+           "image_paths": "relative to root"}
     run_path = out / RUN_FILE
     if run_path.exists():
-        before = json.loads(run_path.read_text())
-        if before != run:
+        before = {k: v for k, v in json.loads(run_path.read_text()).items() if k != "root"}
+        if "image_paths" not in before and (out / DATA_FILE).exists():
+            raise ValueError(f"{out} holds data of an earlier ferx whose records name images by absolute path; "
+                             "use another --out (this ferx names them relative to the dataset root)")
+        if before != run and "image_paths" in before:
             diff = {k: (before.get(k), v) for k, v in run.items() if before.get(k) != v}
             raise ValueError(f"{out} holds data made with other settings {diff}; use another --out or the same settings")
-    atomic_write_text(run_path, json.dumps(run, indent=1))
+    atomic_write_text(run_path, json.dumps({**run, "root": str(Path(root).resolve())}, indent=1))
 
 
 def _resume(out: Path, settings: EngineSettings) -> set[int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ import numpy as np
 
 from ferx.errors import FerxError
 from ferx.fsutil import atomic_write_text
-from ferx.report.html import ReportEntry, TrackTimeline, build_report
+from ferx.report.html import OPEN_UP_TO, ReportEntry, TrackTimeline, VideoEntry, build_report
 from ferx.runs.layout import DATASET, PHOTOS, SEGMENTS, VIDEO, dataset_files, find_runs, photo_ledger, read_summary
 from ferx.types import FrameResult
+from ferx.video.plots import MIN_TRACK_S
 
 REPORT_NAME = "report.html"
 #: Images shown in full by default; the summary table lists the faces of all of them.
@@ -112,49 +113,90 @@ def _segments(run: Path) -> list[dict[str, Any]]:
     return segments
 
 
-def video_timelines(run: Path, *, key_aus: int = 5, max_points: int = 1500) -> list[TrackTimeline]:
-    """Per-track timelines of a video run folder: expression probabilities and the most active AUs
-    over time, from its rows; segments from segments.jsonl."""
-    video = Path(str(read_summary(run).get("source") or run.name)).name
-    return track_timelines(_rows_of(run), video, _segments(run), key_aus=key_aus, max_points=max_points)
+def video_entry(run: Path) -> VideoEntry:
+    """A video run folder as the report shows it: its tracks (charts for those a reader can use), an
+    overview of all of them, and how long it was (also when no face was found in it)."""
+    summary = read_summary(run)
+    video = Path(str(summary.get("source") or run.name)).name
+    return video_of(_rows_of(run), video, _segments(run), skip_aus=_unmeasured(summary.get("analyzer")))
 
 
-def track_timelines(rows: Any, video: str, segments: list[dict[str, Any]] = (), *,  # type: ignore[assignment]
-                    key_aus: int = 5, max_points: int = 1500) -> list[TrackTimeline]:
-    """Per-track timelines of one video's rows (ferx's one table)."""
-    from ferx.report.charts import label_colour, timeline_chart
+def _unmeasured(analyzer: dict[str, Any] | None) -> list[str]:
+    """The AUs the recorded analyzer's estimator cannot measure reliably (none known: none)."""
+    from ferx.facs import profile_of
+    from ferx.stages import PipelineInfo
 
-    if "track" not in rows or rows.empty:
+    if not analyzer:
         return []
-    rows = rows[rows["track"].notna()]
-    probs = [c for c in rows.columns if c.startswith("p_")]
-    aus = [c for c in rows.columns if c.startswith("AU") and not c.endswith("_rel")]
-    out = []
-    for track, g in rows.groupby("track", sort=True):
+    info = PipelineInfo.from_dict(analyzer)
+    grading = profile_of(info.au_profile)
+    return [c for c in info.au_codes or () if (u := grading.unit(c)) is not None and not u.measured]
+
+
+def video_of(rows: Any, video: str, segments: Sequence[dict[str, Any]] = (), *, key_aus: int = 5,
+             max_points: int = 1500, min_track_s: float = MIN_TRACK_S, skip_aus: Sequence[str] = ()) -> VideoEntry:
+    """One video's rows (ferx's one table) as a VideoEntry; AUs in `skip_aus` (not measured reliably)
+    are neither charted nor listed as a track's top AUs."""
+    from ferx.report.charts import overview_chart
+
+    rows = rows.drop(columns=[c for c in skip_aus if c in rows])
+    frames = int(rows["frame"].nunique()) if "frame" in rows else len(rows)
+    t_all = rows["timestamp"].to_numpy(float) if "timestamp" in rows and len(rows) else np.zeros(0)
+    seconds = float(np.nanmax(t_all) - np.nanmin(t_all)) if len(t_all) else 0.0
+    entry = VideoEntry(video, frames, seconds)
+    if "track" not in rows or rows.empty:
+        return entry
+    tracked = rows[rows["track"].notna()]
+    overview = []
+    for track, g in tracked.groupby("track", sort=True):
         g = g.sort_values("timestamp")
-        step = max(1, len(g) // max_points)  # long videos: every step-th row keeps the SVG small
-        g = g.iloc[::step]
         t = g["timestamp"].to_numpy(float)
         track_id = str(int(track)) if float(track).is_integer() else str(track)
-        prob_svg = au_svg = None
-        top = None
+        labels = g["label"].to_numpy(object) if "label" in g else np.full(len(g), None, object)
+        overview.append((f"#{track_id}", t, labels))
+        segs = [s for s in segments if str(s.get("track")) == track_id]
+        entry.tracks.append(_track(g, video, track_id, segs, draw=t[-1] - t[0] >= min_track_s, key_aus=key_aus,
+                                   max_points=max_points))
+    if overview:
+        entry.overview = overview_chart(overview, f"tracks of {video} over time")
+    return entry
+
+
+def _track(g: Any, video: str, track_id: str, segments: list[dict[str, Any]], *, draw: bool, key_aus: int,
+           max_points: int) -> TrackTimeline:
+    """One track's figures (charts only when `draw`: long enough to read)."""
+    from ferx.report.charts import label_colour, timeline_chart
+
+    probs = [c for c in g.columns if c.startswith("p_")]
+    aus = [c for c in g.columns if c.startswith("AU") and not c.endswith("_rel")]
+    t_all = g["timestamp"].to_numpy(float)
+    top, confidence, top_aus = None, float("nan"), ()
+    if probs:
+        means = g[probs].mean()
+        if means.notna().any():
+            top, confidence = str(means.idxmax())[2:], float(means.max())
+    if aus:
+        strongest = g[aus].mean().sort_values(ascending=False)
+        top_aus = tuple(str(c) for c, v in strongest.items() if v >= 1.0)[:3]
+    prob_svg = au_svg = None
+    if draw:
+        step = max(1, len(g) // max_points)  # long videos: every step-th row keeps the SVG small
+        sub = g.iloc[::step]
+        t = sub["timestamp"].to_numpy(float)
         if probs:
-            means = g[probs].mean()
-            top = str(means.idxmax())[2:] if means.notna().any() else None
-            prob_svg = timeline_chart(t, {c[2:]: g[c].to_numpy(float) for c in probs}, ylabel="probability",
+            prob_svg = timeline_chart(t, {c[2:]: sub[c].to_numpy(float) for c in probs}, ylabel="probability",
                                       title=f"expression probabilities of track {track_id}", ylim=(0, 1),
                                       colours={c[2:]: label_colour(c[2:]) for c in probs})
         if aus:
-            strongest = g[aus].mean().sort_values(ascending=False).index[:key_aus]
-            au_svg = timeline_chart(t, {c: g[c].to_numpy(float) for c in strongest}, ylabel="AU intensity (0–5)",
-                                    title=f"strongest AUs of track {track_id}", ylim=(0, 5))
-        segs = [s for s in segments if str(s.get("track")) == track_id]
-        out.append(TrackTimeline(video, track_id, float(t[-1] - t[0]) if len(t) else 0.0, int(len(g) * step),
-                                 top, prob_svg, au_svg, segs))
-    return out
+            strongest_cols = g[aus].mean().sort_values(ascending=False).index[:key_aus]
+            au_svg = timeline_chart(t, {c: sub[c].to_numpy(float) for c in strongest_cols},
+                                    ylabel="AU intensity (0–5)", title=f"strongest AUs of track {track_id}",
+                                    ylim=(0, 5))
+    return TrackTimeline(video, track_id, float(t_all[-1] - t_all[0]) if len(t_all) else 0.0, len(g), top,
+                         prob_svg, au_svg, segments, confidence, top_aus)
 
 
-def _dataset(folder: Path) -> tuple[list[FrameResult], list[TrackTimeline], list[dict[str, str]]]:
+def _dataset(folder: Path) -> tuple[list[FrameResult], list[VideoEntry], list[dict[str, str]]]:
     """A `ferx batch` dataset: its photos rebuilt from their rows, its videos as timelines, its errors."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -173,9 +215,10 @@ def _dataset(folder: Path) -> tuple[list[FrameResult], list[TrackTimeline], list
     profile = PipelineInfo.from_dict(analyzer).au_profile if analyzer else None
     layout = TableLayout.of_columns(rows.columns)
     results = layout.results(rows[rows["kind"] == "image"], au_profile=profile)
-    timelines = [tl for source, g in rows[rows["kind"] == "video"].groupby("source", sort=True)
-                 for tl in track_timelines(g, Path(str(source)).name)]
-    return results, timelines, failures
+    skip = _unmeasured(analyzer)
+    videos = [video_of(g, Path(str(source)).name, skip_aus=skip)
+              for source, g in rows[rows["kind"] == "video"].groupby("source", sort=True)]
+    return results, videos, failures
 
 
 def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES, title: str | None = None) -> str:
@@ -198,14 +241,14 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
                 results.append(r)
                 kept.append(item)
         failures = list(read_summary(runs.photos).get("failed") or [])
-    timelines = [tl for run in runs.videos for tl in video_timelines(run)]
+    videos = [video_entry(run) for run in runs.videos]
     for dataset in runs.datasets:
-        images, tracks, errors = _dataset(dataset)
+        images, dataset_videos, errors = _dataset(dataset)
         results += images
         kept += [(Path(r.source), None) for r in images]
-        timelines += tracks
+        videos += dataset_videos
         failures += errors
-    if not results and not timelines and not failures:
+    if not results and not videos and not failures:
         raise ReportError(f"{folder}: no ferx results found (expected per-image JSON from `ferx analyze`, "
                           "rows from a video run, or a `ferx batch` dataset)")
     shown = results[:max_images]
@@ -213,10 +256,11 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
     subtitle = f"{folder.resolve()} · {len(results)} image(s), {faces} face(s)"
     if len(results) > max_images:
         subtitle += f" · the first {max_images} shown in full, all listed in the table"
-    if timelines:
-        subtitle += f" · {len(timelines)} video track(s)"
+    if videos:
+        subtitle += f" · {len(videos)} video(s), {sum(len(v.tracks) for v in videos)} track(s)"
     return build_report(_entries(kept[:max_images], shown), title=title or f"ferx report — {folder.name}",
-                        subtitle=subtitle, failures=failures, timelines=timelines, extra_rows=results[max_images:])
+                        subtitle=subtitle, failures=failures, videos=videos, extra_rows=results[max_images:],
+                        open_sections=len(shown) + len(videos) <= OPEN_UP_TO)
 
 
 def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
@@ -240,4 +284,4 @@ def report_for_results(results: list[tuple[FrameResult, np.ndarray | None]], *, 
 
 
 __all__ = ["MAX_IMAGES", "REPORT_NAME", "ReportError", "report_for_batch", "report_for_results", "report_html",
-           "video_timelines", "write_report"]
+           "video_entry", "video_of", "write_report"]

@@ -95,19 +95,28 @@ def analyze(args: argparse.Namespace) -> int:
     videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
     if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
-    code = 0
+    code, report = 0, bool(args.report)
     if videos:
         from ferx.video.cli import run_video
 
         code = run_video(args, videos, config)  # each video into OUT/<name>/
-        if code in (130, 143) or not files:
+        if code in (130, 143):
             return code
-    return max(code, _photos(args, files, config, options))
+    if files:
+        photos_code, finished = _photos(args, files, config, options)
+        code, report = max(code, photos_code), report and finished
+        if photos_code in (130, 143):
+            return photos_code
+    if report:  # of the photos and the videos alike: OUT holds both layouts
+        from ferx.report import cli as report_cli
+
+        return max(code, report_cli.after_batch(args.out))
+    return code
 
 
-def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig, options: Any) -> int:
+def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig, options: Any) -> tuple[int, bool]:
+    """The photo run; its exit status, and whether it finished (a report of it is then worth writing)."""
     from ferx.fsutil import printable
-    from ferx.report import cli as report_cli
     from ferx.runs.photos import run_photos
 
     on_result = print_explanations if args.explain else None
@@ -120,11 +129,7 @@ def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig,
               f"\"interrupted\"; run again with --resume to finish", file=sys.stderr)
     elif s.status == "aborted":
         print(f"ferx: error: batch stopped: {s.reason}; fix the output, then run again with --resume", file=sys.stderr)
-    if s.exit_code in (130, 143):
-        return s.exit_code
-    if args.report and s.status == "complete":
-        return s.exit_code or report_cli.after_batch(args.out)
-    return s.exit_code
+    return s.exit_code, s.status == "complete"
 
 
 def register_batch(subparsers: Any) -> argparse.ArgumentParser:

@@ -16,11 +16,14 @@ loop the run.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
+import threading
+import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +76,27 @@ _WORKER: ChunkAnalyzer | None = None
 _INIT_ERROR: BaseException | None = None
 
 
-def _init_worker(config: dict[str, Any], options: dict[str, Any], threads: int) -> None:
+#: How often a worker checks that its driver is still there (seconds).
+PARENT_CHECK_S = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the driver `parent` is gone. A driver killed with SIGKILL cannot stop its
+    pool, and a worker blocked on the task queue would wait forever (it holds that queue's write end
+    too, so it never sees end-of-file), with its models in memory and the resource tracker alive
+    beside it: the orphan is re-parented, which this thread notices within PARENT_CHECK_S."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)  # nothing of this worker's is worth finishing: the driver commits, and it is gone
+
+    threading.Thread(target=watch, name="ferx-parent-watch", daemon=True).start()
+
+
+def _init_worker(config: dict[str, Any], options: dict[str, Any], threads: int, parent: int) -> None:
     global _WORKER, _INIT_ERROR
+    _exit_with_parent(parent)
     # Ctrl-C reaches the whole process group; the driver decides what happens (it stops the pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -124,7 +146,7 @@ class LocalEngine:
 
         # spawn: the driver may hold threads (tqdm, pyarrow); forking them is unsafe
         self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                         initargs=(self.config, self.options, self.threads))
+                                         initargs=(self.config, self.options, self.threads, os.getpid()))
 
     def run(self, items: Sequence[Item]) -> Iterator[Any]:
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -200,6 +222,48 @@ class LocalEngine:
 
 # -- Ray ------------------------------------------------------------------------------------------------
 
+#: Longest wait for a TCP connection when checking that a cluster's address answers.
+CONNECT_S = 10.0
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_S) -> None:
+    """Refuse, within `timeout` seconds and saying why, a Ray address nothing answers on: a private
+    cluster needs loopback (127.0.0.1); HOST:PORT and ray://HOST:PORT need that port. Ray itself
+    waits for ever in both cases, printing only its own retries."""
+    import socket
+
+    if address in (None, "local"):
+        try:
+            with socket.socket() as server:
+                server.bind(("127.0.0.1", 0))
+                server.listen(1)
+                with socket.create_connection(server.getsockname(), timeout=timeout):
+                    pass
+        except OSError as e:
+            raise BulkError(f"--engine ray starts a private cluster on 127.0.0.1, but this machine's loopback "
+                            f"interface does not answer ({e.strerror or e}); bring it up (ip link set lo up), "
+                            "give --address of a running cluster, or use --engine local") from None
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms: Ray finds the cluster itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        raise BulkError(f"--address {address}: nothing answers there ({e.strerror or e}); is the Ray cluster "
+                        "running and reachable from this machine?") from None
+
+
+def quiet_ray() -> None:
+    """Keep Ray's own log lines off a successful run's terminal: its C++ components (an error-level
+    line about actor constructor arguments on every run, IP-detection warnings) unless the user set
+    RAY_BACKEND_LOG_LEVEL, and Ray Data's start/finish lines. Failures still reach the run as
+    exceptions, reported by ferx."""
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
 
 class RayEngine:
     """Ray Data `map_batches` with an actor pool of `workers` actors (1 CPU each), `chunk` inputs
@@ -221,21 +285,22 @@ class RayEngine:
         self._started = False
 
     def start(self) -> PipelineInfo:
+        check_reachable(self.address)  # seconds, before any model is loaded
         return check_analyzer(self.config)
 
     def _connect(self) -> int:
-        import logging
-
         import ray
 
         if not ray.is_initialized():
+            quiet_ray()
             if self.address in (None, "local"):
                 # A private cluster on loopback only: nothing listens on other interfaces.
-                ray.init(address="local", num_cpus=self.workers or os.cpu_count() or 1, include_dashboard=False,
-                         _node_ip_address="127.0.0.1", logging_level=logging.WARNING, log_to_driver=False,
-                         configure_logging=True)
+                kwargs: dict[str, Any] = dict(address="local", num_cpus=self.workers or os.cpu_count() or 1,
+                                              include_dashboard=False, _node_ip_address="127.0.0.1",
+                                              configure_logging=True)
             else:
-                ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+                kwargs = dict(address=self.address)
+            ray.init(logging_level=logging.ERROR, log_to_driver=False, **kwargs)
             self._started = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
         return max(1, min(self.workers or cpus, cpus))
@@ -275,7 +340,14 @@ class RayEngine:
             # arguments go away in 2.64, hence the upper bound of the `ray` extra.
             warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
             ds = self._map(ds, size, chunk)
-        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
+        quiet_ray()  # Ray Data configures its loggers when first used
+        batches = iter(ds.iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1))
+        while True:
+            with warnings.catch_warnings():  # "the operator only received 1 input(s)…": fewer inputs than actors
+                warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")
+                batch = next(batches, None)
+            if batch is None:
+                return
             seen.update(batch.column("_seq").to_pylist())
             yield batch
 

@@ -5,7 +5,7 @@
                                             annotated/, summary.json, config.yaml,
                                             .ferx-batch/run.json + done.jsonl (the resume ledger)
     video   (ferx analyze on a video)       OUT/<name>/rows.csv / rows.parquet, segments.jsonl,
-                                            summary.json, timeline-track<ID>.png/.svg, annotated.mp4
+                                            summary.json, timeline-overview/-track<ID>.png/.svg, annotated.mp4
     dataset (ferx batch)                    OUT/faces/*.parquet, errors/*.parquet, summary.json,
                                             _ferx/run.json + manifest.jsonl, staging/, lock
 

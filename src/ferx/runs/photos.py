@@ -43,7 +43,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from ferx.annotate import annotate
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, NoImagesError
 from ferx.fsutil import atomic_save_image, atomic_write_text, file_sha256, printable
+from ferx.io import input_notes
 from ferx.pipeline import Analyzer, Failure
 from ferx.runs.driver import Aborted, SetupError, drive
 from ferx.runs.guard import InterruptGuard
@@ -190,6 +191,25 @@ class PhotoOutcome:
     input: PhotoInput
     frame: Frame | None
     result: FrameResult | Failure
+    input_notes: tuple[str, ...] = ()  # what decoding the input warned about (also in the result's notes)
+
+
+def iter_frames_noted(
+    analyzer: Analyzer, inputs: Iterable[Any]
+) -> Iterator[tuple[Frame | None, FrameResult | Failure, tuple[str, ...]]]:
+    """`Analyzer.iter_frames`, plus what decoding each input warned about (a 16-bit file that reads
+    nearly black, clipped values: `ferx.io.input_notes`), also put in front of the result's notes, so
+    that JSON, rows and messages say it and not only a Python warning."""
+    frames = analyzer.iter_frames(inputs)
+    while True:
+        with input_notes() as notes:  # the generator decodes inside next(), in this context
+            try:
+                frame, item = next(frames)
+            except StopIteration:
+                return
+        if isinstance(item, FrameResult):
+            item = item.with_notes(notes)
+        yield frame, item, tuple(notes)
 
 
 class PhotoEngine:
@@ -205,8 +225,8 @@ class PhotoEngine:
 
     def run(self, work: Sequence[PhotoInput]) -> Iterator[PhotoOutcome]:
         assert self.analyzer is not None, "start() first"
-        for inp, (frame, item) in zip(work, self.analyzer.iter_frames(i.path for i in work)):
-            yield PhotoOutcome(inp, frame, item)
+        for inp, (frame, item, notes) in zip(work, iter_frames_noted(self.analyzer, [i.path for i in work])):
+            yield PhotoOutcome(inp, frame, item, notes)
 
     def close(self) -> None:
         if self.analyzer is not None:
@@ -390,6 +410,8 @@ class PhotoSink:
             self._fail(inp, type(e).__name__, f"cannot write its output: {e}", "failed")
         else:
             self.write_errors = 0
+            for note in outcome.input_notes:
+                self.log(f"ferx: {inp.source}: {note}")
 
     def _fail(self, inp: PhotoInput, error: str, message: str, verb: str) -> None:
         self.failed.append(Failure(inp.source, error, printable(message)))
@@ -660,5 +682,5 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-__all__ = ["FORMATS", "BatchError", "BatchOptions", "BatchSummary", "PhotoEngine", "PhotoSink", "printable",
+__all__ = ["FORMATS", "BatchError", "BatchOptions", "BatchSummary", "PhotoEngine", "PhotoSink", "iter_frames_noted", "printable",
            "run_photos"]

@@ -9,7 +9,8 @@ OUT/
   rows.parquet      the same rows (with --format parquet); complete under this name only
   segments.jsonl    expression segments per track, each explained once, appended as they close
   summary.json      per-track summary, run status, speed (written atomically at the end)
-  timeline-track<ID>.png / .svg   expression probabilities and key AUs over time
+  timeline-overview.png / .svg    every track's label over time
+  timeline-track<ID>.png / .svg   per track lasting ≥ 1 s: expression probabilities and key AUs over time
   annotated.mp4     boxes, IDs, labels, top AUs, with the source's audio (with --annotate)
 ```
 
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferx import __version__
+from ferx.facs import profile_of
 from ferx.fsutil import atomic_write_text, file_sha256
 from ferx.runs.driver import drive
 from ferx.runs.guard import InterruptGuard
@@ -182,6 +184,8 @@ class VideoSink:
         self.video: Any = None
         self.progress: Progress | None = None
         self.frames = 0
+        self.info: PipelineInfo | None = None
+        self.unmeasured: list[str] = []  # AUs the estimator cannot measure reliably: kept out of the timelines
         self._t0 = time.perf_counter()
 
     def open(self) -> None:
@@ -189,6 +193,9 @@ class VideoSink:
 
     def start(self, info: PipelineInfo) -> list[Any]:
         self.layout = TableLayout.of_pipeline(info, relative=self.config.calibration.enabled)
+        self.info = info
+        grading = profile_of(info.au_profile)
+        self.unmeasured = [c for c in info.au_codes or () if (u := grading.unit(c)) is not None and not u.measured]
         for fmt, name in zip(FORMATS, VIDEO.rows):
             if fmt in self.outputs.formats:
                 writer = CsvRowWriter if fmt == "csv" else ParquetRowWriter
@@ -263,7 +270,7 @@ class VideoSink:
 
             csv_rows, parquet_rows = VIDEO.rows
             rows_file = self.out / (parquet_rows if "parquet" in self.outputs.formats else csv_rows)
-            files += [str(p) for p in plot_timelines(rows_file, self.out)]
+            files += [str(p) for p in plot_timelines(rows_file, self.out, skip_aus=self.unmeasured)]
         run.files = files
         atomic_write_text(self.out / VIDEO.summary, json.dumps(self._document(run, result), indent=2,
                                                               allow_nan=False) + "\n")
@@ -277,6 +284,8 @@ class VideoSink:
             "rows": run.rows, "detector_frames": run.detector_frames,
             "failed_frames": [asdict(f) for f in run.failed_frames], "seconds": round(run.seconds, 3),
             "fps": round(run.fps, 2), "config": _jsonable(asdict(self.config)),
+            # what made the rows (stages, AU grades), as `ferx batch` records it: the report grades AUs by it
+            "analyzer": None if self.info is None else self.info.to_dict(),
             **{k: v for k, v in result.items() if k != "frames"},
         }
 

@@ -26,6 +26,7 @@ import numpy as np
 from ferx.config import AnalyzerConfig
 from ferx.fsutil import file_sha256, printable
 from ferx.errors import ConfigError
+from ferx.io import input_notes
 from ferx.table import FrameInfo, TableLayout
 from ferx.types import FrameResult
 
@@ -157,7 +158,9 @@ class ChunkAnalyzer:
                 return [], self._video_table(seq, uri)
             data = read_bytes(uri)
             digest = hashlib.sha256(data).hexdigest()
-            result = self.analyzer.analyze(data, source=uri)
+            with input_notes() as notes:  # what decoding warned about goes into the row's notes
+                result = self.analyzer.analyze(data, source=uri)
+            result = result.with_notes(notes)
             return [_Entry(seq, uri, digest, "image", result, None)], None
         except (ModelFileError, ConfigError, ClosedError):
             raise

@@ -40,7 +40,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from ferx import __version__
 from ferx.config import AnalyzerConfig
 from ferx.errors import ClosedError, ImageReadError, ImageSizeError, ImageTooSmall, UnsupportedFormatError
+from ferx.io import input_notes
 from ferx.serve.schema import (
     AnalyzeOptions,
     AnalyzeResponse,
@@ -117,12 +118,14 @@ class ApiError(Exception):
 # -- the analyzer, per process ---------------------------------------------------------------------
 def analyzer_config(settings: ServeSettings) -> AnalyzerConfig:
     """The analyzer configuration the service runs: the YAML config (or defaults) with the service's
-    limits, and LiteRT threads per model set to cores / workers where the config does not say."""
+    limits, and CPU threads per model set to cores / (workers × threads) where the config does not
+    say: every analysis in flight gets its own core, none waits on another's model threads."""
     from ferx.pipeline import with_threads
 
     config = AnalyzerConfig.from_yaml(Path(settings.config)) if settings.config else AnalyzerConfig()
     config = config.with_overrides({"max_faces": settings.max_faces, "max_image_pixels": settings.max_pixels})
-    return with_threads(config, settings.litert_threads or max(1, (os.cpu_count() or 1) // settings.workers))
+    in_flight = settings.workers * settings.threads
+    return with_threads(config, settings.litert_threads or max(1, (os.cpu_count() or 1) // in_flight))
 
 
 class _State:
@@ -195,11 +198,29 @@ async def _read_upload(request: Any) -> tuple[bytes, str, dict[str, Any]]:
                    "with an `image` file field, or the image itself as image/* or application/octet-stream")
 
 
+def _check_query(request: Any, allowed: Iterable[str]) -> None:
+    """Refuse query parameters the endpoint does not take (a typo such as `?landmark=true` must not
+    be ignored silently, as unknown `options` keys are not)."""
+    allowed = set(allowed)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise ApiError(422, "invalid_options", f"unknown query option(s): {', '.join(unknown)} (this endpoint "
+                       f"takes: {takes})")
+
+
+def _no_body_options(body_options: dict[str, Any], path: str) -> None:
+    if body_options:
+        raise ApiError(422, "invalid_options", f"{path} takes no `options` field (unknown option(s): "
+                       f"{', '.join(sorted(body_options))}); give its options as query parameters")
+
+
 def _options(request: Any, body_options: dict[str, Any]) -> AnalyzeOptions:
     from pydantic import ValidationError
 
     known = set(AnalyzeOptions.model_fields)
-    query = {k: v for k, v in request.query_params.items() if k in known}
+    _check_query(request, known)
+    query = dict(request.query_params)
     try:
         return AnalyzeOptions.model_validate({**AnalyzeOptions.model_validate(query).model_dump(), **body_options})
     except ValidationError as e:
@@ -240,9 +261,12 @@ def _decode(state: _State, data: bytes, name: str) -> Any:
 
 
 def _analyze_frame(state: _State, data: bytes, name: str) -> tuple[Any, Any]:
-    frame = _decode(state, data, name)
+    """The decoded frame and its result; what decoding warned about (values clipped, a 16-bit image
+    that reads nearly black) is in the result's notes."""
+    with input_notes() as notes:
+        frame = _decode(state, data, name)
     try:
-        return frame, state.analyzer.analyze(frame)
+        return frame, state.analyzer.analyze(frame).with_notes(notes)
     except ClosedError:
         raise ApiError(503, "unavailable", "the service is shutting down") from None
 
@@ -476,7 +500,9 @@ def _analysis_routes(app: Any, state: _State) -> None:
                         description="png or jpeg"), top_aus: int = Query(3, ge=0, le=10,
                         description="strongest AUs listed under each box"), landmarks: bool = Query(False,
                         description="draw the 478 mesh points")) -> Any:
-        data, name, _ = await _read_upload(request)
+        _check_query(request, ("format", "top_aus", "landmarks"))
+        data, name, body_options = await _read_upload(request)
+        _no_body_options(body_options, "/v1/analyze/annotated")
 
         def work() -> tuple[bytes, int]:
             from ferx.annotate import annotate
@@ -493,7 +519,9 @@ def _analysis_routes(app: Any, state: _State) -> None:
               "report"}, **_ERROR_RESPONSES}, openapi_extra=_UPLOAD_BODY, response_class=HTMLResponse,
               summary="Analyse one image and get the HTML report", tags=["analysis"])
     async def report(request: Request) -> Any:
-        data, name, _ = await _read_upload(request)
+        _check_query(request, ())
+        data, name, body_options = await _read_upload(request)
+        _no_body_options(body_options, "/v1/report")
 
         def work() -> tuple[str, int]:
             from ferx.report.build import report_for_results

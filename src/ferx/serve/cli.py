@@ -35,9 +35,10 @@ def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}; 0.0.0.0 for all)")
     p.add_argument("--port", type=_port, default=d.port, help=f"default {d.port}")
     p.add_argument("--workers", type=positive_int, default=d.workers,
-                   help="processes, each with its own models (default 1; one per core for throughput)")
+                   help="processes, each with its own models (default 1: one process whose threads share its "
+                   "models serves any mix of connections without leaving a core idle)")
     p.add_argument("--threads", type=positive_int, default=d.threads,
-                   help=f"analyses at once per worker (default {d.threads})")
+                   help=f"analyses at once per worker (default: the cores, here {d.threads})")
     p.add_argument("--api-key", help="require this key on /v1/* (X-API-Key or Authorization: Bearer); "
                    "default: $FERX_API_KEY, else none")
     p.add_argument("--config", help="analyzer YAML config (see `ferx config`)")
@@ -48,7 +49,7 @@ def add_arguments(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=positive_int, default=d.max_faces,
                    help=f"faces analysed per image, largest first (default {d.max_faces})")
     p.add_argument("--litert-threads", type=positive_int,
-                   help="LiteRT threads per model in each worker (default: cores / workers, at least 1)")
+                   help="CPU threads per model (default: cores / (workers × threads), at least 1)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's own log level (request lines are always written)")
     return p

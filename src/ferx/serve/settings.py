@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 ENV_SETTINGS = "FERX_SERVE_SETTINGS"
 ENV_API_KEY = "FERX_API_KEY"
@@ -23,23 +23,26 @@ class ServeSettings:
     Attributes:
         host, port: where uvicorn listens.
         workers: processes, each with its own models (one analyzer per process).
-        threads: analyses run at once per worker (off the event loop, in a thread pool). One per
-            worker keeps each process on one core when workers = cores, which is what the benchmark
-            measured best (docs/service.md).
+        threads: analyses run at once per worker (off the event loop, in a thread pool sharing the
+            worker's one Analyzer); default: the machine's cores. One process whose threads share one
+            Analyzer is the default (issue 24) because requests then wait for the first free core,
+            whatever connection they came on; with a process per core, uvicorn hands each keep-alive
+            connection to one process, and 4 clients on 2 processes were often split 3 + 1, the
+            3 waiting on one core while the other idled (p95 216 ms; docs/service.md).
         api_key: when set, /v1/* needs it (header `X-API-Key` or `Authorization: Bearer KEY`).
         config: an analyzer YAML config (None: the defaults).
         max_upload_bytes: largest request body; larger → 413 before the body is read.
         max_pixels: largest decoded image area; larger → 413, checked from the header.
         max_faces: faces analysed per image (the largest ones); more are dropped with a note.
-        litert_threads: LiteRT threads per model (None: cores / workers, at least 1), set on the
-            detector and landmarker when the config does not set them.
+        litert_threads: CPU threads per model (None: cores / (workers × threads), at least 1), set on
+            every stage that declares a threads option when the config does not set them.
         warmup: analyse the bundled example photo at start-up (so the first request is not slow).
     """
 
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    threads: int = 1
+    threads: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     api_key: str | None = None
     config: str | None = None
     max_upload_bytes: int = 20_000_000

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from ferx.video.analyze import VideoAnalysis, VideoConfig, analyze_video
 from ferx.video.calibrate import CalibrationConfig, NeutralBaseline
-from ferx.video.decode import Sampling, VideoCodecError, VideoInfo, VideoReader, VideoReadError, open_video, probe
+from ferx.video.decode import (
+    Sampling,
+    SamplingError,
+    VideoCodecError,
+    VideoInfo,
+    VideoReader,
+    VideoReadError,
+    open_video,
+    probe,
+)
 from ferx.video.result import TrackedFrame
 from ferx.video.sequence import FailedFrame, ImageSequence, ImageSequenceError
 from ferx.video.smooth import OneEuro, SmoothingConfig, TrackSmoother
@@ -17,7 +26,7 @@ from ferx.video.track import FaceTracker, TrackingConfig
 
 __all__ = [
     "VIDEO_EXTENSIONS", "CalibrationConfig", "FaceTracker", "FailedFrame", "ImageSequence", "ImageSequenceError",
-    "NeutralBaseline", "OneEuro", "Sampling",
+    "NeutralBaseline", "OneEuro", "Sampling", "SamplingError",
     "SmoothingConfig", "TrackSmoother", "TrackedFrame", "TrackingConfig", "VideoAnalysis", "VideoCodecError",
     "VideoConfig", "VideoInfo", "VideoReadError", "VideoReader", "analyze_video", "is_video", "open_video", "probe",
     "split_media",

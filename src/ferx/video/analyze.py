@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferx.types import Frame
 from ferx.video.calibrate import CalibrationConfig, NeutralBaseline
-from ferx.video.decode import Sampling, VideoInfo, VideoReader
+from ferx.video.decode import Sampling, SamplingError, VideoInfo, VideoReader
 from ferx.video.result import TrackedFrame
 from ferx.video.sequence import FailedFrame, ImageSequence
 from ferx.video.smooth import SmoothingConfig, TrackSmoother
@@ -47,7 +47,8 @@ class VideoAnalysis:
     """An analysis in progress: iterate it for one TrackedFrame per sampled frame.
 
     Opening checks the input at once (VideoReadError for a missing, empty or unreadable file, one
-    with no video stream; VideoCodecError for an unsupported codec); frames are decoded only as
+    with no video stream; VideoCodecError for an unsupported codec; SamplingError, a ConfigError,
+    for a start at or past the end of the video); frames are decoded only as
     the iteration asks for them. After the iteration, `stopped` says why decoding ended early
     (a truncated or corrupt file: every frame before is yielded), or is None; `failed_frames`
     lists the frames of an image sequence that could not be read (the others are yielded).
@@ -75,6 +76,12 @@ class VideoAnalysis:
         else:
             self._frames = source
             self.source = "<frames>"
+        if self.reader is not None:
+            try:
+                self.config.sampling.check_within(self.reader.info, self.source)
+            except SamplingError:
+                self.reader.close()
+                raise
         skip = frozenset() if self.config.explain_frames else frozenset({"explanations"})
         self.tracker = FaceTracker(analyzer, self.config.tracking, skip=skip)
         self.smoother = TrackSmoother(self.config.smoothing)

@@ -9,7 +9,8 @@
 Each video gets its own folder OUT/<video stem>/ (layout: `ferx.video.run`), each image sequence
 OUT/<folder name>/. Exit status: 0 all complete, 1 a video failed to open or ended early (its rows
 up to the last good frame are kept) or frames of a sequence could not be read (listed in its
-summary.json), 2 a sequence with no readable images (nothing is analysed), 130 / 143 stopped by
+summary.json), 2 a sequence with no readable images (nothing is analysed) or a --start at or past the
+end of a video (that video is not analysed, the others are), 130 / 143 stopped by
 SIGINT / SIGTERM (files so far are valid, summary.json says "interrupted").
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 from ferx.argtypes import positive_float, positive_int
 from ferx.config import AnalyzerConfig, StageConfig
 from ferx.errors import ImageReadError, NoImagesError
+from ferx.video.decode import SamplingError
 
 
 def _seconds(text: str) -> float:
@@ -222,6 +224,10 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             except ImageReadError as e:  # cannot be opened: say why, go on with the others
                 print(f"ferx: error: {e}", file=sys.stderr)
                 codes.append(1)
+                continue
+            except SamplingError as e:  # --start past its end: a usage error (exit 2), not a damaged file
+                print(f"ferx: error: {e}", file=sys.stderr)
+                codes.append(2)
                 continue
             codes.append(run.exit_code)
             msg = (f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ferx.errors import ImageReadError, UnsupportedFormatError
+from ferx.errors import ConfigError, ImageReadError, UnsupportedFormatError
 from ferx.types import Frame
 
 
@@ -33,6 +33,11 @@ class VideoReadError(ImageReadError):
 
 class VideoCodecError(UnsupportedFormatError, VideoReadError):
     """The video stream's codec has no decoder in this FFmpeg build."""
+
+
+class SamplingError(ConfigError):
+    """The sampling asks for what the video does not have (a start at or past its end): a usage error,
+    not a damaged file."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,16 @@ class Sampling:
                 raise ValueError(f"{name} must be a non-negative number of seconds, got {v}")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError(f"end ({self.end}) must come after start ({self.start})")
+
+    def check_within(self, info: VideoInfo | None, name: str) -> None:
+        """Refuse a start at or past the end of the video `info` describes (unknown duration: no check).
+
+        Raises:
+            SamplingError: naming the start and the video's length.
+        """
+        if self.start and info is not None and info.duration is not None and self.start >= info.duration:
+            raise SamplingError(f"{name}: the start ({self.start:g} s) is at or past the end of the video, which is "
+                                f"{info.duration:.3f} s long; choose an earlier start")
 
 
 @dataclass(frozen=True)
@@ -435,5 +450,6 @@ def open_video(path: str | os.PathLike[str], sampling: Sampling = Sampling(), **
 
 
 __all__ = [
-    "Sampling", "VideoCodecError", "VideoInfo", "VideoReadError", "VideoReader", "open_video", "prefetched", "probe",
+    "Sampling", "SamplingError", "VideoCodecError", "VideoInfo", "VideoReadError", "VideoReader", "open_video",
+    "prefetched", "probe",
 ]

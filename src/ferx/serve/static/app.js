@@ -38,8 +38,21 @@
     }).catch(function () { status("The server did not answer.", true); });
   }
 
+  // The previous image and its result go as soon as another is sent: under an error, or while the
+  // next one is analysed, they would read as the answer about the new file.
+  function clearResult() {
+    current = null;
+    $("result").hidden = true;
+    $("details").hidden = true;
+    $("photo").removeAttribute("src");
+    Array.prototype.slice.call($("stage").querySelectorAll(".facebox")).forEach(function (b) { b.remove(); });
+    $("face-list").textContent = "";
+    $("result-meta").textContent = "";
+  }
+
   function analyse(blob, name) {
     if (!blob) return;
+    clearResult();
     if (photoUrl) URL.revokeObjectURL(photoUrl);
     photoUrl = URL.createObjectURL(blob);
     var form = new FormData();
@@ -75,13 +88,13 @@
       var label = face.expression ? face.expression.label : null;
       var p = label ? face.expression.probabilities[label] : null;
       var colour = COLOURS[label] || "#ffffff";
-      var title = "Face " + (k + 1) + (label ? ": " + label + " " + pct(p) : "");
+      var title = "Face " + k + (label ? ": " + label + " " + pct(p) : "");  // from 0, as the rows and the CLI
       var b = face.box, W = result.width, H = result.height;
       var box = el("button", {type: "button", "class": "facebox", "data-face": String(k), "aria-label": title,
         title: title, style: "left:" + (100 * b[0] / W) + "%;top:" + (100 * b[1] / H) + "%;width:" +
         (100 * (b[2] - b[0]) / W) + "%;height:" + (100 * (b[3] - b[1]) / H) + "%;border-color:" + colour});
       var tag = el("span", {"class": "tag", style: "background:" + colour, "aria-hidden": "true"},
-        (k + 1) + (label ? " " + label : ""));
+        k + (label ? " " + label : ""));
       box.appendChild(tag);
       box.addEventListener("click", function () { select(k); });
       stage.appendChild(box);
@@ -108,7 +121,7 @@
     });
     var d = $("details");
     d.style.borderLeftColor = COLOURS[label] || "#cccccc";
-    $("details-h").textContent = "Face " + (k + 1) + (label ? ": " + label + " " + pct(face.expression.probabilities[label]) : "");
+    $("details-h").textContent = "Face " + k + (label ? ": " + label + " " + pct(face.expression.probabilities[label]) : "");
     $("details-meta").textContent = "box (" + face.box.map(Math.round).join(", ") + ") · detection " +
       (face.score === null ? "–" : face.score.toFixed(2));
     renderViews(current.views[k]);

@@ -1,0 +1,78 @@
+"""`ferx analyze` on videos as a newcomer runs it (issue 24): the README's commands, a report of a
+video, a start past the end, and broken files made here — cut in half, 0 bytes, audio only — next to
+a good clip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ferx.cli import main
+from tests.video.conftest import TALKING, audio_only, clip  # noqa: F401  (audio_only: a fixture)
+
+
+def test_the_readme_video_command_writes_csv_and_parquet(tmp_path):
+    out = tmp_path / "out"
+    assert main(["analyze", str(clip("single_face.mp4")), "--format", "csv,parquet", "--out", str(out), "-q",
+                 "--no-timelines"]) == 0
+    csv, parquet = pd.read_csv(out / "single_face" / "rows.csv"), pd.read_parquet(out / "single_face" / "rows.parquet")
+    assert len(csv) == len(parquet) == 72 and list(csv.columns) == list(parquet.columns)
+
+
+def test_a_video_gets_the_report_asked_for(tmp_path, capsys):
+    """`ferx analyze clip.mp4 --report` wrote nothing and said nothing; a folder of photos got one."""
+    out = tmp_path / "out"
+    assert main(["analyze", str(clip("single_face.mp4")), "--report", "--out", str(out), "-q"]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "single_face.mp4" in html and "track 1" in html and "report →" in capsys.readouterr().err
+
+
+def test_a_start_past_the_end_is_a_usage_error(tmp_path, capsys):
+    """The file is healthy: exit 2 saying why, not "truncated" with exit 1; other videos still run."""
+    out = tmp_path / "out"
+    code = main(["analyze", str(clip("single_face.mp4")), str(TALKING), "--start", "10", "--out", str(out), "-q",
+                 "--no-timelines"])
+    err = capsys.readouterr().err
+    assert code == 2 and "single_face.mp4: the start (10 s) is at or past the end of the video, which is 2.4" in err
+    assert "truncated" not in err and not (out / "single_face").exists()
+    summary = json.loads((out / "WolfgangLanger_Pexels" / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["frames"] > 200  # 10 s to 19.7 s of the other clip
+
+
+def test_broken_videos_are_each_reported_and_the_good_one_analysed(tmp_path, capsys, audio_only):  # noqa: F811
+    folder = tmp_path / "media"
+    folder.mkdir()
+    data = TALKING.read_bytes()
+    (folder / "cut.mp4").write_bytes(data[: len(data) // 2])
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "tone.mp4").write_bytes(audio_only.read_bytes())  # audio only, under a video name
+    (folder / "good.mp4").write_bytes(clip("single_face.mp4").read_bytes())
+    out = tmp_path / "out"
+    code = main(["analyze", str(folder), "--out", str(out), "-q", "--no-timelines"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert json.loads((out / "good" / "summary.json").read_text())["status"] == "complete"
+    cut = json.loads((out / "cut" / "summary.json").read_text())
+    assert cut["status"] == "truncated" and "ends early" in cut["stopped"] and cut["frames"] > 150
+    assert "tone.mp4: has no video stream" in err
+    assert "empty.mp4" in err and "0 bytes" in err
+
+
+@pytest.mark.parametrize("broken", ["cut", "empty", "audio"])
+def test_ferx_batch_lists_a_broken_video_in_errors(tmp_path, broken, audio_only):  # noqa: F811
+    from ferx.runs.dataset import run_dataset
+    from ferx.runs.worker import RowOptions
+    from tests.runs.dataset_helpers import errors_frame
+
+    data = TALKING.read_bytes()
+    path = tmp_path / f"{broken}.mp4"
+    path.write_bytes({"cut": data[: len(data) // 2], "empty": b"", "audio": audio_only.read_bytes()}[broken])
+    summary = run_dataset([str(path)], tmp_path / "ds", options=RowOptions(video_fps=1.0), workers=1)
+    errors = errors_frame(tmp_path / "ds")
+    assert summary.exit_code == 1 and errors.source.tolist() == [str(path)]
+    expected = {"cut": ("VideoTruncated", "ends early"), "empty": ("ImageReadError", "0 bytes"),
+                "audio": ("VideoReadError", "no video stream")}[broken]
+    assert errors.error.tolist() == [expected[0]] and expected[1] in errors.message[0]
