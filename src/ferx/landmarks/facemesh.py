@@ -176,8 +176,9 @@ class FaceMeshLandmarker(StageBase):
             out[i] = self._blend(lm[self._subset, :2][None].astype(np.float32))[0].reshape(-1)
         return out
 
-    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
-        n = len(faces)
+    def mesh(self, image: np.ndarray, faces: Faces) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 478, 3) landmarks in image pixels and (N,) face-presence probabilities for every face,
+        confirmed or not (`process` keeps the confirmed ones; the verifier's training data reads all)."""
         pil = Image.fromarray(image)
         rois = self._roi_from_faces(faces, self.roi_scale)
         if faces.landmarks is not None:
@@ -190,9 +191,17 @@ class FaceMeshLandmarker(StageBase):
         mesh, presence = self._mesh_pass(pil, rois)
         if self.passes == 2:
             mesh, presence = self._mesh_pass(pil, self._roi_from_mesh(mesh, 1.25))
-        ok = (presence >= self.sure_presence) | (
-            (presence >= self.min_presence) & (faces.scores >= self.min_score_unsure)
-        )
+        return mesh, presence
+
+    def confirmed(self, presence: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """(N,) True where the mesh confirms a face: presence >= sure_presence, or >= min_presence
+        with a detection score >= min_score_unsure."""
+        return (presence >= self.sure_presence) | ((presence >= self.min_presence) & (scores >= self.min_score_unsure))
+
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
+        n = len(faces)
+        mesh, presence = self.mesh(image, faces)
+        ok = self.confirmed(presence, faces.scores)
         landmarks = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
         blend = np.full((n, len(BLENDSHAPES)), np.nan, np.float32)
         keypoints = faces.keypoints.copy()
