@@ -24,6 +24,7 @@ from PIL import Image
 
 from ferx.assets import face_landmarker_member
 from ferx.boxes import inside_share
+from ferx.facecrop import frame_image
 from ferx.litert import LiteRTModel
 from ferx.numeric import sigmoid
 from ferx.stages import DETECTORS, StageBase
@@ -95,10 +96,11 @@ def _ceil(n: float, k: int) -> int:
     return int(-(-n // k) * k)
 
 
-#: Canonical input sides: multiples of 32 up to 512 px, of 128 up to 1024, of 256 beyond. Every
-#: level or tile is padded (mid-grey) to canonical sides, so that photos of many sizes share a few
-#: input shapes and the interpreters built for them (building one costs 1.5–3 inferences).
-_QUANTA = ((512, 32), (1024, 128), (math.inf, 256))
+#: Canonical input sides: multiples of 16 up to 512 px (the model's own stride, as before: small
+#: photos and video frames keep their exact inputs), of 128 up to 1024, of 256 beyond. Every level or
+#: tile is padded (mid-grey) to canonical sides, so that photos of many sizes share a few large input
+#: shapes and the interpreters built for them (building one costs 1.5–3 inferences).
+_QUANTA = ((512, 16), (1024, 128), (math.inf, 256))
 
 
 def canonical_side(n: int) -> int:
@@ -161,11 +163,15 @@ class BlazeFaceDetector(StageBase):
             add a finer (more expensive) level; cost grows with the square of 1 / min_face.
         score_threshold: minimum detection confidence.
         nms_iou: IoU above which detections are merged.
-        max_level_pixels: cap on the pixels of the finest level (bounds time on huge images; faces
-            smaller than `min_face` may then be missed, and a note says so).
+        max_level_pixels: cap on the pixels of the finest level. 2.2 Mpx scans a 1920×1080 photo
+            whole for `min_face` faces; on a larger photo the smallest face sought grows with the
+            photo (on a 12-Mpx one, ~61 px: what 10 px is at 640×480), so its cost stops following
+            its pixels and it gives the faces its 640-px copy gives; a note says faces smaller than
+            `min_face` may be missed.
         max_tile_pixels: levels larger than this run as overlapping tiles of at most this many
-            pixels, which bounds memory: the detector's interpreter needs ~186 MB per megapixel of
-            input, and a 60000×16 strip padded whole to the model's 128-px minimum took 2.5 GB.
+            pixels, which bounds memory: the detector's interpreter needs ~187 MB per megapixel of
+            input (measured), and a 60000×16 strip padded whole to the model's 128-px minimum took
+            2.5 GB. 0.8 Mpx keeps the process under ~600 MB over photos of any size.
         threads: CPU threads for LiteRT.
     """
 
@@ -178,8 +184,8 @@ class BlazeFaceDetector(StageBase):
         min_face: int = 24,
         score_threshold: float = 0.5,
         nms_iou: float = 0.3,
-        max_level_pixels: int = 8_000_000,
-        max_tile_pixels: int = 2_500_000,
+        max_level_pixels: int = 2_200_000,
+        max_tile_pixels: int = 800_000,
         threads: int = 2,
     ) -> None:
         if min_face < 8:
@@ -193,43 +199,52 @@ class BlazeFaceDetector(StageBase):
         self.nms_iou = float(nms_iou)
         self.max_level_pixels = int(max_level_pixels)
         self.max_tile_pixels = int(max_tile_pixels)
-        # idle interpreters: one large tile plus the coarser levels (3 input elements per pixel)
-        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads,
-                                  max_idle_elements=int(3.5 * self.max_tile_pixels))
+        # idle interpreters: what one photo's pyramid uses, a large tile and the next level (up to
+        # another), plus the small levels (3 input elements per pixel): a 12-Mpx photo's pyramid no
+        # longer rebuilds its interpreters on every call
+        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads, max_idle=16,
+                                  max_idle_elements=int(6.5 * self.max_tile_pixels))
         self._reg, self._cls = (self._model.output_names.index(n) for n in ("regressors", "classificators"))
 
-    def _finest(self) -> float:
-        """The finest scale `min_face` asks for; one close to 1 is 1 (the image as it is: no
-        resampling, and its faces still within the model's range)."""
-        fine = _TARGET_MIN / self.min_face
-        return 1.0 if abs(fine - 1.0) < _SNAP else fine
-
     def is_capped(self, width: int, height: int) -> bool:
-        """Whether `max_level_pixels` limits the finest level for an image of this size."""
-        return self._finest() > math.sqrt(self.max_level_pixels / (width * height))
+        """Whether `max_level_pixels` limits the finest level for an image of this size (a finest
+        scale close to 1 counts as 1, as `scales` snaps it)."""
+        fine = _TARGET_MIN / self.min_face
+        fine = 1.0 if abs(fine - 1.0) < _SNAP else fine
+        return fine > math.sqrt(self.max_level_pixels / (width * height))
 
     def scales(self, width: int, height: int) -> list[float]:
         """Pyramid scale factors (level size / image size), coarse to fine."""
         coarse = _TRAIN_SIZE / max(width, height)
-        fine = min(self._finest(), math.sqrt(self.max_level_pixels / (width * height)))
+        fine = min(_TARGET_MIN / self.min_face, math.sqrt(self.max_level_pixels / (width * height)))
         if fine <= coarse:
             return [coarse]
+        if abs(fine - 1.0) < _SNAP:
+            fine = 1.0  # the image as it is: no resampling, and within the model's range anyway
         n = max(1, math.ceil(math.log(fine / coarse) / math.log(_STEP)))
         return [coarse * (fine / coarse) ** (i / n) for i in range(n + 1)]
 
     def _levels(self, image: np.ndarray, scales: list[float]) -> list[tuple[float, np.ndarray]]:
-        """(scale, level pixels) for each scale. Each level is resampled from the next finer one, not
-        from the photo: a 12-Mpx photo is shrunk once (reducing by an integer factor first), and the
-        coarser levels come from that small copy."""
+        """(scale, level pixels) for each scale. Where even the finest level is less than half the
+        photo's size (a large photo whose finest level is capped), each level is resampled from the
+        next finer one, so that a 12-Mpx photo is shrunk once; otherwise from the photo. Shrinking by
+        6× or more reduces by an integer factor first (Pillow's `reducing_gap`, 3: "indistinguishable
+        from fair resampling in most cases"), which smaller factors leave as they were."""
         height, width = image.shape[:2]
-        out, source = [], Image.fromarray(image)
+        chain = max(scales) < 0.5
+        out, photo = [], frame_image(image)
+        source = photo
         for scale in sorted(scales, reverse=True):
             if scale == 1.0:
                 out.append((scale, image))
                 continue
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            source = source.resize(size, Image.BILINEAR, reducing_gap=3.0)
-            out.append((scale, np.asarray(source)))
+            # a capped photo's finest level: halve the photo by a 2×2 box first (reducing_gap 1),
+            # which costs a fraction of resampling all its pixels
+            gap = 1.0 if chain and source is photo else 3.0
+            level = source.resize(size, Image.BILINEAR, reducing_gap=gap)
+            source = level if chain else photo
+            out.append((scale, np.asarray(level)))
         return out[::-1]
 
     def _level(self, level: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
