@@ -88,7 +88,7 @@ def test_stages_can_be_switched_off_and_options_are_checked(happy_photo):
     with Analyzer(expression=None) as a:  # AU evidence alone concludes
         e = a.analyze(happy_photo).faces.explanations[0]
         assert e.classifier_label is None and e.label_source == "au-evidence" and e.label == e.au_label
-    with Analyzer(landmarker=None, aus=None, expression=None, explain=None) as a:
+    with Analyzer(landmarker=None, verifier=None, aus=None, expression=None, explain=None) as a:
         f = a.analyze(happy_photo).faces
         assert len(f) >= 1 and f.landmarks is None
     with pytest.raises(ConfigError, match="unknown option.*'min_fase'"):
@@ -108,7 +108,7 @@ def test_max_faces_keeps_the_largest(face_refs, rng):
 
 
 def test_size_limits_come_from_the_config():
-    with Analyzer(min_image_side=64, landmarker=None, aus=None, expression=None, explain=None) as a:
+    with Analyzer(min_image_side=64, landmarker=None, verifier=None, aus=None, expression=None, explain=None) as a:
         with pytest.raises(ImageSizeError, match="need at least 64"):
             a.analyze(np.zeros((50, 80, 3), np.uint8))
 
@@ -251,7 +251,10 @@ def test_stages_that_do_not_fit_together_are_refused_when_built():
     with pytest.raises(ConfigError, match="explain stage .*needs aus"):
         Analyzer(aus=None)
     with pytest.raises(ConfigError, match="aus stage .*needs blendshapes, landmarks"):
-        Analyzer(landmarker=None, expression=None, explain=None)
+        Analyzer(landmarker=None, verifier=None, expression=None, explain=None)
+    with pytest.raises(ConfigError, match=r"verify stage .*needs landmarks.*\(provided by: landmarker 'mediapipe', "
+                                          r"landmarker 'mediapipe-tasks'; or"):
+        Analyzer(landmarker=None)  # the verifier reads the mesh's crop; it provides no landmarks of its own
 
 
 def test_bad_backend_option_values_are_config_errors():
@@ -294,8 +297,8 @@ def test_describe_says_what_the_analyzer_produces_before_any_input(analyzer):
     from ferx.stages import AU_ESTIMATORS, PipelineInfo
 
     info = analyzer.describe()
-    assert [s.slot for s in info.stages] == ["detect", "landmarks", "aus", "expression", "explain"]
-    assert info.backends == {"detect": "blazeface", "landmarks": "mediapipe", "aus": "facs",
+    assert [s.slot for s in info.stages] == ["detect", "landmarks", "verify", "aus", "expression", "explain"]
+    assert info.backends == {"detect": "blazeface", "landmarks": "mediapipe", "verify": "face-verifier", "aus": "facs",
                              "expression": "onnx-classifier", "explain": "cot"}
     assert info.au_codes == AU_CODES and "happiness" in info.expression_labels
     with AU_ESTIMATORS.create("facs") as stage:
