@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ferx.errors import ConfigError
+from ferx.train.runconfig import add_run_commands
 
 
 def _mine(args: argparse.Namespace) -> None:
@@ -59,16 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--scale", type=float, default=1.0, help="fraction of the default image counts (smoke runs)")
     m.add_argument("--quiet", action="store_true")
-    t = sub.add_parser("train", help="train the verifier on mined crops (needs ferx[train])")
-    t.add_argument("config")
-    t.add_argument("overrides", nargs="*")
-    t.add_argument("--out", type=Path, required=True)
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--quiet", action="store_true")
-    e = sub.add_parser("export", help="write a run's model as NAME.onnx + NAME.json (needs ferx[train])")
-    e.add_argument("run", type=Path)
-    e.add_argument("--name", default="face-verifier")
-    e.add_argument("--out", type=Path, default=Path("models"))
+    e = add_run_commands(sub, "the verifier on mined crops", "face-verifier")
     e.add_argument("--threshold", type=float, help="instead of the run's own (one chosen on validation data)")
     args = ap.parse_args(argv)
     try:
