@@ -243,20 +243,36 @@ class Analyzer:
         kept = np.arange(len(faces))
         notes: list[str] = []
         with frame_crops(image):  # one aligned crop per face for every stage that reads one
-            faces, kept = self._stage_loop(image, faces, kept, notes, timings, given is not None, skip)
+            faces, kept, whole = self._stage_loop(image, faces, kept, notes, timings, given is not None, skip)
+            if not len(faces) and not whole and given is None and self._small_crop(image):
+                # a tight face crop: the detector's boxes (cut faces) were not confirmed; padded whole,
+                # the mesh may find its face (issue 25), and the verifier still checks it
+                retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, whole=True)
+                if len(retry):
+                    faces = retry
+                    notes.append("read as one face crop (the whole image), the detections in it unconfirmed")
         if not len(faces):
             notes.append("no face found")
             faces = self._info.empty_faces()
         return faces, notes, kept
 
+    def _small_crop(self, image: np.ndarray) -> bool:
+        """Whether "auto" may read `image` as one face crop: small enough to be one."""
+        return self.config.whole_image_face == "auto" and max(image.shape[:2]) <= WHOLE_IMAGE_MAX_SIDE
+
     def _stage_loop(self, image: np.ndarray, faces: Faces, kept: np.ndarray, notes: list[str],
-                    timings: dict[str, float], refining: bool, skip: frozenset[str]) -> tuple[Faces, np.ndarray]:
-        whole = False  # the face is the whole image (a face crop), not a detection
+                    timings: dict[str, float], refining: bool, skip: frozenset[str],
+                    whole: bool = False) -> tuple[Faces, np.ndarray, bool]:
+        """The stages in order, with the policies after each; also whether the face is the whole image
+        (a face crop, not a detection). `whole`: read the image as one face crop from the start, with
+        score 0 (a retry: the landmarker keeps it only if it is sure)."""
         for slot, stage in self._stages:
             if (refining and not stage.needs) or stage.provides & skip:
                 continue
             t = time.perf_counter()
-            if not stage.needs and self.config.whole_image_face == "always":
+            if not stage.needs and whole:
+                faces = whole_image_face(image, score=0.0)
+            elif not stage.needs and self.config.whole_image_face == "always":
                 faces, whole = whole_image_face(image, score=1.0), True  # the user says so: the detector is not asked
             elif len(faces) or not stage.needs:  # sources (detectors) run on every frame
                 faces = stage.process(image, faces, notes)
@@ -266,14 +282,14 @@ class Analyzer:
                     whole = not found and len(faces) > 0
             if not stage.needs:
                 kept = np.arange(len(faces))
-            timings[slot] = (time.perf_counter() - t) * 1e3
+            timings[slot] = timings.get(slot, 0.0) + (time.perf_counter() - t) * 1e3  # a retry adds to it
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
                 keep = faces.largest_rows(self.config.max_faces)
                 faces, kept = faces[keep], kept[keep]
             if "landmarks" in stage.provides and faces.landmarks is not None:
                 keep = self._confirmed(slot, faces, whole, notes)
                 faces, kept = faces[keep], kept[keep]
-        return faces, kept
+        return faces, kept, whole
 
     def _confirmed(self, slot: str, faces: Faces, whole: bool, notes: list[str]) -> np.ndarray:
         """(N,) the faces kept after a stage that confirms faces (it provides landmarks; a face it
