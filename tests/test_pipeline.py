@@ -182,7 +182,10 @@ from PIL import Image
 from ferx import Analyzer
 im = Image.open({str(lfw_paths("happiness", 1)[0])!r}).convert("RGB")
 rng = np.random.default_rng(0)
-with Analyzer(expression=None, explain=None) as a:
+# no verifier: sizes here squash the face up to 2:1, and the verifier (trained on undistorted faces)
+# rejects 7 of the 52 squashed faces (measured 2026-12-06; its model card's limits): this test is
+# about memory and the detector and mesh, which give one face in 51 of the 52
+with Analyzer(verifier=None, expression=None, explain=None) as a:
     found = 0
     for k in range(52):
         w = int(rng.integers(200, 2600)); h = int(w * rng.uniform(0.5, 1.6))
