@@ -60,15 +60,16 @@ def main() -> None:
     args = ap.parse_args()
     cases = make_cases()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; numbers are medians of {args.repeats} runs")
-    print("| case | min_face | faces | ms/image | images/s | ms/face | detect | landmarks | aus | expression | explain |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | min_face | faces | ms/image | images/s | ms/face | detect | landmarks | verify | aus | expression | explain |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for min_face in (24, 64):
         with Analyzer(detector={"name": "blazeface", "options": {"min_face": min_face}}) as analyzer:
             for name, image in cases.items():
                 t, n = bench(analyzer, image, args.repeats)
                 print(
                     f"| {name} | {min_face} | {n} | {t['wall']:.1f} | {1000 / t['wall']:.1f} | {t['wall'] / max(n, 1):.1f} | "
-                    f"{t['detect']:.1f} | {t['landmarks']:.1f} | {t['aus']:.2f} | {t['expression']:.2f} | "
+                    f"{t['detect']:.1f} | {t['landmarks']:.1f} | {t.get('verify', float('nan')):.2f} | {t['aus']:.2f} | "
+                    f"{t['expression']:.2f} | "
                     f"{t.get('explain', float('nan')):.2f} |"
                 )
 

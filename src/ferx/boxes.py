@@ -5,13 +5,32 @@ from __future__ import annotations
 import numpy as np
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU between xyxy boxes a (N, 4) and b (M, 4), in float64."""
+def _intersection(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, M) intersection areas of xyxy boxes a (N, 4) and b (M, 4), and their areas (N,), (M,)."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
     iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return ix * iy, (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU between xyxy boxes a (N, 4) and b (M, 4), in float64."""
+    inter, area_a, area_b = _intersection(a, b)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) share of each box of a (N, 4) that lies inside each box of b (M, 4), in float64."""
+    inter, area_a, _ = _intersection(a, b)
+    return inter / np.maximum(area_a[:, None], 1e-9)
+
+
+def inside_larger(boxes: np.ndarray, containers: np.ndarray, share: float) -> np.ndarray:
+    """(N,) True for boxes lying more than `share` of their area inside a larger box among those
+    marked by `containers` (N,) bool. Faces do not nest: such a box is part of the larger face."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    inside = inside_share(boxes, boxes) > share
+    larger = area[None, :] > area[:, None]
+    return (inside & larger & np.asarray(containers, bool)[None, :]).any(axis=1)

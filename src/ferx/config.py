@@ -36,6 +36,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
     "two-stage": {
         "detector": {"name": "blazeface", "options": {}},
         "landmarker": {"name": "mediapipe", "options": {}},
+        "verifier": {"name": "face-verifier", "options": {}},
         "aus": {"name": "facs", "options": {}},
         "expression": {"name": "onnx-classifier", "options": {}},
         "explain": {"name": "cot", "options": {}},
@@ -45,6 +46,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
     "onepass": {
         "detector": {"name": "onepass", "options": {}},
         "landmarker": None,
+        "verifier": None,
         "aus": None,
         "expression": None,
         "explain": None,
@@ -93,6 +95,8 @@ class AnalyzerConfig:
         detector: face detector backend.
         landmarker: landmark / blendshape / head-pose backend; None skips it (and the stages that
             need its output).
+        verifier: the check that each face the landmarker confirmed is a face (objects, animals and
+            parts of faces are rejected; issue 25), or None.
         aus: AU estimator backend, or None.
         expression: expression classifier backend, or None.
         explain: explainer backend (chain of thought per face, under a millisecond), or None.
@@ -114,6 +118,7 @@ class AnalyzerConfig:
     pipeline: str = "two-stage"
     detector: StageConfig = field(default_factory=lambda: StageConfig("blazeface"))
     landmarker: StageConfig | None = field(default_factory=lambda: StageConfig("mediapipe"))
+    verifier: StageConfig | None = field(default_factory=lambda: StageConfig("face-verifier"))
     aus: StageConfig | None = field(default_factory=lambda: StageConfig("facs"))
     expression: StageConfig | None = field(default_factory=lambda: StageConfig("onnx-classifier"))
     explain: StageConfig | None = field(default_factory=lambda: StageConfig("cot"))

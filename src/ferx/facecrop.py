@@ -71,12 +71,19 @@ class FrameCrops:
 
     def __init__(self, image: np.ndarray) -> None:
         self.image = image
+        self._rgb: Image.Image | None = None
         self._grey: Image.Image | None = None
         self._crops: dict[tuple[int, bytes], np.ndarray] = {}
 
+    def rgb(self) -> Image.Image:
+        """The frame as a PIL image, made once (a copy of a 12-Mpx photo costs tens of ms)."""
+        if self._rgb is None:
+            self._rgb = Image.fromarray(self.image)
+        return self._rgb
+
     def grey(self) -> Image.Image:
         if self._grey is None:
-            self._grey = Image.fromarray(self.image).convert("L")
+            self._grey = self.rgb().convert("L")
         return self._grey
 
     def crop(self, landmarks: np.ndarray, size: int = SIZE) -> np.ndarray:
@@ -105,6 +112,13 @@ def frame_crops(image: np.ndarray) -> Iterator[FrameCrops]:
         yield _FRAME.get()  # type: ignore[misc]
     finally:
         _FRAME.reset(token)
+
+
+def frame_image(image: np.ndarray) -> Image.Image:
+    """`image` as a PIL image: the current `frame_crops` block's copy when it is this image's (the
+    detector and the landmarker resample the same frame), else made here."""
+    cache = _FRAME.get()
+    return cache.rgb() if cache is not None and cache.image is image else Image.fromarray(image)
 
 
 def aligned_crops(image: np.ndarray, landmarks: np.ndarray, size: int = SIZE) -> np.ndarray:

@@ -8,9 +8,9 @@ Two facts about LiteRT shape what this does:
 - Re-planning memory for a new input shape costs more than a small inference (~15 ms per switch for
   the face detector at 608×800), and an interpreter's arena grows with its input (the face detector:
   ~186 MB per megapixel of input). So idle interpreters are kept per input shape and reused, but
-  only up to a budget of input elements and a count; the least recently used are dropped first.
-  Memory is then bounded whatever sequence of shapes arrives: by the idle budget plus one
-  interpreter per thread in flight.
+  only up to a budget of input elements and a count; the least recently used are dropped first,
+  before a new one is built. Memory is then bounded whatever sequence of shapes arrives: by the
+  budget, plus one interpreter per further thread in flight.
 """
 
 from __future__ import annotations
@@ -119,11 +119,18 @@ class LiteRTModel:
                 return
             self._idle.setdefault(shape, []).append(entry)
             self._idle.move_to_end(shape)
-            while self._idle_count() > self.max_idle or self._idle_elements() > self.max_idle_elements:
-                oldest = next(iter(self._idle))
-                self._idle[oldest].pop(0)
-                if not self._idle[oldest]:
-                    del self._idle[oldest]
+            self._trim(0)
+
+    def _trim(self, incoming: int) -> None:
+        """Drop the least recently used idle interpreters until `incoming` more input elements (and
+        one more interpreter, if any are incoming) fit the budget. Holds the lock."""
+        extra = 1 if incoming else 0
+        while self._idle and (self._idle_count() + extra > self.max_idle
+                              or self._idle_elements() + incoming > self.max_idle_elements):
+            oldest = next(iter(self._idle))
+            self._idle[oldest].pop(0)
+            if not self._idle[oldest]:
+                del self._idle[oldest]
 
     def _idle_count(self) -> int:
         return sum(len(v) for v in self._idle.values())
@@ -136,9 +143,19 @@ class LiteRTModel:
         with self._lock:
             return {"interpreters": self._idle_count(), "elements": self._idle_elements()}
 
+    def _make_room(self, shape: tuple[int, ...]) -> None:
+        """Before building an interpreter for `shape`, drop the least recently used idle ones that it
+        will push out of the budget anyway, so that the process never holds both (the budget bounds
+        the peak, not only what stays idle)."""
+        with self._lock:
+            self._trim(min(int(np.prod(shape)), self.max_idle_elements))
+
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         shape = tuple(int(s) for s in x.shape)
-        entry = self._take(shape) or self._create(shape)
+        entry = self._take(shape)
+        if entry is None:
+            self._make_room(shape)
+            entry = self._create(shape)
         entry.interp.set_tensor(entry.index, np.ascontiguousarray(x, dtype=np.float32))
         entry.interp.invoke()
         outputs = [entry.interp.get_tensor(i).copy() for i in entry.outputs]

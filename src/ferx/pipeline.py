@@ -12,6 +12,7 @@ import numpy as np
 
 import ferx.backends  # noqa: F401  (registers the built-in backends)
 from ferx.assets import demo_image
+from ferx.boxes import inside_larger
 from ferx.config import WHOLE_IMAGE_MAX_SIDE, AnalyzerConfig, StageConfig
 from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
 from ferx.facecrop import frame_crops
@@ -77,7 +78,7 @@ def _hint(missing: list[str]) -> str:
         f"{slot.registry.stage} {name!r}"
         for slot in SLOTS
         for name in slot.registry.names()
-        if set(missing) & set(slot.registry.get(name).provides)
+        if set(missing) & (set(slot.registry.get(name).provides) - set(slot.registry.get(name).needs))
     ]
     return f" (provided by: {', '.join(offers)}; or switch this stage off)" if offers else ""
 
@@ -103,6 +104,12 @@ def _face_crop(image: np.ndarray, faces: Faces) -> Faces:
     if not len(faces) and max(h, w) <= WHOLE_IMAGE_MAX_SIDE:
         return whole_image_face(image, 0.0)
     return faces
+
+
+#: Why a confirming stage's unconfirmed faces were dropped, by slot (the note a frame gets).
+_NO_FACE = {"landmarks": "the landmark model found no face in them", "verify": "the face verifier found no face in them"}
+#: A face whose box lies more than this share inside a larger confirmed face's box is part of it.
+NESTED_SHARE = 0.6
 
 
 class Analyzer:
@@ -236,20 +243,36 @@ class Analyzer:
         kept = np.arange(len(faces))
         notes: list[str] = []
         with frame_crops(image):  # one aligned crop per face for every stage that reads one
-            faces, kept = self._stage_loop(image, faces, kept, notes, timings, given is not None, skip)
+            faces, kept, whole = self._stage_loop(image, faces, kept, notes, timings, given is not None, skip)
+            if not len(faces) and not whole and given is None and self._small_crop(image):
+                # a tight face crop: the detector's boxes (cut faces) were not confirmed; padded whole,
+                # the mesh may find its face (issue 25), and the verifier still checks it
+                retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, whole=True)
+                if len(retry):
+                    faces = retry
+                    notes.append("read as one face crop (the whole image), the detections in it unconfirmed")
         if not len(faces):
             notes.append("no face found")
             faces = self._info.empty_faces()
         return faces, notes, kept
 
+    def _small_crop(self, image: np.ndarray) -> bool:
+        """Whether "auto" may read `image` as one face crop: small enough to be one."""
+        return self.config.whole_image_face == "auto" and max(image.shape[:2]) <= WHOLE_IMAGE_MAX_SIDE
+
     def _stage_loop(self, image: np.ndarray, faces: Faces, kept: np.ndarray, notes: list[str],
-                    timings: dict[str, float], refining: bool, skip: frozenset[str]) -> tuple[Faces, np.ndarray]:
-        whole = False  # the face is the whole image (a face crop), not a detection
+                    timings: dict[str, float], refining: bool, skip: frozenset[str],
+                    whole: bool = False) -> tuple[Faces, np.ndarray, bool]:
+        """The stages in order, with the policies after each; also whether the face is the whole image
+        (a face crop, not a detection). `whole`: read the image as one face crop from the start, with
+        score 0 (a retry: the landmarker keeps it only if it is sure)."""
         for slot, stage in self._stages:
             if (refining and not stage.needs) or stage.provides & skip:
                 continue
             t = time.perf_counter()
-            if not stage.needs and self.config.whole_image_face == "always":
+            if not stage.needs and whole:
+                faces = whole_image_face(image, score=0.0)
+            elif not stage.needs and self.config.whole_image_face == "always":
                 faces, whole = whole_image_face(image, score=1.0), True  # the user says so: the detector is not asked
             elif len(faces) or not stage.needs:  # sources (detectors) run on every frame
                 faces = stage.process(image, faces, notes)
@@ -259,18 +282,29 @@ class Analyzer:
                     whole = not found and len(faces) > 0
             if not stage.needs:
                 kept = np.arange(len(faces))
-            timings[slot] = (time.perf_counter() - t) * 1e3
+            timings[slot] = timings.get(slot, 0.0) + (time.perf_counter() - t) * 1e3  # a retry adds to it
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
                 keep = faces.largest_rows(self.config.max_faces)
                 faces, kept = faces[keep], kept[keep]
-            if "landmarks" in stage.provides and faces.landmarks is not None and (whole or not self.config.keep_unverified):
-                verified = faces.has_landmarks
-                if not verified.all():
-                    if not whole:  # a whole image the mesh finds no face in is no dropped detection, just no face
-                        dropped = int((~verified).sum())
-                        notes.append(f"{dropped} detection(s) dropped: the landmark model found no face in them")
-                    faces, kept = faces[verified], kept[verified]
-        return faces, kept
+            if "landmarks" in stage.provides and faces.landmarks is not None:
+                keep = self._confirmed(slot, faces, whole, notes)
+                faces, kept = faces[keep], kept[keep]
+        return faces, kept, whole
+
+    def _confirmed(self, slot: str, faces: Faces, whole: bool, notes: list[str]) -> np.ndarray:
+        """(N,) the faces kept after a stage that confirms faces (it provides landmarks; a face it
+        finds none in has NaN ones): unconfirmed faces go unless `keep_unverified`, and a face lying
+        inside a larger confirmed one (an eye a fine pyramid level took for a face) always goes."""
+        keep = np.ones(len(faces), bool)
+        verified = faces.has_landmarks
+        if (whole or not self.config.keep_unverified) and not verified.all():
+            if not whole:  # a whole image the mesh finds no face in is no dropped detection, just no face
+                notes.append(f"{int((~verified).sum())} detection(s) dropped: {_NO_FACE[slot]}")
+            keep = verified
+        nested = keep & inside_larger(faces.boxes, verified, NESTED_SHARE)
+        if nested.any():
+            notes.append(f"{int(nested.sum())} detection(s) dropped: inside a larger face")
+        return keep & ~nested
 
     def detect(self, frame: Frame, notes: list[str] | None = None) -> Faces:
         """Run the sources (the detector) alone: the faces they find, before any other stage or

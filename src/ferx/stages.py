@@ -83,6 +83,7 @@ class StageBase:
 
 DETECTORS: Registry[Stage] = Registry("detector")
 LANDMARKERS: Registry[Stage] = Registry("landmarker")
+VERIFIERS: Registry[Stage] = Registry("face verifier")
 AU_ESTIMATORS: Registry[Stage] = Registry("AU estimator")
 EXPRESSION_CLASSIFIERS: Registry[Stage] = Registry("expression classifier")
 EXPLAINERS: Registry[Stage] = Registry("explainer")
@@ -101,6 +102,7 @@ class Slot:
 SLOTS: tuple[Slot, ...] = (
     Slot("detect", "detector", DETECTORS),
     Slot("landmarks", "landmarker", LANDMARKERS),
+    Slot("verify", "verifier", VERIFIERS),
     Slot("aus", "aus", AU_ESTIMATORS),
     Slot("expression", "expression", EXPRESSION_CLASSIFIERS),
     Slot("explain", "explain", EXPLAINERS),

@@ -127,3 +127,48 @@ def test_tiled_levels_find_the_same_faces_as_whole_levels(face_refs):
     assert len(a) == len(b) >= 14
     iou = box_iou(a.boxes, b.boxes)
     assert (iou.max(axis=1) > 0.85).all()
+
+
+def test_photos_of_many_sizes_share_a_few_canonical_input_shapes(detector):
+    """Every level or tile is padded to canonical sides, so 500 photos of 300–4000 px (aspect 0.6–1.6)
+    need 158 input shapes in all, 37 of them above 0.3 Mpx (an interpreter each, built once), and 100
+    photos of about 1250×875 (±12 %) need 29, 6 of them large; levels padded to multiples of 16 px,
+    as before, needed one large shape per photo size."""
+    from ferx.detect.blazeface import canonical_side, tile_grid
+
+    assert [canonical_side(n) for n in (16, 128, 129, 360, 480, 500, 513, 875, 1025, 4032)] == \
+        [128, 128, 144, 368, 480, 512, 640, 896, 1280, 4096]
+    rng = np.random.default_rng(0)
+
+    def shapes(sizes):
+        out = set()
+        for w, h in sizes:
+            for s in detector.scales(w, h):
+                out |= {t[2:] for t in tile_grid(max(1, round(h * s)), max(1, round(w * s)), detector.max_tile_pixels)}
+        return out
+
+    mixed = []
+    for _ in range(500):
+        side, aspect = int(rng.integers(300, 4000)), rng.uniform(0.6, 1.6)
+        mixed.append((side, int(side / aspect)) if aspect > 1 else (int(side * aspect), side))
+    many = shapes(mixed)
+    assert all(canonical_side(h) == h and canonical_side(w) == w and h * w <= detector.max_tile_pixels for h, w in many)
+    assert len(many) <= 160 and len([1 for h, w in many if h * w > 300_000]) <= 40
+    near = shapes([(int(1250 * rng.uniform(0.88, 1.12)), int(875 * rng.uniform(0.88, 1.12))) for _ in range(100)])
+    assert len(near) <= 30 and len([1 for h, w in near if h * w > 300_000]) <= 6
+
+
+def test_a_capped_photo_is_found_as_its_small_copy_is(detector, face_refs):
+    """A 4032×3024 photo and its 640×480 copy: the finest level is capped at 2.2 Mpx, so the large
+    photo is scanned for faces of ≥ ~61 px — what 10 px is in the copy — and gives the same faces."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    sel = rng.choice(len(face_refs), 5, replace=False)
+    m = compose([face_refs[j][0] for j in sel], [face_refs[j][1] for j in sel], [40, 55, 70, 90, 120], (640, 480), rng)
+    big = np.asarray(Image.fromarray(m.image).resize((4032, 3024), Image.BICUBIC))
+    assert detector.is_capped(4032, 3024) and not detector.is_capped(1920, 1080)
+    small, large = detector.process(m.image, Faces.empty()), detector.process(big, Faces.empty())
+    a, _ = match(m.boxes, small.boxes)
+    b, _ = match(m.boxes * 6.3, large.boxes)
+    assert (a >= 0).all() and (b >= 0).all()

@@ -141,3 +141,17 @@ def test_blendshape_runner_reproduces_mediapipe_from_its_own_landmarks(photos):
     finally:
         landmarker.close()
         fast.close()
+
+
+def test_faces_go_to_the_mesh_model_in_a_few_fixed_batch_sizes():
+    from ferx.landmarks.facemesh import batches
+
+    assert batches(13, 16) == [(0, 8), (8, 4), (12, 1)]
+    assert batches(40, 16) == [(0, 16), (16, 16), (32, 8)]
+    assert batches(0, 16) == []
+    sizes = {size for n in range(1, 100) for _, size in batches(n, 16)}
+    assert sizes == {1, 2, 4, 8, 16}
+    for n in range(1, 60):
+        parts = batches(n, 16)
+        assert sum(size for _, size in parts) == n and [start for start, _ in parts] == \
+            list(np.cumsum([0] + [size for _, size in parts])[:-1])

@@ -123,7 +123,7 @@ def test_report_names_every_face(client, face_refs):
 
 def test_models_and_health(client):
     m = client.get("/v1/models").json()
-    assert [s["slot"] for s in m["stages"]] == ["detect", "landmarks", "aus", "expression", "explain"]
+    assert [s["slot"] for s in m["stages"]] == ["detect", "landmarks", "verify", "aus", "expression", "explain"]
     assert "happiness" in m["expression_labels"]
     assert m["limits"]["max_pixels"] == TEST_LIMITS["max_pixels"] and m["auth"] is False
     # the grades are those of the AU estimator the service runs (facs), not the mesh table's

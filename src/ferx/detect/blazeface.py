@@ -23,6 +23,8 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import face_landmarker_member
+from ferx.boxes import inside_share
+from ferx.facecrop import frame_image
 from ferx.litert import LiteRTModel
 from ferx.numeric import sigmoid
 from ferx.stages import DETECTORS, StageBase
@@ -94,32 +96,59 @@ def _ceil(n: float, k: int) -> int:
     return int(-(-n // k) * k)
 
 
-def tile_grid(height: int, width: int, max_pixels: int, overlap: int = _OVERLAP) -> list[tuple[int, int, int, int]]:
-    """Tiles (y0, x0, th, tw) covering a level of height × width pixels; tiles may run past the
-    level's bottom/right edge only where one tile spans the whole side (padding, as for a whole level).
+#: Canonical input sides: multiples of 16 up to 512 px (the model's own stride, as before: small
+#: photos and video frames keep their exact inputs), of 128 up to 1024, of 256 beyond. Every level or
+#: tile is padded (mid-grey) to canonical sides, so that photos of many sizes share a few large input
+#: shapes and the interpreters built for them (building one costs 1.5–3 inferences).
+_QUANTA = ((512, 16), (1024, 128), (math.inf, 256))
 
-    A level whose padded area fits in `max_pixels` is one tile. Otherwise tiles overlap by
-    `overlap` px, more than any face the model finds (24–120 px in its input), so every face lies
-    whole inside some tile; tile sides are multiples of 64 so that few distinct shapes occur.
+
+def canonical_side(n: int) -> int:
+    """The canonical side a level's side of `n` px is padded to (at least the model's 128)."""
+    n = max(int(n), _TRAIN_SIZE)
+    return next(_ceil(n, q) for limit, q in _QUANTA if _ceil(n, q) <= limit or limit == math.inf)
+
+
+def _canonical_sides(upto: int) -> list[int]:
+    sides, n = [], _TRAIN_SIZE
+    while n <= upto:
+        sides.append(n)
+        n = canonical_side(n + 1)
+    return sides
+
+
+def tile_grid(height: int, width: int, max_pixels: int, overlap: int = _OVERLAP) -> list[tuple[int, int, int, int]]:
+    """Tiles (y0, x0, th, tw) covering a level of height × width pixels, all of one canonical shape;
+    a tile may run past the level's bottom/right edge (padding) only where one tile spans that side.
+
+    A level whose canonical shape fits in `max_pixels` is one tile. Otherwise the tile shape is the
+    canonical one of at most `max_pixels` that covers the level with the fewest pixels; tiles overlap
+    by at least `overlap` px, more than any face the model finds (24–120 px in its input), so every
+    face lies whole inside some tile.
     """
-    ph, pw = max(_TRAIN_SIZE, _ceil(height, 16)), max(_TRAIN_SIZE, _ceil(width, 16))
+    ph, pw = canonical_side(height), canonical_side(width)
     if ph * pw <= max_pixels:
         return [(0, 0, ph, pw)]
-    side = max(4 * overlap, int(math.sqrt(max_pixels)) // 64 * 64)
-    th_max = ph if ph <= side else side
-    tw_max = max(4 * overlap, max_pixels // th_max // 64 * 64)
-    if pw <= tw_max:  # a tall strip: one column
-        tw_max = pw
-        th_max = max(4 * overlap, min(ph, max_pixels // pw // 64 * 64))
 
-    def split(length: int, padded: int, limit: int) -> list[tuple[int, int]]:
-        if padded <= limit:
-            return [(0, padded)]
-        n = math.ceil((length - overlap) / (limit - overlap))
-        size = min(limit, _ceil((length - overlap) / n + overlap, 64), length // 16 * 16)
-        return [(math.floor(k * (length - size) / (n - 1)), size) for k in range(n)]
+    def count(length: int, padded: int, size: int) -> int:
+        return 1 if padded <= size else math.ceil((length - overlap) / (size - overlap))
 
-    return [(y0, x0, th, tw) for y0, th in split(height, ph, th_max) for x0, tw in split(width, pw, tw_max)]
+    best: tuple[int, int, int] | None = None
+    for th in [t for t in _canonical_sides(ph) if t >= 4 * overlap or t == ph]:
+        for tw in [t for t in _canonical_sides(pw) if t >= 4 * overlap or t == pw]:
+            if th * tw <= max_pixels:
+                cost = count(height, ph, th) * count(width, pw, tw) * th * tw
+                if best is None or cost < best[0]:
+                    best = (cost, th, tw)
+    if best is None:
+        raise ValueError(f"max_pixels {max_pixels} cannot hold a tile of a {height}x{width} level")
+    _, th, tw = best
+
+    def starts(length: int, padded: int, size: int) -> list[int]:
+        n = count(length, padded, size)
+        return [0] if n == 1 else [math.floor(k * (length - size) / (n - 1)) for k in range(n)]
+
+    return [(y0, x0, th, tw) for y0 in starts(height, ph, th) for x0 in starts(width, pw, tw)]
 
 
 @DETECTORS.register("blazeface")
@@ -134,11 +163,15 @@ class BlazeFaceDetector(StageBase):
             add a finer (more expensive) level; cost grows with the square of 1 / min_face.
         score_threshold: minimum detection confidence.
         nms_iou: IoU above which detections are merged.
-        max_level_pixels: cap on the pixels of the finest level (bounds time on huge images; faces
-            smaller than `min_face` may then be missed, and a note says so).
+        max_level_pixels: cap on the pixels of the finest level. 2.2 Mpx scans a 1920×1080 photo
+            whole for `min_face` faces; on a larger photo the smallest face sought grows with the
+            photo (on a 12-Mpx one, ~61 px: what 10 px is at 640×480), so its cost stops following
+            its pixels and it gives the faces its 640-px copy gives; a note says faces smaller than
+            `min_face` may be missed.
         max_tile_pixels: levels larger than this run as overlapping tiles of at most this many
-            pixels, which bounds memory: the detector's interpreter needs ~186 MB per megapixel of
-            input, and a 60000×16 strip padded whole to the model's 128-px minimum took 2.5 GB.
+            pixels, which bounds memory: the detector's interpreter needs ~187 MB per megapixel of
+            input (measured), and a 60000×16 strip padded whole to the model's 128-px minimum took
+            2.5 GB. 0.8 Mpx keeps the process under ~600 MB over photos of any size.
         threads: CPU threads for LiteRT.
     """
 
@@ -151,8 +184,8 @@ class BlazeFaceDetector(StageBase):
         min_face: int = 24,
         score_threshold: float = 0.5,
         nms_iou: float = 0.3,
-        max_level_pixels: int = 8_000_000,
-        max_tile_pixels: int = 2_500_000,
+        max_level_pixels: int = 2_200_000,
+        max_tile_pixels: int = 800_000,
         threads: int = 2,
     ) -> None:
         if min_face < 8:
@@ -166,14 +199,19 @@ class BlazeFaceDetector(StageBase):
         self.nms_iou = float(nms_iou)
         self.max_level_pixels = int(max_level_pixels)
         self.max_tile_pixels = int(max_tile_pixels)
-        # idle interpreters: one large tile plus the coarser levels (3 input elements per pixel)
-        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads,
-                                  max_idle_elements=int(3.5 * self.max_tile_pixels))
+        # idle interpreters: what one photo's pyramid uses, a large tile and the next level (up to
+        # another), plus the small levels (3 input elements per pixel): a 12-Mpx photo's pyramid no
+        # longer rebuilds its interpreters on every call
+        self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads, max_idle=16,
+                                  max_idle_elements=int(6.5 * self.max_tile_pixels))
         self._reg, self._cls = (self._model.output_names.index(n) for n in ("regressors", "classificators"))
 
     def is_capped(self, width: int, height: int) -> bool:
-        """Whether `max_level_pixels` limits the finest level for an image of this size."""
-        return _TARGET_MIN / self.min_face > math.sqrt(self.max_level_pixels / (width * height))
+        """Whether `max_level_pixels` limits the finest level for an image of this size (a finest
+        scale close to 1 counts as 1, as `scales` snaps it)."""
+        fine = _TARGET_MIN / self.min_face
+        fine = 1.0 if abs(fine - 1.0) < _SNAP else fine
+        return fine > math.sqrt(self.max_level_pixels / (width * height))
 
     def scales(self, width: int, height: int) -> list[float]:
         """Pyramid scale factors (level size / image size), coarse to fine."""
@@ -186,17 +224,35 @@ class BlazeFaceDetector(StageBase):
         n = max(1, math.ceil(math.log(fine / coarse) / math.log(_STEP)))
         return [coarse * (fine / coarse) ** (i / n) for i in range(n + 1)]
 
-    def _level(self, image: np.ndarray, pil: Image.Image, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if scale == 1.0:
-            resized = image
-        else:
-            w, h = max(1, round(pil.width * scale)), max(1, round(pil.height * scale))
-            resized = np.asarray(pil.resize((w, h), Image.BILINEAR))
-        h, w = resized.shape[:2]
+    def _levels(self, image: np.ndarray, scales: list[float]) -> list[tuple[float, np.ndarray]]:
+        """(scale, level pixels) for each scale. Where even the finest level is less than half the
+        photo's size (a large photo whose finest level is capped), each level is resampled from the
+        next finer one, so that a 12-Mpx photo is shrunk once; otherwise from the photo. Shrinking by
+        6× or more reduces by an integer factor first (Pillow's `reducing_gap`, 3: "indistinguishable
+        from fair resampling in most cases"), which smaller factors leave as they were."""
+        height, width = image.shape[:2]
+        chain = max(scales) < 0.5
+        out, photo = [], frame_image(image)
+        source = photo
+        for scale in sorted(scales, reverse=True):
+            if scale == 1.0:
+                out.append((scale, image))
+                continue
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            # a capped photo's finest level: halve the photo by a 2×2 box first (reducing_gap 1),
+            # which costs a fraction of resampling all its pixels
+            gap = 1.0 if chain and source is photo else 3.0
+            level = source.resize(size, Image.BILINEAR, reducing_gap=gap)
+            source = level if chain else photo
+            out.append((scale, np.asarray(level)))
+        return out[::-1]
+
+    def _level(self, level: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        h, w = level.shape[:2]
         tiles = tile_grid(h, w, self.max_tile_pixels)
         parts = []
         for k, (y0, x0, th, tw) in enumerate(tiles):
-            boxes, scores, points = self._tile(resized[y0 : y0 + th, x0 : x0 + tw], th, tw)
+            boxes, scores, points = self._tile(level[y0 : y0 + th, x0 : x0 + tw], th, tw)
             if len(tiles) > 1 and len(boxes):
                 keep = _owned(boxes, tiles, k)
                 boxes, scores, points = boxes[keep], scores[keep], points[keep]
@@ -231,8 +287,7 @@ class BlazeFaceDetector(StageBase):
         height, width = image.shape[:2]
         if notes is not None and self.is_capped(width, height):
             notes.append("image is very large: the finest detection level was capped, tiny faces may be missed")
-        pil = Image.fromarray(image)
-        parts = [self._level(image, pil, s) for s in self.scales(width, height)]
+        parts = [self._level(level, s) for s, level in self._levels(image, self.scales(width, height))]
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
         points = np.concatenate([p[2] for p in parts])
@@ -277,9 +332,7 @@ def _nested(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np
     not suppress them (the landmarker rejects such boxes later).
     """
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    ix = np.clip(np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1]), 0, None)
-    inside = ix * iy / np.maximum(area[:, None], 1e-9)  # [i, j]: share of box i inside box j
+    inside = inside_share(boxes, boxes)  # [i, j]: share of box i inside box j
     larger = area[None, :] > area[:, None]
     surer = scores[None, :] >= scores[:, None]
     return ((inside > threshold) & larger & surer).any(axis=1)

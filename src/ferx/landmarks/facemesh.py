@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import face_landmarker_member
+from ferx.facecrop import frame_image
 from ferx.facs import BLENDSHAPES
 from ferx.landmarks.geometry import head_pose, keypoints_from_mesh
 from ferx.litert import LiteRTModel
@@ -58,6 +59,18 @@ TRACK_ROI_SCALE = 1.5
 PAD_GREY = (128, 128, 128)
 
 
+def batches(n: int, largest: int) -> list[tuple[int, int]]:
+    """(start, size) of the model calls for n faces: sizes are powers of two of at most `largest`, so
+    that the mesh model sees a few fixed input shapes (an interpreter per shape, built once) whatever
+    the number of faces in a photo (13 faces: 8 + 4 + 1)."""
+    out, start = [], 0
+    while start < n:
+        size = min(1 << ((n - start).bit_length() - 1), 1 << (largest.bit_length() - 1))
+        out.append((start, size))
+        start += size
+    return out
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
 
@@ -77,7 +90,8 @@ class FaceMeshLandmarker(StageBase):
             detection score 0.52, while real faces cut off by a tight photo crop reached 0.6–0.8
             with detection scores 0.66–0.89.
         passes: 1 = crop from the detection; 2 = crop again from the first pass's landmarks.
-        batch_size: faces per model call (bounds memory on crowded frames).
+        batch_size: most faces per model call (bounds memory on crowded frames); calls hold a power of
+            two of faces (`batches`).
         threads: CPU threads for LiteRT.
     """
 
@@ -159,8 +173,8 @@ class FaceMeshLandmarker(StageBase):
         n = len(rois)
         mesh = np.zeros((n, N_LANDMARKS, 3), np.float32)
         presence = np.zeros(n, np.float32)
-        for start in range(0, n, self.batch_size):
-            chunk = rois[start : start + self.batch_size]
+        for start, size in batches(n, self.batch_size):
+            chunk = rois[start : start + size]
             batch = np.stack([self._warp(pil, r) for r in chunk])
             raw, logit, *_ = self._mesh(batch)
             raw = raw.reshape(len(chunk), N_LANDMARKS, 3)
@@ -176,9 +190,10 @@ class FaceMeshLandmarker(StageBase):
             out[i] = self._blend(lm[self._subset, :2][None].astype(np.float32))[0].reshape(-1)
         return out
 
-    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
-        n = len(faces)
-        pil = Image.fromarray(image)
+    def mesh(self, image: np.ndarray, faces: Faces) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 478, 3) landmarks in image pixels and (N,) face-presence probabilities for every face,
+        confirmed or not (`process` keeps the confirmed ones; the verifier's training data reads all)."""
+        pil = frame_image(image)
         rois = self._roi_from_faces(faces, self.roi_scale)
         if faces.landmarks is not None:
             # Faces that arrive with a mesh (a video's previous frame) are cropped from it, as
@@ -190,9 +205,17 @@ class FaceMeshLandmarker(StageBase):
         mesh, presence = self._mesh_pass(pil, rois)
         if self.passes == 2:
             mesh, presence = self._mesh_pass(pil, self._roi_from_mesh(mesh, 1.25))
-        ok = (presence >= self.sure_presence) | (
-            (presence >= self.min_presence) & (faces.scores >= self.min_score_unsure)
-        )
+        return mesh, presence
+
+    def confirmed(self, presence: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """(N,) True where the mesh confirms a face: presence >= sure_presence, or >= min_presence
+        with a detection score >= min_score_unsure."""
+        return (presence >= self.sure_presence) | ((presence >= self.min_presence) & (scores >= self.min_score_unsure))
+
+    def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
+        n = len(faces)
+        mesh, presence = self.mesh(image, faces)
+        ok = self.confirmed(presence, faces.scores)
         landmarks = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
         blend = np.full((n, len(BLENDSHAPES)), np.nan, np.float32)
         keypoints = faces.keypoints.copy()

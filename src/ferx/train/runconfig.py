@@ -14,6 +14,7 @@ run's saved config.yaml resumes from anywhere.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import os
@@ -280,3 +281,20 @@ def _note_ignored_config(cls: type, config_path: str | Path, saved: dict[str, An
     if differ:
         print(f"ferx: note: resuming with the run's saved config; {config_path} differs in {', '.join(differ)} "
               f"(not applied; give key=value to change a resumable key)", file=sys.stderr)
+
+
+def add_run_commands(sub: argparse._SubParsersAction, what: str, name: str | None) -> argparse.ArgumentParser:
+    """The `train CONFIG [key=value ...] --out RUN [--resume] [--quiet]` and `export RUN --name NAME
+    [--out DIR]` subcommands every model family's `python -m ferx.train.FAMILY` has; returns the
+    export parser (for a family's own options). `name`: the export's default name (None: required)."""
+    t = sub.add_parser("train", help=f"train {what} (needs ferx[train])")
+    t.add_argument("config")
+    t.add_argument("overrides", nargs="*")
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--quiet", action="store_true")
+    e = sub.add_parser("export", help="write a run's model as NAME.onnx + NAME.json (needs ferx[train])")
+    e.add_argument("run", type=Path)
+    e.add_argument("--name", required=name is None, default=name)
+    e.add_argument("--out", type=Path, default=Path("models"))
+    return e

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ferx.errors import ConfigError
+from ferx.train.runconfig import add_run_commands
 
 
 def _calibrate(args: argparse.Namespace) -> None:
@@ -40,16 +41,7 @@ def _calibrate(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ferx.train.aus")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train", help="train the image-reading AU heads (needs ferx[train])")
-    t.add_argument("config")
-    t.add_argument("overrides", nargs="*")
-    t.add_argument("--out", type=Path, required=True)
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--quiet", action="store_true")
-    e = sub.add_parser("export", help="write a run's heads as NAME.onnx + NAME.json (needs ferx[train])")
-    e.add_argument("run", type=Path)
-    e.add_argument("--name", required=True)
-    e.add_argument("--out", type=Path, default=Path("models"))
+    add_run_commands(sub, "the image-reading AU heads", None)
     c = sub.add_parser("calibrate", help="fit the AU readings on FACS-coded faces and write the calibration JSON")
     c.add_argument("--coded", type=Path, required=True, help="a ckplus-facs folder (labels.csv + images/)")
     c.add_argument("--reference", type=Path, required=True, help="the lfw-expressions folder")

@@ -145,7 +145,9 @@ def measure_images(paths: Sequence[Path], names: Sequence[str], heads: str | Non
         return faces
 
     own = analyzer is None
-    analyzer = analyzer or Analyzer(aus=None, expression=None, explain=None)
+    # no face verifier: these are face datasets, and the shipped heads and calibration were measured
+    # before it existed (issue 25); it would drop a few real faces and change what they reproduce
+    analyzer = analyzer or Analyzer(verifier=None, aus=None, expression=None, explain=None)
     measurer = AUMeasurer(heads)
     values = np.full((len(paths), len(names)), np.nan, np.float32)
     blend = np.full((len(paths), len(facs.BLENDSHAPES)), np.nan, np.float32)
