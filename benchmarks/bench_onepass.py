@@ -59,9 +59,10 @@ from ferx.numeric import input_normalisation
 from ferx.train.onepass.data.boxes import load_box_cache
 from ferx.train.onepass.data.mosaics import face_refs
 from ferx.train.onepass.data.store import load_split
-from ferx.detect.onepass_decode import decode, letterbox, nms, postprocess
+from ferx.detect.onepass_decode import decode, image_detections, letterbox, nms
 from ferx.train.onepass.evaluate import Prediction, evaluate, operating_points
 from ferx.detect.onepass import OnnxDetector, model_files
+from ferx.train.onepass.photos import PhotoSet, photo_set
 from ferx.train.onepass.train import DetectorTrainConfig
 from ferx.train.runconfig import load_config
 
@@ -124,14 +125,13 @@ def detections(net: Network, maps: list[np.ndarray], scale: float, content: tupl
     """
     size = (net.size, net.size)
     if clip:
-        boxes, scores, probs = postprocess(maps, size, conf, NMS_IOU, MAX_DET, content_hw=content)[0]
-    else:
-        all_boxes, obj, cls = decode(maps, size)
-        keep = np.flatnonzero(obj[0] >= conf)
-        if len(keep) > 20 * MAX_DET:  # the same bound on NMS work as postprocess
-            keep = keep[np.argsort(-obj[0, keep])[: 20 * MAX_DET]]
-        sel = keep[nms(all_boxes[0, keep], obj[0, keep], NMS_IOU)[:MAX_DET]]
-        boxes, scores, probs = all_boxes[0, sel], obj[0, sel], cls[0, sel]
+        return Prediction(*image_detections(maps, net.size, scale, image_hw, conf, NMS_IOU, MAX_DET))
+    all_boxes, obj, cls = decode(maps, size)
+    keep = np.flatnonzero(obj[0] >= conf)
+    if len(keep) > 20 * MAX_DET:  # the same bound on NMS work as postprocess
+        keep = keep[np.argsort(-obj[0, keep])[: 20 * MAX_DET]]
+    sel = keep[nms(all_boxes[0, keep], obj[0, keep], NMS_IOU)[:MAX_DET]]
+    boxes, scores, probs = all_boxes[0, sel], obj[0, sel], cls[0, sel]
     h, w = image_hw
     boxes = boxes / scale
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
@@ -172,25 +172,6 @@ def check_against_stage(path: str, net: Network, images: list[np.ndarray]) -> No
         got = predict(net, [img], Settings(AP_CONF))[0][0]
         for a, b in zip(want, (got.boxes, got.scores, got.probs)):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
-
-
-@dataclass
-class PhotoSet:
-    """Whole photographs with one reference face each."""
-
-    images: list[np.ndarray]
-    boxes: list[np.ndarray]
-    labels: list[np.ndarray]
-    files: list[str]
-
-
-def photo_set(cfg: DetectorTrainConfig, identities: str) -> PhotoSet:
-    """lfw-expressions photos of one split's identities in which the two-stage pipeline found exactly
-    one face (its box is the reference; the same faces the mosaics of that split draw from)."""
-    lfw, _ = face_refs(cfg.data, identities, load_box_cache(cfg.data.box_cache))
-    return PhotoSet([np.asarray(Image.open(r.path).convert("L")) for r in lfw],
-                    [np.array([r.box], np.float32) for r in lfw], [np.array([r.label]) for r in lfw],
-                    [Path(r.path).name for r in lfw])
 
 
 def rgb(grey: np.ndarray) -> np.ndarray:
@@ -425,7 +406,7 @@ def main() -> None:
     if args.limit:
         mosaics.images, mosaics.boxes, mosaics.labels = (mosaics.images[: args.limit], mosaics.boxes[: args.limit],
                                                          mosaics.labels[: args.limit])
-    photos = photo_set(cfg, identities)
+    photos = photo_set(cfg.data, identities)
     n_faces = sum(len(b) for b in mosaics.boxes)
     print(f"{args.split}: {len(mosaics)} {mosaic_split} mosaics of {mosaics.images.shape[1]} px, {n_faces} faces; "
           f"{len(photos.images)} lfw-expressions photos of {identities} identities")
