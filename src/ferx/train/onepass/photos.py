@@ -72,3 +72,39 @@ def photo_figures(preds: list[Prediction], photos: PhotoSet, conf: float) -> dic
     return {"photos": len(photos.images), "conf": conf, "found": point["recall"],
             "false_per_photo": point["false_per_image"], "precision": point["precision"],
             "labels": label_figures(true, pred, EXPRESSIONS)}
+
+
+#: group composites: (columns, rows) of the photo grid, cycled through in this order
+GROUP_LAYOUTS = ((2, 1), (3, 1), (2, 2), (3, 2), (3, 3))
+
+
+def group_set(photos: PhotoSet, size: int = STAGE_SIZE, seed: int = 0) -> PhotoSet:
+    """Group pictures made of the photos: each used once, side by side in a grid (2, 3, 4, 6 or 9
+    photos, `GROUP_LAYOUTS` in turn) on a size × size mid-grey canvas, each scaled to fit its cell
+    and centred in it, so faces keep their photo's context and are never cut (faces of ≈ 180–280 px
+    at 640). The photos' order is shuffled by `seed`; boxes and labels follow their photos."""
+    order = np.random.default_rng(seed).permutation(len(photos.images))
+    out = PhotoSet([], [], [], [])
+    start, k = 0, 0
+    while start < len(order):
+        cols, rows = GROUP_LAYOUTS[k % len(GROUP_LAYOUTS)]
+        members = order[start : start + cols * rows]
+        start, k = start + len(members), k + 1
+        canvas = np.full((size, size), 128, np.uint8)
+        boxes, labels = [], []
+        cw, ch = size // cols, size // rows
+        for slot, i in enumerate(members):
+            grey = photos.images[i]
+            scale = min(cw / grey.shape[1], ch / grey.shape[0])
+            w, h = max(1, int(grey.shape[1] * scale)), max(1, int(grey.shape[0] * scale))
+            x0 = (slot % cols) * cw + (cw - w) // 2
+            y0 = (slot // cols) * ch + (ch - h) // 2
+            canvas[y0 : y0 + h, x0 : x0 + w] = np.asarray(Image.fromarray(grey).resize((w, h), Image.LANCZOS))
+            sx, sy = w / grey.shape[1], h / grey.shape[0]
+            boxes.append(photos.boxes[i] * np.array([sx, sy, sx, sy], np.float32) + np.array([x0, y0, x0, y0], np.float32))
+            labels.append(photos.labels[i])
+        out.images.append(canvas)
+        out.boxes.append(np.concatenate(boxes).astype(np.float32))
+        out.labels.append(np.concatenate(labels))
+        out.files.append("+".join(photos.files[i] for i in members))
+    return out
