@@ -59,9 +59,10 @@ from ferx.numeric import input_normalisation
 from ferx.train.onepass.data.boxes import load_box_cache
 from ferx.train.onepass.data.mosaics import face_refs
 from ferx.train.onepass.data.store import load_split
-from ferx.detect.onepass_decode import decode, letterbox, nms, postprocess
-from ferx.train.onepass.evaluate import Prediction, evaluate, operating_points
+from ferx.detect.onepass_decode import decode, image_detections, letterbox, nms
+from ferx.train.onepass.evaluate import MACRO_LABELS, Prediction, evaluate, found_labels, label_figures, operating_points
 from ferx.detect.onepass import OnnxDetector, model_files
+from ferx.train.onepass.photos import PhotoSet, group_set, photo_figures, photo_set
 from ferx.train.onepass.train import DetectorTrainConfig
 from ferx.train.runconfig import load_config
 
@@ -124,14 +125,13 @@ def detections(net: Network, maps: list[np.ndarray], scale: float, content: tupl
     """
     size = (net.size, net.size)
     if clip:
-        boxes, scores, probs = postprocess(maps, size, conf, NMS_IOU, MAX_DET, content_hw=content)[0]
-    else:
-        all_boxes, obj, cls = decode(maps, size)
-        keep = np.flatnonzero(obj[0] >= conf)
-        if len(keep) > 20 * MAX_DET:  # the same bound on NMS work as postprocess
-            keep = keep[np.argsort(-obj[0, keep])[: 20 * MAX_DET]]
-        sel = keep[nms(all_boxes[0, keep], obj[0, keep], NMS_IOU)[:MAX_DET]]
-        boxes, scores, probs = all_boxes[0, sel], obj[0, sel], cls[0, sel]
+        return Prediction(*image_detections(maps, net.size, scale, image_hw, conf, NMS_IOU, MAX_DET))
+    all_boxes, obj, cls = decode(maps, size)
+    keep = np.flatnonzero(obj[0] >= conf)
+    if len(keep) > 20 * MAX_DET:  # the same bound on NMS work as postprocess
+        keep = keep[np.argsort(-obj[0, keep])[: 20 * MAX_DET]]
+    sel = keep[nms(all_boxes[0, keep], obj[0, keep], NMS_IOU)[:MAX_DET]]
+    boxes, scores, probs = all_boxes[0, sel], obj[0, sel], cls[0, sel]
     h, w = image_hw
     boxes = boxes / scale
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
@@ -172,25 +172,6 @@ def check_against_stage(path: str, net: Network, images: list[np.ndarray]) -> No
         got = predict(net, [img], Settings(AP_CONF))[0][0]
         for a, b in zip(want, (got.boxes, got.scores, got.probs)):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
-
-
-@dataclass
-class PhotoSet:
-    """Whole photographs with one reference face each."""
-
-    images: list[np.ndarray]
-    boxes: list[np.ndarray]
-    labels: list[np.ndarray]
-    files: list[str]
-
-
-def photo_set(cfg: DetectorTrainConfig, identities: str) -> PhotoSet:
-    """lfw-expressions photos of one split's identities in which the two-stage pipeline found exactly
-    one face (its box is the reference; the same faces the mosaics of that split draw from)."""
-    lfw, _ = face_refs(cfg.data, identities, load_box_cache(cfg.data.box_cache))
-    return PhotoSet([np.asarray(Image.open(r.path).convert("L")) for r in lfw],
-                    [np.array([r.box], np.float32) for r in lfw], [np.array([r.label]) for r in lfw],
-                    [Path(r.path).name for r in lfw])
 
 
 def rgb(grey: np.ndarray) -> np.ndarray:
@@ -281,45 +262,63 @@ def print_choice(label: str, res: dict) -> None:
 
 
 # -- reporting at one setting ------------------------------------------------------------------------
-def report(net: Network, settings: Settings, mosaics, photos: PhotoSet) -> dict:
+def label_summary(preds: list[Prediction], data, conf: float) -> dict:
+    """Labels of the faces found at conf: accuracy, per-label recall, macro-recall (`label_figures`)."""
+    true, pred = found_labels(preds, data.boxes, data.labels, conf)
+    return label_figures(true, pred, EXPRESSIONS)
+
+
+def report(net: Network, settings: Settings, mosaics, photos: PhotoSet, groups: PhotoSet) -> dict:
     images = [np.asarray(m) for m in mosaics.images]
     low = Settings(AP_CONF, settings.upscale, settings.clip)  # AP needs the low-score detections too
     preds, sec = predict(net, images, low)
     photo_preds = predict(net, photos.images, low)[0]
-    p = at_threshold(photo_preds, photos.boxes, photos.labels, settings.conf)
+    group_preds = predict(net, groups.images, low)[0]
     return {
         "settings": asdict(settings),
         "mosaics": {**ap_figures(preds, mosaics.boxes, mosaics.labels),
                     "at_conf": at_threshold(preds, mosaics.boxes, mosaics.labels, settings.conf),
+                    "labels": label_summary(preds, mosaics, settings.conf),
                     "median_ms_per_image": sec * 1e3, "images_per_s": 1.0 / sec},
-        "photos": {"photos": len(photos.images), "found": p["recall"], "false_per_photo": p["false_per_image"],
-                   "label_accuracy_of_found": p["label_accuracy_of_found_faces"], "precision": p["precision"],
+        "photos": {**photo_figures(photo_preds, photos, settings.conf),
                    "face_ap50": evaluate(photo_preds, photos.boxes, photos.labels, EXPRESSIONS)["face_ap50"]},
+        "groups": photo_figures(group_preds, groups, settings.conf),
         "astronaut": astronaut_check(net, settings),
         "parameters": net.meta["parameters"], "macs_640": net.meta["macs_at_input"],
     }
 
 
-def two_stage(mosaics, photos: PhotoSet) -> dict:
-    """The two-stage pipeline on the same mosaics (AP, and P / R / label accuracy at score 0.5) and its
-    label accuracy on the photos (its boxes are the photos' reference, so only labels are scored)."""
+#: the two-stage pipeline's faces are scored at the score the earlier tables used for it
+TWO_STAGE_CONF = 0.5
+
+
+def two_stage_predictions(a: Analyzer, images: list[np.ndarray]) -> tuple[list[Prediction], float]:
+    """The pipeline's faces (box, detector score, label probabilities) per image, and the median seconds."""
     preds, times = [], []
+    for img in images:
+        t = time.perf_counter()
+        f = a.analyze(rgb(img)).faces
+        times.append(time.perf_counter() - t)
+        probs = f.expression if f.expression is not None else np.zeros((len(f), len(EXPRESSIONS)))
+        preds.append(Prediction(f.boxes, f.scores, np.nan_to_num(probs)))
+    return preds, float(np.median(times))
+
+
+def two_stage(mosaics, photos: PhotoSet, groups: PhotoSet) -> dict:
+    """The two-stage pipeline on the same mosaics, photos and groups (expression AP score = detector
+    score × label probability). On the photos its own boxes are the reference, so every face is found
+    by construction and only its labels are news."""
     with Analyzer(aus=None, explain=None) as a:
-        for img in mosaics.images:
-            t = time.perf_counter()
-            f = a.analyze(rgb(img)).faces
-            times.append(time.perf_counter() - t)
-            probs = f.expression if f.expression is not None else np.zeros((len(f), len(EXPRESSIONS)))
-            preds.append(Prediction(f.boxes, f.scores, np.nan_to_num(probs)))
-        right = 0
-        for grey, label in zip(photos.images, photos.labels):
-            f = a.analyze(rgb(grey)).faces
-            right += int(len(f) == 1 and f.expression is not None and int(np.argmax(f.expression[0])) == label[0])
-    sec = float(np.median(times))
-    return {"mosaics": {**ap_figures(preds, mosaics.boxes, mosaics.labels),
-                        "at_conf": at_threshold(preds, mosaics.boxes, mosaics.labels, 0.5),
+        preds, sec = two_stage_predictions(a, [np.asarray(m) for m in mosaics.images])
+        photo_preds = two_stage_predictions(a, photos.images)[0]
+        group_preds = two_stage_predictions(a, groups.images)[0]
+    return {"settings": {"conf": TWO_STAGE_CONF},
+            "mosaics": {**ap_figures(preds, mosaics.boxes, mosaics.labels),
+                        "at_conf": at_threshold(preds, mosaics.boxes, mosaics.labels, TWO_STAGE_CONF),
+                        "labels": label_summary(preds, mosaics, TWO_STAGE_CONF),
                         "median_ms_per_image": sec * 1e3, "images_per_s": 1.0 / sec},
-            "photos": {"photos": len(photos.images), "label_accuracy": right / len(photos.images)}}
+            "photos": photo_figures(photo_preds, photos, TWO_STAGE_CONF),
+            "groups": photo_figures(group_preds, groups, TWO_STAGE_CONF)}
 
 
 def speed_frames(cfg: DetectorTrainConfig, identities: str, frames: int) -> dict[int, list[np.ndarray]]:
@@ -362,38 +361,43 @@ def speed(models: dict[str, tuple[Network, Settings]], frames: dict[int, list[np
     return out
 
 
-def print_report(results: dict, split: str, n_images: int, n_faces: int, n_photos: int) -> None:
+def print_report(results: dict, split: str, n_images: int, n_faces: int, photos: PhotoSet, groups: PhotoSet) -> None:
     print(f"\n{split} mosaics ({n_images}, {n_faces} faces):")
     print("| system | conf | face AP50 | face AP50:95 | expression mAP50 | expression mAP50:95 | P / R at conf | "
-          "label acc. (found faces) | images/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "label acc. (found faces) | macro-recall (found) | images/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         m, c = r["mosaics"], r["mosaics"]["at_conf"]
         print(f"| {name} | {c['conf']:.2f} | {m['face_ap50']:.3f} | {m['face_ap50_95']:.3f} | "
-              f"{m['expression_map50']:.3f} | "
-              f"{m['expression_map50_95']:.3f} | {c['precision']:.3f} / {c['recall']:.3f} | "
-              f"{c['label_accuracy_of_found_faces']:.3f} | {m['images_per_s']:.1f} |")
+              f"{m['expression_map50']:.3f} | {m['expression_map50_95']:.3f} | {c['precision']:.3f} / {c['recall']:.3f} | "
+              f"{m['labels']['accuracy']:.3f} | {m['labels']['macro_recall']:.3f} | {m['images_per_s']:.1f} |")
     first = next(iter(results.values()))["mosaics"]
-    print("\nper-expression AP50 (faces):")
+    print("\nper-expression AP50 on the mosaics (faces):")
     print("| system | " + " | ".join(f"{k} ({n})" for k, n in first["expression_faces"].items()) + " |")
     print("|---|" + "---|" * len(first["expression_faces"]))
     for name, r in results.items():
         print(f"| {name} | " + " | ".join(f"{r['mosaics']['per_expression_ap50'].get(k, float('nan')):.3f}"
                                           for k in first["expression_faces"]) + " |")
-    print(f"\n{split} photos ({n_photos} lfw-expressions photos, whole, one face each) and the bundled astronaut:")
-    print("| system | conf | faces found | false boxes / photo | label acc. (found) | face AP50 | "
-          "astronaut: boxes / false | astronaut face score, label |")
-    print("|---|---|---|---|---|---|---|---|")
+    for key, what, data in (("photos", "lfw-expressions photos, whole, one face each", photos),
+                            ("groups", "group pictures of those photos, 2–9 side by side at 640 px", groups)):
+        n_faces = sum(len(b) for b in data.boxes)
+        print(f"\n{split} {key} ({len(data.images)} {what}; {n_faces} faces). Labels of the found faces; "
+              f"macro-recall over {', '.join(MACRO_LABELS)}:")
+        print("| system | conf | faces found | false boxes / image | label acc. | macro-recall | " +
+              " | ".join(f"{k} recall" for k in MACRO_LABELS) + " |")
+        print("|---|---|---|---|---|---|" + "---|" * len(MACRO_LABELS))
+        for name, r in results.items():
+            p, lab = r[key], r[key]["labels"]
+            rec = [f"{lab['per_label'][k]['recall']:.2f} ({lab['per_label'][k]['faces']})" if k in lab["per_label"]
+                   else "–" for k in MACRO_LABELS]
+            print(f"| {name} | {p['conf']:.2f} | {p['found']:.3f} | {p['false_per_photo']:.3f} | {lab['accuracy']:.3f} | "
+                  f"{lab['macro_recall']:.3f} | " + " | ".join(rec) + " |")
+    print("\nthe bundled astronaut portrait:")
     for name, r in results.items():
-        p = r["photos"]
-        if "found" not in p:
-            print(f"| {name} | — | (reference) | — | {p['label_accuracy']:.3f} | — | — | — |")
-            continue
-        a = r["astronaut"]
-        face = "not found" if a["face_score"] is None else f"{a['face_score']:.2f}, {a['face_label']}"
-        print(f"| {name} | {r['settings']['conf']:.2f} | {p['found']:.3f} | {p['false_per_photo']:.3f} | "
-              f"{p['label_accuracy_of_found']:.3f} | {p['face_ap50']:.3f} | {a['boxes']} / {a['false_boxes']} | "
-              f"{face} |")
+        if "astronaut" in r:
+            a = r["astronaut"]
+            face = "not found" if a["face_score"] is None else f"{a['face_score']:.2f}, {a['face_label']}"
+            print(f"  {name}: {a['boxes']} box(es), {a['false_boxes']} false; face {face}")
 
 
 def main() -> None:
@@ -410,7 +414,7 @@ def main() -> None:
     ap.add_argument("--no-clip", action="store_true", help="NMS on unclipped boxes (clip afterwards)")
     ap.add_argument("--two-stage", action="store_true", help="also the two-stage pipeline")
     ap.add_argument("--speed", action="store_true", help="also ms per frame by number of faces")
-    ap.add_argument("--limit", type=int, default=0, help="use the first N mosaics (0 = all)")
+    ap.add_argument("--limit", type=int, default=0, help="use the first N mosaics and photos (0 = all; smoke tests)")
     ap.add_argument("--frames", type=int, default=5, help="frames per face count for the speed table")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, help="write the figures as JSON")
@@ -425,7 +429,9 @@ def main() -> None:
     if args.limit:
         mosaics.images, mosaics.boxes, mosaics.labels = (mosaics.images[: args.limit], mosaics.boxes[: args.limit],
                                                          mosaics.labels[: args.limit])
-    photos = photo_set(cfg, identities)
+    photos = photo_set(cfg.data, identities)
+    if args.limit:
+        photos = PhotoSet(*(getattr(photos, k)[: args.limit] for k in ("images", "boxes", "labels", "files")))
     n_faces = sum(len(b) for b in mosaics.boxes)
     print(f"{args.split}: {len(mosaics)} {mosaic_split} mosaics of {mosaics.images.shape[1]} px, {n_faces} faces; "
           f"{len(photos.images)} lfw-expressions photos of {identities} identities")
@@ -446,10 +452,11 @@ def main() -> None:
             print_choice(label, res)
             out["models"][label]["choice"] = res
     else:
-        results = {label: report(net, s, mosaics, photos) for label, (net, s) in models.items()}
+        groups = group_set(photos)
+        results = {label: report(net, s, mosaics, photos, groups) for label, (net, s) in models.items()}
         if args.two_stage:
-            results["two-stage pipeline"] = two_stage(mosaics, photos)
-        print_report(results, args.split, len(mosaics), n_faces, len(photos.images))
+            results["two-stage pipeline"] = two_stage(mosaics, photos, groups)
+        print_report(results, args.split, len(mosaics), n_faces, photos, groups)
         out["results"] = results
         if args.speed:
             ms = speed(models, speed_frames(cfg, identities, args.frames), args.two_stage)

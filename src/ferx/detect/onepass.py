@@ -20,7 +20,7 @@ from PIL import Image
 
 from ferx.assets import packaged_model
 from ferx.errors import ImageTooSmall, ModelFileError
-from ferx.detect.onepass_decode import letterbox, postprocess
+from ferx.detect.onepass_decode import image_detections, letterbox
 from ferx.numeric import input_normalisation
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
@@ -76,16 +76,8 @@ class OnnxDetector:
                                  f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
         canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
-        x = self._normalise(canvas)[None, None]
-        maps = self._session.run(self.outputs, {"image": x})
-        h, w = grey.shape
-        content = (min(self.size, round(h * scale)), min(self.size, round(w * scale)))
-        boxes, scores, probs = postprocess(maps, (self.size, self.size), conf, nms_iou, content_hw=content)[0]
-        boxes = boxes / scale
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        ok = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
-        return boxes[ok], scores[ok], probs[ok]
+        maps = self._session.run(self.outputs, {"image": self._normalise(canvas)[None, None]})
+        return image_detections(maps, self.size, scale, grey.shape, conf, nms_iou)
 
     def close(self) -> None:
         self._session = None

@@ -106,6 +106,21 @@ def postprocess(
     return out
 
 
+def image_detections(maps: list[np.ndarray], size: int, scale: float, image_hw: tuple[int, int], conf: float,
+                     nms_iou: float, max_det: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One letterboxed image's detections in image pixels: `postprocess` with the boxes clipped to the
+    image's extent in the size×size input, scaled back by the letterbox `scale`, clipped to the image,
+    degenerate boxes (≤ 1 px) dropped. Returns boxes (K, 4), face scores (K,), class scores (K, C)."""
+    h, w = image_hw
+    content = (min(size, round(h * scale)), min(size, round(w * scale)))
+    boxes, scores, probs = postprocess(maps, (size, size), conf, nms_iou, max_det, content_hw=content)[0]
+    boxes = boxes / scale
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    ok = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
+    return boxes[ok], scores[ok], probs[ok]
+
+
 def letterbox(grey: np.ndarray, size: int, upscale: bool = True) -> tuple[np.ndarray, float]:
     """Scale a (H, W) uint8 image to fit a size×size canvas (top-left, padded with 114).
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferx.train.onepass.data.mosaics import MosaicConfig, face_refs, generate_split, make_mosaic, make_scene
+from ferx.train.onepass.data.mosaics import (FacePool, MosaicConfig, face_refs, generate_split, make_mosaic,
+                                             make_photo, make_scene)
 from ferx.train.onepass.data.negatives import negative_pool
 from tests.conftest import LFW, SHARED
 
@@ -192,3 +193,84 @@ def test_data_command_takes_paths_relative_to_the_config_file(tmp_path, monkeypa
     assert len(written) == 1 and json.loads(written[0].read_text())["images"] == 2
     assert main(["boxes"]) == 2  # no config and no folders: a usage error, not a default path
     assert "give a training CONFIG" in capsys.readouterr().err
+
+
+def test_the_shipped_recipe_keeps_its_mosaic_folder():
+    """Issue 26's options are off in configs/onepass-csp.yaml, so its mosaics keep the folder (and, by
+    the same random stream, the images) they had when the shipped model was trained and measured."""
+    from ferx.train.onepass.train import DetectorTrainConfig
+    from ferx.train.runconfig import load_config
+
+    cfg = load_config(DetectorTrainConfig, Path(__file__).parents[3] / "configs" / "onepass-csp.yaml")
+    assert cfg.data.key() == "f7a4f4c28562"
+    assert MosaicConfig().key() == MosaicConfig(photo_face_min=100, photo_face_max=200).key()  # inert while off
+    assert MosaicConfig().key() != MosaicConfig(balance=0.5).key() != MosaicConfig(photo_share=0.3).key()
+
+
+def _label_shares(pool, draws=6000):
+    rng = np.random.default_rng(0)
+    counts = np.bincount([pool.draw(rng).label for _ in range(draws)], minlength=8)
+    return counts / draws
+
+
+def test_balanced_drawing_evens_out_the_labels():
+    """FER+ Valid is 37 % neutral and 0.5 % contempt; balance 1 draws each label about equally, 0.5
+    in proportion to √count, 0 as the pool holds them."""
+    cache = _fake_cache()
+    _, fer = face_refs(MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS)), "val", cache)
+    counts = np.bincount([r.label for r in fer], minlength=8)
+    assert counts.min() >= 10
+    natural = _label_shares(FacePool(fer))
+    np.testing.assert_allclose(natural, counts / counts.sum(), atol=0.02)
+    even = _label_shares(FacePool(fer, counts, 1.0))
+    np.testing.assert_allclose(even, np.full(8, 1 / 8), atol=0.02)
+    root = _label_shares(FacePool(fer, counts, 0.5))
+    np.testing.assert_allclose(root, np.sqrt(counts) / np.sqrt(counts).sum(), atol=0.02)
+
+
+def _face_matches(img, box, ref):
+    src = np.asarray(Image.open(ref.path).convert("L"), np.float32)
+    x1, y1, x2, y2 = ref.box
+    face = src[int(y1):int(y2), int(x1):int(x2)]
+    bx1, by1, bx2, by2 = np.round(box).astype(int)
+    cut = np.asarray(Image.fromarray(img[by1:by2, bx1:bx2]).resize(face.shape[::-1], Image.BILINEAR), np.float32)
+    return max(_ncc(cut, face), _ncc(cut, face[:, ::-1]))  # photos may be mirrored
+
+
+def test_photo_canvases_hold_one_close_up_as_the_stage_shows_a_photo():
+    """A photo canvas: one whole photo whose face is 64 px to nearly the canvas wide; the letterboxed
+    ones sit top-left on the stage's padding grey; the box is the face's, wherever the photo lands."""
+    from ferx.detect.onepass_decode import PAD_VALUE
+
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), photo_share=1.0, negatives=NEGATIVES)
+    lfw, fer = face_refs(cfg, "test", cache)
+    rng = np.random.default_rng(1)
+    widths, letterboxed = [], 0
+    for _ in range(30):
+        img, boxes, placed = make_photo(FacePool(lfw), FacePool(fer), cfg, 320, rng, {}, negative_pool(NEGATIVES))
+        assert boxes.shape == (1, 4) and len(placed) == 1 and placed[0].source == "lfw-expressions"
+        assert _face_matches(img, boxes[0], placed[0]) > 0.9
+        widths.append(boxes[0, 2] - boxes[0, 0])
+        if (img[-8:, :] == PAD_VALUE).all() and (img[:, -8:] == PAD_VALUE).all() and img[0, 0] != PAD_VALUE:
+            letterboxed += 1
+    assert 64 * 0.95 <= min(widths) and max(widths) <= 0.98 * 320 + 1 and max(widths) > 200
+    assert letterboxed >= 3  # (a photo larger than the canvas is cropped: no grey shows)
+
+
+def test_ferplus_faces_are_enlarged_into_scenes_with_their_own_frame():
+    """fer_upscale_share 1: every scene cell's face is a FER+ image enlarged (here to 60–120 px), its box
+    the FER+ frame's face box scaled with it."""
+    cache = _fake_cache()
+    cfg = MosaicConfig(lfw=str(LFW), ferplus=str(FERPLUS), face_min=60, face_max=120, grid_max=2,
+                       negative_share=0.0, scene_share=1.0, fer_upscale_share=1.0, negatives=NEGATIVES)
+    lfw, fer = face_refs(cfg, "test", cache)
+    rng = np.random.default_rng(2)
+    placed_all = 0
+    for _ in range(3):
+        img, boxes, placed = make_scene(FacePool(lfw), cfg, 320, rng, {}, negative_pool(NEGATIVES), FacePool(fer))
+        for box, ref in zip(boxes, placed):
+            assert ref.source == "ferplus" and box[2] - box[0] >= 0.9 * 60
+            assert _face_matches(img, box, ref) > 0.9
+            placed_all += 1
+    assert placed_all >= 3

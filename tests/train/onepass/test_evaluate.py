@@ -71,3 +71,23 @@ def test_operating_points_by_hand():
     # the same figures as evaluate()'s operating point
     at = evaluate(preds, gt, labels, LABELS, conf=0.2)["at_conf"]
     assert at["precision"] == pytest.approx(low["precision"]) and at["recall"] == pytest.approx(low["recall"])
+
+
+def test_labels_of_found_faces_and_their_macro_recall():
+    """A missed face and a face found only below the threshold add nothing; the found faces' labels give
+    accuracy 2/3, recalls neutral 1/2, happiness 1/1; macro-recall averages the chosen labels present."""
+    from ferx.train.onepass.evaluate import found_labels, label_figures
+
+    gt = [np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32), np.array([[0, 0, 30, 30], [50, 50, 60, 60]], np.float32)]
+    labels = [np.array([0, 0]), np.array([1, 0])]
+    preds = [_pred([[0, 0, 10, 10], [21, 21, 40, 40]], [0.9, 0.8], [[0.9, 0.1], [0.3, 0.7]]),
+             _pred([[1, 1, 30, 30], [50, 50, 60, 60]], [0.95, 0.2], [[0.1, 0.9], [0.9, 0.1]])]
+    true, pred = found_labels(preds, gt, labels, conf=0.5)
+    assert true.tolist() == [0, 0, 1] and pred.tolist() == [0, 1, 1]
+    fig = label_figures(true, pred, LABELS, macro=("neutral", "happiness"))
+    assert fig["accuracy"] == pytest.approx(2 / 3) and fig["faces"] == 3
+    assert fig["per_label"] == {"neutral": {"faces": 2, "recall": 0.5}, "happiness": {"faces": 1, "recall": 1.0}}
+    assert fig["macro_recall"] == pytest.approx(0.75) == fig["macro_recall_all"]
+    assert label_figures(true, pred, LABELS, macro=("neutral",))["macro_recall"] == pytest.approx(0.5)
+    empty = label_figures(*found_labels(preds, gt, labels, conf=0.99), LABELS)
+    assert empty["faces"] == 0 and np.isnan(empty["accuracy"]) and np.isnan(empty["macro_recall"])

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from ferx.errors import ConfigError  # noqa: E402
 from ferx.train.onepass.model import (  # noqa: E402
-    ARCHITECTURES, SS2D, create_model, scan_reference, segsum, selective_scan, ssd_scan,
+    ARCHITECTURES, SS2D, OnePassDetector, create_model, scan_reference, segsum, selective_scan, ssd_scan,
 )
 
 
@@ -106,3 +106,21 @@ def test_onnx_export_matches_pytorch(tmp_path):
         np.testing.assert_allclose(g, r, atol=1e-4, rtol=1e-4)
     graph = path.read_bytes()
     assert b"Loop" not in graph and b"Scan" not in graph  # no token loop in the exported graph
+
+
+def test_a_wider_class_branch_changes_only_the_class_branch():
+    """cls_widths [64, 128, 128]: the class convolutions of strides 16 and 32 run at 128 channels; the
+    stems, box branches and outputs keep their shapes; the config rebuilds it; a wrong length raises."""
+    base, wide = create_model("onepass-nano-csp"), create_model("onepass-nano-csp", cls_widths=[64, 128, 128])
+    assert [b[1].conv.out_channels for b in wide.head.cls_convs] == [64, 128, 128]
+    assert [b[1].conv.out_channels for b in base.head.cls_convs] == [64, 64, 64]
+    assert [p.in_channels for p in wide.head.cls_preds] == [64, 128, 128]
+    same = lambda m: {k: v.shape for k, v in m.state_dict().items() if not k.startswith(("head.cls_convs", "head.cls_preds"))}  # noqa: E731
+    assert same(base) == same(wide)
+    with torch.no_grad():
+        assert [o.shape for o in wide.eval()(torch.zeros(1, 1, 64, 64))] == [o.shape for o in base.eval()(torch.zeros(1, 1, 64, 64))]
+    assert wide.config["cls_widths"] == [64, 128, 128] and "cls_widths" not in base.config
+    rebuilt = OnePassDetector(**wide.config)
+    rebuilt.load_state_dict(wide.state_dict())
+    with pytest.raises(ConfigError, match="one positive width per level"):
+        create_model("onepass-nano-csp", cls_widths=[128, 128])

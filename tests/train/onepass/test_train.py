@@ -15,6 +15,7 @@ from ferx.train.onepass.evaluate import evaluate  # noqa: E402
 from ferx.train.onepass.loss import detection_loss, flatten_and_decode, simota  # noqa: E402
 from ferx.train.onepass.model import create_model  # noqa: E402
 from ferx.train.onepass.train import DetectorTrainConfig, make_batch, predict_torch, train  # noqa: E402
+from ferx.errors import ConfigError  # noqa: E402
 from ferx.facs import EXPRESSIONS  # noqa: E402
 from tests.train.onepass.test_data import FERPLUS, LFW, _fake_cache  # noqa: E402
 
@@ -260,3 +261,60 @@ def test_distilled_detector_run_and_its_config_checks(tmp_path):
         DetectorTrainConfig(distill_weight=0.5)
     with pytest.raises(ConfigError, match="in \\[0, 1\\]"):
         DetectorTrainConfig(teachers=["x"], distill_weight=1.5)
+
+
+def test_votes_teach_ferplus_faces_and_the_teacher_only_lfw_faces(tmp_path):
+    """Issue 26's targets: distill_sources [lfw-expressions] keeps the teacher off FER+ faces, whose
+    target is then 0.5·one-hot + 0.5·their annotators' votes (FER+'s probability protocol)."""
+    pytest.importorskip("onnxruntime")
+    from ferx.data.readers import open_dataset
+    from ferx.train.onepass.targets import teacher_targets
+
+    cfg, _ = _tiny_split(tmp_path, n=3)
+    cfg.lfw_share = 0.5
+    split = generate_split(cfg, "val", _fake_cache(), progress=False)
+    targets, report = teacher_targets(split, cfg, ["ferplus-resnet-guided"], 0.5, 1.0, torch.device("cpu"),
+                                      progress=False, sources=["lfw-expressions"], votes=0.5)
+    votes = {s.path.name: s.soft for s in open_dataset(f"ferplus:{FERPLUS}", "val", protocol="probability").samples}
+    cols = split.manifest["faces_columns"]
+    rows = split.manifest["faces"]
+    eye = np.eye(8, dtype=np.float32)
+    fer_rows = 0
+    for i in range(len(split)):
+        mine = [r for r in rows if r[0] == i]
+        for k, r in enumerate(mine):
+            if r[cols.index("source")] != "ferplus":
+                continue
+            fer_rows += 1
+            label, name = r[cols.index("label")], r[cols.index("file")]
+            want = 0.5 * eye[label] + 0.5 * votes[name] if name in votes else eye[label]
+            np.testing.assert_allclose(targets[i][k], want, atol=1e-6)
+    assert fer_rows >= 2 and report["ferplus"]["taught"] == 0
+    assert 0 < report["ferplus"]["votes"] <= report["ferplus"]["faces"] == fer_rows
+    assert report["lfw-expressions"]["taught"] >= 1
+    with pytest.raises(ConfigError, match="unknown source"):
+        teacher_targets(split, cfg, ["ferplus-resnet-guided"], 0.5, 1.0, torch.device("cpu"), sources=["rafdb"])
+
+
+def test_photo_validation_keys_are_checked():
+    with pytest.raises(ConfigError, match="photo columns need val_photos"):
+        DetectorTrainConfig(select="val_photo_macro_recall")
+    with pytest.raises(ConfigError, match="not a validation column"):
+        DetectorTrainConfig(val_photos=True, select="val_loss")
+    with pytest.raises(ConfigError, match="ferplus_votes"):
+        DetectorTrainConfig(ferplus_votes=1.5)
+    with pytest.raises(ConfigError, match="distill_sources"):
+        DetectorTrainConfig(distill_sources=["affectnet"])
+    assert DetectorTrainConfig(val_photos=True, select="val_expression").select == "val_expression"
+
+
+@pytest.mark.slow  # validates on the ~220 whole validation photos at 640 px every epoch: ~1 min loaded
+def test_a_run_with_photo_validation_records_its_columns_and_chooses_by_them(tmp_path):
+    cfg = replace(_tiny_run_config(tmp_path), val_photos=True, select="val_expression")
+    train(cfg, tmp_path / "run", progress=False)
+    row = next(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    for key in ("val_photo_found", "val_photo_label_accuracy", "val_photo_macro_recall", "val_expression"):
+        assert 0.0 <= float(row[key]) <= 1.0, key
+    assert float(row["val_expression"]) == pytest.approx((float(row["val_expr_map50"]) + float(row["val_photo_macro_recall"])) / 2)
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    assert best["val"]["photos"]["photos"] > 100

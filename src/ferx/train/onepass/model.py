@@ -389,14 +389,20 @@ class DecoupledHead(nn.Module):
 
     Output per level: (B, 5 + C, h, w) raw values — box offsets (dx, dy, log w, log h) in units of
     the level's stride, objectness logit, C class logits (see `ferx.detect.onepass_decode`).
+    `cls_widths` (one per level, default `width`) widens a level's class branch alone: its two 3×3
+    convolutions then run at that width, the box branch and the stem stay at `width`.
     """
 
-    def __init__(self, channels: tuple[int, ...], width: int, num_classes: int) -> None:
+    def __init__(self, channels: tuple[int, ...], width: int, num_classes: int,
+                 cls_widths: tuple[int, ...] | list[int] = ()) -> None:
         super().__init__()
+        cw = list(cls_widths) or [width] * len(channels)
+        if len(cw) != len(channels) or min(cw) < 1:
+            raise ConfigError(f"cls_widths needs one positive width per level ({len(channels)}), got {list(cls_widths)}")
         self.stems = nn.ModuleList([ConvBNAct(c, width, 1) for c in channels])
-        self.cls_convs = nn.ModuleList([nn.Sequential(ConvBNAct(width, width, 3), ConvBNAct(width, width, 3)) for _ in channels])
+        self.cls_convs = nn.ModuleList([nn.Sequential(ConvBNAct(width, w, 3), ConvBNAct(w, w, 3)) for w in cw])
         self.reg_convs = nn.ModuleList([nn.Sequential(ConvBNAct(width, width, 3), ConvBNAct(width, width, 3)) for _ in channels])
-        self.cls_preds = nn.ModuleList([nn.Conv2d(width, num_classes, 1) for _ in channels])
+        self.cls_preds = nn.ModuleList([nn.Conv2d(w, num_classes, 1) for w in cw])
         self.reg_preds = nn.ModuleList([nn.Conv2d(width, 4, 1) for _ in channels])
         self.obj_preds = nn.ModuleList([nn.Conv2d(width, 1, 1) for _ in channels])
         prior = -math.log((1 - 0.01) / 0.01)
@@ -428,13 +434,15 @@ class OnePassDetector(nn.Module):
         num_classes: expression labels.
         in_channels: 1 (grey) or 3.
         head_width: channels of the decoupled head (default 256 · width).
+        cls_widths: per level (strides 8, 16, 32), the width of the class branch (empty = head_width);
+            e.g. [64, 128, 128] widens it for the faces the coarser levels find (issue 26).
         d_state, expand, headdim, chunk: SS2D settings (state size N, inner expansion, channels
             per Δ/A head, smallest scan chunk length; the chunk grows to ≈ √L on long sequences).
     """
 
     def __init__(self, depth: float = 0.33, width: float = 0.25, neck: str = "vss", num_classes: int = 8,
                  in_channels: int = 1, head_width: int = 0, d_state: int = 16, expand: int = 2, headdim: int = 16,
-                 chunk: int = 16) -> None:
+                 chunk: int = 16, cls_widths: tuple[int, ...] | list[int] = ()) -> None:
         super().__init__()
         if neck not in NECKS:
             raise ConfigError(f"unknown neck {neck!r}; choose from {', '.join(NECKS)}")
@@ -444,11 +452,13 @@ class OnePassDetector(nn.Module):
             "depth": depth, "width": width, "neck": neck, "num_classes": num_classes, "in_channels": in_channels,
             "head_width": head_width, "d_state": d_state, "expand": expand, "headdim": headdim, "chunk": chunk,
         }
+        if cls_widths:  # only when set, so older checkpoints' and sidecars' configs read the same
+            self.config["cls_widths"] = [int(w) for w in cls_widths]
         self.in_channels = in_channels
         self.backbone = CSPDarknet(depth, width, in_channels)
         vss = {"d_state": d_state, "expand": expand, "headdim": headdim, "chunk": chunk}
         self.neck = PAFPN(self.backbone.channels, depth, neck, vss)
-        self.head = DecoupledHead(self.backbone.channels, head_width or int(256 * width), num_classes)
+        self.head = DecoupledHead(self.backbone.channels, head_width or int(256 * width), num_classes, cls_widths)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.dim() != 4 or x.shape[1] != self.in_channels:

@@ -17,7 +17,7 @@ configured: `val_split=...` is an unknown key).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +33,8 @@ from ferx.train.onepass.data.store import load_split
 from ferx.detect.onepass_decode import postprocess
 from ferx.train.onepass.evaluate import Prediction, evaluate, pr_plot, summary
 from ferx.train.onepass.loss import detection_loss
+from ferx.train.onepass.photos import photo_figures, photo_set, predict_photos_torch
+from ferx.train.onepass.targets import SOURCES, teacher_targets
 from ferx.train.onepass.model import OnePassDetector, create_model
 from ferx.train.harness import Randomness, Task, Validation, fit, normalise
 from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
@@ -79,6 +81,15 @@ class DetectorTrainConfig(RunConfig):
             (faces the teachers cannot see — a photo without a face for the analyzer — keep one-hot).
         distill_temperature: T of the teachers' distributions, softmax(log p / T) (1 = as they are:
             the class loss is a per-label BCE, whose targets are already probabilities).
+        distill_sources: which faces the teachers teach ("lfw-expressions", "ferplus"; default both).
+        ferplus_votes: weight v of FER+ faces' vote distributions, (1 − v)·one-hot + v·votes, for the
+            FER+ faces the teachers do not teach (0 = one-hot). See `ferx.train.onepass.targets`.
+        val_photos: also validate every epoch on the whole lfw-expressions photos of validation
+            identities, letterboxed as the stage does (`ferx.train.onepass.photos`): metrics.csv gets
+            val_photo_found, val_photo_label_accuracy, val_photo_macro_recall (at `photo_conf`) and
+            val_expression, the mean of val_expr_map50 and val_photo_macro_recall.
+        photo_conf: face-score threshold of the photo figures (the shipped model's 0.4).
+        select: the validation column that chooses best.pt (larger is better; `SELECTABLE`).
     """
 
     data: MosaicConfig = field(default_factory=MosaicConfig)
@@ -95,6 +106,11 @@ class DetectorTrainConfig(RunConfig):
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.0
     distill_temperature: float = 1.0
+    distill_sources: list[str] = field(default_factory=lambda: list(SOURCES))
+    ferplus_votes: float = 0.0
+    val_photos: bool = False
+    photo_conf: float = 0.4
+    select: str = "val_face_ap50_95"
     # the harness's keys whose defaults differ for this model (YOLOX-like: AdamW, EMA, clipping)
     epochs: int = 5
     batch_size: int = 16
@@ -115,11 +131,27 @@ class DetectorTrainConfig(RunConfig):
         "mixup": REFUSE, "flip": REFUSE, "photometric": REFUSE, "class_balance": REFUSE,
         "val_conf": REFUSE, "nms_iou": REFUSE,
         "teachers": REFUSE, "distill_weight": REFUSE, "distill_temperature": REFUSE,
+        "distill_sources": REFUSE, "ferplus_votes": REFUSE, "val_photos": REFUSE, "photo_conf": REFUSE,
+        "select": REFUSE,
     }
     path_keys: ClassVar[tuple[str, ...]] = (*RunConfig.path_keys, "data", "teachers")
 
     def __post_init__(self) -> None:
         check_distillation(self.teachers, self.distill_weight, self.distill_temperature)
+        if not 0.0 <= self.ferplus_votes <= 1.0:
+            raise ConfigError(f"ferplus_votes is a weight in [0, 1]; got {self.ferplus_votes}")
+        unknown = set(self.distill_sources) - set(SOURCES)
+        if unknown:
+            raise ConfigError(f"distill_sources: unknown source(s) {sorted(unknown)}; use {', '.join(SOURCES)}")
+        allowed = SELECTABLE + (PHOTO_COLUMNS if self.val_photos else ())
+        if self.select not in allowed:
+            raise ConfigError(f"select: {self.select!r} is not a validation column of this config; use one of "
+                              f"{', '.join(allowed)}" + ("" if self.val_photos else " (photo columns need val_photos)"))
+
+
+#: validation columns that can choose best.pt; PHOTO_COLUMNS only with `val_photos`
+SELECTABLE = ("val_face_ap50_95", "val_face_ap50", "val_expr_map50", "val_label_accuracy")
+PHOTO_COLUMNS = ("val_photo_found", "val_photo_label_accuracy", "val_photo_macro_recall", "val_expression")
 
 
 class DetectorTask(Task[DetectorTrainConfig]):
@@ -131,6 +163,7 @@ class DetectorTask(Task[DetectorTrainConfig]):
     def __init__(self, config: DetectorTrainConfig, progress: bool = True) -> None:
         super().__init__(config)
         self.progress = progress
+        self.metric = config.select
 
     def setup(self, device: torch.device, rng: Randomness, log: RunLog) -> nn.Module:
         cfg = self.config
@@ -146,13 +179,17 @@ class DetectorTask(Task[DetectorTrainConfig]):
         self.pos_weight = None if pos_weight is None else torch.from_numpy(pos_weight).to(device)
         tr = self.train_split
         self.class_targets: list[np.ndarray] | None = None
-        if cfg.teachers and cfg.distill_weight > 0:
-            self.class_targets, stats = teacher_targets(tr, cfg.data, cfg.teachers, cfg.distill_weight,
-                                                        cfg.distill_temperature, device, self.progress)
-            log(f"distilling the class head from {len(cfg.teachers)} teacher(s), α {cfg.distill_weight}, "
-                f"T {cfg.distill_temperature}: " + "; ".join(
-                    f"{src} {v['taught']} of {v['faces']} faces taught, the teachers agree with "
-                    f"{100 * v['agreement']:.1f} % of their labels" for src, v in stats.items()))
+        teach = bool(cfg.teachers) and cfg.distill_weight > 0
+        if teach or cfg.ferplus_votes > 0:
+            self.class_targets, stats = teacher_targets(
+                tr, cfg.data, cfg.teachers, cfg.distill_weight, cfg.distill_temperature, device, self.progress,
+                sources=cfg.distill_sources, votes=cfg.ferplus_votes)
+            log((f"distilling the class head from {len(cfg.teachers)} teacher(s), α {cfg.distill_weight}, "
+                 f"T {cfg.distill_temperature}; " if teach else "") + f"FER+ votes weight {cfg.ferplus_votes}: " +
+                "; ".join(f"{src} {v['taught']} of {v['faces']} faces taught (the teachers agree with "
+                          f"{100 * v['agreement']:.1f} % of their labels), {v['votes']} by votes"
+                          for src, v in stats.items()))
+        self.val_photo_set = photo_set(cfg.data, "val") if cfg.val_photos else None
         log(f"{cfg.model}: train {len(tr)} mosaics ({sum(len(b) for b in tr.boxes)} faces), val {len(self.val_split)}; "
             f"data {cfg.data.folder()}")
         return model
@@ -186,7 +223,18 @@ class DetectorTask(Task[DetectorTrainConfig]):
         row = {"val_face_ap50": val["face_ap50"], "val_face_ap50_95": val["face_ap50_95"],
                "val_expr_map50": val["expression_map50"],
                "val_label_accuracy": val["at_conf"]["label_accuracy_of_found_faces"]}
-        return Validation(row, summary(val))
+        record = summary(val)
+        if self.val_photo_set is not None:
+            preds = predict_photos_torch(model, self.val_photo_set, self.config.photo_conf, self.config.nms_iou,
+                                         self.device)
+            photos = photo_figures(preds, self.val_photo_set, self.config.photo_conf)
+            labels = photos["labels"]  # no face found: accuracy and macro-recall 0, not NaN (best.pt compares them)
+            row.update({"val_photo_found": photos["found"],
+                        "val_photo_label_accuracy": float(np.nan_to_num(labels["accuracy"])),
+                        "val_photo_macro_recall": float(np.nan_to_num(labels["macro_recall"]))})
+            row["val_expression"] = (row["val_expr_map50"] + row["val_photo_macro_recall"]) / 2
+            record["photos"] = photos
+        return Validation(row, record)
 
     def checkpoint_extras(self, model: nn.Module) -> dict[str, Any]:
         return {"model_name": self.config.model, "model_config": dict(model.config), "labels": list(EXPRESSIONS)}
@@ -235,71 +283,6 @@ def make_batch(split: MosaicSplit, idx: np.ndarray, cfg: DetectorTrainConfig, rn
         targets.append((torch.from_numpy(boxes.astype(np.float32)).reshape(-1, 4),
                         torch.from_numpy(np.ascontiguousarray(cls, np.float32)).reshape(-1, num_classes)))
     return normalise(torch.from_numpy(images)[:, None]), targets
-
-
-def teacher_targets(split: MosaicSplit, data: MosaicConfig, teachers: list[str], weight: float, temperature: float,
-                    device: torch.device, progress: bool = True) -> tuple[list[np.ndarray], dict[str, dict[str, Any]]]:
-    """Per mosaic (G, C) class targets (1 − α)·one-hot(label) + α·(the teachers' mean distribution).
-
-    Each face is looked up by its manifest row (source dataset and file) and shown to the teachers
-    as the two-stage pipeline would show it: a FER+ face as its 48×48 image (FER+'s own crop), an
-    lfw-expressions face as the analyzer's aligned crop of the whole photo (detector → mesh →
-    `ferx.facecrop`, cached by `load_photo_crops` in `data.cache_dir`), un-augmented, once. A face
-    the teachers cannot see (no face found in its photo) keeps its one-hot target. Also returns, per
-    source, how many faces were taught and how often the teachers' argmax agrees with the label.
-    """
-    from ferx.data.readers import open_dataset
-    from ferx.train.data import PhotoCrops, grey48, load_photo_crops
-    from ferx.train.teachers import ensemble_distributions
-
-    cols = split.manifest["faces_columns"]
-    img_col, src_col, file_col = cols.index("image"), cols.index("source"), cols.index("file")
-    rows = [r for r in split.manifest["faces"] if r[img_col] < len(split)]
-    wanted = {src: sorted({r[file_col] for r in rows if r[src_col] == src}) for src in ("ferplus", "lfw-expressions")}
-    keys: list[tuple[str, str]] = []
-    images: list[np.ndarray] = []
-    if wanted["ferplus"]:
-        fer = open_dataset(f"ferplus:{data.ferplus}", split.manifest["faces_from"], protocol="majority")
-        by_name = {s.path.name: s.path for s in fer.samples}
-        for name in wanted["ferplus"]:
-            keys.append(("ferplus", name))
-            images.append(grey48(by_name[name])[None])
-    if wanted["lfw-expressions"]:
-        lfw = open_dataset(f"lfw-expressions:{data.lfw}")
-        names = set(wanted["lfw-expressions"])
-        subset = replace(lfw, samples=[s for s in lfw.samples if s.path.name in names])
-        crops = load_photo_crops(subset, Path(data.cache_dir), progress=progress)
-        keys += [("lfw-expressions", Path(p).name) for p in crops.paths]
-        images += list(crops.images.numpy())
-    num_classes = len(EXPRESSIONS)
-    soft: dict[tuple[str, str], np.ndarray] = {}
-    if keys:
-        seen = PhotoCrops(torch.from_numpy(np.stack(images)), torch.zeros(len(keys), dtype=torch.int64),
-                          EXPRESSIONS, 0)
-        target, mean = ensemble_distributions(teachers, seen, device, temperature)
-        soft = dict(zip(keys, target.numpy().astype(np.float32)))
-        label_of = dict(zip(keys, mean.argmax(1).tolist()))
-    eye = np.eye(num_classes, dtype=np.float32)
-    out = [np.zeros((0, num_classes), np.float32) for _ in range(len(split))]
-    per_image: list[list[np.ndarray]] = [[] for _ in range(len(split))]
-    stats = {src: {"faces": 0, "taught": 0, "agree": 0} for src in wanted}
-    for r in rows:
-        label, key = int(r[cols.index("label")]), (r[src_col], r[file_col])
-        t = soft.get(key)
-        st = stats[r[src_col]]
-        st["faces"] += 1
-        if t is None:
-            per_image[r[img_col]].append(eye[label])
-            continue
-        st["taught"] += 1
-        st["agree"] += int(label_of[key] == label)
-        per_image[r[img_col]].append((1.0 - weight) * eye[label] + weight * t)
-    for i, faces in enumerate(per_image):
-        if faces:
-            out[i] = np.stack(faces)
-    report = {src: {"faces": v["faces"], "taught": v["taught"], "agreement": v["agree"] / max(v["taught"], 1)}
-              for src, v in stats.items() if v["faces"]}
-    return out, report
 
 
 @torch.no_grad()

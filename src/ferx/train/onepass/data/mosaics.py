@@ -11,6 +11,14 @@ Two kinds of mosaic, converted to grey:
   * paste: a background (synthetic texture with clutter, or with probability
     `real_background_share` an enlarged crop of a face-free photograph) with tight face crops of both
     sources pasted at log-uniform sizes, blended in with feathered edges (`ferx.data.mosaic.compose`).
+  * photo (probability `photo_share`, issue 26): one whole photo at the size users' close-ups have —
+    its face 64 px to nearly the whole canvas — either top-left on the letterbox's grey (as the
+    stage shows a photo smaller than its input) or anywhere over clutter, cropped where it is larger
+    than the canvas (the face never cut). lfw-expressions faces fill 280–340 px of their 350-px photos;
+    the scenes' 90 %-of-a-cell cap kept every training face below that.
+Options added by issue 26 (all off by default, so older configs make the same mosaics): `balance`
+draws faces label-balanced, `fer_upscale_share` shows FER+ images enlarged into scene cells and
+photo canvases (their own 48-px frame as the context) instead of only as pasted tiles.
 Everything follows from `MosaicConfig.seed`.
 """
 
@@ -28,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from ferx.data.mosaic import background, compose
 from ferx.data.readers import identity_split, open_dataset
+from ferx.detect.onepass_decode import PAD_VALUE
 from ferx.errors import ConfigError
 from ferx.facs import EXPRESSIONS
 from ferx.train.onepass.data.negatives import negative_pool, negative_region
@@ -71,6 +80,13 @@ class MosaicConfig:
         real_background_share: probability that a paste mosaic's background is a face-free photo region.
         negatives: the face-free photographs (`skimage.data` names, see `negative_pool`) that
             negative scene cells and real backgrounds are cut from.
+        balance: exponent b of label-balanced drawing: a face of label c is drawn with weight
+            n_c^−b within its source, n_c = faces of label c in both sources' pools of the split
+            (0 = uniform over faces, as before; 0.5 = each label's share ∝ √n_c).
+        photo_share: probability that a mosaic is one whole photo (see module doc).
+        photo_face_min, photo_face_max: face-box width range of photo canvases (0 = 0.98 · size).
+        fer_upscale_share: probability that a scene cell or a photo canvas shows a FER+ image,
+            enlarged, instead of an lfw-expressions photo.
     """
 
     lfw: str = ""
@@ -98,6 +114,11 @@ class MosaicConfig:
     negative_share: float = 0.25
     real_background_share: float = 0.0
     negatives: list[str] = field(default_factory=list)
+    balance: float = 0.0
+    photo_share: float = 0.0
+    photo_face_min: int = 64
+    photo_face_max: int = 0
+    fer_upscale_share: float = 0.0
 
     #: keys holding paths (resolved by `ferx.train.runconfig` against the config file's folder)
     path_keys: ClassVar[tuple[str, ...]] = ("lfw", "ferplus", "box_cache", "cache_dir")
@@ -112,6 +133,9 @@ class MosaicConfig:
         if not self.scene_share and not self.real_background_share and not self.negatives:
             for k in ("scene_share", "grid_max", "scene_face_max", "negative_share", "real_background_share",
                       "negatives"):
+                d.pop(k)
+        if not self.balance and not self.photo_share and not self.fer_upscale_share:
+            for k in ("balance", "photo_share", "photo_face_min", "photo_face_max", "fer_upscale_share"):
                 d.pop(k)
         d["version"] = FORMAT_VERSION
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
@@ -209,9 +233,73 @@ def _cuts(size: int, n: int, rng: np.random.Generator) -> list[int]:
     return [0, *[int(round(v)) for v in inner], size]
 
 
-def make_scene(refs: list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random.Generator,
-               memo: dict[str, np.ndarray], negatives: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
+class FacePool:
+    """The faces of one source, drawn uniformly or label-balanced (`MosaicConfig.balance`).
+
+    Uniform drawing takes one `rng.integers` per face, as before issue 26, so configs without
+    `balance` make the same mosaics."""
+
+    def __init__(self, refs: list[FaceRef], label_counts: np.ndarray | None = None, balance: float = 0.0) -> None:
+        self.refs = refs
+        self.cdf: np.ndarray | None = None
+        if balance and refs:
+            if label_counts is None:
+                label_counts = np.bincount([r.label for r in refs], minlength=len(EXPRESSIONS))
+            w = np.maximum(label_counts[[r.label for r in refs]], 1).astype(np.float64) ** -balance
+            self.cdf = np.cumsum(w) / w.sum()
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def draw(self, rng: np.random.Generator) -> FaceRef:
+        if self.cdf is None:
+            return self.refs[int(rng.integers(len(self.refs)))]
+        return self.refs[min(int(np.searchsorted(self.cdf, rng.random(), side="right")), len(self.refs) - 1)]
+
+
+def _as_pool(refs: FacePool | list[FaceRef]) -> FacePool:
+    return refs if isinstance(refs, FacePool) else FacePool(list(refs))
+
+
+def _draw_photo_ref(lfw: FacePool, fer: FacePool | None, cfg: MosaicConfig, rng: np.random.Generator) -> FaceRef:
+    """A scene cell's or photo canvas's face: lfw-expressions, or a FER+ image to be enlarged."""
+    if fer is not None and len(fer) and cfg.fer_upscale_share and rng.random() < cfg.fer_upscale_share:
+        return fer.draw(rng)
+    return lfw.draw(rng)
+
+
+def _scaled_photo(ref: FaceRef, fmin: float, fmax: float, max_face_h: float, rng: np.random.Generator,
+                  memo: dict[str, np.ndarray]) -> tuple[Image.Image, np.ndarray]:
+    """The face's whole photo, jittered, scaled so that its face box is log-uniform fmin–fmax px wide
+    (and at most max_face_h tall), flipped half the time; and the face box in it."""
+    photo = _jitter(_load(ref.path, memo), rng)
+    bx1, by1, bx2, by2 = ref.box
+    fw = float(np.exp(rng.uniform(np.log(fmin), np.log(fmax))))
+    scale = fw / (bx2 - bx1)
+    if (by2 - by1) * scale > max_face_h:
+        scale = max_face_h / (by2 - by1)
+    pw, ph = max(1, round(photo.shape[1] * scale)), max(1, round(photo.shape[0] * scale))
+    img = Image.fromarray(photo).resize((pw, ph), Image.BILINEAR if scale > 1 else Image.LANCZOS)
+    sx, sy = pw / photo.shape[1], ph / photo.shape[0]
+    fb = np.array([bx1 * sx, by1 * sy, bx2 * sx, by2 * sy])
+    if rng.random() < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        fb = np.array([pw - fb[2], fb[1], pw - fb[0], fb[3]])
+    return img, fb
+
+
+def _window(fb: np.ndarray, cw: int, ch: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Origin (in the scaled photo) of a cw × ch window that holds the whole face box."""
+    ox = rng.uniform(fb[2] - cw, fb[0]) if fb[2] - fb[0] < cw else fb[0]
+    oy = rng.uniform(fb[3] - ch, fb[1]) if fb[3] - fb[1] < ch else fb[1]
+    return int(np.floor(ox)), int(np.floor(oy))
+
+
+def make_scene(refs: FacePool | list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random.Generator,
+               memo: dict[str, np.ndarray], negatives: list[np.ndarray], fer: FacePool | None = None,
+               ) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
     """One grey scene grid: (S, S) uint8, (G, 4) boxes, and the faces placed (see module doc)."""
+    pool = _as_pool(refs)
     n = int(rng.integers(1, cfg.grid_max + 1))
     xs, ys = _cuts(size, n, rng), _cuts(size, n, rng)
     canvas = _background(size, rng, cfg.clutter).convert("L")
@@ -225,24 +313,9 @@ def make_scene(refs: list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random
                 if negatives:
                     canvas.paste(_fill(negative_region(negatives, cw / ch, rng), cw, ch, rng), (x0, y0))
                 continue
-            ref = refs[int(rng.integers(len(refs)))]
-            photo = _jitter(_load(ref.path, memo), rng)
-            bx1, by1, bx2, by2 = ref.box
-            fw = float(np.exp(rng.uniform(np.log(cfg.face_min), np.log(fmax))))
-            scale = fw / (bx2 - bx1)
-            if (by2 - by1) * scale > 0.95 * ch:
-                scale = 0.95 * ch / (by2 - by1)
-            pw, ph = max(1, round(photo.shape[1] * scale)), max(1, round(photo.shape[0] * scale))
-            img = Image.fromarray(photo).resize((pw, ph), Image.BILINEAR if scale > 1 else Image.LANCZOS)
-            sx, sy = pw / photo.shape[1], ph / photo.shape[0]
-            fb = np.array([bx1 * sx, by1 * sy, bx2 * sx, by2 * sy])
-            if rng.random() < 0.5:
-                img = img.transpose(Image.FLIP_LEFT_RIGHT)
-                fb = np.array([pw - fb[2], fb[1], pw - fb[0], fb[3]])
-            # window origin (in the scaled photo) such that the face lies inside the cell
-            ox = rng.uniform(fb[2] - cw, fb[0]) if fb[2] - fb[0] < cw else fb[0]
-            oy = rng.uniform(fb[3] - ch, fb[1]) if fb[3] - fb[1] < ch else fb[1]
-            ox, oy = int(np.floor(ox)), int(np.floor(oy))
+            ref = _draw_photo_ref(pool, fer, cfg, rng)
+            img, fb = _scaled_photo(ref, cfg.face_min, fmax, 0.95 * ch, rng, memo)
+            ox, oy = _window(fb, cw, ch, rng)
             cell = canvas.crop((x0, y0, x0 + cw, y0 + ch))
             if negatives and rng.random() < 0.5:  # real clutter around photos that do not fill the cell
                 cell = _fill(negative_region(negatives, cw / ch, rng), cw, ch, rng)
@@ -255,16 +328,42 @@ def make_scene(refs: list[FaceRef], cfg: MosaicConfig, size: int, rng: np.random
     return np.asarray(canvas), np.array(boxes, np.float64).reshape(-1, 4), placed
 
 
+def make_photo(lfw: FacePool, fer: FacePool | None, cfg: MosaicConfig, size: int, rng: np.random.Generator,
+               memo: dict[str, np.ndarray], negatives: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
+    """One whole photo at close-up size on an S × S canvas (see module doc): (S, S) uint8, (1, 4) box, face."""
+    ref = _draw_photo_ref(lfw, fer, cfg, rng)
+    fmax = cfg.photo_face_max or 0.98 * size
+    img, fb = _scaled_photo(ref, min(cfg.photo_face_min, fmax), fmax, 0.98 * size, rng, memo)
+    letterboxed = rng.random() < 0.5
+    if letterboxed:
+        canvas = Image.new("L", (size, size), PAD_VALUE)  # the stage's letterbox
+    elif negatives and rng.random() < 0.5:
+        canvas = _fill(negative_region(negatives, 1.0, rng), size, size, rng)
+    else:
+        canvas = _background(size, rng, cfg.clutter).convert("L")
+    pw, ph = img.size
+    if letterboxed and pw <= size and ph <= size:
+        ox = oy = 0
+    elif pw <= size and ph <= size:  # anywhere on the canvas (a negative origin places the photo inside)
+        ox, oy = -int(rng.integers(0, size - pw + 1)), -int(rng.integers(0, size - ph + 1))
+    else:
+        ox, oy = _window(fb, size, size, rng)
+    canvas.paste(img, (-ox, -oy))
+    box = np.clip([fb[0] - ox, fb[1] - oy, fb[2] - ox, fb[3] - oy], 0, size)
+    return np.asarray(canvas), np.array([box], np.float64), [ref]
+
+
 def make_mosaic(
-    refs_lfw: list[FaceRef], refs_fer: list[FaceRef], cfg: MosaicConfig, size: int, n_faces: int,
-    rng: np.random.Generator, memo: dict[str, np.ndarray], negatives: list[np.ndarray] | None = None,
+    refs_lfw: FacePool | list[FaceRef], refs_fer: FacePool | list[FaceRef], cfg: MosaicConfig, size: int,
+    n_faces: int, rng: np.random.Generator, memo: dict[str, np.ndarray], negatives: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[FaceRef]]:
     """One grey mosaic: (S, S) uint8, (G, 4) boxes, and the faces placed."""
     cap = min(cfg.face_max, max(cfg.face_min, np.sqrt(0.45 * size * size / n_faces) / cfg.margin))
+    lfw, fer = _as_pool(refs_lfw), _as_pool(refs_fer)
     chosen: list[FaceRef] = []
     for _ in range(n_faces):
-        pool = refs_lfw if (refs_lfw and (rng.random() < cfg.lfw_share or not refs_fer)) else refs_fer
-        chosen.append(pool[int(rng.integers(len(pool)))])
+        pool = lfw if (len(lfw) and (rng.random() < cfg.lfw_share or not len(fer))) else fer
+        chosen.append(pool.draw(rng))
     widths = np.exp(rng.uniform(np.log(cfg.face_min), np.log(cap), n_faces)).round().astype(int)
     photos, boxes = [], []
     for ref in chosen:
@@ -293,17 +392,21 @@ def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = 
     if cfg.face_max * cfg.margin >= size:
         raise ValueError(f"face_max {cfg.face_max} px (with margin {cfg.margin}) does not fit a {size}-px canvas")
     rng = np.random.default_rng([cfg.seed, SPLIT_NAMES.index(split)])
-    lfw, fer = face_refs(cfg, FACE_POOL[split], cache)
-    if not lfw and not fer:
+    refs_lfw, refs_fer = face_refs(cfg, FACE_POOL[split], cache)
+    if not refs_lfw and not refs_fer:
         raise ValueError(f"no faces available for split {split!r}")
+    counts = np.bincount([r.label for r in refs_lfw + refs_fer], minlength=len(EXPRESSIONS))
+    lfw, fer = FacePool(refs_lfw, counts, cfg.balance), FacePool(refs_fer, counts, cfg.balance)
     memo: dict[str, np.ndarray] = {}
     negatives = negative_pool(cfg.negatives)
     images = np.zeros((count, size, size), np.uint8)
     rows: list[list[Any]] = []
     all_boxes, all_labels = [], []
     for i in tqdm(range(count), desc=f"mosaics {split}", disable=not progress, file=sys.stderr):
-        if lfw and cfg.scene_share and rng.random() < cfg.scene_share:
-            img, boxes, placed = make_scene(lfw, cfg, size, rng, memo, negatives)
+        if len(lfw) and cfg.photo_share and rng.random() < cfg.photo_share:
+            img, boxes, placed = make_photo(lfw, fer, cfg, size, rng, memo, negatives)
+        elif len(lfw) and cfg.scene_share and rng.random() < cfg.scene_share:
+            img, boxes, placed = make_scene(lfw, cfg, size, rng, memo, negatives, fer)
         else:
             n = int(rng.integers(cfg.faces_min, fmax + 1))
             img, boxes, placed = make_mosaic(lfw, fer, cfg, size, n, rng, memo, negatives)
@@ -317,7 +420,7 @@ def generate_split(cfg: MosaicConfig, split: str, cache: dict, progress: bool = 
         "key": cfg.key(), "images": count,
         "size": size, "labels": list(EXPRESSIONS),
         "faces_columns": ["image", "x1", "y1", "x2", "y2", "label", "source", "file", "identity"], "faces": rows,
-        "pool": {"lfw-expressions": len(lfw), "ferplus": len(fer),
-                 "lfw_identities": sorted({r.identity for r in lfw if r.identity})},
+        "pool": {"lfw-expressions": len(refs_lfw), "ferplus": len(refs_fer),
+                 "lfw_identities": sorted({r.identity for r in refs_lfw if r.identity})},
     }
     return MosaicSplit(images, all_boxes, all_labels, manifest)
