@@ -5,16 +5,36 @@
 
 Decode included; 3 warm-up images, then 3 passes over 10 frames; prints the median and p90 in ms.
 """
-import sys, time, statistics, io
-sys.path.insert(0, str(__import__('pathlib').Path(__file__).parent))
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
-from bench_serve import frames
-import ferx
-fs = frames(10)
-a = ferx.Analyzer()
-for b in fs[:3]: a.analyze(b)
-ts=[]
-for r in range(3):
-    for b in fs:
-        t=time.perf_counter(); a.analyze(b); ts.append(time.perf_counter()-t)
-print(sys.argv[1], "median ms", round(statistics.median(ts)*1e3,1), "p90", round(np.percentile(ts,90)*1e3,1))
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_serve import frames  # noqa: E402
+
+
+def main(label: str) -> None:
+    import ferx
+
+    images = frames(10)
+    analyzer = ferx.Analyzer()
+    for image in images[:3]:
+        analyzer.analyze(image)
+    seconds = []
+    for _ in range(3):
+        for image in images:
+            t = time.perf_counter()
+            analyzer.analyze(image)
+            seconds.append(time.perf_counter() - t)
+    print(label, "median ms", round(statistics.median(seconds) * 1e3, 1),
+          "p90", round(float(np.percentile(seconds, 90)) * 1e3, 1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "ferx")
