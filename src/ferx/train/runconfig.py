@@ -23,7 +23,7 @@ import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import yaml
 
@@ -298,3 +298,14 @@ def add_run_commands(sub: argparse._SubParsersAction, what: str, name: str | Non
     e.add_argument("--name", required=name is None, default=name)
     e.add_argument("--out", type=Path, default=Path("models"))
     return e
+
+
+def run_command(handlers: dict[str, Callable[[argparse.Namespace], None]], args: argparse.Namespace) -> int:
+    """Run the family subcommand `args.cmd`; a ConfigError is the user's to fix, so it is one line on
+    stderr and exit status 2, not a traceback."""
+    try:
+        handlers[args.cmd](args)
+    except ConfigError as err:
+        print(f"ferx: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -17,8 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from ferx.errors import ConfigError
-from ferx.train.runconfig import add_run_commands
+from ferx.train.runconfig import add_run_commands, run_command
 
 
 def _calibrate(args: argparse.Namespace) -> None:
@@ -38,6 +37,22 @@ def _calibrate(args: argparse.Namespace) -> None:
         print(f"  {code:>5} n={r['positives']:3d} AUC {r['auc']:.3f} F1 {r['f1']:.3f} P {r['precision']:.2f} R {r['recall']:.2f}")
 
 
+def _train(args: argparse.Namespace) -> None:
+    from ferx.train.aus.config import AUTrainConfig
+    from ferx.train.aus.task import train
+    from ferx.train.runconfig import load_run_config
+
+    cfg = load_run_config(AUTrainConfig, args.config, args.overrides, args.out, args.resume)
+    train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from ferx.train.aus.export import export_aus
+
+    path = export_aus(args.run, args.name, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and {path.with_suffix('.json')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ferx.train.aus")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -52,27 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--record", type=Path, help="also write the cross-validated measurements here (JSON)")
     c.add_argument("--cache", type=Path, help="keep the measurements here (clear it after changing the landmarker)")
     c.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        if args.cmd == "calibrate":
-            _calibrate(args)
-        elif args.cmd == "train":
-            from ferx.train.aus.config import AUTrainConfig
-            from ferx.train.aus.task import train
-            from ferx.train.runconfig import load_run_config
-
-            cfg = load_run_config(AUTrainConfig, args.config, args.overrides, args.out, args.resume)
-            train(cfg, args.out, resume=args.resume, progress=not args.quiet)
-        else:
-            from ferx.train.aus.export import export_aus
-
-            path = export_aus(args.run, args.name, args.out)
-            print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and {path.with_suffix('.json')}")
-    except ConfigError as err:
-        print(f"ferx: {err}", file=sys.stderr)
-        return 2
-    return 0
-
+    return run_command({"calibrate": _calibrate, "train": _train, "export": _export}, ap.parse_args(argv))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,8 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ferx.errors import ConfigError
-from ferx.train.runconfig import add_run_commands
+from ferx.train.runconfig import add_run_commands, run_command
 
 
 def _mine(args: argparse.Namespace) -> None:
@@ -62,13 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--quiet", action="store_true")
     e = add_run_commands(sub, "the verifier on mined crops", "face-verifier")
     e.add_argument("--threshold", type=float, help="instead of the run's own (one chosen on validation data)")
-    args = ap.parse_args(argv)
-    try:
-        {"mine": _mine, "train": _train, "export": _export}[args.cmd](args)
-    except ConfigError as err:
-        print(f"ferx: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command({"mine": _mine, "train": _train, "export": _export}, ap.parse_args(argv))
 
 
 if __name__ == "__main__":
