@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--gates", default="none,0.05,0.1,0.2")
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--ratio", type=float, default=1.5)
+    ap.add_argument("--sets", default="")
     args = ap.parse_args()
 
     from ferx import Faces
@@ -84,8 +86,10 @@ def main() -> None:
           + " | extra boxes | ms/image (median) |")
     print("|---|---|---|---|---|" + "---|" * len(BUCKETS) + "---|---|")
     for name, items in sets.items():
+        if args.sets and not any(k in name for k in args.sets.split(",")):
+            continue
         for gate in gates:
-            with BlazeFaceDetector(gate_threshold=gate, threads=1) as det:
+            with BlazeFaceDetector(gate_threshold=gate, gate_ratio=args.ratio, threads=1) as det:
                 det.process(items[0][0], Faces.empty())  # build the first interpreters outside the clock
                 widths, hits, extra, times = [], [], 0, []
                 for image, boxes in items:

@@ -204,6 +204,7 @@ class BlazeFaceDetector(StageBase):
         max_level_pixels: int = 2_200_000,
         max_tile_pixels: int = 800_000,
         gate_threshold: float | None = 0.1,
+        gate_ratio: float = 1.5,
         threads: int = 2,
     ) -> None:
         if min_face < 8:
@@ -220,6 +221,7 @@ class BlazeFaceDetector(StageBase):
         if gate_threshold is not None and not 0.0 < gate_threshold < score_threshold:
             raise ValueError(f"gate_threshold must be in (0, score_threshold) or None, got {gate_threshold}")
         self.gate_threshold = None if gate_threshold is None else float(gate_threshold)
+        self.gate_ratio = float(gate_ratio)
         # idle interpreters: what one photo's pyramid uses, a large tile and the next level (up to
         # another), plus the small levels (3 input elements per pixel): a 12-Mpx photo's pyramid no
         # longer rebuilds its interpreters on every call
@@ -249,9 +251,9 @@ class BlazeFaceDetector(StageBase):
             return [coarse], False
         if abs(fine - 1.0) < _SNAP:
             fine = 1.0  # the image as it is: no resampling, and within the model's range anyway
-        gated = (self.gate_threshold is not None and fine >= 2 * coarse
+        gated = (self.gate_threshold is not None and fine >= self.gate_ratio * coarse
                  and fine * fine * width * height >= _GATE_MIN_PIXELS)
-        top = fine / 2 if gated else fine  # the gate sits at exactly half the finest scale
+        top = fine / self.gate_ratio if gated else fine  # the gate sits at exactly half the finest scale
         if top <= coarse:
             levels = [top]
         else:
