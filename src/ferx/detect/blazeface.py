@@ -12,16 +12,6 @@ runs unchanged on a whole upscaled image: one pass per pyramid level, no overlap
 anchors laid on the level's grid. Levels run from "whole image in 128 px" (large faces) to the scale
 where a `min_face`-pixel face becomes ~26 model pixels, a factor of ≤ 3 apart so each face falls in
 the model's range at some level. Detections from all levels are merged by MediaPipe's weighted NMS.
-
-Why the finest level is gated: it holds most of the pixels (at 640×480, 307 k of 380 k: 26 of 31 ms)
-and exists only for the smallest faces sought, which are rare. So where the finest level is large,
-the level below it sits at exactly half its scale (the "gate"), and the finest level runs only in
-128-px windows around the gate's weak responses (anchors above `gate_threshold`, far below the 0.5
-of a detection) that no face already found explains. A face the finest level is there for (24–48 px
-in it) is 12–24 px at the gate, where the model's response is weak but present: on lfw faces pasted
-at 12 px on a textured photo an anchor near the face scores ≥ 0.1 for 98 %, at 14 px and up for
-100 % (0.5: 88 % and 95 %). A photo with many such responses (texture) runs the whole level as
-before, so the gate can cost a little, never much.
 """
 
 from __future__ import annotations
@@ -45,10 +35,6 @@ _TARGET_MIN = 26.0  # model-space size a `min_face` face is scaled to (24 px is 
 _STEP = 3.0  # max ratio between pyramid levels (the reliable range 30–120 px spans 4x)
 _SNAP = 0.15  # a finest scale this close to 1 becomes exactly 1 (skips resampling the full image)
 _OVERLAP = 128  # tile overlap in level pixels: larger than any face the model finds (≤ ~120 px)
-_WINDOW = 128  # side of a gated finest-level window: holds a 48-px face whose centre is ≤ 24 px off
-_WINDOW_INNER = 32  # a proposal within this far of a window's centre is served by that window
-_GATE_MIN_PIXELS = 4 * _WINDOW * _WINDOW  # a finest level smaller than this runs whole
-_GATE_MAX_SHARE = 0.5  # windows covering more than this share of the finest level: run it whole
 
 
 def _anchor_centres(height: int, width: int) -> np.ndarray:
@@ -186,9 +172,6 @@ class BlazeFaceDetector(StageBase):
             pixels, which bounds memory: the detector's interpreter needs ~187 MB per megapixel of
             input (measured), and a 60000×16 strip padded whole to the model's 128-px minimum took
             2.5 GB. 0.8 Mpx keeps the process under ~600 MB over photos of any size.
-        gate_threshold: score above which an anchor of the gate level (half the finest level's
-            scale) asks for the finest level around it; None runs the finest level whole, as before
-            the gate (slower, and the reference the gate is measured against).
         threads: CPU threads for LiteRT.
     """
 
@@ -203,8 +186,6 @@ class BlazeFaceDetector(StageBase):
         nms_iou: float = 0.3,
         max_level_pixels: int = 2_200_000,
         max_tile_pixels: int = 800_000,
-        gate_threshold: float | None = 0.1,
-        gate_ratio: float = 1.5,
         threads: int = 2,
     ) -> None:
         if min_face < 8:
@@ -218,10 +199,6 @@ class BlazeFaceDetector(StageBase):
         self.nms_iou = float(nms_iou)
         self.max_level_pixels = int(max_level_pixels)
         self.max_tile_pixels = int(max_tile_pixels)
-        if gate_threshold is not None and not 0.0 < gate_threshold < score_threshold:
-            raise ValueError(f"gate_threshold must be in (0, score_threshold) or None, got {gate_threshold}")
-        self.gate_threshold = None if gate_threshold is None else float(gate_threshold)
-        self.gate_ratio = float(gate_ratio)
         # idle interpreters: what one photo's pyramid uses, a large tile and the next level (up to
         # another), plus the small levels (3 input elements per pixel): a 12-Mpx photo's pyramid no
         # longer rebuilds its interpreters on every call
@@ -238,28 +215,14 @@ class BlazeFaceDetector(StageBase):
 
     def scales(self, width: int, height: int) -> list[float]:
         """Pyramid scale factors (level size / image size), coarse to fine."""
-        return self._plan(width, height)[0]
-
-    def is_gated(self, width: int, height: int) -> bool:
-        """Whether the finest level runs only where the gate level asks for it."""
-        return self._plan(width, height)[1]
-
-    def _plan(self, width: int, height: int) -> tuple[list[float], bool]:
         coarse = _TRAIN_SIZE / max(width, height)
         fine = min(_TARGET_MIN / self.min_face, math.sqrt(self.max_level_pixels / (width * height)))
         if fine <= coarse:
-            return [coarse], False
+            return [coarse]
         if abs(fine - 1.0) < _SNAP:
             fine = 1.0  # the image as it is: no resampling, and within the model's range anyway
-        gated = (self.gate_threshold is not None and fine >= self.gate_ratio * coarse
-                 and fine * fine * width * height >= _GATE_MIN_PIXELS)
-        top = fine / self.gate_ratio if gated else fine  # the gate sits at exactly half the finest scale
-        if top <= coarse:
-            levels = [top]
-        else:
-            n = max(1, math.ceil(math.log(top / coarse) / math.log(_STEP)))
-            levels = [coarse * (top / coarse) ** (i / n) for i in range(n + 1)]
-        return (levels + [fine] if gated else levels), gated
+        n = max(1, math.ceil(math.log(fine / coarse) / math.log(_STEP)))
+        return [coarse * (fine / coarse) ** (i / n) for i in range(n + 1)]
 
     def _levels(self, image: np.ndarray, scales: list[float]) -> list[tuple[float, np.ndarray]]:
         """(scale, level pixels) for each scale. Where even the finest level is less than half the
@@ -284,21 +247,12 @@ class BlazeFaceDetector(StageBase):
             out.append((scale, np.asarray(level)))
         return out[::-1]
 
-    def _level(self, level: np.ndarray, scale: float, propose: list[np.ndarray] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detections of one level in image pixels; with `propose`, the level's anchors above
-        `gate_threshold` are appended to it as (K, 3) rows of image x, y and score."""
+    def _level(self, level: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = level.shape[:2]
         tiles = tile_grid(h, w, self.max_tile_pixels)
         parts = []
         for k, (y0, x0, th, tw) in enumerate(tiles):
-            weak = [] if propose is not None else None
-            boxes, scores, points = self._tile(level[y0 : y0 + th, x0 : x0 + tw], th, tw, weak)
-            if weak:
-                c = weak[0]
-                inside = (c[:, 0] < w - x0) & (c[:, 1] < h - y0)  # not on the padding
-                c = c[inside]
-                propose.append(np.column_stack([(c[:, 0] + x0) / scale, (c[:, 1] + y0) / scale, c[:, 2]]))
+            boxes, scores, points = self._tile(level[y0 : y0 + th, x0 : x0 + tw], th, tw)
             if len(tiles) > 1 and len(boxes):
                 keep = _owned(boxes, tiles, k)
                 boxes, scores, points = boxes[keep], scores[keep], points[keep]
@@ -309,19 +263,14 @@ class BlazeFaceDetector(StageBase):
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                 np.concatenate([p[2] for p in parts]))
 
-    def _tile(self, pixels: np.ndarray, th: int, tw: int, weak: list[np.ndarray] | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detections in one tile, in tile pixels; the tile is padded to th × tw with mid-grey. With
-        `weak`, the anchors above `gate_threshold` are appended to it as (K, 3) rows of x, y, score."""
+    def _tile(self, pixels: np.ndarray, th: int, tw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detections in one tile, in tile pixels; the tile is padded to th × tw with mid-grey."""
         h, w = pixels.shape[:2]
         x = np.zeros((1, th, tw, 3), np.float32)  # 0 after normalisation = mid-grey padding
         np.multiply(pixels, np.float32(1 / 127.5), out=x[0, :h, :w], casting="unsafe")
         x[0, :h, :w] -= 1.0
         outputs = self._model(x)
         reg, logits, anchors = outputs[self._reg][0], outputs[self._cls][0, :, 0], _anchors_for(th, tw)
-        if weak is not None and self.gate_threshold is not None:
-            low = logits > math.log(self.gate_threshold / (1 - self.gate_threshold))
-            weak.append(np.column_stack([anchors[low], sigmoid(logits[low])]).astype(np.float32))
         keep = logits > math.log(self.score_threshold / (1 - self.score_threshold))
         if not keep.any():
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 6, 2), np.float32)
@@ -338,15 +287,7 @@ class BlazeFaceDetector(StageBase):
         height, width = image.shape[:2]
         if notes is not None and self.is_capped(width, height):
             notes.append("image is very large: the finest detection level was capped, tiny faces may be missed")
-        scales, gated = self._plan(width, height)
-        levels = self._levels(image, scales)
-        if gated:
-            proposals: list[np.ndarray] = []
-            parts = [self._level(level, s, proposals if k == len(levels) - 2 else None)
-                     for k, (s, level) in enumerate(levels[:-1])]
-            parts.append(self._gated(levels[-1][1], levels[-1][0], parts, proposals))
-        else:
-            parts = [self._level(level, s) for s, level in levels]
+        parts = [self._level(level, s) for s, level in self._levels(image, self.scales(width, height))]
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
         points = np.concatenate([p[2] for p in parts])
@@ -357,53 +298,6 @@ class BlazeFaceDetector(StageBase):
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
         ok = (boxes[:, 2] - boxes[:, 0] >= 4) & (boxes[:, 3] - boxes[:, 1] >= 4)
         return Faces(boxes[ok], scores[ok], _five_points(points[ok]))
-
-    def _gated(self, level: np.ndarray, scale: float, found: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-               proposals: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The finest level, run only in windows around the gate's proposals that no face already
-        found explains (faces do not nest: a response inside a found face is part of it)."""
-        empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 6, 2), np.float32)
-        p = np.concatenate(proposals) if proposals else np.zeros((0, 3), np.float32)
-        boxes = np.concatenate([f[0] for f in found])
-        if len(p) and len(boxes):
-            cx, cy = p[:, 0:1], p[:, 1:2]
-            inside = (cx >= boxes[:, 0]) & (cx <= boxes[:, 2]) & (cy >= boxes[:, 1]) & (cy <= boxes[:, 3])
-            p = p[~inside.any(axis=1)]
-        if not len(p):
-            return empty
-        h, w = level.shape[:2]
-        p = p[np.argsort(-p[:, 2])]
-        centres: list[tuple[float, float]] = []
-        half = _WINDOW / 2
-        for x, y in p[:, :2] * scale:
-            if any(abs(x - cx) <= _WINDOW_INNER and abs(y - cy) <= _WINDOW_INNER for cx, cy in centres):
-                continue
-            centres.append((x, y))
-            if len(centres) * _WINDOW * _WINDOW > _GATE_MAX_SHARE * h * w:
-                return self._level(level, scale)  # texture everywhere: the whole level is cheaper
-        parts = []
-        for cx, cy in centres:
-            x0 = int(min(max(round(cx - half), 0), max(w - _WINDOW, 0)))
-            y0 = int(min(max(round(cy - half), 0), max(h - _WINDOW, 0)))
-            b, s, pts = self._tile(level[y0 : y0 + _WINDOW, x0 : x0 + _WINDOW], _WINDOW, _WINDOW)
-            # a face cut by a window edge inside the level is not a face: its whole self lies in the
-            # window of its own proposal
-            cut = np.zeros(len(b), bool)
-            if x0 > 0:
-                cut |= b[:, 0] < 1
-            if y0 > 0:
-                cut |= b[:, 1] < 1
-            if x0 + _WINDOW < w:
-                cut |= b[:, 2] > _WINDOW - 1
-            if y0 + _WINDOW < h:
-                cut |= b[:, 3] > _WINDOW - 1
-            b, s, pts = b[~cut], s[~cut], pts[~cut]
-            b[:, [0, 2]] += x0
-            b[:, [1, 3]] += y0
-            pts += np.array([x0, y0], np.float32)
-            parts.append((b / scale, s, pts / scale))
-        return (np.concatenate([q[0] for q in parts]), np.concatenate([q[1] for q in parts]),
-                np.concatenate([q[2] for q in parts]))
 
     def close(self) -> None:
         self._model.close()
