@@ -110,3 +110,51 @@ def test_detector_every_frame_mode_gives_the_same_people(analyzer, scenes):
     frames = run_tracks(analyzer, scenes["cross"], tracking=TrackingConfig(follow=False))
     assert all(tf.detector_ran for tf in frames)
     assert {i for tf in frames for i in tf.track_ids.tolist()} == {1, 2}
+
+
+@pytest.fixture(scope="module")
+def flashing(tmp_path_factory, people):
+    """One person throughout and four others shown for 0.4–0.6 s each at other places (an audience
+    cut into a talk): faces are lost all the time."""
+    from ferx.video.compose import Actor, still, write_video
+
+    d = tmp_path_factory.mktemp("flashing")
+    others = [people[k] for k in ("p1", "p2", "p3", "p0_other_photo")]
+    cast = [Actor(people["p0"], still((160, 180), 200))]
+    cast += [Actor(p, still((460 + 60 * (i % 2), 120 + 120 * (i // 2)), 110, visible=(0.3 + 0.8 * i, 0.8 + 0.8 * i)))
+             for i, p in enumerate(others)]
+    return write_video(d / "flashing.mp4", cast, seconds=4)
+
+
+def test_lost_faces_are_looked_for_where_they_were_not_on_the_whole_frame(analyzer, flashing):
+    """Before: the whole-frame detector ran on every frame for 0.5 s after each loss. Now it runs
+    around the lost face's place (a few ms) and the faces found per frame stay the photo pipeline's."""
+    from ferx.video import VideoReader
+    from ferx.video.track import FaceTracker
+
+    tracker = FaceTracker(analyzer)
+    video, photo = [], []
+    with VideoReader(flashing, prefetch=0) as reader:
+        for frame in reader:
+            video.append(len(tracker.step(frame).track_ids))
+            photo.append(len(analyzer.analyze(frame).faces))
+    frames = len(video)
+    assert frames == 60 and sum(photo) >= 60 + 4 * 6  # the speaker, and each other face on ≥ 6 frames
+    assert np.mean(np.array(video) == np.array(photo)) >= 0.9
+    assert tracker.detections <= frames / 4 and tracker.schedule.searches >= 10
+
+
+def test_the_schedule_searches_recently_lost_faces_every_frame_and_older_ones_now_and_then():
+    import math
+
+    from ferx.video.schedule import DetectionSchedule
+
+    s = DetectionSchedule(TrackingConfig(), follow=True)
+    s.finished(True)  # a whole-frame detection: searches restart from it
+    assert s.search_lost([]) is None
+    assert s.search_lost([0.1, 1.5]) == 0.5  # the recent one only
+    assert s.search_lost([1.5]) is None
+    s.finished(False), s.finished(False)
+    assert s.search_lost([1.5]) == math.inf  # every detect_every // 4 = 3 frames, all re-identifiable ones
+    s.finished(False, searched=True)
+    assert s.search_lost([1.5]) is None and s.searches == 1 and s.detections == 1

@@ -1,7 +1,8 @@
-"""When the tracker runs the face detector (`FaceTracker`, docs/video.md): every `detect_every` frames
-(faces that entered), on every frame while a face is lost (to find it again), after a scene cut, and
-when the picture changes away from the tracked faces ("a new face may have entered"). Cuts and motion
-are read from a small grey thumbnail of each frame."""
+"""When the tracker runs the face detector (`FaceTracker`, docs/video.md): on the whole frame every
+`detect_every` frames (faces that entered), after a scene cut, and when the picture changes away from
+the tracked faces ("a new face may have entered"); around the places of lost faces (to find them
+again) on every frame for a while after a loss, then every few frames. Cuts and motion are read from
+a small grey thumbnail of each frame."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ class DetectionSchedule:
     def __init__(self, config: TrackingConfig, follow: bool) -> None:
         self.config = config
         self.follow = follow
-        self.since_detect = math.inf
+        self.since_detect = math.inf  # frames since the detector ran on the whole frame
+        self.since_search = math.inf  # frames since lost faces were looked for (or the whole frame)
         self.since_motion = math.inf
-        self.detections = 0  # frames on which the detector ran
+        self.detections = 0  # frames on which the detector ran on the whole frame
+        self.searches = 0  # frames on which it ran only around lost faces
         self._prev_thumb: np.ndarray | None = None
         self._prev_size: tuple[int, int] | None = None
         self._detect_thumb: np.ndarray | None = None
@@ -49,36 +52,52 @@ class DetectionSchedule:
         self._prev_thumb, self._prev_size = self._thumb, size
         return cut
 
-    def due(self, *, cut: bool, tracked: list[np.ndarray], lost_ages: list[float]) -> bool:
-        """Whether the detector runs on this frame.
+    def due(self, *, cut: bool, tracked: list[np.ndarray]) -> bool:
+        """Whether the detector runs on the whole frame.
 
         Args:
             cut: the frame starts a new shot.
             tracked: predicted boxes of the faces followed now.
-            lost_ages: seconds since each lost track (re-identifiable by position) was last seen.
         """
-        cfg = self.config
-        # Right after a face is lost the detector runs on every frame, then on every few frames
-        # while the track can still be re-identified (a face behind another, one that stepped out).
-        lost_before = any(age <= cfg.lost_detect_s for age in lost_ages) or (
-            bool(lost_ages) and self.since_detect + 1 >= max(1, cfg.detect_every // 4))
         return (
             not self.follow
             or cut
             or not tracked and self.since_detect >= 1  # nobody followed: look every frame
-            or self.since_detect + 1 >= cfg.detect_every
-            or lost_before
+            or self.since_detect + 1 >= self.config.detect_every
             or self._motion(tracked)
         )
 
-    def finished(self, detected: bool) -> None:
-        """The frame is done; `detected`: the detector ran on it."""
+    def search_lost(self, lost_ages: list[float]) -> float | None:
+        """Which lost faces to look for around where they were, on a frame the whole of which is not
+        searched: those lost within `lost_detect_s` on every frame, and every few frames all those
+        that can still be re-identified (a face behind another, one that looked away).
+
+        Args:
+            lost_ages: seconds since each lost track (re-identifiable by position) was last seen.
+        Returns:
+            the largest age to look for (math.inf: all of them), or None: no search on this frame.
+        """
+        cfg = self.config
+        if lost_ages and self.since_search + 1 >= max(1, cfg.detect_every // 4):
+            return math.inf
+        if any(age <= cfg.lost_detect_s for age in lost_ages):
+            return cfg.lost_detect_s
+        return None
+
+    def finished(self, detected: bool, searched: bool = False) -> None:
+        """The frame is done; `detected`: the detector ran on the whole frame; `searched`: it ran
+        around lost faces only."""
         if detected:
             self.since_detect = 0
             self._detect_thumb = self._thumb
             self.detections += 1
         else:
             self.since_detect += 1
+        if detected or searched:
+            self.since_search = 0
+            self.searches += int(searched and not detected)
+        else:
+            self.since_search += 1
         self.since_motion += 1
 
     def _is_cut(self, thumb: np.ndarray) -> bool:

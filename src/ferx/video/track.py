@@ -7,9 +7,11 @@ a short sequence of those steps. Design (docs/video.md has the measurements):
 - **Following, as MediaPipe's video mode does.** A face tracked in the previous frame is cropped
   from its previous mesh (the landmarker's ROI from landmarks) and the mesh model's face-presence
   score confirms it is still there. No detector runs for it: that is where the speed comes from.
-- **The detector runs** every `detect_every` frames (faces that entered), on every frame while a
-  face is lost (to find it again), after a scene cut, and when the picture changes away from the
-  tracked faces ("a new face may have entered").
+- **The detector runs** on the whole frame every `detect_every` frames (faces that entered), after
+  a scene cut, and when the picture changes away from the tracked faces ("a new face may have
+  entered"); while a face is lost it runs only around the place where the face was (a square of
+  three times its box, scaled so the face is ~64 px): a lost face is found again where it went out
+  of sight, for a few ms instead of a whole-frame pyramid.
 - **Association is ByteTrack's** (Zhang et al., 2022) on boxes: a constant-velocity Kalman filter
   per track predicts its box; detections are matched to tracks by IoU, high-score detections first,
   then low-score ones only to tracks already there (low scores never start a track). Lost tracks
@@ -94,6 +96,14 @@ class TrackingConfig:
 # -- tracks ----------------------------------------------------------------------------------------
 
 
+#: A lost face is looked for in a square of this many times its box side around its predicted place
+#: (it may have moved or turned meanwhile), resampled to `_SEARCH_SIDE` px: the face becomes ~64 px,
+#: in the detector's range from ~0.4× to ~2× the size it had.
+_SEARCH_SPAN = 3.0
+_SEARCH_SIDE = 192
+_MAX_SEARCHES = 4  # more lost faces at once, or regions costing more than the frame: the whole frame
+
+
 def mesh_box(landmarks: np.ndarray) -> np.ndarray:
     """(4,) extent of a (478, 3) mesh in x, y."""
     xy = landmarks[:, :2]
@@ -164,7 +174,8 @@ class _Now:
     frame: Frame
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    detected: bool = False  # the detector ran on this frame
+    detected: bool = False  # the detector ran on this frame (on the whole of it, or around lost faces)
+    whole: bool = False  # the detector ran on the whole frame
     dets: Faces | None = None
     matched: list[tuple[Track, int]] = field(default_factory=list)
 
@@ -220,13 +231,16 @@ class FaceTracker:
         self._advance(now.t, cut)
         active = [tr for tr in self.tracks if tr.state == "tracked"]
         lost_ages = [now.t - tr.last_seen for tr in self.tracks if tr.state == "lost" and not tr.after_cut]
-        if self.schedule.due(cut=cut, tracked=[tr.kalman.box for tr in active], lost_ages=lost_ages):
+        if self.schedule.due(cut=cut, tracked=[tr.kalman.box for tr in active]):
             self._detect(now)
+        elif (age := self.schedule.search_lost(lost_ages)) is not None:
+            self._detect_near(now, [tr for tr in self.tracks
+                                    if tr.state == "lost" and not tr.after_cut and now.t - tr.last_seen <= age])
         follow, follow_faces, candidates = self._to_measure(now, active)
         followed, new_faces = self._measure(now, follow, follow_faces, candidates)
         if self.follow and any(tr.state == "lost" or tr not in self.tracks for tr in follow):
             new_faces += self._look_again(now, follow, followed)
-        self.schedule.finished(now.detected)
+        self.schedule.finished(now.whole, now.detected)
         confirmed = self._confirm(now, followed, new_faces)
         return self._tracked_frame(now, confirmed, cut)
 
@@ -246,9 +260,67 @@ class FaceTracker:
     def _detect(self, now: _Now) -> Faces:
         t0 = time.perf_counter()
         now.dets = self.analyzer.detect(now.frame, now.notes)
-        now.detected = True
+        now.detected = now.whole = True
         now.timings["detect"] = now.timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
         return now.dets
+
+    def _detect_near(self, now: _Now, lost: list[Track]) -> Faces:
+        """Run the detector around where `lost` faces are predicted to be (`_SEARCH_SPAN` times their
+        box, resampled to `_SEARCH_SIDE` px); the whole frame where that would not be cheaper."""
+        frame = now.frame
+        regions = []
+        for tr in lost:
+            x1, y1, x2, y2 = tr.kalman.box
+            half = _SEARCH_SPAN * max(x2 - x1, y2 - y1) / 2
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            r = (max(0, int(cx - half)), max(0, int(cy - half)),
+                 min(frame.width, int(math.ceil(cx + half))), min(frame.height, int(math.ceil(cy + half))))
+            if r[2] - r[0] >= 8 and r[3] - r[1] >= 8:
+                regions.append(r)
+        # a region costs the detector about 1.5 × _SEARCH_SIDE² pixels (its two pyramid levels), the
+        # whole frame at least its own pixels
+        if len(regions) > _MAX_SEARCHES or len(regions) * 1.5 * _SEARCH_SIDE**2 > frame.width * frame.height:
+            return self._detect(now)
+        t0 = time.perf_counter()
+        parts = [self._detect_region(frame, r, now.notes) for r in regions]
+        dets = Faces.concat(parts) if parts else Faces.empty()
+        if len(dets) > 1:  # regions overlap: a face found twice is kept once, its surer box
+            order = np.argsort(-dets.scores)
+            iou = box_iou(dets.boxes[order], dets.boxes[order])
+            keep: list[int] = []
+            for i in range(len(order)):
+                if not keep or iou[i, keep].max() <= 0.5:
+                    keep.append(i)
+            dets = dets[order[keep]]
+        now.dets = dets
+        now.detected = True
+        now.timings["detect"] = now.timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
+        return dets
+
+    def _detect_region(self, frame: Frame, region: tuple[int, int, int, int], notes: list[str]) -> Faces:
+        from PIL import Image
+
+        x0, y0, x1, y1 = region
+        crop = frame.image[y0:y1, x0:x1]
+        k = _SEARCH_SIDE / max(x1 - x0, y1 - y0)
+        if abs(k - 1.0) > 0.05:
+            size = (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k)))
+            crop = np.asarray(Image.fromarray(crop).resize(size, Image.BILINEAR, reducing_gap=3.0))
+        else:
+            k = 1.0
+        found = self.analyzer.detect(Frame(crop, frame.source, frame.index, frame.timestamp), [])
+        if not len(found):
+            return found
+        offset = np.array([x0, y0], np.float32)
+        changes: dict[str, np.ndarray] = {
+            "boxes": found.boxes / k + np.tile(offset, 2),
+            "keypoints": found.keypoints / k + offset,
+        }
+        if found.landmarks is not None:
+            lm = found.landmarks / k
+            lm[..., :2] += offset
+            changes["landmarks"] = lm
+        return found.with_fields(**changes)
 
     def _to_measure(self, now: _Now, active: list[Track]) -> tuple[list[Track], Faces, Faces]:
         """The tracks to measure on this frame with their faces, and the new detections."""
@@ -300,12 +372,12 @@ class FaceTracker:
         return res, kept
 
     def _look_again(self, now: _Now, follow: list[Track], followed: list[tuple[Track, Faces]]) -> list[Faces]:
-        """A followed face was lost: look for it (and for anyone else) on this very frame. A
-        detection that had been matched to it gets its own crop now (the face jumped)."""
+        """A followed face was lost: look for it around its place on this very frame. A detection
+        that had been matched to it gets its own crop now (the face jumped)."""
         lost_now = [tr for tr in follow if tr.state == "lost" or tr not in self.tracks]
         if not now.detected:
             claimed = [_box_from_mesh(f.landmarks[0], tr.rel) for tr, f in followed]
-            retry = unclaimed(self._detect(now), claimed, self.config.high_score, self.config.match_iou)
+            retry = unclaimed(self._detect_near(now, lost_now), claimed, self.config.high_score, self.config.match_iou)
         else:
             retry = now.dets[np.array([d for tr, d in now.matched if tr in lost_now], int)]  # type: ignore[index]
         res, _ = self._refined(now, self._limit(retry, len(followed)), notes=False)
