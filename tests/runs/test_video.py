@@ -159,6 +159,7 @@ def test_timelines_for_tracks_a_reader_can_use_plus_an_overview(analyzer, people
     assert names == ["timeline-overview.png", "timeline-overview.svg",
                      *sorted(f"timeline-track{k}.{ext}" for k in long for ext in ("png", "svg"))]
     assert run.status == "complete"
+    assert summary["timelines_seconds"] > 0  # what drawing added after the analysis, for the user to see
     svg = (out / "timeline-overview.svg").read_text()
     assert all(f"#{k}" in svg for k in spans)  # every track is a row of the overview
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -186,6 +187,8 @@ class VideoSink:
         self.frames = 0
         self.info: PipelineInfo | None = None
         self.unmeasured: list[str] = []  # AUs the estimator cannot measure reliably: kept out of the timelines
+        self.timelines_s: float | None = None  # drawing the timelines, after the analysis (seconds)
+        self._plots_ready: threading.Thread | None = None
         self._t0 = time.perf_counter()
 
     def open(self) -> None:
@@ -206,6 +209,11 @@ class VideoSink:
         info_ = self.analysis.info
         if self.outputs.annotate and info_ is not None:
             self.video = self._annotated(info_.width, info_.height, info_.fps)
+        if self.outputs.timelines:
+            from ferx.video.plots import prepare
+
+            # matplotlib's import and first-draw set-up overlap the analysis instead of following it
+            self._plots_ready = prepare()
         total = info_.expected_frames(self.config.sampling) if info_ else None
         self.progress = Progress(total, "frame", desc=Path(self.name).name[:30], quiet=self.quiet)
         self._t0 = time.perf_counter()
@@ -270,7 +278,11 @@ class VideoSink:
 
             csv_rows, parquet_rows = VIDEO.rows
             rows_file = self.out / (parquet_rows if "parquet" in self.outputs.formats else csv_rows)
+            t0 = time.perf_counter()
+            if self._plots_ready is not None:
+                self._plots_ready.join()
             files += [str(p) for p in plot_timelines(rows_file, self.out, skip_aus=self.unmeasured)]
+            self.timelines_s = time.perf_counter() - t0
         run.files = files
         atomic_write_text(self.out / VIDEO.summary, json.dumps(self._document(run, result), indent=2,
                                                               allow_nan=False) + "\n")
@@ -283,7 +295,10 @@ class VideoSink:
             "signal": run.signal, "video": None if info is None else asdict(info), "frames": run.frames,
             "rows": run.rows, "detector_frames": run.detector_frames,
             "failed_frames": [asdict(f) for f in run.failed_frames], "seconds": round(run.seconds, 3),
-            "fps": round(run.fps, 2), "config": _jsonable(asdict(self.config)),
+            "fps": round(run.fps, 2),
+            # what drawing the timelines added after the analysis ("seconds"), so a user can see the cost
+            "timelines_seconds": None if self.timelines_s is None else round(self.timelines_s, 3),
+            "config": _jsonable(asdict(self.config)),
             # what made the rows (stages, AU grades), as `ferx batch` records it: the report grades AUs by it
             "analyzer": None if self.info is None else self.info.to_dict(),
             **{k: v for k, v in result.items() if k != "frames"},
