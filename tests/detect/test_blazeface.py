@@ -131,9 +131,10 @@ def test_tiled_levels_find_the_same_faces_as_whole_levels(face_refs):
 
 def test_photos_of_many_sizes_share_a_few_canonical_input_shapes(detector):
     """Every level or tile is padded to canonical sides, so 500 photos of 300–4000 px (aspect 0.6–1.6)
-    need 158 input shapes in all, 37 of them above 0.3 Mpx (an interpreter each, built once), and 100
-    photos of about 1250×875 (±12 %) need 29, 6 of them large; levels padded to multiples of 16 px,
-    as before, needed one large shape per photo size."""
+    need 173 input shapes in all, 40 of them above 0.3 Mpx (an interpreter each, built once; 158 and
+    37 before the finest level's cap fell for photos above 4 Mpx), and 100 photos of about 1250×875
+    (±12 %) need 29, 6 of them large; levels padded to multiples of 16 px, as before, needed one large
+    shape per photo size."""
     from ferx.detect.blazeface import canonical_side, tile_grid
 
     assert [canonical_side(n) for n in (16, 128, 129, 360, 480, 500, 513, 875, 1025, 4032)] == \
@@ -153,7 +154,7 @@ def test_photos_of_many_sizes_share_a_few_canonical_input_shapes(detector):
         mixed.append((side, int(side / aspect)) if aspect > 1 else (int(side * aspect), side))
     many = shapes(mixed)
     assert all(canonical_side(h) == h and canonical_side(w) == w and h * w <= detector.max_tile_pixels for h, w in many)
-    assert len(many) <= 160 and len([1 for h, w in many if h * w > 300_000]) <= 40
+    assert len(many) <= 175 and len([1 for h, w in many if h * w > 300_000]) <= 40
     near = shapes([(int(1250 * rng.uniform(0.88, 1.12)), int(875 * rng.uniform(0.88, 1.12))) for _ in range(100)])
     assert len(near) <= 30 and len([1 for h, w in near if h * w > 300_000]) <= 6
 
@@ -172,3 +173,17 @@ def test_a_capped_photo_is_found_as_its_small_copy_is(detector, face_refs):
     a, _ = match(m.boxes, small.boxes)
     b, _ = match(m.boxes * 6.3, large.boxes)
     assert (a >= 0).all() and (b >= 0).all()
+
+
+def test_the_finest_level_of_a_very_large_photo_seeks_a_fixed_share_of_its_side(detector):
+    """Up to 4 Mpx the finest level is capped at 2.2 Mpx; beyond, the cap falls to 1.2 Mpx (from
+    7.3 Mpx up), where the smallest face sought is ~2 % of the photo's longer side — still below
+    what the photo's 640-px copy can find (24 px of 640)."""
+    assert detector.level_cap(1920, 1080) == detector.level_cap(2309, 1732) == 2_200_000  # ≤ 4 Mpx
+    assert 1_200_000 < detector.level_cap(2592, 1944) < 2_200_000
+    for w, h in ((4032, 3024), (8000, 6000)):
+        assert detector.level_cap(w, h) == 1_200_000
+        smallest = 26 / detector.scales(w, h)[-1]
+        assert 0.019 < smallest / w < 0.022 and smallest < 24 / 640 * w
+    with BlazeFaceDetector(large_photo_pixels=0) as fixed:
+        assert fixed.level_cap(4032, 3024) == 2_200_000
