@@ -209,11 +209,14 @@ class BlazeFaceDetector(StageBase):
         self.large_photo_pixels = int(large_photo_pixels)
         self.large_level_pixels = int(min(large_level_pixels, max_level_pixels))
         self.max_tile_pixels = int(max_tile_pixels)
-        # idle interpreters: what one photo's pyramid uses, a large tile and the next level (up to
-        # another), plus the small levels (3 input elements per pixel): a 12-Mpx photo's pyramid no
-        # longer rebuilds its interpreters on every call
+        # Idle interpreters (3 input elements per pixel, ~187 MB of arena per Mpx of input): 4 tiles'
+        # worth of elements, 3.2 M, holds the pyramid of a photo up to ~2 Mpx and of a very large one
+        # (its finest level capped at 1.2 Mpx), so neither rebuilds an interpreter per call. A ~3-Mpx
+        # photo's largest tile and next level together exceed it and rebuild one per call (2016×1512:
+        # 341 → 456 ms, measured); 6.5 tiles' worth avoided that but held 700–750 MB over 500 photos
+        # of mixed sizes against 561 MB now (issue 25's ceiling: 600 MB).
         self._model = LiteRTModel(face_landmarker_member("face_detector.tflite"), threads=threads, max_idle=16,
-                                  max_idle_elements=int(6.5 * self.max_tile_pixels))
+                                  max_idle_elements=int(4.0 * self.max_tile_pixels))
         self._reg, self._cls = (self._model.output_names.index(n) for n in ("regressors", "classificators"))
 
     def is_capped(self, width: int, height: int) -> bool:
