@@ -91,3 +91,25 @@ def test_labels_of_found_faces_and_their_macro_recall():
     assert label_figures(true, pred, LABELS, macro=("neutral",))["macro_recall"] == pytest.approx(0.5)
     empty = label_figures(*found_labels(preds, gt, labels, conf=0.99), LABELS)
     assert empty["faces"] == 0 and np.isnan(empty["accuracy"]) and np.isnan(empty["macro_recall"])
+
+
+def test_labels_of_all_faces_count_a_face_not_found_as_wrong():
+    """The selection column of issue 26's runs let a checkpoint that found 4 of 224 photo faces win on
+    their labels; of all faces, the same detections give neutral 1/3 (one missed face, one found only
+    below the threshold), happiness 1/1 — and a photo with no detection at all still counts."""
+    from ferx.train.onepass.evaluate import found_labels, label_figures
+
+    gt = [np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32), np.array([[0, 0, 30, 30], [50, 50, 60, 60]], np.float32),
+          np.array([[0, 0, 20, 20]], np.float32)]
+    labels = [np.array([0, 0]), np.array([1, 0]), np.array([1])]
+    preds = [_pred([[0, 0, 10, 10], [21, 21, 40, 40]], [0.9, 0.8], [[0.9, 0.1], [0.3, 0.7]]),
+             _pred([[1, 1, 30, 30], [50, 50, 60, 60]], [0.95, 0.2], [[0.1, 0.9], [0.9, 0.1]]),
+             _pred([], [], [])]
+    true, pred = found_labels(preds, gt, labels, conf=0.5, unfound=-1)
+    assert true.tolist() == [0, 0, 1, 0, 1] and pred.tolist() == [0, 1, 1, -1, -1]
+    fig = label_figures(true, pred, LABELS, macro=("neutral", "happiness"))
+    assert fig["per_label"] == {"neutral": {"faces": 3, "recall": pytest.approx(1 / 3)},
+                                "happiness": {"faces": 2, "recall": 0.5}}
+    assert fig["macro_recall"] == pytest.approx((1 / 3 + 0.5) / 2)
+    found_only = label_figures(*found_labels(preds, gt, labels, conf=0.5), LABELS, macro=("neutral", "happiness"))
+    assert found_only["macro_recall"] == pytest.approx(0.75) and found_only["macro_recall"] > fig["macro_recall"]

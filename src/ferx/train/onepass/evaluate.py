@@ -136,17 +136,28 @@ def evaluate(predictions: list[Prediction], gt_boxes: list[np.ndarray], gt_label
     }
 
 
-def found_labels(predictions, gt_boxes, gt_labels, conf: float) -> tuple[np.ndarray, np.ndarray]:
+def found_labels(predictions, gt_boxes, gt_labels, conf: float, unfound: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Ground-truth faces found at IoU ≥ 0.5 (face score ≥ conf): their true labels and the top label
-    of the detection that found each (the best-overlapping one), as two (F,) int arrays."""
+    of the detection that found each (the best-overlapping one), as two (F,) int arrays. With
+    `unfound` (e.g. -1), every ground-truth face is in them, a face not found with that label."""
     true, pred = [], []
     for p, g, gl in zip(predictions, gt_boxes, gt_labels):
         keep = p.scores >= conf
-        if not len(g) or not keep.any():
+        if not len(g):
+            continue
+        if not keep.any():
+            if unfound is not None:
+                true.append(np.asarray(gl))
+                pred.append(np.full(len(g), unfound))
             continue
         iou = box_iou(g.astype(np.float64), p.boxes[keep].astype(np.float64))
         best = iou.argmax(1)
         ok = iou[np.arange(len(g)), best] >= 0.5
+        if unfound is not None:
+            true.append(np.asarray(gl))
+            pred.append(np.where(ok, p.probs[keep][best].argmax(1), unfound))
+            continue
         true.append(np.asarray(gl)[ok])
         pred.append(p.probs[keep][best[ok]].argmax(1))
     if not true:

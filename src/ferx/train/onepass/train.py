@@ -86,8 +86,11 @@ class DetectorTrainConfig(RunConfig):
             FER+ faces the teachers do not teach (0 = one-hot). See `ferx.train.onepass.targets`.
         val_photos: also validate every epoch on the whole lfw-expressions photos of validation
             identities, letterboxed as the stage does (`ferx.train.onepass.photos`): metrics.csv gets
-            val_photo_found, val_photo_label_accuracy, val_photo_macro_recall (at `photo_conf`) and
-            val_expression, the mean of val_expr_map50 and val_photo_macro_recall.
+            val_photo_found, val_photo_label_accuracy, val_photo_macro_recall (at `photo_conf`, of
+            the faces found), val_expression, the mean of val_expr_map50 and val_photo_macro_recall,
+            and the same two of all validation faces (a face not found counts as wrong):
+            val_photo_macro_recall_of_all and val_expression_of_all — the column to select by,
+            since one of found faces let a checkpoint win on the 4 faces it found (issue 26's runs).
         photo_conf: face-score threshold of the photo figures (the shipped model's 0.4).
         select: the validation column that chooses best.pt (larger is better; `SELECTABLE`).
     """
@@ -151,7 +154,8 @@ class DetectorTrainConfig(RunConfig):
 
 #: validation columns that can choose best.pt; PHOTO_COLUMNS only with `val_photos`
 SELECTABLE = ("val_face_ap50_95", "val_face_ap50", "val_expr_map50", "val_label_accuracy")
-PHOTO_COLUMNS = ("val_photo_found", "val_photo_label_accuracy", "val_photo_macro_recall", "val_expression")
+PHOTO_COLUMNS = ("val_photo_found", "val_photo_label_accuracy", "val_photo_macro_recall", "val_expression",
+                 "val_photo_macro_recall_of_all", "val_expression_of_all")
 
 
 class DetectorTask(Task[DetectorTrainConfig]):
@@ -233,6 +237,9 @@ class DetectorTask(Task[DetectorTrainConfig]):
                         "val_photo_label_accuracy": float(np.nan_to_num(labels["accuracy"])),
                         "val_photo_macro_recall": float(np.nan_to_num(labels["macro_recall"]))})
             row["val_expression"] = (row["val_expr_map50"] + row["val_photo_macro_recall"]) / 2
+            # every validation face counts, found or not: a checkpoint cannot win on the few it finds
+            row["val_photo_macro_recall_of_all"] = float(np.nan_to_num(photos["labels_of_all"]["macro_recall"]))
+            row["val_expression_of_all"] = (row["val_expr_map50"] + row["val_photo_macro_recall_of_all"]) / 2
             record["photos"] = photos
         return Validation(row, record)
 
