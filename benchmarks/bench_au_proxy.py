@@ -49,7 +49,8 @@ def main() -> None:
     a, lab = np.array(aus), np.array(labels)
     neutral = lab == "neutral"
     print(f"lfw-expressions half {args.half}: {len(rows)} photos, {len(a)} with a face ({neutral.sum()} neutral)")
-    print("| AU | emotions (prototype support ≥ %.1f) | photos | AUC vs neutral | ≥ A on them | ≥ A on neutral |" % args.min_support)
+    print(f"| AU | emotions (prototype support ≥ {args.min_support:.1f}) | photos | AUC vs neutral | ≥ A on them "
+          "| ≥ A on neutral |")
     print("|---|---|---|---|---|---|")
     for j, code in enumerate(codes):
         number = int(code[2:])
@@ -61,7 +62,8 @@ def main() -> None:
             continue
         both = on | neutral
         auc = roc_auc(a[both, j], on[both])
-        print(f"| {code} | {', '.join(emotions)} | {int(on.sum())} | {auc:.3f} | {np.mean(a[on, j] >= 1.0):.2f} | {rest} |")
+        share = np.mean(a[on, j] >= 1.0)
+        print(f"| {code} | {', '.join(emotions)} | {int(on.sum())} | {auc:.3f} | {share:.2f} | {rest} |")
 
 
 if __name__ == "__main__":

@@ -99,8 +99,8 @@ def test_labels_of_all_faces_count_a_face_not_found_as_wrong():
     below the threshold), happiness 1/1 — and a photo with no detection at all still counts."""
     from ferx.train.onepass.evaluate import found_labels, label_figures
 
-    gt = [np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32), np.array([[0, 0, 30, 30], [50, 50, 60, 60]], np.float32),
-          np.array([[0, 0, 20, 20]], np.float32)]
+    gt = [np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32),
+          np.array([[0, 0, 30, 30], [50, 50, 60, 60]], np.float32), np.array([[0, 0, 20, 20]], np.float32)]
     labels = [np.array([0, 0]), np.array([1, 0]), np.array([1])]
     preds = [_pred([[0, 0, 10, 10], [21, 21, 40, 40]], [0.9, 0.8], [[0.9, 0.1], [0.3, 0.7]]),
              _pred([[1, 1, 30, 30], [50, 50, 60, 60]], [0.95, 0.2], [[0.1, 0.9], [0.9, 0.1]]),
