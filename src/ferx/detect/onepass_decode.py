@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ferx.boxes import box_iou
+from ferx.boxes import nms
 from ferx.numeric import sigmoid
 
 
@@ -64,20 +64,6 @@ def decode(maps: list[np.ndarray], input_hw: tuple[int, int]) -> tuple[np.ndarra
     size = np.exp(np.minimum(raw[..., 2:4], MAX_LOG_SIZE)) * strides[:, None]
     boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
     return boxes, sigmoid(raw[..., 4]), sigmoid(raw[..., 5:])
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; indices of kept boxes, best score first."""
-    order = np.argsort(-scores, kind="stable")
-    keep = []
-    while len(order):
-        i = order[0]
-        keep.append(i)
-        if len(order) == 1:
-            break
-        iou = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
-        order = order[1:][iou <= iou_threshold]
-    return np.array(keep, dtype=np.int64)
 
 
 def postprocess(

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from ferx.boxes import box_iou
+from ferx.boxes import box_iou, nms
 from ferx.facecrop import frame_crops
 from ferx.types import N_LANDMARKS, Faces, Frame, FrameResult
 from ferx.video.appearance import appearance, blend
@@ -282,22 +282,16 @@ class FaceTracker:
         if len(regions) > _MAX_SEARCHES or len(regions) * 1.5 * _SEARCH_SIDE**2 > frame.width * frame.height:
             return self._detect(now)
         t0 = time.perf_counter()
-        parts = [self._detect_region(frame, r, now.notes) for r in regions]
+        parts = [self._detect_region(frame, r) for r in regions]
         dets = Faces.concat(parts) if parts else Faces.empty()
         if len(dets) > 1:  # regions overlap: a face found twice is kept once, its surer box
-            order = np.argsort(-dets.scores)
-            iou = box_iou(dets.boxes[order], dets.boxes[order])
-            keep: list[int] = []
-            for i in range(len(order)):
-                if not keep or iou[i, keep].max() <= 0.5:
-                    keep.append(i)
-            dets = dets[order[keep]]
+            dets = dets[nms(dets.boxes, dets.scores, 0.5)]
         now.dets = dets
         now.detected = True
         now.timings["detect"] = now.timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
         return dets
 
-    def _detect_region(self, frame: Frame, region: tuple[int, int, int, int], notes: list[str]) -> Faces:
+    def _detect_region(self, frame: Frame, region: tuple[int, int, int, int]) -> Faces:
         from PIL import Image
 
         x0, y0, x1, y1 = region
