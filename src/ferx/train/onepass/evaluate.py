@@ -143,23 +143,22 @@ def found_labels(predictions, gt_boxes, gt_labels, conf: float, unfound: int | N
     `unfound` (e.g. -1), every ground-truth face is in them, a face not found with that label."""
     true, pred = [], []
     for p, g, gl in zip(predictions, gt_boxes, gt_labels):
-        keep = p.scores >= conf
         if not len(g):
             continue
-        if not keep.any():
-            if unfound is not None:
-                true.append(np.asarray(gl))
-                pred.append(np.full(len(g), unfound))
-            continue
-        iou = box_iou(g.astype(np.float64), p.boxes[keep].astype(np.float64))
-        best = iou.argmax(1)
-        ok = iou[np.arange(len(g)), best] >= 0.5
-        if unfound is not None:
+        keep = p.scores >= conf
+        label = np.full(len(g), -1, np.int64)  # -1: not found
+        if keep.any():
+            iou = box_iou(g.astype(np.float64), p.boxes[keep].astype(np.float64))
+            best = iou.argmax(1)
+            ok = iou[np.arange(len(g)), best] >= 0.5
+            label[ok] = p.probs[keep][best[ok]].argmax(1)
+        found = label >= 0
+        if unfound is None:
+            true.append(np.asarray(gl)[found])
+            pred.append(label[found])
+        else:
             true.append(np.asarray(gl))
-            pred.append(np.where(ok, p.probs[keep][best].argmax(1), unfound))
-            continue
-        true.append(np.asarray(gl)[ok])
-        pred.append(p.probs[keep][best[ok]].argmax(1))
+            pred.append(np.where(found, label, unfound))
     if not true:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(true).astype(np.int64), np.concatenate(pred).astype(np.int64)

@@ -69,12 +69,12 @@ def photo_figures(preds: list[Prediction], photos: PhotoSet, conf: float) -> dic
     faces (`label_figures`: accuracy, per-label recall, macro-recall) and of all faces, a face not
     found counting as wrong (`labels_of_all`: what a user gets from the photos)."""
     point = operating_points(preds, photos.boxes, photos.labels, [conf])[0]
-    true, pred = found_labels(preds, photos.boxes, photos.labels, conf)
-    true_all, pred_all = found_labels(preds, photos.boxes, photos.labels, conf, unfound=-1)
+    true, pred = found_labels(preds, photos.boxes, photos.labels, conf, unfound=-1)
+    found = pred >= 0
     return {"photos": len(photos.images), "conf": conf, "found": point["recall"],
             "false_per_photo": point["false_per_image"], "precision": point["precision"],
-            "labels": label_figures(true, pred, EXPRESSIONS),
-            "labels_of_all": label_figures(true_all, pred_all, EXPRESSIONS)}
+            "labels": label_figures(true[found], pred[found], EXPRESSIONS),
+            "labels_of_all": label_figures(true, pred, EXPRESSIONS)}
 
 
 #: group composites: (columns, rows) of the photo grid, cycled through in this order
