@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ferx.data.coded import read_coded_faces
+from ferx.data.coded import read_coded_faces, read_photo_codes
 from ferx.data.readers import DatasetError
 from tests.conftest import SHARED
 
@@ -46,3 +47,39 @@ def test_broken_folders_get_a_specific_error(tmp_path):
     (tmp_path / "labels.csv").write_text("sequence,subject,AU1\nS9_001,S9,yes\n")
     with pytest.raises(DatasetError, match="0 or 1"):
         read_coded_faces(tmp_path)
+
+
+PHOTO_CODES = Path(__file__).resolve().parents[2] / "data" / "lfw-au-codes" / "codes.csv"
+
+
+def test_reads_the_photo_codes_table():
+    if not (SHARED / "lfw-expressions").exists():
+        pytest.skip("no lfw-expressions")
+    codes = read_photo_codes(PHOTO_CODES, SHARED / "lfw-expressions" / "images")
+    assert len(codes.paths) == 138 and codes.aus[:3] == (1, 2, 4) and 43 in codes.aus
+    # Tiger Woods' hand covers his mouth: its mouth AUs are not codable, his brows are
+    i = [p.name for p in codes.paths].index("Tiger_Woods_0023.jpg")
+    use, _ = codes.usable(12)
+    assert not use[i] and np.isnan(codes.levels[i, codes.aus.index(12)]) and codes.usable(1)[0][i]
+    # doubtful codes are left out; a jaw coded AU27 is no AU26 absence
+    use26, _ = codes.usable(26)
+    stretched = codes.levels[:, codes.aus.index(27)] == 2
+    assert stretched.sum() == 3 and not use26[stretched].any()
+    assert not codes.usable(1)[0][codes.levels[:, 0] == 1].any()
+    with pytest.raises(KeyError, match="AU14"):
+        codes.usable(14)
+
+
+def test_a_broken_photo_codes_table_gets_a_specific_error(tmp_path):
+    with pytest.raises(DatasetError, match="no such codes table"):
+        read_photo_codes(tmp_path / "codes.csv", tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"")
+    (tmp_path / "codes.csv").write_text("image,identity,AU1\na.jpg,A,3\n")
+    with pytest.raises(DatasetError, match="0, 1, 2 or empty"):
+        read_photo_codes(tmp_path / "codes.csv", tmp_path)
+    (tmp_path / "codes.csv").write_text("image,identity,AU1\nb.jpg,B,1\n")
+    with pytest.raises(DatasetError, match="no image"):
+        read_photo_codes(tmp_path / "codes.csv", tmp_path)
+    (tmp_path / "codes.csv").write_text("image,AU1\na.jpg,1\n")
+    with pytest.raises(DatasetError, match="identity"):
+        read_photo_codes(tmp_path / "codes.csv", tmp_path)

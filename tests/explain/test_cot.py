@@ -13,12 +13,16 @@ from ferx.aus.calibrated import AUCalibration
 from ferx.explain.cot import ONE_SIDED_AUS, ChainOfThoughtExplainer, au_evidence_fast, decide, explain_faces
 from ferx.explain.templates import languages, load_templates
 from ferx.explain.validate import reasoning_issues, validate
-from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, au_asymmetry
+from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, AUProfile, au_asymmetry
 from tests.conftest import lfw_paths
 from tests.explain.conftest import GRADED, make_face
 
-#: The default AU estimator's profile: AU6, AU12 good; AU14, AU15, AU23, AU24, AU7 fair; AU26 weak; AU10 unreliable.
+#: The default AU estimator's profile: AU6, AU12 good; AU1, AU14, AU15, AU23, AU24, AU7 fair; AU4, AU26 weak
+#: (capped by the coded photos); AU10 unreliable.
 FACS = AUCalibration.load("au-facs").profile()
+#: The same with AU4 uncapped (good on the coded faces): a brow lowering reliable enough to carry a pattern.
+FACS_BROWS = AUProfile("au-facs-brows", FACS.validity, FACS.neutral_evidence, FACS.temperature,
+                       {n: c for n, c in FACS.caps.items() if n != 4})
 
 
 def explain(aus, probs=None, blend=None, profile=FACS, **kw) -> Explanation:
@@ -55,8 +59,10 @@ def test_patterns_only_when_they_bear_on_the_conclusion():
     assert "fear" not in sections(smile)[1].lower().split("next")[0]
     crying = explain({6: 3.0, 12: 2.0, 1: 3.0, 4: 3.0, 15: 3.0, 17: 2.0}, {"sadness": 0.9, "happiness": 0.1})
     assert crying.label == "sadness" and "duchenne_smile" not in crying.patterns and "Duchenne" not in crying.text
-    angry = explain({4: 4.0, 7: 3.5, 9: 2.0, 23: 3.0}, {"anger": 0.9, "disgust": 0.1})
+    angry = explain({4: 4.0, 7: 3.5, 9: 2.0, 23: 3.0}, {"anger": 0.9, "disgust": 0.1}, profile=FACS_BROWS)
     assert angry.label == "anger" and "disgust_nose_lip" not in angry.patterns and "anger_face" in angry.patterns
+    # graded weak (as AU4 is by default, on real photos) the brow lowering carries no pattern
+    assert "anger_face" not in explain({4: 4.0, 7: 3.5, 9: 2.0, 23: 3.0}, {"anger": 0.9, "disgust": 0.1}).patterns
 
 
 def test_patterns_need_their_aus_at_band_b_and_reliably_measured():
@@ -98,7 +104,9 @@ def test_readings_that_cannot_co_exist_are_never_printed_together():
 
 
 def test_compounds_need_support_for_both_emotions_and_the_conclusion():
-    both = explain({4: 3.0, 15: 3.0}, {"sadness": 0.7, "anger": 0.3})
+    both = explain({4: 3.0, 15: 3.0}, {"sadness": 0.7, "anger": 0.3}, profile=FACS_BROWS)
+    # with AU4 graded weak (the default, on real photos) anger has no reliable support here: no compound
+    assert explain({4: 3.0, 15: 3.0}, {"sadness": 0.7, "anger": 0.3}).compounds == ()
     assert both.compounds == ("sadly angry",) and "sadly angry" in both.text
     elsewhere = explain({4: 3.0, 15: 3.0}, {"happiness": 0.7, "neutral": 0.3})
     assert elsewhere.compounds == ()

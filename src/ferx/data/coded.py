@@ -109,3 +109,65 @@ def read_coded_faces(root: Path | str) -> CodedFaces:
     faces = tuple(CodedFace(p, s, rows[s][0], rows[s][1], fr, fr == last[s]) for p, s, fr in parsed)
     codes = np.array([rows[f.sequence][2] for f in faces], np.uint8)
     return CodedFaces(faces, tuple(int(c[2:]) for c in columns), codes)
+
+
+@dataclass(frozen=True)
+class PhotoCodes:
+    """Real photos coded by eye (`data/lfw-au-codes`): per AU a level, 2 clearly present, 1 doubtful
+    or a trace, 0 absent, NaN where the region cannot be seen (a hand over the mouth).
+
+    Attributes:
+        paths: the images.
+        identities: the person in each (for identity-wise cross-validation).
+        aus: the AU numbers coded, in the table's column order.
+        levels: (N, len(aus)) float levels.
+    """
+
+    paths: tuple[Path, ...]
+    identities: np.ndarray
+    aus: tuple[int, ...]
+    levels: np.ndarray
+
+    def usable(self, number: int) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) which photos score AU `number` (clearly present or absent; doubtful and unseen left
+        out; for AU26 a jaw coded AU27 is left out too, FACS scoring the jaw once) and (N,) whether
+        it is present."""
+        if number not in self.aus:
+            raise KeyError(f"AU{number} is not coded here (coded: {', '.join(f'AU{n}' for n in self.aus)})")
+        level = self.levels[:, self.aus.index(number)]
+        use = (level == 0) | (level == 2)
+        if number == 26 and 27 in self.aus:
+            use &= self.levels[:, self.aus.index(27)] != 2
+        return use, level == 2
+
+
+def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:
+    """Read a by-eye codes table: columns image, identity and AU1 … with levels 0, 1, 2 or empty.
+
+    Raises:
+        DatasetError: the table or an image missing, a level other than 0, 1, 2 or empty.
+    """
+    table, images = Path(table), Path(images)
+    if not table.is_file():
+        raise DatasetError(f"{table}: no such codes table")
+    with table.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames or [] if c.upper().startswith("AU") and c[2:].isdigit()]
+        if not {"image", "identity"} <= set(reader.fieldnames or []) or not columns:
+            raise DatasetError(f"{table}: needs columns image, identity and AU1 … (has {reader.fieldnames})")
+        paths, identities, levels = [], [], []
+        for line, r in enumerate(reader, start=2):
+            path = images / r["image"]
+            if not path.is_file():
+                raise DatasetError(f"{table}:{line}: no image {path}")
+            row = []
+            for c in columns:
+                v = (r[c] or "").strip()
+                if v not in ("", "0", "1", "2"):
+                    raise DatasetError(f"{table}:{line}: {c} must be 0, 1, 2 or empty; got {v!r}")
+                row.append(float(v) if v else np.nan)
+            paths.append(path)
+            identities.append(r["identity"])
+            levels.append(row)
+    return PhotoCodes(tuple(paths), np.array(identities), tuple(int(c[2:]) for c in columns),
+                      np.array(levels, np.float64).reshape(len(paths), len(columns)))

@@ -71,7 +71,7 @@ TEMPERATURE: float = EVIDENCE_TEMPERATURE
 #: Valid, the coded faces of ckplus-facs; docs/explanations.md, "One decision rule"): the weight of the
 #: AU evidence against the classifier, and the margin under which the top two labels are a tie.
 AU_WEIGHT: float = 0.3
-UNCERTAIN_MARGIN: float = 0.3
+UNCERTAIN_MARGIN: float = 0.2  # 0.3 before the AU thresholds took the coded photos in (2026-12-07)
 #: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
 #: The runner-up is named in the interpretation only from this probability on.

@@ -3,7 +3,8 @@
     python -m ferx.train.aus train configs/aus-heads.yaml [key=value ...] --out RUN [--resume]
     python -m ferx.train.aus export RUN --name au-heads [--out DIR]
     python -m ferx.train.aus calibrate --coded ../shared/data/ckplus-facs --reference ../shared/data/lfw-expressions \\
-        [--heads au-heads | --mesh-only] --name au-facs --out src/ferx/assets/models/au-facs.json
+        [--heads au-heads | --mesh-only] [--photo-codes data/lfw-au-codes/codes.csv] --name au-facs \\
+        --out src/ferx/assets/models/au-facs.json
 
 `train` runs the shared harness (config.yaml, metrics.csv, log.txt, last.pt every epoch, best.pt);
 `export` writes NAME.onnx + NAME.json; `calibrate` chooses, per AU, what it is read from and its
@@ -25,7 +26,7 @@ def _calibrate(args: argparse.Namespace) -> None:
     from ferx.train.aus.calibration import fit
 
     calibration, record = fit(args.coded, args.reference, args.name, None if args.mesh_only else args.heads,
-                              progress=not args.quiet, cache=args.cache)
+                              progress=not args.quiet, cache=args.cache, photo_codes=args.photo_codes)
     atomic_write_text(args.out, json.dumps(calibration.to_dict(), indent=1) + "\n")
     if args.record:
         atomic_write_text(args.record, json.dumps(record, indent=1) + "\n")
@@ -35,6 +36,12 @@ def _calibrate(args: argparse.Namespace) -> None:
           f"over {s['aus']} AUs; AU-only accuracy on the reference faces {record['au_only_reference_accuracy']:.3f}")
     for code, r in record["cross_validated"].items():
         print(f"  {code:>5} n={r['positives']:3d} AUC {r['auc']:.3f} F1 {r['f1']:.3f} P {r['precision']:.2f} R {r['recall']:.2f}")
+    if "photos_cross_validated" in record:
+        print(f"coded photos ({record['photos']['photos']}), identity-wise cross-validated: share of absent codes read "
+              "at A or more, of clear codes read under A")
+        for code, r in record["photos_cross_validated"].items():
+            print(f"  {code:>5} n={r['positives']:3d}/{r['absent']:3d} AUC {r['auc']:.3f} F1 {r['f1']:.3f} "
+                  f"read on absent {r['read_on_absent']:.2f} missed {r['missed_on_present']:.2f}")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -60,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("calibrate", help="fit the AU readings on FACS-coded faces and write the calibration JSON")
     c.add_argument("--coded", type=Path, required=True, help="a ckplus-facs folder (labels.csv + images/)")
     c.add_argument("--reference", type=Path, required=True, help="the lfw-expressions folder")
+    c.add_argument("--photo-codes", type=Path, default=None,
+                   help="a table of lfw-expressions photos coded by eye (data/lfw-au-codes/codes.csv): their "
+                        "codes take part in the thresholds")
     c.add_argument("--out", type=Path, required=True, help="the calibration JSON to write")
     c.add_argument("--name", default="au-facs")
     c.add_argument("--heads", default="au-heads", help="image-head model (a shipped name or NAME.onnx)")

@@ -1,0 +1,83 @@
+"""The default AU readings against real photos coded by eye (`data/lfw-au-codes`, 138 lfw-expressions
+half-A photos, coded from contact sheets before any AU output was read; docs/aus.md).
+
+The codes set the thresholds of the AUs they score with at least 8 clear codes each way, so these are
+in-sample figures for the operating points (the identity-wise cross-validated ones are in docs/aus.md)
+but not for the measures, which the FACS-coded faces alone choose. Bounds sit between the figures
+measured with the photos (2026-12-07) and those of the calibration fitted on the coded faces alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferx.data.coded import read_photo_codes
+from ferx.train.aus.calibration import roc_auc
+from tests.conftest import LFW, lfw_rows
+
+CODES = Path(__file__).resolve().parents[2] / "data" / "lfw-au-codes" / "codes.csv"
+
+
+@pytest.fixture(scope="module")
+def photos(analyzer):
+    lfw_rows()  # skips without the data
+    codes = read_photo_codes(CODES, LFW / "images")
+    aus, found = [], []
+    for path in codes.paths:
+        faces = analyzer.analyze(path).faces
+        found.append(len(faces) > 0)
+        aus.append(dict(zip(faces.au_codes, faces.aus[int(faces.largest_rows(1)[0])].tolist())) if len(faces) else {})
+    return codes, aus, np.array(found)
+
+
+def _read(photos, number):
+    codes, aus, found = photos
+    use, present = codes.usable(number)
+    use &= found
+    value = np.array([a.get(f"AU{number}", np.nan) for a in aus])
+    return value[use], present[use]
+
+
+def test_every_coded_photo_has_a_face(photos):
+    assert photos[2].all()
+
+
+@pytest.mark.parametrize("number", [1, 4, 5, 6, 10, 12, 15, 25])
+def test_readings_rank_clear_codes_above_absent_ones(photos, number):
+    value, present = _read(photos, number)
+    assert present.sum() >= 8 and roc_auc(value, present) >= 0.75
+
+
+def test_cheek_raises_on_real_photos_are_read(photos):
+    """AU6: CK+'s posed squints set a threshold that missed 62 % of the clear cheek raises here (38 % now)."""
+    value, present = _read(photos, 6)
+    assert np.mean(value[present] < 1.0) <= 0.45 and np.mean(value[~present] >= 1.0) <= 0.05
+
+
+def test_upper_lip_raises_are_not_read_on_most_relaxed_lips(photos):
+    """AU10 (mouthUpperUp): read at A on 38 % of the photos coded without it before (12 % now)."""
+    value, present = _read(photos, 10)
+    assert np.mean(value[~present] >= 1.0) <= 0.2
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 2026-12-07 on data/lfw-au-codes/codes-jaw.csv (59 photos coded for the jaw only, not used by the "
+    "calibration): of 24 clear jaw drops coded without AU27, 25 % read AU26 at A and 67 % read AU27 — AU27 "
+    "(g:jaw_drop, thresholded on CK+'s posed surprise) supersedes AU26, and on these photos its reading does "
+    "not separate a dropped jaw (up to 2.7) from a stretched mouth (2.3–3.4)"))
+def test_clear_jaw_drops_read_as_au26(analyzer):
+    lfw_rows()
+    codes = read_photo_codes(CODES.with_name("codes-jaw.csv"), LFW / "images")
+    use26, drop = codes.usable(26)
+    stretched = codes.levels[:, codes.aus.index(27)] > 0
+    rows = np.flatnonzero(use26 & drop & ~stretched)
+    assert len(rows) >= 20
+    read = []
+    for i in rows:
+        faces = analyzer.analyze(codes.paths[i]).faces
+        k = int(faces.largest_rows(1)[0])
+        read.append(faces.aus[k, list(faces.au_codes).index("AU26")] >= 1.0)
+    assert np.mean(read) >= 0.5
