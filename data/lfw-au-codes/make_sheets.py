@@ -3,10 +3,11 @@
     python data/lfw-au-codes/make_sheets.py --round 1 --out DIR    # 92 photos, sheet00.png … + sample.csv
     python data/lfw-au-codes/make_sheets.py --round 2 --out DIR    # 46 more (round 1's sample.csv in DIR)
     python data/lfw-au-codes/make_sheets.py --round 3 --out DIR    # the jaw only, on surprise, fear, anger
+    python data/lfw-au-codes/make_sheets.py --round 4 --out DIR    # the eyes only, on happiness and neutral
 
 A seeded, stratified draw of lfw-expressions identity half A (one photo per identity per label; the
 explanation review sheet's photos left out), shuffled so a sheet does not give its labels away; the
-largest face cropped with a margin, six to a sheet. Numbers: round 1 from 0, round 2 from 100, round 3 from 200.
+largest face cropped with a margin, six to a sheet. Numbers: round 1 from 0, round 2 from 100, round 3 from 200, round 4 from 300.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ ROUNDS = {1: ({"neutral": 20, "happiness": 16, "surprise": 16, "sadness": 16, "a
                "contempt": 4}, 2026_12_07, 0),
           2: ({"surprise": 18, "sadness": 18, "fear": 10, "anger": 8, "disgust": 6}, 2026_12_0702, 100),
           # the jaw only (AU25, AU26, AU27): round 2 left AU27 with 3 clear codes
-          3: ({"surprise": 60, "fear": 10, "anger": 20}, 2026_12_0703, 200)}
-SAMPLES = {1: "sample.csv", 2: "sample-round2.csv", 3: "sample-round3.csv"}
+          3: ({"surprise": 60, "fear": 10, "anger": 20}, 2026_12_0703, 200),
+          # the eyes only (AU5, AU43): rounds 1-2 left AU43 with 4 clear codes; laughs and blinks close eyes
+          4: ({"happiness": 60, "neutral": 12}, 2026_12_0704, 300)}
+SAMPLES = {1: "sample.csv", 2: "sample-round2.csv", 3: "sample-round3.csv", 4: "sample-round4.csv"}
 
 
 def main() -> None:
