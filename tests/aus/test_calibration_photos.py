@@ -1,0 +1,70 @@
+"""The AU calibration's use of real photos coded by eye (ferx.train.aus.calibration, issue 23)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferx.train.aus.calibration import (
+    MIN_PHOTO_CODES,
+    _photo_caps,
+    best_f1_threshold,
+    best_mean_f1_threshold,
+    detection_scores,
+)
+from tests.conftest import SHARED
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _scores(seed: int, centre_absent: float, centre_present: float, n: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3 == 0
+    return np.where(y, rng.normal(centre_present, 0.6, n), rng.normal(centre_absent, 0.6, n)), y
+
+
+def test_the_mean_f1_threshold_of_one_set_is_its_own_best_f1_threshold():
+    s, y = _scores(0, 0.0, 2.0)
+    assert best_mean_f1_threshold([(s, y)]) == best_f1_threshold(s, y)
+    assert best_mean_f1_threshold([(s, y), (s, y)]) == best_f1_threshold(s, y)
+
+
+def test_two_sets_share_a_threshold_that_no_set_loses_much_on():
+    """Posed peaks (strong occurrences) want a low threshold, real photos (mild ones among shouts) a
+    higher one: the shared threshold lies between the two, and its mean F1 is the best there is."""
+    posed, photos = _scores(1, 0.0, 3.0), _scores(2, 1.0, 2.5)
+    t = best_mean_f1_threshold([posed, photos])
+    own = sorted([best_f1_threshold(*posed), best_f1_threshold(*photos)])
+    assert own[0] - 0.5 <= t <= own[1] + 0.5
+    mean_f1 = lambda v: np.mean([detection_scores(s >= v, y)["f1"] for s, y in (posed, photos)])  # noqa: E731
+    grid = np.linspace(-1, 4, 201)
+    assert mean_f1(t) >= max(mean_f1(v) for v in grid) - 1e-9
+
+
+def test_photo_grades_only_ever_lower_a_grade():
+    enough = {"positives": MIN_PHOTO_CODES, "absent": 50}
+    caps = _photo_caps({10: "weak"}, {"AU4": {**enough, "auc": 0.79}, "AU12": {**enough, "auc": 0.95},
+                                      "AU10": {**enough, "auc": 0.86}, "AU2": {"positives": 7, "absent": 100, "auc": 0.6}})
+    assert caps == {4: "weak", 12: "good", 10: "weak"}  # AU10 keeps the lower cap; AU2 has too few clear codes
+
+
+@pytest.mark.slow
+def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
+    """Refitting with the command in au-facs.json's info (coded faces, reference faces, photo codes)
+    gives the shipped readings: measures, thresholds, mid points and grade caps."""
+    from ferx.train.aus.calibration import fit
+
+    if not (SHARED / "ckplus-facs").exists() or not (SHARED / "lfw-expressions").exists():
+        pytest.skip("no ckplus-facs or lfw-expressions")
+    shipped = json.loads((ROOT / "src" / "ferx" / "assets" / "models" / "au-facs.json").read_text())
+    calibration, record = fit(SHARED / "ckplus-facs", SHARED / "lfw-expressions", "au-facs", "au-heads", progress=False,
+                              photo_codes=ROOT / "data" / "lfw-au-codes" / "codes.csv")
+    got = calibration.to_dict()
+    for a, b in zip(got["readings"], shipped["readings"], strict=True):
+        assert a["code"] == b["code"] and list(a["measures"]) == b["measures"], (a["code"], a["measures"], b["measures"])
+        assert a["threshold"] == pytest.approx(b["threshold"], abs=1e-6) and a["mid"] == pytest.approx(b["mid"], abs=1e-6)
+    assert got["grade_caps"] == shipped["grade_caps"]
+    assert record["photos"]["photos"] == 138
