@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import packaged_model
+from ferx.boxes import box_iou
 from ferx.errors import ImageTooSmall, ModelFileError
 from ferx.detect.onepass_decode import image_detections, letterbox
 from ferx.numeric import input_normalisation
@@ -27,6 +28,15 @@ from ferx.types import Faces
 
 DEFAULT_MODEL = "onepass-nano-csp"
 MIN_SIDE = 16
+#: face-score threshold of the second read of large faces: it only has to find the face the first
+#: read found, to take its class scores
+SECOND_READ_CONF = 0.05
+#: The stage's second read of large faces (`OnnxDetector.predict`), chosen on validation data by the
+#: criterion in benchmarks/bench_onepass_large.py: faces over LARGE_FACE model pixels read again with
+#: the image's longer side at LARGE_SIDE px.
+LARGE_FACE: float | None = 192.0
+LARGE_SIDE = 128
+LARGE_BOX = False
 
 
 def model_files(model: str) -> tuple[Path, dict]:
@@ -55,7 +65,8 @@ class OnnxDetector:
         self.keypoint_template = np.array(self.meta["keypoint_template"], np.float32)
 
     def predict(self, image: np.ndarray, conf: float | None = None, nms_iou: float = 0.3,
-                upscale: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                upscale: bool = False, large_face: float | None = None, large_side: int = 160,
+                large_box: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detect on an (H, W) or (H, W, 3) uint8 image.
 
         The model learnt faces of 16 to ~290 px at the pixel size it sees. An image larger than the
@@ -63,8 +74,16 @@ class OnnxDetector:
         enlarging a 350-px close-up to 640 px would make its face larger than any it was trained
         on. upscale=True enlarges small images to fit, which helps with tiny faces in small images.
 
+        It *finds* faces up to ~290 px, but its expression scores hold only on faces of the sizes the
+        mosaics mostly hold: on real close-ups (faces of ~200 px) they hardly depend on the face
+        (docs/results.md, issue 26). With `large_face`, a face larger than that many model pixels
+        takes its class scores (and with `large_box` its box) from a second read of the image shrunk
+        to `large_side` px on its longer side, where it is the size the head learnt; its face score
+        stays the first read's, so which faces are found does not change.
+
         Args:
             conf: face-score threshold; None = the model's recorded default.
+            large_face, large_side, large_box: the second read (off with large_face None).
         Returns:
             boxes (K, 4) xyxy in image pixels, face scores (K,), class scores (K, C) (independent
             sigmoids, as trained).
@@ -75,9 +94,31 @@ class OnnxDetector:
             raise ImageTooSmall(f"image of shape {image.shape} is too small for the one-pass detector "
                                  f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
-        canvas, scale = letterbox(np.ascontiguousarray(grey, np.uint8), self.size, upscale)
+        grey = np.ascontiguousarray(grey, np.uint8)
+        boxes, scores, probs, scale = self._read(grey, conf, nms_iou, upscale)
+        shrink = large_side / max(grey.shape)
+        big = np.flatnonzero((boxes[:, 2:] - boxes[:, :2]).max(axis=1) * scale > large_face) \
+            if large_face is not None and len(boxes) else np.zeros(0, int)
+        if len(big) and shrink * max(grey.shape) >= MIN_SIDE and shrink < scale:
+            small = np.asarray(Image.fromarray(grey).resize((max(1, round(grey.shape[1] * shrink)),
+                                                             max(1, round(grey.shape[0] * shrink))), Image.BILINEAR))
+            b2, _, p2, _ = self._read(small, SECOND_READ_CONF, nms_iou, False)
+            if len(b2):
+                b2 = b2 / shrink
+                iou = box_iou(boxes[big], b2)
+                best = iou.argmax(axis=1)
+                for i, j, ok in zip(big, best, iou[np.arange(len(big)), best] >= 0.5):
+                    if ok:
+                        probs[i] = p2[j]
+                        if large_box:
+                            boxes[i] = b2[j]
+        return boxes, scores, probs
+
+    def _read(self, grey: np.ndarray, conf: float, nms_iou: float, upscale: bool
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        canvas, scale = letterbox(grey, self.size, upscale)
         maps = self._session.run(self.outputs, {"image": self._normalise(canvas)[None, None]})
-        return image_detections(maps, self.size, scale, grey.shape, conf, nms_iou)
+        return (*image_detections(maps, self.size, scale, grey.shape, conf, nms_iou), scale)
 
     def close(self) -> None:
         self._session = None
@@ -92,6 +133,10 @@ class OnePassStage(StageBase):
         nms_iou: class-agnostic NMS IoU (paper: 0.3).
         threads: onnxruntime intra-op threads.
         upscale: enlarge images smaller than the model input (see `OnnxDetector.predict`).
+        large_face, large_side, large_box: faces larger than `large_face` model pixels take their
+            expression from a second read of the image shrunk to `large_side` px (and with
+            `large_box` their box); `large_face` None turns it off. Defaults chosen on validation
+            photos and mosaics (`benchmarks/bench_onepass_large.py`, docs/results.md issue 26).
     """
 
     needs: frozenset[str] = frozenset()
@@ -99,9 +144,15 @@ class OnePassStage(StageBase):
     threads_option = "threads"
 
     def __init__(self, model: str = DEFAULT_MODEL, conf: float | None = None, nms_iou: float = 0.3,
-                 threads: int = 2, upscale: bool = False) -> None:
+                 threads: int = 2, upscale: bool = False, large_face: float | None = LARGE_FACE,
+                 large_side: int = LARGE_SIDE, large_box: bool = LARGE_BOX) -> None:
         if (conf is not None and not 0.0 <= conf <= 1.0) or not 0.0 < nms_iou <= 1.0:
             raise ValueError(f"onepass: conf must be in [0, 1] and nms_iou in (0, 1], got {conf}, {nms_iou}")
+        if (large_face is not None and large_face <= 0) or large_side < MIN_SIDE:
+            raise ValueError(f"onepass: large_face must be positive (or None) and large_side at least {MIN_SIDE}, "
+                             f"got {large_face}, {large_side}")
+        self.large = {"large_face": None if large_face is None else float(large_face), "large_side": int(large_side),
+                      "large_box": bool(large_box)}
         self.detector = OnnxDetector(model, threads)
         self.labels = self.detector.labels
         if conf is None:
@@ -109,7 +160,7 @@ class OnePassStage(StageBase):
         self.conf, self.nms_iou, self.upscale = float(conf), float(nms_iou), bool(upscale)
 
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
-        boxes, scores, probs = self.detector.predict(image, self.conf, self.nms_iou, self.upscale)
+        boxes, scores, probs = self.detector.predict(image, self.conf, self.nms_iou, self.upscale, **self.large)
         wh = boxes[:, 2:] - boxes[:, :2]
         keypoints = boxes[:, None, :2] + self.detector.keypoint_template[None] * wh[:, None, :]
         expression = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
