@@ -14,7 +14,11 @@ best V2 macro-recall of all faces (a face not found counts as wrong); ties to th
 (fewer second reads), then the smaller large_side, then no box change.
 
     python benchmarks/bench_onepass_large.py --split val            # the grid and the choice
-    python benchmarks/bench_onepass_large.py --split test --large-face F --large-side S [--large-box]
+    python benchmarks/bench_onepass_large.py --split val|test --large-face F --large-side S [--large-box] [--no-paste]
+
+The grid reads the copy on its own (`paste=False`, as it was run); the stage pastes it beside the
+image in the same pass where it fits, chosen afterwards on validation with the two commands above
+(`--split val --large-face 192 --large-side 128` with and without `--no-paste`).
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ def main() -> None:
     ap.add_argument("--large-face", type=float)
     ap.add_argument("--large-side", type=int, default=160)
     ap.add_argument("--large-box", action="store_true")
+    ap.add_argument("--no-paste", action="store_true", help="read the shrunk copy on its own, never pasted beside "
+                    "the image in the same pass (how the grid was run)")
     args = ap.parse_args()
     cfg = load_config(DetectorTrainConfig, args.data)
     if args.box_cache is not None:
@@ -92,14 +98,16 @@ def main() -> None:
     off = figures(det, mosaics, photos, groups, None)
     print(line("off (as shipped)", off))
     if args.split == "test" or args.large_face is not None:
-        setting = {"large_face": args.large_face, "large_side": args.large_side, "large_box": args.large_box}
+        setting = {"large_face": args.large_face, "large_side": args.large_side, "large_box": args.large_box,
+                   "paste": not args.no_paste}
         f = figures(det, mosaics, photos, groups, setting)
         print(line(f"large_face {args.large_face:g}, side {args.large_side}, box {'yes' if args.large_box else 'no'}", f))
         print("V2 per-label recall of found faces:", f["v2_recall"], "(off:", off["v2_recall"], ")")
         return
     ok = []
     for face, side, box in itertools.product(LARGE_FACES, LARGE_SIDES, (False, True)):
-        f = figures(det, mosaics, photos, groups, {"large_face": face, "large_side": side, "large_box": box})
+        f = figures(det, mosaics, photos, groups, {"large_face": face, "large_side": side, "large_box": box,
+                                                    "paste": False})
         print(line(f"large_face {face}, side {side}, box {'yes' if box else 'no'}", f))
         if (f["v1_face_ap50"] >= off["v1_face_ap50"] - 0.01 and f["v1_expression_map50"] >= off["v1_expression_map50"] - 0.01
                 and f["v2_found"] >= off["v2_found"] - 0.02 and f["v3_found"] >= off["v3_found"] - 0.02):

@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import packaged_model
-from ferx.boxes import box_iou
+from ferx.boxes import box_iou, nms
 from ferx.errors import ImageTooSmall, ModelFileError
-from ferx.detect.onepass_decode import image_detections, letterbox
+from ferx.detect.onepass_decode import decode, image_detections, letterbox
 from ferx.numeric import input_normalisation
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
@@ -31,6 +31,10 @@ MIN_SIDE = 16
 #: face-score threshold of the second read of large faces: it only has to find the face the first
 #: read found, to take its class scores
 SECOND_READ_CONF = 0.05
+#: least distance in input pixels between the image and the shrunk copy pasted beside it: at 64 a copy
+#: below a 640×480 group photo added a box among its faces (a test); at 160 (five stride-32 cells) the
+#: copy fits beside close-ups up to ~350 px, and elsewhere is read on its own
+PASTE_GAP = 160
 #: The stage's second read of large faces (`OnnxDetector.predict`), chosen on validation data by the
 #: criterion in benchmarks/bench_onepass_large.py: faces over LARGE_FACE model pixels read again with
 #: the image's longer side at LARGE_SIDE px.
@@ -66,7 +70,7 @@ class OnnxDetector:
 
     def predict(self, image: np.ndarray, conf: float | None = None, nms_iou: float = 0.3,
                 upscale: bool = False, large_face: float | None = None, large_side: int = 160,
-                large_box: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                large_box: bool = False, paste: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detect on an (H, W) or (H, W, 3) uint8 image.
 
         The model learnt faces of 16 to ~290 px at the pixel size it sees. An image larger than the
@@ -78,12 +82,17 @@ class OnnxDetector:
         mosaics mostly hold: on real close-ups (faces of ~200 px) they hardly depend on the face
         (docs/results.md, issue 26). With `large_face`, a face larger than that many model pixels
         takes its class scores (and with `large_box` its box) from a second read of the image shrunk
-        to `large_side` px on its longer side, where it is the size the head learnt; its face score
-        stays the first read's, so which faces are found does not change.
+        to `large_side` px on its longer side, where it is the size the head learnt; face scores
+        are the first read's. With `paste` (default) the shrunk copy is read in the same pass,
+        pasted into the input's free right or bottom strip at least PASTE_GAP px from the image,
+        wherever it fits (a close-up, a 4:3 photo), so it costs nothing; elsewhere (a full 640×640
+        input) it is read on its own when a face is large. Pasted, it pulls faintly on the first
+        read through the receptive field (face scores move by ~1e-4; on the validation photos the
+        faces found and false boxes were the same).
 
         Args:
             conf: face-score threshold; None = the model's recorded default.
-            large_face, large_side, large_box: the second read (off with large_face None).
+            large_face, large_side, large_box, paste: the second read (off with large_face None).
         Returns:
             boxes (K, 4) xyxy in image pixels, face scores (K,), class scores (K, C) (independent
             sigmoids, as trained).
@@ -95,14 +104,24 @@ class OnnxDetector:
                                  f"(at least {MIN_SIDE}×{MIN_SIDE} px)")
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
         grey = np.ascontiguousarray(grey, np.uint8)
-        boxes, scores, probs, scale = self._read(grey, conf, nms_iou, upscale)
         shrink = large_side / max(grey.shape)
-        big = np.flatnonzero((boxes[:, 2:] - boxes[:, :2]).max(axis=1) * scale > large_face) \
-            if large_face is not None and len(boxes) else np.zeros(0, int)
-        if len(big) and shrink * max(grey.shape) >= MIN_SIDE and shrink < scale:
+        small = None
+        if large_face is not None and shrink * max(grey.shape) >= MIN_SIDE:
             small = np.asarray(Image.fromarray(grey).resize((max(1, round(grey.shape[1] * shrink)),
                                                              max(1, round(grey.shape[0] * shrink))), Image.BILINEAR))
-            b2, _, p2, _ = self._read(small, SECOND_READ_CONF, nms_iou, False)
+        both = self._read_with_copy(grey, small, conf, nms_iou, upscale) if small is not None and paste else None
+        if both is not None:
+            (boxes, scores, probs, scale), second = both
+        else:
+            boxes, scores, probs, scale = self._read(grey, conf, nms_iou, upscale)
+            second = None
+        big = np.flatnonzero((boxes[:, 2:] - boxes[:, :2]).max(axis=1) * scale > large_face) \
+            if small is not None and len(boxes) else np.zeros(0, int)
+        if len(big) and shrink < scale:
+            if second is None:
+                b2, _, p2, _ = self._read(small, SECOND_READ_CONF, nms_iou, False)
+            else:
+                b2, _, p2 = second
             if len(b2):
                 b2 = b2 / shrink
                 iou = box_iou(boxes[big], b2)
@@ -113,6 +132,32 @@ class OnnxDetector:
                         if large_box:
                             boxes[i] = b2[j]
         return boxes, scores, probs
+
+    def _read_with_copy(self, grey: np.ndarray, small: np.ndarray, conf: float, nms_iou: float, upscale: bool):
+        """One pass over the letterboxed image with `small` pasted into the canvas's free right or bottom
+        strip (at least PASTE_GAP px from the image): the first read's detections (as `_read`) and the
+        copy's (in `small`'s pixels, face score ≥ SECOND_READ_CONF), or None where there is no room."""
+        canvas, scale = letterbox(grey, self.size, upscale)
+        nh, nw = min(self.size, round(grey.shape[0] * scale)), min(self.size, round(grey.shape[1] * scale))
+        sh, sw = small.shape
+        if self.size - nw - sw >= PASTE_GAP and sh <= self.size:
+            y0, x0 = 0, self.size - sw
+        elif self.size - nh - sh >= PASTE_GAP and sw <= self.size:
+            y0, x0 = self.size - sh, 0
+        else:
+            return None
+        canvas = canvas.copy()
+        canvas[y0 : y0 + sh, x0 : x0 + sw] = small
+        maps = self._session.run(self.outputs, {"image": self._normalise(canvas)[None, None]})
+        first = image_detections(maps, self.size, scale, grey.shape, conf, nms_iou)
+        b, obj, cls = (a[0] for a in decode(maps, (self.size, self.size)))
+        centre = (b[:, :2] + b[:, 2:]) / 2
+        keep = np.flatnonzero((centre[:, 0] >= x0) & (centre[:, 1] >= y0) & (obj >= SECOND_READ_CONF))
+        b = b[keep] - np.array([x0, y0, x0, y0], np.float32)
+        b[:, [0, 2]] = b[:, [0, 2]].clip(0, sw)
+        b[:, [1, 3]] = b[:, [1, 3]].clip(0, sh)
+        k = nms(b, obj[keep], nms_iou)
+        return (*first, scale), (b[k], obj[keep][k], cls[keep][k])
 
     def _read(self, grey: np.ndarray, conf: float, nms_iou: float, upscale: bool
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
