@@ -105,8 +105,12 @@ class OnnxDetector:
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
         grey = np.ascontiguousarray(grey, np.uint8)
         shrink = large_side / max(grey.shape)
+        first_scale = min(self.size / max(grey.shape), 1.0 if not upscale else np.inf)
         small = None
-        if large_face is not None and shrink * max(grey.shape) >= MIN_SIDE:
+        # a copy only where a face could be large and the copy is smaller than the first read: a small
+        # image (a dataset crop) is read once, as without the option
+        if large_face is not None and max(grey.shape) * first_scale > large_face and shrink < first_scale \
+                and shrink * max(grey.shape) >= MIN_SIDE:
             small = np.asarray(Image.fromarray(grey).resize((max(1, round(grey.shape[1] * shrink)),
                                                              max(1, round(grey.shape[0] * shrink))), Image.BILINEAR))
         both = self._read_with_copy(grey, small, conf, nms_iou, upscale) if small is not None and paste else None
