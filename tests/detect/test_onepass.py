@@ -123,7 +123,7 @@ CLEAR_FACES = {"Patricia_Garone_0001.jpg": "sadness", "Javier_Weber_0002.jpg": "
 
 @pytest.mark.xfail(strict=True, reason="issue 26 open: the shipped onepass-nano-csp said 'happiness' for all "
                    "three (0.39, 0.40, 0.41; measured 2026-12-06); with the second read of large faces (2026-12-07) it "
-                   "says 'neutral' (0.95, 0.97, 0.75) where the two-stage pipeline gives sadness 0.98, anger 0.99, "
+                   "says 'neutral' (1.00, 0.99, 1.00 with the copy pasted beside the photo) where the two-stage pipeline gives sadness 0.98, anger 0.99, "
                    "surprise 0.99; remove the mark when the stage reads them")
 def test_cli_pipeline_onepass_reads_a_clearly_sad_angry_and_surprised_face(tmp_path):
     """Issue 26: `ferx analyze --pipeline onepass` must give each of the three its label. The shipped model
