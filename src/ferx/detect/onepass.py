@@ -21,7 +21,7 @@ from PIL import Image
 from ferx.assets import packaged_model
 from ferx.boxes import box_iou, nms
 from ferx.errors import ImageTooSmall, ModelFileError
-from ferx.detect.onepass_decode import decode, image_detections, letterbox
+from ferx.detect.onepass_decode import decode, image_detections, letterbox, letterbox_scale
 from ferx.numeric import input_normalisation
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
@@ -105,7 +105,7 @@ class OnnxDetector:
         grey = image if image.ndim == 2 else np.asarray(Image.fromarray(image[..., :3]).convert("L"))
         grey = np.ascontiguousarray(grey, np.uint8)
         shrink = large_side / max(grey.shape)
-        first_scale = min(self.size / max(grey.shape), 1.0 if not upscale else np.inf)
+        first_scale = letterbox_scale(grey.shape, self.size, upscale)
         small = None
         # a copy only where a face could be large and the copy is smaller than the first read: a small
         # image (a dataset crop) is read once, as without the option
@@ -121,7 +121,7 @@ class OnnxDetector:
             second = None
         big = np.flatnonzero((boxes[:, 2:] - boxes[:, :2]).max(axis=1) * scale > large_face) \
             if small is not None and len(boxes) else np.zeros(0, int)
-        if len(big) and shrink < scale:
+        if len(big):  # the copy is smaller than the first read: `small` exists only where shrink < first_scale
             if second is None:
                 b2, _, p2, _ = self._read(small, SECOND_READ_CONF, nms_iou, False)
             else:
@@ -144,9 +144,9 @@ class OnnxDetector:
         canvas, scale = letterbox(grey, self.size, upscale)
         nh, nw = min(self.size, round(grey.shape[0] * scale)), min(self.size, round(grey.shape[1] * scale))
         sh, sw = small.shape
-        if self.size - nw - sw >= PASTE_GAP and sh <= self.size:
+        if self.size - nw - sw >= PASTE_GAP:
             y0, x0 = 0, self.size - sw
-        elif self.size - nh - sh >= PASTE_GAP and sw <= self.size:
+        elif self.size - nh - sh >= PASTE_GAP:
             y0, x0 = self.size - sh, 0
         else:
             return None
@@ -156,7 +156,8 @@ class OnnxDetector:
         first = image_detections(maps, self.size, scale, grey.shape, conf, nms_iou)
         b, obj, cls = (a[0] for a in decode(maps, (self.size, self.size)))
         centre = (b[:, :2] + b[:, 2:]) / 2
-        keep = np.flatnonzero((centre[:, 0] >= x0) & (centre[:, 1] >= y0) & (obj >= SECOND_READ_CONF))
+        inside = (centre >= (x0, y0)).all(axis=1) & (centre < (x0 + sw, y0 + sh)).all(axis=1)
+        keep = np.flatnonzero(inside & (obj >= SECOND_READ_CONF))
         b = b[keep] - np.array([x0, y0, x0, y0], np.float32)
         b[:, [0, 2]] = b[:, [0, 2]].clip(0, sw)
         b[:, [1, 3]] = b[:, [1, 3]].clip(0, sh)

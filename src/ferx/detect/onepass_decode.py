@@ -107,6 +107,12 @@ def image_detections(maps: list[np.ndarray], size: int, scale: float, image_hw: 
     return boxes[ok], scores[ok], probs[ok]
 
 
+def letterbox_scale(image_hw: tuple[int, int], size: int, upscale: bool = True) -> float:
+    """The scale `letterbox` puts an image of this size at (canvas pixels per image pixel)."""
+    scale = min(size / image_hw[0], size / image_hw[1])
+    return scale if upscale else min(scale, 1.0)
+
+
 def letterbox(grey: np.ndarray, size: int, upscale: bool = True) -> tuple[np.ndarray, float]:
     """Scale a (H, W) uint8 image to fit a size×size canvas (top-left, padded with 114).
 
@@ -114,9 +120,7 @@ def letterbox(grey: np.ndarray, size: int, upscale: bool = True) -> tuple[np.nda
     Returns the canvas and the scale (canvas pixels per image pixel): image box = canvas box / scale.
     """
     h, w = grey.shape
-    scale = min(size / h, size / w)
-    if not upscale:
-        scale = min(scale, 1.0)
+    scale = letterbox_scale((h, w), size, upscale)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     canvas = np.full((size, size), PAD_VALUE, np.uint8)
     img = Image.fromarray(grey)
