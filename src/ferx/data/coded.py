@@ -140,6 +140,10 @@ class PhotoCodes:
             use &= self.levels[:, self.aus.index(27)] != 2
         return use, level == 2
 
+    def rows(self, mask: np.ndarray) -> PhotoCodes:
+        """The photos of a boolean (N,) mask."""
+        return PhotoCodes(tuple(np.array(self.paths, object)[mask]), self.identities[mask], self.aus, self.levels[mask])
+
 
 def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:
     """Read a by-eye codes table: columns image, identity and AU1 … with levels 0, 1, 2 or empty.

@@ -308,9 +308,7 @@ class CodedPhotos:
         return use, present[use]
 
     def rows(self, mask: np.ndarray) -> CodedPhotos:
-        codes = self.codes
-        return CodedPhotos(self.faces.rows(mask), PhotoCodes(tuple(np.array(codes.paths, object)[mask]),
-                                                             codes.identities[mask], codes.aus, codes.levels[mask]))
+        return CodedPhotos(self.faces.rows(mask), self.codes.rows(mask))
 
 
 def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference: MeasuredFaces,
