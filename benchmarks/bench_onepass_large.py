@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferx.detect.onepass import OnnxDetector
+from ferx.detect.onepass import LARGE_FACE, LARGE_SIDE, OnnxDetector
 from ferx.facs import EXPRESSIONS
 from ferx.train.onepass.data.store import load_split
 from ferx.train.onepass.evaluate import Prediction, evaluate, found_labels, label_figures
@@ -70,17 +70,48 @@ def line(name: str, f: dict) -> str:
             f"{f['v2_false_per_photo']:.3f} | {f['v3_found']:.3f} | {f['v3_macro_recall']:.3f} |")
 
 
+def speed(n: int, large_face: float, large_side: int) -> None:
+    import csv
+
+    from PIL import Image
+
+    lfw = Path(__file__).resolve().parents[2] / "shared" / "data" / "lfw-expressions"
+    rows = list(csv.DictReader(open(lfw / "labels.csv")))[:n]
+    images = [np.asarray(Image.open(lfw / "images" / r["image"]).convert("RGB")) for r in rows]
+    det = OnnxDetector(threads=2)
+    for image in images[:5]:
+        det.predict(image)
+    settings = {"off": {}, "pasted": {"large_face": large_face, "large_side": large_side},
+                "on its own": {"large_face": large_face, "large_side": large_side, "paste": False}}
+    times: dict[str, list[float]] = {k: [] for k in settings}
+    for _ in range(3):
+        for name, kw in settings.items():
+            t = time.perf_counter()
+            for image in images:
+                det.predict(image, **kw)
+            times[name].append((time.perf_counter() - t) / len(images) * 1e3)
+    print(f"{len(images)} lfw photos, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: ms per photo, median of 3 rounds")
+    for name, t in times.items():
+        print(f"  {name}: {np.median(t):.1f} ({', '.join(f'{x:.1f}' for x in t)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=sorted(SPLITS), default="val")
     ap.add_argument("--data", default="configs/onepass-csp.yaml")
     ap.add_argument("--box-cache", type=Path, help="the lfw box cache, if not where the config says")
     ap.add_argument("--large-face", type=float)
-    ap.add_argument("--large-side", type=int, default=160)
+    ap.add_argument("--large-side", type=int, default=LARGE_SIDE, help=f"default: the stage's, {LARGE_SIDE}")
     ap.add_argument("--large-box", action="store_true")
+    ap.add_argument("--speed", type=int, default=0, metavar="N",
+                    help="only time the stage on the first N lfw-expressions photos: off, the copy pasted, the "
+                         "copy read on its own (2 threads, median of 3 alternating rounds)")
     ap.add_argument("--no-paste", action="store_true", help="read the shrunk copy on its own, never pasted beside "
                     "the image in the same pass (how the grid was run)")
     args = ap.parse_args()
+    if args.speed:
+        speed(args.speed, args.large_face or LARGE_FACE, args.large_side)
+        return
     cfg = load_config(DetectorTrainConfig, args.data)
     if args.box_cache is not None:
         import dataclasses
