@@ -4,10 +4,11 @@
     python data/lfw-au-codes/make_sheets.py --round 2 --out DIR    # 46 more (round 1's sample.csv in DIR)
     python data/lfw-au-codes/make_sheets.py --round 3 --out DIR    # the jaw only, on surprise, fear, anger
     python data/lfw-au-codes/make_sheets.py --round 4 --out DIR    # the eyes only, on happiness and neutral
+    python data/lfw-au-codes/make_sheets.py --round 5 --out DIR    # all AUs, mostly sadness, anger, disgust
 
 A seeded, stratified draw of lfw-expressions identity half A (one photo per identity per label; the
 explanation review sheet's photos left out), shuffled so a sheet does not give its labels away; the
-largest face cropped with a margin, six to a sheet. Numbers: round 1 from 0, round 2 from 100, round 3 from 200, round 4 from 300.
+largest face cropped with a margin, six to a sheet. Numbers: round 1 from 0, round 2 from 100, round 3 from 200, round 4 from 300, round 5 from 400.
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ ROUNDS = {1: ({"neutral": 20, "happiness": 16, "surprise": 16, "sadness": 16, "a
           # the jaw only (AU25, AU26, AU27): round 2 left AU27 with 3 clear codes
           3: ({"surprise": 60, "fear": 10, "anger": 20}, 2026_12_0703, 200),
           # the eyes only (AU5, AU43): rounds 1-2 left AU43 with 4 clear codes; laughs and blinks close eyes
-          4: ({"happiness": 60, "neutral": 12}, 2026_12_0704, 300)}
-SAMPLES = {1: "sample.csv", 2: "sample-round2.csv", 3: "sample-round3.csv", 4: "sample-round4.csv"}
+          4: ({"happiness": 60, "neutral": 12}, 2026_12_0704, 300),
+          # all 15 AUs again, on the labels whose faces move the brows, chin, lip corners and nose
+          # (AU2, AU9, AU15, AU17, AU20, AU27 had under 8 clear codes after rounds 1-2)
+          5: ({"sadness": 30, "anger": 30, "disgust": 30, "surprise": 16, "fear": 6, "happiness": 10, "neutral": 10},
+              2026_12_0705, 400)}
+#: Photos per identity per label (1 unless given): after rounds 1-4, half A's remaining sadness, anger
+#: and disgust photos are nearly all under "userjhamski", which is not a person but a collection of many
+#: people's photos (one photo per identity gave 44 faces in round 5).
+PER_IDENTITY = {5: 30}
+SAMPLES = {1: "sample.csv", 2: "sample-round2.csv", 3: "sample-round3.csv", 4: "sample-round4.csv",
+           5: "sample-round5.csv"}
 
 
 def main() -> None:
@@ -50,11 +60,12 @@ def main() -> None:
     rng = random.Random(seed)
     pick = []
     for label, n in want.items():
-        seen, chosen = set(), []
+        seen: dict[str, int] = {}
+        chosen = []
         pool = [r for r in rows if r["emotion"] == label]
         for r in rng.sample(pool, len(pool)):
-            if r["identity"] not in seen:
-                seen.add(r["identity"])
+            if seen.get(r["identity"], 0) < PER_IDENTITY.get(args.round, 1):
+                seen[r["identity"]] = seen.get(r["identity"], 0) + 1
                 chosen.append(r)
             if len(chosen) == n:
                 break
