@@ -21,8 +21,10 @@ What is fitted, per AU (numpy only, no network is trained):
    With `--photo-codes` (real photos coded by eye, `data/lfw-au-codes`): the AUs they score with at
    least `MIN_PHOTO_CODES` clear codes each way take their threshold (best mean F1 over both sets)
    and mid point from both, and their grade is capped by their AUC on the photos — posed 48-px peaks
-   flatter a reading (AU4: 0.95 there, 0.79 on the photos). The photos never choose measures;
-   their operating points are reported identity-wise cross-validated (`cross_validate_photos`).
+   flatter a reading (AU4: 0.95 there, 0.79 on the photos). The photos choose measures only where
+   the coded faces have too few occurrences to (AU10, AU26: 9 each) and the photos have
+   `MIN_CODED_CHOICE` clear codes each way; their operating points are reported identity-wise
+   cross-validated (`cross_validate_photos`, which refits that choice too).
 4. The AU-evidence scoring (neutral level, temperature) for the new readings, on lfw half A as
    before (`choose_scoring`).
 
@@ -324,10 +326,11 @@ def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference
         heads: whether image-head measures may be chosen.
         photos: real photos coded by eye; for an AU they score (`CodedPhotos.scored`) the threshold
             is the best mean F1 over them and the coded faces, and the mid point the mean of the two
-            sets' median occurrences. They never choose the measures: in development, letting them
-            take part in the choice (mean AUC of the two sets) made it flip between folds — coded
-            faces' cross-validated mean AUC 0.941 → 0.934, F1 0.723 → 0.713 — for a photo F1 of 0.555
-            against 0.541 with thresholds alone.
+            sets' median occurrences. They choose the measures only where the coded faces cannot
+            (fewer than MIN_CODED_CHOICE occurrences) and they have MIN_CODED_CHOICE clear codes each
+            way: letting them take part in every choice (mean AUC of the two sets) made it flip
+            between folds in development — coded faces' cross-validated mean AUC 0.941 → 0.934, F1
+            0.723 → 0.713 — for a photo F1 of 0.555 against 0.541 with thresholds alone.
     """
     ok = coded.found
     out = []
@@ -338,8 +341,12 @@ def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference
         z = std.z(coded.rows(ok), candidates)
         scored = None if photos is None else photos.scored(number)
         extra = [] if scored is None else [(std.z(photos.faces.rows(scored[0]), candidates), scored[1])]  # type: ignore[union-attr]
+        is_head = np.array([parse(m)[1] == "h" for m in candidates])
         if y.sum() >= MIN_CODED_CHOICE and (~y).any():
-            best = _choose(z, y, np.array([parse(m)[1] == "h" for m in candidates]))
+            best = _choose(z, y, is_head)
+        elif extra and extra[0][1].sum() >= MIN_CODED_CHOICE and (~extra[0][1]).sum() >= MIN_CODED_CHOICE:
+            # the coded faces have too few occurrences to choose (AU10, AU26 on CK+), the photos enough
+            best = _choose(extra[0][0], extra[0][1], is_head)
         else:
             best = (0,)
         measures = [candidates[j] for j in best]
