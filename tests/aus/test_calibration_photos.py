@@ -68,3 +68,34 @@ def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
         assert a["threshold"] == pytest.approx(b["threshold"], abs=1e-6) and a["mid"] == pytest.approx(b["mid"], abs=1e-6)
     assert got["grade_caps"] == shipped["grade_caps"]
     assert record["photos"]["photos"] == 138
+
+
+def test_the_photos_choose_measures_only_where_the_coded_faces_cannot():
+    """AU26 with 5 coded occurrences (too few to choose among its candidates) takes the measure the
+    coded photos separate best; AU12, which the coded faces can choose for, keeps their choice even
+    where the photos would prefer another measure."""
+    from ferx.data.coded import PhotoCodes
+    from ferx.train.aus.calibration import CodedPhotos, MeasuredFaces, Standardisation, candidate_measures, fit_readings
+
+    names = candidate_measures(True)
+    rng = np.random.default_rng(0)
+
+    def faces(n: int) -> MeasuredFaces:
+        return MeasuredFaces(names, rng.normal(size=(n, len(names))).astype(np.float32), np.ones(n, bool),
+                             np.zeros((n, 52), np.float32), np.zeros((n, 478, 3), np.float16))
+
+    coded, reference, photos = faces(120), faces(200), faces(90)
+    col = names.index
+    ck12, ck26 = np.arange(120) % 4 == 0, np.arange(120) % 24 == 0  # 30 and 5 coded occurrences
+    coded.values[ck12, col("bs:mouthSmile")] += 3.0
+    coded.values[ck26, col("g:jaw_drop")] += 3.0
+    ph12, ph26 = np.arange(90) % 3 == 0, np.arange(90) % 3 == 1  # 30 clear codes each, 60 absent
+    photos.values[ph12, col("h:AU12")] += 3.0
+    photos.values[ph26, col("g:lips_apart")] += 3.0
+    codes = PhotoCodes(tuple(Path(f"p{i}.jpg") for i in range(90)), np.array([f"id{i}" for i in range(90)]), (12, 26),
+                       np.stack([np.where(ph12, 2.0, 0.0), np.where(ph26, 2.0, 0.0)], axis=1))
+    neutral = np.arange(200) % 2 == 0
+    readings = {r.code: r for r in fit_readings(coded, {12: ck12, 26: ck26}, reference, neutral,
+                                                Standardisation.fit(reference, neutral), True, CodedPhotos(photos, codes))}
+    assert readings["AU26"].measures == ("g:lips_apart",)
+    assert readings["AU12"].measures == ("bs:mouthSmile",)

@@ -14,7 +14,7 @@ from ferx.explain.cot import ONE_SIDED_AUS, ChainOfThoughtExplainer, au_evidence
 from ferx.explain.templates import languages, load_templates
 from ferx.explain.validate import reasoning_issues, validate
 from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, AUProfile, au_asymmetry
-from tests.conftest import lfw_paths
+from tests.conftest import LFW, lfw_paths
 from tests.explain.conftest import GRADED, make_face
 
 #: The default AU estimator's profile: AU6, AU12 good; AU1, AU14, AU15, AU23, AU24, AU7 fair; AU4, AU26 weak
@@ -322,3 +322,19 @@ def test_real_faces_have_none_of_the_reviewed_defects(analyzer):
             assert "silent_disagreement" not in kinds, (p, e.text)
     # the checks above must have had something to check
     assert seen_absence > 0 and seen_pattern > 0, (seen_absence, seen_pattern)
+
+
+def test_eye_closure_below_its_maximum_is_lowered_lids_not_closed_eyes(analyzer):
+    """FACS scores AU43 by intensity (drooping or narrowed lids below E, closed at E): the review found
+    "the eyes are closed (AU43, slight)" on faces whose reading stopped short of closure."""
+    seen = 0
+    for name in ("Jim_Carrey_0002.jpg", "Kaye_Young_0001.jpg", "Coretta_Scott_King_0002.jpg"):
+        path = LFW / "images" / name
+        if not path.exists():
+            pytest.skip("no lfw-expressions")
+        for e in analyzer.analyze(path).faces.explanations or ():
+            for m in re.finditer(r"([^.]*)\(AU43, (\w+)\)", e.text):
+                seen += 1
+                closed = "eyes are closed" in m.group(1)
+                assert closed == (m.group(2) == "maximum"), m.group(0)
+    assert seen >= 2

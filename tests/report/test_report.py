@@ -206,13 +206,15 @@ def test_report_of_a_ferx_batch_dataset(tmp_path):
     assert page.rows[-1]["data-face"] == "track 1"  # the video's track is in the summary table too
     assert "track 1" in text and TALKING.name in text and "broken.jpg" in text
     assert "Key observations" in text  # the explanations travel in the rows (explanation_json)
-    # AUs graded by the estimator the dataset recorded: the facs estimator cannot measure AU10 (graded
-    # unreliable against FACS codes), and only that one is hatched — not the fallback's list
+    # AUs graded by the estimator the dataset recorded: the facs estimator grades every AU it reads at
+    # least weak since the coded photos chose AU10's measure, so nothing is hatched — the fallback's
+    # profile (the mesh calibration) would hatch AU10
+    from ferx import facs
     from ferx.aus.calibrated import AUCalibration
 
-    unmeasured = [c for c in AUCalibration.load("au-facs").profile().units if not c.measured]
-    assert [u.code for u in unmeasured] == ["AU10"]
-    assert "AU intensities by region" in text and "Hatched grey: AU10 cannot be measured reliably" in text
+    assert [c.code for c in AUCalibration.load("au-facs").profile().units if not c.measured] == []
+    assert [c.code for c in facs.MESH_PROFILE.units if not c.measured] == ["AU10"]
+    assert "AU intensities by region" in text and "Hatched grey" not in text
 
 
 def test_images_and_videos_without_faces_are_in_the_summary(tmp_path, analyzer):

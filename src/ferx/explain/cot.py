@@ -71,7 +71,7 @@ TEMPERATURE: float = EVIDENCE_TEMPERATURE
 #: Valid, the coded faces of ckplus-facs; docs/explanations.md, "One decision rule"): the weight of the
 #: AU evidence against the classifier, and the margin under which the top two labels are a tie.
 AU_WEIGHT: float = 0.3
-UNCERTAIN_MARGIN: float = 0.2  # 0.3 before the AU thresholds took the coded photos in (2026-12-07)
+UNCERTAIN_MARGIN: float = 0.3  # chosen 0.3 (2026-12-06), 0.2 (readings of 2026-12-07 03:00), 0.3 (round-5 readings)
 #: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
 #: The runner-up is named in the interpretation only from this probability on.
@@ -408,8 +408,10 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> 
     for o in shown:
         assoc = _associated(o, x)
         sign = w.pick(t["observation_sign"], emotions=w.join(assoc, "list_or")) if assoc else ""
-        s = t["observation"].format(movement=t["au_movements"][o.code], code=o.code, band_word=t["band_words"][o.band],
-                                    sign=sign)
+        movement = t["au_movements"][o.code]
+        if isinstance(movement, dict):
+            movement = movement.get(o.band, movement["*"])
+        s = t["observation"].format(movement=movement, code=o.code, band_word=t["band_words"][o.band], sign=sign)
         if int(o.code[2:]) in ONE_SIDED_AUS and o.asymmetry >= ASYMMETRY_THRESHOLD:
             s += " " + t["observation_one_sided"]
         out.append(s[:1].upper() + s[1:])

@@ -34,7 +34,7 @@ TEMPLATES = {
     # Verb agreement for "{aus} {be} ...": singular, plural.
     "be": ["is", "are"],
     "list_or": "or",
-    # What each AU looks like, as a clause (key observations).
+    # What each AU looks like, as a clause (key observations); a dict gives the clause per band ("*": the others).
     "au_movements": {
         "AU1": "the inner brows are raised", "AU2": "the outer brows are raised",
         "AU4": "the brows are lowered and drawn together", "AU5": "the upper lids are raised",
@@ -44,7 +44,10 @@ TEMPLATES = {
         "AU16": "the lower lip is pulled down", "AU17": "the chin is pushed up", "AU18": "the lips are puckered",
         "AU20": "the lips are stretched sideways", "AU22": "the lips are funnelled", "AU23": "the lips are tightened",
         "AU24": "the lips are pressed together", "AU25": "the lips are parted", "AU26": "the jaw is dropped",
-        "AU27": "the jaw is pulled down, stretching the mouth open", "AU43": "the eyes are closed",
+        "AU27": "the jaw is pulled down, stretching the mouth open",
+        # FACS 2002 scores eye closure by intensity: lids lowered (drooping, narrowed to a slit) below E,
+        # closed at E; "the eyes are closed (AU43, slight)" contradicted itself.
+        "AU43": {"*": "the upper lids are lowered", "E": "the eyes are closed"},
     },
     # Each AU as a noun (statements of absence: "there is no cheek raise (AU6)").
     "au_nouns": {
