@@ -6,7 +6,7 @@
     python data/lfw-au-codes/make_sheets.py --round 4 --out DIR    # the eyes only, on happiness and neutral
     python data/lfw-au-codes/make_sheets.py --round 5 --out DIR    # all AUs, mostly sadness, anger, disgust
 
-A seeded, stratified draw of lfw-expressions identity half A (one photo per identity per label; the
+A seeded, stratified draw of lfw-expressions identity half A (one photo per identity per label, `PER_IDENTITY` in round 5; the
 explanation review sheet's photos left out), shuffled so a sheet does not give its labels away; the
 largest face cropped with a margin, six to a sheet. Numbers: round 1 from 0, round 2 from 100, round 3 from 200, round 4 from 300, round 5 from 400.
 """
