@@ -67,7 +67,7 @@ def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
         assert a["code"] == b["code"] and list(a["measures"]) == b["measures"], (a["code"], a["measures"], b["measures"])
         assert a["threshold"] == pytest.approx(b["threshold"], abs=1e-6) and a["mid"] == pytest.approx(b["mid"], abs=1e-6)
     assert got["grade_caps"] == shipped["grade_caps"]
-    assert record["photos"]["photos"] == 138
+    assert record["photos"]["photos"] == 255
 
 
 def test_the_photos_choose_measures_only_where_the_coded_faces_cannot():
