@@ -53,21 +53,22 @@ def test_photo_grades_only_ever_lower_a_grade():
 
 @pytest.mark.slow
 def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
-    """Refitting with the command in au-facs.json's info (coded faces, reference faces, photo codes)
-    gives the shipped readings: measures, thresholds, mid points and grade caps."""
+    """Refitting with the command in au-facs.json's info (coded faces, reference faces, the two photo
+    codes tables) gives the shipped readings: measures, thresholds, mid points and grade caps."""
     from ferx.train.aus.calibration import fit
 
     if not (SHARED / "ckplus-facs").exists() or not (SHARED / "lfw-expressions").exists():
         pytest.skip("no ckplus-facs or lfw-expressions")
     shipped = json.loads((ROOT / "src" / "ferx" / "assets" / "models" / "au-facs.json").read_text())
     calibration, record = fit(SHARED / "ckplus-facs", SHARED / "lfw-expressions", "au-facs", "au-heads", progress=False,
-                              photo_codes=ROOT / "data" / "lfw-au-codes" / "codes.csv")
+                              photo_codes=[ROOT / "data" / "lfw-au-codes" / "codes.csv",
+                                           (ROOT / "data" / "ferplus-au-codes" / "codes.csv", SHARED / "ferplus")])
     got = calibration.to_dict()
     for a, b in zip(got["readings"], shipped["readings"], strict=True):
         assert a["code"] == b["code"] and list(a["measures"]) == b["measures"], (a["code"], a["measures"], b["measures"])
         assert a["threshold"] == pytest.approx(b["threshold"], abs=1e-6) and a["mid"] == pytest.approx(b["mid"], abs=1e-6)
     assert got["grade_caps"] == shipped["grade_caps"]
-    assert record["photos"]["photos"] == 255
+    assert record["photos"]["photos"] == 255 + 96
 
 
 def test_the_photos_choose_measures_only_where_the_coded_faces_cannot():
@@ -99,3 +100,15 @@ def test_the_photos_choose_measures_only_where_the_coded_faces_cannot():
                                                 Standardisation.fit(reference, neutral), True, CodedPhotos(photos, codes))}
     assert readings["AU26"].measures == ("g:lips_apart",)
     assert readings["AU12"].measures == ("bs:mouthSmile",)
+
+
+def test_photo_codes_tables_on_the_command_line():
+    """--photo-codes TABLE (lfw-expressions images) or TABLE=IMAGES, repeated."""
+    from ferx.train.aus.__main__ import _tables
+    from ferx.train.aus.calibration import photo_tables
+
+    assert _tables(None) is None
+    got = _tables(["data/lfw-au-codes/codes.csv", "data/ferplus-au-codes/codes.csv=../shared/data/ferplus"])
+    assert got == [(Path("data/lfw-au-codes/codes.csv"), None),
+                   (Path("data/ferplus-au-codes/codes.csv"), Path("../shared/data/ferplus"))]
+    assert photo_tables(got) == got and photo_tables(Path("t.csv")) == [(Path("t.csv"), None)] and photo_tables(None) == []

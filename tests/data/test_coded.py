@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferx.data.coded import read_coded_faces, read_photo_codes
+from ferx.data.coded import PhotoCodes, read_coded_faces, read_photo_codes
 from ferx.data.readers import DatasetError
 from tests.conftest import SHARED
 
@@ -68,6 +68,21 @@ def test_reads_the_photo_codes_table():
     assert not codes.usable(1)[0][codes.levels[:, 0] == 1].any()
     with pytest.raises(KeyError, match="AU14"):
         codes.usable(14)
+
+
+def test_two_photo_codes_tables_read_as_one():
+    """The FER+ jaw table codes AU25-AU27 only: joined to the lfw table, its rows are unseen for the
+    other AUs and the jaw AUs count the clear codes of both."""
+    if not (SHARED / "lfw-expressions").exists() or not (SHARED / "ferplus").exists():
+        pytest.skip("no lfw-expressions or ferplus")
+    lfw = read_photo_codes(PHOTO_CODES, SHARED / "lfw-expressions" / "images")
+    fer = read_photo_codes(PHOTO_CODES.parents[1] / "ferplus-au-codes" / "codes.csv", SHARED / "ferplus")
+    both = PhotoCodes.concat([lfw, fer])
+    assert fer.aus == (25, 26, 27) and both.aus == lfw.aus and len(both.paths) == len(lfw.paths) + len(fer.paths) == 351
+    assert np.isnan(both.levels[len(lfw.paths):, both.aus.index(1)]).all() and not both.usable(1)[0][len(lfw.paths):].any()
+    for n in (25, 26, 27):
+        assert both.usable(n)[1][both.usable(n)[0]].sum() == sum(t.usable(n)[1][t.usable(n)[0]].sum() for t in (lfw, fer))
+    assert fer.usable(27)[1].sum() >= 8  # the clear mouth stretches the lfw photos lacked (5 there)
 
 
 def test_a_broken_photo_codes_table_gets_a_specific_error(tmp_path):

@@ -13,6 +13,7 @@ frame the codes belong to; the frames before it are nearly the same face, and ar
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,20 @@ class PhotoCodes:
     def rows(self, mask: np.ndarray) -> PhotoCodes:
         """The photos of a boolean (N,) mask."""
         return PhotoCodes(tuple(np.array(self.paths, object)[mask]), self.identities[mask], self.aus, self.levels[mask])
+
+    @staticmethod
+    def concat(parts: Sequence[PhotoCodes]) -> PhotoCodes:
+        """Several tables as one: the union of their AUs (in first-seen order), an AU a table does not
+        code left empty (unseen) on its rows."""
+        aus = tuple(dict.fromkeys(n for p in parts for n in p.aus))
+        levels = []
+        for p in parts:
+            block = np.full((len(p.paths), len(aus)), np.nan)
+            for j, n in enumerate(p.aus):
+                block[:, aus.index(n)] = p.levels[:, j]
+            levels.append(block)
+        return PhotoCodes(tuple(x for p in parts for x in p.paths), np.concatenate([p.identities for p in parts]), aus,
+                          np.concatenate(levels) if levels else np.zeros((0, len(aus))))
 
 
 def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:

@@ -71,7 +71,7 @@ TEMPERATURE: float = EVIDENCE_TEMPERATURE
 #: Valid, the coded faces of ckplus-facs; docs/explanations.md, "One decision rule"): the weight of the
 #: AU evidence against the classifier, and the margin under which the top two labels are a tie.
 AU_WEIGHT: float = 0.3
-UNCERTAIN_MARGIN: float = 0.3  # chosen 0.3 (2026-12-06), 0.2 (readings of 2026-12-07 03:00), 0.3 (round-5 readings)
+UNCERTAIN_MARGIN: float = 0.15  # chosen 0.3 (2026-12-06), 0.2 (2026-12-07 03:00), 0.3 (round 5), 0.15 (FER+ jaw codes)
 #: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
 #: The runner-up is named in the interpretation only from this probability on.

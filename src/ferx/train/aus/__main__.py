@@ -3,7 +3,7 @@
     python -m ferx.train.aus train configs/aus-heads.yaml [key=value ...] --out RUN [--resume]
     python -m ferx.train.aus export RUN --name au-heads [--out DIR]
     python -m ferx.train.aus calibrate --coded ../shared/data/ckplus-facs --reference ../shared/data/lfw-expressions \\
-        [--heads au-heads | --mesh-only] [--photo-codes data/lfw-au-codes/codes.csv] --name au-facs \\
+        [--heads au-heads | --mesh-only] [--photo-codes data/lfw-au-codes/codes.csv ...] --name au-facs \\
         --out src/ferx/assets/models/au-facs.json
 
 `train` runs the shared harness (config.yaml, metrics.csv, log.txt, last.pt every epoch, best.pt);
@@ -21,12 +21,19 @@ from pathlib import Path
 from ferx.train.runconfig import add_run_commands, run_command
 
 
+def _tables(values: list[str] | None) -> list[tuple[Path, Path | None]] | None:
+    """--photo-codes TABLE[=IMAGES] values as (table, images folder or None) pairs."""
+    if not values:
+        return None
+    return [(Path(t), Path(i) if i else None) for t, _, i in (v.partition("=") for v in values)]
+
+
 def _calibrate(args: argparse.Namespace) -> None:
     from ferx.fsutil import atomic_write_text
     from ferx.train.aus.calibration import fit
 
     calibration, record = fit(args.coded, args.reference, args.name, None if args.mesh_only else args.heads,
-                              progress=not args.quiet, cache=args.cache, photo_codes=args.photo_codes)
+                              progress=not args.quiet, cache=args.cache, photo_codes=_tables(args.photo_codes))
     atomic_write_text(args.out, json.dumps(calibration.to_dict(), indent=1) + "\n")
     if args.record:
         atomic_write_text(args.record, json.dumps(record, indent=1) + "\n")
@@ -67,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("calibrate", help="fit the AU readings on FACS-coded faces and write the calibration JSON")
     c.add_argument("--coded", type=Path, required=True, help="a ckplus-facs folder (labels.csv + images/)")
     c.add_argument("--reference", type=Path, required=True, help="the lfw-expressions folder")
-    c.add_argument("--photo-codes", type=Path, default=None,
-                   help="a table of lfw-expressions photos coded by eye (data/lfw-au-codes/codes.csv): their "
-                        "codes take part in the thresholds")
+    c.add_argument("--photo-codes", action="append", default=None, metavar="TABLE[=IMAGES]",
+                   help="a table of photos coded by eye (data/lfw-au-codes/codes.csv: images of the reference "
+                        "folder; data/ferplus-au-codes/codes.csv=../shared/data/ferplus: images under that "
+                        "folder); repeat for several; their codes take part in the thresholds")
     c.add_argument("--out", type=Path, required=True, help="the calibration JSON to write")
     c.add_argument("--name", default="au-facs")
     c.add_argument("--heads", default="au-heads", help="image-head model (a shipped name or NAME.onnx)")

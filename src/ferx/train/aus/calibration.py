@@ -411,6 +411,11 @@ def cross_validate_photos(photos: CodedPhotos, coded: MeasuredFaces, present: di
     return out
 
 
+def _share(flags: np.ndarray) -> float:
+    """The share of True flags; NaN (no warning) where there are none (an AU no photo is coded without)."""
+    return float(np.mean(flags)) if len(flags) else float("nan")
+
+
 def score_photos(intensities: np.ndarray, codes: PhotoCodes, scores: np.ndarray | None = None
                  ) -> dict[str, dict[str, float]]:
     """Per AU coded on the photos: AUC (absent vs clearly present) of `scores` where given, else of the
@@ -432,8 +437,8 @@ def score_photos(intensities: np.ndarray, codes: PhotoCodes, scores: np.ndarray 
         out[f"AU{number}"] = {"positives": int(y[use].sum()), "absent": int((~y[use]).sum()),
                               "auc": roc_auc((v if scores is None else scores[:, AU_CODES.index(f"AU{number}")])[use], y[use]),
                               **detection_scores(v[use] >= OCCURRENCE_THRESHOLD, y[use]),
-                              "read_on_absent": float(np.mean(v[use & ~y] >= OCCURRENCE_THRESHOLD)),
-                              "missed_on_present": float(np.mean(v[use & y] < OCCURRENCE_THRESHOLD)),
+                              "read_on_absent": _share(v[use & ~y] >= OCCURRENCE_THRESHOLD),
+                              "missed_on_present": _share(v[use & y] < OCCURRENCE_THRESHOLD),
                               "read_on_doubtful": float(np.mean(v[doubtful] >= OCCURRENCE_THRESHOLD)) if doubtful.any() else float("nan")}
     return out
 
@@ -497,12 +502,28 @@ def reference_faces(root: Path, names: Sequence[str], heads: str | None, progres
     return faces, np.array([s.label for s in samples])
 
 
-def coded_photos(table: Path, reference_root: Path, names: Sequence[str], heads: str | None, progress: bool,
-                 cache: Path | None) -> CodedPhotos:
-    """The photos of a by-eye codes table (images in the lfw-expressions folder) and their measures."""
-    from ferx.data.coded import read_photo_codes
+#: A by-eye codes table and the folder its image names are relative to (None: the lfw-expressions
+#: images of the reference folder).
+PhotoTable = tuple[Path, Path | None]
 
-    codes = read_photo_codes(table, Path(reference_root) / "images")
+
+def photo_tables(photo_codes: Path | Sequence[Path | PhotoTable] | None) -> list[PhotoTable]:
+    """`fit`'s photo_codes as (table, images) pairs: one table or several, each a path (lfw-expressions
+    images) or a (path, images folder) pair."""
+    if photo_codes is None:
+        return []
+    items = [photo_codes] if isinstance(photo_codes, (str, Path)) else list(photo_codes)
+    return [(Path(t[0]), None if t[1] is None else Path(t[1])) if isinstance(t, tuple) else (Path(t), None) for t in items]
+
+
+def coded_photos(tables: Sequence[PhotoTable], reference_root: Path, names: Sequence[str], heads: str | None,
+                 progress: bool, cache: Path | None) -> CodedPhotos:
+    """The photos of by-eye codes tables, as one set (an AU a table does not code is unseen on its
+    rows), and their measures."""
+    from ferx.data.coded import PhotoCodes, read_photo_codes
+
+    codes = PhotoCodes.concat([read_photo_codes(t, Path(reference_root) / "images" if images is None else images)
+                               for t, images in tables])
     return CodedPhotos(measure_images(list(codes.paths), names, heads, progress, cache=cache), codes)
 
 
@@ -537,10 +558,12 @@ def _photo_caps(caps: dict[int, str], photo_scores: dict[str, dict[str, float]])
 
 
 def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, progress: bool = True,
-        cache: Path | None = None, photo_codes: Path | None = None) -> tuple[AUCalibration, dict[str, Any]]:
-    """The calibration fitted on every coded subject (and the coded photos of `photo_codes`, a
-    `data/lfw-au-codes`-style table of images in `reference_root`), and the record of what was
-    measured (its cross-validated scores, which are also the readings' grades)."""
+        cache: Path | None = None, photo_codes: Path | Sequence[Path | PhotoTable] | None = None
+        ) -> tuple[AUCalibration, dict[str, Any]]:
+    """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: one or more
+    `data/lfw-au-codes`-style tables, each of images in `reference_root` or with its own images folder,
+    `photo_tables`), and the record of what was measured (its cross-validated scores, which are also the
+    readings' grades)."""
     from ferx.aus.image_heads import ImageHeads
     from ferx.data.coded import read_coded_faces
 
@@ -558,7 +581,8 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     reference, labels = reference_faces(reference_root, names, heads, progress, cache)
     neutral = labels == "neutral"
     std = Standardisation.fit(reference, neutral)
-    photos = None if photo_codes is None else coded_photos(photo_codes, reference_root, names, heads, progress, cache)
+    tables = photo_tables(photo_codes)
+    photos = coded_photos(tables, reference_root, names, heads, progress, cache) if tables else None
 
     oof = cross_validate(coded, present, subjects, reference, neutral, std, heads, heads_sha256, photos)
     scores = score_readings(oof, present)
@@ -582,7 +606,7 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
         "reference": {"root": str(reference_root), "faces": int(len(labels)), "found": int(ok.sum()),
                       "neutral": int(neutral.sum())},
         "cross_validated": scores, "summary": summary(scores),
-        **({} if photos is None else {"photos": {"table": str(photo_codes), "photos": len(photos.codes.paths),
+        **({} if photos is None else {"photos": {"tables": [str(t) for t, _ in tables], "photos": len(photos.codes.paths),
             "found": int(photos.faces.found.sum())}, "photos_cross_validated": photo_scores}),
         "au_only_reference_accuracy": accuracy(au_only_probabilities(ref_aus, reference.blendshapes[ok], profile,
                                                                      n_level, temperature), labels[ok]),
@@ -591,8 +615,9 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
             "coded_faces": "ckplus-facs peak frames (research-only: readings' measures, thresholds and mid points only)",
             "reference_faces": "lfw-expressions identity half A (standardisation, AU-only scoring)",
             "grades": "leave-one-subject-out cross-validated AUC on the coded faces",
-            **({} if photos is None else {"coded_photos": f"{photo_codes}: {len(photos.codes.paths)} lfw-expressions half-A "
-                f"photos coded by eye (thresholds, mid points, grade caps of the AUs with {MIN_PHOTO_CODES}+ clear codes each way)"}),
+            **({} if photos is None else {"coded_photos": f"{', '.join(str(t) for t, _ in tables)}: {len(photos.codes.paths)} "
+                f"photos coded by eye (thresholds, mid points, grade caps of the AUs with {MIN_PHOTO_CODES}+ clear codes each "
+                f"way; measures where the coded faces have too few occurrences to choose)"}),
             "summary": record["summary"]}
     calibration = replace(calibration, neutral_evidence=n_level, temperature=temperature, info=info)
     return calibration, record
