@@ -112,3 +112,12 @@ def test_photo_codes_tables_on_the_command_line():
     assert got == [(Path("data/lfw-au-codes/codes.csv"), None),
                    (Path("data/ferplus-au-codes/codes.csv"), Path("../shared/data/ferplus"))]
     assert photo_tables(got) == got and photo_tables(Path("t.csv")) == [(Path("t.csv"), None)] and photo_tables(None) == []
+
+
+def test_a_missing_codes_table_fails_before_anything_is_measured(tmp_path):
+    from ferx.data.readers import DatasetError
+    from ferx.train.aus.calibration import fit
+
+    with pytest.raises(DatasetError, match="no such codes table"):
+        fit(tmp_path / "no-coded", tmp_path / "no-reference", "au-facs", None, progress=False,
+            photo_codes=[(tmp_path / "missing.csv", tmp_path)])

@@ -565,8 +565,11 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     `photo_tables`), and the record of what was measured (its cross-validated scores, which are also the
     readings' grades)."""
     from ferx.aus.image_heads import ImageHeads
-    from ferx.data.coded import read_coded_faces
+    from ferx.data.coded import read_coded_faces, read_photo_codes
 
+    tables = photo_tables(photo_codes)
+    for table, images in tables:  # a wrong table or image fails now, not after minutes of measuring
+        read_photo_codes(table, Path(reference_root) / "images" if images is None else images)
     names = candidate_measures(heads is not None)
     heads_sha256 = None
     if heads is not None:
@@ -581,7 +584,6 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     reference, labels = reference_faces(reference_root, names, heads, progress, cache)
     neutral = labels == "neutral"
     std = Standardisation.fit(reference, neutral)
-    tables = photo_tables(photo_codes)
     photos = coded_photos(tables, reference_root, names, heads, progress, cache) if tables else None
 
     oof = cross_validate(coded, present, subjects, reference, neutral, std, heads, heads_sha256, photos)
