@@ -507,7 +507,11 @@ def reference_faces(root: Path, names: Sequence[str], heads: str | None, progres
 PhotoTable = tuple[Path, Path | None]
 
 
-def photo_tables(photo_codes: Path | Sequence[Path | PhotoTable] | None) -> list[PhotoTable]:
+#: `fit`'s photo_codes: one table, several, or none.
+PhotoCodesArg = Path | Sequence[Path | PhotoTable] | None
+
+
+def photo_tables(photo_codes: PhotoCodesArg) -> list[PhotoTable]:
     """`fit`'s photo_codes as (table, images) pairs: one table or several, each a path (lfw-expressions
     images) or a (path, images folder) pair."""
     if photo_codes is None:
@@ -516,14 +520,18 @@ def photo_tables(photo_codes: Path | Sequence[Path | PhotoTable] | None) -> list
     return [(Path(t[0]), None if t[1] is None else Path(t[1])) if isinstance(t, tuple) else (Path(t), None) for t in items]
 
 
-def coded_photos(tables: Sequence[PhotoTable], reference_root: Path, names: Sequence[str], heads: str | None,
-                 progress: bool, cache: Path | None) -> CodedPhotos:
-    """The photos of by-eye codes tables, as one set (an AU a table does not code is unseen on its
-    rows), and their measures."""
+def read_tables(tables: Sequence[PhotoTable], reference_root: Path) -> PhotoCodes:
+    """By-eye codes tables as one set (an AU a table does not code is unseen on its rows)."""
     from ferx.data.coded import PhotoCodes, read_photo_codes
 
-    codes = PhotoCodes.concat([read_photo_codes(t, Path(reference_root) / "images" if images is None else images)
-                               for t, images in tables])
+    return PhotoCodes.concat([read_photo_codes(t, Path(reference_root) / "images" if images is None else images)
+                              for t, images in tables])
+
+
+def coded_photos(tables: Sequence[PhotoTable], reference_root: Path, names: Sequence[str], heads: str | None,
+                 progress: bool, cache: Path | None, codes: PhotoCodes | None = None) -> CodedPhotos:
+    """The photos of by-eye codes tables (`read_tables`, or `codes` already read) and their measures."""
+    codes = read_tables(tables, reference_root) if codes is None else codes
     return CodedPhotos(measure_images(list(codes.paths), names, heads, progress, cache=cache), codes)
 
 
@@ -558,18 +566,14 @@ def _photo_caps(caps: dict[int, str], photo_scores: dict[str, dict[str, float]])
 
 
 def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, progress: bool = True,
-        cache: Path | None = None, photo_codes: Path | Sequence[Path | PhotoTable] | None = None
-        ) -> tuple[AUCalibration, dict[str, Any]]:
-    """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: one or more
-    `data/lfw-au-codes`-style tables, each of images in `reference_root` or with its own images folder,
-    `photo_tables`), and the record of what was measured (its cross-validated scores, which are also the
-    readings' grades)."""
+        cache: Path | None = None, photo_codes: PhotoCodesArg = None) -> tuple[AUCalibration, dict[str, Any]]:
+    """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: codes tables,
+    `photo_tables`), and the record of what was measured (its cross-validated scores: the grades)."""
     from ferx.aus.image_heads import ImageHeads
-    from ferx.data.coded import read_coded_faces, read_photo_codes
+    from ferx.data.coded import read_coded_faces
 
     tables = photo_tables(photo_codes)
-    for table, images in tables:  # a wrong table or image fails now, not after minutes of measuring
-        read_photo_codes(table, Path(reference_root) / "images" if images is None else images)
+    codes = read_tables(tables, reference_root) if tables else None  # a wrong table fails before any measuring
     names = candidate_measures(heads is not None)
     heads_sha256 = None
     if heads is not None:
@@ -584,7 +588,7 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     reference, labels = reference_faces(reference_root, names, heads, progress, cache)
     neutral = labels == "neutral"
     std = Standardisation.fit(reference, neutral)
-    photos = coded_photos(tables, reference_root, names, heads, progress, cache) if tables else None
+    photos = coded_photos(tables, reference_root, names, heads, progress, cache, codes) if tables else None
 
     oof = cross_validate(coded, present, subjects, reference, neutral, std, heads, heads_sha256, photos)
     scores = score_readings(oof, present)
