@@ -50,7 +50,7 @@ import numpy as np
 from ferx import facs
 from ferx.aus.calibrated import MID_INTENSITY, AUCalibration, AUMeasurer, AUReading
 from ferx.aus.measures import CANDIDATES, parse
-from ferx.data.coded import PhotoCodes
+from ferx.data.coded import PhotoCodes, read_coded_faces, read_photo_codes
 from ferx.facs import AU_CODES, AU_NUMBERS, EXPRESSIONS, OCCURRENCE_THRESHOLD
 
 #: At most this many measures are averaged for one AU (three were no better in cross-validation).
@@ -420,9 +420,10 @@ def score_photos(intensities: np.ndarray, codes: PhotoCodes, scores: np.ndarray 
                  ) -> dict[str, dict[str, float]]:
     """Per AU coded on the photos: AUC (absent vs clearly present) of `scores` where given, else of the
     intensities; F1 / precision / recall of "present" (≥ band A); and how often A is reached on
-    absent, doubtful and present codes. The photos never choose a measure, so the AUC of the final
-    readings' scores is out-of-sample for them; out-of-fold intensities pooled over folds whose
-    thresholds differ would rank faces by fold as well as by movement."""
+    absent, doubtful and present codes. The photos choose no measure except where the coded faces
+    cannot (AU10, AU26), so for every other AU the AUC of the final readings' scores is out-of-sample
+    for them; out-of-fold intensities pooled over folds whose thresholds differ would rank faces by
+    fold as well as by movement."""
     out = {}
     for number in codes.aus:
         if f"AU{number}" not in AU_CODES:
@@ -439,7 +440,7 @@ def score_photos(intensities: np.ndarray, codes: PhotoCodes, scores: np.ndarray 
                               **detection_scores(v[use] >= OCCURRENCE_THRESHOLD, y[use]),
                               "read_on_absent": _share(v[use & ~y] >= OCCURRENCE_THRESHOLD),
                               "missed_on_present": _share(v[use & y] < OCCURRENCE_THRESHOLD),
-                              "read_on_doubtful": float(np.mean(v[doubtful] >= OCCURRENCE_THRESHOLD)) if doubtful.any() else float("nan")}
+                              "read_on_doubtful": _share(v[doubtful] >= OCCURRENCE_THRESHOLD)}
     return out
 
 
@@ -522,16 +523,13 @@ def photo_tables(photo_codes: PhotoCodesArg) -> list[PhotoTable]:
 
 def read_tables(tables: Sequence[PhotoTable], reference_root: Path) -> PhotoCodes:
     """By-eye codes tables as one set (an AU a table does not code is unseen on its rows)."""
-    from ferx.data.coded import PhotoCodes, read_photo_codes
-
     return PhotoCodes.concat([read_photo_codes(t, Path(reference_root) / "images" if images is None else images)
                               for t, images in tables])
 
 
-def coded_photos(tables: Sequence[PhotoTable], reference_root: Path, names: Sequence[str], heads: str | None,
-                 progress: bool, cache: Path | None, codes: PhotoCodes | None = None) -> CodedPhotos:
-    """The photos of by-eye codes tables (`read_tables`, or `codes` already read) and their measures."""
-    codes = read_tables(tables, reference_root) if codes is None else codes
+def coded_photos(codes: PhotoCodes, names: Sequence[str], heads: str | None, progress: bool,
+                 cache: Path | None) -> CodedPhotos:
+    """Photos coded by eye (`read_tables`) and their measures."""
     return CodedPhotos(measure_images(list(codes.paths), names, heads, progress, cache=cache), codes)
 
 
@@ -570,7 +568,6 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: codes tables,
     `photo_tables`), and the record of what was measured (its cross-validated scores: the grades)."""
     from ferx.aus.image_heads import ImageHeads
-    from ferx.data.coded import read_coded_faces
 
     tables = photo_tables(photo_codes)
     codes = read_tables(tables, reference_root) if tables else None  # a wrong table fails before any measuring
@@ -588,7 +585,7 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     reference, labels = reference_faces(reference_root, names, heads, progress, cache)
     neutral = labels == "neutral"
     std = Standardisation.fit(reference, neutral)
-    photos = coded_photos(tables, reference_root, names, heads, progress, cache, codes) if tables else None
+    photos = None if codes is None else coded_photos(codes, names, heads, progress, cache)
 
     oof = cross_validate(coded, present, subjects, reference, neutral, std, heads, heads_sha256, photos)
     scores = score_readings(oof, present)
