@@ -32,10 +32,9 @@ BUCKETS = ((24, 32), (32, 48), (48, 80), (80, 1000))
 
 def composites(n: int, seed: int) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     from ferx import Analyzer
-    from ferx.data.mosaic import compose, single_faces
+    from ferx.data.mosaic import single_faces
     from ferx.data.readers import identity_split
-    from ferx.train.verify.data import photo_view
-    from ferx.train.verify.scenes import split_photos
+    from ferx.train.verify.scenes import scene, split_photos
 
     rows = list(csv.DictReader(open(LFW / "labels.csv")))
     paths = [LFW / "images" / r["image"] for r in rows if identity_split(r["identity"]) == "val"]
@@ -44,18 +43,10 @@ def composites(n: int, seed: int) -> dict[str, list[tuple[np.ndarray, np.ndarray
     photos = split_photos("val")
     rng = np.random.default_rng([seed, 0])
 
-    def group(size: tuple[int, int], faces: int, widths: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        base = photo_view(photos[int(rng.integers(len(photos)))], rng, max(size))
-        base = np.asarray(Image.fromarray(base).resize(size, Image.BICUBIC))
-        sel = rng.choice(len(refs), faces, replace=False)
-        sizes = [int(w) for w in rng.integers(widths[0], widths[1] + 1, faces)]
-        m = compose([refs[j][0] for j in sel], [refs[j][1] for j in sel], sizes, size, rng,
-                    base=Image.fromarray(base), skip_unplaceable=True, feather=0.05)
-        return m.image, m.boxes
-
-    return {"single 640x480": [group((640, 480), 1, (200, 240)) for _ in range(n)],
-            "small groups 640x480": [group((640, 480), int(rng.integers(3, 9)), (24, 64)) for _ in range(n)],
-            "groups 1920x1080": [group((1920, 1080), 12, (24, 200)) for _ in range(n)]}
+    return {"single 640x480": [scene(refs, photos, (640, 480), 1, (200, 240), rng) for _ in range(n)],
+            "small groups 640x480": [scene(refs, photos, (640, 480), int(rng.integers(3, 9)), (24, 64), rng)
+                                     for _ in range(n)],
+            "groups 1920x1080": [scene(refs, photos, (1920, 1080), 12, (24, 200), rng) for _ in range(n)]}
 
 
 class FullRange:
