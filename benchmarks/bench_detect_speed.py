@@ -3,6 +3,7 @@ and, with --base, an earlier commit: each code in its own process, alternating o
 same images (arrays in memory: no decoding), so both see the same machine load.
 
     python benchmarks/bench_detect_speed.py --base ff184f6 [--rounds 3] [--repeats 20] [--memory 500]
+    python benchmarks/bench_detect_speed.py --variant 'yunet={"detector": "yunet"}'   # this checkout, other settings
 
 Cases:
   single 640x480    one face (~220 px) in a 640×480 frame (bench_speed.py's): images/s end to end;
@@ -40,10 +41,10 @@ import json, resource, sys, time
 import numpy as np
 import ferx
 from ferx import Analyzer
-manifest, repeats = json.load(open(sys.argv[1])), int(sys.argv[2])
+manifest, repeats, overrides = json.load(open(sys.argv[1])), int(sys.argv[2]), json.loads(sys.argv[3])
 cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 out = {"module": ferx.__file__}
-with Analyzer() as a:
+with Analyzer(**overrides) as a:
     for name, path in manifest["repeat"].items():
         image = np.load(path)
         for _ in range(2):
@@ -56,7 +57,7 @@ with Analyzer() as a:
         out[name] = {"ms": float(np.median(times)), "cpu_ms": (cpu() - c0) / len(times) * 1e3, "faces": len(r.faces),
                      "detect_ms": r.timings_ms.get("detect")}
 for name, paths in manifest["batch"].items():
-    with Analyzer() as a:
+    with Analyzer(**overrides) as a:
         a.analyze(np.load(paths[0]))
         images = [np.load(p) for p in paths[1:]]
         t, c0 = time.perf_counter(), cpu()
@@ -125,15 +126,21 @@ def main() -> None:
     ap.add_argument("--base", help="an earlier commit to measure on the same images")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--memory", type=int, default=0, help="photos in the memory run (0 skips it)")
+    ap.add_argument("--memory", type=int, default=0, help="photos in the memory run (0 skips it; default settings only)")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
+                    help="also measure this checkout with these Analyzer overrides (repeatable)")
     args = ap.parse_args()
     loads = [machine_load()]
     with tempfile.TemporaryDirectory(prefix="ferx-speed-") as tmp, code_sources(args.base) as sources:
         (Path(tmp) / "manifest.json").write_text(json.dumps(images(Path(tmp))))
-        results: dict[str, list[dict]] = {code: [] for code in sources}
+        runs = {code: (src, "{}") for code, src in sources.items()}
+        for text in args.variant:
+            label, _, overrides = text.partition("=")
+            runs[label] = (sources["this checkout"], json.dumps(json.loads(overrides)))
+        results: dict[str, list[dict]] = {code: [] for code in runs}
         for _ in range(args.rounds):
-            for code, src in sources.items():
-                results[code].append(run_child(src, CHILD, str(Path(tmp) / "manifest.json"), str(args.repeats)))
+            for code, (src, overrides) in runs.items():
+                results[code].append(run_child(src, CHILD, str(Path(tmp) / "manifest.json"), str(args.repeats), overrides))
                 print(f"  {code}: {results[code][-1]}", file=sys.stderr)
                 loads.append(machine_load())
         memory = {code: memory_run(src, args.memory) for code, src in sources.items()} if args.memory else {}

@@ -3,6 +3,7 @@ faces and on face-free photos at 640×480 to 12 Mpx, and on every lfw-expression
 checkout and, with --base, an earlier commit, each in its own process on the same images.
 
     python benchmarks/bench_faces.py --base ff184f6 [--without-verifier] [--scenes 8] [--free 8] [--native 3]
+    python benchmarks/bench_faces.py --split val --variant 'yunet={"detector": {"name": "yunet"}}'
 
 Images (`ferx.train.verify.scenes`): per split, lfw faces of that split's identities on that split's
 face-free scikit-image photos (val: rocket, motorcycle — where the verifier's threshold was chosen;
@@ -11,7 +12,9 @@ test: the cat and the coffee cup of the issue's false faces, seen by no training
 same photos at those sizes; the bundled astronaut photo (one face) at 512 px enlarged to 12 Mpx (test).
 A reported face matches a true one at IoU >= 0.4 (one-to-one); any other is a false face.
 lfw-expressions (all 2,372 photos): photos with a face, and photos where a reported face lies inside
-another (> 60 % of its box: a nested duplicate such as an eye).
+another (> 60 % of its box: a nested duplicate such as an eye). `--split val` keeps the val cases and the
+photos of val identities only (for choices); `--variant LABEL=JSON` (repeatable) also measures this
+checkout with those Analyzer overrides.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ print(json.dumps(out))
 """
 
 
-def build(scenes: int, free: int, native: int) -> dict[str, object]:
+def build(scenes: int, free: int, native: int, splits: tuple[str, ...] = ("val", "test")) -> dict[str, object]:
     """The cases of both splits: {name: Case}."""
     from ferx import Analyzer, load_image
     from ferx.data.mosaic import single_faces
@@ -60,13 +63,13 @@ def build(scenes: int, free: int, native: int) -> dict[str, object]:
     rows = list(csv.DictReader(open(LFW / "labels.csv")))
     out: dict[str, object] = {}
     with Analyzer(aus=None, expression=None, explain=None) as a:
-        for split in ("val", "test"):
+        for split in splits:
             paths = [LFW / "images" / r["image"] for r in rows if identity_split(r["identity"]) == split]
             refs = single_faces(a, paths, 60)
             out.update({f"{split}/{c.name}": c for c in cases(refs, split, scenes, free, native)})
         astronaut = load_image(ROOT / "src" / "ferx" / "assets" / "astronaut.jpg")
         face = a.analyze(astronaut).faces.boxes[:1]
-    for side in (512, 1024, 2048, 3464):
+    for side in (512, 1024, 2048, 3464) if "test" in splits else ():
         k = side / astronaut.shape[1]
         out[f"test/astronaut@{side}"] = Case(f"astronaut@{side}", enlarge(astronaut, (side, side)) if k != 1 else astronaut,
                                              face * k, "astronaut")
@@ -113,9 +116,15 @@ def main() -> None:
     ap.add_argument("--native", type=int, default=3)
     ap.add_argument("--lfw", type=int, default=0, help="first N lfw photos only (0: all)")
     ap.add_argument("--without-verifier", action="store_true", help="also measure this checkout with verifier: null")
+    ap.add_argument("--split", choices=("val", "test"), help="one split's cases and lfw identities only")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
+                    help="also measure this checkout with these Analyzer overrides (repeatable)")
     args = ap.parse_args()
-    all_cases = build(args.scenes, args.free, args.native)
+    from ferx.data.readers import identity_split
+
+    all_cases = build(args.scenes, args.free, args.native, (args.split,) if args.split else ("val", "test"))
     rows = list(csv.DictReader(open(LFW / "labels.csv")))
+    rows = [r for r in rows if args.split is None or identity_split(r["identity"]) == args.split]
     lfw = [str(LFW / "images" / r["image"]) for r in rows[: args.lfw or None]]
     print(f"{len(all_cases)} images; {len(lfw)} lfw photos; {machine_load()} at the start", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="ferx-faces-") as tmp, code_sources(args.base) as sources:
@@ -128,6 +137,9 @@ def main() -> None:
         runs = [(code, src, {}) for code, src in sources.items()]
         if args.without_verifier:  # the same checkout with the verifier off: what the verifier itself does
             runs.append(("this checkout, verifier off", sources["this checkout"], {"verifier": None}))
+        for text in args.variant:
+            label, _, overrides = text.partition("=")
+            runs.append((label, sources["this checkout"], json.loads(overrides)))
         results = {code: run_child(src, CHILD, str(Path(tmp) / "manifest.json"), json.dumps(overrides))
                    for code, src, overrides in runs}
     print(f"{machine_load()} at the end", file=sys.stderr)

@@ -159,12 +159,15 @@ def level(port: int, images: list[bytes], clients: int, total: int, max_seconds:
             "p95": float(np.percentile(ms, 95)), "p99": float(np.percentile(ms, 99)), "errors": len(errors)}
 
 
-def start_server(workers: int, threads: int, litert_threads: int | None) -> tuple[subprocess.Popen, int, list[str]]:
+def start_server(workers: int, threads: int, litert_threads: int | None,
+                 config: str | None = None) -> tuple[subprocess.Popen, int, list[str]]:
     port = free_port()
     cmd = [sys.executable, "-m", "ferx.serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
            str(workers), "--threads", str(threads)]
     if litert_threads:
         cmd += ["--litert-threads", str(litert_threads)]
+    if config:
+        cmd += ["--config", config]
     server = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while True:
@@ -185,7 +188,7 @@ def start_server(workers: int, threads: int, litert_threads: int | None) -> tupl
 
 def serve_levels(workers: int, threads: int, args: argparse.Namespace, images: list[bytes]) -> list[dict[str, float]]:
     """One server configuration: each client level, then memory after a second pass at 4 clients."""
-    server, port, cmd = start_server(workers, threads, args.litert_threads)
+    server, port, cmd = start_server(workers, threads, args.litert_threads, args.server_config)
     try:
         before = rss_mb(server.pid)
         print(f"server: {' '.join(cmd[1:])}; memory before {before:.0f} MB; load average "
@@ -223,6 +226,7 @@ def main() -> None:
                     "comma-separated, each run --repeat times in turn (e.g. 2x1,1x2); default: --workers x --threads")
     ap.add_argument("--repeat", type=int, default=1, help="passes over --configs (alternating, against drift)")
     ap.add_argument("--litert-threads", type=int, help="threads per model (default: cores / (workers × threads))")
+    ap.add_argument("--server-config", help="analyzer YAML the server runs (`ferx serve --config`)")
     ap.add_argument("--clients", default="1,4,16")
     ap.add_argument("--requests", type=int, default=120)
     ap.add_argument("--images", type=int, default=40)

@@ -88,3 +88,23 @@ def test_mediapipe_tasks_backend_says_how_to_install_mediapipe(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # makes `import mediapipe` fail, as when absent
     with pytest.raises(ImportError, match=r"pip install 'ferx\[mediapipe\]'"):
         MediaPipeTasksLandmarker()
+
+
+def test_yunet_ships_inside_ferx_with_its_licence_notice_and_package_data():
+    """The YuNet copy (`detector: yunet`): verified by sha256, with its MIT licence and a notice that
+    names the upstream file's sha256 and the one modification; a wheel includes all three."""
+    from ferx.detect.yunet import YUNET_SHA256, yunet_path
+    from ferx.train.yunet import UPSTREAM_SHA256
+
+    path = yunet_path()
+    assert path.parent == PACKAGE / "assets" / "yunet"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == YUNET_SHA256
+    assert "MIT License" in (path.parent / "LICENSE").read_text()
+    notice = (path.parent / "NOTICE").read_text()
+    assert YUNET_SHA256 in notice and UPSTREAM_SHA256 in notice and "symbolic" in notice
+    tomllib = pytest.importorskip("tomllib")
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ferx"]
+    for name in ("face_detection_yunet_2023mar.onnx", "LICENSE", "NOTICE"):
+        assert any(fnmatch(f"assets/yunet/{name}", p) for p in patterns), name
+    notices = (ROOT / "THIRD_PARTY_NOTICES.md").read_text()
+    assert YUNET_SHA256 in notices and UPSTREAM_SHA256 in notices

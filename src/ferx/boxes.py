@@ -48,3 +48,18 @@ def inside_larger(boxes: np.ndarray, containers: np.ndarray, share: float) -> np
     inside = inside_share(boxes, boxes) > share
     larger = area[None, :] > area[:, None]
     return (inside & larger & np.asarray(containers, bool)[None, :]).any(axis=1)
+
+
+def nested_in_surer(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np.ndarray:
+    """(M,) True for boxes that lie mostly (> threshold of their area) inside a larger, surer box.
+
+    Faces do not nest, but a detector can fire on part of a large face (a fine pyramid level on an
+    eye and the nose, say) that IoU-based NMS cannot merge because the boxes differ so much in size. The
+    container must score at least as high: a coarse level's weak box spanning two real faces must
+    not suppress them (the landmarker rejects such boxes later).
+    """
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    inside = inside_share(boxes, boxes)  # [i, j]: share of box i inside box j
+    larger = area[None, :] > area[:, None]
+    surer = scores[None, :] >= scores[:, None]
+    return ((inside > threshold) & larger & surer).any(axis=1)

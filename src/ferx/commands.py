@@ -14,7 +14,7 @@ from typing import Any
 from ferx.argtypes import http_url, integer, positive_float
 from ferx.config import AnalyzerConfig, StageConfig
 
-#: The detector's smallest supported `min_face` (BlazeFace's pyramid refuses less).
+#: The detectors' smallest supported `min_face` (YuNet and BlazeFace both refuse less).
 MIN_FACE_FLOOR = 8
 
 

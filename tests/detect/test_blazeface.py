@@ -3,7 +3,8 @@ import pytest
 
 from ferx import Faces, load_image
 from ferx.data.mosaic import compose, match
-from ferx.detect.blazeface import BlazeFaceDetector, _anchor_centres, _nested, weighted_nms
+from ferx.boxes import nested_in_surer
+from ferx.detect.blazeface import BlazeFaceDetector, _anchor_centres, weighted_nms
 from tests.conftest import lfw_paths
 
 
@@ -33,8 +34,8 @@ def test_weighted_nms_blends_overlapping_boxes():
 
 def test_nested_boxes_are_dropped_only_under_a_surer_container():
     boxes = np.array([[0, 0, 100, 100], [20, 20, 50, 50]], np.float32)
-    assert _nested(boxes, np.array([0.9, 0.6])).tolist() == [False, True]
-    assert _nested(boxes, np.array([0.6, 0.9])).tolist() == [False, False]
+    assert nested_in_surer(boxes, np.array([0.9, 0.6])).tolist() == [False, True]
+    assert nested_in_surer(boxes, np.array([0.6, 0.9])).tolist() == [False, False]
 
 
 def test_pyramid_reaches_min_face(detector):

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ferx.assets import face_landmarker_member
-from ferx.boxes import inside_share
+from ferx.boxes import nested_in_surer
 from ferx.facecrop import frame_image
 from ferx.litert import LiteRTModel
 from ferx.numeric import sigmoid
@@ -312,7 +312,7 @@ class BlazeFaceDetector(StageBase):
         scores = np.concatenate([p[1] for p in parts])
         points = np.concatenate([p[2] for p in parts])
         boxes, scores, points = weighted_nms(boxes, scores, points, self.nms_iou)
-        keep = ~_nested(boxes, scores)
+        keep = ~nested_in_surer(boxes, scores)
         boxes, scores, points = boxes[keep], scores[keep], points[keep]
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
@@ -341,21 +341,6 @@ def _owned(boxes: np.ndarray, tiles: list[tuple[int, int, int, int]], k: int) ->
             mid = (max(y0, y1) + min(y0 + th, y1 + h1)) / 2
             keep &= cy < mid if y1 > y0 else cy >= mid
     return keep
-
-
-def _nested(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np.ndarray:
-    """(M,) True for boxes that lie mostly (> threshold of their area) inside a larger, surer box.
-
-    Faces do not nest, but a fine pyramid level can fire on part of a large face (an eye and the
-    nose, say) that IoU-based NMS cannot merge because the boxes differ so much in size. The
-    container must score at least as high: a coarse level's weak box spanning two real faces must
-    not suppress them (the landmarker rejects such boxes later).
-    """
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    inside = inside_share(boxes, boxes)  # [i, j]: share of box i inside box j
-    larger = area[None, :] > area[:, None]
-    surer = scores[None, :] >= scores[:, None]
-    return ((inside > threshold) & larger & surer).any(axis=1)
 
 
 def _five_points(p6: np.ndarray) -> np.ndarray:

@@ -277,7 +277,7 @@ class FaceTracker:
                  min(frame.width, int(math.ceil(cx + half))), min(frame.height, int(math.ceil(cy + half))))
             if r[2] - r[0] >= 8 and r[3] - r[1] >= 8:
                 regions.append(r)
-        # a region costs the detector about 1.5 × _SEARCH_SIDE² pixels (its two pyramid levels), the
+        # a region costs the detector about 1.5–1.8 × _SEARCH_SIDE² pixels (its levels), the
         # whole frame at least its own pixels
         if len(regions) > _MAX_SEARCHES or len(regions) * 1.5 * _SEARCH_SIDE**2 > frame.width * frame.height:
             return self._detect(now)
