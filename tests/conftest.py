@@ -51,3 +51,12 @@ def face_refs(analyzer):
 @pytest.fixture()
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def centred_face(image: np.ndarray, boxes: np.ndarray) -> int | None:
+    """Index of the first box near the centre of a face-centred, face-filling photo (lfw), if any."""
+    h, w = image.shape[:2]
+    for i, b in enumerate(boxes):
+        if abs((b[0] + b[2]) / 2 - w / 2) < w / 4 and b[2] - b[0] > w / 4:
+            return i
+    return None
