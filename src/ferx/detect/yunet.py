@@ -9,9 +9,12 @@ onnxruntime runs it at the image's own size (rounded up to a multiple of 32, whi
 upsamplings need), as OpenCV's `FaceDetectorYN` runs the original.
 
 Why it: an anchor-free detector of ~75 k parameters whose strides 8/16/32 find faces of ~10–300
-model pixels in one pass of a fully convolutional network, so a 640×480 photo is one inference of
-a few milliseconds, where the short-range BlazeFace (trained for 24–120 px selfie faces) needs a
-pyramid whose finest level alone is most of its cost (issue 25).
+model pixels (faces pasted into photos: reliably from ~30) in one pass of a fully convolutional
+network, where the short-range BlazeFace (trained for 24–120 px selfie faces) needs a pyramid whose
+finest level alone is most of its cost (issue 25). Measured: 22 ms of one core per 640×480 photo at
+the default 32 model px per 24-px face (the pyramid 34), half or less on 1–3-Mpx photos, far fewer
+false boxes. An option (`detector: yunet`), not the default: the AU calibration was fitted on
+BlazeFace's boxes (docs/architecture.md, "YuNet is an option").
 
 Levels: the photo is scaled so that a `min_face`-pixel face becomes `model_min` model pixels (the
 fine level; capped at `max_level_pixels`, so a very large photo is searched for proportionally
