@@ -338,3 +338,26 @@ def test_eye_closure_below_its_maximum_is_lowered_lids_not_closed_eyes(analyzer)
                 closed = "eyes are closed" in m.group(1)
                 assert closed == (m.group(2) == "maximum"), m.group(0)
     assert seen >= 2
+
+
+def test_slight_brow_readings_are_said_as_where_the_brows_sit():
+    """A brow AU read at A or B is also where a face's brows rest (on the coded photos the brow AUs
+    read A or more on a fifth to a quarter of faces coded without them): it is said as a position,
+    with one caveat; a strong raise is a movement and needs none."""
+    t = load_templates("en")
+    slight = explain_faces(make_face({2: 2.0, 1: 1.2}, probs={"neutral": 0.9, "surprise": 0.1}))[0].text
+    assert "The outer brows sit high (AU2, slight)" in slight and "inner brows sit high (AU1, trace)" in slight
+    assert slight.count(t["observation_brows_at_rest"]) == 1
+    strong = explain_faces(make_face({2: 4.0, 1: 3.6, 5: 3.0}, probs={"surprise": 0.9, "neutral": 0.1}))[0].text
+    assert "The outer brows are raised (AU2, severe)" in strong and t["observation_brows_at_rest"] not in strong
+
+
+def test_a_resting_face_with_high_set_brows_gets_the_caveat_and_a_surprised_one_does_not(analyzer):
+    """Real photos: Kyoko_Nakayama_0001 (neutral, at rest) reads AU2 slight — said as brows that sit
+    high, with the caveat; Jim_Carrey_0002 (surprise, brows raised hard) reads AU1/AU2 severe and
+    maximum — said as raised, no caveat (looked at, 2026-12-07: the review sheet's photos 4 and 9)."""
+    t = load_templates("en")
+    rest = analyzer.analyze(LFW / "images" / "Kyoko_Nakayama_0001.jpg").faces.explanations[0].text
+    assert "brows sit high (AU2" in rest and t["observation_brows_at_rest"] in rest and "brows are raised" not in rest
+    raised = analyzer.analyze(LFW / "images" / "Jim_Carrey_0002.jpg").faces.explanations[0].text
+    assert "outer brows are raised (AU2" in raised and t["observation_brows_at_rest"] not in raised

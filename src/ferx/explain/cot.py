@@ -388,11 +388,15 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
     g = g or _grades(profile_of(None))
     final = final or {}
     h = t["headings"]
-    return (
-        f"{h['observations']}: {' '.join(_observation_sentences(x, t, w))}\n"
-        f"{h['interpretation']}: {' '.join(_interpretation_sentences(x, t, w, g, final))}\n"
-        f"{h['conclusion']}: {' '.join(_conclusion_sentences(x, t, w))}"
-    )
+    observations = _observation_sentences(x, t, w)
+    later = (f"{h['interpretation']}: {' '.join(_interpretation_sentences(x, t, w, g, final))}\n"
+             f"{h['conclusion']}: {' '.join(_conclusion_sentences(x, t, w))}")
+    text = f"{h['observations']}: {' '.join(observations)}\n{later}"
+    if len(text.split()) > MAX_WORDS and t["observation_brows_at_rest"] in observations:
+        # the brows' caveat is the one sentence the reasoning does not rest on: it goes first
+        observations.remove(t["observation_brows_at_rest"])
+        text = f"{h['observations']}: {' '.join(observations)}\n{later}"
+    return text
 
 
 def _associated(o: AUObservation, x: dict[str, Any]) -> tuple[str, ...]:
@@ -400,6 +404,12 @@ def _associated(o: AUObservation, x: dict[str, Any]) -> tuple[str, ...]:
     about = [x["label"], x.get("runner_up"), x["au_label"]]
     ranked = sorted(o.evidence_for, key=lambda e: (e not in about, o.evidence_for.index(e)))
     return tuple(ranked[:2])
+
+
+#: The length a text keeps to where it can (issue 23: about 80–130 words).
+MAX_WORDS = 130
+#: Brow AUs whose slight readings are also where a face's brows rest (one image has no neutral to compare).
+_RESTING_BROWS = frozenset({"AU1", "AU2", "AU4"})
 
 
 def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
@@ -418,6 +428,8 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> 
     rest = x["observations"][MAX_OBSERVATIONS:]
     if rest:
         out.append(w.pick(t["observation_rest"], aus=w.join([f"{o.code} ({t['band_words'][o.band]})" for o in rest])))
+    if any(o.code in _RESTING_BROWS and o.band in ("A", "B") for o in x["observations"]):
+        out.append(t["observation_brows_at_rest"])
     return out or [w.pick(t["no_observation"])]
 
 

@@ -36,8 +36,14 @@ TEMPLATES = {
     "list_or": "or",
     # What each AU looks like, as a clause (key observations); a dict gives the clause per band ("*": the others).
     "au_movements": {
-        "AU1": "the inner brows are raised", "AU2": "the outer brows are raised",
-        "AU4": "the brows are lowered and drawn together", "AU5": "the upper lids are raised",
+        # A slight brow reading (bands A, B) is as much where this face's brows rest as a movement:
+        # on the coded lfw photos the brow AUs read A or more on a fifth to a quarter of faces coded
+        # without them (docs/aus.md). Said as a position, with `observation_brows_at_rest` once.
+        "AU1": {"*": "the inner brows are raised", "A": "the inner brows sit high", "B": "the inner brows sit high"},
+        "AU2": {"*": "the outer brows are raised", "A": "the outer brows sit high", "B": "the outer brows sit high"},
+        "AU4": {"*": "the brows are lowered and drawn together", "A": "the brows sit low or close together",
+                "B": "the brows sit low or close together"},
+        "AU5": "the upper lids are raised",
         "AU6": "the cheeks are raised", "AU7": "the lids are tightened", "AU9": "the nose is wrinkled",
         "AU10": "the upper lip is raised", "AU12": "the lip corners are pulled up",
         "AU14": "the lip corners are dimpled", "AU15": "the lip corners are pulled down",
@@ -61,6 +67,7 @@ TEMPLATES = {
     "observation": "{movement} ({code}, {band_word}){sign}.",
     "observation_sign": [", a sign of {emotions}", ", typical of {emotions}"],
     "observation_one_sided": "It is stronger on one side of the face.",
+    "observation_brows_at_rest": "A faint brow reading may also be where these brows rest.",
     "observation_rest": ["Weaker movements: {aus}.", "Also present, weakly: {aus}."],
     "no_observation": [
         "No facial movement reaches the trace level (band A).",
