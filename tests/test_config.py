@@ -103,3 +103,15 @@ def test_addons_are_data_that_fill_stages_that_are_off():
         AnalyzerConfig().with_addon("aus")
     with pytest.raises(ConfigError, match="unknown add-on"):
         AnalyzerConfig().with_addon("pose")
+
+
+def test_the_shipped_yunet_config_is_the_default_with_yunet_detecting():
+    """configs/analyzer-yunet.yaml (the README's way to the YuNet detector) loads, and changes the
+    detector only."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "analyzer-yunet.yaml"
+    cfg = AnalyzerConfig.from_yaml(path)
+    assert cfg.detector == StageConfig("yunet") and cfg.landmarker == AnalyzerConfig().landmarker
+    assert {k: v for k, v in cfg.to_dict().items() if k != "detector"} == \
+        {k: v for k, v in AnalyzerConfig().to_dict().items() if k != "detector"}
