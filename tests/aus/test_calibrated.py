@@ -146,3 +146,40 @@ def test_estimator_requires_blendshapes():
 
     with AU_ESTIMATORS.create("blendshapes") as stage, pytest.raises(ValueError, match="blendshapes"):
         stage.process(np.zeros((32, 32, 3), np.uint8), Faces.empty())
+
+
+def test_a_slight_smile_reading_on_a_wide_open_mouth_without_a_cheek_raise_is_resolved():
+    """`open_mouth_smiles`: AU12 at A/B with AU25 at D+ and AU6 under A goes just under A (never low
+    enough to be called absent); a cheek raise, a marked AU12 or a less open mouth keep it."""
+    from ferx.aus.calibrated import open_mouth_smiles
+    from ferx.facs import CONFIDENT_ABSENCE
+
+    rows = np.zeros((5, len(AU_CODES)), np.float32)
+    j12, j25, j6 = au_index(12), au_index(25), au_index(6)
+    rows[:, j12], rows[:, j25] = 2.1, 4.4  # 0: the case (Mark_Dacey_0001's open-mouthed surprise)
+    rows[1, j6] = 1.4                      # 1: a cheek raise: a laugh keeps its smile
+    rows[2, j12] = 2.8                     # 2: a marked AU12 is a smile
+    rows[3, j25] = 3.0                     # 3: a mouth open only to C
+    rows[4] = np.nan                       # 4: no face
+    out = open_mouth_smiles(rows)
+    assert CONFIDENT_ABSENCE < out[0, j12] < 1.0
+    assert out[1, j12] == 2.1 and out[2, j12] == 2.8 and out[3, j12] == 2.1 and np.isnan(out[4]).all()
+    assert (np.delete(out, j12, axis=1)[:4] == np.delete(rows, j12, axis=1)[:4]).all()
+
+
+def test_an_open_mouthed_surprise_does_not_read_as_a_smile(analyzer):
+    """Real photos: Mark_Dacey_0001 (surprise, mouth wide open; the review sheet's 7, which read AU12
+    2.1 and "the movements point to happiness") and Tony_Blair_0119 (coded: AU12 doubtful, AU25 and
+    AU26 clear) now read AU12 under A; Jessica_Alba_0001's broad smile (AU6 read) keeps its AU12."""
+    from tests.conftest import LFW
+
+    def reading(name: str) -> dict[str, float]:
+        f = analyzer.analyze(LFW / "images" / name).faces
+        return dict(zip(f.au_codes, f.aus[int(f.largest_rows(1)[0])].tolist()))
+
+    for name in ("Mark_Dacey_0001.jpg", "Tony_Blair_0119.jpg"):
+        au = reading(name)
+        assert au["AU25"] >= 3.5 and au["AU12"] < 1.0, (name, au["AU12"])
+    assert reading("Jessica_Alba_0001.jpg")["AU12"] >= 1.5
+    text = analyzer.analyze(LFW / "images" / "Mark_Dacey_0001.jpg").faces.explanations[0].text
+    assert "point to happiness" not in text and "AU12" not in text

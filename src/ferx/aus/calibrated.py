@@ -38,7 +38,16 @@ import numpy as np
 
 from ferx.aus.measures import measure_matrix, parse
 from ferx.errors import ModelFileError
-from ferx.facs import AU_CODES, AU_NUMBERS, EVIDENCE_TEMPERATURE, NEUTRAL_EVIDENCE, AUProfile, resolve_conflicts
+from ferx.facs import (
+    AU_CODES,
+    AU_NUMBERS,
+    EVIDENCE_TEMPERATURE,
+    NEUTRAL_EVIDENCE,
+    OCCURRENCE_THRESHOLD,
+    RESOLVED,
+    AUProfile,
+    resolve_conflicts,
+)
 from ferx.stages import AU_ESTIMATORS, StageBase
 from ferx.types import Faces
 
@@ -58,6 +67,29 @@ def to_intensity(scores: np.ndarray, threshold: np.ndarray, mid: np.ndarray, res
         out = np.where(d >= 0, np.minimum(1.0 + slope * d, 5.0), np.exp(slope * np.minimum(d, 0.0)))
     out = out.astype(np.float32)
     return resolve_conflicts(out) if resolve else out
+
+
+#: AU12 read only at A or B on a wide-open mouth (AU25 at D or more) with no cheek raise (AU6 under A)
+#: is the mouth's stretch, not a smile: MediaPipe's mouthSmile, which AU12 is read from, rises as the
+#: mouth opens. On the 255 lfw photos coded by eye, 6 of the 7 such readings were coded absent and the
+#: seventh doubtful, none clearly present; it never happens on the coded CK+ peaks (docs/aus.md).
+#: Resolved to just under A (never low enough to be called absent): a laugh whose cheek raise is
+#: missed keeps its smile unclaimed, not denied.
+OPEN_MOUTH_SMILE = {"AU12_below": 2.5, "AU25_from": 3.5, "AU6_below": 1.0}
+
+
+def open_mouth_smiles(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
+    """(N, K) intensities with `OPEN_MOUTH_SMILE`'s AU12 readings resolved (a copy)."""
+    col = {c: j for j, c in enumerate(codes)}
+    out = np.array(aus, np.float32, copy=True)
+    if not {"AU6", "AU12", "AU25"} <= col.keys():
+        return out
+    a12, a25, a6 = out[:, col["AU12"]], out[:, col["AU25"]], out[:, col["AU6"]]
+    with np.errstate(invalid="ignore"):
+        hit = (a12 >= OCCURRENCE_THRESHOLD) & (a12 < OPEN_MOUTH_SMILE["AU12_below"]) \
+            & (a25 >= OPEN_MOUTH_SMILE["AU25_from"]) & (a6 < OPEN_MOUTH_SMILE["AU6_below"])
+    out[:, col["AU12"]] = np.where(hit, np.minimum(a12, RESOLVED), a12)
+    return out
 
 
 @dataclass(frozen=True)
@@ -154,9 +186,13 @@ class AUCalibration:
         return ((np.asarray(values, np.float64) - centre) / scale) @ weights
 
     def intensities(self, values: np.ndarray, resolve: bool = True) -> np.ndarray:
-        """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied."""
+        """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied (and, where
+        the readings come from MediaPipe's mouthSmile, `open_mouth_smiles`)."""
         _, _, _, threshold, mid = self._arrays
-        return to_intensity(self.scores(values), threshold, mid, resolve)
+        out = to_intensity(self.scores(values), threshold, mid, resolve)
+        if resolve and "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
+            out = open_mouth_smiles(out)  # readings are in AU_CODES order (__post_init__)
+        return out
 
     def profile(self) -> AUProfile:
         """The grades (AUC on coded faces) and scoring these readings carry onto faces."""
