@@ -161,7 +161,7 @@ _AU_ROWS: tuple[ActionUnit, ...] = (
 AU_VALIDITY: dict[int, float] = {
     1: 0.9459, 2: 0.9721, 4: 0.8186, 5: 0.9801, 6: 0.9504, 7: 0.8349, 9: 0.8311, 10: 0.3652,
     12: 0.9858, 14: 0.8625, 15: 0.8774, 17: 0.9563, 20: 0.9794, 23: 0.8475, 24: 0.8862, 25: 0.9965,
-    26: 0.8205, 27: 0.9914,
+    26: 0.8503, 27: 0.9918,
 }
 #: Grade caps of the mesh estimator: AUs graded on fewer than 10 coded occurrences.
 MESH_CAPS: dict[int, str] = {10: 'weak', 26: 'weak'}

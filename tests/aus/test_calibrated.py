@@ -183,3 +183,19 @@ def test_an_open_mouthed_surprise_does_not_read_as_a_smile(analyzer):
     assert reading("Jessica_Alba_0001.jpg")["AU12"] >= 1.5
     text = analyzer.analyze(LFW / "images" / "Mark_Dacey_0001.jpg").faces.explanations[0].text
     assert "point to happiness" not in text and "AU12" not in text
+
+
+def test_a_stretch_read_only_at_a_is_scored_as_a_jaw_drop():
+    """`trace_stretches_as_drops`: AU27 at A moves to AU26 (the larger of the two readings); AU27 from B
+    up stays AU27, and AU26 then stays as the coding rules left it."""
+    from ferx.aus.calibrated import trace_stretches_as_drops
+
+    rows = np.zeros((3, len(AU_CODES)), np.float32)
+    j26, j27 = au_index(26), au_index(27)
+    rows[0, [j26, j27]] = 0.9, 1.3   # a trace stretch: a jaw drop of 1.3
+    rows[1, [j26, j27]] = 0.9, 3.0   # a marked stretch stays
+    rows[2, [j26, j27]] = 1.8, 1.2   # a slight drop with a trace stretch: the drop, at 1.8
+    out = trace_stretches_as_drops(rows)
+    assert out[0, j26] == pytest.approx(1.3) and out[0, j27] < 1.0
+    assert out[1, j26] == pytest.approx(0.9) and out[1, j27] == pytest.approx(3.0)
+    assert out[2, j26] == pytest.approx(1.8) and out[2, j27] < 1.0

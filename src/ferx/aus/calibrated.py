@@ -92,6 +92,27 @@ def open_mouth_smiles(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.nd
     return out
 
 
+#: A mouth stretch (AU27) read only at A is scored as a jaw drop (AU26) of that intensity: FACS scores
+#: AU27 for a jaw pulled far open, and a reading that barely reaches A is the dropped jaw AU27's
+#: measure also rises with. On the coded photos (255 lfw, 96 FER+), of the 21 faces that read AU27 at
+#: A, 13 were coded a clear AU26 without a clear AU27, 4 a clear AU27 (docs/aus.md).
+TRACE_STRETCH_BELOW = 1.5
+
+
+def trace_stretches_as_drops(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
+    """(N, K) intensities with AU27 read at A moved to AU26 (a copy; see `TRACE_STRETCH_BELOW`)."""
+    col = {c: j for j, c in enumerate(codes)}
+    out = np.array(aus, np.float32, copy=True)
+    if not {"AU26", "AU27"} <= col.keys():
+        return out
+    a26, a27 = out[:, col["AU26"]], out[:, col["AU27"]]
+    with np.errstate(invalid="ignore"):
+        hit = (a27 >= OCCURRENCE_THRESHOLD) & (a27 < TRACE_STRETCH_BELOW)
+    out[:, col["AU26"]] = np.where(hit, np.maximum(a26, a27), a26)
+    out[:, col["AU27"]] = np.where(hit, RESOLVED, a27)
+    return out
+
+
 @dataclass(frozen=True)
 class AUReading:
     """How one AU is read.
@@ -186,12 +207,15 @@ class AUCalibration:
         return ((np.asarray(values, np.float64) - centre) / scale) @ weights
 
     def intensities(self, values: np.ndarray, resolve: bool = True) -> np.ndarray:
-        """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied (and, where
-        the readings come from MediaPipe's mouthSmile, `open_mouth_smiles`)."""
+        """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied, then the
+        reading rules measured on coded photos: `trace_stretches_as_drops` and, where AU12 is read
+        from MediaPipe's mouthSmile, `open_mouth_smiles`."""
         _, _, _, threshold, mid = self._arrays
         out = to_intensity(self.scores(values), threshold, mid, resolve)
+        if resolve:
+            out = trace_stretches_as_drops(out)  # readings are in AU_CODES order (__post_init__)
         if resolve and "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
-            out = open_mouth_smiles(out)  # readings are in AU_CODES order (__post_init__)
+            out = open_mouth_smiles(out)
         return out
 
     def profile(self) -> AUProfile:
