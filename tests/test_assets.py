@@ -93,7 +93,7 @@ def test_mediapipe_tasks_backend_says_how_to_install_mediapipe(monkeypatch):
 def test_yunet_ships_inside_ferx_with_its_licence_notice_and_package_data():
     """The YuNet copy (`detector: yunet`): verified by sha256, with its MIT licence and a notice that
     names the upstream file's sha256 and the one modification; a wheel includes all three."""
-    from ferx.detect.yunet import YUNET_SHA256, yunet_path
+    from ferx.assets import YUNET_SHA256, yunet_path
     from ferx.train.yunet import UPSTREAM_SHA256
 
     path = yunet_path()

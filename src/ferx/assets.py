@@ -3,8 +3,9 @@
 ferx downloads nothing. The MediaPipe Face Landmarker bundle (`face_landmarker.task`, float16
 version 1, Apache-2.0, Google) ships inside ferx at `ferx/assets/mediapipe/`, with its licence and a
 NOTICE saying where the copy came from; it holds the short-range BlazeFace detector, the
-478-point face mesh model and the 52-blendshape model. The file is verified by sha256 before use,
-so a different file under the same name is refused rather than silently used.
+478-point face mesh model and the 52-blendshape model. OpenCV Zoo's YuNet detector (MIT) ships at
+`ferx/assets/yunet/` the same way. Each file is verified by sha256 before use, so a different file
+under the same name is refused rather than silently used.
 """
 
 from __future__ import annotations
@@ -32,19 +33,37 @@ def face_landmarker_path() -> Path:
     return _verified(Path(str(resources.files("ferx") / "assets" / "mediapipe" / "face_landmarker.task")))
 
 
-@lru_cache(maxsize=None)
 def _verified(path: Path) -> Path:
+    hint = (
+        f" (named by {FACE_LANDMARKER_ENV})"
+        if os.environ.get(FACE_LANDMARKER_ENV)
+        else "; it ships with ferx, so reinstall ferx"
+    )
+    return _checked(path, FACE_LANDMARKER_SHA256, hint)
+
+
+#: The YuNet detector ferx ships (`detector: yunet`): OpenCV Zoo's face_detection_yunet_2023mar.onnx
+#: (MIT; sha256 8f2383e4…, `ferx.train.yunet.UPSTREAM_SHA256`) with its declared 640-px shapes made
+#: symbolic by `python -m ferx.train.yunet`; nodes and weights unchanged (assets/yunet/NOTICE).
+YUNET_SHA256 = "8e3291d99930eb770af62e20417889796c288851194cc5293d078cdbc2d1b68d"
+
+
+def yunet_path() -> Path:
+    """Path of the verified YuNet ONNX file shipped with ferx."""
+    path = Path(str(resources.files("ferx") / "assets" / "yunet" / "face_detection_yunet_2023mar.onnx"))
+    return _checked(path, YUNET_SHA256, "; it ships with ferx, so reinstall ferx")
+
+
+@lru_cache(maxsize=None)
+def _checked(path: Path, sha256: str, hint: str) -> Path:
+    """`path` if it is a file with this sha256 (read once per path); else ModelFileError, with `hint`
+    after "not found"."""
     if not path.is_file():
-        hint = (
-            f" (named by {FACE_LANDMARKER_ENV})"
-            if os.environ.get(FACE_LANDMARKER_ENV)
-            else "; it ships with ferx, so reinstall ferx"
-        )
         raise ModelFileError(f"model file not found: {path}{hint}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != FACE_LANDMARKER_SHA256:
+    if digest != sha256:
         raise ModelFileError(
-            f"{path}: sha256 {digest[:12]}… does not match the expected {FACE_LANDMARKER_SHA256[:12]}…; "
+            f"{path}: sha256 {digest[:12]}… does not match the expected {sha256[:12]}…; "
             "the file is corrupt or a different model version"
         )
     return path

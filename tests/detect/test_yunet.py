@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from ferx import Faces, load_image
-from ferx.assets import demo_image
+from ferx.assets import demo_image, yunet_path
 from ferx.data.mosaic import compose, match
-from ferx.detect.yunet import YuNetDetector, decode, yunet_path
+from ferx.detect.yunet import YuNetDetector, decode
 from tests.conftest import centred_face, lfw_paths
 
 
@@ -33,11 +33,7 @@ def test_decoding_matches_opencvs_face_detector_yn():
             image = load_image(path)
             ref = _opencv(image)
             assert len(ref) >= 1
-            h, w = image.shape[:2]
-            th, tw = -(-h // 32) * 32, -(-w // 32) * 32
-            x = np.zeros((1, 3, th, tw), np.float32)
-            x[0, :, :h, :w] = image[:, :, ::-1].transpose(2, 0, 1)
-            raw = dict(zip(d._outputs, d._session.run(d._outputs, {"input": x})))
+            raw, th, tw = d.raw(image)
             boxes, scores, points = decode(raw, th, tw, 0.6)
             best = int(np.argmax(scores))
             box = np.concatenate([ref[0, :2], ref[0, :2] + ref[0, 2:4]])

@@ -24,6 +24,7 @@ from PIL import Image
 
 from ferx.assets import face_landmarker_member
 from ferx.boxes import nested_in_surer
+from ferx.detect.levels import CAPPED_NOTE, inside_image, level_cap
 from ferx.facecrop import frame_image
 from ferx.litert import LiteRTModel
 from ferx.numeric import sigmoid
@@ -228,10 +229,7 @@ class BlazeFaceDetector(StageBase):
 
     def level_cap(self, width: int, height: int) -> float:
         """The finest level's pixel cap for a photo of this size (see `large_photo_pixels`)."""
-        pixels = width * height
-        if self.large_photo_pixels <= 0 or pixels <= self.large_photo_pixels:
-            return float(self.max_level_pixels)
-        return max(float(self.large_level_pixels), self.max_level_pixels * self.large_photo_pixels / pixels)
+        return level_cap(width, height, self.max_level_pixels, self.large_photo_pixels, self.large_level_pixels)
 
     def scales(self, width: int, height: int) -> list[float]:
         """Pyramid scale factors (level size / image size), coarse to fine."""
@@ -306,17 +304,15 @@ class BlazeFaceDetector(StageBase):
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         height, width = image.shape[:2]
         if notes is not None and self.is_capped(width, height):
-            notes.append("image is very large: the finest detection level was capped, tiny faces may be missed")
+            notes.append(CAPPED_NOTE)
         parts = [self._level(level, s) for s, level in self._levels(image, self.scales(width, height))]
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])
         points = np.concatenate([p[2] for p in parts])
         boxes, scores, points = weighted_nms(boxes, scores, points, self.nms_iou)
         keep = ~nested_in_surer(boxes, scores)
-        boxes, scores, points = boxes[keep], scores[keep], points[keep]
-        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
-        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
-        ok = (boxes[:, 2] - boxes[:, 0] >= 4) & (boxes[:, 3] - boxes[:, 1] >= 4)
+        boxes, ok = inside_image(boxes[keep], width, height)
+        scores, points = scores[keep], points[keep]
         return Faces(boxes[ok], scores[ok], _five_points(points[ok]))
 
     def close(self) -> None:

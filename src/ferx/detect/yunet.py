@@ -2,7 +2,8 @@
 
 Wu, Peng, Yu, "YuNet: A Tiny Millisecond-level Face Detector", Machine Intelligence Research 20
 (2023). The model is OpenCV Zoo's `face_detection_yunet_2023mar.onnx` (MIT, Shiqi Yu), shipped inside
-ferx at `ferx/assets/yunet/` with its licence and a NOTICE, verified by sha256 before use. The graph's
+ferx at `ferx/assets/yunet/` with its licence and a NOTICE, verified by sha256 before use
+(`ferx.assets.yunet_path`). The graph's
 declared input is 1×3×640×640, but its reshapes keep the batch and channels only, so the copy ferx
 ships declares symbolic sizes (`ferx.train.yunet`, which checks nodes and weights are unchanged) and
 onnxruntime runs it at the image's own size (rounded up to a multiple of 32, which its two ×2
@@ -26,24 +27,19 @@ levels' detections are merged by plain NMS (the model's own; its decoding matche
 
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ferx.assets import yunet_path
 from ferx.boxes import nested_in_surer, nms
-from ferx.errors import ModelFileError
+from ferx.detect.levels import CAPPED_NOTE, inside_image, level_cap
 from ferx.facecrop import frame_image
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
 
-#: The shipped file: OpenCV Zoo's (sha256 8f2383e4…, `ferx.train.yunet.UPSTREAM_SHA256`) with its
-#: declared 640-px shapes made symbolic by `python -m ferx.train.yunet`; nodes and weights unchanged.
-YUNET_SHA256 = "8e3291d99930eb770af62e20417889796c288851194cc5293d078cdbc2d1b68d"
 _STRIDES = (8, 16, 32)
 _MULTIPLE = 32  # input sides must be multiples of the coarsest stride
 _LARGEST = 300.0  # model pixels: the largest faces the model was trained to find (its model card)
@@ -53,19 +49,6 @@ _LARGEST = 300.0  # model pixels: the largest faces the model was trained to fin
 # √(w·h) of YuNet's box (IQR 0.91–1.00, the tightest of w, h and √(w·h)) and its centre 0.072 h lower.
 _SIDE = 0.95
 _DROP = 0.072
-
-
-@lru_cache(maxsize=1)
-def yunet_path() -> Path:
-    """The verified YuNet ONNX file shipped with ferx."""
-    path = Path(str(resources.files("ferx") / "assets" / "yunet" / "face_detection_yunet_2023mar.onnx"))
-    if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}; it ships with ferx, so reinstall ferx")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != YUNET_SHA256:
-        raise ModelFileError(f"{path}: sha256 {digest[:12]}… does not match the expected {YUNET_SHA256[:12]}…; "
-                             "the file is corrupt or a different model version")
-    return path
 
 
 @lru_cache(maxsize=32)
@@ -105,6 +88,15 @@ def decode(outputs: dict[str, np.ndarray], height: int, width: int,
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
     return (np.concatenate(boxes).astype(np.float32), np.concatenate(scores).astype(np.float32),
             np.concatenate(points).astype(np.float32))
+
+
+def model_input(pixels: np.ndarray) -> np.ndarray:
+    """(1, 3, H, W) float32 input of an (h, w, 3) RGB image: the model's BGR order, 0–255, zero-padded
+    (as the model was run in training) to sides that are multiples of 32."""
+    h, w = pixels.shape[:2]
+    x = np.zeros((1, 3, -(-h // _MULTIPLE) * _MULTIPLE, -(-w // _MULTIPLE) * _MULTIPLE), np.float32)
+    x[0, :, :h, :w] = pixels[:, :, ::-1].transpose(2, 0, 1)
+    return x
 
 
 def _square(boxes: np.ndarray) -> np.ndarray:
@@ -168,11 +160,8 @@ class YuNetDetector(StageBase):
         self._outputs = [o.name for o in self._session.get_outputs()]
 
     def level_cap(self, width: int, height: int) -> float:
-        """The fine level's pixel cap for a photo of this size (see `large_photo_pixels`)."""
-        pixels = width * height
-        if self.large_photo_pixels <= 0 or pixels <= self.large_photo_pixels:
-            return float(self.max_level_pixels)
-        return max(float(self.large_level_pixels), self.max_level_pixels * self.large_photo_pixels / pixels)
+        """The finest level's pixel cap for a photo of this size (see `large_photo_pixels`)."""
+        return level_cap(width, height, self.max_level_pixels, self.large_photo_pixels, self.large_level_pixels)
 
     def is_capped(self, width: int, height: int) -> bool:
         """Whether the level cap limits the fine level for an image of this size."""
@@ -203,13 +192,15 @@ class YuNetDetector(StageBase):
             out.append(np.asarray(level))
         return out
 
+    def raw(self, level: np.ndarray) -> tuple[dict[str, np.ndarray], int, int]:
+        """The model's outputs by name for one level (RGB), and the padded input's height and width."""
+        x = model_input(level)
+        return dict(zip(self._outputs, self._session.run(self._outputs, {"input": x}))), x.shape[2], x.shape[3]
+
     def _level(self, level: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detections in one level, in image pixels."""
         h, w = level.shape[:2]
-        th, tw = -(-h // _MULTIPLE) * _MULTIPLE, -(-w // _MULTIPLE) * _MULTIPLE
-        x = np.zeros((1, 3, th, tw), np.float32)  # zero padding, as the model was run in training
-        x[0, :, :h, :w] = level[:, :, ::-1].transpose(2, 0, 1)  # RGB → the model's BGR, 0–255
-        raw = dict(zip(self._outputs, self._session.run(self._outputs, {"input": x})))
+        raw, th, tw = self.raw(level)
         boxes, scores, points = decode(raw, th, tw, self.score_threshold)
         sx, sy = width / w, height / h
         return boxes * [sx, sy, sx, sy], scores, points * [sx, sy]
@@ -217,16 +208,14 @@ class YuNetDetector(StageBase):
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         height, width = image.shape[:2]
         if notes is not None and self.is_capped(width, height):
-            notes.append("image is very large: the finest detection level was capped, tiny faces may be missed")
+            notes.append(CAPPED_NOTE)
         parts = [self._level(level, height, width) for level in self._levels(image)]
         boxes, scores, points = (np.concatenate([p[i] for p in parts]) for i in range(3))
         order = nms(boxes, scores, self.nms_iou)  # plain NMS, as the model was evaluated with
         boxes, scores, points = boxes[order], scores[order], points[order]
         keep = ~nested_in_surer(boxes, scores)
-        boxes, scores, points = _square(boxes[keep]), scores[keep], points[keep]
-        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
-        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
-        ok = (boxes[:, 2] - boxes[:, 0] >= 4) & (boxes[:, 3] - boxes[:, 1] >= 4)
+        boxes, ok = inside_image(_square(boxes[keep]), width, height)
+        scores, points = scores[keep], points[keep]
         # YuNet's points are the subject's right eye, left eye, nose tip, right and left mouth
         # corners: for an upright face, image-left first — ferx's order
         return Faces(boxes[ok].astype(np.float32), scores[ok], points[ok].astype(np.float32))
