@@ -214,8 +214,8 @@ class AUCalibration:
         out = to_intensity(self.scores(values), threshold, mid, resolve)
         if resolve:
             out = trace_stretches_as_drops(out)  # readings are in AU_CODES order (__post_init__)
-        if resolve and "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
-            out = open_mouth_smiles(out)
+            if "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
+                out = open_mouth_smiles(out)
         return out
 
     def profile(self) -> AUProfile:

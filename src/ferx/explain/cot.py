@@ -391,12 +391,10 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
     observations = _observation_sentences(x, t, w)
     later = (f"{h['interpretation']}: {' '.join(_interpretation_sentences(x, t, w, g, final))}\n"
              f"{h['conclusion']}: {' '.join(_conclusion_sentences(x, t, w))}")
-    text = f"{h['observations']}: {' '.join(observations)}\n{later}"
-    if len(text.split()) > MAX_WORDS and t["observation_brows_at_rest"] in observations:
-        # the brows' caveat is the one sentence the reasoning does not rest on: it goes first
-        observations.remove(t["observation_brows_at_rest"])
-        text = f"{h['observations']}: {' '.join(observations)}\n{later}"
-    return text
+    caveat = t["observation_brows_at_rest"]
+    if caveat in observations and len(f"{h['observations']} {' '.join(observations)} {later}".split()) > MAX_WORDS:
+        observations.remove(caveat)  # the one sentence the reasoning does not rest on goes first
+    return f"{h['observations']}: {' '.join(observations)}\n{later}"
 
 
 def _associated(o: AUObservation, x: dict[str, Any]) -> tuple[str, ...]:
