@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_threads import MEMORY_SCRIPT  # noqa: E402
-from codes import code_sources, machine_load, run_child  # noqa: E402
+from codes import add_variant_option, code_sources, machine_load, run_child, variants  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = Path(os.environ.get("FERX_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-expressions"
@@ -127,16 +127,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--memory", type=int, default=0, help="photos in the memory run (0 skips it; default settings only)")
-    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
-                    help="also measure this checkout with these Analyzer overrides (repeatable)")
+    add_variant_option(ap)
     args = ap.parse_args()
     loads = [machine_load()]
     with tempfile.TemporaryDirectory(prefix="ferx-speed-") as tmp, code_sources(args.base) as sources:
         (Path(tmp) / "manifest.json").write_text(json.dumps(images(Path(tmp))))
         runs = {code: (src, "{}") for code, src in sources.items()}
-        for text in args.variant:
-            label, _, overrides = text.partition("=")
-            runs[label] = (sources["this checkout"], json.dumps(json.loads(overrides)))
+        runs.update({label: (sources["this checkout"], json.dumps(o)) for label, o in variants(args.variant)})
         results: dict[str, list[dict]] = {code: [] for code in runs}
         for _ in range(args.rounds):
             for code, (src, overrides) in runs.items():

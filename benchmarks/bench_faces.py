@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codes import code_sources, machine_load, run_child  # noqa: E402
+from codes import add_variant_option, code_sources, machine_load, run_child, variants  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = Path(os.environ.get("FERX_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-expressions"
@@ -117,8 +117,7 @@ def main() -> None:
     ap.add_argument("--lfw", type=int, default=0, help="first N lfw photos only (0: all)")
     ap.add_argument("--without-verifier", action="store_true", help="also measure this checkout with verifier: null")
     ap.add_argument("--split", choices=("val", "test"), help="one split's cases and lfw identities only")
-    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
-                    help="also measure this checkout with these Analyzer overrides (repeatable)")
+    add_variant_option(ap)
     args = ap.parse_args()
     from ferx.data.readers import identity_split
 
@@ -137,9 +136,7 @@ def main() -> None:
         runs = [(code, src, {}) for code, src in sources.items()]
         if args.without_verifier:  # the same checkout with the verifier off: what the verifier itself does
             runs.append(("this checkout, verifier off", sources["this checkout"], {"verifier": None}))
-        for text in args.variant:
-            label, _, overrides = text.partition("=")
-            runs.append((label, sources["this checkout"], json.loads(overrides)))
+        runs += [(label, sources["this checkout"], overrides) for label, overrides in variants(args.variant)]
         results = {code: run_child(src, CHILD, str(Path(tmp) / "manifest.json"), json.dumps(overrides))
                    for code, src, overrides in runs}
     print(f"{machine_load()} at the end", file=sys.stderr)

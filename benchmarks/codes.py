@@ -3,10 +3,13 @@ for bench_faces.py and bench_detect_speed.py).
 
 The earlier commit's `src/` is extracted with `git archive` into a temporary folder and put first on
 PYTHONPATH; both use this environment's packages. A child script prints one JSON line last.
+`--variant LABEL=JSON` (`add_variant_option`, `variants`) also measures this checkout with other
+Analyzer settings.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -48,3 +51,17 @@ def run_child(src: Path, script: str, *args: str) -> dict:
 def machine_load() -> str:
     """The load averages (1, 5, 15 min) as a short string."""
     return "load average " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def add_variant_option(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
+                    help="also measure this checkout with these Analyzer overrides (repeatable)")
+
+
+def variants(texts: list[str]) -> list[tuple[str, dict]]:
+    """--variant values as (label, Analyzer overrides)."""
+    out = []
+    for text in texts:
+        label, _, overrides = text.partition("=")
+        out.append((label, json.loads(overrides)))
+    return out
