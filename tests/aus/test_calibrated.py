@@ -185,6 +185,46 @@ def test_an_open_mouthed_surprise_does_not_read_as_a_smile(analyzer):
     assert "point to happiness" not in text and "AU12" not in text
 
 
+def test_a_weak_lid_raise_is_not_claimed_on_tightened_lids():
+    """`tightened_lids`: AU5 at A/B with AU7 at A+ goes just under A; a marked lid raise with AU7, AU5
+    with a weak AU7, AU5 alone and AU5 under A stay as they were."""
+    from ferx.aus.calibrated import tightened_lids
+    from ferx.facs import CONFIDENT_ABSENCE
+
+    rows = np.zeros((6, len(AU_CODES)), np.float32)
+    j5, j7 = au_index(5), au_index(7)
+    rows[0, [j5, j7]] = 1.6, 1.9    # Rachel_Wheatley_0001's narrowed, lowered eyes
+    rows[1, [j5, j7]] = 3.0, 1.9    # a marked lid raise with tightened lids (fear, anger) stays
+    rows[2, [j5, j7]] = 1.6, 0.8    # AU7 under A: stays
+    rows[3, j5] = 4.4               # a lid raise alone stays
+    rows[4, [j5, j7]] = 0.4, 2.0    # AU5 under A: nothing to resolve
+    rows[5] = np.nan                # no face
+    out = tightened_lids(rows)
+    assert CONFIDENT_ABSENCE < out[0, j5] < 1.0
+    assert out[1, j5] == 3.0 and out[2, j5] == pytest.approx(1.6) and out[3, j5] == pytest.approx(4.4)
+    assert out[4, j5] == pytest.approx(0.4) and np.isnan(out[5]).all()
+    assert (np.delete(out, j5, axis=1)[:5] == np.delete(rows, j5, axis=1)[:5]).all()
+
+
+def test_glaring_eyes_do_not_read_as_raised_lids_and_a_clear_lid_raise_still_does(analyzer):
+    """Real photos: Rachel_Wheatley_0001 (the review sheet's 15: brows lowered, lids narrowed, eyes
+    looking down, read "upper lids raised (AU5, slight)" and cited for anger) keeps AU4 and AU7 and
+    loses the lid raise; Dileep_107 and Monica_Seles_0006, coded without AU5 (data/lfw-au-codes), lose
+    theirs; Elaine_Stritch_0001 and Christine_Todd_Whitman_0003, coded with a clear AU5, keep it."""
+    from tests.conftest import LFW
+
+    def reading(name: str) -> dict[str, float]:
+        f = analyzer.analyze(LFW / "images" / name).faces
+        return dict(zip(f.au_codes, f.aus[int(f.largest_rows(1)[0])].tolist()))
+
+    glare = reading("Rachel_Wheatley_0001.jpg")
+    assert glare["AU5"] < 1.0 and glare["AU4"] >= 1.0 and glare["AU7"] >= 1.0
+    for name in ("Dileep_107.jpg", "Monica_Seles_0006.jpg"):
+        assert reading(name)["AU5"] < 1.0, name
+    for name in ("Elaine_Stritch_0001.jpg", "Christine_Todd_Whitman_0003.jpg"):
+        assert reading(name)["AU5"] >= 2.5, name
+
+
 def test_a_stretch_read_only_at_a_is_scored_as_a_jaw_drop():
     """`trace_stretches_as_drops`: AU27 at A moves to AU26 (the larger of the two readings); AU27 from B
     up stays AU27, and AU26 then stays as the coding rules left it."""

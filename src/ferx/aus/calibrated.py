@@ -113,6 +113,29 @@ def trace_stretches_as_drops(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -
     return out
 
 
+#: A lid raise (AU5) read only at A or B on tightened lids (AU7 at A or more) is not claimed: AU7 narrows
+#: the eye opening that AU5 widens, MediaPipe's eyeWide (AU5's reading) rises on some narrowed, lowered
+#: eyes (the review's "upper lids raised" on a glaring face), and on the coded photos (lfw, lfw eyes,
+#: FER+) all 4 faces read so and coded for AU5 were coded without it. On CK+ the two co-occur once in 44
+#: AU7 peaks (a fear face; its AU5 reads above B). Resolved just under A, as the coding rules resolve a
+#: conflict: not claimed, not denied. The same rule for AU5 with a cheek raise (AU6 at A, never coded
+#: with AU5 on CK+) was measured and not kept: it cost a CK+ peak whose AU6 is misread (docs/aus.md).
+TIGHTENED_LIDS = {"AU7_from": 1.0, "AU5_below": 2.5}
+
+
+def tightened_lids(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
+    """(N, K) intensities with `TIGHTENED_LIDS`' AU5 readings resolved (a copy)."""
+    col = {c: j for j, c in enumerate(codes)}
+    out = np.array(aus, np.float32, copy=True)
+    if not {"AU5", "AU7"} <= col.keys():
+        return out
+    a5, a7 = out[:, col["AU5"]], out[:, col["AU7"]]
+    with np.errstate(invalid="ignore"):
+        hit = (a5 >= OCCURRENCE_THRESHOLD) & (a5 < TIGHTENED_LIDS["AU5_below"]) & (a7 >= TIGHTENED_LIDS["AU7_from"])
+    out[:, col["AU5"]] = np.where(hit, RESOLVED, a5)
+    return out
+
+
 @dataclass(frozen=True)
 class AUReading:
     """How one AU is read.
@@ -208,12 +231,13 @@ class AUCalibration:
 
     def intensities(self, values: np.ndarray, resolve: bool = True) -> np.ndarray:
         """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied, then the
-        reading rules measured on coded photos: `trace_stretches_as_drops` and, where AU12 is read
-        from MediaPipe's mouthSmile, `open_mouth_smiles`."""
+        reading rules measured on coded photos: `trace_stretches_as_drops`, `tightened_lids` and, where
+        AU12 is read from MediaPipe's mouthSmile, `open_mouth_smiles`."""
         _, _, _, threshold, mid = self._arrays
         out = to_intensity(self.scores(values), threshold, mid, resolve)
         if resolve:
             out = trace_stretches_as_drops(out)  # readings are in AU_CODES order (__post_init__)
+            out = tightened_lids(out)
             if "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
                 out = open_mouth_smiles(out)
         return out
