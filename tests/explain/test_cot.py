@@ -38,10 +38,10 @@ def sections(e: Explanation) -> tuple[str, str, str]:
 
 
 def test_duchenne_smile_in_plain_words():
-    e = explain({6: 3.5, 12: 4.5, 25: 2.0}, {"happiness": 0.9, "neutral": 0.1})
+    e = explain({6: 3.5, 12: 4.5, 25: 2.0}, {"happiness": 0.95, "neutral": 0.05})
     assert [(o.code, o.intensity, o.band) for o in e.observations] == [("AU12", 4.5, "E"), ("AU6", 3.5, "D"), ("AU25", 2.0, "B")]
     assert e.patterns == ("duchenne_smile",)
-    assert (e.au_label, e.label, e.label_source) == ("happiness", "happiness", "combined")
+    assert (e.au_label, e.label, e.label_source) == ("happiness", "happiness", "classifier")  # a sure classifier
     obs, interp, concl = sections(e)
     assert "(AU12, maximum)" in obs and "(AU6, severe)" in obs and "(AU25, slight)" in obs
     assert "Duchenne" in interp and "agrees" in interp
@@ -123,14 +123,23 @@ def test_the_disagreement_is_said_once_and_numbers_are_one_per_emotion():
 
 
 def test_the_movements_can_tip_the_decision_and_the_text_says_so():
-    """No "classifier always wins": a clear Duchenne smile against a classifier that says anger at 60 %."""
-    e = explain({12: 3.0, 6: 2.5}, {"anger": 0.6, "happiness": 0.3, "neutral": 0.1})
+    """No "classifier always wins": a clear Duchenne smile against a classifier unsure of anger (45 %)."""
+    e = explain({12: 3.0, 6: 2.5}, {"anger": 0.45, "happiness": 0.35, "neutral": 0.2})
     assert (e.classifier_label, e.label, e.label_source) == ("anger", "happiness", "combined")
     assert "Weigh" in sections(e)[1]
 
 
+def test_a_sure_classifier_keeps_its_label_and_the_text_names_what_speaks_against_it():
+    """`classifier_sure`: at 60 % the classifier's label stands (source "classifier"); the disagreement
+    is still said, once."""
+    e = explain({12: 3.0, 6: 2.5}, {"anger": 0.6, "happiness": 0.3, "neutral": 0.1})
+    assert (e.classifier_label, e.label, e.label_source, e.au_label) == ("anger", "anger", "classifier", "happiness")
+    assert sections(e)[1].count("classifier") == 1
+
+
 def test_uncertain_between_two_labels():
-    e = explain({4: 2.0}, {"anger": 0.45, "disgust": 0.40, "neutral": 0.15})
+    # brows lowered and nose wrinkled: both anger's and disgust's; the unsure classifier splits them
+    e = explain({4: 2.0, 9: 2.0}, {"anger": 0.42, "disgust": 0.40, "neutral": 0.18})
     assert "uncertain" in e.caveats and e.runner_up == "disgust"
     concl = sections(e)[2]
     assert concl.startswith("Conclusion:") and "anger" in concl.lower() and "disgust" in concl.lower()
@@ -149,6 +158,10 @@ def test_decision_rule():
     expected = clf * au / (clf * au).sum()
     np.testing.assert_allclose(mixed.probabilities, expected, atol=1e-6)
     assert mixed.source == "combined" and mixed.probability > alone.probability
+    # gated: the classifier's top (0.35) under 0.5 combines; at or over 0.3 its own probabilities stand
+    np.testing.assert_allclose(decide(au, clf, EXPRESSIONS, 1.0, 0.1, 0.5).probabilities, expected, atol=1e-6)
+    sure = decide(au, clf, EXPRESSIONS, 1.0, 0.1, 0.3)
+    assert sure.source == "classifier" and sure.label == alone.label and sure.probability == alone.probability
     no_clf = decide(au, None, EXPRESSIONS, 0.3, 0.1)
     assert no_clf.source == "au-evidence" and no_clf.label == "happiness"
     # a 7-label classifier: the label it does not know gets no mass
@@ -246,7 +259,9 @@ def test_real_photos_are_explained_faithfully(analyzer):
         for k, e in enumerate(r.faces.explanations):
             assert validate(e.text, e).ok, (p, validate(e.text, e).summary())
             assert reasoning_issues(e.text, e, profile=r.faces.grading) == (), (p, reasoning_issues(e.text, e, profile=r.faces.grading))
-            assert e.label_source == "combined" and e.classifier_label == r.faces.labels[k]
+            sure = float(r.faces.confidences[k]) >= 0.5  # cot.CLASSIFIER_SURE: the classifier's label stands
+            assert e.label_source == ("classifier" if sure else "combined") and e.classifier_label == r.faces.labels[k]
+            assert e.label == e.classifier_label or not sure
             assert e.classifier_probability == pytest.approx(float(r.faces.confidences[k]), abs=1e-3)
             assert len(e.text.split()) <= 130
         back = FrameResult.from_json(r.to_json())

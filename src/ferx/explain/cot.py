@@ -16,10 +16,11 @@ Every sentence can be checked against the measurements (`ferx.explain.validate`;
 - **Patterns and compounds** are said only when their AUs are present at band B or more, reliably
   measured, and consistent with the conclusion (the pattern's emotions include the label; a
   compound's two emotions both have AU support and one of them is the label).
-- **One decision rule** for the final label (`decide`): the classifier's probabilities times the AU
-  evidence's raised to `au_weight` (a product of experts), renormalised; "uncertain between X and Y"
-  where the top two are closer than `uncertain_margin`. Both were chosen on validation data
-  (docs/explanations.md); the text gives each emotion one probability, the one the conclusion uses.
+- **One decision rule** for the final label (`decide`): where the classifier is unsure (its top
+  probability under `classifier_sure`), its probabilities times the AU evidence's raised to
+  `au_weight` (a product of experts), renormalised; where it is sure, its own; "uncertain between X
+  and Y" where the top two are closer than `uncertain_margin`. All three were chosen on validation
+  data (docs/explanations.md); the text gives each emotion one probability, the one the conclusion uses.
 
 The AU evidence is the prototype scoring of `facs.au_evidence` (also the `au-codebook` backend), so the
 explanation contrasts what the AUs alone say with whatever expression backend produced `faces.expression`.
@@ -71,7 +72,13 @@ TEMPERATURE: float = EVIDENCE_TEMPERATURE
 #: Valid, the coded faces of ckplus-facs; docs/explanations.md, "One decision rule"): the weight of the
 #: AU evidence against the classifier, and the margin under which the top two labels are a tie.
 AU_WEIGHT: float = 0.3
-UNCERTAIN_MARGIN: float = 0.15  # chosen 0.3 (2026-12-06), 0.2 (2026-12-07 03:00), 0.3 (round 5), 0.15 (FER+ jaw codes)
+#: Where the classifier's top probability reaches `CLASSIFIER_SURE`, its label stands alone: the AU
+#: evidence weighs in only where the classifier is unsure (chosen 2026-12-07, fourth session, when the
+#: criterion became the issue's "must not fall on any validation set").
+CLASSIFIER_SURE: float | None = 0.5
+#: chosen 0.3 (2026-12-06), 0.2 (2026-12-07 03:00), 0.3 (round 5), 0.15 (FER+ jaw codes), 0.05 with the
+#: gate (no margin met the flag criterion on FER+ Valid; the bench keeps its smallest, docs/explanations.md)
+UNCERTAIN_MARGIN: float = 0.05
 #: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
 #: The runner-up is named in the interpretation only from this probability on.
@@ -171,12 +178,14 @@ class Decision:
 
 
 def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence[str], au_weight: float = AU_WEIGHT,
-           uncertain_margin: float = UNCERTAIN_MARGIN) -> Decision:
+           uncertain_margin: float = UNCERTAIN_MARGIN, classifier_sure: float | None = CLASSIFIER_SURE) -> Decision:
     """The one decision rule for the final label (see the module docstring).
 
     Args:
         au_probs: (8,) AU-evidence probabilities over `EXPRESSIONS`.
         probs: (C,) classifier probabilities over `prob_labels`, or None (no classifier).
+        classifier_sure: where the classifier's top probability reaches this, its probabilities
+            stand alone (the AU evidence weighs in only where it is unsure); None: always combined.
     """
     au = np.clip(np.asarray(au_probs, np.float64), 1e-9, 1.0)
     if probs is None or not np.isfinite(probs).all():
@@ -186,9 +195,10 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
         for j, lab in enumerate(prob_labels):
             if lab in EXPRESSIONS:
                 clf[EXPRESSIONS.index(lab)] = max(float(probs[j]), 1e-9)
-        logp = np.log(clf) + au_weight * np.log(au)
+        weight = 0.0 if classifier_sure is not None and clf.max() >= classifier_sure else au_weight
+        logp = np.log(clf) + weight * np.log(au)
         p = np.exp(logp - logp.max())
-        p, source = p / p.sum(), ("combined" if au_weight > 0 else "classifier")
+        p, source = p / p.sum(), ("combined" if weight > 0 else "classifier")
     first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
     return Decision(p, EXPRESSIONS[first], round(float(p[first]), 3), EXPRESSIONS[second], round(float(p[second]), 3),
                     bool(p[first] - p[second] < uncertain_margin), source)
@@ -232,6 +242,7 @@ def explain_face(
     profile: AUProfile | None = None,
     au_weight: float = AU_WEIGHT,
     uncertain_margin: float = UNCERTAIN_MARGIN,
+    classifier_sure: float | None = CLASSIFIER_SURE,
 ) -> Explanation:
     """The chain of thought for one face.
 
@@ -247,7 +258,7 @@ def explain_face(
         templates: template data (default: `load_templates(language)`).
         seed: varies the phrasing; the same face and seed always give the same text.
         profile: the AU estimator's grades and scoring (default `facs.MESH_PROFILE`).
-        au_weight, uncertain_margin: the decision rule (`decide`).
+        au_weight, uncertain_margin, classifier_sure: the decision rule (`decide`).
     """
     profile = profile_of(profile)
     g = _grades(profile)
@@ -257,7 +268,7 @@ def explain_face(
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
     order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
     au_label = EXPRESSIONS[order[0]]
-    decision = decide(au_probs, probs, prob_labels, au_weight, uncertain_margin)
+    decision = decide(au_probs, probs, prob_labels, au_weight, uncertain_margin, classifier_sure)
     final = dict(zip(EXPRESSIONS, decision.probabilities.tolist()))
     evidences = {lab: _emotion_evidence(lab, ev[k], float(au_probs[k]), face) for k, lab in enumerate(EXPRESSIONS)}
     evidences_sorted = tuple(evidences[EXPRESSIONS[k]] for k in order)
@@ -506,6 +517,7 @@ def explain_faces(
     seed: int = 0,
     au_weight: float = AU_WEIGHT,
     uncertain_margin: float = UNCERTAIN_MARGIN,
+    classifier_sure: float | None = CLASSIFIER_SURE,
 ) -> tuple[Explanation | None, ...]:
     """One explanation per face (None where the face has no finite AUs).
 
@@ -514,7 +526,7 @@ def explain_faces(
         targets: optional ground-truth label per face (instruction data).
         neutral_evidence, temperature: the AU-evidence scoring; None takes the AU estimator's
             (`faces.grading`), chosen on validation data for it.
-        au_weight, uncertain_margin: the decision rule (`decide`).
+        au_weight, uncertain_margin, classifier_sure: the decision rule (`decide`).
     Raises:
         ValueError: the faces have no AUs.
     """
@@ -543,6 +555,7 @@ def explain_faces(
                 faces.expression_labels, target=None if targets is None else targets[i],
                 neutral_evidence=neutral_evidence, templates=templates, language=language, seed=seed,
                 profile=profile, au_weight=au_weight, uncertain_margin=uncertain_margin,
+                classifier_sure=classifier_sure,
             )
         )
     return tuple(out)
@@ -557,8 +570,8 @@ class ChainOfThoughtExplainer(StageBase):
         seed: varies the phrasing reproducibly.
         neutral_evidence, temperature: the AU-evidence scoring; None (default) takes the AU
             estimator's, chosen on validation data for it (`facs.AUProfile`).
-        au_weight, uncertain_margin: the decision rule for the final label (`decide`); the defaults
-            were chosen on validation data for the default pipeline.
+        au_weight, uncertain_margin, classifier_sure: the decision rule for the final label
+            (`decide`); the defaults were chosen on validation data for the default pipeline.
         llm_url: an OpenAI-compatible chat endpoint to rephrase explanations; None (default) keeps
             the template text. Replies that fail the faithfulness check are discarded.
         llm_model: model name sent to the endpoint.
@@ -576,6 +589,7 @@ class ChainOfThoughtExplainer(StageBase):
         temperature: float | None = None,
         au_weight: float = AU_WEIGHT,
         uncertain_margin: float = UNCERTAIN_MARGIN,
+        classifier_sure: float | None = CLASSIFIER_SURE,
         llm_url: str | None = None,
         llm_model: str = "default",
         llm_timeout: float = 30.0,
@@ -584,11 +598,14 @@ class ChainOfThoughtExplainer(StageBase):
             raise ValueError(f"temperature must be positive, got {temperature}")
         if au_weight < 0 or not 0 <= uncertain_margin < 1:
             raise ValueError(f"au_weight must be ≥ 0 and uncertain_margin in [0, 1); got {au_weight}, {uncertain_margin}")
+        if classifier_sure is not None and not 0 < classifier_sure <= 1:
+            raise ValueError(f"classifier_sure must be in (0, 1] or null, got {classifier_sure}")
         load_templates(language)  # unknown language: fail at construction, not on the first face
         self.language, self.seed = language, int(seed)
         self.neutral_evidence = None if neutral_evidence is None else float(neutral_evidence)
         self.temperature = None if temperature is None else float(temperature)
         self.au_weight, self.uncertain_margin = float(au_weight), float(uncertain_margin)
+        self.classifier_sure = None if classifier_sure is None else float(classifier_sure)
         self.rewriter = None
         if llm_url:
             from ferx.explain.llm import LLMRewriter
@@ -601,6 +618,7 @@ class ChainOfThoughtExplainer(StageBase):
         expl = explain_faces(
             faces, neutral_evidence=self.neutral_evidence, temperature=self.temperature,
             language=self.language, seed=self.seed, au_weight=self.au_weight, uncertain_margin=self.uncertain_margin,
+            classifier_sure=self.classifier_sure,
         )
         if self.rewriter is not None:
             expl = tuple(None if e is None else self.rewriter.rewrite(e) for e in expl)
