@@ -69,6 +69,13 @@ def to_intensity(scores: np.ndarray, threshold: np.ndarray, mid: np.ndarray, res
     return resolve_conflicts(out) if resolve else out
 
 
+def _rule_input(aus: np.ndarray, codes: Sequence[str], needed: set[str]) -> tuple[np.ndarray, dict[str, int] | None]:
+    """A reading rule's working copy of (N, K) intensities and its columns by code; None where the
+    readings lack one of the `needed` AUs (the rule then leaves them as they are)."""
+    col = {c: j for j, c in enumerate(codes)}
+    return np.array(aus, np.float32, copy=True), (col if needed <= col.keys() else None)
+
+
 #: AU12 read only at A or B on a wide-open mouth (AU25 at D or more) with no cheek raise (AU6 under A)
 #: is the mouth's stretch, not a smile: MediaPipe's mouthSmile, which AU12 is read from, rises as the
 #: mouth opens. On the 255 lfw photos coded by eye, 6 of the 7 such readings were coded absent and the
@@ -80,9 +87,8 @@ OPEN_MOUTH_SMILE = {"AU12_below": 2.5, "AU25_from": 3.5, "AU6_below": 1.0}
 
 def open_mouth_smiles(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
     """(N, K) intensities with `OPEN_MOUTH_SMILE`'s AU12 readings resolved (a copy)."""
-    col = {c: j for j, c in enumerate(codes)}
-    out = np.array(aus, np.float32, copy=True)
-    if not {"AU6", "AU12", "AU25"} <= col.keys():
+    out, col = _rule_input(aus, codes, {"AU6", "AU12", "AU25"})
+    if col is None:
         return out
     a12, a25, a6 = out[:, col["AU12"]], out[:, col["AU25"]], out[:, col["AU6"]]
     with np.errstate(invalid="ignore"):
@@ -101,9 +107,8 @@ TRACE_STRETCH_BELOW = 1.5
 
 def trace_stretches_as_drops(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
     """(N, K) intensities with AU27 read at A moved to AU26 (a copy; see `TRACE_STRETCH_BELOW`)."""
-    col = {c: j for j, c in enumerate(codes)}
-    out = np.array(aus, np.float32, copy=True)
-    if not {"AU26", "AU27"} <= col.keys():
+    out, col = _rule_input(aus, codes, {"AU26", "AU27"})
+    if col is None:
         return out
     a26, a27 = out[:, col["AU26"]], out[:, col["AU27"]]
     with np.errstate(invalid="ignore"):
@@ -125,9 +130,8 @@ TIGHTENED_LIDS = {"AU7_from": 1.0, "AU5_below": 2.5}
 
 def tightened_lids(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
     """(N, K) intensities with `TIGHTENED_LIDS`' AU5 readings resolved (a copy)."""
-    col = {c: j for j, c in enumerate(codes)}
-    out = np.array(aus, np.float32, copy=True)
-    if not {"AU5", "AU7"} <= col.keys():
+    out, col = _rule_input(aus, codes, {"AU5", "AU7"})
+    if col is None:
         return out
     a5, a7 = out[:, col["AU5"]], out[:, col["AU7"]]
     with np.errstate(invalid="ignore"):
