@@ -137,6 +137,19 @@ def test_a_sure_classifier_keeps_its_label_and_the_text_names_what_speaks_agains
     assert sections(e)[1].count("classifier") == 1
 
 
+def test_a_brow_reading_hedged_as_resting_is_not_argued_against_the_label():
+    """Sheet 14 (Serena_Williams_0011): "the outer brows sit high (AU2, slight) … A faint brow reading
+    may also be where these brows rest", then "against anger: AU2 is present" — the text argued with a
+    reading it had just hedged. A slight AU2 stays in the data's opposing AUs and out of that sentence;
+    a marked AU2 is still argued."""
+    slight = explain({4: 2.6, 7: 2.4, 2: 1.6}, {"anger": 0.8, "neutral": 0.2})
+    assert slight.label == "anger" and "AU2" in next(e for e in slight.evidence if e.label == "anger").opposing
+    interp = sections(slight)[1]
+    assert "AU2" not in interp and "against anger" not in interp.lower()
+    marked = explain({4: 2.6, 7: 2.4, 2: 2.8}, {"anger": 0.8, "neutral": 0.2})
+    assert "AU2" in sections(marked)[1]
+
+
 def test_uncertain_between_two_labels():
     # brows lowered and nose wrinkled: both anger's and disgust's; the unsure classifier splits them
     e = explain({4: 2.0, 9: 2.0}, {"anger": 0.42, "disgust": 0.40, "neutral": 0.18})

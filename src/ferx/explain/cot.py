@@ -475,8 +475,13 @@ def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, 
     own = evid.get(label)
     if own is not None and label != "neutral" and label != au_label and own.supporting:
         out.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
-    if own is not None and label != "neutral" and own.opposing:
-        out.append(w.pick(t["against_opposing"], label=label, aus=w.join(own.opposing), be=w.be(own.opposing)))
+    # a brow reading the text itself says may be where the brows rest argues against nothing: "against"
+    # claims a contradiction, which a possibly resting brow cannot carry (it may still be named as
+    # consistent with the label, a weaker claim)
+    resting = {o.code for o in x["observations"] if o.code in _RESTING_BROWS and o.band in ("A", "B")}
+    against = [a for a in own.opposing if a not in resting] if own is not None else []
+    if own is not None and label != "neutral" and against:
+        out.append(w.pick(t["against_opposing"], label=label, aus=w.join(against), be=w.be(against)))
     if own is not None and own.missing:
         out.append(w.pick(t["against_missing"], label=label,
                           movements=w.join([_missing_phrase(m, t) for m in own.missing], "list_or")))
