@@ -252,6 +252,8 @@ def test_templates_are_data_and_languages_are_checked():
         ChainOfThoughtExplainer(language="xx")
     with pytest.raises(ValueError, match="au_weight"):
         ChainOfThoughtExplainer(au_weight=-1)
+    with pytest.raises(ValueError, match="classifier_sure"):
+        ChainOfThoughtExplainer(classifier_sure=0)
 
 
 def test_faces_without_aus_are_left_alone_and_nan_aus_give_none():
