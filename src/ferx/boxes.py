@@ -40,14 +40,19 @@ def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None], 1e-9)
 
 
+def _inside_larger_of(boxes: np.ndarray, share: float, container: np.ndarray) -> np.ndarray:
+    """(N,) True for boxes lying more than `share` of their area inside a larger box j that
+    `container` allows: (N,) per box j, or (N, N) per pair [i, j]."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    inside = inside_share(boxes, boxes) > share  # [i, j]: box i mostly inside box j
+    larger = area[None, :] > area[:, None]
+    return (inside & larger & container).any(axis=1)
+
+
 def inside_larger(boxes: np.ndarray, containers: np.ndarray, share: float) -> np.ndarray:
     """(N,) True for boxes lying more than `share` of their area inside a larger box among those
     marked by `containers` (N,) bool. Faces do not nest: such a box is part of the larger face."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    inside = inside_share(boxes, boxes) > share
-    larger = area[None, :] > area[:, None]
-    return (inside & larger & np.asarray(containers, bool)[None, :]).any(axis=1)
+    return _inside_larger_of(np.asarray(boxes, np.float64).reshape(-1, 4), share, np.asarray(containers, bool)[None, :])
 
 
 def nested_in_surer(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np.ndarray:
@@ -58,8 +63,4 @@ def nested_in_surer(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.
     container must score at least as high: a coarse level's weak box spanning two real faces must
     not suppress them (the landmarker rejects such boxes later).
     """
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    inside = inside_share(boxes, boxes)  # [i, j]: share of box i inside box j
-    larger = area[None, :] > area[:, None]
-    surer = scores[None, :] >= scores[:, None]
-    return ((inside > threshold) & larger & surer).any(axis=1)
+    return _inside_larger_of(boxes, threshold, scores[None, :] >= scores[:, None])

@@ -421,6 +421,12 @@ MAX_WORDS = 130
 _RESTING_BROWS = frozenset({"AU1", "AU2", "AU4"})
 
 
+def _resting_brows(x: dict[str, Any]) -> set[str]:
+    """The brow AUs observed only at A/B: said as positions, with the caveat that they may be where
+    this face's brows rest (`observation_brows_at_rest`)."""
+    return {o.code for o in x["observations"] if o.code in _RESTING_BROWS and o.band in ("A", "B")}
+
+
 def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
     out = []
     shown = x["observations"][:MAX_OBSERVATIONS]
@@ -437,7 +443,7 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> 
     rest = x["observations"][MAX_OBSERVATIONS:]
     if rest:
         out.append(w.pick(t["observation_rest"], aus=w.join([f"{o.code} ({t['band_words'][o.band]})" for o in rest])))
-    if any(o.code in _RESTING_BROWS and o.band in ("A", "B") for o in x["observations"]):
+    if _resting_brows(x):
         out.append(t["observation_brows_at_rest"])
     return out or [w.pick(t["no_observation"])]
 
@@ -478,7 +484,7 @@ def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, 
     # a brow reading the text itself says may be where the brows rest argues against nothing: "against"
     # claims a contradiction, which a possibly resting brow cannot carry (it may still be named as
     # consistent with the label, a weaker claim)
-    resting = {o.code for o in x["observations"] if o.code in _RESTING_BROWS and o.band in ("A", "B")}
+    resting = _resting_brows(x)
     against = [a for a in own.opposing if a not in resting] if own is not None else []
     if own is not None and label != "neutral" and against:
         out.append(w.pick(t["against_opposing"], label=label, aus=w.join(against), be=w.be(against)))
