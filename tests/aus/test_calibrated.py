@@ -206,6 +206,36 @@ def test_a_weak_lid_raise_is_not_claimed_on_tightened_lids():
     assert (np.delete(out, j5, axis=1)[:5] == np.delete(rows, j5, axis=1)[:5]).all()
 
 
+def test_a_lid_raise_is_not_claimed_on_a_clear_smile():
+    """`smiling_lids`: AU5 at any intensity with AU6 and AU12 both at B+ goes just under A; with either
+    smile AU under B (a fear face's cheek read at A) it stays."""
+    from ferx.aus.calibrated import smiling_lids
+    from ferx.facs import CONFIDENT_ABSENCE
+
+    rows = np.zeros((5, len(AU_CODES)), np.float32)
+    j5, j6, j12 = au_index(5), au_index(6), au_index(12)
+    rows[0, [j5, j6, j12]] = 3.9, 2.1, 2.4   # Jessica_Alba_0001's broad smile (review sheet 2)
+    rows[1, [j5, j6, j12]] = 3.9, 1.2, 2.4   # cheek raise only at A: stays
+    rows[2, [j5, j6, j12]] = 3.9, 2.1, 0.6   # no lip-corner pull: stays
+    rows[3, [j5, j6, j12]] = 0.5, 2.1, 2.4   # AU5 under A: nothing to resolve
+    rows[4] = np.nan
+    out = smiling_lids(rows)
+    assert CONFIDENT_ABSENCE < out[0, j5] < 1.0
+    assert out[1, j5] == pytest.approx(3.9) and out[2, j5] == pytest.approx(3.9) and out[3, j5] == pytest.approx(0.5)
+    assert np.isnan(out[4]).all()
+    assert (np.delete(out, j5, axis=1)[:4] == np.delete(rows, j5, axis=1)[:4]).all()
+
+
+def test_a_broad_smile_does_not_read_as_raised_lids(analyzer):
+    """Real photo: Jessica_Alba_0001 (the review sheet's 2, a broad smile with teeth) read "the upper
+    lids are raised (AU5, severe)"; its smile stays and the lid raise is not claimed."""
+    from tests.conftest import LFW
+
+    aus = dict(zip(AU_CODES, analyzer.analyze(LFW / "images" / "Jessica_Alba_0001.jpg").faces.aus[0]))
+    assert aus["AU6"] >= 1.5 and aus["AU12"] >= 1.5, aus
+    assert aus["AU5"] < 1.0, aus
+
+
 def test_glaring_eyes_do_not_read_as_raised_lids_and_a_clear_lid_raise_still_does(analyzer):
     """Real photos: Rachel_Wheatley_0001 (the review sheet's 15: brows lowered, lids narrowed, eyes
     looking down, read "upper lids raised (AU5, slight)" and cited for anger) keeps AU4 and AU7 and

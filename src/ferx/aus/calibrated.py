@@ -123,8 +123,8 @@ def trace_stretches_as_drops(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -
 #: eyes (the review's "upper lids raised" on a glaring face), and on the coded photos (lfw, lfw eyes,
 #: FER+) all 4 faces read so and coded for AU5 were coded without it. On CK+ the two co-occur once in 44
 #: AU7 peaks (a fear face; its AU5 reads above B). Resolved just under A, as the coding rules resolve a
-#: conflict: not claimed, not denied. The same rule for AU5 with a cheek raise (AU6 at A, never coded
-#: with AU5 on CK+) was measured and not kept: it cost a CK+ peak whose AU6 is misread (docs/aus.md).
+#: conflict: not claimed, not denied. The same rule for AU5 with a cheek raise at A alone (never coded
+#: with AU5 on CK+) cost a CK+ peak whose AU6 is misread; `smiling_lids` asks AU6 and AU12 at B.
 TIGHTENED_LIDS = {"AU7_from": 1.0, "AU5_below": 2.5}
 
 
@@ -136,6 +136,25 @@ def tightened_lids(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarr
     a5, a7 = out[:, col["AU5"]], out[:, col["AU7"]]
     with np.errstate(invalid="ignore"):
         hit = (a5 >= OCCURRENCE_THRESHOLD) & (a5 < TIGHTENED_LIDS["AU5_below"]) & (a7 >= TIGHTENED_LIDS["AU7_from"])
+    out[:, col["AU5"]] = np.where(hit, RESOLVED, a5)
+    return out
+
+
+#: A lid raise (AU5) read on a clear smile (AU6 and AU12 both at B or more) is not claimed: the cheek
+#: raise pushes the lower lids up and MediaPipe's eyeWide, AU5's reading, rises on some such eyes (the
+#: review's "upper lids raised (AU5, severe)" on a broad smile). CK+ codes AU5 with AU6 on none of its
+#: 173 peaks. Resolved just under A: not claimed, not denied (docs/aus.md).
+SMILING_LIDS = {"AU6_from": 1.5, "AU12_from": 1.5}
+
+
+def smiling_lids(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
+    """(N, K) intensities with `SMILING_LIDS`' AU5 readings resolved (a copy)."""
+    out, col = _rule_input(aus, codes, {"AU5", "AU6", "AU12"})
+    if col is None:
+        return out
+    a5, a6, a12 = out[:, col["AU5"]], out[:, col["AU6"]], out[:, col["AU12"]]
+    with np.errstate(invalid="ignore"):
+        hit = (a5 >= OCCURRENCE_THRESHOLD) & (a6 >= SMILING_LIDS["AU6_from"]) & (a12 >= SMILING_LIDS["AU12_from"])
     out[:, col["AU5"]] = np.where(hit, RESOLVED, a5)
     return out
 
@@ -235,13 +254,15 @@ class AUCalibration:
 
     def intensities(self, values: np.ndarray, resolve: bool = True) -> np.ndarray:
         """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied, then the
-        reading rules measured on coded photos: `trace_stretches_as_drops`, `tightened_lids` and, where
+        reading rules measured on coded photos: `trace_stretches_as_drops`, `tightened_lids`,
+        `smiling_lids` and, where
         AU12 is read from MediaPipe's mouthSmile, `open_mouth_smiles`."""
         _, _, _, threshold, mid = self._arrays
         out = to_intensity(self.scores(values), threshold, mid, resolve)
         if resolve:
             out = trace_stretches_as_drops(out)  # readings are in AU_CODES order (__post_init__)
             out = tightened_lids(out)
+            out = smiling_lids(out)
             if "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
                 out = open_mouth_smiles(out)
         return out
