@@ -68,3 +68,19 @@ def test_the_same_input_gives_the_same_columns_and_values_whichever_command_wrot
             np.testing.assert_allclose(ours[col], theirs[col].astype(float), atol=6e-5, err_msg=f"{kind} {col}")
         assert ours.label.tolist() == theirs.label.tolist()
         assert (ours.content_sha256 == theirs.content_sha256).all()
+
+
+def test_the_final_label_is_the_explanations_conclusion_where_the_rule_overrules_the_classifier(analyzer):
+    """Alvaro_Uribe_0014 (lfw): the classifier's top class is sadness (0.41) and the decision rule, with
+    the AU evidence, concludes "uncertain between fear and sadness" with fear first — `label` keeps the
+    classifier's class and `final_label` the conclusion, so a reader of the table sees both (a new user
+    found the two 41 % figures on different labels with no column naming the conclusion)."""
+    from tests.conftest import LFW
+
+    r = analyzer.analyze(LFW / "images" / "Alvaro_Uribe_0014.jpg")
+    layout = TableLayout.of_pipeline(analyzer.describe())
+    value = dict(zip(layout.names, layout.rows(r, FrameInfo(kind="image"))[0]))
+    e = r.faces.explanations[0]
+    assert value["label"] == r.faces.labels[0] == "sadness"
+    assert value["final_label"] == e.label == "fear" and value["uncertain"] is True
+    assert value["final_probability"] == pytest.approx(e.probability, abs=1e-6)

@@ -11,12 +11,17 @@ without a face is one row whose face columns are empty.
     label confidence p_<label>…                              with an expression stage
     <AU>… [<AU>_rel…]                                        with an AU stage (_rel: video calibration)
     yaw pitch roll  bs_<blendshape>…                         with a landmarker
-    au_label au_agrees explanation explanation_json          with an explain stage
+    final_label final_probability uncertain au_label au_agrees explanation explanation_json
+                                                             with an explain stage
     notes [landmarks]                                        landmarks: 478 × (x, y, z) as one list
 
 `track`, `detected` (found by the detector on this frame, else followed by its mesh) and
 `scene_cut` are filled for video frames and empty for photos; `content_sha256` where the command
-read the input's bytes. Floats are float32 (`timestamp` float64); CSV files round them to 4
+read the input's bytes. `label` is the expression stage's top class; `final_label` is the label the
+explanation concludes, by the decision rule (`ferx.explain.cot.decide`: the classifier and the AU
+evidence combined where the classifier is unsure), with its probability and whether the rule found the
+top two too close to call ("uncertain between X and Y"); the two labels differ where the rule overrules
+the classifier. Floats are float32 (`timestamp` float64); CSV files round them to 4
 decimals (timestamps to 6), as the JSON results do.
 """
 
@@ -54,7 +59,8 @@ LEAD: tuple[Column, ...] = (
     Column("face", "int32"), Column("track", "int64"), Column("detected", "bool"), Column("scene_cut", "bool"),
 )
 _BOX = ("x1", "y1", "x2", "y2", "score")
-_TEXT_EXPLANATION = (Column("au_label", "str"), Column("au_agrees", "bool"), Column("explanation", "str"),
+_TEXT_EXPLANATION = (Column("final_label", "str"), Column("final_probability", "float32"), Column("uncertain", "bool"),
+                     Column("au_label", "str"), Column("au_agrees", "bool"), Column("explanation", "str"),
                      Column("explanation_json", "str"))
 
 
@@ -196,6 +202,10 @@ class TableLayout:
             expl = faces.explanations if faces.explanations is not None else (None,) * n
             # The AU-only label and whether the classifier agrees travel with the text, so a table of
             # faces can be filtered on disagreement without parsing prose.
+            out["final_label"] = [None if e is None else e.label for e in expl]
+            out["final_probability"] = np.array([np.nan if e is None or e.probability is None else e.probability
+                                                 for e in expl], np.float32)
+            out["uncertain"] = [None if e is None else "uncertain" in e.caveats for e in expl]
             out["au_label"] = [None if e is None else e.au_label for e in expl]
             out["au_agrees"] = [None if e is None else e.agreement for e in expl]
             out["explanation"] = [None if e is None else e.text for e in expl]
