@@ -56,6 +56,33 @@ def test_registry_rejects_unknown_names_and_options():
         reg.register("plain")(Plain)
 
 
+def test_option_values_of_the_wrong_type_are_refused_naming_the_key():
+    """A newcomer's YAML `min_face: forty` gave "'<' not supported between instances of 'str' and 'int'"
+    and `flip_average: yes_please` switched the option on; the annotation of the backend's option now
+    decides, before the backend compares or casts the value."""
+    from ferx import Analyzer
+
+    bad = [("detector", "blazeface", "min_face", "forty", "expects an integer"),
+           ("expression", "onnx-classifier", "flip_average", "yes_please", "expects true or false"),
+           ("explain", "cot", "au_weight", "heavy", "expects a number"),
+           ("detector", "blazeface", "threads", "two", "expects an integer")]
+    for slot, backend, key, value, message in bad:
+        with pytest.raises(ConfigError, match=f"option '{key}' {message}, got '{value}'"):
+            Analyzer(**{slot: {"name": backend, "options": {key: value}}})
+    reg: Registry[object] = Registry("widget")
+
+    @reg.register("plain")
+    class Plain:
+        def __init__(self, size: float = 1.0, label: str | None = None, flag: bool = False) -> None:
+            self.size, self.label, self.flag = size, label, flag
+
+    assert reg.create("plain", size=3, label=None, flag=True).size == 3  # an int is a number; None where allowed
+    with pytest.raises(ConfigError, match="option 'flag' expects true or false, got 1"):
+        reg.create("plain", flag=1)
+    with pytest.raises(ConfigError, match="option 'size' expects a number, got True"):
+        reg.create("plain", size=True)
+
+
 def test_builtin_backends_are_registered():
     from ferx import pipeline  # noqa: F401  (registers backends)
     from ferx.stages import AU_ESTIMATORS, DETECTORS, EXPRESSION_CLASSIFIERS, LANDMARKERS

@@ -9,6 +9,8 @@ check, shared with the dataset readers.
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -75,12 +77,45 @@ class Registry(Generic[T]):
     def create(self, name: str, **options: Any) -> T:
         cls = self.get(name)
         check_options(f"{self.stage} backend {name!r}", options, self.options(name))
+        check_option_types(f"{self.stage} backend {name!r}", options, cls)
         try:
             return cls(**{**self._presets[name], **options})
         except ConfigError:
             raise
         except (ValueError, TypeError) as e:  # a bad option value is a configuration error
             raise ConfigError(f"{self.stage} backend {name!r}: {e}") from None
+
+
+_SCALARS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _scalar_types(annotation: Any) -> tuple[tuple[type, ...], bool] | None:
+    """(the scalar types an annotation allows, whether None is allowed); None for anything else
+    (sequences, mappings, unions with other types), which the backend checks itself."""
+    args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or \
+        typing.get_origin(annotation) is typing.Union else (annotation,)
+    scalars = tuple(a for a in args if a in _SCALARS)
+    if len(scalars) + (type(None) in args) != len(args) or not scalars:
+        return None
+    return scalars, type(None) in args
+
+
+def check_option_types(where: str, options: dict[str, Any], cls: type) -> None:
+    """Refuse an option value whose type its backend's annotation rules out (a YAML `min_face: forty`
+    or `flip_average: yes_please`), naming the key, before the backend compares or casts it."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # annotations naming types only imported for type checking: the backend checks
+        return
+    for key, value in options.items():
+        allowed = _scalar_types(hints.get(key))
+        if allowed is None or (value is None and allowed[1]):
+            continue
+        ok = any(isinstance(value, t) and not (t is not bool and isinstance(value, bool)) for t in allowed[0]) \
+            or (float in allowed[0] and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            expected = " or ".join(_SCALARS[t] for t in allowed[0]) + (" or null" if allowed[1] else "")
+            raise ConfigError(f"{where}: option {key!r} expects {expected}, got {value!r}")
 
 
 def _init_options(cls: type) -> list[str]:
