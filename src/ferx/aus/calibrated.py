@@ -76,6 +76,22 @@ def _rule_input(aus: np.ndarray, codes: Sequence[str], needed: set[str]) -> tupl
     return np.array(aus, np.float32, copy=True), (col if needed <= col.keys() else None)
 
 
+def _unclaimed_where(aus: np.ndarray, codes: Sequence[str], target: str, below: float,
+                     where: dict[str, tuple[float, float]]) -> np.ndarray:
+    """(N, K) intensities (a copy) with `target` read from A up to `below` resolved just under A on the
+    faces where every AU of `where` reads within its [from, below) range: not claimed, not denied."""
+    out, col = _rule_input(aus, codes, {target, *where})
+    if col is None:
+        return out
+    read = out[:, col[target]]
+    with np.errstate(invalid="ignore"):
+        hit = (read >= OCCURRENCE_THRESHOLD) & (read < below)
+        for code, (low, high) in where.items():
+            hit &= (out[:, col[code]] >= low) & (out[:, col[code]] < high)
+    out[:, col[target]] = np.where(hit, RESOLVED, read)
+    return out
+
+
 #: AU12 read only at A or B on a wide-open mouth (AU25 at D or more) with no cheek raise (AU6 under A)
 #: is the mouth's stretch, not a smile: MediaPipe's mouthSmile, which AU12 is read from, rises as the
 #: mouth opens. On the 255 lfw photos coded by eye, 6 of the 7 such readings were coded absent and the
@@ -87,15 +103,8 @@ OPEN_MOUTH_SMILE = {"AU12_below": 2.5, "AU25_from": 3.5, "AU6_below": 1.0}
 
 def open_mouth_smiles(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
     """(N, K) intensities with `OPEN_MOUTH_SMILE`'s AU12 readings resolved (a copy)."""
-    out, col = _rule_input(aus, codes, {"AU6", "AU12", "AU25"})
-    if col is None:
-        return out
-    a12, a25, a6 = out[:, col["AU12"]], out[:, col["AU25"]], out[:, col["AU6"]]
-    with np.errstate(invalid="ignore"):
-        hit = (a12 >= OCCURRENCE_THRESHOLD) & (a12 < OPEN_MOUTH_SMILE["AU12_below"]) \
-            & (a25 >= OPEN_MOUTH_SMILE["AU25_from"]) & (a6 < OPEN_MOUTH_SMILE["AU6_below"])
-    out[:, col["AU12"]] = np.where(hit, np.minimum(a12, RESOLVED), a12)
-    return out
+    return _unclaimed_where(aus, codes, "AU12", OPEN_MOUTH_SMILE["AU12_below"],
+                            {"AU25": (OPEN_MOUTH_SMILE["AU25_from"], np.inf), "AU6": (-np.inf, OPEN_MOUTH_SMILE["AU6_below"])})
 
 
 #: A mouth stretch (AU27) read only at A is scored as a jaw drop (AU26) of that intensity: FACS scores
@@ -130,14 +139,7 @@ TIGHTENED_LIDS = {"AU7_from": 1.0, "AU5_below": 2.5}
 
 def tightened_lids(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
     """(N, K) intensities with `TIGHTENED_LIDS`' AU5 readings resolved (a copy)."""
-    out, col = _rule_input(aus, codes, {"AU5", "AU7"})
-    if col is None:
-        return out
-    a5, a7 = out[:, col["AU5"]], out[:, col["AU7"]]
-    with np.errstate(invalid="ignore"):
-        hit = (a5 >= OCCURRENCE_THRESHOLD) & (a5 < TIGHTENED_LIDS["AU5_below"]) & (a7 >= TIGHTENED_LIDS["AU7_from"])
-    out[:, col["AU5"]] = np.where(hit, RESOLVED, a5)
-    return out
+    return _unclaimed_where(aus, codes, "AU5", TIGHTENED_LIDS["AU5_below"], {"AU7": (TIGHTENED_LIDS["AU7_from"], np.inf)})
 
 
 #: A lid raise (AU5) read on a clear smile (AU6 and AU12 both at B or more) is not claimed: the cheek
@@ -149,14 +151,8 @@ SMILING_LIDS = {"AU6_from": 1.5, "AU12_from": 1.5}
 
 def smiling_lids(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
     """(N, K) intensities with `SMILING_LIDS`' AU5 readings resolved (a copy)."""
-    out, col = _rule_input(aus, codes, {"AU5", "AU6", "AU12"})
-    if col is None:
-        return out
-    a5, a6, a12 = out[:, col["AU5"]], out[:, col["AU6"]], out[:, col["AU12"]]
-    with np.errstate(invalid="ignore"):
-        hit = (a5 >= OCCURRENCE_THRESHOLD) & (a6 >= SMILING_LIDS["AU6_from"]) & (a12 >= SMILING_LIDS["AU12_from"])
-    out[:, col["AU5"]] = np.where(hit, RESOLVED, a5)
-    return out
+    return _unclaimed_where(aus, codes, "AU5", np.inf, {"AU6": (SMILING_LIDS["AU6_from"], np.inf),
+                                                       "AU12": (SMILING_LIDS["AU12_from"], np.inf)})
 
 
 @dataclass(frozen=True)
