@@ -62,12 +62,12 @@ def test_option_values_of_the_wrong_type_are_refused_naming_the_key():
     decides, before the backend compares or casts the value."""
     from ferx import Analyzer
 
-    bad = [("detector", "blazeface", "min_face", "forty", "expects an integer"),
-           ("expression", "onnx-classifier", "flip_average", "yes_please", "expects true or false"),
-           ("explain", "cot", "au_weight", "heavy", "expects a number"),
-           ("detector", "blazeface", "threads", "two", "expects an integer")]
+    bad = [("detector", "blazeface", "min_face", "forty", "expected an integer"),
+           ("expression", "onnx-classifier", "flip_average", "yes_please", "expected true/false"),
+           ("explain", "cot", "au_weight", "heavy", "expected a number"),
+           ("detector", "blazeface", "threads", "two", "expected an integer")]
     for slot, backend, key, value, message in bad:
-        with pytest.raises(ConfigError, match=f"option '{key}' {message}, got '{value}'"):
+        with pytest.raises(ConfigError, match=f"option '{key}': {message}, got '{value}'"):
             Analyzer(**{slot: {"name": backend, "options": {key: value}}})
     reg: Registry[object] = Registry("widget")
 
@@ -77,9 +77,9 @@ def test_option_values_of_the_wrong_type_are_refused_naming_the_key():
             self.size, self.label, self.flag = size, label, flag
 
     assert reg.create("plain", size=3, label=None, flag=True).size == 3  # an int is a number; None where allowed
-    with pytest.raises(ConfigError, match="option 'flag' expects true or false, got 1"):
+    with pytest.raises(ConfigError, match="option 'flag': expected true/false, got 1"):
         reg.create("plain", flag=1)
-    with pytest.raises(ConfigError, match="option 'size' expects a number, got True"):
+    with pytest.raises(ConfigError, match="option 'size': expected a number, got True"):
         reg.create("plain", size=True)
 
 

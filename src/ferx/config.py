@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from ferx.errors import ConfigError
-from ferx.registry import check_options
+from ferx.registry import check_options, check_scalar
 
 C = TypeVar("C")
 
@@ -233,20 +233,6 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if isinstance(value, str) and tp is StageConfig:
             return StageConfig(name=value)  # shorthand: `detector: blazeface`
         return from_dict(tp, value, where=where + ".")
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str and not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
     if origin is dict and not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-    return value
+    return check_scalar(tp, value, where)

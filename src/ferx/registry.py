@@ -86,36 +86,43 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.stage} backend {name!r}: {e}") from None
 
 
-_SCALARS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-
-
-def _scalar_types(annotation: Any) -> tuple[tuple[type, ...], bool] | None:
-    """(the scalar types an annotation allows, whether None is allowed); None for anything else
-    (sequences, mappings, unions with other types), which the backend checks itself."""
-    args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or \
-        typing.get_origin(annotation) is typing.Union else (annotation,)
-    scalars = tuple(a for a in args if a in _SCALARS)
-    if len(scalars) + (type(None) in args) != len(args) or not scalars:
-        return None
-    return scalars, type(None) in args
+def check_scalar(tp: Any, value: Any, where: str) -> Any:
+    """`value` checked against a bool, int, float or str annotation `tp` (a float may be given as an
+    int, and is returned as a float); ConfigError naming `where` if it does not fit. Other annotations
+    pass the value through. Shared by config files (`config.from_dict`) and backend options."""
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
 
 
 def check_option_types(where: str, options: dict[str, Any], cls: type) -> None:
     """Refuse an option value whose type its backend's annotation rules out (a YAML `min_face: forty`
-    or `flip_average: yes_please`), naming the key, before the backend compares or casts it."""
+    or `flip_average: yes_please`), naming the key, before the backend compares or casts it. An
+    optional annotation (`X | None`) takes None; unions of several types are left to the backend."""
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # annotations naming types only imported for type checking: the backend checks
         return
     for key, value in options.items():
-        allowed = _scalar_types(hints.get(key))
-        if allowed is None or (value is None and allowed[1]):
-            continue
-        ok = any(isinstance(value, t) and not (t is not bool and isinstance(value, bool)) for t in allowed[0]) \
-            or (float in allowed[0] and isinstance(value, int) and not isinstance(value, bool))
-        if not ok:
-            expected = " or ".join(_SCALARS[t] for t in allowed[0]) + (" or null" if allowed[1] else "")
-            raise ConfigError(f"{where}: option {key!r} expects {expected}, got {value!r}")
+        tp = hints.get(key)
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            inner = [a for a in typing.get_args(tp) if a is not type(None)]
+            if (value is None and len(inner) < len(typing.get_args(tp))) or len(inner) != 1:
+                continue
+            tp = inner[0]
+        check_scalar(tp, value, f"{where}: option {key!r}")
 
 
 def _init_options(cls: type) -> list[str]:
