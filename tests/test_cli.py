@@ -91,6 +91,19 @@ def test_explain_prints_each_face(capsys):
     assert d["face"] == 0 and d["explanation"]["text"].startswith("Key observations:")
 
 
+def test_explain_says_it_skips_a_folders_videos(tmp_path, capsys):
+    from tests.conftest import SHARED
+
+    shutil.copy(lfw_paths("happiness", 1)[0], tmp_path / "photo.jpg")
+    shutil.copy(SHARED / "videos" / "single_face.mp4", tmp_path / "clip.mp4")
+    assert main(["explain", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "Conclusion:" in captured.out and "clip.mp4: a video; `ferx explain` reads photos" in captured.err
+    (tmp_path / "photo.jpg").unlink()
+    assert main(["explain", str(tmp_path)]) == 2
+    assert "no photos to explain (1 video(s) skipped)" in capsys.readouterr().err
+
+
 def test_analyze_explain_prints_and_writes_explanations(tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["analyze", "--demo", "--explain", "--format", "json,csv", "--out", str(out), "-q"]) == 0
@@ -205,6 +218,56 @@ def test_analyze_routes_photos_and_videos_in_one_folder_by_content(tmp_path):
     assert len(video_rows) == 30 and {r["track"] for r in video_rows} == {"1"}  # 1 s at 30 fps, one person
     assert main(args) == 0  # a second run does not ingest OUT's files
     assert not list(out.glob("out*")) and len(list(out.glob("clip*/rows.csv"))) == 1
+    # the top-level summary covers the videos too (a tryout found it counting only the photos)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["files"] == 1 and summary["faces"] == 1
+    (video,) = summary["videos"]
+    assert video["status"] == "complete" and video["frames"] == 30 == video["faces"] and video["tracks"] == 1
+    assert (out / video["folder"] / "rows.csv").is_file()
+
+
+def test_a_video_only_run_and_a_broken_video_have_a_top_level_summary(tmp_path, capsys):
+    from tests.conftest import SHARED
+
+    src = tmp_path / "videos"
+    src.mkdir()
+    shutil.copy(SHARED / "videos" / "single_face.mp4", src / "clip.mp4")
+    (src / "broken.mp4").write_bytes((SHARED / "videos" / "single_face.mp4").read_bytes()[:300])
+    out = tmp_path / "out"
+    assert main(["analyze", str(src), "--out", str(out), "--end", "0.5", "-q"]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    by_name = {v["source"].split("/")[-1]: v for v in summary["videos"]}
+    assert by_name["clip.mp4"]["status"] == "complete" and by_name["clip.mp4"]["frames"] == 15
+    assert by_name["broken.mp4"]["status"] == "failed" and "broken.mp4" in by_name["broken.mp4"]["message"]
+    assert summary["videos_failed"] == 1 and summary["video_frames"] == 15 and "files" not in summary
+    assert "broken.mp4" in capsys.readouterr().err
+
+
+def test_links_that_lead_nowhere_are_reported_not_dropped(tmp_path, capsys):
+    """A folder's broken and self-looping symbolic links were left out of the run without a word."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(lfw_paths("happiness", 1)[0], src / "photo.jpg")
+    (src / "moved.jpg").symlink_to(tmp_path / "library" / "gone.jpg")
+    (src / "loop.jpg").symlink_to(src / "loop.jpg")
+    out = tmp_path / "out"
+    assert main(["analyze", str(src), "--out", str(out)]) == 1
+    failed = {f["source"].split("/")[-1]: f["message"] for f in json.loads((out / "summary.json").read_text())["failed"]}
+    assert set(failed) == {"moved.jpg", "loop.jpg"}
+    assert "broken symbolic link" in failed["moved.jpg"] and "gone.jpg, which does not exist" in failed["moved.jpg"]
+    assert "leads back to itself" in failed["loop.jpg"]
+    err = capsys.readouterr().err
+    assert "ferx: skipped " in err and all(err.count(f"{name}:") == 1 for name in failed)  # the path said once
+
+
+def test_demo_beside_another_photo_is_named_at_the_top(tmp_path):
+    """`--demo` with a photo elsewhere mirrored both absolute paths under OUT (OUT/work/…/astronaut.jpg.json)."""
+    photo = tmp_path / "deep" / "er" / "face.jpg"
+    photo.parent.mkdir(parents=True)
+    shutil.copy(lfw_paths("happiness", 1)[0], photo)
+    out = tmp_path / "out"
+    assert main(["analyze", "--demo", str(photo), "--out", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.glob("*.json")) == ["astronaut.jpg.json", "face.jpg.json", "summary.json"]
 
 
 def test_whole_image_face_reads_a_crop_without_the_detector(tmp_path):

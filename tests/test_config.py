@@ -25,6 +25,28 @@ def test_types_are_checked():
         AnalyzerConfig.from_dict({"keep_unverified": "yes"})
 
 
+def test_values_no_run_can_use_are_refused(tmp_path):
+    """A tryout's `max_faces: 0` was accepted and dropped every face; `min_image_side: -3` was accepted too."""
+    for data, message in [({"max_faces": 0}, "max_faces must be at least 1"),
+                          ({"max_faces": -2}, "max_faces must be at least 1"),
+                          ({"min_image_side": -3}, "min_image_side must be at least 1 pixel"),
+                          ({"min_image_side": 64, "max_image_pixels": 100}, "max_image_pixels .100. is smaller")]:
+        with pytest.raises(ConfigError, match=message):
+            AnalyzerConfig.from_dict(data)
+    assert AnalyzerConfig.from_dict({"max_faces": 1, "min_image_side": 1}).max_faces == 1
+    assert AnalyzerConfig.from_dict({"max_faces": None}).max_faces is None
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("detector: {name: blazeface\n")
+    with pytest.raises(ConfigError, match=r"config file .*broken\.yaml is not valid YAML"):
+        AnalyzerConfig.from_yaml(p)
+    p.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match=r"config file .*broken\.yaml must be a mapping"):
+        AnalyzerConfig.from_yaml(str(p))
+
+
 def test_shorthand_and_null_stage(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("detector: blazeface\nexpression: null\n")

@@ -125,11 +125,17 @@ def _print_config(args: argparse.Namespace) -> int:
     return 0
 
 def _explain(args: argparse.Namespace) -> int:
-    from ferx.io import find_images
+    from ferx.fsutil import printable
     from ferx.pipeline import Analyzer, Failure
     from ferx.runs.photos import iter_frames_noted
+    from ferx.video.sniff import split_media
 
-    files = find_images(args.paths, recursive=args.recursive)
+    files, videos = split_media(args.paths, recursive=args.recursive)
+    for v in videos:  # a folder's videos were dropped without a word
+        print(f"ferx: skipped {printable(str(v))}: a video; `ferx explain` reads photos — `ferx analyze "
+              "VIDEO` explains each expression segment (segments.jsonl)", file=sys.stderr)
+    if not files:
+        raise NoImagesError(f"no photos to explain ({len(videos)} video(s) skipped)")
     config = explain_config(load_config(args), args)
     failed = 0
     with Analyzer(config) as analyzer:
@@ -138,7 +144,8 @@ def _explain(args: argparse.Namespace) -> int:
                 print(f"ferx: {item.source}: {note}", file=sys.stderr)
             if isinstance(item, Failure):
                 failed += 1
-                print(f"ferx: skipped {item.source}: {item.message}", file=sys.stderr)
+                message = item.message if item.message.startswith(f"{item.source}:") else f"{item.source}: {item.message}"
+                print(f"ferx: skipped {message}", file=sys.stderr)
             elif args.json:
                 for k, e in enumerate(item.faces.explanations or ()):
                     print(json.dumps({"source": item.source, "face": k, "explanation": None if e is None else e.to_dict()}))

@@ -13,6 +13,7 @@ from typing import Any
 
 from ferx.argtypes import http_url, integer, positive_float
 from ferx.config import AnalyzerConfig, StageConfig
+from ferx.numeric import percent
 
 #: The detectors' smallest supported `min_face` (YuNet and BlazeFace both refuse less).
 MIN_FACE_FLOOR = 8
@@ -64,9 +65,9 @@ def explain_config(config: AnalyzerConfig, args: argparse.Namespace, *, asked: b
 def format_explanation(explanation: Any, face: int, width: int = 100) -> str:
     """An explanation laid out for a terminal: a header line, then each section wrapped."""
     e = explanation
-    clf = "" if e.classifier_label is None else f", classifier {e.classifier_label} {100 * e.classifier_probability:.0f}%"
+    clf = "" if e.classifier_label is None else f", classifier {e.classifier_label} {percent(e.classifier_probability)}%"
     agree = "" if e.agreement is None else (" (agree)" if e.agreement else " (DISAGREE)")
-    lines = [f"face {face}: {e.label}" + ("" if e.probability is None else f" {100 * e.probability:.0f}%")
+    lines = [f"face {face}: {e.label}" + ("" if e.probability is None else f" {percent(e.probability)}%")
              + f" — AU evidence {e.au_label}{clf}{agree}"
              + (f" — caveats: {', '.join(e.caveats)}" if e.caveats else "")]
     for para in e.text.split("\n"):

@@ -133,6 +133,15 @@ class AnalyzerConfig:
             raise ConfigError(f"unknown pipeline {self.pipeline!r}; choose from {', '.join(PIPELINES)}")
         if self.whole_image_face not in WHOLE_IMAGE_FACE:
             raise ConfigError(f"whole_image_face must be one of {', '.join(WHOLE_IMAGE_FACE)}; got {self.whole_image_face!r}")
+        # Types are checked by `from_dict`; these are the values no run can use (a tryout passed
+        # `max_faces: 0`, which silently dropped every face, and `min_image_side: -3`).
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ConfigError(f"max_faces must be at least 1 (or null to keep every face); got {self.max_faces}")
+        if self.min_image_side < 1:
+            raise ConfigError(f"min_image_side must be at least 1 pixel; got {self.min_image_side}")
+        if self.max_image_pixels < self.min_image_side**2:
+            raise ConfigError(f"max_image_pixels ({self.max_image_pixels}) is smaller than the smallest accepted image "
+                              f"(min_image_side {self.min_image_side} squared)")
 
     @classmethod
     def preset(cls, pipeline: str, **overrides: Any) -> AnalyzerConfig:
@@ -182,7 +191,9 @@ def load_yaml(path_or_text: str | Path) -> dict[str, Any]:
         ConfigError: the file cannot be read (missing, a folder, not UTF-8), is not valid YAML, or
             does not hold a mapping.
     """
+    where = "config"
     if _is_path(path_or_text):
+        where = f"config file {path_or_text}"
         try:
             text = Path(path_or_text).read_text(encoding="utf-8")
         except OSError as e:
@@ -194,11 +205,11 @@ def load_yaml(path_or_text: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"config is not valid YAML: {e}") from None
+        raise ConfigError(f"{where} is not valid YAML: {e}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config must be a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {type(data).__name__}")
     return data
 
 

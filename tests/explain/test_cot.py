@@ -14,7 +14,7 @@ from ferx.explain.cot import ONE_SIDED_AUS, ChainOfThoughtExplainer, au_evidence
 from ferx.explain.templates import languages, load_templates
 from ferx.explain.validate import reasoning_issues, validate
 from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, AUProfile, au_asymmetry
-from tests.conftest import LFW, lfw_paths
+from tests.conftest import LFW, lfw_paths, lfw_rows
 from tests.explain.conftest import GRADED, make_face
 
 #: The default AU estimator's profile: AU6, AU12 good; AU1, AU14, AU15, AU23, AU24, AU7 fair; AU4, AU26 weak
@@ -391,3 +391,26 @@ def test_a_resting_face_with_high_set_brows_gets_the_caveat_and_a_surprised_one_
     assert "brows sit high (AU2" in rest and t["observation_brows_at_rest"] in rest and "brows are raised" not in rest
     raised = analyzer.analyze(LFW / "images" / "Jim_Carrey_0002.jpg").faces.explanations[0].text
     assert "outer brows are raised (AU2" in raised and t["observation_brows_at_rest"] not in raised
+
+
+def test_the_texts_percentages_are_those_of_the_stored_probabilities(analyzer):
+    """A probability was rounded to 3 decimals and then to a percentage, so 0.7349 read "74%" in the
+    text beside 73 % in the report. Every percentage is now formatted from the stored 4-decimal value:
+    on real faces the conclusion's percentage is `percent` of the stored probability, and where the
+    classifier decides, the stored probability is the JSON's."""
+    from ferx.numeric import percent
+
+    assert (percent(0.7349), percent(0.97496), percent(0.125), percent(1.0)) == ("73", "98", "13", "100")
+    checked = 0
+    for path in [LFW / "images" / row["image"] for row in lfw_rows()[::41]]:
+        result = analyzer.analyze(path)
+        for rec in result.faces.to_records(landmarks=False):
+            e = rec["explanation"]
+            m = re.search(r"\((\d+)%\)", e["text"].split("Conclusion:")[-1])
+            if m is None:
+                continue
+            checked += 1
+            assert m.group(1) == percent(e["probability"]), (result.source, e["text"])
+            if e["label_source"] == "classifier":
+                assert rec["expression"]["probabilities"][e["label"]] == e["probability"]
+    assert checked >= 30

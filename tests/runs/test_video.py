@@ -51,6 +51,12 @@ def test_rows_summary_segments_timelines(analyzer, tmp_path):
         named = [e for e in EXPRESSIONS if e in conclusion]
         assert named and min(named, key=conclusion.index) == s["label"], (s["label"], conclusion)
         assert s.get("frames_label") != s["label"]
+        # the frames' label is the one most of the segment's frames carry in rows.csv (a tryout found
+        # it was the label the segment opened with, flickers and all)
+        rows = csv[(csv["track"] == s["track"]) & (csv["timestamp"] >= s["start"] - 1e-3)
+                   & (csv["timestamp"] < s["end"] - 1e-3)]
+        counts = rows["label"].value_counts()
+        assert len(rows) == s["frames"] and counts[s.get("frames_label", s["label"])] == counts.max(), (s, counts)
     png, svg = tmp_path / "timeline-track1.png", tmp_path / "timeline-track1.svg"
     assert Image.open(png).size[0] > 500 and svg.read_text().lstrip().startswith("<?xml")
     assert not list(tmp_path.glob("*.partial"))

@@ -62,6 +62,7 @@ from ferx.facs import (
     profile_of,
     resolve_conflicts,
 )
+from ferx.numeric import percent, stored_probability
 from ferx.stages import EXPLAINERS, StageBase
 from ferx.types import AUObservation, EmotionEvidence, Explanation, Faces
 from ferx.explain.templates import load_templates
@@ -151,8 +152,9 @@ class _Writer:
         return ", ".join(items[:-1]) + f" {self.t[word]} " + items[-1]
 
 
-def _pct(p: float) -> str:
-    return f"{100 * p:.0f}"
+# Probabilities are stored as everywhere else in ferx, and the text's percentages are formatted from
+# the stored value (3 decimals turned 0.7349 into "74%" beside the report's 73 %).
+_prob, _pct = stored_probability, percent
 
 
 # -- the decision rule ------------------------------------------------------------------------------
@@ -200,7 +202,7 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
         p = np.exp(logp - logp.max())
         p, source = p / p.sum(), ("combined" if weight > 0 else "classifier")
     first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
-    return Decision(p, EXPRESSIONS[first], round(float(p[first]), 3), EXPRESSIONS[second], round(float(p[second]), 3),
+    return Decision(p, EXPRESSIONS[first], _prob(p[first]), EXPRESSIONS[second], _prob(p[second]),
                     bool(p[first] - p[second] < uncertain_margin), source)
 
 
@@ -278,7 +280,7 @@ def explain_face(
     agreement = None if classifier_label is None else classifier_label == au_label
     if target is not None:
         label, label_source = target, "ground-truth"
-        probability = None if probs is None and target not in EXPRESSIONS else round(final.get(target, 0.0), 3)
+        probability = None if probs is None and target not in EXPRESSIONS else _prob(final.get(target, 0.0))
         uncertain = False
     else:
         label, label_source, probability, uncertain = decision.label, decision.source, decision.probability, decision.uncertain
@@ -355,19 +357,19 @@ def _emotion_evidence(label: str, evidence: float, probability: float, face: _Fa
     ranked = list(face.level)
     if proto is None:  # neutral: every AU that is evidence for some emotion argues against it
         opposing = tuple(f"AU{n}" for n in ranked if _EMOTIONS_FOR[n])
-        return EmotionEvidence(label, round(evidence, 3), round(probability, 3), (), opposing, ())
+        return EmotionEvidence(label, round(evidence, 3), _prob(probability), (), opposing, ())
     pool = face.one_sided if proto.unilateral else set(ranked)
     supporting = tuple(f"AU{n}" for n in ranked if n in proto.supports and n in pool)
     opposing = tuple(f"AU{n}" for n in ranked if n in proto.opposes)
     missing = tuple("/".join(f"AU{n}" for n in group) for group in DEFINING[label] if all(n in face.absent for n in group))
-    return EmotionEvidence(label, round(evidence, 3), round(probability, 3), supporting, opposing, missing)
+    return EmotionEvidence(label, round(evidence, 3), _prob(probability), supporting, opposing, missing)
 
 
 def _classifier_top(probs: np.ndarray | None, prob_labels: Sequence[str]) -> tuple[str | None, float | None]:
     if probs is None or not np.isfinite(probs).all():
         return None, None
     c = int(np.argmax(probs))
-    return str(prob_labels[c]), round(float(probs[c]), 3)
+    return str(prob_labels[c]), _prob(probs[c])
 
 
 def _caveats(label: str, label_source: str, probability: float | None, agreement: bool | None, au_label: str,

@@ -15,6 +15,7 @@ import numpy as np
 
 from ferx.annotate import LABEL_COLOURS
 from ferx.facs import BAND_EDGES, BANDS
+from ferx.numeric import percent
 
 #: Face regions in the order a reader scans a face, top to bottom.
 REGION_ORDER = ("brows", "eyes", "cheeks", "nose", "mouth", "lips", "chin", "jaw")
@@ -27,7 +28,7 @@ def label_colour(label: str | None) -> str:
 
 
 def _pct(p: float) -> str:
-    return "–" if not np.isfinite(p) else f"{100 * p:.0f} %"
+    return "–" if not np.isfinite(p) else f"{percent(p)} %"
 
 
 def expression_bars(labels: Sequence[str], probabilities: np.ndarray, title: str) -> str:

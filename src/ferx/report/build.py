@@ -240,7 +240,11 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
             if r is not None:
                 results.append(r)
                 kept.append(item)
-        failures = list(read_summary(runs.photos).get("failed") or [])
+        summary = read_summary(runs.photos)
+        failures = list(summary.get("failed") or [])
+        # videos that could not be opened have no folder of their own: the run's summary lists them
+        failures += [{"source": v.get("source", "?"), "error": v.get("error", ""), "message": v.get("message", "")}
+                     for v in summary.get("videos") or [] if isinstance(v, dict) and v.get("status") == "failed"]
     videos = [video_entry(run) for run in runs.videos]
     for dataset in runs.datasets:
         images, dataset_videos, errors = _dataset(dataset)

@@ -30,6 +30,7 @@ from PIL import Image
 
 from ferx import __version__
 from ferx.facs import AUProfile, profile_of
+from ferx.numeric import percent
 from ferx.report import bars
 from ferx.report.views import data_url, face_views, fit_within
 from ferx.types import FrameResult
@@ -119,7 +120,7 @@ def au_info(codes: Sequence[str], profile: AUProfile | None = None) -> list[AUIn
 
 
 def _pct(p: float | None) -> str:
-    return "–" if p is None or not math.isfinite(p) else f"{100 * p:.0f} %"
+    return "–" if p is None or not math.isfinite(p) else f"{percent(p)} %"
 
 
 def face_anchor(image_no: int, face_no: int) -> str:

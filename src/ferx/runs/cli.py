@@ -96,22 +96,59 @@ def analyze(args: argparse.Namespace) -> int:
     if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
     code, report = 0, bool(args.report)
+    records: list[dict[str, Any]] = []
     if videos:
         from ferx.video.cli import run_video
 
-        code = run_video(args, videos, config)  # each video into OUT/<name>/
+        code = run_video(args, videos, config, records)  # each video into OUT/<name>/
         if code in (130, 143):
+            write_overview(Path(args.out), records, photos=False)
             return code
     if files:
         photos_code, finished = _photos(args, files, config, options)
         code, report = max(code, photos_code), report and finished
+        if videos:
+            write_overview(Path(args.out), records, photos=True)
         if photos_code in (130, 143):
             return photos_code
+    elif videos:
+        write_overview(Path(args.out), records, photos=False)
     if report:  # of the photos and the videos alike: OUT holds both layouts
         from ferx.report import cli as report_cli
 
         return max(code, report_cli.after_batch(args.out))
     return code
+
+
+#: how bad each way of ending is, for the status of a run of several parts
+_SEVERITY = {"complete": 0, "truncated": 1, "failed": 1, "error": 2, "aborted": 3, "interrupted": 4}
+
+
+def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool) -> None:
+    """OUT/summary.json of a `ferx analyze` run with videos: the photos' summary (when photos were
+    analysed) with a `videos` list added — each video's folder, status and counts, or why it could not
+    be opened — and one `status` for the whole run. A tryout found a mixed run's summary counting only
+    its photos, and a video-only run with no summary at the top at all."""
+    import json
+
+    from ferx import __version__
+    from ferx.fsutil import atomic_write_text
+    from ferx.runs.layout import read_summary
+
+    data = read_summary(out) if photos else {"ferx_version": __version__, "status": "complete"}
+    statuses = [str(data.get("status", "complete"))] + [str(v["status"]) for v in videos]
+    worst = max(statuses, key=lambda s: _SEVERITY.get(s, 2))
+    # a video that could not be opened is a failed input, as a photo that cannot be read is
+    data["status"] = "complete" if worst == "failed" else worst
+    data["videos"] = videos
+    data["video_frames"] = sum(int(v.get("frames", 0)) for v in videos)
+    data["video_face_rows"] = sum(int(v.get("faces", 0)) for v in videos)
+    data["videos_failed"] = sum(v["status"] != "complete" for v in videos)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # every video may have failed to open
+        atomic_write_text(out / "summary.json", json.dumps(data, indent=1))
+    except OSError as e:
+        print(f"ferx: error: could not write {out / 'summary.json'}: {e.strerror or e}", file=sys.stderr)
 
 
 def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig, options: Any) -> tuple[int, bool]:

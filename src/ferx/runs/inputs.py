@@ -86,7 +86,9 @@ def _glob(spec: str) -> list[str]:
     if "://" not in spec:
         import glob
 
-        return [os.path.abspath(p) for p in sorted(glob.glob(spec, recursive=True)) if os.path.isfile(p)]
+        # a broken link stays in, to be reported as one, as a folder scan keeps it
+        return [os.path.abspath(p) for p in sorted(glob.glob(spec, recursive=True))
+                if os.path.isfile(p) or (os.path.islink(p) and not os.path.exists(p))]
     import fsspec
 
     fs, _, paths = fsspec.get_fs_token_paths(spec)

@@ -416,7 +416,9 @@ class PhotoSink:
     def _fail(self, inp: PhotoInput, error: str, message: str, verb: str) -> None:
         self.failed.append(Failure(inp.source, error, printable(message)))
         self.failed_keys.add(inp.key)
-        self.log(f"ferx: {verb} {inp.source}: {printable(message)}")
+        shown = printable(message)
+        # error messages already start with the path ("x.png: not an image"): say it once
+        self.log(f"ferx: {verb} {shown}" if shown.startswith(f"{inp.source}:") else f"ferx: {verb} {inp.source}: {shown}")
 
     def _count_write_error(self, inp: PhotoInput, e: OSError) -> None:
         self.write_errors += 1
@@ -573,9 +575,21 @@ def _inputs(files: Sequence[str | os.PathLike[str]], out: Path) -> tuple[list[Ph
     if not kept:
         raise NoImagesError(f"nothing to analyse: {excluded} input(s), all inside the output folder "
                             f"{printable(str(out))}" if excluded else "nothing to analyse: no input files")
-    root = os.path.commonpath([os.path.dirname(a) for _, a in kept])
-    return [PhotoInput(path=p, key=printable(a), source=printable(p), rel=Path(os.path.relpath(a, root)))
-            for p, a in kept], excluded
+    return [PhotoInput(path=p, key=printable(a), source=printable(p), rel=rel) for (p, a), rel in zip(kept, _mirror(kept))], excluded
+
+
+def _mirror(kept: list[tuple[str, str]]) -> list[Path]:
+    """Where each input's outputs go below OUT: its path below the folder all inputs share. The
+    bundled example (`--demo`) is written at the top under its own name, and inputs that share no
+    folder but the filesystem root by their names (a collision gets a suffix, listed under
+    `renamed`): a tryout's `--demo photo.jpg` wrote OUT/work/…/assets/astronaut.jpg.json."""
+    from ferx.assets import demo_image
+
+    demo = os.path.abspath(demo_image())
+    others = [a for _, a in kept if a != demo]
+    root = os.path.commonpath([os.path.dirname(a) for a in others]) if others else ""
+    flat = not others or os.path.dirname(root) == root  # nothing shared below "/" (or a drive)
+    return [Path(os.path.basename(a)) if a == demo or flat else Path(os.path.relpath(a, root)) for _, a in kept]
 
 
 def _read_rows(path: Path, fmt: str, layout: TableLayout) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,19 +149,38 @@ def _folder_for(out: Path, name: str, used: set[Path]) -> Path:
     return folder
 
 
-def run_video(args: argparse.Namespace, videos: list[Path] | None = None, config: AnalyzerConfig | None = None) -> int:
+def run_video(args: argparse.Namespace, videos: list[Path] | None = None, config: AnalyzerConfig | None = None,
+              records: list[dict[str, Any]] | None = None) -> int:
     """`ferx analyze` for video files: each into OUT/<stem>/. Returns the exit status.
 
     Args:
         args: parsed `ferx analyze` arguments (with the options `add_video_arguments` adds).
         videos: the video files (default: those among args.paths, by content).
         config: the analyzer config (default: from --config / --pipeline / --min-face).
+        records: where to append one line per video for the run's top-level summary.json
+            (`video_record`).
     """
     from ferx.video.sniff import split_media
 
     if videos is None:
         videos = split_media(args.paths, recursive=getattr(args, "recursive", False))[1]
-    return _run_sources(args, list(videos), config)
+    return _run_sources(args, list(videos), config, records)
+
+
+def video_record(source: Any, folder: Path | None, out: Path, run: Any = None, error: Exception | None = None) -> dict[str, Any]:
+    """What the top-level summary.json of `ferx analyze` says about one video: where its own
+    summary is and how it ended, or why it could not be analysed."""
+    from ferx.fsutil import printable
+
+    rec: dict[str, Any] = {"source": printable(str(source))}
+    if error is not None:
+        return {**rec, "status": "failed", "error": type(error).__name__, "message": printable(str(error))}
+    assert folder is not None and run is not None
+    rec.update(folder=printable(os.path.relpath(folder, out)), status=run.status, frames=run.frames,
+               rows=run.rows, faces=run.faces, tracks=run.tracks, failed_frames=len(run.failed_frames))
+    if run.reason is not None:
+        rec["reason"] = run.reason
+    return rec
 
 
 def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None) -> int:
@@ -196,7 +216,8 @@ def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None
     return _run_sources(args, sources, config)
 
 
-def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerConfig | None) -> int:
+def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerConfig | None,
+                 records: list[dict[str, Any]] | None = None) -> int:
     """Each video file or ImageSequence into OUT/<name>/; the worst exit status (an interrupt's first)."""
     from ferx import Analyzer
     from ferx.video import Sampling
@@ -221,15 +242,16 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             folder = _folder_for(out, source.name if is_sequence else source.stem, used)
             try:
                 run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
-            except ImageReadError as e:  # cannot be opened: say why, go on with the others
+            except (ImageReadError, SamplingError) as e:  # cannot be opened: say why, go on with the others
                 print(f"ferx: error: {e}", file=sys.stderr)
-                codes.append(1)
-                continue
-            except SamplingError as e:  # --start past its end: a usage error (exit 2), not a damaged file
-                print(f"ferx: error: {e}", file=sys.stderr)
-                codes.append(2)
+                # --start past its end is a usage error (exit 2), not a damaged file
+                codes.append(2 if isinstance(e, SamplingError) else 1)
+                if records is not None:
+                    records.append(video_record(name, None, out, error=e))
                 continue
             codes.append(run.exit_code)
+            if records is not None:
+                records.append(video_record(name, folder, out, run))
             msg = (f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
                    f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/")
             print(msg, file=sys.stderr)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ferx.errors import NoImagesError
-from ferx.io import IMAGE_EXTENSIONS
+from ferx.io import IMAGE_EXTENSIONS, folder_files
 
 #: Extensions picked up as videos when scanning a folder (files given explicitly are sniffed).
 VIDEO_EXTENSIONS = frozenset({
@@ -68,8 +68,7 @@ def split_media(
     videos: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = sorted(f for f in p.glob(pattern) if f.is_file())
+            found = folder_files(p, recursive=recursive)
             imgs = [f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS]
             vids = [f for f in found if f.suffix.lower() in VIDEO_EXTENSIONS]
             if not imgs and not vids:

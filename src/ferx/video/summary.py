@@ -9,8 +9,8 @@
   by the analyzer's explain stage on the segment's mean AUs and probabilities — explanations per
   segment rather than per frame — and appended to `segments.jsonl` as soon as it closes. Its
   `label` is the explanation's conclusion (the decision rule on those means, as for a face), so a
-  segment explains its own label; where that differs from the label its frames were grouped by,
-  the latter is kept as `frames_label`.
+  segment explains its own label; where that differs from the label most of its frames carry (by
+  time), the latter is kept as `frames_label`.
 """
 
 from __future__ import annotations
@@ -36,16 +36,19 @@ def _r(x: float) -> float | None:
 
 @dataclass
 class _Acc:
-    """Sums over frames: n, probabilities, AUs, relative AUs."""
+    """Sums over frames: n, seconds, probabilities, AUs, and seconds per frame label."""
 
     n: int = 0
     seconds: float = 0.0
     probs: np.ndarray | None = None
     aus: np.ndarray | None = None
+    labels: dict[str, float] = field(default_factory=dict)
 
-    def add(self, probs: np.ndarray | None, aus: np.ndarray | None, dt: float) -> None:
+    def add(self, probs: np.ndarray | None, aus: np.ndarray | None, dt: float, label: str | None = None) -> None:
         self.n += 1
         self.seconds += dt
+        if label is not None:
+            self.labels[label] = self.labels.get(label, 0.0) + dt
         if probs is not None:
             p = np.nan_to_num(probs, nan=0.0)
             self.probs = p if self.probs is None else self.probs + p
@@ -56,6 +59,8 @@ class _Acc:
     def merge(self, other: _Acc) -> None:
         self.n += other.n
         self.seconds += other.seconds
+        for label, t in other.labels.items():
+            self.labels[label] = self.labels.get(label, 0.0) + t
         for name in ("probs", "aus"):
             a, b = getattr(self, name), getattr(other, name)
             setattr(self, name, b if a is None else (a if b is None else a + b))
@@ -181,7 +186,7 @@ class SummaryBuilder:
             if tr.candidate is not None:  # a flicker: it stays in the current segment
                 seg.acc.merge(tr.candidate.acc)
                 tr.candidate = None
-            seg.acc.add(probs, aus, dt)
+            seg.acc.add(probs, aus, dt, label)
             seg.end = t + dt
             return
         cand = tr.candidate
@@ -189,7 +194,7 @@ class SummaryBuilder:
             if cand is not None:
                 seg.acc.merge(cand.acc)
             tr.candidate = cand = _Segment(label, t, t)
-        cand.acc.add(probs, aus, dt)
+        cand.acc.add(probs, aus, dt, label)
         cand.end = t + dt
         if cand.end - cand.start >= self.min_segment_s:
             seg.end = cand.start
@@ -222,8 +227,11 @@ class SummaryBuilder:
         tr.segments += 1
         if self._fd < 0:
             return
+        # the frames' label: the one most of the segment's time carries (flickers shorter than
+        # `min_segment_s` stay inside a segment, so it need not be the label that opened it)
+        majority = max(seg.acc.labels, key=lambda k: (seg.acc.labels[k], k == seg.label), default=seg.label)
         rec: dict[str, Any] = {"track": tr.id, "start": round(seg.start, 3), "end": round(seg.end, 3),
-                               "frames": seg.acc.n, "label": seg.label}
+                               "frames": seg.acc.n, "label": majority}
         probs = None if seg.acc.probs is None else seg.acc.probs / seg.acc.n
         aus = None if seg.acc.aus is None else seg.acc.aus / seg.acc.n
         if probs is not None and self.labels is not None:
@@ -232,10 +240,10 @@ class SummaryBuilder:
             rec["aus"] = {c: _r(v) for c, v in zip(self.au_codes, aus) if v >= OCCURRENCE_THRESHOLD}
             e = self._explain(probs, aus)
             rec["explanation"] = None if e is None else e.text
-            if e is not None and e.label != seg.label:
+            if e is not None and e.label != majority:
                 # A segment explains its own label: the decision rule on its mean readings, as for a face;
-                # the label its frames were grouped by is kept beside it.
-                rec["label"], rec["frames_label"] = e.label, seg.label
+                # the label most of its frames carry is kept beside it.
+                rec["label"], rec["frames_label"] = e.label, majority
         append_bytes(self._fd, (json.dumps(rec, allow_nan=False) + "\n").encode())
 
     def _explain(self, probs: np.ndarray | None, aus: np.ndarray) -> Explanation | None:
