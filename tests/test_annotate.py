@@ -50,3 +50,20 @@ def test_labels_of_a_face_that_reaches_the_edges_stay_in_the_picture(analyzer, h
     colour = LABEL_COLOURS[close.faces.labels[0]]
     bottom = out[-12:, int(box[0]) + 2 : int(box[0]) + 60]  # where the AU line now sits
     assert (bottom == colour).all(axis=-1).mean() > 0.3
+
+
+def test_each_face_label_starts_with_its_number_so_a_box_matches_its_row():
+    """A tryout could not tell which box of a group photo was "face 3" of the JSON, CSV and report."""
+    probs = np.zeros((2, 8))
+    probs[:, EXPRESSIONS.index("happiness")] = 1
+    faces = Faces([[10, 60, 100, 150], [200, 60, 290, 150]], [0.9, 0.9], np.zeros((2, 5, 2)), expression=probs)
+    result = FrameResult("x", 320, 200, faces)
+    img = np.zeros((200, 320, 3), np.uint8)
+
+    def label_width(drawn, x0, x1):
+        cols = np.flatnonzero((np.asarray(drawn)[40:58, x0:x1] != 0).any(axis=(0, 2)))
+        return cols.max() - cols.min()
+
+    numbered, plain = annotate(img, result), annotate(img, result, numbered=False)
+    for x0, x1 in ((0, 195), (195, 320)):  # "#k happiness 100%" is wider than "happiness 100%"
+        assert label_width(numbered, x0, x1) > label_width(plain, x0, x1) + 5

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import shutil
 
 import numpy as np
@@ -77,10 +78,13 @@ def test_config_command_prints_a_loadable_default(capsys):
     from ferx.config import AnalyzerConfig
 
     assert main(["config"]) == 0
-    assert AnalyzerConfig.from_yaml(capsys.readouterr().out) == AnalyzerConfig()
+    text = capsys.readouterr().out
+    assert AnalyzerConfig.from_yaml(text) == AnalyzerConfig()
+    # each stage's options are listed with their defaults (`options: {}` alone showed none of them)
+    assert "# options of blazeface (defaults): min_face: 24," in text and "flip_average: false" in text
 
 
-def test_explain_prints_each_face(capsys):
+def test_explain_prints_each_face(tmp_path, capsys):
     path = lfw_paths("happiness", 1)[0]
     assert main(["explain", str(path)]) == 0
     out = capsys.readouterr().out
@@ -89,6 +93,12 @@ def test_explain_prints_each_face(capsys):
     assert main(["explain", str(path), "--json"]) == 0
     d = json.loads(capsys.readouterr().out.splitlines()[0])
     assert d["face"] == 0 and d["explanation"]["text"].startswith("Key observations:")
+
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(blank)
+    assert main(["explain", str(blank), "--json"]) == 0  # no face: still one line (it printed nothing)
+    d = json.loads(capsys.readouterr().out)
+    assert d["face"] is None and d["explanation"] is None and d["notes"] == ["no face found"]
 
 
 def test_explain_says_it_skips_a_folders_videos(tmp_path, capsys):
@@ -226,21 +236,69 @@ def test_analyze_routes_photos_and_videos_in_one_folder_by_content(tmp_path):
     assert (out / video["folder"] / "rows.csv").is_file()
 
 
+def _faststart_half(src, dst):
+    """`src` remuxed with its index first, then cut at 60 %: a video that decodes and then ends early."""
+    import av
+
+    full = dst.with_name("full-" + dst.name)
+    with av.open(str(src)) as inp, av.open(str(full), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = full.read_bytes()
+    dst.write_bytes(data[: int(len(data) * 0.6)])
+    full.unlink()
+
+
 def test_a_video_only_run_and_a_broken_video_have_a_top_level_summary(tmp_path, capsys):
+    """The run's summary.json has the photo summary's keys; a video that cannot be opened is a failed
+    input; `status` is the worst way a part ended (a tryout found "complete" beside a truncated video)."""
     from tests.conftest import SHARED
 
     src = tmp_path / "videos"
     src.mkdir()
     shutil.copy(SHARED / "videos" / "single_face.mp4", src / "clip.mp4")
     (src / "broken.mp4").write_bytes((SHARED / "videos" / "single_face.mp4").read_bytes()[:300])
+    (src / "empty.mp4").write_bytes(b"")
     out = tmp_path / "out"
     assert main(["analyze", str(src), "--out", str(out), "--end", "0.5", "-q"]) == 1
     summary = json.loads((out / "summary.json").read_text())
     by_name = {v["source"].split("/")[-1]: v for v in summary["videos"]}
     assert by_name["clip.mp4"]["status"] == "complete" and by_name["clip.mp4"]["frames"] == 15
     assert by_name["broken.mp4"]["status"] == "failed" and "broken.mp4" in by_name["broken.mp4"]["message"]
-    assert summary["videos_failed"] == 1 and summary["video_frames"] == 15 and "files" not in summary
-    assert "broken.mp4" in capsys.readouterr().err
+    assert summary["status"] == "complete" and summary["videos_failed"] == 2 and summary["video_frames"] == 15
+    assert sorted(f["source"].split("/")[-1] for f in summary["failed"]) == ["broken.mp4", "empty.mp4"]
+    assert summary["files"] == 0 and summary["faces"] == 0 and "seconds" in summary
+    err = capsys.readouterr().err
+    assert "ferx: skipped " in err and "3 video(s): 1 complete, 2 could not be read" in err
+    # named alone, an empty .mp4 is a video that cannot be read, as inside a folder (not a bad photo)
+    assert main(["analyze", str(src / "empty.mp4"), "--out", str(tmp_path / "alone"), "-q"]) == 1
+    alone = json.loads((tmp_path / "alone" / "summary.json").read_text())
+    assert alone["videos"][0]["error"] == "VideoReadError" and alone["failed"][0]["source"].endswith("empty.mp4")
+    # a video that ends early makes the whole run "truncated", beside a photo that is fine
+    _faststart_half(SHARED / "videos" / "single_face.mp4", src / "half.mp4")
+    shutil.copy(lfw_paths("happiness", 1)[0], src / "photo.jpg")
+    for name in ("clip.mp4", "broken.mp4", "empty.mp4"):
+        (src / name).unlink()
+    assert main(["analyze", str(src), "--out", str(out), "-q"]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "truncated" and summary["files"] == 1 and summary["faces"] == 1
+    assert summary["videos"][0]["status"] == "truncated" and summary["videos"][0]["frames"] > 10
+
+
+def test_videos_of_one_name_get_folders_named_by_their_source(tmp_path):
+    from tests.conftest import SHARED
+
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        shutil.copy(SHARED / "videos" / "single_face.mp4", tmp_path / "in" / sub / "clip.mp4")
+    out = tmp_path / "out"
+    assert main(["analyze", str(tmp_path / "in"), "-r", "--out", str(out), "--end", "0.2", "-q"]) == 0
+    folders = {v["source"].split("/")[-2]: v["folder"] for v in json.loads((out / "summary.json").read_text())["videos"]}
+    assert folders["a"] == "clip" and re.fullmatch(r"clip~[0-9a-f]{8}", folders["b"])
+    assert all((out / f / "rows.csv").is_file() for f in folders.values())
 
 
 def test_links_that_lead_nowhere_are_reported_not_dropped(tmp_path, capsys):
@@ -251,13 +309,14 @@ def test_links_that_lead_nowhere_are_reported_not_dropped(tmp_path, capsys):
     (src / "moved.jpg").symlink_to(tmp_path / "library" / "gone.jpg")
     (src / "loop.jpg").symlink_to(src / "loop.jpg")
     out = tmp_path / "out"
-    assert main(["analyze", str(src), "--out", str(out)]) == 1
+    assert main(["analyze", str(src), "--out", f"{out}/"]) == 1
     failed = {f["source"].split("/")[-1]: f["message"] for f in json.loads((out / "summary.json").read_text())["failed"]}
     assert set(failed) == {"moved.jpg", "loop.jpg"}
     assert "broken symbolic link" in failed["moved.jpg"] and "gone.jpg, which does not exist" in failed["moved.jpg"]
     assert "leads back to itself" in failed["loop.jpg"]
     err = capsys.readouterr().err
     assert "ferx: skipped " in err and all(err.count(f"{name}:") == 1 for name in failed)  # the path said once
+    assert err.rstrip().endswith(f"→ {out}/")  # "--out results/" printed "results//"
 
 
 def test_demo_beside_another_photo_is_named_at_the_top(tmp_path):
@@ -279,3 +338,31 @@ def test_whole_image_face_reads_a_crop_without_the_detector(tmp_path):
     d = json.loads((out / (crop.name + ".json")).read_text())
     assert len(d["faces"]) == 1 and d["faces"][0]["box"] == [0, 0, 48, 48]
     assert "whole_image_face: always" in (out / "config.yaml").read_text()
+
+
+def test_video_options_on_photos_alone_are_said_to_be_unused(tmp_path, capsys):
+    photo = lfw_paths("happiness", 1)[0]
+    assert main(["analyze", str(photo), "--fps", "5", "--calibrate", "--out", str(tmp_path / "o"), "-q"]) == 0
+    assert "ferx: note: --fps, --calibrate apply to videos; no input is a video" in capsys.readouterr().err
+    assert main(["analyze", str(photo), "--out", str(tmp_path / "o"), "-q"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_explanations_from_a_pipeline_without_aus_say_how_to_get_them(tmp_path, capsys):
+    """`--pipeline onepass --explain` named a stage class and said to switch the stage off."""
+    photo = str(lfw_paths("happiness", 1)[0])
+    assert main(["analyze", photo, "--pipeline", "onepass", "--explain", "--out", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "this pipeline (onepass) measures none: add --aus" in err and "ChainOfThought" not in err
+
+
+def test_a_folders_files_without_a_media_extension_are_said_not_to_be_read(tmp_path, capsys):
+    """A JPEG named `summary` in a folder was dropped without a word (folders are scanned by extension)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(lfw_paths("happiness", 1)[0], src / "photo.jpg")
+    shutil.copy(lfw_paths("happiness", 1)[0], src / "summary")
+    (src / ".DS_Store").write_bytes(b"\0")
+    assert main(["analyze", str(src), "--out", str(src / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "note: 1 file(s) in the folders have no image or video extension and are not read (summary)" in err

@@ -91,6 +91,9 @@ def test_option_values_of_the_wrong_type_are_refused_naming_the_key():
     for slot, backend, key, value, message in bad:
         with pytest.raises(ConfigError, match=f"option '{key}': {message}, got '{value}'"):
             Analyzer(**{slot: {"name": backend, "options": {key: value}}})
+    # out of range: LiteRT's own "num_threads should >= 1" named no option
+    with pytest.raises(ConfigError, match="detector backend 'blazeface': option 'threads' must be at least 1, got 0"):
+        Analyzer(detector={"name": "blazeface", "options": {"threads": 0}})
     reg: Registry[object] = Registry("widget")
 
     @reg.register("plain")
@@ -164,3 +167,18 @@ def test_the_shipped_yunet_config_is_the_default_with_yunet_detecting():
     assert cfg.detector == StageConfig("yunet") and cfg.landmarker == AnalyzerConfig().landmarker
     assert {k: v for k, v in cfg.to_dict().items() if k != "detector"} == \
         {k: v for k, v in AnalyzerConfig().to_dict().items() if k != "detector"}
+
+
+def test_every_run_takes_a_configuration_in_the_forms_analyzer_takes(tmp_path):
+    """`run_photos(files, out, None)` or with a YAML path raised AttributeError tracebacks."""
+    from ferx.runs.photos import run_photos
+    from tests.conftest import lfw_paths
+
+    p = tmp_path / "c.yaml"
+    p.write_text("max_faces: 1\n")
+    assert AnalyzerConfig.of(p).max_faces == AnalyzerConfig.of(str(p)).max_faces == 1
+    assert AnalyzerConfig.of({"max_faces": 2}).max_faces == 2 and AnalyzerConfig.of(None) == AnalyzerConfig()
+    with pytest.raises(ConfigError, match="got int"):
+        AnalyzerConfig.of(3)
+    summary = run_photos(lfw_paths("happiness", 1), tmp_path / "out", str(p))
+    assert summary.status == "complete" and summary.faces == 1

@@ -90,7 +90,7 @@ def test_truncated_and_corrupt_jpeg(photo_path):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(ImageReadError, match="no such file"):
         load_image(tmp_path / "nope.jpg")
-    with pytest.raises(ImageReadError, match="is a directory"):
+    with pytest.raises(ImageReadError, match="is a folder, not an image .`ferx analyze FOLDER` reads its images"):
         load_image(tmp_path)
 
 
@@ -368,3 +368,11 @@ def test_one_or_many_keeps_a_single_input_whole(happy_photo, photo_u8):
     paths = [happy_photo, happy_photo]
     assert one_or_many(paths) is paths
 
+
+
+def test_a_damaged_heic_is_called_a_damaged_heic_not_a_video(tmp_path):
+    """A HEIC with a garbage body was called "an MP4/MOV container (a video)" (both use ISO-BMFF)."""
+    path = tmp_path / "fake.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"garbage" * 20)
+    with pytest.raises(ImageReadError, match="fake.heic: a HEIC/AVIF image whose data is truncated or corrupt"):
+        load_image(path)

@@ -105,6 +105,8 @@ def test_max_faces_keeps_the_largest(face_refs, rng):
         r = a.analyze(m.image)
     widths = sorted((r.faces.boxes[:, 2] - r.faces.boxes[:, 0]).tolist())
     assert len(r.faces) == 2 and widths[0] > 100
+    # said, as the service's docs promise ("the largest are kept, with a note"): it was silent
+    assert any(n.endswith("face detections; the 2 largest kept (max_faces)") for n in r.notes), r.notes
 
 
 def test_size_limits_come_from_the_config():

@@ -200,6 +200,8 @@ def test_printing_a_result_is_one_short_line():
     assert text.startswith("FrameResult(source='photos/a.jpg', 640x480, Faces(2 faces: ")
     assert f"{f.labels[0]} {f.confidences[0]:.2f}" in text and "notes=['no face found']" in text
     assert repr(Faces.empty()).startswith("Faces(0 faces; fields: boxes scores keypoints")
+    # faces without an expression stage are counted, not listed as "face, face, …"
+    assert repr(Faces(np.zeros((3, 4)), np.ones(3), np.zeros((3, 5, 2)))).startswith("Faces(3 faces; fields: ")
     frame = Frame(np.zeros((48, 64, 3), np.uint8), source="clip.mp4", index=3, timestamp=0.125)
     assert repr(frame) == "Frame(source='clip.mp4', 64x48, index=3, timestamp=0.125)"
 
@@ -208,3 +210,15 @@ def test_with_notes_puts_new_notes_first_once():
     r = FrameResult("a.jpg", 10, 10, Faces.empty(), notes=("no face found",))
     assert r.with_notes(["clipped"]).with_notes(["clipped", "dark"]).notes == ("dark", "clipped", "no face found")
     assert r.with_notes([]) is r
+
+
+def test_a_frame_without_a_face_comes_back_from_json_with_its_fields(analyzer):
+    """The round trip lost the field list of a frame without a face: 112 columns became 18."""
+    from ferx import FrameResult
+
+    r = analyzer.analyze(np.full((120, 160, 3), 90, np.uint8))
+    back = FrameResult.from_json(r.to_json())
+    assert list(back.to_pandas().columns) == list(r.to_pandas().columns) and len(r.to_pandas().columns) > 100
+    assert back.faces.aus is not None and back.faces.aus.shape == (0, len(r.faces.au_codes))
+    with pytest.raises(ValueError, match="not a ferx result"):  # was KeyError: 'faces'
+        FrameResult.from_json("[1, 2]")

@@ -7,6 +7,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ferx.numeric import percent
 from ferx.facs import intensity_band
 from ferx.types import FrameResult
 
@@ -38,6 +39,7 @@ def annotate(
     *,
     landmarks: bool = False,
     top_aus: int = 3,
+    numbered: bool = True,
 ) -> Image.Image:
     """Return a copy of `image` with every face of `result` drawn on it.
 
@@ -46,6 +48,9 @@ def annotate(
         result: the analysis of that image.
         landmarks: also draw the 478 mesh points.
         top_aus: how many of the strongest active AUs to list under each box.
+        numbered: start each face's label with its number ("#0 happiness 97%"), the `face` of the
+            JSON, the table and the report, so that a box can be matched to its row (a video's frames
+            carry track IDs instead).
     """
     canvas = (Image.fromarray(image) if isinstance(image, np.ndarray) else image).convert("RGB").copy()
     if canvas.size != (result.width, result.height):
@@ -63,7 +68,8 @@ def annotate(
             for x, y, _ in faces.landmarks[i]:
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=(0, 255, 0))
         font = _font(max(10, min(28, round((x2 - x1) / 7))))
-        title = "face" if label is None else f"{label} {faces.confidences[i]:.2f}"
+        title = "face" if label is None else f"{label} {percent(faces.confidences[i])}%"
+        title = f"#{i} {title}" if numbered else title
         _label(draw, (x1, y1), title, colour, font, above=True)
         if faces.aus is not None and top_aus > 0:
             # AUs graded unreliable are not shown: the picture must not claim what the text won't

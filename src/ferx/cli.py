@@ -121,7 +121,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_config(args: argparse.Namespace) -> int:
-    sys.stdout.write(AnalyzerConfig().to_yaml())
+    """The default configuration, each stage followed by its backend's options and their defaults as
+    comments: `options: {}` alone did not tell a user editing the file what could go there."""
+    import ferx.backends  # noqa: F401  (registers every backend's name)
+    from ferx.stages import SLOTS
+
+    config = AnalyzerConfig()
+    lines = config.to_yaml().splitlines()
+    for slot in reversed(SLOTS):
+        stage = getattr(config, slot.config_field)
+        if stage is None or f"{slot.config_field}:" not in lines:
+            continue
+        at = lines.index(f"{slot.config_field}:") + 1
+        while at < len(lines) and lines[at].startswith("  "):
+            at += 1
+        shown = ", ".join(f"{k}: {json.dumps(v, default=str)}" for k, v in slot.registry.defaults(stage.name).items())
+        lines.insert(at, f"  # options of {stage.name} (defaults): {shown}" if shown else f"  # {stage.name} takes no options")
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 def _explain(args: argparse.Namespace) -> int:
@@ -149,6 +165,8 @@ def _explain(args: argparse.Namespace) -> int:
             elif args.json:
                 for k, e in enumerate(item.faces.explanations or ()):
                     print(json.dumps({"source": item.source, "face": k, "explanation": None if e is None else e.to_dict()}))
+                if not len(item.faces):  # a line per photo, also without a face (it printed nothing)
+                    print(json.dumps({"source": item.source, "face": None, "explanation": None, "notes": list(item.notes)}))
             else:
                 print_explanations(item)
     return 1 if failed else 0

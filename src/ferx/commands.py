@@ -13,6 +13,7 @@ from typing import Any
 
 from ferx.argtypes import http_url, integer, positive_float
 from ferx.config import AnalyzerConfig, StageConfig
+from ferx.errors import ConfigError
 from ferx.numeric import percent
 
 #: The detectors' smallest supported `min_face` (YuNet and BlazeFace both refuse less).
@@ -54,6 +55,11 @@ def explain_config(config: AnalyzerConfig, args: argparse.Namespace, *, asked: b
     given; otherwise `config` as it is."""
     if not asked and not args.llm:
         return config
+    if config.aus is None:  # the pipeline's own message named a stage class and said "switch this stage off"
+        hint = " add --aus to run the landmarker and AU stages on its faces" if config.pipeline == "onepass" else \
+            " switch an AU estimator on in the config (aus: facs)"
+        raise ConfigError(f"explanations are built from AU readings, and this pipeline ({config.pipeline}) measures "
+                          f"none:{hint}")
     explain = config.explain or StageConfig("cot")
     options = dict(explain.options)
     if args.llm:

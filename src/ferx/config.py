@@ -7,6 +7,7 @@ the list of valid ones, at every level; backend options are checked by the stage
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -142,6 +143,21 @@ class AnalyzerConfig:
         if self.max_image_pixels < self.min_image_side**2:
             raise ConfigError(f"max_image_pixels ({self.max_image_pixels}) is smaller than the smallest accepted image "
                               f"(min_image_side {self.min_image_side} squared)")
+
+    @classmethod
+    def of(cls, config: AnalyzerConfig | str | os.PathLike[str] | dict[str, Any] | None) -> AnalyzerConfig:
+        """Any form a configuration is given in — None (the default), an AnalyzerConfig, a YAML file's
+        path, a mapping — as an AnalyzerConfig; `Analyzer` and the runs take the same forms."""
+        if config is None:
+            return cls()
+        if isinstance(config, AnalyzerConfig):
+            return config
+        if isinstance(config, (str, os.PathLike)):
+            return cls.from_yaml(Path(config))
+        if isinstance(config, dict):
+            return cls.from_dict(config)
+        raise ConfigError(f"a configuration is an AnalyzerConfig, a YAML file's path, a mapping or None; "
+                          f"got {type(config).__name__}")
 
     @classmethod
     def preset(cls, pipeline: str, **overrides: Any) -> AnalyzerConfig:

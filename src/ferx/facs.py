@@ -188,8 +188,13 @@ BAND_EDGES: tuple[float, ...] = (1.0, 1.5, 2.5, 3.5, 4.5)
 
 
 def intensity_band(intensity: float) -> str | None:
-    """FACS band letter for a 0–5 intensity, or None when the AU is absent (< OCCURRENCE_THRESHOLD)."""
-    if not np.isfinite(intensity) or intensity < OCCURRENCE_THRESHOLD:
+    """FACS band letter for a 0–5 intensity, or None when the AU is absent (< OCCURRENCE_THRESHOLD).
+    The band is that of the value as stored (4 decimals, `numeric.stored_intensity`), so that the JSON,
+    the table, the text and the report give one band for one reading."""
+    if not np.isfinite(intensity):
+        return None
+    intensity = round(float(intensity), 4)
+    if intensity < OCCURRENCE_THRESHOLD:
         return None
     return BANDS[sum(intensity >= edge for edge in BAND_EDGES) - 1]
 

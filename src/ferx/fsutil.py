@@ -8,6 +8,7 @@ target is left untouched.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -87,6 +88,61 @@ def append_bytes(fd: int, data: bytes) -> None:
         except OSError:
             pass  # the write error is the one worth reporting
         raise
+
+
+#: errors after which no further write can succeed (a full disk or quota, a read-only file system)
+FATAL_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+#: the same, as libraries that lose the errno word them (pyarrow, FFmpeg)
+_FATAL_WORDS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def is_fatal_write(e: BaseException) -> bool:
+    """Whether `e` says the disk (or quota) is full or read-only: the run stops (`ferx.runs.space`)."""
+    if not isinstance(e, OSError):
+        return False
+    return e.errno in FATAL_WRITE_ERRNOS or any(w in str(e) for w in _FATAL_WORDS)
+
+
+def write_error_reason(e: BaseException) -> str:
+    """The words of an OSError for a summary or a message."""
+    return (e.strerror if isinstance(e, OSError) and e.strerror else "") or str(e) or type(e).__name__
+
+
+class FolderLock:
+    """An exclusive lock (flock) on a file in an output folder, held by one run at a time until it is
+    released or the process ends (a killed run holds nothing: the kernel drops its lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock; False when another process holds it."""
+        import fcntl
+
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)  # closing the file releases the flock
+            except OSError:
+                pass
+            self._fd = None
+
+
+def short_hash(text: str) -> str:
+    """8 hex digits of the hash of `text` (a path, possibly with surrogate-escaped bytes): the tag that
+    keeps two outputs of the same name apart (`name~1a2b3c4d`)."""
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def printable(text: str) -> str:

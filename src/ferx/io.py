@@ -158,7 +158,7 @@ def load_image(
                 f"{src}: URLs are not supported; download the image and pass the file or its bytes "
                 "(`ferx batch` reads s3://, gs:// and file:// URIs through fsspec)"
             )
-        data, name = _read_file(Path(src)), name or str(src)
+        data, name = read_file(Path(src)), name or str(src)
     else:
         raise UnsupportedFormatError(
             f"cannot read an image from a {type(src).__name__}; pass a path, bytes, a PIL image or a numpy array"
@@ -266,13 +266,16 @@ def _exif_transposed(im: Image.Image, name: str) -> Image.Image:
         return im
 
 
-def _read_file(path: Path) -> bytes:
+def read_file(path: Path) -> bytes:
+    """The bytes of an image file, or an ImageReadError saying what is wrong with the path (missing,
+    a broken or looping link, a folder, unreadable); `ferx batch` reads its local inputs through it."""
     if _dangling(path):
         raise ImageReadError(f"{path}: broken symbolic link ({_link_trouble(path)})")
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if path.is_dir():
-        raise ImageReadError(f"{path}: is a directory, not an image (use analyze_many or --recursive)")
+        raise ImageReadError(f"{path}: is a folder, not an image (`ferx analyze FOLDER` reads its images; in "
+                             "Python, analyze_many(ferx.io.find_images([FOLDER])))")
     try:
         return path.read_bytes()
     except OSError as e:
@@ -293,6 +296,9 @@ def _link_trouble(path: Path) -> str:
 
 
 def _unidentified(data: bytes, name: str) -> ImageReadError:
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"):
+        # a HEIF/AVIF still whose data cannot be decoded: not "a video" (it shares MP4's container)
+        return ImageReadError(f"{name}: a HEIC/AVIF image whose data is truncated or corrupt")
     for magic, offset, what in _NOT_IMAGE_SIGNATURES:
         if data[offset : offset + len(magic)] == magic:
             return UnsupportedFormatError(
@@ -352,7 +358,7 @@ def _int16_to_uint8(arr: np.ndarray, bit_depth: int | None, name: str) -> np.nda
     if bit_depth is None:
         bit_depth = next((d for d in BIT_DEPTHS if peak < 2**d), 16)
         if bit_depth < 16:
-            _warn(name, f"16-bit integer image with maximum {peak}; read as {bit_depth}-bit data "
+            _warn(name, f"integer image (more than 8 bits) with maximum {peak}; read as {bit_depth}-bit data "
                         f"(0–{2**bit_depth - 1}). Pass bit_depth= to load_image to state the depth", stacklevel=4)
     elif peak >= 2**bit_depth:
         raise ImageReadError(

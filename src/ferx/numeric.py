@@ -39,6 +39,22 @@ def percent(p: float) -> str:
     return str(math.floor(100 * stored_probability(p) + 0.5))
 
 
+#: decimals of every AU intensity ferx stores (JSON, the table, explanations)
+INTENSITY_DECIMALS = 4
+
+
+def stored_intensity(v: float) -> float:
+    """An AU intensity as ferx stores it; its FACS band is that of this value (`facs.intensity_band`)."""
+    return round(float(v), INTENSITY_DECIMALS)
+
+
+def shown_intensity(v: float) -> str:
+    """An AU intensity to one decimal beside its band letter, rounded down so that the number shown lies
+    in the band shown: 3.4994 (band C) shows as "3.4", not as "3.5", where band D begins (a tryout found
+    "3.5 C" in the report beside "severe" in the text)."""
+    return f"{math.floor(stored_intensity(v) * 10 + 1e-6) / 10:.1f}"
+
+
 def input_normalisation(meta: dict, where: str) -> Callable[[np.ndarray], np.ndarray]:
     """The normalisation a model's sidecar states (`meta["input"]["normalise"]`), so that inference
     scales pixels the way training did; an unknown one is refused rather than guessed."""

@@ -128,11 +128,8 @@ class Analyzer:
         ...     print(result.faces.labels, result.faces.aus.shape)
     """
 
-    def __init__(self, config: AnalyzerConfig | str | Path | None = None, **overrides: Any) -> None:
-        if config is None:
-            config = AnalyzerConfig()
-        elif isinstance(config, (str, Path)):
-            config = AnalyzerConfig.from_yaml(config)
+    def __init__(self, config: AnalyzerConfig | str | Path | dict[str, Any] | None = None, **overrides: Any) -> None:
+        config = AnalyzerConfig.of(config)
         if overrides:
             config = config.with_overrides(overrides)
         self.config: AnalyzerConfig = config
@@ -284,6 +281,8 @@ class Analyzer:
                 kept = np.arange(len(faces))
             timings[slot] = timings.get(slot, 0.0) + (time.perf_counter() - t) * 1e3  # a retry adds to it
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
+                # said, as docs/service.md promises: a client must be able to tell that faces were dropped
+                notes.append(f"{len(faces)} face detections; the {self.config.max_faces} largest kept (max_faces)")
                 keep = faces.largest_rows(self.config.max_faces)
                 faces, kept = faces[keep], kept[keep]
             if "landmarks" in stage.provides and faces.landmarks is not None:

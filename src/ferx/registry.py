@@ -74,10 +74,19 @@ class Registry(Generic[T]):
         """The keyword options the named backend accepts."""
         return _init_options(self.get(name))
 
+    def defaults(self, name: str) -> dict[str, Any]:
+        """The named backend's options and their defaults (its presets applied), for a user to read."""
+        params = inspect.signature(self.get(name).__init__).parameters
+        out = {p: v.default for p, v in params.items() if p != "self" and v.default is not inspect.Parameter.empty}
+        return {**out, **self._presets[name]}
+
     def create(self, name: str, **options: Any) -> T:
         cls = self.get(name)
         check_options(f"{self.stage} backend {name!r}", options, self.options(name))
         check_option_types(f"{self.stage} backend {name!r}", options, cls)
+        threads = options.get("threads")
+        if isinstance(threads, int) and threads < 1:  # every backend's CPU threads: LiteRT said "num_threads should >= 1"
+            raise ConfigError(f"{self.stage} backend {name!r}: option 'threads' must be at least 1, got {threads}")
         try:
             return cls(**{**self._presets[name], **options})
         except ConfigError:

@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from ferx.facs import AU_CODES, BLENDSHAPES, EXPRESSIONS, AUProfile
+from ferx.facs import AU_CODES, EXPRESSIONS, AUProfile
 from ferx.registry import Registry
-from ferx.types import FACE_FIELDS, N_KEYPOINTS, N_LANDMARKS, Faces
+from ferx.types import FACE_FIELDS, Faces
 
 #: Field names stages may declare in `needs` / `provides` (attributes of `Faces`).
 FIELDS = frozenset(FACE_FIELDS)
@@ -156,21 +156,7 @@ class PipelineInfo:
     def empty_faces(self) -> Faces:
         """No face, with every field the stages fill present as an empty array: tables and JSON of a
         frame without a face then have the columns of a frame with faces."""
-        provides = self.provides
-        empty: dict[str, Any] = {}
-        shapes = {"landmarks": (0, N_LANDMARKS, 3), "blendshapes": (0, len(BLENDSHAPES)), "head_pose": (0, 3),
-                  "expression_maps": (0, 0, 0)}
-        for name, shape in shapes.items():
-            if name in provides:
-                empty[name] = np.zeros(shape, np.float32)
-        if "aus" in provides:
-            empty["aus"] = np.zeros((0, len(self.au_codes or AU_CODES)), np.float32)
-        if "expression" in provides:
-            empty["expression"] = np.zeros((0, len(self.expression_labels or EXPRESSIONS)), np.float32)
-        if "explanations" in provides:
-            empty["explanations"] = ()
-        return Faces(np.zeros((0, 4)), np.zeros(0), np.zeros((0, N_KEYPOINTS, 2)), **empty,
-                     au_codes=self.au_codes or AU_CODES, expression_labels=self.expression_labels or EXPRESSIONS)
+        return Faces.empty(self.provides, self.au_codes, self.expression_labels)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -252,8 +252,18 @@ class Faces:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def empty(cls) -> Faces:
-        return cls(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, N_KEYPOINTS, 2)))
+    def empty(cls, fields: Iterable[str] = (), au_codes: tuple[str, ...] | None = None,
+              expression_labels: tuple[str, ...] | None = None) -> Faces:
+        """No face; with `fields` (names of `FACE_FIELDS`) present as empty arrays, so that tables
+        and JSON of a frame without a face have the columns of a frame with faces."""
+        wanted, codes, labels = set(fields), au_codes or AU_CODES, expression_labels or EXPRESSIONS
+        shapes = {"landmarks": (0, N_LANDMARKS, 3), "blendshapes": (0, len(BLENDSHAPES)), "head_pose": (0, 3),
+                  "expression_maps": (0, 0, 0), "aus": (0, len(codes)), "expression": (0, len(labels))}
+        empty: dict[str, Any] = {name: np.zeros(shape, np.float32) for name, shape in shapes.items() if name in wanted}
+        if "explanations" in wanted:
+            empty["explanations"] = ()
+        return cls(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, N_KEYPOINTS, 2)), **empty, au_codes=codes,
+                   expression_labels=labels)
 
     def with_fields(self, **changes: Any) -> Faces:
         """A copy with some fields replaced (validated again)."""
@@ -291,7 +301,9 @@ class Faces:
         return int(self.boxes.shape[0])
 
     def __getitem__(self, index: int | slice | np.ndarray | list[int] | list[bool]) -> Faces:
-        """Select faces by boolean mask, integer indices, slice or a single integer."""
+        """Select faces by boolean mask, integer indices, slice or a single integer: a new `Faces`,
+        whose faces `to_pandas` numbers from 0 (filter `FrameResult.to_pandas()` to keep the numbers
+        of the JSON and the rows)."""
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
         idx = np.asarray(index) if not isinstance(index, slice) else index
@@ -343,11 +355,12 @@ class Faces:
         """One line: the count, each face's label and confidence, the fields filled (the arrays
         themselves are attributes: `faces.boxes`, `faces.aus`, …)."""
         filled = [name for name in FACE_FIELDS if getattr(self, name) is not None]
-        shown = ", ".join(
-            "face" if lab is None else f"{lab} {conf:.2f}" for lab, conf in zip(self.labels[:8], self.confidences[:8])
+        shown = ", ".join(  # unlabelled faces (no expression stage) are only counted: "face, face, …" said nothing
+            "unlabelled" if lab is None else f"{lab} {conf:.2f}" for lab, conf in zip(self.labels[:8], self.confidences[:8])
         )
         more = f", … {len(self) - 8} more" if len(self) > 8 else ""
-        faces = f"{len(self)} face{'' if len(self) == 1 else 's'}" + (f": {shown}{more}" if len(self) else "")
+        listed = len(self) and self.expression is not None
+        faces = f"{len(self)} face{'' if len(self) == 1 else 's'}" + (f": {shown}{more}" if listed else "")
         return f"Faces({faces}; fields: {' '.join(filled)})"
 
     @property
@@ -428,11 +441,12 @@ class Faces:
         au_codes: tuple[str, ...] | None = None,
         expression_labels: tuple[str, ...] | None = None,
         au_profile: AUProfile | None = None,
+        fields: Iterable[str] = (),
     ) -> Faces:
         """Inverse of `to_records` (landmarks must have been included to come back; the AU profile
-        is the frame's, `FrameResult.to_dict`)."""
+        is the frame's, `FrameResult.to_dict`). `fields`: those of a frame without a face."""
         if not records:
-            return cls.empty()
+            return cls.empty(fields, au_codes, expression_labels)
         first = records[0]
         labels = expression_labels or tuple(first.get("expression", {}).get("probabilities", EXPRESSIONS))
         codes = au_codes or tuple(first.get("aus", AU_CODES))
@@ -571,6 +585,8 @@ class FrameResult:
             "expression_labels": list(self.faces.expression_labels),
             "au_codes": list(self.faces.au_codes),
             "au_profile": None if self.faces.au_profile is None else self.faces.au_profile.to_dict(),
+            # the fields the faces carry, so that a frame without a face comes back with them (from_dict)
+            "fields": [n for n in FACE_FIELDS if getattr(self.faces, n) is not None and (landmarks or n != "landmarks")],
             "faces": self.faces.to_records(landmarks=landmarks),
         }
 
@@ -579,13 +595,16 @@ class FrameResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrameResult:
+        if not isinstance(d, dict) or not isinstance(d.get("faces"), list) or "width" not in d:
+            raise ValueError("not a ferx result: expected a JSON object with 'faces', 'width' and 'height' "
+                             "(FrameResult.to_json)")
         names = {f.name for f in fields(cls)}
         profile = d.get("au_profile")
         faces = Faces.from_records(
             d["faces"], au_codes=tuple(d["au_codes"]), expression_labels=tuple(d["expression_labels"]),
-            au_profile=None if profile is None else AUProfile.from_dict(profile),
+            au_profile=None if profile is None else AUProfile.from_dict(profile), fields=d.get("fields", ()),
         )
-        kwargs = {k: v for k, v in d.items() if k in names and k not in ("faces", "au_profile")}
+        kwargs = {k: v for k, v in d.items() if k in names and k not in ("faces", "au_profile", "fields")}
         return cls(faces=faces, **kwargs)
 
     @classmethod

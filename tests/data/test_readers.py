@@ -149,6 +149,8 @@ def test_lfw_halves_are_identity_disjoint_and_cover_everything():
 def test_clear_errors_for_missing_or_unknown(tmp_path):
     with pytest.raises(DatasetError, match="no such dataset folder"):
         open_dataset(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="unknown dataset kind 'nosuch'; known: ferplus"):  # not "no such folder"
+        open_dataset(f"nosuch:{tmp_path}")
     (tmp_path / "x.txt").write_text("")
     with pytest.raises(DatasetError, match="cannot tell the dataset kind"):
         open_dataset(tmp_path)

@@ -414,3 +414,25 @@ def test_the_texts_percentages_are_those_of_the_stored_probabilities(analyzer):
             if e["label_source"] == "classifier":
                 assert rec["expression"]["probabilities"][e["label"]] == e["probability"]
     assert checked >= 30
+
+
+def test_the_texts_bands_are_those_of_the_stored_readings(analyzer):
+    """The text banded an AU from its value rounded to one decimal (AU1 3.4994, band C in the JSON and
+    the table, read "severe" — band D — in the text; AU 1.4524, band A, counted as B for patterns). Every
+    observation's band is now the JSON's, and a number shown beside a band lies in it."""
+    from ferx.facs import BAND_EDGES, BANDS, intensity_band
+    from ferx.numeric import shown_intensity
+
+    for v, band, shown in [(3.4994, "C", "3.4"), (3.49996, "D", "3.5"), (1.4524, "A", "1.4"), (1.5, "B", "1.5")]:
+        assert intensity_band(v) == band and shown_intensity(v) == shown
+        assert intensity_band(float(shown)) == band  # the number shown lies in its band
+    observations = 0
+    for path in [LFW / "images" / row["image"] for row in lfw_rows()[5::41]]:
+        for rec in analyzer.analyze(path).faces.to_records(landmarks=False):
+            for obs in rec["explanation"]["observations"]:
+                observations += 1
+                assert obs["band"] == rec["aus"][obs["code"]]["band"], (path.name, obs)
+                assert obs["intensity"] == rec["aus"][obs["code"]]["intensity"]
+                edges = dict(zip(BANDS, BAND_EDGES))
+                assert obs["intensity"] >= edges[obs["band"]]
+    assert observations >= 60

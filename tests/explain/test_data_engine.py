@@ -100,7 +100,7 @@ def test_interrupted_run_resumes_to_the_same_file(ferplus_run, analyzer, tmp_pat
     report = generate(ds, tmp_path, analyzer, limit=40, progress=False)
     assert report.images == len({json.loads(x)["sample"] for x in lines}) - 1  # 7 lines = 1 whole image + 3 of the next
     assert (tmp_path / "data.jsonl").read_text() == full
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=r"other settings \(label 3 there, 1 now\)"):  # not a dict of tuples
         generate(ds, tmp_path, analyzer, EngineSettings(cot=1, label=1), limit=40, progress=False)
 
 

@@ -79,6 +79,15 @@ def test_report_of_a_batch_names_every_face(batch_out):
             label = face["expression"]["label"]
             assert label in text
             assert face["explanation"]["text"].split("\n")[0][:60] in html.replace("&#x27;", "'")
+            # every percentage of the text can be checked on the page: the conclusion and the runner-up
+            # are the decision rule's, shown beside the classifier's (a tryout found "anger comes second
+            # (10%)" with nothing on the page reading 10 %)
+            e = face["explanation"]
+            from ferx.numeric import percent
+
+            assert f"Face {k}: {e['label']} {percent(e['probability'])} %" in text
+            if e["runner_up"] is not None:
+                assert f"then {e['runner_up']} {percent(e['runner_up_probability'])} %" in text
     assert len(page.rows) == n_faces  # the summary table lists every face, each linking to its section
     for row in page.rows:
         assert row["data-source"] in text
@@ -132,6 +141,9 @@ def test_report_without_source_images_still_works(batch_out, tmp_path):
             d = json.loads(p.read_text())
             d["source"] = "/nonexistent/" + Path(d["source"]).name
             p.write_text(json.dumps(d))
+    ledger = moved / ".ferx-batch" / "done.jsonl"  # where the images were analysed: gone too
+    lines = [json.loads(line) for line in ledger.read_text().splitlines() if line.strip()]
+    ledger.write_text("".join(json.dumps({**d, "key": "/nonexistent/" + Path(d["key"]).name}) + "\n" for d in lines))
     shutil.rmtree(moved / "annotated")
     html = report_html(moved)
     assert "The image itself was not found" in html
@@ -154,6 +166,8 @@ def test_cli_report_and_max_images(batch_out, tmp_path, capsys):
     empty.mkdir()
     assert cli.run(parser.parse_args(["report", str(empty)])) == 2
     assert "no ferx results" in capsys.readouterr().err
+    assert cli.run(parser.parse_args(["report", str(tmp_path / "nonexistent")])) == 2
+    assert "nonexistent: no such folder" in capsys.readouterr().err
     assert cli.after_batch(batch_out) == 0 and (batch_out / "report.html").is_file()
 
 
@@ -253,3 +267,21 @@ def test_a_report_of_many_photos_is_light(analyzer, tmp_path):
     assert len(html.encode()) < 30_000 * len(photos)
     assert html.count('<details class="image" id=') == len(photos) and '<details class="image" id="img0" open' not in html
     assert "data:image/webp;base64," in html and "<svg" not in html
+
+
+def test_a_report_written_from_another_folder_finds_images_given_by_relative_paths(tmp_path, monkeypatch):
+    """`ferx analyze in/p.jpg` records the source as given; a report written later from elsewhere lost
+    every face crop and heatmap without a word. The run's ledger holds the absolute path."""
+    from ferx.cli import main
+    from ferx.report import write_report
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(lfw_paths("happiness", 1)[0], tmp_path / "in" / "p.jpg")
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", "in/p.jpg", "--out", "out", "-q"]) == 0
+    assert json.loads((tmp_path / "out" / "p.jpg.json").read_text())["source"] == "in/p.jpg"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    html = write_report(tmp_path / "out").read_text(encoding="utf-8")
+    assert 'alt="aligned face crop"' in html and "was not found" not in html

@@ -18,13 +18,13 @@ FERPLUS = SHARED / "ferplus" / "FER2013Valid"
 LFW_IMAGES = SHARED / "lfw-expressions" / "images"
 VIDEO = SHARED / "videos" / "single_face.mp4"
 #: the planted files that cannot be analysed, by name
-BAD = ("truncated.jpg", "notes.jpg", "empty.png")
+BAD = ("truncated.jpg", "notes.jpg", "empty.png", "moved.jpg")
 
 
 @pytest.fixture(scope="session")
 def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """100 FER+ crops + 40 LFW photos (some FER+ crops have no detectable face), a 2.4 s video,
-    and 3 bad files: a JPEG cut after 400 bytes, a text file named .jpg, an empty .png."""
+    and 4 bad files: a JPEG cut after 400 bytes, a text file named .jpg, an empty .png, a broken link."""
     if not FERPLUS.is_dir() or not LFW_IMAGES.is_dir():
         pytest.skip(f"shared data not found at {SHARED} (set FERX_SHARED_DATA)")
     root = tmp_path_factory.mktemp("collection")
@@ -41,6 +41,7 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "bad" / "truncated.jpg").write_bytes(lfw[0].read_bytes()[:400])
     (root / "bad" / "notes.jpg").write_text("not an image\n")
     (root / "bad" / "empty.png").write_bytes(b"")
+    (root / "bad" / "moved.jpg").symlink_to(root / "gone.jpg")  # a link into a moved library
     return root
 
 

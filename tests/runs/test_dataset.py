@@ -82,6 +82,8 @@ def test_errors_table_lists_the_planted_files(reference: Path) -> None:
     assert errors.message.str.len().gt(0).all()
     assert not errors.message.str.contains("<bytes>").any()  # messages name the input
     assert "empty" in errors.loc[errors.source.str.endswith("empty.png"), "message"].iloc[0]
+    # worded as `ferx analyze` words it, not a raw FileNotFoundError
+    assert "broken symbolic link" in errors.loc[errors.source.str.endswith("moved.jpg"), "message"].iloc[0]
 
 
 def test_rerun_skips_everything_and_writes_nothing(collection: Path, reference: Path, tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+import pytest
+
+from ferx.cli import main
 from ferx.scale import cli
 
 
@@ -38,3 +41,31 @@ def test_exit_statuses_and_summary(collection: Path, tmp_path: Path) -> None:
     assert cli.main([str(inputs), str(out), "--landmarks", "-q"]) == 2  # other options: refused
     assert cli.main([str(tmp_path / "missing"), str(tmp_path / "o2"), "-q"]) == 2
     assert cli.main([str(inputs), str(tmp_path / "o3"), "--address", "auto", "-q"]) == 2  # needs --engine ray
+
+
+def test_a_full_disk_stops_a_batch_with_its_summary(tmp_path: Path, capsys) -> None:
+    """A tryout filled a small disk under `ferx batch`: a traceback, and no summary.json."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import lfw_paths
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in lfw_paths("happiness", 12):
+        shutil.copy(p, src / p.name)
+    out = tmp_path / "small"
+    out.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(out)], capture_output=True, text=True,
+                       check=False)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        code = main(["batch", str(src), str(out / "ds"), "--workers", "1", "--shard-size", "4", "-q"])
+        err = capsys.readouterr().err
+        summary = json.loads((out / "ds" / "summary.json").read_text())
+        assert code == 1 and "Traceback" not in err and "make room, then run the same command again" in err
+        assert summary["status"] == "aborted" and "No space left" in summary["reason"]
+        assert not (out / "ds" / "_ferx" / "reserve").exists()
+    finally:
+        subprocess.run(["umount", str(out)], check=False)

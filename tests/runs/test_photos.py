@@ -499,3 +499,38 @@ def test_what_decoding_warns_about_is_in_the_notes_and_on_stderr(tmp_path, capsy
     assert notes[0] in rows[str(dark)]["notes"] and "nearly black" not in rows[str(src)]["notes"]
     assert f"ferx: {dark}: 16-bit image whose values stay" in err
     assert "InputRangeWarning" not in err  # said once, with the file's name, not as a Python warning
+
+
+def test_resume_says_why_a_killed_runs_images_are_redone_when_its_parquet_was_never_closed(tmp_path, capsys):
+    """After `kill -9`, faces.parquet exists only as an unfinished .partial; --resume redid every image
+    without a word."""
+    src = tmp_path / "in"
+    _photos(src, 3)
+    out = tmp_path / "out"
+    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv,parquet"]
+    assert main(args + ["-q"]) == 0
+    (out / "faces.parquet").rename(out / "faces.parquet.partial")  # what a killed run leaves
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "faces.parquet was not finished by the earlier run" in err and "its 3 image(s) are analysed again" in err
+    assert _summary(out)["analysed"] == 3
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(tmp_path, capsys):
+    """Two `ferx analyze` runs into one --out both reported success; only the second one's rows were kept."""
+    from ferx.fsutil import FolderLock
+
+    src = tmp_path / "in"
+    _photos(src, 2)
+    out = tmp_path / "out"
+    (out / ".ferx-batch").mkdir(parents=True)
+    held = FolderLock(out / ".ferx-batch" / "lock")  # what a running `ferx analyze` holds
+    assert held.acquire()
+    try:
+        assert main(["analyze", str(src), "--out", str(out), "-q"]) == 2
+        assert "is being written by another `ferx analyze` run" in capsys.readouterr().err
+        assert not (out / "summary.json").exists()
+    finally:
+        held.release()
+    assert main(["analyze", str(src), "--out", str(out), "-q"]) == 0

@@ -298,6 +298,13 @@ def test_unknown_query_options_are_refused_as_unknown_options_keys_are(client, p
     _assert_serving(client, photo)
 
 
+def test_unknown_keys_of_the_options_field_are_named_with_the_valid_ones(client, photo):
+    r = client.post("/v1/analyze", files={"image": ("a.jpg", photo, "image/jpeg")}, data={"options": '{"bogus": 1}'})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_options"
+    message = r.json()["message"]  # was pydantic's "bogus: Extra inputs are not permitted"
+    assert "unknown option(s) in the `options` field: bogus" in message and "landmarks" in message
+
+
 @pytest.mark.parametrize("path", ["/v1/analyze/annotated", "/v1/report"])
 def test_an_options_field_where_none_is_read_is_refused(client, photo, path):
     r = client.post(path, files={"image": ("a.jpg", photo, "image/jpeg")}, data={"options": '{"landmarks": true}'})
@@ -361,3 +368,24 @@ def test_page_and_static_assets(client):
         assert client.get(asset).status_code == 200
     page = r.text + client.get("/static/app.js").text + client.get("/static/app.css").text
     assert "http://" not in page and "https://" not in page  # works offline: nothing from elsewhere
+
+
+def test_serve_refuses_a_bad_config_or_a_taken_port_in_one_line(tmp_path, capsys):
+    """`ferx serve --config bad.yaml` printed "serving on", then a traceback from uvicorn's start-up (exit
+    3); a taken port also printed "serving on" first."""
+    import socket
+
+    from ferx.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("detectr: x\n")
+    assert main(["serve", "--port", "8799", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key(s) 'detectr'" in err and "serving on" not in err and "Traceback" not in err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "serving on" not in err

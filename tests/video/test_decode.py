@@ -53,6 +53,8 @@ def test_sampling_rejects_nonsense():
     for bad in (dict(every=0), dict(fps=-1), dict(start=3, end=2), dict(start=float("nan"))):
         with pytest.raises(ValueError):
             Sampling(**bad)
+    with pytest.raises(ValueError, match=r"end \(0\.0\) must come after start \(0\.0\)"):  # was 0 frames, exit 0
+        Sampling(end=0.0)
 
 
 def test_rotation_metadata_is_applied(scenes, analyzer):

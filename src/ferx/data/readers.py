@@ -400,6 +400,9 @@ def open_dataset(spec: str | Path, split: str | None = None, **options: object) 
     kind, _, path = text.partition(":")
     if kind in READERS and path:
         root = Path(path)
+    elif path and kind.isidentifier() and not Path(text).exists():  # "nosuch:/data": the kind is the mistake
+        raise DatasetError(f"{text}: unknown dataset kind {kind!r}; known: {', '.join(READERS)} (or give a folder "
+                           "and let the kind be detected)")
     else:
         kind, root = "", Path(text)
     if not root.is_dir():

@@ -62,7 +62,7 @@ from ferx.facs import (
     profile_of,
     resolve_conflicts,
 )
-from ferx.numeric import percent, stored_probability
+from ferx.numeric import percent, stored_intensity, stored_probability
 from ferx.stages import EXPLAINERS, StageBase
 from ferx.types import AUObservation, EmotionEvidence, Explanation, Faces
 from ferx.explain.templates import load_templates
@@ -222,7 +222,7 @@ def _read_face(aus: np.ndarray, asymmetry: dict[int, float], g: _Grades) -> _Fac
     vals = [float(v) for v in resolve_conflicts(np.asarray(aus, np.float32)[None])[0]]
     present = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
                      key=lambda j: -vals[j])
-    level = {_NUMBER[AU_CODES[j]]: round(vals[j], 1) for j in present}  # as reported, so text and data agree
+    level = {_NUMBER[AU_CODES[j]]: stored_intensity(vals[j]) for j in present}  # as stored: one band everywhere
     absent = {_NUMBER[c] for j, c in enumerate(AU_CODES) if g.reliable[_NUMBER[c]] and vals[j] <= CONFIDENT_ABSENCE}
     one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in level}
     return _Face(vals, level, absent, one_sided, g)
@@ -304,7 +304,7 @@ def explain_face(
 
 def _observation(value: float, number: int, asymmetry: dict[int, float], profile: AUProfile) -> AUObservation:
     au = profile.by_number[number]
-    value = round(value, 1)  # the band is that of the value reported, so text and data agree
+    value = stored_intensity(value)  # as the JSON and the table store it, so text and data give one band
     return AUObservation(
         code=au.code, name=au.name, intensity=value, band=str(intensity_band(max(value, OCCURRENCE_THRESHOLD))),
         region=au.region, evidence_for=_EMOTIONS_FOR[au.number],

@@ -253,9 +253,16 @@ def _start_run(out: Path, name: str, n_samples: int, settings: EngineSettings, r
             raise ValueError(f"{out} holds data of an earlier ferx whose records name images by absolute path; "
                              "use another --out (this ferx names them relative to the dataset root)")
         if before != run and "image_paths" in before:
-            diff = {k: (before.get(k), v) for k, v in run.items() if before.get(k) != v}
-            raise ValueError(f"{out} holds data made with other settings {diff}; use another --out or the same settings")
+            diff = "; ".join(f"{k} {_said(before.get(k))} there, {_said(v)} now" for k, v in run.items() if before.get(k) != v)
+            raise ValueError(f"{out} holds data made with other settings ({diff}); use another --out or the same settings")
     atomic_write_text(run_path, json.dumps({**run, "root": str(Path(root).resolve())}, indent=1))
+
+
+def _said(value: Any) -> str:
+    """A setting as a user wrote it: a ratio (3, 1) as 3:1, a list without brackets."""
+    if isinstance(value, (list, tuple)):
+        return ":".join(map(str, value)) if all(isinstance(v, int) for v in value) else ", ".join(map(str, value))
+    return str(value)
 
 
 def _resume(out: Path, settings: EngineSettings) -> set[int]:

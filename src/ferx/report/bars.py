@@ -14,8 +14,8 @@ from html import escape
 import numpy as np
 
 from ferx.annotate import LABEL_COLOURS
-from ferx.facs import BAND_EDGES, BANDS
-from ferx.numeric import percent
+from ferx.facs import BAND_EDGES, intensity_band
+from ferx.numeric import percent, shown_intensity
 
 #: Face regions in the order a reader scans a face, top to bottom.
 REGION_ORDER = ("brows", "eyes", "cheeks", "nose", "mouth", "lips", "chin", "jaw")
@@ -45,10 +45,8 @@ def expression_bars(labels: Sequence[str], probabilities: np.ndarray, title: str
 
 
 def band(value: float) -> str:
-    """The FACS intensity band (A–E) of a value, or "" below band A."""
-    if not np.isfinite(value) or value < BAND_EDGES[0]:
-        return ""
-    return BANDS[sum(value >= e for e in BAND_EDGES) - 1]
+    """The FACS intensity band (A–E) of a value, or "" below band A (`facs.intensity_band`)."""
+    return intensity_band(value) or ""
 
 
 def region_rank(regions: Sequence[str], region: str) -> int:
@@ -72,7 +70,7 @@ def au_bars(codes: Sequence[str], names: Sequence[str], regions: Sequence[str], 
         ok = bool(measured[j])
         name = f"{codes[j]} {names[j]}" + ("" if ok else " (unreliable)")
         width = 0.0 if not np.isfinite(v) else 100 * min(max(v, 0.0), 5.0) / 5.0
-        text = "–" if not np.isfinite(v) else f"{v:.1f} {band(v)}".rstrip()
+        text = "–" if not np.isfinite(v) else f"{shown_intensity(v)} {band(v)}".rstrip()
         cls = "" if ok else " u"
         rows.append(f'<span class="n{cls}">{escape(name)}</span><span class="b{cls}"><i style="width:{width:.1f}%">'
                     f'</i></span><span class="v{cls}">{text}</span>')

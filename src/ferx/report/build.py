@@ -38,17 +38,23 @@ class ReportError(FerxError):
     """The folder holds no ferx results to report on."""
 
 
-def _result_files(folder: Path) -> list[tuple[Path, Path | None]]:
-    """(JSON file, annotated image or None) per analysed image, in ledger order (else by name)."""
+#: (JSON file, annotated image or None, the image's absolute path when known) per analysed image
+_Item = tuple[Path, Path | None, Path | None]
+
+
+def _result_files(folder: Path) -> list[_Item]:
+    """One `_Item` per analysed image, in ledger order (else by name). The ledger's key is the image's
+    absolute path: a `source` given relative to where the analysis ran is found from anywhere."""
     done = photo_ledger(folder)
     if done is not None:
         out = []
         for d in done:
             if d.get("json_file"):
                 annotated = folder / d["annotated_file"] if d.get("annotated_file") else None
-                out.append((folder / d["json_file"], annotated))
+                origin = Path(d["key"]) if isinstance(d.get("key"), str) and Path(d["key"]).is_absolute() else None
+                out.append((folder / d["json_file"], annotated, origin))
         return out
-    return [(p, None) for p in sorted(folder.rglob("*.json"))
+    return [(p, None, None) for p in sorted(folder.rglob("*.json"))
             if p.name not in _SKIP_JSON and PHOTOS.state not in p.parts and DATASET.state not in p.parts]
 
 
@@ -65,11 +71,14 @@ def _read_result(path: Path) -> FrameResult | None:
         return None
 
 
-def _source_image(result: FrameResult) -> np.ndarray | None:
-    """The analysed image read again from its source path, if it is still there and the same size."""
+def _source_image(result: FrameResult, origin: Path | None = None) -> np.ndarray | None:
+    """The analysed image read again from its source path (or `origin`, its absolute path when the
+    source was given relative to another folder), if it is still there and the same size."""
     from ferx.io import load_image
 
     path = Path(result.source)
+    if not path.is_file() and origin is not None:
+        path = origin
     if not path.is_file():
         return None
     try:
@@ -79,10 +88,10 @@ def _source_image(result: FrameResult) -> np.ndarray | None:
     return image if image.shape[:2] == (result.height, result.width) else None
 
 
-def _entries(items: list[tuple[Path, Path | None]], results: list[FrameResult]) -> Iterator[ReportEntry]:
+def _entries(items: list[_Item], results: list[FrameResult]) -> Iterator[ReportEntry]:
     from PIL import Image
 
-    for (_, annotated_path), result in zip(items, results):
+    for (_, annotated_path, origin), result in zip(items, results):
         annotated = None
         if annotated_path is not None and annotated_path.is_file():
             try:
@@ -90,7 +99,7 @@ def _entries(items: list[tuple[Path, Path | None]], results: list[FrameResult]) 
                     annotated = im.convert("RGB")
             except OSError:
                 annotated = None
-        yield ReportEntry(result, _source_image(result), annotated)
+        yield ReportEntry(result, _source_image(result, origin), annotated)
 
 
 def _rows_of(run: Path) -> Any:
@@ -228,11 +237,13 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
         ReportError: the folder holds no image results and no video runs.
     """
     folder = Path(folder)
+    if not folder.exists():
+        raise ReportError(f"{folder}: no such folder")
     if not folder.is_dir():
-        raise ReportError(f"{folder}: not a folder")
+        raise ReportError(f"{folder}: not a folder (give the output folder of `ferx analyze` or `ferx batch`)")
     runs = find_runs(folder)
     results: list[FrameResult] = []
-    kept: list[tuple[Path, Path | None]] = []
+    kept: list[_Item] = []
     failures: list[dict[str, str]] = []
     if runs.photos is not None:
         for item in _result_files(runs.photos):
@@ -249,7 +260,7 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
     for dataset in runs.datasets:
         images, dataset_videos, errors = _dataset(dataset)
         results += images
-        kept += [(Path(r.source), None) for r in images]
+        kept += [(Path(r.source), None, None) for r in images]
         videos += dataset_videos
         failures += errors
     if not results and not videos and not failures:

@@ -33,7 +33,7 @@ from ferx.facs import AUProfile, profile_of
 from ferx.numeric import percent
 from ferx.report import bars
 from ferx.report.views import data_url, face_views, fit_within
-from ferx.types import FrameResult
+from ferx.types import Faces, FrameResult
 
 #: Longest side of an annotated image embedded in the report.
 ANNOTATED_MAX_SIDE = 480
@@ -147,6 +147,16 @@ def _top_aus(result: FrameResult, k: int) -> list[str]:
     return [faces.au_codes[j] for j in np.argsort(-values)[:3] if values[j] >= 1.0]
 
 
+def final_label(faces: Faces, k: int) -> tuple[str | None, float]:
+    """Face k's label and probability as its text concludes them (the decision rule), else the
+    classifier's: the report's table, headings and titles say what the chain of thought says (a tryout
+    found "surprise 30 %" in the table above a text concluding "uncertain between neutral and surprise")."""
+    e = faces.explanations[k] if faces.explanations is not None else None
+    if e is not None and e.probability is not None and e.label_source != "ground-truth":
+        return e.label, float(e.probability)
+    return faces.labels[k], float(faces.confidences[k]) if len(faces.confidences) else math.nan
+
+
 def _row(anchor: str, source: str, face: str, label: str, confidence: float = math.nan, au_label: str = "",
          agrees: str = "", top_aus: str = "", caveats: str = "") -> dict[str, Any]:
     return {"anchor": anchor, "source": source, "face": face, "label": label, "confidence": confidence,
@@ -162,11 +172,11 @@ def summary_rows(entries: Iterable[tuple[int, FrameResult]]) -> list[dict[str, A
             rows.append(_row(f"img{n}", result.source, "–", "no face", caveats="; ".join(result.notes)))
             continue
         expl = faces.explanations or (None,) * len(faces)
-        labels = faces.labels
         for k in range(len(faces)):
             e = expl[k]
+            label, probability = final_label(faces, k)
             rows.append(_row(
-                face_anchor(n, k), result.source, str(k), labels[k] or "", float(faces.confidences[k]),
+                face_anchor(n, k), result.source, str(k), label or "", probability,
                 "" if e is None else e.au_label,
                 "" if e is None or e.agreement is None else ("yes" if e.agreement else "no"),
                 " ".join(_top_aus(result, k)), "" if e is None else ", ".join(e.caveats)))
@@ -228,7 +238,7 @@ def render_entry(n: int, entry: ReportEntry, *, open_: bool = True) -> str:
     """The section of one image (collapsible): annotated image, then each face."""
     result = entry.result
     faces = result.faces
-    labels = ", ".join(lab or "face" for lab in faces.labels) or "no face"
+    labels = ", ".join(final_label(faces, k)[0] or "face" for k in range(len(faces))) or "no face"
     where = (f" · frame {result.index}" if result.index else "") + (
         f" · {result.timestamp:.2f} s" if result.timestamp is not None else "")
     out = [f'<details class="image" id="img{n}"{" open" if open_ else ""}><summary><h2 id="img{n}-h">'
@@ -260,8 +270,11 @@ def _annotated(entry: ReportEntry) -> str:
 
 def render_face(n: int, k: int, result: FrameResult, image: np.ndarray | None, infos: list[AUInfo]) -> str:
     faces = result.faces
-    label = faces.labels[k]
-    title = f"Face {k}: {label} {_pct(float(faces.confidences[k]))}" if label else f"Face {k}"
+    label, probability = final_label(faces, k)  # the conclusion the text reaches
+    title = f"Face {k}: {label} {_pct(probability)}" if label else f"Face {k}"
+    e = faces.explanations[k] if faces.explanations is not None else None
+    if e is not None and label and "uncertain" in e.caveats and e.runner_up is not None:
+        title += f" or {e.runner_up} {_pct(e.runner_up_probability)} (uncertain)"
     x1, y1, x2, y2 = (round(float(v)) for v in faces.boxes[k])
     anchor = face_anchor(n, k)
     out = [(f'<article class="face" id="{anchor}" aria-labelledby="{anchor}-h" '
@@ -273,7 +286,6 @@ def render_face(n: int, k: int, result: FrameResult, image: np.ndarray | None, i
                    + bars.expression_bars(faces.expression_labels, faces.expression[k],
                                           f"expression probabilities of face {k}"))
     out.append(render_views(image, result, k))
-    e = faces.explanations[k] if faces.explanations is not None else None
     out.append(render_explanation(e))
     out.append('</div><div class="col">')
     if faces.aus is not None:
@@ -310,10 +322,18 @@ def render_views(image: np.ndarray | None, result: FrameResult, k: int) -> str:
     return "".join(out)
 
 
+_SOURCE_WORDS = {"combined": "the classifier's probabilities weighed with the AU evidence",
+                 "classifier": "the classifier's probabilities"}
+
+
 def render_explanation(e: Any) -> str:
     if e is None:
         return '<p class="small">No chain of thought for this face (no AUs measured, or no explain stage).</p>'
-    head = (f"Conclusion: <b>{escape(e.label)}</b> {_pct(e.probability)} ({escape(e.label_source)}); "
+    # the text's numbers are the decision rule's: shown here, so that every percentage in it can be checked
+    source = _SOURCE_WORDS.get(e.label_source, e.label_source)
+    second = (f", then {escape(e.runner_up)} {_pct(e.runner_up_probability)}"
+              if e.runner_up is not None and e.runner_up_probability is not None else "")
+    head = (f"Conclusion: <b>{escape(e.label)}</b> {_pct(e.probability)}{second} ({escape(source)}); "
             f"AU evidence alone: <b>{escape(e.au_label)}</b>")
     if e.classifier_label is not None:
         head += f"; classifier: <b>{escape(e.classifier_label)}</b> {_pct(e.classifier_probability)}"

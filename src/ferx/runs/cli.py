@@ -90,8 +90,14 @@ def analyze(args: argparse.Namespace) -> int:
 
         return run_sequences(args, config)
     # photos and videos are told apart by content, so a folder may mix them
-    files, videos = split_media(paths, recursive=args.recursive)
+    ignored: list[Path] = []
+    files, videos = split_media(paths, recursive=args.recursive, ignored=ignored)
     out_dir = Path(args.out).resolve()
+    ignored = [f for f in ignored if out_dir not in f.resolve().parents]  # our own outputs are not inputs
+    if ignored and not args.quiet:  # folders are scanned by extension: say what that left out
+        shown = ", ".join(p.name for p in ignored[:3]) + (", …" if len(ignored) > 3 else "")
+        print(f"ferx: note: {len(ignored)} file(s) in the folders have no image or video extension and are not "
+              f"read ({shown}); name them explicitly to have them read by content", file=sys.stderr)
     videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
     if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
@@ -102,17 +108,27 @@ def analyze(args: argparse.Namespace) -> int:
 
         code = run_video(args, videos, config, records)  # each video into OUT/<name>/
         if code in (130, 143):
-            write_overview(Path(args.out), records, photos=False)
+            write_overview(Path(args.out), records, photos=False, formats=formats)
             return code
+    if args.landmarks and not args.annotate:  # it only draws: say so rather than do nothing
+        print("ferx: note: --landmarks draws the mesh on annotated images (add --annotate); the JSON holds the "
+              "478 landmarks either way", file=sys.stderr)
+    if files and not videos:
+        from ferx.video.cli import unused_video_options
+
+        if unused := unused_video_options(args):  # a photo run ignores them: say so rather than drop them
+            print(f"ferx: note: {', '.join(unused)} apply to videos; no input is a video", file=sys.stderr)
     if files:
         photos_code, finished = _photos(args, files, config, options)
         code, report = max(code, photos_code), report and finished
         if videos:
-            write_overview(Path(args.out), records, photos=True)
+            write_overview(Path(args.out), records, photos=True, formats=formats)
         if photos_code in (130, 143):
             return photos_code
     elif videos:
-        write_overview(Path(args.out), records, photos=False)
+        write_overview(Path(args.out), records, photos=False, formats=formats)
+    if len(records) > 1 or (records and files):
+        _say_videos(records)
     if report:  # of the photos and the videos alike: OUT holds both layouts
         from ferx.report import cli as report_cli
 
@@ -121,34 +137,48 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 #: how bad each way of ending is, for the status of a run of several parts
-_SEVERITY = {"complete": 0, "truncated": 1, "failed": 1, "error": 2, "aborted": 3, "interrupted": 4}
+_SEVERITY = {"complete": 0, "truncated": 1, "error": 2, "aborted": 3, "interrupted": 4}
 
 
-def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool) -> None:
-    """OUT/summary.json of a `ferx analyze` run with videos: the photos' summary (when photos were
-    analysed) with a `videos` list added — each video's folder, status and counts, or why it could not
-    be opened — and one `status` for the whole run. A tryout found a mixed run's summary counting only
-    its photos, and a video-only run with no summary at the top at all."""
+def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, formats: tuple[str, ...] = ()) -> None:
+    """OUT/summary.json of a `ferx analyze` run with videos, in the photo summary's schema (the photos'
+    counts, zero without photos) plus a `videos` list — each video's folder, status and counts, or why
+    it could not be opened. A video that could not be opened is a failed input, listed under `failed`
+    as a photo that cannot be read is; `status` is the worst way any part ended. A tryout found a mixed
+    run's summary counting only its photos, and a video-only run with no summary at the top at all."""
     import json
 
-    from ferx import __version__
     from ferx.fsutil import atomic_write_text
     from ferx.runs.layout import read_summary
+    from ferx.runs.photos import BatchSummary
 
-    data = read_summary(out) if photos else {"ferx_version": __version__, "status": "complete"}
-    statuses = [str(data.get("status", "complete"))] + [str(v["status"]) for v in videos]
-    worst = max(statuses, key=lambda s: _SEVERITY.get(s, 2))
-    # a video that could not be opened is a failed input, as a photo that cannot be read is
-    data["status"] = "complete" if worst == "failed" else worst
+    data = read_summary(out) if photos else {}
+    data = {**BatchSummary("complete", formats=formats).to_dict(), **data}
+    opened = [v for v in videos if v["status"] != "failed"]
+    data["failed"] = list(data.get("failed") or []) + [
+        {"source": v["source"], "error": v["error"], "message": v["message"]} for v in videos if v["status"] == "failed"]
+    data["status"] = max([str(data["status"])] + [str(v["status"]) for v in opened], key=lambda s: _SEVERITY.get(s, 2))
+    data["seconds"] = round(float(data.get("seconds") or 0.0) + sum(float(v.get("seconds", 0.0)) for v in opened), 3)
     data["videos"] = videos
-    data["video_frames"] = sum(int(v.get("frames", 0)) for v in videos)
-    data["video_face_rows"] = sum(int(v.get("faces", 0)) for v in videos)
+    data["video_frames"] = sum(int(v["frames"]) for v in opened)
+    data["video_face_rows"] = sum(int(v["faces"]) for v in opened)
     data["videos_failed"] = sum(v["status"] != "complete" for v in videos)
     try:
         out.mkdir(parents=True, exist_ok=True)  # every video may have failed to open
         atomic_write_text(out / "summary.json", json.dumps(data, indent=1))
     except OSError as e:
         print(f"ferx: error: could not write {out / 'summary.json'}: {e.strerror or e}", file=sys.stderr)
+
+
+def _say_videos(records: list[dict[str, Any]]) -> None:
+    """The videos' line beside the photos' one: how many, and how each ended."""
+    ended: dict[str, int] = {}
+    for v in records:
+        ended[v["status"]] = ended.get(v["status"], 0) + 1
+    words = {"failed": "could not be read", "truncated": "ended early"}
+    parts = ", ".join(f"{n} {words.get(k, k)}" for k, n in sorted(ended.items(), key=lambda kv: _SEVERITY.get(kv[0], 2)))
+    print(f"ferx: {len(records)} video(s): {parts}; {sum(int(v.get('faces', 0)) for v in records)} face row(s) "
+          "(each video's folder: `videos` in summary.json)", file=sys.stderr)
 
 
 def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig, options: Any) -> tuple[int, bool]:
@@ -158,7 +188,7 @@ def _photos(args: argparse.Namespace, files: list[Path], config: AnalyzerConfig,
 
     on_result = print_explanations if args.explain else None
     s = run_photos(files, args.out, config, options, resume=args.resume, quiet=args.quiet, on_result=on_result)
-    out = printable(str(args.out))
+    out = printable(str(args.out).rstrip("/") or "/")  # "results/" must not print as "results//"
     print(f"ferx: {s.files} file(s), {s.faces} face(s), {s.files_without_faces} without faces, {len(s.failed)} "
           f"failed, {s.seconds:.1f} s → {out}/", file=sys.stderr)
     if s.status == "interrupted":
@@ -192,7 +222,8 @@ def configure_batch(b: argparse.ArgumentParser) -> None:
     b.add_argument("--workers", type=positive_int, help="worker processes / Ray actors (default: every CPU)")
     b.add_argument("--chunk", type=positive_int, default=8, help="inputs per task sent to a worker (default 8)")
     b.add_argument("--shard-size", type=positive_int, default=1000,
-                   help="inputs per Parquet shard, also the most a killed driver loses (default 1000)")
+                   help="inputs per Parquet shard, rounded up to whole chunks (--chunk); also the most a "
+                   "killed driver loses (default 1000)")
     b.add_argument("--column", help="the column of a table INPUT holding the paths (default: path or uri)")
     b.add_argument("--config", help="analyzer YAML config (see `ferx config`)")
     b.add_argument("--no-explain", action="store_true", help="skip the explanation stage (faster)")
@@ -227,6 +258,9 @@ def batch(args: argparse.Namespace) -> int:
     print(f"ferx batch: {summary.line()} → {args.output}", file=sys.stderr)
     if summary.status == "interrupted":
         print(f"ferx batch: interrupted by {summary.signal}; run the same command again to resume", file=sys.stderr)
+    elif summary.status == "aborted":
+        print(f"ferx batch: error: {summary.reason}; make room, then run the same command again to resume",
+              file=sys.stderr)
     elif summary.failures:
         print(f"ferx batch: {summary.failures} input(s) failed or ended early; see {args.output}/errors/",
               file=sys.stderr)

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from ferx import __version__
 from ferx.config import AnalyzerConfig
-from ferx.runs.driver import drive
+from ferx.runs.driver import Aborted, drive
 from ferx.runs.engines import make_engine
 from ferx.runs.guard import InterruptGuard
 from ferx.runs.inputs import resolve_inputs
 from ferx.runs.progress import Progress
+from ferx.runs.space import Reserve, is_fatal_write, reason
 from ferx.runs.status import RunStatus
-from ferx.runs.store import Done, Store, error_schema
+from ferx.runs.store import BulkError, Done, Store, error_schema
 from ferx.runs.worker import TRANSPORT_COLUMNS, RowOptions
 
 if TYPE_CHECKING:
@@ -160,9 +161,15 @@ class DatasetSink:
         self.meta: dict[int, tuple[str, str | None]] = {}  # seq → (uri, sha256)
         self.faces_of: dict[int, int] = {}
         self.ready: list[int] = []
+        self.reserve = Reserve(store.state / "reserve")  # room for summary.json on a full disk (runs.space)
+        self.unwritable: str | None = None  # why the dataset could not be written (a full disk)
 
     def open(self) -> None:
         self.store.open()
+        try:
+            self.reserve.make()
+        except OSError as e:
+            raise BulkError(f"cannot write to {self.store.out}: {reason(e)}") from None
 
     def start(self, info: PipelineInfo) -> list[tuple[int, str]]:
         self.store.describe(info.to_dict())
@@ -180,15 +187,20 @@ class DatasetSink:
                              failed=self.summary.failed + sum(1 for s in self.ready if s in self.failures))
         if len(self.ready) >= self.shard_size:
             with guard.hold():
-                self._commit()
+                self._commit_or_stop()
         if self.on_progress is not None:
             self.on_progress(self.finished, self.engine_object)
 
     def finish(self, status: RunStatus) -> BulkSummary:
         # Whatever stopped the run (the end, a signal), the inputs received whole are committed: the
-        # next run does not redo them.
-        self._commit()
+        # next run does not redo them — unless the disk is full, when they are left for the next run.
+        if self.unwritable is None:
+            try:
+                self._commit_or_stop()
+            except Aborted as e:
+                status = RunStatus("aborted", status.seconds, reason=str(e))
         self._summarise(status)
+        self.reserve.release()
         return self.summary
 
     def fail(self, status: RunStatus) -> None:
@@ -201,7 +213,18 @@ class DatasetSink:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.close()
+        self.reserve.release()
         self.store.close()
+
+    def _commit_or_stop(self) -> None:
+        """Commit a shard; a full disk stops the run ("aborted", its reason) rather than raising."""
+        try:
+            self._commit()
+        except OSError as e:
+            if not is_fatal_write(e):
+                raise
+            self.unwritable = f"the dataset could not be written: {reason(e)}"
+            raise Aborted(self.unwritable) from None
 
     def _summarise(self, status: RunStatus) -> None:
         s = self.summary
@@ -212,7 +235,7 @@ class DatasetSink:
         s.dataset_inputs = sum(d.status != "failed" for d in done)
         s.dataset_faces = sum(d.faces for d in done)
         s.dataset_failed = sum(d.status == "failed" for d in done)
-        self.store.write_summary(s.to_dict())
+        self.reserve.write(lambda: self.store.write_summary(s.to_dict()))
 
     def _receive(self, table: Any) -> int:
         """Take in a table of transport rows; returns how many inputs it completed."""

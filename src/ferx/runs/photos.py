@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import errno
-import hashlib
 import io
 import json
 import os
@@ -52,7 +50,7 @@ from ferx import __version__
 from ferx.annotate import annotate
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, NoImagesError
-from ferx.fsutil import atomic_save_image, atomic_write_text, file_sha256, printable
+from ferx.fsutil import FolderLock, atomic_save_image, atomic_write_text, file_sha256, printable, short_hash
 from ferx.io import input_notes
 from ferx.pipeline import Analyzer, Failure
 from ferx.runs.driver import Aborted, SetupError, drive
@@ -61,6 +59,8 @@ from ferx.runs.layout import ANNOTATED, PHOTOS
 from ferx.runs.ledger import JsonLog, RunSpec, SettingsMismatch
 from ferx.runs.progress import Progress
 from ferx.runs.rows import CRLF, CsvRowWriter, ParquetRowWriter
+from ferx.runs.space import Reserve, is_fatal_write
+from ferx.runs.space import reason as _reason
 from ferx.runs.status import RunStatus
 from ferx.stages import PipelineInfo
 from ferx.table import FrameInfo, TableLayout
@@ -69,13 +69,6 @@ from ferx.types import Frame, FrameResult
 FORMATS = ("json", "csv", "parquet")
 #: Write errors in a row after which the run stops: the output is broken, not one image.
 MAX_CONSECUTIVE_WRITE_ERRORS = 5
-#: Write errors that no later image can escape; the run stops at the first one.
-FATAL_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-#: Room kept for the last summary.json on a disk that fills up: a placeholder file of this size in the
-#: run's state folder, deleted when a summary cannot be written for lack of space, then the summary
-#: is written again (still atomically: the temporary copy needs room too). Without it, whether the
-#: final "aborted" summary fit depended on where the disk happened to fill.
-SUMMARY_RESERVE = 64 * 1024
 #: Annotated images keep the source's name only for these formats; others become PNG.
 KEEP_ANNOTATED_SUFFIXES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 #: Version of the rows' columns (`ferx.table`); a run written with another cannot be resumed.
@@ -141,7 +134,7 @@ class BatchSummary(RunStatus):
 def run_photos(
     files: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
-    config: AnalyzerConfig,
+    config: AnalyzerConfig | str | os.PathLike[str] | dict[str, Any] | None = None,
     options: BatchOptions = BatchOptions(),
     *,
     resume: bool = False,
@@ -153,7 +146,7 @@ def run_photos(
     Args:
         files: image paths (e.g. from `ferx.io.find_images`); those inside `out` are skipped.
         out: output folder, created if missing.
-        config: analyzer configuration.
+        config: analyzer configuration, in any form `Analyzer` takes (`AnalyzerConfig.of`).
         options: formats, annotated images.
         resume: continue the run recorded in `out`, skipping the images it finished; the config
             and options must be those of that run. Without a run in `out`, starts a new one.
@@ -169,6 +162,7 @@ def run_photos(
         BatchError: `out` is not a writable folder, or `resume` does not match it (before any work).
         NoImagesError: every file is inside `out`.
     """
+    config = AnalyzerConfig.of(config)  # the forms `Analyzer` takes (None gave an AttributeError traceback)
     sink = PhotoSink(files, Path(out), config, options, resume=resume, quiet=quiet, on_result=on_result)
     return drive(sink, PhotoEngine(config))
 
@@ -258,6 +252,8 @@ class PhotoSink:
         self.out, self.config, self.options = out, config, options
         self.resume, self.quiet, self.on_result = resume, quiet, on_result
         self.state = out / PHOTOS.state
+        self.reserve = Reserve(self.state / "reserve")  # room for the last summary on a full disk (runs.space)
+        self.lock = FolderLock(self.state / "lock")
         self.inputs, self.excluded = _inputs(files, out)
         self.ledger = JsonLog(out / PHOTOS.ledger)  # type: ignore[operator]
         self.done: dict[str, _Done] = {}
@@ -297,12 +293,19 @@ class PhotoSink:
         if self.resume and previous is None:
             self.log(f"ferx: no earlier batch in {printable(str(self.out))}; starting a new one")
         try:
+            self.state.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BatchError(f"cannot write to the output folder {printable(str(self.out))}: {_reason(e)}") from None
+        if not self.lock.acquire():  # two runs into one folder kept only the second one's rows
+            raise BatchError(f"{printable(str(self.out))} is being written by another `ferx analyze` run; wait for it "
+                             "or choose another --out")
+        try:
             self.out.mkdir(parents=True, exist_ok=True)
             self.name_max = _name_max(self.out)
             # First write: a stale summary must never look current, and it proves OUT is writable.
             self._write_summary(self._summary(RunStatus("running")))
             self.state.mkdir(exist_ok=True)
-            (self.state / "reserve").write_bytes(bytes(SUMMARY_RESERVE))
+            self.reserve.make()
             if previous is not None:
                 self._load_ledger()
             else:
@@ -370,6 +373,10 @@ class PhotoSink:
                 wanted[d.source] = wanted.get(d.source, 0) + max(d.faces, 1)
             found = {f: _read_rows(self.out / _ROWS[f], f, self.layout) for f in formats}
             bad = {s for rows in found.values() for s, n in wanted.items() if _count(rows, s) != n}
+            unfinished = [_ROWS[f] for f in formats if f == "parquet" and found[f] is None and wanted]
+            if unfinished:  # a killed run never closes its Parquet file: say why its images are redone
+                self.log(f"ferx: {unfinished[0]} was not finished by the earlier run (it was killed before "
+                         f"closing it): its {len(wanted)} image(s) are analysed again")
             if bad:
                 self.done = {k: d for k, d in self.done.items() if d.source not in bad}
                 self.ledger.rewrite(dataclasses.asdict(d) for d in self.done.values())
@@ -422,7 +429,7 @@ class PhotoSink:
 
     def _count_write_error(self, inp: PhotoInput, e: OSError) -> None:
         self.write_errors += 1
-        if e.errno in FATAL_WRITE_ERRNOS:
+        if is_fatal_write(e):
             raise Aborted(f"stopped at {inp.source}: {_reason(e)}")
         if self.write_errors >= MAX_CONSECUTIVE_WRITE_ERRORS:
             raise Aborted(f"{self.write_errors} images in a row could not be written; last: {_reason(e)}")
@@ -498,7 +505,7 @@ class PhotoSink:
         summary = self._summary(status)
         try:
             self._write_summary(summary)
-            (self.state / "reserve").unlink(missing_ok=True)
+            self.reserve.release()
         except OSError as e:
             print(f"ferx: error: could not write {printable(str(self.out / 'summary.json'))}: {_reason(e)}",
                   file=sys.stderr)
@@ -528,14 +535,7 @@ class PhotoSink:
 
     def _write_summary(self, summary: BatchSummary) -> None:
         text = json.dumps(summary.to_dict(), indent=1)
-        try:
-            atomic_write_text(self.out / PHOTOS.summary, text)
-        except OSError as e:
-            reserve = self.state / "reserve"
-            if e.errno not in FATAL_WRITE_ERRNOS or not reserve.exists():
-                raise
-            reserve.unlink()
-            atomic_write_text(self.out / PHOTOS.summary, text)
+        self.reserve.write(lambda: atomic_write_text(self.out / PHOTOS.summary, text))
 
     def _close_files(self) -> None:
         writers, self.writers = list(self.writers.values()), {}
@@ -550,6 +550,7 @@ class PhotoSink:
         self._close_files()
         if self.progress is not None:
             self.progress.close()
+        self.lock.release()
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -669,9 +670,7 @@ def _fit(stem: str, tail: str, name_max: int, tag: str | None) -> str:
     return "".join(kept) + extra
 
 
-def _tag(text: str) -> str:
-    """8 hex digits of the hash of `text` (a path, possibly with surrogate-escaped bytes)."""
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+_tag = short_hash
 
 
 def _name_max(folder: Path) -> int:
@@ -688,8 +687,6 @@ def _sha256_or_none(path: str) -> str | None:
         return None
 
 
-def _reason(e: OSError) -> str:
-    return e.strerror or str(e) or type(e).__name__
 
 
 def _stderr(message: str) -> None:

@@ -25,7 +25,6 @@ once, and no input is in two shards (a run skips every input the manifest lists)
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferx.fsutil import atomic_write_bytes
+from ferx.fsutil import FolderLock, atomic_write_bytes
 from ferx.runs.driver import SetupError
 from ferx.runs.layout import DATASET
 from ferx.runs.ledger import JsonLog, RunSpec, SettingsMismatch
@@ -78,7 +77,7 @@ class Store:
         self.manifest = JsonLog(self.out / DATASET.ledger)  # type: ignore[operator]
         self.done: dict[str, Done] = {}
         self.shards = 0
-        self._lock_fd: int | None = None
+        self._lock: FolderLock | None = None
 
     # -- opening -------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -95,12 +94,10 @@ class Store:
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise BulkError(f"cannot use {self.out} as the output dataset: {e.strerror or e}") from None
-        self._lock_fd = os.open(self.state / "lock", os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        self._lock = FolderLock(self.state / "lock")
+        if not self._lock.acquire():
             self.close()
-            raise BulkError(f"{self.out} is being written by another `ferx batch` run") from None
+            raise BulkError(f"{self.out} is being written by another `ferx batch` run")
         try:
             self._check_spec()
             self._recover()
@@ -179,12 +176,8 @@ class Store:
 
     def close(self) -> None:
         self.manifest.close()
-        if self._lock_fd is not None:
-            try:
-                os.close(self._lock_fd)  # closing the file releases the flock
-            except OSError:
-                pass
-        self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
 
 
 def _staged_name(rel: str) -> str:

@@ -37,11 +37,13 @@ import numpy as np
 from ferx import __version__
 from ferx.facs import profile_of
 from ferx.fsutil import atomic_write_text, file_sha256
-from ferx.runs.driver import drive
+from ferx.runs.driver import Aborted, SetupError, drive
 from ferx.runs.guard import InterruptGuard
 from ferx.runs.layout import ANNOTATED_VIDEO, SEGMENTS, VIDEO
 from ferx.runs.progress import Progress
 from ferx.runs.rows import CsvRowWriter, ParquetRowWriter, close_all
+from ferx.runs.space import Reserve, is_fatal_write
+from ferx.runs.space import reason as space_reason
 from ferx.runs.status import RunStatus
 from ferx.table import FrameInfo, TableLayout
 from ferx.types import Faces, Frame
@@ -190,9 +192,14 @@ class VideoSink:
         self.timelines_s: float | None = None  # drawing the timelines, after the analysis (seconds)
         self._plots_ready: threading.Thread | None = None
         self._t0 = time.perf_counter()
+        self.reserve = Reserve(out / ".summary-reserve")  # room for summary.json on a full disk (runs.space)
 
     def open(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.reserve.make()
+        except OSError as e:
+            raise SetupError(f"cannot write to the output folder {self.out}: {space_reason(e)}") from None
 
     def start(self, info: PipelineInfo) -> list[Any]:
         self.layout = TableLayout.of_pipeline(info, relative=self.config.calibration.enabled)
@@ -226,6 +233,14 @@ class VideoSink:
                                     offset=self.config.sampling.start or 0.0, end=self.config.sampling.end)
 
     def write(self, tf: TrackedFrame, guard: InterruptGuard) -> None:
+        try:
+            self._write(tf)
+        except OSError as e:
+            if is_fatal_write(e):  # a full disk: the run stops "aborted", as a photo run does
+                raise Aborted(f"stopped at frame {tf.index}: {space_reason(e)}") from None
+            raise
+
+    def _write(self, tf: TrackedFrame) -> None:
         self.frames += 1
         self.layout.check(tf.faces, f"frame {tf.index}")
         info = FrameInfo(kind="video", source=self.name, content_sha256=self.content_sha256,
@@ -261,7 +276,12 @@ class VideoSink:
         if self.progress is not None:
             self.progress.close()
         rows = self.writers[0].rows if self.writers else 0
-        close_all(self.writers)
+        try:
+            close_all(self.writers)
+        except OSError as e:
+            if not is_fatal_write(e):
+                raise
+            run.status, run.reason = "aborted", run.reason or f"rows not finished: {space_reason(e)}"
         self.writers = []
         assert self.segments is not None
         result = self.segments.finish(self.analysis.baseline.baselines())
@@ -270,10 +290,15 @@ class VideoSink:
         run.detector_frames = self.analysis.detector_frames
         run.fps = run.frames / run.seconds if run.seconds > 0 else 0.0
         if self.video is not None:
-            self.video.close(complete=run.status != "interrupted")
+            try:
+                self.video.close(complete=run.status != "interrupted")
+            except OSError as e:
+                if not is_fatal_write(e):
+                    raise
+                run.status, run.reason = "aborted", run.reason or f"annotated video not finished: {space_reason(e)}"
             self.video = None
         files = [str(self.out / n) for n in (*VIDEO.rows, SEGMENTS, ANNOTATED_VIDEO) if (self.out / n).exists()]
-        if self.outputs.timelines and result["tracks"]:
+        if self.outputs.timelines and result["tracks"] and run.status != "aborted":
             from ferx.video.plots import plot_timelines
 
             csv_rows, parquet_rows = VIDEO.rows
@@ -284,14 +309,16 @@ class VideoSink:
             files += [str(p) for p in plot_timelines(rows_file, self.out, skip_aus=self.unmeasured)]
             self.timelines_s = time.perf_counter() - t0
         run.files = files
-        atomic_write_text(self.out / VIDEO.summary, json.dumps(self._document(run, result), indent=2,
-                                                              allow_nan=False) + "\n")
+        document = json.dumps(self._document(run, result), indent=2, allow_nan=False) + "\n"
+        self.reserve.write(lambda: atomic_write_text(self.out / VIDEO.summary, document))
+        self.reserve.release()
         run.files.append(str(self.out / VIDEO.summary))
 
     def _document(self, run: VideoRunSummary, result: dict[str, Any]) -> dict[str, Any]:
         info = self.analysis.info
         return {
             "ferx_version": __version__, "source": run.source, "status": run.status, "stopped": run.stopped,
+            **({"reason": run.reason} if run.status in ("aborted", "error") else {}),
             "signal": run.signal, "video": None if info is None else asdict(info), "frames": run.frames,
             "rows": run.rows, "detector_frames": run.detector_frames,
             "failed_frames": [asdict(f) for f in run.failed_frames], "seconds": round(run.seconds, 3),
@@ -325,8 +352,13 @@ class VideoSink:
             if self.segments is not None:
                 self.segments.close()
             if self.video is not None:
-                self.video.close(complete=False)
+                try:
+                    self.video.close(complete=False)
+                except OSError as e:  # a full disk: the summary already says why
+                    if not is_fatal_write(e):
+                        raise
                 self.video = None
+            self.reserve.release()
 
 
 def _jsonable(x: Any) -> Any:

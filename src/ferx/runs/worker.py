@@ -19,6 +19,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,10 +59,12 @@ def is_remote(uri: str) -> bool:
 
 
 def read_bytes(uri: str) -> bytes:
-    """The content of a local path or an fsspec URI."""
+    """The content of a local path or an fsspec URI (a local problem — missing, a broken link, a
+    folder — is an ImageReadError worded as `ferx analyze` words it)."""
     if not is_remote(uri):
-        with open(uri, "rb") as f:
-            return f.read()
+        from ferx.io import read_file
+
+        return read_file(Path(uri))
     import fsspec  # only needed for URIs
 
     with fsspec.open(uri, "rb") as f:
@@ -70,8 +73,11 @@ def read_bytes(uri: str) -> bytes:
 
 def _head(uri: str, n: int = 512) -> bytes:
     if not is_remote(uri):
-        with open(uri, "rb") as f:
-            return f.read(n)
+        try:
+            with open(uri, "rb") as f:
+                return f.read(n)
+        except OSError:
+            return read_bytes(uri)[:n]  # its ImageReadError says what is wrong with the path
     import fsspec
 
     with fsspec.open(uri, "rb") as f:

@@ -220,6 +220,10 @@ def _options(request: Any, body_options: dict[str, Any]) -> AnalyzeOptions:
 
     known = set(AnalyzeOptions.model_fields)
     _check_query(request, known)
+    unknown = sorted(set(body_options) - known)
+    if unknown:  # worded as the query's unknown options are (pydantic said "Extra inputs are not permitted")
+        raise ApiError(422, "invalid_options", f"unknown option(s) in the `options` field: {', '.join(unknown)} "
+                       f"(this endpoint takes: {', '.join(sorted(known))})")
     query = dict(request.query_params)
     try:
         return AnalyzeOptions.model_validate({**AnalyzeOptions.model_validate(query).model_dump(), **body_options})

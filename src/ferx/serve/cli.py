@@ -85,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
     if settings.config and not os.path.isfile(settings.config):
         print(f"ferx: error: --config {settings.config}: no such file", file=sys.stderr)
         return 2
+    problem = _cannot_serve(settings)
+    if problem:  # said in one line before "serving on", not as a traceback from inside uvicorn's start-up
+        print(f"ferx: error: {problem}", file=sys.stderr)
+        return 2
     auth = "with an API key" if settings.api_key else "without an API key"
     print(f"ferx: serving on http://{settings.host}:{settings.port}/ ({settings.workers} worker(s), {auth}); "
           f"API docs at /docs", file=sys.stderr)
@@ -95,6 +99,29 @@ def run(args: argparse.Namespace) -> int:
                 workers=settings.workers, access_log=False, log_level=args.log_level,
                 timeout_graceful_shutdown=10)
     return 0
+
+
+def _cannot_serve(settings: Any) -> str | None:
+    """Why the service could not start, checked before it starts: a config the analyzer refuses (its
+    models are built once here, as every worker will build them), or an address already in use."""
+    import socket
+
+    from ferx.errors import FerxError
+    from ferx.pipeline import Analyzer
+    from ferx.serve.app import analyzer_config
+
+    try:
+        Analyzer(analyzer_config(settings)).close()
+    except FerxError as e:
+        return f"--config {settings.config}: {e}" if settings.config else str(e)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as e:
+            return f"cannot listen on {settings.host}:{settings.port}: {e.strerror or e} (another server there?)"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,6 +100,7 @@ class AnalyzeResponse(BaseModel):
     expression_labels: list[str]
     au_codes: list[str]
     au_profile: AUProfileOut | None = Field(None, description="grades of the AU estimator (null: no AUs)")
+    fields: list[str] = Field([], description="the per-face fields the faces carry (also when there is no face)")
     faces: list[FaceOut]
     views: list[FaceView] | None = None
 

@@ -64,6 +64,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-timelines", action="store_true", help="do not draw timeline plots")
 
 
+#: the video options of `ferx analyze` and the values that mean "not given"
+VIDEO_OPTIONS = {"every": 1, "fps": None, "start": None, "end": None, "detect_every": None, "no_follow": False,
+                 "no_smooth": False, "calibrate": False, "no_timelines": False}
+
+
+def unused_video_options(args: argparse.Namespace) -> list[str]:
+    """The video options given on a command line (as typed, e.g. "--fps"): said when no input is a video."""
+    return ["--" + k.replace("_", "-") for k, unset in VIDEO_OPTIONS.items() if getattr(args, k, unset) != unset]
+
+
 def add_video_arguments(subparsers: Any) -> None:
     """Add the video options to `ferx analyze` and the `ferx webcam` subcommand.
 
@@ -140,11 +150,15 @@ def _outputs(args: argparse.Namespace) -> Any:
                         timelines=not args.no_timelines)
 
 
-def _folder_for(out: Path, name: str, used: set[Path]) -> Path:
-    base = out / (name or "video")
-    folder, k = base, 2
-    while folder in used:
-        folder, k = base.with_name(f"{base.name}-{k}"), k + 1
+def _folder_for(out: Path, name: str, used: set[Path], source: Any = None) -> Path:
+    """OUT/<name>, or, when another video of the run already writes there, OUT/<name>~<8 hex digits of
+    the source's path> — the photos' scheme, so that a name depends on its source, not on the order
+    (the top-level summary.json maps each source to its folder)."""
+    from ferx.fsutil import short_hash
+
+    folder = out / (name or "video")
+    if folder in used:
+        folder = out / f"{name or 'video'}~{short_hash(os.path.abspath(str(source if source is not None else name)))}"
     used.add(folder)
     return folder
 
@@ -177,7 +191,8 @@ def video_record(source: Any, folder: Path | None, out: Path, run: Any = None, e
         return {**rec, "status": "failed", "error": type(error).__name__, "message": printable(str(error))}
     assert folder is not None and run is not None
     rec.update(folder=printable(os.path.relpath(folder, out)), status=run.status, frames=run.frames,
-               rows=run.rows, faces=run.faces, tracks=run.tracks, failed_frames=len(run.failed_frames))
+               rows=run.rows, faces=run.faces, tracks=run.tracks, failed_frames=len(run.failed_frames),
+               seconds=round(run.seconds, 3))
     if run.reason is not None:
         rec["reason"] = run.reason
     return rec
@@ -239,11 +254,12 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
         for source in sources:
             is_sequence = isinstance(source, ImageSequence)
             name = source.path if is_sequence else source
-            folder = _folder_for(out, source.name if is_sequence else source.stem, used)
+            folder = _folder_for(out, source.name if is_sequence else source.stem, used, name)
             try:
                 run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
             except (ImageReadError, SamplingError) as e:  # cannot be opened: say why, go on with the others
-                print(f"ferx: error: {e}", file=sys.stderr)
+                # a bad file is skipped as a bad photo is; a --start past the end is the user's error
+                print(f"ferx: error: {e}" if isinstance(e, SamplingError) else f"ferx: skipped {e}", file=sys.stderr)
                 # --start past its end is a usage error (exit 2), not a damaged file
                 codes.append(2 if isinstance(e, SamplingError) else 1)
                 if records is not None:
@@ -257,6 +273,8 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             print(msg, file=sys.stderr)
             if run.status == "truncated":
                 print(f"ferx: {name}: {run.stopped}", file=sys.stderr)
+            elif run.status == "aborted":  # the output could not be written (a full disk)
+                print(f"ferx: error: {name}: {run.reason}; summary.json says \"aborted\"", file=sys.stderr)
             if run.failed_frames:
                 shown = "; ".join(f"frame {f.index} {Path(f.file).name}: {f.reason}" for f in run.failed_frames[:5])
                 more = f"; and {len(run.failed_frames) - 5} more" if len(run.failed_frames) > 5 else ""

@@ -64,8 +64,8 @@ class Sampling:
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a non-negative number of seconds, got {v}")
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must come after start ({self.start})")
+        if self.end is not None and self.end <= (self.start or 0.0):  # `--end 0` analysed nothing, silently
+            raise ValueError(f"end ({self.end}) must come after start ({self.start or 0.0})")
 
     def check_within(self, info: VideoInfo | None, name: str) -> None:
         """Refuse a start at or past the end of the video `info` describes (unknown duration: no check).

@@ -55,14 +55,31 @@ def is_video(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+# Signatures of still images, so that a photo named .mp4 is still read as a photo.
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"P1", b"P2", b"P3", b"P4",
+                b"P5", b"P6")
+
+
+def _is_image(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    webp = head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    still = len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _STILL_BRANDS
+    return head.startswith(_IMAGE_MAGIC) or webp or still
+
+
 def split_media(
-    paths: Iterable[str | os.PathLike[str]], *, recursive: bool = False
+    paths: Iterable[str | os.PathLike[str]], *, recursive: bool = False, ignored: list[Path] | None = None
 ) -> tuple[list[Path], list[Path]]:
     """Expand files and folders into (images, videos), each sorted within its folder.
 
     Files named explicitly are routed by content (`is_video`), whatever their extension; folders
     contribute files with an image or a video extension (a bad one gets its own error later). A folder with
-    neither raises NoImagesError.
+    neither raises NoImagesError. `ignored` collects a folder's other files (hidden ones aside), so
+    that a caller can say they were not read.
     """
     images: list[Path] = []
     videos: list[Path] = []
@@ -71,12 +88,17 @@ def split_media(
             found = folder_files(p, recursive=recursive)
             imgs = [f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS]
             vids = [f for f in found if f.suffix.lower() in VIDEO_EXTENSIONS]
+            if ignored is not None:
+                media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+                ignored.extend(f for f in found if f.suffix.lower() not in media and not f.name.startswith("."))
             if not imgs and not vids:
                 hint = "" if recursive else " (use --recursive to search subfolders)"
                 raise NoImagesError(f"{p}: folder holds no image or video files{hint}")
             images.extend(imgs)
             videos.extend(vids)
-        elif is_video(p):
+        elif is_video(p) or (p.suffix.lower() in VIDEO_EXTENSIONS and not _is_image(p)):
+            # content first; a video-named file whose content says nothing (empty, cut, garbage)
+            # gets the video reader's error, as it does inside a folder
             videos.append(p)
         else:
             images.append(p)  # missing or bad files get their own error from the image path

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ferx.facs import OCCURRENCE_THRESHOLD
-from ferx.fsutil import append_bytes
+from ferx.fsutil import append_bytes, is_fatal_write, write_error_reason
 from ferx.types import Explanation, Faces
 from ferx.video.result import TrackedFrame
 
@@ -115,6 +115,7 @@ class SummaryBuilder:
         self.min_segment_s = float(min_segment_s)
         self.gap_s = float(gap_s)
         self.tracks: dict[int, _Track] = {}
+        self.unwritten: str | None = None  # why segments.jsonl could not be written to the end (a full disk)
         self.frames = 0
         self.frames_with_faces = 0
         self.first_t: float | None = None
@@ -244,7 +245,14 @@ class SummaryBuilder:
                 # A segment explains its own label: the decision rule on its mean readings, as for a face;
                 # the label most of its frames carry is kept beside it.
                 rec["label"], rec["frames_label"] = e.label, majority
-        append_bytes(self._fd, (json.dumps(rec, allow_nan=False) + "\n").encode())
+        try:
+            append_bytes(self._fd, (json.dumps(rec, allow_nan=False) + "\n").encode())
+        except OSError as e:
+            if not is_fatal_write(e):
+                raise
+            # a full disk: the run stops at its next row (aborted); the summary is still computed
+            self.unwritten = write_error_reason(e)
+            self.close()
 
     def _explain(self, probs: np.ndarray | None, aus: np.ndarray) -> Explanation | None:
         if self.explain is None:
@@ -267,9 +275,13 @@ class SummaryBuilder:
         for tr in self.tracks.values():
             self._flush_track(tr)
         if self._fd >= 0:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+            try:
+                os.fsync(self._fd)
+            except OSError as e:
+                if not is_fatal_write(e):
+                    raise
+                self.unwritten = write_error_reason(e)
+            self.close()
         baselines = baselines or {}
         tracks = [self._track_dict(tr, baselines.get(tr.id)) for tr in sorted(self.tracks.values(), key=lambda x: x.id)]
         return {
@@ -278,6 +290,7 @@ class SummaryBuilder:
             "first_timestamp": self.first_t,
             "last_timestamp": self.last_t,
             "tracks": tracks,
+            **({"segments_unwritten": self.unwritten} if self.unwritten else {}),
         }
 
     def _track_dict(self, tr: _Track, baseline: np.ndarray | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def draw_tracked(tf: TrackedFrame, image: np.ndarray | None = None, *, top_aus: 
     img = image if image is not None else (tf.frame.image if tf.frame is not None else None)
     if img is None:
         raise ValueError("draw_tracked needs the frame's image")
-    canvas = annotate(img, tf.result, top_aus=top_aus)
+    canvas = annotate(img, tf.result, top_aus=top_aus, numbered=False)
     draw = ImageDraw.Draw(canvas)
     labels = tf.faces.labels
     for i, tid in enumerate(tf.track_ids.tolist()):

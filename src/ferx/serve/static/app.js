@@ -175,6 +175,9 @@
       });
   }
 
+  // one decimal, rounded down so that the number lies in the band beside it (ferx.numeric.shown_intensity)
+  function shown(v) { return (Math.floor(v * 10 + 1e-6) / 10).toFixed(1); }
+
   function band(v) {
     if (v === null || v < BAND_EDGES[0]) return "";
     var n = 0; BAND_EDGES.forEach(function (e) { if (v >= e) n++; }); return BANDS[n - 1];
@@ -194,9 +197,9 @@
         box.appendChild(el("span", {"class": "name" + (unreliable ? " unreliable" : ""), title: unreliable ?
           "this estimator cannot measure " + c + " reliably: the value is neither presence nor absence" : ""}, name));
         box.appendChild(bar(v, 5, unreliable ? "unreliable" : "", BAND_EDGES));
-        var text = v === null ? "–" : v.toFixed(1) + (band(v) ? " " + band(v) : "");
+        var text = v === null ? "–" : shown(v) + (band(v) ? " " + band(v) : "");
         box.appendChild(el("span", {"class": "value" + (unreliable ? " unreliable" : ""),
-          "aria-label": name + ": " + (v === null ? "not measured" : v.toFixed(1) + (band(v) ? ", band " + band(v) : ", absent"))}, text));
+          "aria-label": name + ": " + (v === null ? "not measured" : shown(v) + (band(v) ? ", band " + band(v) : ", absent"))}, text));
       });
     });
   }
