@@ -106,3 +106,18 @@ def test_a_full_disk_stops_a_video_run_with_its_summary(tmp_path, capsys):
         assert not (out / "single_face" / ".summary-reserve").exists()
     finally:
         subprocess.run(["umount", str(out)], check=False)
+
+
+def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):
+    """`--resume` re-analysed every video a stopped run had finished (only photos were resumed)."""
+    out = tmp_path / "out"
+    args = ["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.5", "--no-timelines", "-q"]
+    assert main(args) == 0
+    rows = (out / "single_face" / "rows.csv").read_bytes()
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    assert "already analysed in" in capsys.readouterr().err
+    assert (out / "single_face" / "rows.csv").read_bytes() == rows
+    assert json.loads((out / "summary.json").read_text())["videos"][0]["resumed"] is True
+    assert main(args[:-4] + ["--end", "0.4", "--no-timelines", "-q", "--resume"]) == 0  # other settings: redone
+    assert "already analysed" not in capsys.readouterr().err

@@ -156,6 +156,20 @@ def run_video(
     return drive(sink, VideoEngine(analyzer, analysis))
 
 
+def finished_run(folder: Path, source: Any, config: VideoConfig, outputs: VideoOutputs,
+                 info: PipelineInfo) -> dict[str, Any] | None:
+    """The summary.json of an earlier run in `folder` that analysed `source` to the end with the same
+    settings and analyzer, its rows files all there (`ferx analyze --resume` does not redo it); None
+    otherwise."""
+    from ferx.runs.layout import read_summary
+
+    done = read_summary(folder)
+    same = (done.get("status") == "complete" and done.get("source") == str(source)
+            and done.get("config") == _jsonable(asdict(config)) and done.get("analyzer") == info.to_dict())
+    rows = [name for fmt, name in zip(FORMATS, VIDEO.rows) if fmt in outputs.formats]
+    return done if same and all((folder / name).is_file() for name in rows) else None
+
+
 class VideoEngine:
     """The video analysis in this process: one TrackedFrame per sampled frame."""
 
@@ -371,5 +385,5 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-__all__ = ["FORMATS", "VideoEngine", "VideoOutputs", "VideoRunSummary", "VideoSink", "run_video",
+__all__ = ["FORMATS", "VideoEngine", "VideoOutputs", "VideoRunSummary", "VideoSink", "finished_run", "run_video",
            "segment_explainer"]

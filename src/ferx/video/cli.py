@@ -231,6 +231,17 @@ def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None
     return _run_sources(args, sources, config)
 
 
+def _done_record(source: Any, folder: Path, out: Path, done: dict[str, Any]) -> dict[str, Any]:
+    """The top-level summary's line for a video an earlier run finished (`video_record`'s keys)."""
+    from ferx.fsutil import printable
+
+    tracks = done.get("tracks") or []
+    return {"source": printable(str(source)), "folder": printable(os.path.relpath(folder, out)), "status": "complete",
+            "frames": int(done.get("frames") or 0), "rows": int(done.get("rows") or 0),
+            "faces": sum(int(t.get("frames", 0)) for t in tracks), "tracks": len(tracks),
+            "failed_frames": len(done.get("failed_frames") or []), "seconds": 0.0, "resumed": True}
+
+
 def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerConfig | None,
                  records: list[dict[str, Any]] | None = None) -> int:
     """Each video file or ImageSequence into OUT/<name>/; the worst exit status (an interrupt's first)."""
@@ -255,6 +266,15 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             is_sequence = isinstance(source, ImageSequence)
             name = source.path if is_sequence else source
             folder = _folder_for(out, source.name if is_sequence else source.stem, used, name)
+            done = (video_runs.finished_run(folder, name, vconfig, outputs, analyzer.describe())
+                    if getattr(args, "resume", False) else None)
+            if done is not None:  # --resume redid every finished video
+                print(f"ferx: {name}: already analysed in {folder}/ with these settings (--resume): not redone",
+                      file=sys.stderr)
+                codes.append(0)
+                if records is not None:
+                    records.append(_done_record(name, folder, out, done))
+                continue
             try:
                 run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
             except (ImageReadError, SamplingError) as e:  # cannot be opened: say why, go on with the others
