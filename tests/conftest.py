@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,20 @@ def lfw_rows() -> list[dict[str, str]]:
         pytest.skip(f"lfw-expressions not found at {LFW} (set FERX_SHARED_DATA)")
     with open(LFW / "labels.csv") as f:
         return list(csv.DictReader(f))
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` as a tmpfs of `size` (a real full disk) for the block; skips where mounting is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True,
+                       text=True, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
 
 
 def lfw_paths(emotion: str, n: int, *, offset: int = 0) -> list[Path]:

@@ -46,26 +46,17 @@ def test_exit_statuses_and_summary(collection: Path, tmp_path: Path) -> None:
 def test_a_full_disk_stops_a_batch_with_its_summary(tmp_path: Path, capsys) -> None:
     """A tryout filled a small disk under `ferx batch`: a traceback, and no summary.json."""
     import shutil
-    import subprocess
 
-    from tests.conftest import lfw_paths
+    from tests.conftest import lfw_paths, small_disk
 
     src = tmp_path / "in"
     src.mkdir()
     for p in lfw_paths("happiness", 12):
         shutil.copy(p, src / p.name)
-    out = tmp_path / "small"
-    out.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(out)], capture_output=True, text=True,
-                       check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "small", "100k") as out:
         code = main(["batch", str(src), str(out / "ds"), "--workers", "1", "--shard-size", "4", "-q"])
         err = capsys.readouterr().err
         summary = json.loads((out / "ds" / "summary.json").read_text())
         assert code == 1 and "Traceback" not in err and "make room, then run the same command again" in err
         assert summary["status"] == "aborted" and "No space left" in summary["reason"]
         assert not (out / "ds" / "_ferx" / "reserve").exists()
-    finally:
-        subprocess.run(["umount", str(out)], check=False)

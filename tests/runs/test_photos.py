@@ -22,7 +22,7 @@ from ferx.config import AnalyzerConfig
 from ferx.runs import photos as batch_module
 from ferx.runs.photos import BatchOptions
 from ferx.runs.photos import run_photos as run_batch
-from tests.conftest import ROOT, lfw_paths
+from tests.conftest import ROOT, lfw_paths, small_disk
 
 EMOTIONS = ("happiness", "neutral", "surprise", "sadness")
 
@@ -270,13 +270,7 @@ def test_an_isolated_write_error_fails_one_image_and_repeated_ones_stop_the_batc
 
 
 def test_full_disk_on_a_real_tmpfs(tmp_path):
-    out = tmp_path / "small"
-    out.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(out)], capture_output=True, text=True,
-                       check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "small", "400k") as out:
         src = tmp_path / "in"
         _photos(src, 12)  # about 65 KB of JSON and 25 KB of annotated JPEG per photo: the disk fills
         code = main(["analyze", str(src), "--out", str(out), "--format", "json,csv", "--annotate", "-q"])
@@ -286,8 +280,6 @@ def test_full_disk_on_a_real_tmpfs(tmp_path):
         jsons = _assert_csv_matches_jsons(out)  # every JSON on the full disk parses
         assert len(jsons) == s["analysed"]
         assert not [p for p in out.rglob(".ferx-*.tmp")]  # no temporary file left behind
-    finally:
-        subprocess.run(["umount", str(out)], check=False)
 
 
 # -- interrupts and resume -------------------------------------------------------------------------

@@ -78,23 +78,11 @@ def test_ferx_batch_lists_a_broken_video_in_errors(tmp_path, broken, audio_only)
     assert errors.error.tolist() == [expected[0]] and expected[1] in errors.message[0]
 
 
-def _tmpfs(folder: Path, size: str) -> None:
-    import subprocess
-
-    folder.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True,
-                       text=True, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-
-
 def test_a_full_disk_stops_a_video_run_with_its_summary(tmp_path, capsys):
     """A tryout filled a small disk under a video run: a traceback, and no summary.json anywhere."""
-    import subprocess
+    from tests.conftest import small_disk
 
-    out = tmp_path / "small"
-    _tmpfs(out, "150k")
-    try:
+    with small_disk(tmp_path / "small", "150k") as out:
         code = main(["analyze", str(clip("single_face.mp4")), "--format", "csv,parquet", "--annotate", "--out",
                      str(out), "-q"])
         err = capsys.readouterr().err
@@ -104,8 +92,6 @@ def test_a_full_disk_stops_a_video_run_with_its_summary(tmp_path, capsys):
         assert top["status"] == video["status"] == "aborted"
         assert "No space left" in top["videos"][0]["reason"] and "No space left" in video["reason"]
         assert not (out / "single_face" / ".summary-reserve").exists()
-    finally:
-        subprocess.run(["umount", str(out)], check=False)
 
 
 def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):

@@ -242,6 +242,24 @@ def _done_record(source: Any, folder: Path, out: Path, done: dict[str, Any]) -> 
             "failed_frames": len(done.get("failed_frames") or []), "seconds": 0.0, "resumed": True}
 
 
+def _say(name: Any, folder: Path, run: Any) -> None:
+    """What a video run did, on stderr: counts, and how it ended when it did not complete."""
+    print(f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
+          f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/", file=sys.stderr)
+    if run.status == "truncated":
+        print(f"ferx: {name}: {run.stopped}", file=sys.stderr)
+    elif run.status == "aborted":  # the output could not be written (a full disk)
+        print(f"ferx: error: {name}: {run.reason}; summary.json says \"aborted\"", file=sys.stderr)
+    if run.failed_frames:
+        shown = "; ".join(f"frame {f.index} {Path(f.file).name}: {f.reason}" for f in run.failed_frames[:5])
+        more = f"; and {len(run.failed_frames) - 5} more" if len(run.failed_frames) > 5 else ""
+        print(f"ferx: {name}: {len(run.failed_frames)} frame(s) could not be read, no rows for them "
+              f"(failed_frames in summary.json): {shown}{more}", file=sys.stderr)
+    if run.status == "interrupted":
+        print(f"ferx: interrupted by {run.signal}: rows so far are in {folder}/ (summary.json says "
+              "\"interrupted\")", file=sys.stderr)
+
+
 def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerConfig | None,
                  records: list[dict[str, Any]] | None = None) -> int:
     """Each video file or ImageSequence into OUT/<name>/; the worst exit status (an interrupt's first)."""
@@ -288,21 +306,8 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             codes.append(run.exit_code)
             if records is not None:
                 records.append(video_record(name, folder, out, run))
-            msg = (f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
-                   f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/")
-            print(msg, file=sys.stderr)
-            if run.status == "truncated":
-                print(f"ferx: {name}: {run.stopped}", file=sys.stderr)
-            elif run.status == "aborted":  # the output could not be written (a full disk)
-                print(f"ferx: error: {name}: {run.reason}; summary.json says \"aborted\"", file=sys.stderr)
-            if run.failed_frames:
-                shown = "; ".join(f"frame {f.index} {Path(f.file).name}: {f.reason}" for f in run.failed_frames[:5])
-                more = f"; and {len(run.failed_frames) - 5} more" if len(run.failed_frames) > 5 else ""
-                print(f"ferx: {name}: {len(run.failed_frames)} frame(s) could not be read, no rows for them "
-                      f"(failed_frames in summary.json): {shown}{more}", file=sys.stderr)
+            _say(name, folder, run)
             if run.status == "interrupted":
-                print(f"ferx: interrupted by {run.signal}: rows so far are in {folder}/ (summary.json says "
-                      "\"interrupted\")", file=sys.stderr)
                 break
     interrupted = [c for c in codes if c in (130, 143)]
     return interrupted[0] if interrupted else max(codes, default=0)
