@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-
 from ferx.cli import main
 from ferx.scale import cli
 
