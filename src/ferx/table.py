@@ -315,6 +315,25 @@ class TableLayout:
         return ",".join(_csv_value(v, c.name) for v, c in zip(row, self.columns))
 
 
+    def parse_csv_row(self, row: Sequence[str]) -> list[Any]:
+        """The values of one CSV row (`csv_line`'s inverse, up to its rounding), typed by the layout."""
+        return [_parse_csv_value(v, c.kind) for v, c in zip(row, self.columns)]
+
+
+def _parse_csv_value(v: str, kind: str) -> Any:
+    if v == "":
+        return None
+    if kind == "str":
+        return v
+    if kind == "bool":
+        return v == "1"
+    if kind in ("int32", "int64"):
+        return int(v)
+    if kind == "float32_list":
+        return [float(x) for x in json.loads(v)]
+    return float(v)
+
+
 def _csv_value(v: Any, name: str) -> str:
     if v is None:
         return ""

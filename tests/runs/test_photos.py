@@ -493,20 +493,31 @@ def test_what_decoding_warns_about_is_in_the_notes_and_on_stderr(tmp_path, capsy
     assert "InputRangeWarning" not in err  # said once, with the file's name, not as a Python warning
 
 
-def test_resume_says_why_a_killed_runs_images_are_redone_when_its_parquet_was_never_closed(tmp_path, capsys):
+def test_resume_rebuilds_a_parquet_file_a_killed_run_never_closed(tmp_path, capsys):
     """After `kill -9`, faces.parquet exists only as an unfinished .partial; --resume redid every image
-    without a word."""
+    without a word. Its rows are now rebuilt from faces.csv; without a CSV, the images are redone, and
+    the run says which."""
+    import pandas as pd
+
     src = tmp_path / "in"
     _photos(src, 3)
-    out = tmp_path / "out"
-    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv,parquet"]
-    assert main(args + ["-q"]) == 0
-    (out / "faces.parquet").rename(out / "faces.parquet.partial")  # what a killed run leaves
-    capsys.readouterr()
-    assert main(args + ["--resume"]) == 0
-    err = capsys.readouterr().err
-    assert "faces.parquet was not finished by the earlier run" in err and "its 3 image(s) are analysed again" in err
-    assert _summary(out)["analysed"] == 3
+    for formats, rebuilt in (("json,csv,parquet", True), ("json,parquet", False)):
+        out = tmp_path / formats.replace(",", "-")
+        args = ["analyze", str(src), "--out", str(out), "--format", formats]
+        assert main(args + ["-q"]) == 0
+        before = pd.read_parquet(out / "faces.parquet")
+        (out / "faces.parquet").rename(out / "faces.parquet.partial")  # what a killed run leaves
+        capsys.readouterr()
+        assert main(args + ["--resume"]) == 0
+        err = capsys.readouterr().err
+        assert "faces.parquet was not finished by the earlier run" in err
+        assert ("its rows are rebuilt from faces.csv" in err) == rebuilt
+        assert ("its 3 image(s) are analysed again" in err) == (not rebuilt)
+        assert _summary(out)["resumed"] == (3 if rebuilt else 0) and _summary(out)["analysed"] == 3
+        after = pd.read_parquet(out / "faces.parquet")
+        assert list(after.columns) == list(before.columns) and len(after) == len(before)
+        assert np.allclose(after["p_happiness"], before["p_happiness"], atol=1e-4)
+        assert (after["label"] == before["label"]).all() and after["AU12"].dtype == before["AU12"].dtype
 
 
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(tmp_path, capsys):

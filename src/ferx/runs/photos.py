@@ -372,16 +372,21 @@ class PhotoSink:
             for d in self.done.values():
                 wanted[d.source] = wanted.get(d.source, 0) + max(d.faces, 1)
             found = {f: _read_rows(self.out / _ROWS[f], f, self.layout) for f in formats}
-            bad = {s for rows in found.values() for s, n in wanted.items() if _count(rows, s) != n}
-            unfinished = [_ROWS[f] for f in formats if f == "parquet" and found[f] is None and wanted]
-            if unfinished:  # a killed run never closes its Parquet file: say why its images are redone
-                self.log(f"ferx: {unfinished[0]} was not finished by the earlier run (it was killed before "
-                         f"closing it): its {len(wanted)} image(s) are analysed again")
+            # A killed run never closes its Parquet file; the CSV has the same rows (rounded as CSV is)
+            rebuild = "parquet" in found and found["parquet"] is None and "csv" in found and bool(wanted)
+            checked = {f: rows for f, rows in found.items() if not (rebuild and f == "parquet")}
+            bad = {s for rows in checked.values() for s, n in wanted.items() if _count(rows, s) != n}
+            if "parquet" in found and found["parquet"] is None and wanted:
+                self.log(f"ferx: {_ROWS['parquet']} was not finished by the earlier run (it was killed before closing "
+                         "it): " + (f"its rows are rebuilt from {_ROWS['csv']}" if rebuild else
+                                    f"its {len(wanted)} image(s) are analysed again"))
             if bad:
                 self.done = {k: d for k, d in self.done.items() if d.source not in bad}
                 self.ledger.rewrite(dataclasses.asdict(d) for d in self.done.values())
             good = {d.source for d in self.done.values()}
-            kept = {f: _keep(rows, good) for f, rows in found.items()}
+            kept = {f: _keep(rows, good) for f, rows in checked.items()}
+            if rebuild:
+                kept["parquet"] = self.layout.arrow_table([self.layout.parse_csv_row(r) for r in kept["csv"] or []])
         for f in formats:
             if f == "csv":
                 lines = kept.get("csv") or []
