@@ -248,7 +248,8 @@ class VideoSink:
 
     def write(self, tf: TrackedFrame, guard: InterruptGuard) -> None:
         try:
-            self._write(tf)
+            with guard.hold():  # a frame's row and its annotated picture, or neither (an interrupt waits)
+                self._write(tf)
         except OSError as e:
             if is_fatal_write(e):  # a full disk: the run stops "aborted", as a photo run does
                 raise Aborted(f"stopped at frame {tf.index}: {space_reason(e)}") from None
