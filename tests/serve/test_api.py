@@ -224,6 +224,7 @@ def _huge_jpeg_header(photo: bytes) -> bytes:
         ("bad_option", 422, "invalid_options"),
         ("bad_options_json", 422, "invalid_options"),
         ("malformed_multipart", 400, "bad_request"),
+        ("truncated_multipart", 400, "bad_request"),  # was "missing_field ... (fields received: none)"
     ],
 )
 def test_bad_input(client, photo, case, status, code):
@@ -264,6 +265,10 @@ def test_bad_input(client, photo, case, status, code):
         r = client.post("/v1/analyze?landmarks=perhaps", content=photo, headers=jpeg)
     elif case == "bad_options_json":
         r = client.post("/v1/analyze", files={"image": ("a.jpg", photo, "image/jpeg")}, data={"options": '{"colour": 1}'})
+    elif case == "truncated_multipart":
+        head = b'--abc\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        body = head + photo[: len(photo) // 2]  # cut off: no closing boundary
+        r = client.post("/v1/analyze", content=body, headers={"content-type": "multipart/form-data; boundary=abc"})
     elif case == "malformed_multipart":
         r = client.post("/v1/analyze", content=b"--xyz\r\nnot a part", headers={"content-type": "multipart/form-data; boundary=abc"})
     else:
@@ -271,6 +276,8 @@ def test_bad_input(client, photo, case, status, code):
     assert r.status_code == status, r.text
     body = r.json()
     assert body["error"] == code and body["message"] and body["request_id"] == r.headers["x-request-id"]
+    if case == "truncated_multipart":
+        assert "truncated upload" in body["message"], body["message"]
     _assert_serving(client, photo)
 
 

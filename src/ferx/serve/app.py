@@ -173,6 +173,10 @@ async def _read_upload(request: Any) -> tuple[bytes, str, dict[str, Any]]:
         try:
             upload = form.get("image")
             if upload is None or isinstance(upload, str):
+                if not form.keys() and int(request.headers.get("content-length") or 0) > 0:
+                    # bytes came but no part did: the body was cut off, or its boundary is not the header's
+                    raise ApiError(400, "bad_request", "malformed multipart/form-data body: no complete part in it "
+                                   "(a truncated upload, or a boundary other than the Content-Type's)")
                 names = ", ".join(sorted(form.keys())) or "none"
                 raise ApiError(400, "missing_field", f"multipart upload needs a file field named `image` (fields "
                                f"received: {names})")
