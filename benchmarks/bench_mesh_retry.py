@@ -46,5 +46,13 @@ def main() -> None:
     print(f"accepted by any: {int(np.any(np.array(list(accepted.values())), axis=0).sum())} of {len(missed)}")
 
 
+def _args() -> None:
+    """No options: `--help` says what the script does instead of starting it."""
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+
+
 if __name__ == "__main__":
+    _args()
     main()

@@ -56,5 +56,13 @@ def main() -> None:
               f"{(other >= 0.4).mean():.3f} |")
 
 
+def _args() -> None:
+    """No options: `--help` says what the script does instead of starting it."""
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+
+
 if __name__ == "__main__":
+    _args()
     main()

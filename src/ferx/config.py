@@ -100,7 +100,7 @@ class AnalyzerConfig:
             parts of faces are rejected; issue 25), or None.
         aus: AU estimator backend, or None.
         expression: expression classifier backend, or None.
-        explain: explainer backend (chain of thought per face, under a millisecond), or None.
+        explain: explainer backend (chain of thought per face, about 1 ms), or None.
         keep_unverified: keep detections in which the landmarker found no face. Off by default: a
             box the landmark model rejects is almost always a false positive, and it would carry no
             AUs or expression.
@@ -108,8 +108,9 @@ class AnalyzerConfig:
         whole_image_face: when an image is read as one face filling it ("a face crop", as datasets
             ship them): "auto" — where the detector finds no face in an image of at most
             `WHOLE_IMAGE_MAX_SIDE` px; "always" — every image is one face crop (no detector is
-            run: for dataset crops, faster, and on FACS-coded 48-px crops the AUs read slightly
-            closer to the codes, docs/aus.md); "never". The face's box is then the whole image,
+            run: for dataset crops, faster; on the FACS-coded 48-px crops the AUs read as well on
+            the mean, but the calibration was fitted on detector boxes and some AUs shift — AU12
+            reads present more often; docs/aus.md); "never". The face's box is then the whole image,
             whose surroundings the landmarker pads with grey; the landmarker still has to confirm
             a face (with "auto", surely: the box comes with score 0).
         min_image_side: smallest accepted image side in pixels.

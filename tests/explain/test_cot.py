@@ -436,3 +436,17 @@ def test_the_texts_bands_are_those_of_the_stored_readings(analyzer):
                 edges = dict(zip(BANDS, BAND_EDGES))
                 assert obs["intensity"] >= edges[obs["band"]]
     assert observations >= 60
+
+
+def test_traces_lean_and_unvalidated_readings_are_said_as_such(analyzer):
+    """A reviewer read "the movements point to sadness" over four trace readings as overstated, and a
+    full sentence on the ungraded AU22 ("the lips are funnelled, marked") as a claim nothing backs."""
+    from tests.conftest import SHARED
+
+    faint = analyzer.analyze(LFW / "images" / "Dwarakish_14.jpg").faces
+    assert all(o.band == "A" for o in faint.explanations[0].observations)
+    text = faint.explanations[0].text
+    assert "lean towards" in text and "point to" not in text.split("Overall emotional interpretation:")[1]
+    open_mouth = SHARED / "ckplus-facs" / "images" / "surprise" / "S052_001_00000015.png"  # the coded peak
+    e = analyzer.analyze(open_mouth).faces.explanations[0]
+    assert "AU22" in e.active_codes and "The lips are funnelled (AU22, marked). This reading is not validated" in e.text

@@ -190,3 +190,26 @@ def test_timeline_axes_have_headroom_and_legends_outside(tmp_path):
     assert legend.x0 >= ax.get_window_extent().x1  # right of the axes, not over the curves
     styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
     assert {lab for lab, ls in styles.items() if ls == "--"} == set(DASHED) == {"sadness", "contempt"}
+
+
+def test_frames_that_are_not_frames_are_refused_with_the_fix(analyzer):
+    """An iterator of arrays gave "AttributeError: 'numpy.ndarray' object has no attribute 'image'"."""
+    arrays = (np.zeros((64, 64, 3), np.uint8) for _ in range(3))
+    with pytest.raises(TypeError, match=r"got ndarray at position 0: wrap each image with its time, e\.g\. Frame"):
+        list(analyze_video(analyzer, arrays))
+
+
+def test_a_tracked_frame_gives_its_rows_of_the_one_table(analyzer, tmp_path):
+    """A TrackedFrame had no to_pandas(); its rows are those the run writes for the frame."""
+    out = tmp_path / "run"
+    frames = list(analyze_video(analyzer, clip("single_face.mp4"), VideoConfig()))[:5]
+    process_video(analyzer, clip("single_face.mp4"), out, outputs=VideoOutputs(formats=("csv",), timelines=False))
+    written = pd.read_csv(out / "rows.csv")
+    for tf in frames:
+        df = tf.to_pandas()
+        row = written[written["frame"] == tf.index]
+        # the run's table also has the explanation columns (segments are explained, frames are not)
+        assert set(df.columns) <= set(written.columns) and {"track", "detected", "AU12"} <= set(df.columns)
+        assert len(df) == len(row) == 1
+        assert int(df["track"].iloc[0]) == int(row["track"].iloc[0]) == 1
+        assert abs(float(df["AU12"].iloc[0]) - float(row["AU12"].iloc[0])) < 1e-3

@@ -151,6 +151,22 @@ def test_openapi_offline_docs(client):
     docs = client.get("/docs").text
     assert "http://" not in docs and "https://" not in docs
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    # errors are documented as what they are, JSON, also on the HTML endpoint (were listed as text/html)
+    report_errors = spec["paths"]["/v1/report"]["post"]["responses"]["422"]["content"]
+    assert list(report_errors) == ["application/json"]
+    assert "securitySchemes" not in spec.get("components", {})  # this test server has no key
+
+
+def test_openapi_declares_the_api_key_when_there_is_one(analyzer):
+    """A keyed service's schema said nothing of the key, and /v1/models documented only a 200."""
+    import httpx
+
+    with running_server(analyzer, api_key="s3cret-key", warmup=False) as url:
+        spec = httpx.get(f"{url}/openapi.json", timeout=60).json()
+    assert spec["components"]["securitySchemes"]["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    models = spec["paths"]["/v1/models"]["get"]
+    assert {"ApiKey": []} in models["security"] and "401" in models["responses"]
+    assert "security" not in spec["paths"]["/healthz"]["get"]
 
 
 def test_request_id_and_log_line(client, photo):
@@ -360,8 +376,9 @@ def test_api_key(analyzer, photo):
         assert c.get("/healthz").status_code == 200  # liveness stays open
         assert c.get("/").status_code == 200
         r = c.post("/v1/analyze", content=photo, headers={"content-type": "image/jpeg"})
-        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
-        assert c.get("/v1/models", headers={"x-api-key": "s3cret-kez"}).status_code == 401
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized" and "needs an API key" in r.json()["message"]
+        wrong = c.get("/v1/models", headers={"x-api-key": "s3cret-kez"})
+        assert wrong.status_code == 401 and "not this service's key" in wrong.json()["message"]  # said apart
         assert c.get("/v1/models", headers={"x-api-key": "s3cret-key"}).json()["auth"] is True
         r = c.post("/v1/analyze", content=photo, headers={"content-type": "image/jpeg", "authorization": "Bearer s3cret-key"})
         assert r.status_code == 200

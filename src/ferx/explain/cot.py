@@ -99,11 +99,13 @@ class _Grades:
         measured: AU number → an observation and evidence at all (not graded unreliable).
         reliable: AU number → graded good or fair: its absence may be stated, and it may carry a pattern.
         unmeasured: per emotion, its defining groups no AU of which this estimator can measure.
+        unchecked: AU numbers read but not validated on enough FACS-coded faces (graded "ungraded").
     """
 
     measured: dict[int, bool]
     reliable: dict[int, bool]
     unmeasured: dict[str, tuple[str, ...]]
+    unchecked: frozenset[int] = frozenset()
 
 
 @functools.lru_cache(maxsize=32)  # profiles are few and immutable (hashed by identity)
@@ -113,7 +115,8 @@ def _grades(profile: AUProfile) -> _Grades:
     reliable = {n: au.absence_reliable for n, au in units.items()}
     unmeasured = {e: tuple("/".join(f"AU{n}" for n in group) for group in DEFINING[e]
                            if not any(measured[n] for n in group)) for e in EXPRESSIONS}
-    return _Grades(measured, reliable, unmeasured)
+    unchecked = frozenset(n for n, au in units.items() if au.measured and au.reliability == "ungraded")
+    return _Grades(measured, reliable, unmeasured, unchecked)
 
 
 def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
@@ -401,7 +404,7 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
     g = g or _grades(profile_of(None))
     final = final or {}
     h = t["headings"]
-    observations = _observation_sentences(x, t, w)
+    observations = _observation_sentences(x, t, w, g)
     later = (f"{h['interpretation']}: {' '.join(_interpretation_sentences(x, t, w, g, final))}\n"
              f"{h['conclusion']}: {' '.join(_conclusion_sentences(x, t, w))}")
     caveat = t["observation_brows_at_rest"]
@@ -429,7 +432,7 @@ def _resting_brows(x: dict[str, Any]) -> set[str]:
     return {o.code for o in x["observations"] if o.code in _RESTING_BROWS and o.band in ("A", "B")}
 
 
-def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> list[str]:
+def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
     out = []
     shown = x["observations"][:MAX_OBSERVATIONS]
     for o in shown:
@@ -441,6 +444,8 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> 
         s = t["observation"].format(movement=movement, code=o.code, band_word=t["band_words"][o.band], sign=sign)
         if int(o.code[2:]) in ONE_SIDED_AUS and o.asymmetry >= ASYMMETRY_THRESHOLD:
             s += " " + t["observation_one_sided"]
+        if int(o.code[2:]) in g.unchecked:  # said as a reading, not as a checked fact (a reviewer's AU22 on a surprise)
+            s += " " + t["observation_unchecked"]
         out.append(s[:1].upper() + s[1:])
     rest = x["observations"][MAX_OBSERVATIONS:]
     if rest:
@@ -470,7 +475,7 @@ def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, 
     if au_label == "neutral":
         out.append(w.pick(t["au_reading_mixed" if clear else "au_reading_neutral"]))
     else:
-        out.append(w.pick(t["au_reading"], label=au_label, aus=w.join(top.supporting)))
+        out.append(w.pick(t["au_reading" if clear else "au_reading_faint"], label=au_label, aus=w.join(top.supporting)))
     if x["classifier_label"] is not None:
         key = "classifier_agrees" if x["classifier_label"] == au_label else "classifier_differs"
         if key == "classifier_agrees" and au_label == "neutral" and clear:

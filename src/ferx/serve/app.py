@@ -385,6 +385,8 @@ class _Gate:
         limit = self.settings.max_upload_bytes
         length = headers.get("content-length")
         if self.key is not None and path.startswith("/v1/") and not self._authorised(headers):
+            if self._given_key(headers):  # said apart from a missing key: a client then knows to check its key
+                return 401, "unauthorized", "the API key sent is not this service's key"
             return 401, "unauthorized", "this service needs an API key: send it as the X-API-Key header or as " \
                                         "Authorization: Bearer KEY"
         if length is not None and not length.isdigit():
@@ -393,14 +395,18 @@ class _Gate:
             return 413, "payload_too_large", f"the body is {length} bytes, above this service's limit of {limit} bytes"
         return None
 
-    def _authorised(self, headers: dict[str, str]) -> bool:
-        assert self.key is not None
+    @staticmethod
+    def _given_key(headers: dict[str, str]) -> str:
         given = headers.get("x-api-key")
         if given is None:
             auth = headers.get("authorization", "")
             given = auth[7:] if auth[:7].lower() == "bearer " else ""
+        return given
+
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        assert self.key is not None
         # compare_digest: the time taken does not tell how much of the key was right
-        return hmac.compare_digest(given.encode("latin-1"), self.key)
+        return hmac.compare_digest(self._given_key(headers).encode("latin-1"), self.key)
 
 
 def _log_request(scope: dict[str, Any], request_id: str, info: dict[str, Any], t0: float) -> None:
@@ -446,7 +452,39 @@ def create_app(settings: ServeSettings | None = None, *, analyzer: Analyzer | No
     _error_handlers(app)
     _analysis_routes(app, state)
     _service_routes(app, state)
+    _document_as_served(app, settings)
     return _Gate(app, settings)
+
+
+def _document_as_served(app: Any, settings: ServeSettings) -> None:
+    """The OpenAPI schema as the service answers: every error is JSON (an HTML endpoint's errors were
+    listed as text/html), and with an API key the /v1/ operations say they need it and may answer 401
+    (the schema did not declare the key at all)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        for path, operations in spec.get("paths", {}).items():
+            for op in operations.values():
+                for code, answer in op.get("responses", {}).items():
+                    content = answer.get("content", {})
+                    if str(code)[0] in "45" and "text/html" in content:
+                        content["application/json"] = content.pop("text/html")
+                if settings.api_key and path.startswith("/v1/"):
+                    op["security"] = [{"ApiKey": []}, {"Bearer": []}]
+                    op.setdefault("responses", {})["401"] = {
+                        "description": "No API key, or not this service's",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        if settings.api_key:
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "Bearer": {"type": "http", "scheme": "bearer"}}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi
 
 
 def _error_handlers(app: Any) -> None:

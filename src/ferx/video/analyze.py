@@ -43,6 +43,16 @@ class VideoConfig:
     prefetch: int = 4
 
 
+def _checked_frames(frames: Iterable[Any]) -> Iterator[Frame]:
+    """The caller's frames, each checked to be a `Frame`: an array or a PIL image has no timestamp, which
+    the tracker and the smoother need (an array gave "'numpy.ndarray' object has no attribute 'image'")."""
+    for i, frame in enumerate(frames):
+        if not isinstance(frame, Frame):
+            raise TypeError(f"analyze_video reads ferx.Frame objects, got {type(frame).__name__} at position {i}: "
+                            "wrap each image with its time, e.g. Frame(rgb, index=i, timestamp=i / fps)")
+        yield frame
+
+
 class VideoAnalysis:
     """An analysis in progress: iterate it for one TrackedFrame per sampled frame.
 
@@ -74,7 +84,7 @@ class VideoAnalysis:
             self._frames: Iterable[Frame] = self.reader
             self.source = str(source)
         else:
-            self._frames = source
+            self._frames = _checked_frames(source)
             self.source = "<frames>"
         if self.reader is not None:
             try:

@@ -65,6 +65,18 @@ class TrackedFrame:
     def source(self) -> str:
         return self.result.source
 
+    def to_pandas(self, *, landmarks: bool = False) -> Any:
+        """One row per face (one without a face) in ferx's one table, with the track columns: the rows
+        `ferx analyze clip.mp4` writes for this frame (`content_sha256` aside, which a run adds)."""
+        from ferx.table import FrameInfo, TableLayout, to_pandas
+
+        relative = self.aus_relative is not None
+        layout = TableLayout.of_faces(self.faces, relative=relative, landmarks=landmarks)
+        info = FrameInfo(kind="video", source=self.source, track_ids=self.track_ids, detected=self.detected,
+                         scene_cut=self.scene_cut, aus_relative=self.aus_relative)
+        rows = layout.rows(self.result, info)
+        return to_pandas(layout, {name: [r[j] for r in rows] for j, name in enumerate(layout.names)}, layout.names)
+
     def with_faces(self, faces: Faces, **changes: Any) -> TrackedFrame:
         """A copy with other faces (same rows) and other fields replaced."""
         return replace(self, result=replace(self.result, faces=faces), **changes)

@@ -67,6 +67,8 @@ TEMPLATES = {
     "observation": "{movement} ({code}, {band_word}){sign}.",
     "observation_sign": [", a sign of {emotions}", ", typical of {emotions}"],
     "observation_one_sided": "It is stronger on one side of the face.",
+    # An AU this estimator reads but that was never checked against FACS codes (too few coded occurrences).
+    "observation_unchecked": "This reading is not validated on enough FACS-coded faces.",
     "observation_brows_at_rest": "A faint brow reading may also be where these brows rest.",
     "observation_rest": ["Weaker movements: {aus}.", "Also present, weakly: {aus}."],
     "no_observation": [
@@ -128,6 +130,12 @@ TEMPLATES = {
     "au_reading_neutral": [
         "The movements are too weak to point to an emotion: on their own they read as neutral.",
         "On their own, the movements read as neutral.",
+    ],
+    # The AU evidence names an emotion, but no movement reaches band B: said as a lean, not as "point
+    # to" (a reviewer read "the movements point to sadness" over four trace readings as overstated).
+    "au_reading_faint": [
+        "The movements are faint (none beyond a trace), but together they lean towards {label} ({aus}).",
+        "Only traces of movement show; together they lean towards {label} ({aus}).",
     ],
     "au_reading_mixed": [
         "Taken alone, the movements fit no single emotion well enough to name one.",
