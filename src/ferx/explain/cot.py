@@ -407,7 +407,7 @@ def render(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades | None =
     observations = _observation_sentences(x, t, w, g)
     later = (f"{h['interpretation']}: {' '.join(_interpretation_sentences(x, t, w, g, final))}\n"
              f"{h['conclusion']}: {' '.join(_conclusion_sentences(x, t, w))}")
-    caveat = t["observation_brows_at_rest"]
+    caveat = _brow_caveat(x, t, w)
     if caveat in observations and len(f"{h['observations']} {' '.join(observations)} {later}".split()) > MAX_WORDS:
         observations.remove(caveat)  # the one sentence the reasoning does not rest on goes first
     return f"{h['observations']}: {' '.join(observations)}\n{later}"
@@ -432,6 +432,15 @@ def _resting_brows(x: dict[str, Any]) -> set[str]:
     return {o.code for o in x["observations"] if o.code in _RESTING_BROWS and o.band in ("A", "B")}
 
 
+def _brow_caveat(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
+    """The caveat on faint brow readings, naming them: a reviewer read the unnamed "a faint brow reading
+    may also be where these brows rest" as doubting a maximal raise beside a trace AU4 ("" without one)."""
+    resting = [o.code for o in x["observations"] if o.code in _resting_brows(x)]
+    if not resting:
+        return ""
+    return t["observation_brows_at_rest"].format(aus=w.join(resting), reading="reading" if len(resting) == 1 else "readings")
+
+
 def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
     out = []
     shown = x["observations"][:MAX_OBSERVATIONS]
@@ -450,8 +459,9 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: 
     rest = x["observations"][MAX_OBSERVATIONS:]
     if rest:
         out.append(w.pick(t["observation_rest"], aus=w.join([f"{o.code} ({t['band_words'][o.band]})" for o in rest])))
-    if _resting_brows(x):
-        out.append(t["observation_brows_at_rest"])
+    caveat = _brow_caveat(x, t, w)
+    if caveat:
+        out.append(caveat)
     return out or [w.pick(t["no_observation"])]
 
 

@@ -69,7 +69,7 @@ TEMPLATES = {
     "observation_one_sided": "It is stronger on one side of the face.",
     # An AU this estimator reads but that was never checked against FACS codes (too few coded occurrences).
     "observation_unchecked": "This reading is not validated on enough FACS-coded faces.",
-    "observation_brows_at_rest": "A faint brow reading may also be where these brows rest.",
+    "observation_brows_at_rest": "The faint {aus} {reading} may also be where these brows rest.",
     "observation_rest": ["Weaker movements: {aus}.", "Also present, weakly: {aus}."],
     "no_observation": [
         "No facial movement reaches the trace level (band A).",
