@@ -84,7 +84,7 @@ def _register_explain(sub: Any) -> None:
     d = sub.add_parser("cot-data", help="write Exp-CoT instruction-tuning data for a labelled dataset")
     d.add_argument("dataset", help="KIND:PATH or PATH (kinds: ferplus, fer2013, folders, lfw-expressions, rafdb, affectnet)")
     d.add_argument("--out", required=True, help="output folder; an existing one is resumed when it was made with "
-                   "the same settings (dataset, split, --limit, --ratio, --seed, ...), and refused otherwise")
+                   "the same settings (dataset, split, --ratio, --seed, ...; a --limit may grow), refused otherwise")
     d.add_argument("--split", help="train, val or test (default: all)")
     d.add_argument("--ratio", default="1:3", help="CoT : label-only records per image, COT 0 or 1 (default 1:3, "
                    "as in ExpLLM's data lists)")

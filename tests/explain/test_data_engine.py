@@ -178,3 +178,19 @@ def test_data_of_an_earlier_ferx_with_absolute_paths_is_not_mixed(analyzer, tmp_
     ds = Dataset("x", "folders", LFW, EXPRESSIONS, [Sample(lfw_paths("happiness", 1)[0], "happiness")])
     with pytest.raises(ValueError, match="absolute path"):
         generate(ds, out, analyzer, progress=False)
+
+
+def test_a_slice_may_grow_into_the_same_output(ferplus_run, analyzer, tmp_path):
+    """`--limit 12` then `--limit 15` into one --out was refused ("other settings (n_samples …)"); the
+    larger limit extends the same prefix, so the first run's records stay as they were."""
+    ds, _, _ = ferplus_run
+    generate(ds, tmp_path, analyzer, limit=12, progress=False)
+    first = (tmp_path / "data.jsonl").read_text()
+    report = generate(ds, tmp_path, analyzer, limit=15, progress=False)
+    grown = (tmp_path / "data.jsonl").read_text()
+    assert grown.startswith(first) and len(grown) > len(first) and report.images + len(report.skipped) <= 3
+    whole = tmp_path / "whole"
+    generate(ds, whole, analyzer, limit=15, progress=False)
+    assert (whole / "data.jsonl").read_text() == grown  # the same file as one run of 15
+    with pytest.raises(ValueError, match=r"a --limit may grow, not shrink"):
+        generate(ds, tmp_path, analyzer, limit=10, progress=False)

@@ -252,9 +252,16 @@ def _start_run(out: Path, name: str, n_samples: int, settings: EngineSettings, r
         if "image_paths" not in before and (out / DATA_FILE).exists():
             raise ValueError(f"{out} holds data of an earlier ferx whose records name images by absolute path; "
                              "use another --out (this ferx names them relative to the dataset root)")
-        if before != run and "image_paths" in before:
-            diff = "; ".join(f"{k} {_said(before.get(k))} there, {_said(v)} now" for k, v in run.items() if before.get(k) != v)
-            raise ValueError(f"{out} holds data made with other settings ({diff}); use another --out or the same settings")
+        # A larger --limit extends the same prefix of the dataset (each sample's records depend on the
+        # seed and its position only), so a pilot slice may grow; anything else must be the same.
+        grows = isinstance(before.get("n_samples"), int) and before["n_samples"] <= n_samples
+        same = {k: v for k, v in run.items() if k != "n_samples" or not grows}
+        if "image_paths" in before and any(before.get(k) != v for k, v in same.items()):
+            diff = "; ".join(f"{k} {_said(before.get(k))} there, {_said(v)} now" for k, v in same.items()
+                             if before.get(k) != v)
+            hint = " (a --limit may grow, not shrink)" if before.get("n_samples", 0) > n_samples else ""
+            raise ValueError(f"{out} holds data made with other settings ({diff}){hint}; use another --out or the "
+                             "same settings")
     atomic_write_text(run_path, json.dumps({**run, "root": str(Path(root).resolve())}, indent=1))
 
 
