@@ -92,12 +92,12 @@ def collect(cache: Path | None) -> dict[str, dict[str, np.ndarray]]:
 
 
 def evaluate(d: dict[str, np.ndarray], w: float, margin: float, rows: np.ndarray | None = None,
-             sure: float | None = None) -> dict[str, float]:
+             sure: float | None = None, au_sure: float | None = None) -> dict[str, float]:
     from ferx.explain.cot import decide
     from ferx.facs import EXPRESSIONS
 
     rows = np.arange(len(d["label"])) if rows is None else rows
-    p = np.array([decide(d["au"][i], d["clf"][i], EXPRESSIONS, w, margin, sure).probabilities for i in rows])
+    p = np.array([decide(d["au"][i], d["clf"][i], EXPRESSIONS, w, margin, sure, au_sure).probabilities for i in rows])
     labels = d["label"][rows]
     pred = np.array(EXPRESSIONS)[p.argmax(1)]
     top2 = np.sort(p, 1)[:, -2:]
@@ -123,12 +123,39 @@ def choose_rule(sets: dict[str, dict[str, np.ndarray]], names: tuple[str, ...], 
                                    2.0 if wc[1] is None else wc[1]))
 
 
+S_GRID = (0.5, 0.6, 0.7, 0.8, None)  # `au_sure`: None is the shipped rule (docs/runs/decision-rule-au-sure-2026-12-07)
+
+
+def au_sure_family(sets: dict[str, dict[str, np.ndarray]]) -> None:
+    """The criterion of docs/runs/decision-rule-au-sure-2026-12-07/criterion.md, on validation only."""
+    grid = [(w, c, s) for w in W_GRID for c in C_GRID for s in S_GRID]
+    res = {g: {k: evaluate(sets[k], g[0], 0.1, None, g[1], g[2]) for k in VALIDATION} for g in grid}
+    base = {k: evaluate(sets[k], 0.0, 0.1) for k in VALIDATION}
+    ok = [g for g in grid if all(res[g][k]["accuracy"] >= base[k]["accuracy"]
+                                 and res[g][k]["macro_recall"] >= base[k]["macro_recall"] for k in VALIDATION)]
+    mean = {g: float(np.mean([res[g][k]["macro_recall"] for k in VALIDATION])) for g in grid}
+    for g in ok:
+        print(f"passes: w={g[0]} c={g[1]} s={g[2]} mean macro {mean[g]:.4f}  " + " | ".join(
+            f"{k}: acc {res[g][k]['accuracy']:.3f} macro {res[g][k]['macro_recall']:.3f}" for k in VALIDATION))
+    best = max(ok, key=lambda g: (mean[g], -g[0], 2.0 if g[1] is None else g[1], g[2] is None,
+                                  -1.0 if g[2] is None else g[2])) if ok else None
+    shipped = mean[(0.3, 0.5, None)]
+    print(f"shipped rule (w 0.3, c 0.5, s None): mean macro {shipped:.4f}")
+    print(f"chosen: {best} mean macro {mean[best]:.4f}" if best else "chosen: none passes")
+    ship = best is not None and best[2] is not None and mean[best] >= shipped + 0.005
+    print("criterion: SHIP" if ship else "criterion: do not ship")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--report", action="store_true", help="also the held-out figures (once)")
     ap.add_argument("--cache", type=Path, help="keep the per-face outputs here")
+    ap.add_argument("--au-sure", action="store_true", help="the au_sure family's criterion (validation only)")
     args = ap.parse_args()
     sets = collect(args.cache)
+    if args.au_sure:
+        au_sure_family(sets)
+        return
     for w in W_GRID:
         for c in C_GRID:
             print(f"w={w:4.2f} c={c}  " + " | ".join(f"{k}: acc {r['accuracy']:.3f} macro {r['macro_recall']:.3f}"

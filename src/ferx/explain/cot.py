@@ -183,7 +183,8 @@ class Decision:
 
 
 def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence[str], au_weight: float = AU_WEIGHT,
-           uncertain_margin: float = UNCERTAIN_MARGIN, classifier_sure: float | None = CLASSIFIER_SURE) -> Decision:
+           uncertain_margin: float = UNCERTAIN_MARGIN, classifier_sure: float | None = CLASSIFIER_SURE,
+           au_sure: float | None = None) -> Decision:
     """The one decision rule for the final label (see the module docstring).
 
     Args:
@@ -191,6 +192,8 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
         probs: (C,) classifier probabilities over `prob_labels`, or None (no classifier).
         classifier_sure: where the classifier's top probability reaches this, its probabilities
             stand alone (the AU evidence weighs in only where it is unsure); None: always combined.
+        au_sure: where the AU evidence's top probability reaches this, it weighs in even where the
+            classifier is sure; None: never (the shipped rule).
     """
     au = np.clip(np.asarray(au_probs, np.float64), 1e-9, 1.0)
     if probs is None or not np.isfinite(probs).all():
@@ -200,7 +203,9 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
         for j, lab in enumerate(prob_labels):
             if lab in EXPRESSIONS:
                 clf[EXPRESSIONS.index(lab)] = max(float(probs[j]), 1e-9)
-        weight = 0.0 if classifier_sure is not None and clf.max() >= classifier_sure else au_weight
+        gated = classifier_sure is not None and clf.max() >= classifier_sure
+        strong = au_sure is not None and au.max() / au.sum() >= au_sure
+        weight = 0.0 if gated and not strong else au_weight
         logp = np.log(clf) + weight * np.log(au)
         p = np.exp(logp - logp.max())
         p, source = p / p.sum(), ("combined" if weight > 0 else "classifier")
