@@ -167,6 +167,9 @@ def test_heatmaps_command_writes_a_grid(tmp_path):
     assert code == 0
     grid = Image.open(out)
     assert grid.size == (144, 8 * (144 + 14))  # one face per label, eight labels
+    # an unusable --out is refused before the work (it was a traceback after it)
+    for bad in (tmp_path / "missing" / "grid.png", tmp_path / "grid.txt"):
+        assert main(["heatmaps", f"ferplus:{SHARED / 'ferplus'}", "--per-label", "1", "--out", str(bad)]) == 2
 
 
 def test_train_command_rejects_bad_overrides(tmp_path, capsys):
@@ -366,3 +369,15 @@ def test_a_folders_files_without_a_media_extension_are_said_not_to_be_read(tmp_p
     assert main(["analyze", str(src), "--out", str(src / "out")]) == 0
     err = capsys.readouterr().err
     assert "note: 1 file(s) in the folders have no image or video extension and are not read (summary)" in err
+
+
+def test_training_overrides_may_follow_the_options(tmp_path, capsys):
+    """`ferx train run.yaml --out DIR --resume epochs=40` was refused ("unrecognized arguments: epochs=40",
+    with the top-level usage); the overrides now reach the command wherever they stand."""
+    from ferx.cli import _parse, _parser
+
+    args = _parse(_parser(), ["train", "configs/ferplus-guided.yaml", "--out", str(tmp_path), "--resume", "epochs=40",
+                              "data.seed=3"])
+    assert args.overrides == ["epochs=40", "data.seed=3"] and args.resume
+    assert main(["train", "configs/ferplus-guided.yaml", "--out", str(tmp_path), "--bogus"]) == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -105,7 +105,7 @@ def _register_config(sub: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (see the module docstring)."""
     try:
-        args = _parser().parse_args(argv)
+        args = _parse(_parser(), argv)
     except SystemExit as e:  # argparse has printed the usage error (2), or --help / --version (0)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     try:
@@ -119,6 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ferx: interrupted", file=sys.stderr)
         return 130
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The command line; `key=value` overrides of the training commands may also follow their options
+    (`ferx train run.yaml --out runs/x --resume epochs=40`: argparse takes a command's positionals in one
+    block, and refused those with the top-level usage)."""
+    args, extra = parser.parse_known_args(argv)
+    overrides = [e for e in extra if "=" in e and not e.startswith("-")]
+    if overrides and isinstance(getattr(args, "overrides", None), list):
+        args.overrides.extend(overrides)
+        extra = [e for e in extra if e not in overrides]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _print_config(args: argparse.Namespace) -> int:

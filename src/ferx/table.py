@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ferx.facs import BLENDSHAPES
-from ferx.types import HEAD_POSE_NAMES
+from ferx.types import HEAD_POSE_NAMES, N_LANDMARKS
 
 if TYPE_CHECKING:
     from ferx.stages import PipelineInfo
@@ -259,7 +259,8 @@ class TableLayout:
     def results(self, frame: Any, au_profile: Any = None) -> list[FrameResult]:
         """FrameResults rebuilt from a pandas DataFrame of this layout's rows (a frame's rows are
         those with the same source and frame): what a reader of a rows file or dataset needs to show
-        it (keypoints, landmarks and maps are not in the table, so they are empty)."""
+        it (keypoints and maps are not in the table, so they are empty; landmarks come back where the
+        table has a `landmarks` column — `ferx batch --landmarks` — so a report can draw face crops)."""
         from ferx.types import Explanation, Faces, FrameResult
 
         out = []
@@ -283,6 +284,9 @@ class TableLayout:
             if self.explanations:
                 fields["explanations"] = tuple(None if not isinstance(x, str) else Explanation.from_dict(json.loads(x))
                                                for x in faces_rows["explanation_json"])
+            if self.landmarks and "landmarks" in faces_rows:
+                fields["landmarks"] = np.array([_mesh_of(v) for v in faces_rows["landmarks"]],
+                                               np.float32).reshape(n, N_LANDMARKS, 3)
             faces = Faces(block(_BOX[:4]), block(_BOX[4:]).reshape(-1), np.full((n, 5, 2), np.nan), **fields)
             timestamp = first["timestamp"]
             notes = first["notes"]
@@ -318,6 +322,15 @@ class TableLayout:
     def parse_csv_row(self, row: Sequence[str]) -> list[Any]:
         """The values of one CSV row (`csv_line`'s inverse, up to its rounding), typed by the layout."""
         return [_parse_csv_value(v, c.kind) for v, c in zip(row, self.columns)]
+
+
+def _mesh_of(value: Any) -> np.ndarray:
+    """(478, 3) landmarks from a table cell (a list from Parquet, JSON text from CSV); NaN when missing."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if value is None or isinstance(value, float) or len(value) != N_LANDMARKS * 3:
+        return np.full((N_LANDMARKS, 3), np.nan, np.float32)
+    return np.asarray(value, np.float32).reshape(N_LANDMARKS, 3)
 
 
 def _parse_csv_value(v: str, kind: str) -> Any:

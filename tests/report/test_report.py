@@ -285,3 +285,19 @@ def test_a_report_written_from_another_folder_finds_images_given_by_relative_pat
     monkeypatch.chdir(elsewhere)
     html = write_report(tmp_path / "out").read_text(encoding="utf-8")
     assert 'alt="aligned face crop"' in html and "was not found" not in html
+
+
+def test_the_report_of_a_dataset_with_landmarks_draws_its_face_crops(tmp_path):
+    """`ferx batch --landmarks` keeps every face's mesh, yet its report said "No landmarks for this face"
+    for every photo: the rows' landmarks were not read back."""
+    from ferx.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in lfw_paths("happiness", 2):
+        shutil.copy(p, src / p.name)
+    out = tmp_path / "ds"
+    assert main(["batch", str(src), str(out), "--landmarks", "--workers", "1", "-q"]) == 0
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count('alt="aligned face crop"') == 2 and "No landmarks for this face" not in html

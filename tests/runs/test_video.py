@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from ferx.facs import EXPRESSIONS
+from ferx.numeric import percent
 from ferx.video import VideoConfig, VideoReadError, analyze_video
 from ferx.runs.video import VideoOutputs
 from ferx.runs.video import run_video as process_video
@@ -51,6 +52,7 @@ def test_rows_summary_segments_timelines(analyzer, tmp_path):
         named = [e for e in EXPRESSIONS if e in conclusion]
         assert named and min(named, key=conclusion.index) == s["label"], (s["label"], conclusion)
         assert s.get("frames_label") != s["label"]
+        assert f"({percent(s['final_probability'])}%)" in s["explanation"]  # the text's % is in the record
         # the frames' label is the one most of the segment's frames carry in rows.csv (a tryout found
         # it was the label the segment opened with, flickers and all)
         rows = csv[(csv["track"] == s["track"]) & (csv["timestamp"] >= s["start"] - 1e-3)

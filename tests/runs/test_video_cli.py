@@ -107,3 +107,21 @@ def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):
     assert json.loads((out / "summary.json").read_text())["videos"][0]["resumed"] is True
     assert main(args[:-4] + ["--end", "0.4", "--no-timelines", "-q", "--resume"]) == 0  # other settings: redone
     assert "already analysed" not in capsys.readouterr().err
+
+
+def test_an_image_sequence_gets_the_run_summary_and_the_report_asked_for(tmp_path):
+    """`ferx analyze frames/ --sequence --report` wrote neither OUT/report.html nor OUT/summary.json."""
+    from PIL import Image
+
+    from ferx.video import VideoReader
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    with VideoReader(clip("single_face.mp4"), prefetch=0) as reader:
+        for i, f in zip(range(12), reader):
+            Image.fromarray(f.image).save(frames / f"{i:04d}.png")
+    out = tmp_path / "out"
+    assert main(["analyze", str(frames), "--sequence", "--report", "--out", str(out), "-q", "--no-timelines"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["videos"][0]["frames"] == 12
+    assert "frames" in (out / "report.html").read_text(encoding="utf-8")

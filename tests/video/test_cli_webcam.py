@@ -71,3 +71,30 @@ def test_webcam_command_writes_rows_without_a_display(tmp_path, monkeypatch):
 def test_webcam_missing_device(tmp_path):
     args = _parser().parse_args(["webcam", "--device", str(tmp_path / "nope.mp4"), "--out", str(tmp_path), "-q"])
     assert run_webcam(args) == 2
+
+
+def test_a_rotated_phone_clip_standing_in_for_a_camera_is_read_upright(scenes):
+    """The stand-in camera skipped the display matrix a file read applies: a phone clip came sideways, no face."""
+    from ferx.video import VideoReader
+
+    frames = list(LiveSource(scenes["rotated"], realtime=False))
+    with VideoReader(scenes["rotated"], prefetch=0) as reader:
+        first = next(iter(reader))
+    assert frames and frames[0].image.shape == first.image.shape == (360, 640, 3)  # stored 360 × 640, upright 640 × 360
+    assert abs(frames[0].image.astype(int) - first.image.astype(int)).mean() < 1  # as `ferx analyze` reads it
+
+
+def test_a_device_that_fails_mid_run_is_not_a_normal_end(tmp_path, capsys):
+    """A file cut short as a stand-in camera ended "complete", exit 0: its decoder error was kept and never read."""
+    data = clip("WolfgangLanger_Pexels.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 8])  # its index is at the front: it decodes, then fails
+    args = _parser().parse_args(["webcam", "--device", str(cut), "--out", str(tmp_path / "o"), "-q", "--no-timelines"])
+    assert run_webcam(args) == 1
+    assert "the device stopped with an error after" in capsys.readouterr().err
+    assert pd.read_json(tmp_path / "o" / "summary.json", typ="series")["status"] == "truncated"
+
+
+def test_a_windows_device_name_elsewhere_is_a_usage_error(tmp_path, capsys):
+    args = _parser().parse_args(["webcam", "--device", "video=Integrated Camera", "--out", str(tmp_path), "-q"])
+    assert run_webcam(args) == 2 and "DirectShow (Windows) device name" in capsys.readouterr().err

@@ -377,11 +377,21 @@ def _render_track(v: int, t: TrackTimeline) -> str:
         out.append("<table><thead><tr><th>from</th><th>to</th><th>label</th><th>explanation</th></tr></thead><tbody>")
         for s in t.segments:
             out.append(f"<tr><td>{float(s.get('start', 0)):.2f} s</td><td>{float(s.get('end', 0)):.2f} s</td>"
-                       f"<td>{escape(str(s.get('label') or ''))}</td>"
+                       f"<td>{escape(_segment_label(s))}</td>"
                        f"<td>{escape(str(s.get('explanation') or ''))}</td></tr>")
         out.append("</tbody></table>")
     out.append("</article>")
     return "".join(out)
+
+
+def _segment_label(s: dict[str, Any]) -> str:
+    """A segment's label as its explanation concludes it, with its probability, and the label most of its
+    frames carry where that differs (a reader saw "happiness" beside a timeline of sadness, with no % to
+    trace)."""
+    label = str(s.get("label") or "")
+    p = s.get("final_probability")
+    text = f"{label} {_pct(float(p))}" if label and isinstance(p, (int, float)) else label
+    return text + (f" (frames mostly {s['frames_label']})" if s.get("frames_label") else "")
 
 
 # -- the document ----------------------------------------------------------------------------------

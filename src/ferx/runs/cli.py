@@ -86,9 +86,7 @@ def analyze(args: argparse.Namespace) -> int:
         raise ConfigError("nothing to analyse: give image files or folders, or --demo")
     config = analyze_config(args)
     if args.sequence:  # each folder or glob is one video, into OUT/<folder name>/
-        from ferx.video.cli import run_sequences
-
-        return run_sequences(args, config)
+        return _sequences(args, config, formats)
     # photos and videos are told apart by content, so a folder may mix them
     ignored: list[Path] = []
     files, videos = split_media(paths, recursive=args.recursive, ignored=ignored)
@@ -153,6 +151,8 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
     from ferx.runs.photos import BatchSummary
 
     data = read_summary(out) if photos else {}
+    if not photos:  # a video writes rows only (json is a photo format): say what was written
+        formats = tuple(f for f in formats if f in ("csv", "parquet")) or ("csv",)
     data = {**BatchSummary("complete", formats=formats).to_dict(), **data}
     opened = [v for v in videos if v["status"] != "failed"]
     data["failed"] = list(data.get("failed") or []) + [
@@ -168,6 +168,22 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
         atomic_write_text(out / "summary.json", json.dumps(data, indent=1))
     except OSError as e:
         print(f"ferx: error: could not write {out / 'summary.json'}: {e.strerror or e}", file=sys.stderr)
+
+
+def _sequences(args: argparse.Namespace, config: AnalyzerConfig, formats: tuple[str, ...]) -> int:
+    """`--sequence`: each folder or glob one video; then, as for video files, the run's summary.json and
+    the report asked for (a tryout found both missing)."""
+    from ferx.video.cli import run_sequences
+
+    records: list[dict[str, Any]] = []
+    code = run_sequences(args, config, records)
+    if records:
+        write_overview(Path(args.out), records, photos=False, formats=formats)
+        if args.report and code not in (130, 143):
+            from ferx.report import cli as report_cli
+
+            code = max(code, report_cli.after_batch(args.out))
+    return code
 
 
 def _say_videos(records: list[dict[str, Any]]) -> None:

@@ -43,10 +43,12 @@ def register(subparsers: Any) -> None:
     v.set_defaults(handler=training)
     h = subparsers.add_parser("heatmaps", help="render dataset faces with their AU heatmaps, to check them")
     h.add_argument("data", help="dataset spec, e.g. ferplus:PATH/TO/ferplus")
-    h.add_argument("--split", default="test")
-    h.add_argument("--per-label", type=positive_int, default=6)
-    h.add_argument("--cache-dir", default="runs/cache/landmarks")
-    h.add_argument("--out", default="heatmaps.png")
+    h.add_argument("--split", default="test", help="the dataset split to draw faces from (default test)")
+    h.add_argument("--per-label", type=positive_int, default=6, help="faces per expression label (default 6)")
+    h.add_argument("--cache-dir", default="runs/cache/landmarks",
+                   help="where measured landmarks are kept between runs (default runs/cache/landmarks)")
+    h.add_argument("--out", default="heatmaps.png", help="the grid image to write: .png, .jpg or .webp "
+                   "(default heatmaps.png)")
     h.set_defaults(handler=training)
     _register_detector(subparsers)
 
@@ -125,7 +127,19 @@ def training(args: argparse.Namespace) -> int:
     if args.command == "heatmaps":
         from ferx.train.review import review
 
-        print(review(args.data, args.split, args.per_label, Path(args.cache_dir), Path(args.out)))
+        out = Path(args.out)
+        # checked before the work: a missing folder or an extension Pillow cannot write gave a traceback at the end
+        if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+            print(f"ferx: error: --out {out}: give a .png, .jpg or .webp file", file=sys.stderr)
+            return 2
+        if not out.parent.is_dir():
+            print(f"ferx: error: --out {out}: no such folder {out.parent}", file=sys.stderr)
+            return 2
+        try:
+            print(review(args.data, args.split, args.per_label, Path(args.cache_dir), out))
+        except DatasetError as e:
+            print(f"ferx: error: {e}", file=sys.stderr)
+            return 2
         return 0
     try:
         from ferx.train import classifier

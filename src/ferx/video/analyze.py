@@ -86,6 +86,7 @@ class VideoAnalysis:
         else:
             self._frames = _checked_frames(source)
             self.source = "<frames>"
+        self._live = None if self.reader is not None else source  # a camera says why it stopped (`stopped`)
         if self.reader is not None:
             try:
                 self.config.sampling.check_within(self.reader.info, self.source)
@@ -105,7 +106,9 @@ class VideoAnalysis:
 
     @property
     def stopped(self) -> str | None:
-        return None if self.reader is None else self.reader.stopped
+        if self.reader is None:
+            return getattr(self._live, "stopped", None)  # a LiveSource whose device failed; else None
+        return self.reader.stopped
 
     @property
     def failed_frames(self) -> list[FailedFrame]:

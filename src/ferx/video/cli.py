@@ -198,7 +198,8 @@ def video_record(source: Any, folder: Path | None, out: Path, run: Any = None, e
     return rec
 
 
-def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None) -> int:
+def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None,
+                  records: list[dict[str, Any]] | None = None) -> int:
     """`ferx analyze PATH... --sequence`: each folder or glob pattern in args.paths is one video (an
     ImageSequence) into OUT/<folder name>/; a video file among them is analysed as a video.
 
@@ -228,7 +229,7 @@ def run_sequences(args: argparse.Namespace, config: AnalyzerConfig | None = None
     if not sources:
         print("ferx: error: nothing to analyse: give folders of frames (or quoted glob patterns)", file=sys.stderr)
         return 2
-    return _run_sources(args, sources, config)
+    return _run_sources(args, sources, config, records)
 
 
 def _done_record(source: Any, folder: Path, out: Path, done: dict[str, Any]) -> dict[str, Any]:
@@ -357,6 +358,8 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
     if not quiet:
         print(f"\nferx: {run.frames} frame(s) ({source.dropped} dropped while busy), {run.tracks} track(s), "
               f"{run.fps:.1f} fps → {args.out}/", file=sys.stderr)
+    if run.status == "truncated":  # the device failed: said, and not a normal end (summary.json "truncated")
+        print(f"ferx: error: {run.stopped}", file=sys.stderr)
     return 0 if run.signal == "window closed" else run.exit_code
 
 

@@ -27,6 +27,18 @@ from ferx.errors import ConfigError, ImageReadError, UnsupportedFormatError
 from ferx.types import Frame
 
 
+def frame_rotation(frame: Any) -> int:
+    """Counter-clockwise degrees (0, 90, 180, 270) that upright a decoded PyAV frame (its display matrix)."""
+    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
+
+
+def upright(frame: Any) -> np.ndarray:
+    """A decoded PyAV frame as an upright RGB array: its display-matrix rotation (phones) applied."""
+    image = frame.to_ndarray(format="rgb24")
+    rot = frame_rotation(frame)
+    return np.ascontiguousarray(np.rot90(image, k=rot // 90)) if rot else image
+
+
 class VideoReadError(ImageReadError):
     """A video could not be opened: missing, empty, not a video, no video stream."""
 
@@ -240,7 +252,7 @@ class VideoReader:
 
         try:
             for frame in self._container.decode(self._stream):
-                rot = int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
+                rot = frame_rotation(frame)
                 return rot
         except av.error.DecoderNotFoundError as e:
             raise VideoCodecError(f"{self.path}: no decoder for codec {self._stream.codec_context.name}") from e

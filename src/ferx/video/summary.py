@@ -241,6 +241,8 @@ class SummaryBuilder:
             rec["aus"] = {c: _r(v) for c, v in zip(self.au_codes, aus) if v >= OCCURRENCE_THRESHOLD}
             e = self._explain(probs, aus)
             rec["explanation"] = None if e is None else e.text
+            if e is not None and e.probability is not None:
+                rec["final_probability"] = _r(e.probability)  # the % the explanation's conclusion gives
             if e is not None and e.label != majority:
                 # A segment explains its own label: the decision rule on its mean readings, as for a face;
                 # the label most of its frames carry is kept beside it.

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ferx.types import Frame
-from ferx.video.decode import VideoReadError
+from ferx.video.decode import VideoReadError, upright
 
 
 def _open_device(device: str | int) -> tuple[Any, bool]:
@@ -38,7 +38,12 @@ def _open_device(device: str | int) -> tuple[Any, bool]:
             if sys.platform == "darwin":
                 return av.open(text, format="avfoundation", options={"framerate": "30"}), False
             raise VideoReadError(f"camera {text}: on this system give the device by name, e.g. --device 'video=Camera'")
+        if not text:
+            raise VideoReadError("no camera given: a number, a device name or a video file")
         if text.startswith("video="):
+            if not sys.platform.startswith("win"):  # FFmpeg here has no DirectShow: said, not a traceback
+                raise VideoReadError(f"{text}: a DirectShow (Windows) device name; on this system give a camera "
+                                     "number or /dev/videoN")
             return av.open(text, format="dshow"), False
         if text.startswith("/dev/video"):
             return av.open(text, format="v4l2"), False
@@ -99,7 +104,7 @@ class LiveSource:
                             break
                 else:
                     t = time.monotonic() - t_start
-                image = frame.to_ndarray(format="rgb24")
+                image = upright(frame)  # a phone clip standing in for a camera is rotated as a file is
                 with self._cond:
                     if self._latest is not None:
                         self.dropped += 1  # the analysis did not take the previous one: drop it
@@ -107,11 +112,18 @@ class LiveSource:
                     self.captured += 1
                     self._cond.notify()
         except av.error.FFmpegError as e:
-            self._error = e
+            self._error = e  # the run reports it (`stopped`), not as a normal end
         finally:
             with self._cond:
                 self._done = True
                 self._cond.notify()
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the device ended with an error (a camera unplugged, a file cut short), or None."""
+        if self._error is None:
+            return None
+        return f"{self.device}: the device stopped with an error after {self.captured} frame(s) ({self._error})"
 
     def __iter__(self) -> Iterator[Frame]:
         if not self._started:
