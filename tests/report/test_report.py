@@ -301,3 +301,18 @@ def test_the_report_of_a_dataset_with_landmarks_draws_its_face_crops(tmp_path):
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count('alt="aligned face crop"') == 2 and "No landmarks for this face" not in html
+
+
+def test_the_report_says_when_a_video_ended_early(tmp_path):
+    """A video cut short looked complete in its report (a 5.9 s piece of a 19.7 s file)."""
+    from ferx.cli import main
+    from ferx.report import report_html
+    from tests.video.conftest import TALKING
+
+    data = TALKING.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 3])  # its index is at the front: it decodes, then ends early
+    out = tmp_path / "out"
+    assert main(["analyze", str(cut), "--out", str(out), "--no-timelines", "-q"]) == 1
+    html = report_html(out)
+    assert "The run ended truncated" in html and "ends early" in html

@@ -215,3 +215,17 @@ def test_a_tracked_frame_gives_its_rows_of_the_one_table(analyzer, tmp_path):
         assert len(df) == len(row) == 1
         assert int(df["track"].iloc[0]) == int(row["track"].iloc[0]) == 1
         assert abs(float(df["AU12"].iloc[0]) - float(row["AU12"].iloc[0])) < 1e-3
+
+
+def test_a_one_pass_pipeline_with_aus_runs_a_video_to_the_end(tmp_path):
+    """`--pipeline onepass --aus` on a video ended in "ValueError: Faces.expression rows must be
+    probabilities summing to 1": frames the tracker followed carry no one-pass label, and a segment
+    of them averaged to no probabilities at all."""
+    from ferx import Analyzer
+    from ferx.config import AnalyzerConfig
+
+    config = AnalyzerConfig.preset("onepass").with_addon("aus")
+    with Analyzer(config) as a:
+        run = process_video(a, clip("single_face.mp4"), tmp_path, outputs=VideoOutputs(formats=("csv",), timelines=False))
+    assert run.status == "complete" and run.frames == 72
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "complete"

@@ -125,3 +125,15 @@ def test_an_image_sequence_gets_the_run_summary_and_the_report_asked_for(tmp_pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["videos"][0]["frames"] == 12
     assert "frames" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_new_run_replaces_the_earlier_runs_outputs(tmp_path):
+    """Run again into the same folder with fewer outputs: the earlier rows.parquet and annotated.mp4
+    stayed beside the new rows.csv (72 rows in one, 15 in the other)."""
+    out = tmp_path / "out"
+    video = str(clip("single_face.mp4"))
+    assert main(["analyze", video, "--out", str(out), "--format", "csv,parquet", "--annotate", "-q"]) == 0
+    assert (out / "single_face" / "rows.parquet").is_file() and (out / "single_face" / "annotated.mp4").is_file()
+    assert main(["analyze", video, "--out", str(out), "--end", "0.5", "--no-timelines", "-q"]) == 0
+    left = sorted(p.name for p in (out / "single_face").iterdir())
+    assert left == ["rows.csv", "segments.jsonl", "summary.json"], left

@@ -98,3 +98,9 @@ def test_a_device_that_fails_mid_run_is_not_a_normal_end(tmp_path, capsys):
 def test_a_windows_device_name_elsewhere_is_a_usage_error(tmp_path, capsys):
     args = _parser().parse_args(["webcam", "--device", "video=Integrated Camera", "--out", str(tmp_path), "-q"])
     assert run_webcam(args) == 2 and "DirectShow (Windows) device name" in capsys.readouterr().err
+
+
+def test_an_unknown_rows_format_is_refused(tmp_path, capsys):
+    args = _parser().parse_args(["webcam", "--device", str(clip("single_face.mp4")), "--out", str(tmp_path),
+                                 "--format", "parqeut", "-q"])
+    assert run_webcam(args) == 2 and "unknown rows format parqeut" in capsys.readouterr().err  # was CSV, exit 0

@@ -51,7 +51,7 @@ def test_natural_order_and_which_files_are_frames(tmp_path):
     names = ["frame10.png", "frame2.png", "Frame1.png", "frame02.png", "frame1.png", "frame9.jpg"]
     assert [n for n in sorted(names, key=lambda n: natural_key(Path(n)))] == [
         "Frame1.png", "frame1.png", "frame02.png", "frame2.png", "frame9.jpg", "frame10.png"]
-    for n in ("f10.png", "f2.png", "f1.png", "notes.txt", ".DS_Store"):
+    for n in ("f10.png", "f2.png", "f1.png", "notes.txt", ".DS_Store", "._f2.png", ".f0.png"):  # hidden: no frames
         (tmp_path / n).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f3.png").write_bytes(b"x")

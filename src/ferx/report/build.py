@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,20 @@ def video_entry(run: Path) -> VideoEntry:
     overview of all of them, and how long it was (also when no face was found in it)."""
     summary = read_summary(run)
     video = Path(str(summary.get("source") or run.name)).name
-    return video_of(_rows_of(run), video, _segments(run), skip_aus=_unmeasured(summary.get("analyzer")))
+    entry = video_of(_rows_of(run), video, _segments(run), skip_aus=_unmeasured(summary.get("analyzer")))
+    return replace(entry, ended=_ended(summary))
+
+
+def _ended(summary: dict[str, Any]) -> str | None:
+    """How a video run that did not complete ended, in a sentence (None: it completed)."""
+    status, failed = summary.get("status"), summary.get("failed_frames") or []
+    parts = []
+    if status and status != "complete":
+        why = summary.get("stopped") or summary.get("reason") or summary.get("signal")
+        parts.append(f"The run ended {status}" + (f": {why}" if why else "") + ".")
+    if failed:
+        parts.append(f"{len(failed)} frame(s) could not be read and have no rows.")
+    return " ".join(parts) or None
 
 
 def _unmeasured(analyzer: dict[str, Any] | None) -> list[str]:

@@ -89,6 +89,7 @@ class VideoEntry:
     seconds: float
     tracks: list[TrackTimeline] = field(default_factory=list)
     overview: str | None = None  # inline SVG: every track's label over time
+    ended: str | None = None  # how a run that did not complete ended (truncated, interrupted, …), said in the report
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,8 @@ def render_videos(videos: Sequence[VideoEntry], *, open_: bool = True) -> str:
         out.append(f'<details class="video" id="video{v}"{" open" if open_ else ""}><summary><h3>{escape(video.name)}'
                    f'</h3><span class="meta">{video.frames} frame(s), {video.seconds:.1f} s · '
                    f'{len(video.tracks) or "no"} track(s)</span></summary>')
+        if video.ended:  # a cut-short video looked complete in the report
+            out.append(f'<p class="caveats">{escape(video.ended)}</p>')
         if video.overview:
             out.append(f"<figure>{video.overview}</figure>")
         for t in video.tracks:

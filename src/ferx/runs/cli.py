@@ -91,12 +91,8 @@ def analyze(args: argparse.Namespace) -> int:
     ignored: list[Path] = []
     files, videos = split_media(paths, recursive=args.recursive, ignored=ignored)
     out_dir = Path(args.out).resolve()
-    ignored = [f for f in ignored if out_dir not in f.resolve().parents]  # our own outputs are not inputs
-    if ignored and not args.quiet:  # folders are scanned by extension: say what that left out
-        shown = ", ".join(p.name for p in ignored[:3]) + (", …" if len(ignored) > 3 else "")
-        print(f"ferx: note: {len(ignored)} file(s) in the folders have no image or video extension and are not "
-              f"read ({shown}); name them explicitly to have them read by content", file=sys.stderr)
     videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
+    _notes(args, files, videos, [f for f in ignored if out_dir not in f.resolve().parents])
     if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
     code, report = 0, bool(args.report)
@@ -108,14 +104,6 @@ def analyze(args: argparse.Namespace) -> int:
         if code in (130, 143):
             write_overview(Path(args.out), records, photos=False, formats=formats)
             return code
-    if args.landmarks and not args.annotate:  # it only draws: say so rather than do nothing
-        print("ferx: note: --landmarks draws the mesh on annotated images (add --annotate); the JSON holds the "
-              "478 landmarks either way", file=sys.stderr)
-    if files and not videos:
-        from ferx.video.cli import unused_video_options
-
-        if unused := unused_video_options(args):  # a photo run ignores them: say so rather than drop them
-            print(f"ferx: note: {', '.join(unused)} apply to videos; no input is a video", file=sys.stderr)
     if files:
         photos_code, finished = _photos(args, files, config, options)
         code, report = max(code, photos_code), report and finished
@@ -132,6 +120,25 @@ def analyze(args: argparse.Namespace) -> int:
 
         return max(code, report_cli.after_batch(args.out))
     return code
+
+
+def _notes(args: argparse.Namespace, files: list[Path], videos: list[Path], ignored: list[Path]) -> None:
+    """What the run will not do that the command line suggests it might: said, not silently dropped."""
+    if ignored and not args.quiet:  # folders are scanned by extension: our own outputs aside
+        shown = ", ".join(p.name for p in ignored[:3]) + (", …" if len(ignored) > 3 else "")
+        print(f"ferx: note: {len(ignored)} file(s) in the folders have no image or video extension and are not "
+              f"read ({shown}); name them explicitly to have them read by content", file=sys.stderr)
+    if args.landmarks and not args.annotate and files:  # it only draws
+        print("ferx: note: --landmarks draws the mesh on annotated images (add --annotate); the JSON holds the "
+              "478 landmarks either way", file=sys.stderr)
+    if args.landmarks and videos:
+        print("ferx: note: --landmarks is for photos; a video's rows and annotated video do not carry the mesh "
+              "(`ferx batch --landmarks` writes it as a column)", file=sys.stderr)
+    if files and not videos:
+        from ferx.video.cli import unused_video_options
+
+        if unused := unused_video_options(args):  # a photo run ignores them
+            print(f"ferx: note: {', '.join(unused)} apply to videos; no input is a video", file=sys.stderr)
 
 
 #: how bad each way of ending is, for the status of a run of several parts

@@ -31,7 +31,10 @@ class Reserve:
         self.path.write_bytes(bytes(self.size))
 
     def release(self) -> None:
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:  # the folder itself is unusable (a file in its place): the run says so elsewhere
+            pass
 
     def write(self, write: Callable[[], None]) -> None:
         """Run `write`; if the disk is full, give the reserve back and run it once more."""

@@ -211,9 +211,24 @@ class VideoSink:
     def open(self) -> None:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
+            self._clear_earlier_run()
             self.reserve.make()
         except OSError as e:
             raise SetupError(f"cannot write to the output folder {self.out}: {space_reason(e)}") from None
+
+    def _clear_earlier_run(self) -> None:
+        """A new run replaces an earlier video run in its folder: that run's outputs go first (a tryout found
+        its rows.parquet, annotated.mp4 and timelines beside the new rows.csv). Only the files of this
+        layout, and only in a folder whose summary.json a video run wrote."""
+        from ferx.runs.layout import read_summary
+
+        if "source" not in read_summary(self.out) or "tracks" not in read_summary(self.out):
+            return
+        names = [*VIDEO.rows, SEGMENTS, ANNOTATED_VIDEO, VIDEO.summary]
+        stale = [self.out / n for n in names] + [self.out / (n + ".partial") for n in names]
+        stale += [*self.out.glob("timeline-*.png"), *self.out.glob("timeline-*.svg")]
+        for f in stale:
+            f.unlink(missing_ok=True)
 
     def start(self, info: PipelineInfo) -> list[Any]:
         self.layout = TableLayout.of_pipeline(info, relative=self.config.calibration.enabled)

@@ -325,6 +325,12 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
     from ferx.video.webcam import LiveSource, LiveWindow, display_available
     from ferx.video.writer import draw_tracked
 
+    asked = [f.strip() for f in str(args.format).split(",") if f.strip()]
+    unknown = [f for f in asked if f not in video_runs.FORMATS]
+    if unknown or not asked:  # a typo ("parqeut") silently gave CSV
+        print(f"ferx: error: unknown rows format {', '.join(unknown) or '(none)'}; choose from "
+              f"{', '.join(video_runs.FORMATS)}", file=sys.stderr)
+        return 2
     try:
         source = LiveSource(args.device, max_frames=args.max_frames, duration=args.duration)
     except VideoReadError as e:

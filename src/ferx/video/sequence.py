@@ -1,7 +1,8 @@
 """Image sequences: a folder of numbered frames (`frames/000001.png …`, as ffmpeg or a camera
 exports them) read as one video.
 
-- Frames are the files with an image extension (`ferx.io.IMAGE_EXTENSIONS`) in the folder, or those
+- Frames are the files with an image extension (`ferx.io.IMAGE_EXTENSIONS`) in the folder, hidden ones
+  (`.name`, macOS's `._name`) aside, or those
   a glob pattern matches, in natural order: `frame2.png` before `frame10.png`, whatever the padding.
 - Frame index = position in that order; timestamp = index / fps. Image files carry no frame rate,
   so it is given (`fps`, default 30, the most common export rate).
@@ -73,7 +74,9 @@ def find_frames(path: str | os.PathLike[str]) -> list[Path]:
         found = [Path(f) for f in glob.glob(text, recursive=True) if os.path.isfile(f)]
     else:
         raise ImageSequenceError(f"{p}: no such folder")
-    frames = sorted((f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS), key=natural_key)
+    # hidden files are no frames (macOS writes `._0001.png` beside `0001.png`; each shifted every index)
+    frames = sorted((f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")),
+                    key=natural_key)
     if not frames:
         others = f" ({len(found)} other file(s))" if found else ""
         what = "folder holds" if p.is_dir() else "pattern matches"

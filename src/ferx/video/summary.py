@@ -261,7 +261,9 @@ class SummaryBuilder:
             return None
         faces = Faces(
             boxes=np.zeros((1, 4)), scores=np.ones(1), keypoints=np.zeros((1, 5, 2)), aus=aus[None],
-            expression=None if probs is None else (probs / max(float(probs.sum()), 1e-9))[None],
+            # frames without probabilities (a one-pass detector labels only the frames it ran on) add
+            # nothing; a segment with none at all is explained from its AUs alone
+            expression=None if probs is None or not float(probs.sum()) > 0 else (probs / float(probs.sum()))[None],
             au_codes=self.au_codes or (), expression_labels=self.labels or (), au_profile=self.au_profile,
         )
         faces = self.explain(faces)
