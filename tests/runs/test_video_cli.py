@@ -95,9 +95,14 @@ def test_a_full_disk_stops_a_video_run_with_its_summary(tmp_path, capsys):
 
 
 def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):
-    """`--resume` re-analysed every video a stopped run had finished (only photos were resumed)."""
+    """`--resume` re-analysed every video a stopped run had finished (only photos were resumed); a file
+    replaced under the same name is redone."""
+    import shutil
+
     out = tmp_path / "out"
-    args = ["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.5", "--no-timelines", "-q"]
+    video = tmp_path / "single_face.mp4"
+    shutil.copy(clip("single_face.mp4"), video)
+    args = ["analyze", str(video), "--out", str(out), "--end", "0.5", "--no-timelines", "-q"]
     assert main(args) == 0
     rows = (out / "single_face" / "rows.csv").read_bytes()
     capsys.readouterr()
@@ -106,6 +111,11 @@ def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):
     assert (out / "single_face" / "rows.csv").read_bytes() == rows
     assert json.loads((out / "summary.json").read_text())["videos"][0]["resumed"] is True
     assert main(args[:-4] + ["--end", "0.4", "--no-timelines", "-q", "--resume"]) == 0  # other settings: redone
+    assert "already analysed" not in capsys.readouterr().err
+    assert main(args) == 0  # the 0.5 s run, finished again
+    capsys.readouterr()
+    video.write_bytes(clip("face_noface.mov").read_bytes())  # another video under the same name
+    assert main(args + ["--resume"]) == 0
     assert "already analysed" not in capsys.readouterr().err
 
 

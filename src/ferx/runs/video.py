@@ -166,6 +166,8 @@ def finished_run(folder: Path, source: Any, config: VideoConfig, outputs: VideoO
     done = read_summary(folder)
     same = (done.get("status") == "complete" and done.get("source") == str(source)
             and done.get("config") == _jsonable(asdict(config)) and done.get("analyzer") == info.to_dict())
+    if same and isinstance(source, (str, os.PathLike)) and Path(source).is_file():
+        same = done.get("content_sha256") == file_sha256(source)  # a file replaced under the same name is redone
     rows = [name for fmt, name in zip(FORMATS, VIDEO.rows) if fmt in outputs.formats]
     return done if same and all((folder / name).is_file() for name in rows) else None
 
@@ -347,7 +349,8 @@ class VideoSink:
     def _document(self, run: VideoRunSummary, result: dict[str, Any]) -> dict[str, Any]:
         info = self.analysis.info
         return {
-            "ferx_version": __version__, "source": run.source, "status": run.status, "stopped": run.stopped,
+            "ferx_version": __version__, "source": run.source, "content_sha256": self.content_sha256,
+            "status": run.status, "stopped": run.stopped,
             **({"reason": run.reason} if run.status in ("aborted", "error") else {}),
             "signal": run.signal, "video": None if info is None else asdict(info), "frames": run.frames,
             "rows": run.rows, "detector_frames": run.detector_frames,
