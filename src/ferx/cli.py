@@ -158,7 +158,7 @@ def _print_config(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from ferx.fsutil import printable
     from ferx.pipeline import Analyzer, Failure
-    from ferx.runs.photos import iter_frames_noted
+    from ferx.runs.photos import iter_frames_noted, said_with_source
     from ferx.video.sniff import split_media
 
     files, videos = split_media(args.paths, recursive=args.recursive)
@@ -175,8 +175,7 @@ def _explain(args: argparse.Namespace) -> int:
                 print(f"ferx: {item.source}: {note}", file=sys.stderr)
             if isinstance(item, Failure):
                 failed += 1
-                message = item.message if item.message.startswith(f"{item.source}:") else f"{item.source}: {item.message}"
-                print(f"ferx: skipped {message}", file=sys.stderr)
+                print(f"ferx: skipped {said_with_source(item.source, item.message)}", file=sys.stderr)
             elif args.json:
                 for k, e in enumerate(item.faces.explanations or ()):
                     print(json.dumps({"source": item.source, "face": k, "explanation": None if e is None else e.to_dict()}))

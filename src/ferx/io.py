@@ -41,6 +41,8 @@ IMAGE_EXTENSIONS = frozenset(
 )
 #: ISO-BMFF brands of HEIF still images (HEVC-coded: iPhone photos). AVIF is read by Pillow itself.
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+#: ISO-BMFF major brands of still images (HEIF and AVIF photos share the MP4 container with videos)
+STILL_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: Smallest side that can hold a detectable face.
 MIN_SIDE = 16
@@ -296,7 +298,7 @@ def _link_trouble(path: Path) -> str:
 
 
 def _unidentified(data: bytes, name: str) -> ImageReadError:
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"):
+    if data[4:8] == b"ftyp" and data[8:12] in STILL_BRANDS:
         # a HEIF/AVIF still whose data cannot be decoded: not "a video" (it shares MP4's container)
         return ImageReadError(f"{name}: a HEIC/AVIF image whose data is truncated or corrupt")
     for magic, offset, what in _NOT_IMAGE_SIGNATURES:

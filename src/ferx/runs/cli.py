@@ -153,7 +153,7 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
     run's summary counting only its photos, and a video-only run with no summary at the top at all."""
     import json
 
-    from ferx.fsutil import atomic_write_text
+    from ferx.fsutil import atomic_write_text, write_error_reason
     from ferx.runs.layout import read_summary
     from ferx.runs.photos import BatchSummary
 
@@ -174,7 +174,7 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
         out.mkdir(parents=True, exist_ok=True)  # every video may have failed to open
         atomic_write_text(out / "summary.json", json.dumps(data, indent=1))
     except OSError as e:
-        print(f"ferx: error: could not write {out / 'summary.json'}: {e.strerror or e}", file=sys.stderr)
+        print(f"ferx: error: could not write {out / 'summary.json'}: {write_error_reason(e)}", file=sys.stderr)
 
 
 def _sequences(args: argparse.Namespace, config: AnalyzerConfig, formats: tuple[str, ...]) -> int:

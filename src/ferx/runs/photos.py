@@ -428,9 +428,7 @@ class PhotoSink:
     def _fail(self, inp: PhotoInput, error: str, message: str, verb: str) -> None:
         self.failed.append(Failure(inp.source, error, printable(message)))
         self.failed_keys.add(inp.key)
-        shown = printable(message)
-        # error messages already start with the path ("x.png: not an image"): say it once
-        self.log(f"ferx: {verb} {shown}" if shown.startswith(f"{inp.source}:") else f"ferx: {verb} {inp.source}: {shown}")
+        self.log(f"ferx: {verb} {said_with_source(inp.source, printable(message))}")
 
     def _count_write_error(self, inp: PhotoInput, e: OSError) -> None:
         self.write_errors += 1
@@ -692,6 +690,9 @@ def _sha256_or_none(path: str) -> str | None:
         return None
 
 
+def said_with_source(source: str, message: str) -> str:
+    """`source: message`, the source said once: error messages often start with it ("x.png: not an image")."""
+    return message if message.startswith(f"{source}:") else f"{source}: {message}"
 
 
 def _stderr(message: str) -> None:
@@ -699,4 +700,4 @@ def _stderr(message: str) -> None:
 
 
 __all__ = ["FORMATS", "BatchError", "BatchOptions", "BatchSummary", "PhotoEngine", "PhotoSink", "iter_frames_noted", "printable",
-           "run_photos"]
+           "run_photos", "said_with_source"]

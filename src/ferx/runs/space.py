@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ferx.fsutil import FATAL_WRITE_ERRNOS, is_fatal_write
+from ferx.fsutil import is_fatal_write
 from ferx.fsutil import write_error_reason as reason
 
 #: room kept for the last summary.json: a placeholder file of this size, deleted when the summary
@@ -47,4 +47,4 @@ class Reserve:
             write()
 
 
-__all__ = ["FATAL_WRITE_ERRNOS", "SUMMARY_RESERVE", "Reserve", "is_fatal_write", "reason"]
+__all__ = ["SUMMARY_RESERVE", "Reserve", "is_fatal_write", "reason"]

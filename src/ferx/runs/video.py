@@ -224,7 +224,8 @@ class VideoSink:
         layout, and only in a folder whose summary.json a video run wrote."""
         from ferx.runs.layout import read_summary
 
-        if "source" not in read_summary(self.out) or "tracks" not in read_summary(self.out):
+        earlier = read_summary(self.out)
+        if "source" not in earlier or "tracks" not in earlier:
             return
         names = [*VIDEO.rows, SEGMENTS, ANNOTATED_VIDEO, VIDEO.summary]
         stale = [self.out / n for n in names] + [self.out / (n + ".partial") for n in names]

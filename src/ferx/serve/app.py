@@ -205,12 +205,16 @@ async def _read_upload(request: Any) -> tuple[bytes, str, dict[str, Any]]:
 def _check_query(request: Any, allowed: Iterable[str]) -> None:
     """Refuse query parameters the endpoint does not take (a typo such as `?landmark=true` must not
     be ignored silently, as unknown `options` keys are not)."""
+    _refuse_unknown(request.query_params, allowed, "query option(s)")
+
+
+def _refuse_unknown(given: Iterable[str], allowed: Iterable[str], what: str) -> None:
+    """422 naming the options the endpoint does not take, and those it does."""
     allowed = set(allowed)
-    unknown = sorted(set(request.query_params) - allowed)
+    unknown = sorted(set(given) - allowed)
     if unknown:
         takes = ", ".join(sorted(allowed)) or "none"
-        raise ApiError(422, "invalid_options", f"unknown query option(s): {', '.join(unknown)} (this endpoint "
-                       f"takes: {takes})")
+        raise ApiError(422, "invalid_options", f"unknown {what}: {', '.join(unknown)} (this endpoint takes: {takes})")
 
 
 def _no_body_options(body_options: dict[str, Any], path: str) -> None:
@@ -224,10 +228,8 @@ def _options(request: Any, body_options: dict[str, Any]) -> AnalyzeOptions:
 
     known = set(AnalyzeOptions.model_fields)
     _check_query(request, known)
-    unknown = sorted(set(body_options) - known)
-    if unknown:  # worded as the query's unknown options are (pydantic said "Extra inputs are not permitted")
-        raise ApiError(422, "invalid_options", f"unknown option(s) in the `options` field: {', '.join(unknown)} "
-                       f"(this endpoint takes: {', '.join(sorted(known))})")
+    # worded as the query's unknown options are (pydantic said "Extra inputs are not permitted")
+    _refuse_unknown(body_options, known, "option(s) in the `options` field")
     query = dict(request.query_params)
     try:
         return AnalyzeOptions.model_validate({**AnalyzeOptions.model_validate(query).model_dump(), **body_options})

@@ -297,9 +297,8 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             try:
                 run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
             except (ImageReadError, SamplingError) as e:  # cannot be opened: say why, go on with the others
-                # a bad file is skipped as a bad photo is; a --start past the end is the user's error
+                # a bad file is skipped as a bad photo is; a --start past its end is a usage error (exit 2)
                 print(f"ferx: error: {e}" if isinstance(e, SamplingError) else f"ferx: skipped {e}", file=sys.stderr)
-                # --start past its end is a usage error (exit 2), not a damaged file
                 codes.append(2 if isinstance(e, SamplingError) else 1)
                 if records is not None:
                     records.append(video_record(name, None, out, error=e))

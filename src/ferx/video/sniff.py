@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ferx.errors import NoImagesError
-from ferx.io import IMAGE_EXTENSIONS, folder_files
+from ferx.io import IMAGE_EXTENSIONS, STILL_BRANDS, folder_files
 
 #: Extensions picked up as videos when scanning a folder (files given explicitly are sniffed).
 VIDEO_EXTENSIONS = frozenset({
@@ -16,14 +16,12 @@ VIDEO_EXTENSIONS = frozenset({
     ".flv", ".wmv", ".asf", ".ogv", ".3gp", ".3g2", ".y4m",
 })
 
-# ISO-BMFF brands of still images (HEIF/AVIF photos share the MP4 container).
-_STILL_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 
 
 def sniff_video(head: bytes) -> bool:
     """True when the first bytes of a file are those of a video container."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
-        return head[8:12] not in _STILL_BRANDS
+        return head[8:12] not in STILL_BRANDS
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):  # old QuickTime
         return True
     if head.startswith(b"\x1aE\xdf\xa3"):  # EBML: Matroska / WebM
@@ -43,16 +41,21 @@ def sniff_video(head: bytes) -> bool:
     return head.startswith(b"YUV4MPEG2")
 
 
+def _head(path: str | os.PathLike[str]) -> bytes:
+    """The first bytes of a file (b"" when it cannot be read: the image path reports its problem)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(512)
+    except OSError:
+        return b""
+
+
 def is_video(path: str | os.PathLike[str]) -> bool:
     """True when `path` is a file whose content is a video container (not judged by extension).
 
     Unreadable or missing paths return False, so the image path reports their problem.
     """
-    try:
-        with open(path, "rb") as f:
-            return sniff_video(f.read(512))
-    except OSError:
-        return False
+    return sniff_video(_head(path))
 
 
 # Signatures of still images, so that a photo named .mp4 is still read as a photo.
@@ -60,14 +63,10 @@ _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x0
                 b"P5", b"P6")
 
 
-def _is_image(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError:
-        return False
+def _sniff_image(head: bytes) -> bool:
+    """True when the first bytes of a file are those of a still image."""
     webp = head.startswith(b"RIFF") and head[8:12] == b"WEBP"
-    still = len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _STILL_BRANDS
+    still = len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in STILL_BRANDS
     return head.startswith(_IMAGE_MAGIC) or webp or still
 
 
@@ -96,7 +95,7 @@ def split_media(
                 raise NoImagesError(f"{p}: folder holds no image or video files{hint}")
             images.extend(imgs)
             videos.extend(vids)
-        elif is_video(p) or (p.suffix.lower() in VIDEO_EXTENSIONS and not _is_image(p)):
+        elif sniff_video(head := _head(p)) or (p.suffix.lower() in VIDEO_EXTENSIONS and not _sniff_image(head)):
             # content first; a video-named file whose content says nothing (empty, cut, garbage)
             # gets the video reader's error, as it does inside a folder
             videos.append(p)
