@@ -56,7 +56,7 @@ def defects(e, aus: dict[str, float], profile) -> dict[str, int]:  # noqa: ANN00
     for key in e.patterns:
         inter = facs.INTERACTIONS_BY_KEY[key]
         strong = [n for n in inter.aus if active.get(f"AU{n}", 0.0) >= facs.PATTERN_MIN_INTENSITY
-                  and profile.unit(n).absence_reliable]
+                  and profile.unit(n).presence_reliable]
         out["c_weak_pattern"] += len(strong) < inter.min_active
     for name in e.compounds:
         compound = next(c for c in facs.COMPOUND_EXPRESSIONS if c.name == name)

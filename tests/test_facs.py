@@ -82,7 +82,8 @@ def test_reliability_grades_follow_the_measured_validity():
     assert facs.grade_of(0.95, "weak") == "weak" and facs.grade_of(None, "unreliable") == "unreliable"
     for au in facs.AU_TABLE:
         assert au.measured == (au.reliability != "unreliable")
-        assert au.absence_reliable == (au.reliability in ("good", "fair"))
+        assert au.presence_reliable == (au.reliability in ("good", "fair"))
+        assert au.absence_reliable == au.presence_reliable  # the table's units carry no photo check
     assert facs.AU_MEASURED.tolist() == [au.measured for au in facs.AU_TABLE]
 
 

@@ -64,6 +64,13 @@ OCCURRENCE_THRESHOLD: float = 1.0
 #: good >= 0.90, fair >= 0.80, weak >= 0.70, unreliable below (0.5 is chance).
 RELIABILITY_GRADES: tuple[str, ...] = ("good", "fair", "weak", "unreliable", "ungraded")
 RELIABILITY_EDGES: dict[str, float] = {"good": 0.90, "fair": 0.80, "weak": 0.70}
+#: An AU's absence is stated only where, on real photos coded by eye (`data/lfw-au-codes`), its
+#: estimate read at most this share of the clear occurrences as confidently absent — measured where
+#: there are at least `ABSENCE_CHECK_MIN_CLEAR` of them (fewer say nothing; the grade alone decides).
+#: On the shipped readings the shares fall into two groups: 0–14 % (AU2, AU5, AU6, AU15, AU17, AU25,
+#: AU27) and 19–50 % (AU12, AU9, AU20); the edge lies between them (docs/aus.md, "Absence on photos").
+ABSENCE_CHECK_MAX_MISSES: float = 0.15
+ABSENCE_CHECK_MIN_CLEAR: int = 5
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class ActionUnit:
             where it could not be measured (too few coded occurrences).
         grade_cap: the best grade the estimate may have whatever its validity (an estimator sets it
             where the AUC overstates what is measured, e.g. too few coded occurrences).
+        absence_check: (misses, clear) on real photos coded by eye: of the `clear` photos coded with
+            the AU clearly present, `misses` read it at or below `CONFIDENT_ABSENCE` (None: not checked).
     """
 
     number: int
@@ -91,6 +100,7 @@ class ActionUnit:
     note: str = ""
     validity: float | None = None
     grade_cap: str | None = None
+    absence_check: tuple[int, int] | None = None
 
     @property
     def code(self) -> str:
@@ -102,10 +112,23 @@ class ActionUnit:
         return grade_of(self.validity, self.grade_cap)
 
     @property
-    def absence_reliable(self) -> bool:
-        """True when the estimate is good enough to state that the AU is absent (grade good or
-        fair): a weak estimate misses too many real occurrences for "absent" to be said."""
+    def presence_reliable(self) -> bool:
+        """True when the estimate is graded good or fair: its reading may carry a pattern or a compound."""
         return self.reliability in ("good", "fair")
+
+    @property
+    def absence_reliable(self) -> bool:
+        """True when the estimate is good enough to state that the AU is absent: grade good or fair
+        (a weak estimate misses too many real occurrences for "absent" to be said), and, where real
+        photos coded by eye hold at least `ABSENCE_CHECK_MIN_CLEAR` clear occurrences, it read at
+        most `ABSENCE_CHECK_MAX_MISSES` of them as confidently absent (issue 23: "no lip-corner pull"
+        was said of a laugh; the CK+ grade is measured on posed peaks, where AU12 is rarely missed)."""
+        if not self.presence_reliable:
+            return False
+        if self.absence_check is None or self.absence_check[1] < ABSENCE_CHECK_MIN_CLEAR:
+            return True
+        misses, clear = self.absence_check
+        return misses / clear <= ABSENCE_CHECK_MAX_MISSES
 
     @property
     def measured(self) -> bool:
@@ -573,6 +596,18 @@ def evidence_matrices(measured: np.ndarray | None = None) -> tuple[np.ndarray, n
 NEUTRAL_EVIDENCE: float = 0.2
 EVIDENCE_TEMPERATURE: float = 0.15
 
+def _absence_checks(name: str, checks: Mapping[int, Any]) -> dict[int, tuple[int, int]]:
+    """`AUProfile.absence_checks` checked: known AU numbers, 0 <= misses <= clear."""
+    out = {int(k): (int(v[0]), int(v[1])) for k, v in checks.items()}
+    unknown = sorted(set(out) - {au.number for au in _AU_ROWS})
+    if unknown:
+        raise ValueError(f"AU profile {name!r}: absence checks for AU numbers {unknown} are not in the FACS table")
+    bad = {k: v for k, v in out.items() if not 0 <= v[0] <= v[1]}
+    if bad:
+        raise ValueError(f"AU profile {name!r}: absence checks {bad} need 0 <= misses <= clear")
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class AUProfile:
     """How well one AU estimator measures each AU, and how AU evidence from it is scored.
@@ -589,6 +624,7 @@ class AUProfile:
         neutral_evidence, temperature: the AU-evidence scoring (`evidence_probabilities`) chosen
             on validation data for this estimator.
         caps: AU number → best grade allowed (`ActionUnit.grade_cap`).
+        absence_checks: AU number → (misses, clear) on photos coded by eye (`ActionUnit.absence_check`).
     """
 
     name: str
@@ -596,6 +632,7 @@ class AUProfile:
     neutral_evidence: float = NEUTRAL_EVIDENCE
     temperature: float = EVIDENCE_TEMPERATURE
     caps: Mapping[int, str] = field(default_factory=dict)
+    absence_checks: Mapping[int, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # derived once; the profile is immutable
@@ -612,9 +649,12 @@ class AUProfile:
         bad = {k: v for k, v in caps.items() if v not in RELIABILITY_GRADES}
         if bad:
             raise ValueError(f"AU profile {self.name!r}: grade caps {bad} are not grades ({', '.join(RELIABILITY_GRADES)})")
+        checks = _absence_checks(self.name, self.absence_checks)
         set_(self, "validity", MappingProxyType(validity))  # read-only: units and matrices derive from them
         set_(self, "caps", MappingProxyType(caps))
-        units = tuple(replace(au, validity=validity.get(au.number), grade_cap=caps.get(au.number)) for au in _AU_ROWS)
+        set_(self, "absence_checks", MappingProxyType(checks))
+        units = tuple(replace(au, validity=validity.get(au.number), grade_cap=caps.get(au.number),
+                              absence_check=checks.get(au.number)) for au in _AU_ROWS)
         set_(self, "units", units)
         set_(self, "by_number", {au.number: au for au in units})
         set_(self, "measured", np.array([au.measured for au in units]))

@@ -451,3 +451,49 @@ def test_traces_lean_and_unvalidated_readings_are_said_as_such(analyzer):
     open_mouth = SHARED / "ckplus-facs" / "images" / "surprise" / "S052_001_00000015.png"  # the coded peak
     e = analyzer.analyze(open_mouth).faces.explanations[0]
     assert "AU22" in e.active_codes and "The lips are funnelled (AU22, marked). This reading is not validated" in e.text
+
+
+def test_absence_is_not_said_of_an_au_often_missed_on_coded_photos():
+    """AU12 is graded good on CK+, but on the coded lfw photos 5 of its 27 clear occurrences read at or
+    below the confident-absence level (the shipped `absence_checks`): "no lip-corner pull" is never
+    said, while the smile still carries its patterns. AU15 (1 of 11 missed) keeps its absence claims."""
+    assert FACS.unit(12).absence_check == (5, 27) and not FACS.unit(12).absence_reliable
+    assert FACS.unit(12).presence_reliable and FACS.unit(15).absence_reliable
+    unchecked = AUProfile("unchecked", FACS.validity, FACS.neutral_evidence, FACS.temperature, FACS.caps)
+    face = {7: 2.8, 25: 3.0, 26: 1.6, 12: 0.1}
+    before = explain(face, {"happiness": 0.98, "neutral": 0.02}, profile=unchecked)
+    assert before.evidence_for("happiness").missing == ("AU12",) and "no lip-corner pull (AU12)" in before.text
+    after = explain(face, {"happiness": 0.98, "neutral": 0.02})
+    assert after.evidence_for("happiness").missing == () and "AU12" not in after.text
+    smile = explain({6: 3.0, 12: 3.5, 25: 2.0}, {"happiness": 0.95, "neutral": 0.05})
+    assert smile.patterns == ("duchenne_smile",)
+
+
+def test_a_laugh_read_without_its_smile_is_not_said_to_lack_it(analyzer):
+    """Kaye_Young_0001, a broad laugh whose AU12 the readings miss (the second reader's sheet 1, "wrong"
+    for "the readings show no lip-corner pull"): the text no longer claims the smile is absent."""
+    text = analyzer.analyze(LFW / "images" / "Kaye_Young_0001.jpg").faces.explanations[0].text
+    assert "lip-corner pull" not in text and "AU12" not in text
+
+
+def test_brows_that_cannot_be_at_rest_get_no_resting_caveat(analyzer):
+    """The caveat that a faint brow reading may be where the brows rest is not given where the brows
+    as a whole cannot be at rest: a raise with a lowering (the oblique brow; Mirela_Manjani_0001 reads
+    AU1 slight with AU4 trace), or any brow AU at C or more (Jackie_Chan_0006: AU1 maximum beside AU2
+    slight). The second reader called both caveats unfair (sheets 19 and 20)."""
+    oblique = explain({1: 2.2, 4: 1.5, 25: 1.5}, {"sadness": 0.7, "fear": 0.3})
+    assert "inner brows sit high (AU1, slight)" in oblique.text and "where these brows rest" not in oblique.text
+    high = explain({1: 4.5, 2: 2.2, 25: 1.7}, {"fear": 0.8, "surprise": 0.2})
+    assert "outer brows sit high (AU2, slight)" in high.text and "where these brows rest" not in high.text
+    for name in ("Mirela_Manjani_0001.jpg", "Jackie_Chan_0006.jpg"):
+        assert "where these brows rest" not in analyzer.analyze(LFW / "images" / name).faces.explanations[0].text
+
+
+def test_movements_shared_by_two_emotions_are_said_once():
+    """Raised brows and a parted mouth fit surprise and fear alike: where the classifier's fear rests on
+    exactly the movements that point to surprise, the text says they do not tell the two apart, instead
+    of listing the same AUs once for each (the second reader's sheet 20)."""
+    e = explain({1: 4.5, 2: 2.5, 25: 1.7, 26: 1.0}, {"fear": 0.8, "surprise": 0.2})
+    _, interp, _ = sections(e)
+    assert e.au_label == "surprise" and e.label == "fear"
+    assert interp.count("AU25") == 1 and ("do not tell the two apart" in interp or "do not separate" in interp)

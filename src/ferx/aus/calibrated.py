@@ -207,6 +207,8 @@ class AUCalibration:
         neutral_evidence, temperature: the AU-evidence scoring chosen for these readings.
         grade_caps: AU number → best grade allowed (too few codes to grade it higher).
         info: how it was fitted (data, commands, date), for the record.
+        absence_checks: AU number → (misses, clear) on photos coded by eye: whether "absent" may be
+            said of it (`facs.ActionUnit.absence_check`; written by `python -m ferx.train.aus.absence`).
     """
 
     name: str
@@ -217,6 +219,7 @@ class AUCalibration:
     temperature: float = EVIDENCE_TEMPERATURE
     grade_caps: Mapping[int, str] = field(default_factory=dict)
     info: Mapping[str, Any] = field(default_factory=dict)
+    absence_checks: Mapping[int, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         codes = tuple(r.code for r in self.readings)
@@ -266,7 +269,8 @@ class AUCalibration:
     def profile(self) -> AUProfile:
         """The grades (AUC on coded faces) and scoring these readings carry onto faces."""
         validity = {int(r.code[2:]): r.auc for r in self.readings if r.auc is not None}
-        return AUProfile(self.name, validity, self.neutral_evidence, self.temperature, dict(self.grade_caps))
+        return AUProfile(self.name, validity, self.neutral_evidence, self.temperature, dict(self.grade_caps),
+                         dict(self.absence_checks))
 
     # -- files ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -274,6 +278,7 @@ class AUCalibration:
         d["readings"] = [asdict(r) for r in self.readings]
         d["grade_caps"] = {f"AU{k}": v for k, v in sorted(self.grade_caps.items())}
         d["info"] = dict(self.info)
+        d["absence_checks"] = {f"AU{k}": list(v) for k, v in sorted(self.absence_checks.items())}
         return {"kind": "au-calibration", **d}
 
     @classmethod
@@ -283,9 +288,11 @@ class AUCalibration:
         readings = tuple(AUReading(**{**r, "measures": tuple(r["measures"]), "centre": tuple(r["centre"]),
                                       "scale": tuple(r["scale"])}) for r in d["readings"])
         caps = {int(str(k).upper().removeprefix("AU")): str(v) for k, v in (d.get("grade_caps") or {}).items()}
+        checks = {int(str(k).upper().removeprefix("AU")): (int(v[0]), int(v[1]))
+                  for k, v in (d.get("absence_checks") or {}).items()}
         return cls(str(d["name"]), readings, d.get("heads"), d.get("heads_sha256"),
                    float(d.get("neutral_evidence", NEUTRAL_EVIDENCE)), float(d.get("temperature", EVIDENCE_TEMPERATURE)),
-                   caps, dict(d.get("info") or {}))
+                   caps, dict(d.get("info") or {}), checks)
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> AUCalibration:

@@ -8,7 +8,8 @@ X and Y" where neither clearly wins).
 
 Every sentence can be checked against the measurements (`ferx.explain.validate`; issue 23):
 - **Absence** is stated only for an AU graded reliable (good or fair) by the estimator that measured
-  it *and* read at or below `facs.CONFIDENT_ABSENCE`; an emotion's missing movements are its
+  it, not often missed on real photos coded by eye (`facs.ActionUnit.absence_reliable`: AU12, AU9
+  and AU20 are, so their absence is never said), *and* read at or below `facs.CONFIDENT_ABSENCE`; an emotion's missing movements are its
   `facs.DEFINING` groups (EMFACS), a group being missing only where every AU in it is. An AU graded
   unreliable is never an observation, never evidence, never called absent: "not measured".
 - **Contradictions never print**: the AU estimator resolves readings that cannot co-exist
@@ -97,13 +98,16 @@ class _Grades:
 
     Attributes:
         measured: AU number → an observation and evidence at all (not graded unreliable).
-        reliable: AU number → graded good or fair: its absence may be stated, and it may carry a pattern.
+        reliable: AU number → graded good or fair: it may carry a pattern or a compound.
+        absence: AU number → its absence may be stated (`facs.ActionUnit.absence_reliable`: reliable,
+            and not often missed on real photos coded by eye).
         unmeasured: per emotion, its defining groups no AU of which this estimator can measure.
         unchecked: AU numbers read but not validated on enough FACS-coded faces (graded "ungraded").
     """
 
     measured: dict[int, bool]
     reliable: dict[int, bool]
+    absence: dict[int, bool]
     unmeasured: dict[str, tuple[str, ...]]
     unchecked: frozenset[int] = frozenset()
 
@@ -112,11 +116,12 @@ class _Grades:
 def _grades(profile: AUProfile) -> _Grades:
     units = {n: profile.by_number[n] for n in _NUMBER.values()}
     measured = {n: au.measured for n, au in units.items()}
-    reliable = {n: au.absence_reliable for n, au in units.items()}
+    reliable = {n: au.presence_reliable for n, au in units.items()}
+    absence = {n: au.absence_reliable for n, au in units.items()}
     unmeasured = {e: tuple("/".join(f"AU{n}" for n in group) for group in DEFINING[e]
                            if not any(measured[n] for n in group)) for e in EXPRESSIONS}
     unchecked = frozenset(n for n, au in units.items() if au.measured and au.reliability == "ungraded")
-    return _Grades(measured, reliable, unmeasured, unchecked)
+    return _Grades(measured, reliable, absence, unmeasured, unchecked)
 
 
 def _full_aus(aus: np.ndarray, au_codes: Sequence[str]) -> np.ndarray:
@@ -231,7 +236,7 @@ def _read_face(aus: np.ndarray, asymmetry: dict[int, float], g: _Grades) -> _Fac
     present = sorted((j for j, v in enumerate(vals) if v >= OCCURRENCE_THRESHOLD and g.measured[_NUMBER[AU_CODES[j]]]),
                      key=lambda j: -vals[j])
     level = {_NUMBER[AU_CODES[j]]: stored_intensity(vals[j]) for j in present}  # as stored: one band everywhere
-    absent = {_NUMBER[c] for j, c in enumerate(AU_CODES) if g.reliable[_NUMBER[c]] and vals[j] <= CONFIDENT_ABSENCE}
+    absent = {_NUMBER[c] for j, c in enumerate(AU_CODES) if g.absence[_NUMBER[c]] and vals[j] <= CONFIDENT_ABSENCE}
     one_sided = {n for n, a in asymmetry.items() if a >= ASYMMETRY_THRESHOLD and n in level}
     return _Face(vals, level, absent, one_sided, g)
 
@@ -431,10 +436,22 @@ MAX_WORDS = 130
 _RESTING_BROWS = frozenset({"AU1", "AU2", "AU4"})
 
 
-def _resting_brows(x: dict[str, Any]) -> set[str]:
-    """The brow AUs observed only at A/B: said as positions, with the caveat that they may be where
-    this face's brows rest (`observation_brows_at_rest`)."""
+def _faint_brows(x: dict[str, Any]) -> set[str]:
+    """The brow AUs observed only at A/B: too faint to argue against a label — where the brows rest,
+    or a by-product of another brow action (the outer ends of a V-shaped lowering sit high)."""
     return {o.code for o in x["observations"] if o.code in _RESTING_BROWS and o.band in ("A", "B")}
+
+
+def _resting_brows(x: dict[str, Any]) -> set[str]:
+    """The brow AUs observed only at A/B that may be where this face's brows rest: said with that
+    caveat (`observation_brows_at_rest`). None where the brows as a whole cannot be at rest: a brow AU
+    at C or more (a reviewer read the caveat beside a maximal inner-brow raise as doubting it), or a
+    raise (AU1/AU2) together with a lowering (AU4) — brows that rest high or low do not rest both,
+    and the oblique brow of sadness and fear is exactly that pair."""
+    brows = {o.code: o.band for o in x["observations"] if o.code in _RESTING_BROWS}
+    if any(band not in ("A", "B") for band in brows.values()) or ("AU4" in brows and brows.keys() & {"AU1", "AU2"}):
+        return set()
+    return set(brows)
 
 
 def _brow_caveat(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
@@ -502,12 +519,14 @@ def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, 
         out.append(w.pick(t["label_disagrees"], label=label, au_label=au_label))
     own = evid.get(label)
     if own is not None and label != "neutral" and label != au_label and own.supporting:
-        out.append(w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
-    # a brow reading the text itself says may be where the brows rest argues against nothing: "against"
-    # claims a contradiction, which a possibly resting brow cannot carry (it may still be named as
+        shared = au_label != "neutral" and set(own.supporting) == set(top.supporting)
+        out.append(w.pick(t["label_support_shared"], label=label, au_label=au_label) if shared
+                   else w.pick(t["label_support"], label=label, aus=w.join(own.supporting)))
+    # a faint brow reading argues against nothing: "against" claims a contradiction, which a brow that
+    # may be resting, or be shaped by another brow action, cannot carry (it may still be named as
     # consistent with the label, a weaker claim)
-    resting = _resting_brows(x)
-    against = [a for a in own.opposing if a not in resting] if own is not None else []
+    faint = _faint_brows(x)
+    against = [a for a in own.opposing if a not in faint] if own is not None else []
     if own is not None and label != "neutral" and against:
         out.append(w.pick(t["against_opposing"], label=label, aus=w.join(against), be=w.be(against)))
     if own is not None and own.missing:

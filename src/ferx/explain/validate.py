@@ -164,7 +164,8 @@ def reasoning_issues(text: str, explanation: Explanation, *, templates: dict[str
     - "silent_disagreement": the conclusion's label is not what the AU evidence favours, and the
       interpretation does not say so (it must name both readings).
     - "absent_unreliable": a sentence says an AU is absent ("absent", "missing", "lacks", "without")
-      although its estimate is graded below fair (`facs.ActionUnit.absence_reliable`) under
+      although its estimate is graded below fair or often missed on coded photos
+      (`facs.ActionUnit.absence_reliable`) under
       `profile`, the grades of the AU estimator that measured the face (default the mesh's).
 
     English cue words; the emotion words come from the language's templates.

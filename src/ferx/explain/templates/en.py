@@ -172,6 +172,13 @@ TEMPLATES = {
         "For {label}, the evidence is {aus}.",
         "What speaks for {label} is {aus}.",
     ],
+    # The conclusion's supporting movements are the very ones the movements' own reading rests on
+    # (raised brows and an open mouth, for surprise and for fear): listing them twice, once for each,
+    # read to a reviewer as a contradiction; said once, as what it is.
+    "label_support_shared": [
+        "These movements fit {label} as well as {au_label}: on their own they do not tell the two apart.",
+        "The same movements are also signs of {label}, so on their own they do not separate {au_label} from {label}.",
+    ],
     "against_opposing": [
         "Against {label}: {aus} {be} present as well.",
         "Speaking against {label}, {aus} {be} also present.",

@@ -5,10 +5,14 @@
     python -m ferx.train.aus calibrate --coded ../shared/data/ckplus-facs --reference ../shared/data/lfw-expressions \\
         [--heads au-heads | --mesh-only] [--photo-codes data/lfw-au-codes/codes.csv ...] --name au-facs \\
         --out src/ferx/assets/models/au-facs.json
+    python -m ferx.train.aus absence --calibration src/ferx/assets/models/au-facs.json \\
+        --photo-codes data/lfw-au-codes/codes.csv [--photo-codes ...] --write
 
 `train` runs the shared harness (config.yaml, metrics.csv, log.txt, last.pt every epoch, best.pt);
 `export` writes NAME.onnx + NAME.json; `calibrate` chooses, per AU, what it is read from and its
-threshold on FACS-coded faces, with subject-wise cross-validated grades (`ferx.train.aus.calibration`).
+threshold on FACS-coded faces, with subject-wise cross-validated grades (`ferx.train.aus.calibration`);
+`absence` counts the clear codes on photos coded by eye that the pipeline reads as confidently absent
+and writes them into the calibration (`ferx.train.aus.absence`; run it after every `calibrate`).
 """
 
 from __future__ import annotations
@@ -51,6 +55,29 @@ def _calibrate(args: argparse.Namespace) -> None:
                   f"read on absent {r['read_on_absent']:.2f} missed {r['missed_on_present']:.2f}")
 
 
+def _absence(args: argparse.Namespace) -> None:
+    from ferx.aus.calibrated import AUCalibration
+    from ferx.facs import ABSENCE_CHECK_MAX_MISSES, ABSENCE_CHECK_MIN_CLEAR
+    from ferx.fsutil import atomic_write_text
+    from ferx.train.aus.absence import check_absence
+
+    tables = [(t, i or args.images) for t, i in _tables(args.photo_codes) or []]
+    checks = check_absence(args.calibration, tables)
+    d = AUCalibration.load(args.calibration).to_dict()
+    d["absence_checks"] = {f"AU{n}": list(v) for n, v in checks.items()}
+    profile = AUCalibration.from_dict(d).profile()
+    print(f"clear codes read at or below the confident-absence level ({len(tables)} table(s)); absence is stated "
+          f"where the grade is good or fair and, with >= {ABSENCE_CHECK_MIN_CLEAR} clear codes, at most "
+          f"{ABSENCE_CHECK_MAX_MISSES:.0%} of them are")
+    for n, (misses, clear) in checks.items():
+        au = profile.by_number[n]
+        print(f"  AU{n:<3} {misses:3d} / {clear:3d}  grade {au.reliability:<10} absence "
+              f"{'stated' if au.absence_reliable else 'never stated'}")
+    if args.write:
+        atomic_write_text(args.calibration, json.dumps(d, indent=1) + "\n")
+        print(f"wrote absence_checks into {args.calibration}")
+
+
 def _train(args: argparse.Namespace) -> None:
     from ferx.train.aus.config import AUTrainConfig
     from ferx.train.aus.task import train
@@ -85,7 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--record", type=Path, help="also write the cross-validated measurements here (JSON)")
     c.add_argument("--cache", type=Path, help="keep the measurements here (clear it after changing the landmarker)")
     c.add_argument("--quiet", action="store_true")
-    return run_command({"calibrate": _calibrate, "train": _train, "export": _export}, ap.parse_args(argv))
+    a = sub.add_parser("absence", help="count, per AU, the clear codes on photos coded by eye that the pipeline "
+                                       "reads as confidently absent (whether 'absent' may be said of it)")
+    a.add_argument("--calibration", type=Path, required=True, help="the calibration JSON (au-facs.json)")
+    a.add_argument("--photo-codes", action="append", required=True, metavar="TABLE[=IMAGES]",
+                   help="a table of photos coded by eye (its images in --images unless =IMAGES); repeat")
+    a.add_argument("--images", type=Path, default=Path("../shared/data/lfw-expressions/images"),
+                   help="the folder a table's image names are in, unless it says =IMAGES")
+    a.add_argument("--write", action="store_true", help="write the counts into the calibration JSON")
+    return run_command({"calibrate": _calibrate, "train": _train, "export": _export, "absence": _absence},
+                       ap.parse_args(argv))
 
 if __name__ == "__main__":
     sys.exit(main())
