@@ -119,6 +119,23 @@ def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):
     assert "already analysed" not in capsys.readouterr().err
 
 
+def test_resume_ignores_settings_that_change_only_the_speed(tmp_path, capsys):
+    """A finished video recorded with other `prefetch` / `overlap` values (or before `overlap` existed)
+    is the same run: those settings change how fast frames are read, not the rows."""
+    out = tmp_path / "out"
+    args = ["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.5", "--no-timelines", "-q"]
+    assert main(args) == 0
+    summary = out / "single_face" / "summary.json"
+    done = json.loads(summary.read_text())
+    assert "overlap" in done["config"]
+    del done["config"]["overlap"]
+    done["config"]["prefetch"] = 0
+    summary.write_text(json.dumps(done))
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    assert "already analysed in" in capsys.readouterr().err
+
+
 def test_an_image_sequence_gets_the_run_summary_and_the_report_asked_for(tmp_path):
     """`ferx analyze frames/ --sequence --report` wrote neither OUT/report.html nor OUT/summary.json."""
     from PIL import Image

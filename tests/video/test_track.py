@@ -158,3 +158,32 @@ def test_the_schedule_searches_recently_lost_faces_every_frame_and_older_ones_no
     assert s.search_lost([1.5]) == math.inf  # every detect_every // 4 = 3 frames, all re-identifiable ones
     s.finished(False, searched=True)
     assert s.search_lost([1.5]) is None and s.searches == 1 and s.detections == 1
+
+
+def test_readings_on_a_second_thread_give_the_same_frames(analyzer, flashing):
+    """`VideoConfig.overlap`: a frame's AUs and expression read on a second thread while the next frame
+    is followed give the same frames as reading them in turn — same tracks, boxes, AUs, probabilities,
+    notes — on a clip where faces come and go (the readings follow whatever faces the frame ended with)."""
+    from ferx.video import analyze_video
+
+    def frames(overlap: bool) -> list:
+        return list(analyze_video(analyzer, flashing, overlap=overlap))
+
+    together, apart = frames(False), frames(True)
+    assert len(together) == len(apart) > 0 and sum(len(tf.result.faces) for tf in apart) > len(apart)
+    for a, b in zip(together, apart):
+        assert a.track_ids.tolist() == b.track_ids.tolist() and a.result.notes == b.result.notes
+        fa, fb = a.result.faces, b.result.faces
+        np.testing.assert_array_equal(fa.boxes, fb.boxes)
+        np.testing.assert_array_equal(fa.aus, fb.aus)
+        np.testing.assert_array_equal(fa.expression, fb.expression)
+        assert {"aus", "expression"} <= set(b.result.timings_ms) or not len(fb)
+
+
+def test_every_face_of_a_followed_frame_has_its_readings(analyzer, scenes):
+    """Four faces at once, read on the second thread: every face has AUs and expression probabilities."""
+    from ferx.video import analyze_video
+
+    for tf in analyze_video(analyzer, scenes["four"], overlap=True):
+        faces = tf.result.faces
+        assert len(faces) == 4 and np.isfinite(faces.aus).all() and np.allclose(faces.expression.sum(1), 1, atol=1e-3)

@@ -156,6 +156,16 @@ def run_video(
     return drive(sink, VideoEngine(analyzer, analysis))
 
 
+#: VideoConfig fields that change how fast a run goes, not what it finds: a run made with other values
+#: of them is still the same run for `--resume`.
+_SPEED_ONLY = ("prefetch", "overlap")
+
+
+def _results_settings(config: Any) -> Any:
+    """A run's recorded config without `_SPEED_ONLY` fields."""
+    return {k: v for k, v in config.items() if k not in _SPEED_ONLY} if isinstance(config, dict) else config
+
+
 def finished_run(folder: Path, source: Any, config: VideoConfig, outputs: VideoOutputs,
                  info: PipelineInfo) -> dict[str, Any] | None:
     """The summary.json of an earlier run in `folder` that analysed `source` to the end with the same
@@ -165,7 +175,8 @@ def finished_run(folder: Path, source: Any, config: VideoConfig, outputs: VideoO
 
     done = read_summary(folder)
     same = (done.get("status") == "complete" and done.get("source") == str(source)
-            and done.get("config") == _jsonable(asdict(config)) and done.get("analyzer") == info.to_dict())
+            and _results_settings(done.get("config")) == _results_settings(_jsonable(asdict(config)))
+            and done.get("analyzer") == info.to_dict())
     if same and isinstance(source, (str, os.PathLike)) and Path(source).is_file():
         same = done.get("content_sha256") == file_sha256(source)  # a file replaced under the same name is redone
     rows = [name for fmt, name in zip(FORMATS, VIDEO.rows) if fmt in outputs.formats]

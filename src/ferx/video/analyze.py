@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,9 @@ class VideoConfig:
         explain_frames: run the explain stage on every frame; by default explanations are made per
             track segment (in the summary), which is what a reader of a video wants and is cheaper.
         prefetch: frames decoded ahead in a background thread (videos and image sequences).
+        overlap: read a frame's AUs and expression on a second thread while the next frame is
+            followed (`FaceTracker.step_split`; the same results, one frame more in memory); None:
+            where the machine has two or more cores.
     """
 
     sampling: Sampling = field(default_factory=Sampling)
@@ -41,6 +46,14 @@ class VideoConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     explain_frames: bool = False
     prefetch: int = 4
+    overlap: bool | None = None
+
+
+def _done(tracked: TrackedFrame) -> Future[TrackedFrame]:
+    """A finished result in a Future's shape (the path without a second thread)."""
+    future: Future[TrackedFrame] = Future()
+    future.set_result(tracked)
+    return future
 
 
 def _checked_frames(frames: Iterable[Any]) -> Iterator[Frame]:
@@ -122,6 +135,9 @@ class VideoAnalysis:
 
     def __iter__(self) -> Iterator[TrackedFrame]:
         t_start = time.perf_counter()
+        overlap = self.config.overlap if self.config.overlap is not None else (os.cpu_count() or 1) >= 2
+        pool = ThreadPoolExecutor(1, thread_name_prefix="ferx-readings") if overlap else None
+        pending: deque[tuple[float, float, Future[TrackedFrame]]] = deque()
         try:
             it = iter(self._frames)
             while True:
@@ -131,16 +147,27 @@ class VideoAnalysis:
                 except StopIteration:
                     break
                 t1 = time.perf_counter()
-                tracked = self.baseline(self.smoother(self.tracker.step(frame)))
-                timings = dict(tracked.result.timings_ms)
-                timings["decode"] = (t1 - t0) * 1e3
-                timings["total"] = (time.perf_counter() - t0) * 1e3
-                self.frames += 1
-                self.seconds = time.perf_counter() - t_start
-                yield replace(tracked, result=replace(tracked.result, timings_ms=timings))
+                tracked, finish = self.tracker.step_split(frame)
+                pending.append((t0, t1, pool.submit(finish) if pool is not None else _done(finish())))
+                if len(pending) > 1 or pool is None:  # frame N's readings ran beside frame N+1's following
+                    yield self._finished(*pending.popleft(), t_start)
+            while pending:
+                yield self._finished(*pending.popleft(), t_start)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             self.seconds = time.perf_counter() - t_start
             self.close()
+
+    def _finished(self, t0: float, t1: float, readings: Future[TrackedFrame], t_start: float) -> TrackedFrame:
+        """A frame with its readings, smoothed and baselined (in order), with its timings."""
+        tracked = self.baseline(self.smoother(readings.result()))
+        timings = dict(tracked.result.timings_ms)
+        timings["decode"] = (t1 - t0) * 1e3
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        self.frames += 1
+        self.seconds = time.perf_counter() - t_start
+        return replace(tracked, result=replace(tracked.result, timings_ms=timings))
 
     def close(self) -> None:
         if self.reader is not None:

@@ -20,14 +20,22 @@ a short sequence of those steps. Design (docs/video.md has the measurements):
   track must match after a scene cut — so a cut between two people never merges them.
 - **Crossing faces**: when two followed meshes slide onto the same face, the one that jumped
   further from its own prediction is declared lost, and the detector finds the other face again.
+- **Geometry now, readings later.** Only the stages that decide which faces there are (the
+  landmarker, the verifier: those providing landmarks) steer the tracking; the reading stages (AUs,
+  expression) fill fields on the faces the frame ends with. `step_split` returns the tracked frame and
+  a call that adds the readings, so a caller may run that call for frame N on another thread while
+  frame N+1 is followed (`VideoAnalysis` does, on two or more cores): the readings' models then run
+  beside the mesh's instead of after it. The results are the same as `step`'s.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -208,6 +216,7 @@ class FaceTracker:
         # following crops each face from its previous mesh: it needs a stage that makes meshes
         self.follow = self.config.follow and "landmarks" in analyzer.provides
         self._refine: Callable[..., tuple[FrameResult, np.ndarray]] = analyzer.refine
+        self._geometry, self._readings = _split_fields(analyzer)
         self.schedule = DetectionSchedule(self.config, self.follow)
         self.tracks: list[Track] = []
         self._next_id = 1
@@ -222,7 +231,29 @@ class FaceTracker:
     def step(self, frame: Frame) -> TrackedFrame:
         """Analyse one frame (in order); returns its faces with track IDs (not smoothed)."""
         with frame_crops(frame.image):  # the stages and the appearance cue share each face's crop
-            return self._step(_Now(frame))
+            return self.readings(self._step(_Now(frame)))
+
+    def step_split(self, frame: Frame) -> tuple[TrackedFrame, Callable[[], TrackedFrame]]:
+        """Follow one frame (in order): its faces with track IDs and geometry, and a call that returns
+        the frame with the reading stages' fields added (the same as `step`'s result). The call may
+        run on another thread, after later frames were followed; it shares this frame's crops."""
+        with frame_crops(frame.image):
+            tracked = self._step(_Now(frame))
+            context = contextvars.copy_context()  # carries this frame's crop cache to the caller's thread
+        return tracked, functools.partial(context.run, self.readings, tracked)
+
+    def readings(self, tracked: TrackedFrame) -> TrackedFrame:
+        """`tracked` with the reading stages (AUs, expression; not those in `skip`) run on its faces."""
+        faces = tracked.result.faces
+        if not len(faces) or not self._readings - self.skip:
+            return tracked
+        res, kept = self._refine(tracked.frame, faces, skip=self.skip | self._geometry)
+        if len(kept) != len(faces):  # reading stages fill fields; they never drop a face
+            raise RuntimeError(f"the reading stages kept {len(kept)} of {len(faces)} faces")
+        timings = dict(tracked.result.timings_ms)
+        timings_add(timings, {k: v for k, v in res.timings_ms.items() if k not in ("decode", "total")})
+        notes = tuple(dict.fromkeys((*tracked.result.notes, *(n for n in res.notes if n != "no face found"))))
+        return replace(tracked, result=replace(tracked.result, faces=res.faces, timings_ms=timings, notes=notes))
 
     def _step(self, now: _Now) -> TrackedFrame:
         frame = now.frame
@@ -359,7 +390,7 @@ class FaceTracker:
         `notes`, their notes join the frame's."""
         if not len(faces):
             return FrameResult(now.frame.source, now.frame.width, now.frame.height, Faces.empty()), np.zeros(0, int)
-        res, kept = self._refine(now.frame, faces, skip=self.skip)
+        res, kept = self._refine(now.frame, faces, skip=self.skip | self._readings)
         timings_add(now.timings, res.timings_ms)
         if notes:
             now.notes.extend(n for n in res.notes if n != "no face found")
@@ -513,6 +544,22 @@ class FaceTracker:
             self.tracks.remove(tr)
             return
         tr.state = "lost"  # its Kalman prediction keeps moving (ByteTrack): a face behind another reappears ahead
+
+
+def _split_fields(analyzer: Analyzer) -> tuple[frozenset[str], frozenset[str]]:
+    """The `Faces` fields of the stages after the detector that decide which faces there are (they
+    provide landmarks or boxes: the landmarker, the verifier), and those of the stages that only read
+    the faces (AUs, expression, explanations)."""
+    geometry: frozenset[str] = frozenset()
+    readings: frozenset[str] = frozenset()
+    for stage in analyzer.describe().stages:
+        if not stage.needs:
+            continue  # a source: refine never runs it
+        if stage.provides & {"boxes", "landmarks"}:
+            geometry |= stage.provides
+        else:
+            readings |= stage.provides
+    return geometry, readings - geometry
 
 
 def timings_add(into: dict[str, float], more: dict[str, float]) -> None:
