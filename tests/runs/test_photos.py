@@ -537,3 +537,56 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(tmp_p
     finally:
         held.release()
     assert main(["analyze", str(src), "--out", str(out), "-q"]) == 0
+
+
+def _same_size_and_mtime(path: Path, replacement: bytes, size: int, mtime_ns: int) -> None:
+    """Write `replacement` to `path`, padded after the JPEG's end to `size` bytes, with the mtime
+    `mtime_ns`: what `cp -p`, `rsync -t` or a restored archive can leave, so only the content differs."""
+    assert len(replacement) <= size
+    path.write_bytes(replacement + b"\0" * (size - len(replacement)))
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_resume_redoes_a_photo_replaced_under_the_same_path(tmp_path, capsys):
+    """A resumed run kept a replaced photo's old rows and JSON (the ledger knew only its path). The
+    content decides: here size and mtime are those of the old file."""
+    import hashlib
+
+    import pandas as pd
+
+    src = tmp_path / "in"
+    photos = _photos(src, 3)
+    old, new = photos[1].read_bytes(), lfw_paths("surprise", 1, offset=5)[0].read_bytes()
+    size = max(len(old), len(new)) + 16
+    _same_size_and_mtime(photos[1], old, size, 1_700_000_000_000_000_000)
+    out = tmp_path / "out"
+    args = ["analyze", str(src), "--out", str(out), "--format", "json,csv,parquet", "-q"]
+    assert main(args) == 0
+    old_json = _jsons(out)[str(photos[1])]
+    _same_size_and_mtime(photos[1], new, size, 1_700_000_000_000_000_000)
+    assert main([*args[:-1], "--resume"]) == 0
+    assert "p01.jpg changed since the earlier run" in capsys.readouterr().err
+    s = _summary(out)
+    assert s["status"] == "complete" and s["resumed"] == 2 and s["analysed"] == 3
+    jsons = _assert_csv_matches_jsons(out)
+    assert jsons[str(photos[1])] != old_json
+    _assert_parquet_matches_csv(out)
+    digest = hashlib.sha256(photos[1].read_bytes()).hexdigest()
+    for table in (pd.read_csv(out / "faces.csv"), pd.read_parquet(out / "faces.parquet")):
+        assert set(table[table.source == str(photos[1])].content_sha256) == {digest}  # no old row left
+    assert main([*args, "--resume"]) == 0 and _summary(out)["resumed"] == 3  # unchanged now: not redone
+
+
+def test_resume_trusts_ledger_lines_of_an_older_ferx_without_a_fingerprint(tmp_path):
+    """Ledger lines written before photos were fingerprinted are taken as unchanged (not a whole
+    folder redone after an upgrade), and get the current fingerprint, so a later replacement is seen."""
+    src, photos, out, args = _finished_run(tmp_path, 2, "json,csv")
+    ledger = out / ".ferx-batch" / "done.jsonl"
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert all(line.get("content_sha256") and line.get("size") for line in lines)
+    ledger.write_text("".join(json.dumps({k: v for k, v in line.items() if k not in ("content_sha256", "size")}) + "\n"
+                              for line in lines))
+    assert main([*args, "--resume"]) == 0 and _summary(out)["resumed"] == 2
+    assert [json.loads(line) for line in ledger.read_text().splitlines()] == lines
+    shutil.copy(lfw_paths("surprise", 1, offset=5)[0], photos[0])
+    assert main([*args, "--resume"]) == 0 and _summary(out)["resumed"] == 1

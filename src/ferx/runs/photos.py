@@ -15,7 +15,9 @@ this process (`PhotoEngine`), `PhotoSink` writes the folder (`ferx.runs.layout.P
     OUT/annotated/<rel>           with annotate; a source that is not JPEG/PNG gets ".png" appended
                                   (face.bmp → face.bmp.png), so face.bmp and face.png never collide
     OUT/.ferx-batch/run.json      what defines the run (config + output options) and its hash
-    OUT/.ferx-batch/done.jsonl    one line per finished image, appended once all its outputs exist
+    OUT/.ferx-batch/done.jsonl    one line per finished image, appended once all its outputs exist,
+                                  with the size and sha256 of the photo analysed (`--resume` redoes a
+                                  photo whose content changed since)
 
 Rules that keep the folder consistent whatever happens:
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -50,7 +53,7 @@ from ferx import __version__
 from ferx.annotate import annotate
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, NoImagesError
-from ferx.fsutil import FolderLock, atomic_save_image, atomic_write_text, file_sha256, printable, short_hash
+from ferx.fsutil import FolderLock, atomic_save_image, atomic_write_text, printable, short_hash
 from ferx.io import input_notes
 from ferx.pipeline import Analyzer, Failure
 from ferx.runs.driver import Aborted, SetupError, drive
@@ -237,6 +240,10 @@ class _Done:
     json_file: str | None = None  # relative to OUT
     annotated_file: str | None = None
     renamed: dict[str, str] | None = None  # {"json"/"annotated": name} where the usual name was not used
+    # What was analysed: a resume redoes the image when its file now holds other bytes (`_same_photo`).
+    # None in lines of a ferx before this field (and where the file could not be read back).
+    content_sha256: str | None = None
+    size: int | None = None
 
 
 # -- the output folder -----------------------------------------------------------------------------
@@ -350,8 +357,8 @@ class PhotoSink:
         return previous
 
     def _load_ledger(self) -> None:
-        """Read the ledger, keep entries whose outputs still exist, and rewrite it cleanly so that
-        appends start on a fresh line."""
+        """Read the ledger, keep entries whose outputs still exist and whose photo is still the one
+        analysed, and rewrite it cleanly so that appends start on a fresh line."""
         for line in self.ledger.read():
             try:
                 d = _Done(**line)
@@ -360,7 +367,30 @@ class PhotoSink:
             outputs = [name for name in (d.json_file, d.annotated_file) if name is not None]
             if all((self.out / name).is_file() for name in outputs):
                 self.done[d.key] = d
+        paths = {i.key: i.path for i in self.inputs}  # only this run's inputs can be redone
+        for d in [d for d in self.done.values() if d.key in paths]:
+            if d.content_sha256 is None or d.size is None:
+                # A line of a ferx before the fingerprint: trusted as unchanged, as that ferx did
+                # (redoing it would re-analyse a whole folder after an upgrade), and given the current
+                # fingerprint, so that a later replacement is noticed.
+                d.size, d.content_sha256 = _fingerprint(paths[d.key]) or (None, None)
+            elif not _same_photo(d, paths[d.key]):
+                self._forget_replaced(d)
         self.ledger.rewrite(dataclasses.asdict(d) for d in self.done.values())
+
+    def _forget_replaced(self, d: _Done) -> None:
+        """A finished photo whose file now holds another photo: it is analysed again. Its rows go
+        with its ledger line (`_open_rows` keeps the rows of finished images only); its JSON and
+        annotated image are removed too, as they describe a photo that is gone and a redo that fails
+        must not leave them standing as if they were its result."""
+        self.log(f"ferx: {d.source} changed since the earlier run; analysing it again")
+        del self.done[d.key]
+        for name in (d.json_file, d.annotated_file):
+            if name is not None:
+                try:
+                    (self.out / name).unlink()
+                except FileNotFoundError:
+                    pass
 
     def _open_rows(self, *, resume: bool) -> None:
         """The rows files: on resume, exactly the rows of finished images are kept (one per face,
@@ -439,7 +469,8 @@ class PhotoSink:
 
     def _write_outputs(self, inp: PhotoInput, frame: Frame | None, item: FrameResult) -> None:
         """All outputs of one image, or none of them (what was written is undone on error)."""
-        done = _Done(key=inp.key, source=inp.source, faces=len(item.faces))
+        size, sha256 = _fingerprint(inp.path) or (None, None)
+        done = _Done(key=inp.key, source=inp.source, faces=len(item.faces), content_sha256=sha256, size=size)
         renamed: dict[str, str] = {}
         written: list[Path] = []
         marks: dict[str, int] = {}
@@ -457,7 +488,7 @@ class PhotoSink:
                 done.json_file = os.fsdecode(rel)
             if self.writers:
                 self.layout.check(item.faces, inp.source)
-                rows = self.layout.rows(item, FrameInfo(content_sha256=_sha256_or_none(inp.path)))
+                rows = self.layout.rows(item, FrameInfo(content_sha256=done.content_sha256))
                 for name, writer in self.writers.items():
                     marks[name] = writer.begin()
                     writer.write(rows)
@@ -683,11 +714,36 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
-def _sha256_or_none(path: str) -> str | None:
+def _fingerprint(path: str) -> tuple[int, str] | None:
+    """(size, sha256) of a photo, read through one open file so that both describe the same bytes;
+    None when it cannot be read (gone since it was analysed: rows and ledger say so by an empty
+    hash). Taken when the image's outputs are written, right after its analysis."""
     try:
-        return file_sha256(path)
-    except OSError:  # gone since it was analysed: the row says so by an empty hash
+        with open(path, "rb") as f:
+            size, h = os.fstat(f.fileno()).st_size, hashlib.sha256()
+            while data := f.read(1 << 20):  # not hashlib.file_digest: ferx runs on Python 3.10
+                h.update(data)
+            return size, h.hexdigest()
+    except OSError:
         return None
+
+
+def _same_photo(done: _Done, path: str) -> bool:
+    """Whether `path` still holds the photo `done` records (a resume skips it only then).
+
+    A size that differs settles it with a stat. Otherwise the content decides: size and mtime stay
+    the same after `cp -p`, `rsync -a` or unpacking an archive, and mtimes are coarse on FAT and some
+    network shares, so they cannot tell one photo from another; reading a photo back costs a few
+    milliseconds next to the tenth of a second or more of analysing it. A file that cannot be read
+    now keeps its earlier result, as before (its analysis would only fail).
+    """
+    try:
+        if os.stat(path).st_size != done.size:
+            return False
+    except OSError:
+        return True
+    content = _fingerprint(path)
+    return content is None or content == (done.size, done.content_sha256)
 
 
 def said_with_source(source: str, message: str) -> str:
