@@ -128,3 +128,41 @@ def test_killed_actor_loses_nothing(collection: Path, reference: Path, tmp_path:
     assert summary["status"] == "complete" and summary["pending"] == 0
     assert faces_frame(out).equals(faces_frame(reference))
     assert sorted(errors_frame(out).source) == sorted(errors_frame(reference).source)
+
+
+def test_address_auto_without_a_cluster_is_a_one_line_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`--address auto` with no Ray cluster running ended in Ray's ConnectionError traceback (after the
+    output folder was set up); a cluster that `ray start` recorded and that has died since made Ray
+    retry. Both stop before any model loads and any Ray starts: exit 2, one line saying what was
+    looked for and what to do. No cluster is started here (fast)."""
+    import socket
+
+    import ray._private.services as services
+
+    from ferx.cli import main
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "raytmp"))  # where `ray start` records its cluster
+    def no_gcs() -> frozenset[str]:  # nor the Ray of anyone else on this machine
+        return frozenset()
+
+    no_gcs.cache_clear = lambda: None  # type: ignore[attr-defined]  # ray.init calls it
+    monkeypatch.setattr(services, "find_gcs_addresses", no_gcs)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(sorted((SHARED / "lfw-expressions" / "images").glob("*.jpg"))[0], photos)
+    args = ["batch", str(photos), str(tmp_path / "ds"), "--engine", "ray", "--address", "auto", "-q"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ferx: error: --address auto: no running Ray cluster was found") and err.count("\n") == 1
+    assert "ray start --head" in err and "drop --address" in err
+    (tmp_path / "raytmp" / "ray").mkdir(parents=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing answers there
+    (tmp_path / "raytmp" / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}\n")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    # (Ray turns 127.0.0.1 into this machine's own address, as ray.init would connect)
+    assert "--address auto: nothing answers at " in err and f":{port} (" in err and err.count("\n") == 1
+    assert not list((tmp_path / "ds").rglob("*.parquet"))

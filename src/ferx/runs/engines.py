@@ -228,8 +228,10 @@ CONNECT_S = 10.0
 
 def check_reachable(address: str | None, timeout: float = CONNECT_S) -> None:
     """Refuse, within `timeout` seconds and saying why, a Ray address nothing answers on: a private
-    cluster needs loopback (127.0.0.1); HOST:PORT and ray://HOST:PORT need that port. Ray itself
-    waits for ever in both cases, printing only its own retries."""
+    cluster needs loopback (127.0.0.1); HOST:PORT and ray://HOST:PORT need that port; "auto" needs a
+    cluster to find, and that one to answer. Ray itself waits for ever on an address nothing answers
+    on, printing only its own retries, and ends "auto" without a cluster in a ConnectionError
+    traceback."""
     import socket
 
     if address in (None, "local"):
@@ -244,15 +246,38 @@ def check_reachable(address: str | None, timeout: float = CONNECT_S) -> None:
                             f"interface does not answer ({e.strerror or e}); bring it up (ip link set lo up), "
                             "give --address of a running cluster, or use --engine local") from None
         return
-    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    target = find_auto_cluster() if address == "auto" else address
+    host, _, port = target.split("://", 1)[-1].rpartition(":")
     if not host or not port.isdigit():
-        return  # "auto" and other forms: Ray finds the cluster itself
+        return  # other forms: Ray finds the cluster itself
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass
     except OSError as e:
-        raise BulkError(f"--address {address}: nothing answers there ({e.strerror or e}); is the Ray cluster "
+        where = "there" if target == address else f"at {target}"
+        raise BulkError(f"--address {address}: nothing answers {where} ({e.strerror or e}); is the Ray cluster "
                         "running and reachable from this machine?") from None
+
+
+def find_auto_cluster() -> str:
+    """The address `ray.init(address="auto")` connects to: RAY_ADDRESS, else the cluster `ray start`
+    last recorded on this machine, else a running one among its processes. Asked of Ray's own
+    resolver, so that the check and `ray.init` agree; "auto" where this Ray has none (its private
+    module moved): `ray.init` then finds the cluster, or fails, on its own.
+
+    Raises:
+        BulkError: there is no cluster to find.
+    """
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:
+        return "auto"
+    try:
+        return canonicalize_bootstrap_address("auto") or "auto"
+    except ConnectionError:
+        raise BulkError("--address auto: no running Ray cluster was found (RAY_ADDRESS names none, and none was "
+                        "started on this machine with `ray start`); start one with `ray start --head`, give the address "
+                        "of a running cluster, or drop --address to let this run start its own") from None
 
 
 def quiet_ray() -> None:
