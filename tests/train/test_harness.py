@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ferx.numeric import NORMALISATIONS  # noqa: E402
-from ferx.train.harness import INPUT_NORMALISATION, Task, fit, normalise  # noqa: E402
+from ferx.train.harness import INPUT_NORMALISATION, Task, fit, normalise, run_kind  # noqa: E402
 from ferx.train.runconfig import resume_policy_of  # noqa: E402
 from tests.conftest import LFW, SHARED  # noqa: E402
 
@@ -97,6 +97,7 @@ def test_every_trainer_runs_through_the_harness_and_resumes_exactly(tmp_path, tr
     assert task.metric in header
     best = torch.load(whole / "best.pt", weights_only=False)
     assert {"model", "config", "epoch", "val"} <= set(best) and best["config"]["epochs"] == 2
+    assert run_kind(best) == trainer  # what a command given this run folder by mistake says it is
 
     # stopped during epoch 2 (after epoch 1's checkpoint), then resumed with the same config
     stopped = tmp_path / "stopped"

@@ -347,3 +347,55 @@ class _Metrics:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+
+# -- reading a run back ----------------------------------------------------------------------------
+
+#: The runs of ferx's trainers, each recognised by the keys its `Task.checkpoint_extras` adds to best.pt
+#: (the first match wins: a verifier's best.pt has only `model_config`, a detector's more). A command
+#: given another trainer's run folder says what it got from this (it was a KeyError). The detector's
+#: and the classifier's loaders insist on their kind; AU-heads and verifier runs of an older ferx lack
+#: their keys, so those loaders read best.pt as before.
+RUN_KINDS: dict[str, tuple[frozenset[str], str]] = {
+    "detector": (frozenset({"model_name", "model_config", "labels"}), "a one-pass detector run (`ferx train-detector`)"),
+    "classifier": (frozenset({"label_set"}), "an expression classifier run (`ferx train`)"),
+    "aus": (frozenset({"aus"}), "an AU-heads run (`ferx train-aus`)"),
+    "verifier": (frozenset({"model_config"}), "a face-verifier run (`python -m ferx.train.verify train`)"),
+}
+
+
+def run_kind(state: dict[str, Any]) -> str | None:
+    """Which trainer wrote the best.pt `state` (a key of RUN_KINDS); None for none of them."""
+    return next((kind for kind, (keys, _) in RUN_KINDS.items() if keys <= set(state)), None)
+
+
+def load_best(run: Path, kind: str, device: torch.device | str | None = None) -> dict[str, Any]:
+    """best.pt of the run folder `run`, which must be a `kind` run (a key of RUN_KINDS).
+
+    Raises:
+        ConfigError: `run` is something else, said in its words: no such folder, a file, an empty
+            folder, a run whose first epoch did not finish, or another trainer's run.
+    """
+    run, expected = Path(run), RUN_KINDS[kind][1]
+    path = run / "best.pt"
+    if not path.is_file():
+        raise ConfigError(f"{run}: {_without_best(run)}; expected {expected} (a folder with best.pt)")
+    state = torch.load(path, map_location=device or "cpu", weights_only=False)
+    found = run_kind(state) if isinstance(state, dict) else None
+    if found != kind:
+        what = RUN_KINDS[found][1] if found else "a best.pt that no ferx trainer wrote"
+        raise ConfigError(f"{run}: {what}, not {expected}")
+    return state
+
+
+def _without_best(run: Path) -> str:
+    """What a path that holds no best.pt is."""
+    if not run.exists():
+        return "no such folder"
+    if not run.is_dir():
+        return "a file, not a run folder"
+    if not any(run.iterdir()):
+        return "an empty folder"
+    if (run / "config.yaml").is_file():
+        return "a training run with no finished epoch (no best.pt yet)"
+    return "a folder that holds no best.pt"

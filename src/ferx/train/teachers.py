@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ferx.errors import ConfigError
-from ferx.train.harness import normalise
+from ferx.train.harness import load_best, normalise
 from ferx.train.models import create_model
 
 
@@ -30,10 +30,7 @@ class Crops(Protocol):
 
 def load_classifier_run(run: Path, device: torch.device | None = None) -> tuple[nn.Module, dict[str, Any], tuple[str, ...]]:
     """A classifier run's best checkpoint in eval mode, its saved config (a mapping) and its label order."""
-    path = Path(run) / "best.pt"
-    if not path.is_file():
-        raise ConfigError(f"{run}: no best.pt (not a classifier run folder, or no epoch finished)")
-    state = torch.load(path, map_location=device or "cpu", weights_only=False)
+    state = load_best(run, "classifier", device)
     config = state["config"]
     model = create_model(config.get("architecture", "resnet-fer"), num_classes=len(state["label_set"]),
                          **(config.get("model_options") or {}))

@@ -318,3 +318,40 @@ def test_a_run_with_photo_validation_records_its_columns_and_chooses_by_them(tmp
     assert float(row["val_expression"]) == pytest.approx((float(row["val_expr_map50"]) + float(row["val_photo_macro_recall"])) / 2)
     best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     assert best["val"]["photos"]["photos"] > 100
+
+
+def test_detector_commands_say_what_a_folder_of_another_kind_is(tmp_path, capsys):
+    """`ferx eval-detector` / `export-detector` on a classifier's run folder raised KeyError:
+    'model_config'; other folders got "no best.pt" whatever they were. They now say what the folder is
+    and what they expected (exit 2), and `ferx eval` does the same for a detector run."""
+    from ferx.cli import main
+    from ferx.train.classifier import ClassifierTrainConfig
+    from ferx.train.models import create_model as create_classifier
+
+    classifier = tmp_path / "classifier"  # best.pt as `ferx train` writes it (harness keys + checkpoint_extras)
+    classifier.mkdir()
+    torch.save({"model": create_classifier("resnet-fer", num_classes=8).state_dict(), "epoch": 0, "val": {},
+                "config": asdict(ClassifierTrainConfig()), "label_set": EXPRESSIONS, "train_prior": None},
+               classifier / "best.pt")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "started").mkdir()  # a run stopped before its first epoch ended
+    (tmp_path / "started" / "config.yaml").write_text("epochs: 1\n")
+    (tmp_path / "notes.txt").write_text("not a run\n")
+    expected = "expected a one-pass detector run (`ferx train-detector`)"
+    cases = {classifier: "an expression classifier run (`ferx train`), not a one-pass detector run",
+             tmp_path / "empty": f"an empty folder; {expected}",
+             tmp_path / "started": f"a training run with no finished epoch (no best.pt yet); {expected}",
+             tmp_path / "missing": f"no such folder; {expected}",
+             tmp_path / "notes.txt": f"a file, not a run folder; {expected}"}
+    for folder, said in cases.items():
+        for args in (["eval-detector", str(folder)], ["export-detector", str(folder), "--name", "x"]):
+            assert main([*args, "--out", str(tmp_path / "models")] if args[0] == "export-detector" else args) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"ferx: error: {folder}: {said}") and err.count("\n") == 1, err
+    assert not (tmp_path / "models").exists()
+    detector = tmp_path / "detector"
+    train(_tiny_run_config(tmp_path), detector, progress=False)
+    assert main(["eval", str(detector)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ferx: error: {detector}: a one-pass detector run (`ferx train-detector`), not an "
+                          "expression classifier run (`ferx train`)")

@@ -36,7 +36,7 @@ from ferx.train.onepass.loss import detection_loss
 from ferx.train.onepass.photos import photo_figures, photo_set, predict_photos_torch
 from ferx.train.onepass.targets import SOURCES, teacher_targets
 from ferx.train.onepass.model import OnePassDetector, create_model
-from ferx.train.harness import Randomness, Task, Validation, fit, normalise
+from ferx.train.harness import Randomness, Task, Validation, fit, load_best, normalise
 from ferx.train.runconfig import APPLY, REFUSE, RunConfig, check_distillation
 from ferx.train.runlog import RunLog
 
@@ -314,10 +314,7 @@ def evaluate_split(model: torch.nn.Module, split: MosaicSplit, conf: float, nms_
 
 def load_run_model(run: Path, device: torch.device | None = None) -> tuple[OnePassDetector, dict[str, Any]]:
     """The best checkpoint's (EMA) model of a run, and the checkpoint record."""
-    path = Path(run) / "best.pt"
-    if not path.is_file():
-        raise ConfigError(f"{run}: no best.pt (not a detector run folder, or no epoch finished)")
-    state = torch.load(path, map_location=device or "cpu", weights_only=False)
+    state = load_best(run, "detector", device)
     model = OnePassDetector(**state["model_config"])
     model.load_state_dict(state["model"])
     return model.eval(), state
