@@ -104,3 +104,24 @@ def test_an_unknown_rows_format_is_refused(tmp_path, capsys):
     args = _parser().parse_args(["webcam", "--device", str(clip("single_face.mp4")), "--out", str(tmp_path),
                                  "--format", "parqeut", "-q"])
     assert run_webcam(args) == 2 and "unknown rows format parqeut" in capsys.readouterr().err  # was CSV, exit 0
+
+
+def test_webcam_progress_into_a_log_is_a_plain_line_now_and_then(tmp_path, monkeypatch, capsys):
+    """With stderr not a terminal (a log, nohup, CI; pytest's is none) the webcam wrote a carriage-return
+    line every 30 frames, which piles up into one endless line of the log. It now writes the video
+    run's plain progress line every `LOG_INTERVAL_S` seconds (30; 0.5 here, for a 2.4-s clip played in
+    real time), and its closing line starts a line of its own."""
+    from ferx.runs import progress
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.5)
+    args = _parser().parse_args(["webcam", "--device", str(clip("single_face.mp4")), "--out", str(tmp_path),
+                                 "--no-timelines"])
+    assert run_webcam(args) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err, err
+    lines = err.splitlines()
+    steps = [line for line in lines if line.startswith("single_face.mp4: ") and " frame/s" in line]
+    assert len(steps) >= 2, err
+    assert lines[-1].startswith("ferx: ") and "dropped while busy" in lines[-1] and "" not in lines, err

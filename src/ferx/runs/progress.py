@@ -18,6 +18,12 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal: only there may a run redraw a line (a bar, a live status) with
+    carriage returns; in a log those pile up into one endless line."""
+    return _is_terminal(sys.stderr)
+
+
 class Progress:
     """A progress bar for `total` items (None: unknown), with a rate shown every few updates.
 
@@ -31,19 +37,20 @@ class Progress:
         desc: a short label.
         quiet: no bar and no lines at all (`write` still prints what a caller asked for).
         min_total: below this many items no bar is drawn (one photo needs none).
-        interval: seconds between progress lines when stderr is not a terminal.
+        interval: seconds between progress lines when stderr is not a terminal (default
+            `LOG_INTERVAL_S`, read when the bar is made).
     """
 
     def __init__(self, total: int | None, unit: str, *, desc: str | None = None, quiet: bool = False,
-                 min_total: int = 1, interval: float = LOG_INTERVAL_S) -> None:
+                 min_total: int = 1, interval: float | None = None) -> None:
         from tqdm import tqdm
 
         self.done = 0
         self.total, self.unit, self.desc = total, unit, desc
         self._t0 = self._last_line = time.perf_counter()
-        self.interval = interval
+        self.interval = LOG_INTERVAL_S if interval is None else interval
         hidden = quiet or (total is not None and total < min_total)
-        self.lines = not hidden and not _is_terminal(sys.stderr)
+        self.lines = not hidden and not stderr_is_terminal()
         self._bar = tqdm(total=total, unit=unit, desc=desc, disable=hidden or self.lines, file=sys.stderr,
                          dynamic_ncols=True)
 
@@ -89,4 +96,4 @@ class Progress:
         self._bar.close()
 
 
-__all__ = ["LOG_INTERVAL_S", "Progress"]
+__all__ = ["LOG_INTERVAL_S", "Progress", "stderr_is_terminal"]

@@ -321,6 +321,7 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
 
     from ferx.runs.guard import Interrupted
     from ferx.runs import video as video_runs
+    from ferx.runs.progress import stderr_is_terminal
     from ferx.video.webcam import LiveSource, LiveWindow, display_available
     from ferx.video.writer import draw_tracked
 
@@ -342,27 +343,31 @@ def run_webcam(args: argparse.Namespace, config: AnalyzerConfig | None = None) -
         except Exception as e:  # no Tk, or the display refused: rows only
             print(f"ferx: no window ({e}); writing rows only", file=sys.stderr)
     quiet = bool(args.quiet)
+    # On a terminal a live line, redrawn in place, shows the labels (or the window does); in a log the
+    # redraws pile up into one endless line, so there the video run's plain line every 30 s is shown.
+    terminal = stderr_is_terminal()
+    live_line = not quiet and terminal and window is None
 
     def on_frame(tf: Any) -> None:
         if window is not None:
             window.show(draw_tracked(tf))
             if window.closed:
                 raise Interrupted(signal.SIGINT, "window closed")
-        elif not quiet and tf.index % 30 == 0:
+        elif live_line and tf.index % 30 == 0:
             labels = ", ".join(f"#{i} {lab}" for i, lab in zip(tf.track_ids.tolist(), tf.faces.labels))
             print(f"\r{tf.timestamp:7.1f} s  {labels or 'no face'}" + " " * 20, end="", file=sys.stderr, flush=True)
 
     try:
         with Analyzer(_analyzer_config(args, config)) as analyzer:
-            run = video_runs.run_video(analyzer, source, Path(args.out), _video_config(args), _outputs(args), quiet=True,
-                                on_frame=on_frame, source_name=f"camera {args.device}")
+            run = video_runs.run_video(analyzer, source, Path(args.out), _video_config(args), _outputs(args),
+                                       quiet=quiet or terminal, on_frame=on_frame, source_name=f"camera {args.device}")
     finally:
         source.close()
         if window is not None:
             window.close()
     if not quiet:
-        print(f"\nferx: {run.frames} frame(s) ({source.dropped} dropped while busy), {run.tracks} track(s), "
-              f"{run.fps:.1f} fps → {args.out}/", file=sys.stderr)
+        print(("\n" if live_line else "") + f"ferx: {run.frames} frame(s) ({source.dropped} dropped while busy), "
+              f"{run.tracks} track(s), {run.fps:.1f} fps → {args.out}/", file=sys.stderr)  # "\n" ends the live line
     if run.status == "truncated":  # the device failed: said, and not a normal end (summary.json "truncated")
         print(f"ferx: error: {run.stopped}", file=sys.stderr)
     return 0 if run.signal == "window closed" else run.exit_code
