@@ -27,7 +27,7 @@ from ferx.fsutil import atomic_write_text
 from ferx.report.html import OPEN_UP_TO, ReportEntry, TrackTimeline, VideoEntry, build_report
 from ferx.runs.layout import DATASET, PHOTOS, SEGMENTS, VIDEO, dataset_files, find_runs, photo_ledger, read_summary
 from ferx.types import FrameResult
-from ferx.video.plots import MIN_TRACK_S
+from ferx.video.plots import MIN_TRACK_S, analysed_span
 
 REPORT_NAME = "report.html"
 #: Images shown in full by default; the summary table lists the faces of all of them.
@@ -181,7 +181,7 @@ def video_of(rows: Any, video: str, segments: Sequence[dict[str, Any]] = (), *, 
         entry.tracks.append(_track(g, video, track_id, segs, draw=t[-1] - t[0] >= min_track_s, key_aus=key_aus,
                                    max_points=max_points))
     if overview:
-        entry.overview = overview_chart(overview, f"tracks of {video} over time")
+        entry.overview = overview_chart(overview, f"tracks of {video} over time", analysed_span(t_all))
     return entry
 
 

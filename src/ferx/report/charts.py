@@ -78,11 +78,13 @@ def timeline_chart(
         return _svg(fig, title)
 
 
-def overview_chart(tracks: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> str:
-    """Every track of a video as a row of spans coloured by its label over time (`video.plots`)."""
+def overview_chart(tracks: list[tuple[str, np.ndarray, np.ndarray]], title: str,
+                   span: tuple[float, float] | None = None) -> str:
+    """Every track of a video as a row of spans coloured by its label over time (`video.plots`), on
+    the time axis `span` (`video.plots.analysed_span`)."""
     with _RC_LOCK, _context():
         fig, ax = _figure(7.5, 0.8 + 0.2 * len(tracks))
-        draw_overview(ax, tracks)
+        draw_overview(ax, tracks, span)
         _style(ax)
         return _svg(fig, title)
 

@@ -89,8 +89,23 @@ def draw_aus(ax: Any, t: np.ndarray, aus: np.ndarray, codes: list[str]) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
 
 
-def draw_overview(ax: Any, tracks: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
-    """Every track as a row of spans coloured by its label over time: (name, timestamps, labels)."""
+def analysed_span(timestamps: np.ndarray) -> tuple[float, float] | None:
+    """The time axis of an overview: from the first analysed frame to the end of the last (its
+    timestamp plus one frame step, the width of its bar); None without a frame. `timestamps`: those
+    of every row, frames without a face included (each has a row without a track)."""
+    t = np.unique(timestamps[np.isfinite(timestamps)])
+    if not len(t):
+        return None
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.04
+    return float(t[0]), float(t[-1]) + step
+
+
+def draw_overview(ax: Any, tracks: list[tuple[str, np.ndarray, np.ndarray]],
+                  span: tuple[float, float] | None = None) -> None:
+    """Every track as a row of spans coloured by its label over time: (name, timestamps, labels).
+
+    `span`: the time axis (`analysed_span`); without it the axis covers only the tracks, so a face
+    that appears late would seem to be there from the start."""
     from matplotlib.patches import Patch
 
     seen: dict[str, None] = {}
@@ -110,6 +125,8 @@ def draw_overview(ax: Any, tracks: list[tuple[str, np.ndarray, np.ndarray]]) -> 
                 start = i
     ax.set_yticks(range(len(tracks)), [name for name, _, _ in tracks], fontsize=7)
     ax.set_ylim(len(tracks) - 0.5, -0.5)
+    if span is not None:
+        ax.set_xlim(*span)
     ax.set_xlabel("time (s)")
     handles = [Patch(color=colour(None if lab == "None" else lab), label="no label" if lab == "None" else lab)
                for lab in seen]
@@ -201,6 +218,7 @@ def plot_timelines(rows_path: str | os.PathLike[str], out_dir: str | os.PathLike
     au_cols = [c for c in header if c.startswith("AU") and not c.endswith("_rel") and c not in skipped]
     extra = ["label"] if "label" in header else []
     df = _read_rows(rows_path, ["timestamp", "track", *extra, *prob_cols, *au_cols])
+    span = analysed_span(df["timestamp"].to_numpy(np.float64))  # before the rows without a face go
     df = df[df["track"].notna()]
     written: list[Path] = []
     overview: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -215,7 +233,7 @@ def plot_timelines(rows_path: str | os.PathLike[str], out_dir: str | os.PathLike
     if overview:
         fig = Figure(figsize=(10, 1.0 + 0.22 * len(overview)))
         ax = fig.subplots()
-        draw_overview(ax, overview)
+        draw_overview(ax, overview, span)
         ax.set_title(f"{len(overview)} track(s); curves drawn for the {len(written) // 2} lasting at least "
                      f"{min_track_s:g} s", fontsize=9)
         _layout(fig, left=0.6)
@@ -223,5 +241,5 @@ def plot_timelines(rows_path: str | os.PathLike[str], out_dir: str | os.PathLike
     return written
 
 
-__all__ = ["DASHED", "MIN_TRACK_S", "colour", "draw_aus", "draw_overview", "draw_probabilities", "plot_timelines",
-           "prepare"]
+__all__ = ["DASHED", "MIN_TRACK_S", "analysed_span", "colour", "draw_aus", "draw_overview", "draw_probabilities",
+           "plot_timelines", "prepare"]
