@@ -22,7 +22,8 @@ explanation concludes, by the decision rule (`ferx.explain.cot.decide`: the clas
 evidence combined where the classifier is unsure), with its probability and whether the rule found the
 top two too close to call ("uncertain between X and Y"); the two labels differ where the rule overrules
 the classifier. Floats are float32 (`timestamp` float64); CSV files round them to 4
-decimals (timestamps to 6), as the JSON results do.
+decimals (timestamps to 6), as the JSON results do. In pandas, `face` and `track` are nullable Int64
+(`<NA>` where empty), read back from Parquet too (`pandas_metadata`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ LEAD: tuple[Column, ...] = (
     Column("face", "int32"), Column("track", "int64"), Column("detected", "bool"), Column("scene_cut", "bool"),
 )
 _BOX = ("x1", "y1", "x2", "y2", "score")
+#: Integer columns that are empty in some rows (`face` on a frame without a face, `track` outside a
+#: video), as pandas types them: pandas reads an Arrow integer column with nulls as float64 (0.0, 1.0,
+#: NaN) unless the file's pandas metadata names a nullable type. Int64 is what `to_pandas` gives.
+NULLABLE_INTS = {"face": "Int64", "track": "Int64"}
 _TEXT_EXPLANATION = (Column("final_label", "str"), Column("final_probability", "float32"), Column("uncertain", "bool"),
                      Column("au_label", "str"), Column("au_agrees", "bool"), Column("explanation", "str"),
                      Column("explanation_json", "str"))
@@ -299,11 +304,13 @@ class TableLayout:
 
     # -- conversions -----------------------------------------------------------------------------
     def arrow_schema(self) -> Any:
+        """The Arrow schema of this layout, with the pandas metadata (`pandas_metadata`) that makes
+        `pd.read_parquet` type the nullable integer columns as such."""
         import pyarrow as pa
 
         types = {"str": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(),
                  "float64": pa.float64(), "bool": pa.bool_(), "float32_list": pa.list_(pa.float32())}
-        return pa.schema([pa.field(c.name, types[c.kind]) for c in self.columns])
+        return pa.schema([pa.field(c.name, types[c.kind]) for c in self.columns], metadata=pandas_metadata(self.names))
 
     def arrow_table(self, rows: list[list[Any]]) -> Any:
         """Rows (from `rows`) as an Arrow table of this layout's schema."""
@@ -363,6 +370,16 @@ def _csv_value(v: Any, name: str) -> str:
     return str(v)
 
 
+def pandas_metadata(names: Sequence[str]) -> dict[bytes, bytes]:
+    """Arrow schema metadata naming the pandas type of the `NULLABLE_INTS` among `names` (pyarrow
+    reads such partial metadata: the other columns keep their Arrow-derived types). The Arrow types
+    stay as they are (`face` int32), so shards and rows files written before still read alike."""
+    columns = [{"name": n, "field_name": n, "pandas_type": "int64", "numpy_type": NULLABLE_INTS[n], "metadata": None}
+               for n in names if n in NULLABLE_INTS]
+    doc = {"index_columns": [], "column_indexes": [], "columns": columns, "creator": {"library": "ferx"}}
+    return {b"pandas": json.dumps(doc).encode()}
+
+
 def to_pandas(layout: TableLayout, columns: dict[str, Any], names: Sequence[str]) -> Any:
     """A DataFrame of `columns` (values per column) in the order `names`, typed by the layout:
     float32/float64 with NaN for missing values, nullable integers, object for text and booleans."""
@@ -385,4 +402,4 @@ def to_pandas(layout: TableLayout, columns: dict[str, Any], names: Sequence[str]
     return pd.DataFrame(data)
 
 
-__all__ = ["LEAD", "Column", "FrameInfo", "TableLayout", "to_pandas"]
+__all__ = ["LEAD", "NULLABLE_INTS", "Column", "FrameInfo", "TableLayout", "pandas_metadata", "to_pandas"]

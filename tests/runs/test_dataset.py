@@ -49,6 +49,20 @@ def test_rows_cover_every_input_once(collection: Path, reference: Path) -> None:
     assert faces.content_sha256.str.len().eq(64).all()
 
 
+def test_face_and_track_read_back_as_nullable_integers(reference: Path) -> None:
+    """A batch Parquet's `face` (empty on a row without a face) and `track` (empty for photos) read
+    back as float64 in pandas: 0.0, 1.0, NaN. They are pandas' nullable Int64, as `to_pandas` gives
+    them, whether the dataset or one shard is read."""
+    import pandas as pd
+
+    for path in (reference / "faces", sorted((reference / "faces").glob("*.parquet"))[0]):
+        df = pd.read_parquet(path)
+        assert str(df["face"].dtype) == "Int64" and str(df["track"].dtype) == "Int64", df.dtypes[["face", "track"]]
+        assert df["face"].isna().any() and df["face"].dropna().ge(0).all()
+        assert df.loc[df["kind"] == "video", "track"].notna().any() and df.loc[df["kind"] == "image", "track"].isna().all()
+        assert str(df["frame"].dtype) == "int64" and str(df["n_faces"].dtype) == "int32"  # never empty: plain
+
+
 def test_rows_are_what_the_analyzer_says(analyzer, collection: Path, reference: Path) -> None:
     """Workers run LiteRT with 1 thread each; the rows are still exactly the default Analyzer's."""
     df = faces_frame(reference)

@@ -73,6 +73,7 @@ def _assert_parquet_matches_csv(out: Path) -> None:
     assert list(table.columns) == list(rows.columns) and len(table) == len(rows)
     assert table.source.tolist() == rows.source.tolist() and table.label.tolist() == rows.label.tolist()
     np.testing.assert_allclose(table.AU12.astype(float), rows.AU12, atol=6e-5)
+    assert str(table.face.dtype) == "Int64" and str(table.track.dtype) == "Int64"  # were float64
     assert not (out / "faces.parquet.partial").exists()
 
 

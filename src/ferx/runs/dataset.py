@@ -28,6 +28,7 @@ from ferx.runs.space import Reserve, is_fatal_write, reason
 from ferx.runs.status import RunStatus
 from ferx.runs.store import BulkError, Done, Store, error_schema
 from ferx.runs.worker import TRANSPORT_COLUMNS, RowOptions
+from ferx.table import pandas_metadata
 
 if TYPE_CHECKING:
     from ferx.stages import PipelineInfo
@@ -289,6 +290,8 @@ class DatasetSink:
             self.parts = [rest] if rest.num_rows else []
             faces_table = faces_table.sort_by([("_seq", "ascending"), ("frame", "ascending"), ("face", "ascending")])
             faces_table = faces_table.drop_columns([c for c in TRANSPORT_COLUMNS if c in faces_table.column_names])
+            # the transport (processes, Ray) drops schema metadata: pandas types face/track by this
+            faces_table = faces_table.replace_schema_metadata(pandas_metadata(faces_table.column_names))
         failed_rows = [self.failures[s] for s in sorted(ready) if s in self.failures]
         errors_table = pa.Table.from_pylist(failed_rows, schema=error_schema()) if failed_rows else None
         done = [self._done(s) for s in sorted(ready)]
