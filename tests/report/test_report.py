@@ -105,6 +105,22 @@ def test_report_of_a_batch_names_every_face(batch_out):
     assert "au-facs" in html.split("<footer>")[1]  # the footer names the AU estimator that ran
 
 
+def test_the_chain_of_thought_head_has_no_space_before_a_semicolon(batch_out):
+    """The head of a face's chain of thought read "AU evidence alone: <b>happiness</b>; classifier: …":
+    taken run by run, as a screen reader's browse mode, a text extractor or this file's `_Page` takes
+    it, that is "happiness ; classifier". Its parts are now set apart by " · " (as in the service's
+    page), which reads the same however the text is taken."""
+    import re
+
+    from ferx.report import write_report
+
+    page = _parse(write_report(batch_out).read_text(encoding="utf-8"))
+    by_runs, as_shown = " ".join(page.text), "".join(page.text)
+    assert not re.search(r"\w ;", by_runs), re.findall(r".{40}\w ;.{20}", by_runs)
+    heads = re.findall(r"AU evidence alone: \w+ · classifier: \w+ \d+ % — they", as_shown)
+    assert len(heads) == 3, as_shown  # one per face
+
+
 def test_report_marks_unreliable_aus():
     from ferx.facs import AU_TABLE
     from ferx.report.html import au_info

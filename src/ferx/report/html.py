@@ -334,10 +334,12 @@ def render_explanation(e: Any) -> str:
     source = _SOURCE_WORDS.get(e.label_source, e.label_source)
     second = (f", then {escape(e.runner_up)} {_pct(e.runner_up_probability)}"
               if e.runner_up is not None and e.runner_up_probability is not None else "")
-    head = (f"Conclusion: <b>{escape(e.label)}</b> {_pct(e.probability)}{second} ({escape(source)}); "
+    # " · " between the parts, never a ";" right after a bold label: taken run by run (a screen
+    # reader's browse mode, a text extractor) "<b>happiness</b>; classifier" reads "happiness ; classifier"
+    head = (f"Conclusion: <b>{escape(e.label)}</b> {_pct(e.probability)}{second} ({escape(source)}) · "
             f"AU evidence alone: <b>{escape(e.au_label)}</b>")
     if e.classifier_label is not None:
-        head += f"; classifier: <b>{escape(e.classifier_label)}</b> {_pct(e.classifier_probability)}"
+        head += f" · classifier: <b>{escape(e.classifier_label)}</b> {_pct(e.classifier_probability)}"
         head += " — they agree" if e.agreement else " — they <b>disagree</b>"
     paras = "".join(f"<p>{escape(p)}</p>" for p in e.text.split("\n") if p.strip())
     caveats = (f'<p class="caveats">Caveats: {escape(", ".join(e.caveats))}</p>' if e.caveats else "")
