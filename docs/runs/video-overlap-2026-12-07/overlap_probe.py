@@ -1,10 +1,12 @@
-import sys, time
+"""analyze_video with the readings on a second thread or in turn (VideoConfig.overlap), LiteRT at 2 and 1
+threads: python docs/runs/video-overlap-2026-12-07/overlap_probe.py (from the repository root)."""
+import sys, tempfile, time
 sys.path.insert(0, 'benchmarks')
 from pathlib import Path
 import bench_outputs as b
 from ferx import Analyzer
 from ferx.video import analyze_video
-clips = {'talking': b.TALKING, 'audience': Path('/work/runs/s8/audience.mp4')}
+clips = {'talking': b.TALKING, 'audience': b.audience_clip(Path(tempfile.mkdtemp()) / 'audience.mp4')}
 for th in (2, 1):
     with Analyzer(landmarker={"name": "mediapipe", "options": {"threads": th}}, detector={"name": "blazeface", "options": {"threads": th}}) as a:
         a.example()
