@@ -97,3 +97,16 @@ def test_the_fallback_profile_is_the_mesh_estimators():
     assert dict(facs.MESH_PROFILE.caps) == dict(shipped.caps)
     assert (facs.MESH_PROFILE.neutral_evidence, facs.MESH_PROFILE.temperature) == (shipped.neutral_evidence, shipped.temperature)
     assert facs.MESH_PROFILE.name == shipped.name
+
+
+def test_absence_checks_decide_where_absence_may_be_said_and_survive_json():
+    """An AU graded good whose clear occurrences on coded photos are often read as confidently absent
+    may carry patterns but is never called absent; a check on too few photos leaves the grade to decide."""
+    profile = facs.AUProfile("p", {12: 0.98, 15: 0.85, 9: 0.95}, absence_checks={12: (5, 27), 15: (1, 11), 9: (2, 4)})
+    assert profile.unit(12).presence_reliable and not profile.unit(12).absence_reliable
+    assert profile.unit(15).absence_reliable  # 9 % missed
+    assert profile.unit(9).absence_reliable  # 4 clear codes: too few to overrule the grade
+    again = facs.AUProfile.from_dict(profile.to_dict())
+    assert dict(again.absence_checks) == {12: (5, 27), 15: (1, 11), 9: (2, 4)} and not again.unit(12).absence_reliable
+    with pytest.raises(ValueError, match="misses <= clear"):
+        facs.AUProfile("bad", absence_checks={12: (3, 2)})

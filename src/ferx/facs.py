@@ -688,14 +688,17 @@ class AUProfile:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "validity": {f"AU{k}": v for k, v in sorted(self.validity.items())},
                 "neutral_evidence": self.neutral_evidence, "temperature": self.temperature,
-                "caps": {f"AU{k}": v for k, v in sorted(self.caps.items())}}
+                "caps": {f"AU{k}": v for k, v in sorted(self.caps.items())},
+                "absence_checks": {f"AU{k}": list(v) for k, v in sorted(self.absence_checks.items())}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AUProfile:
         validity = {int(str(k).upper().removeprefix("AU")): float(v) for k, v in d.get("validity", {}).items()}
         caps = {int(str(k).upper().removeprefix("AU")): str(v) for k, v in (d.get("caps") or {}).items()}
+        checks = {int(str(k).upper().removeprefix("AU")): (int(v[0]), int(v[1]))
+                  for k, v in (d.get("absence_checks") or {}).items()}
         return cls(str(d.get("name", "unknown")), validity, float(d.get("neutral_evidence", NEUTRAL_EVIDENCE)),
-                   float(d.get("temperature", EVIDENCE_TEMPERATURE)), caps)
+                   float(d.get("temperature", EVIDENCE_TEMPERATURE)), caps, checks)
 
 
 #: The mesh estimator's profile (the "blendshapes" backend): `AU_VALIDITY`, `MESH_CAPS` and the scoring

@@ -82,6 +82,9 @@ class AUProfileOut(BaseModel):
     temperature: float
     caps: dict[str, str] = Field(default_factory=dict, description="AU code → best grade allowed (e.g. two "
                                  "heads that read the same thing: neither one's absence may be stated)")
+    absence_checks: dict[str, list[int]] = Field(
+        default_factory=dict, description="AU code → [missed, clear]: of the photos coded by eye with the AU clearly "
+        "present, how many it read as confidently absent (too many: its absence is never stated)")
 
 
 class AnalyzeResponse(BaseModel):
