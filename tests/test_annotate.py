@@ -67,3 +67,26 @@ def test_each_face_label_starts_with_its_number_so_a_box_matches_its_row():
     numbered, plain = annotate(img, result), annotate(img, result, numbered=False)
     for x0, x1 in ((0, 195), (195, 320)):  # "#k happiness 100%" is wider than "happiness 100%"
         assert label_width(numbered, x0, x1) > label_width(plain, x0, x1) + 5
+
+
+def test_the_picture_names_the_label_the_explanation_concludes(analyzer, monkeypatch):
+    """FaridaJalal_47: the classifier's top class is not what the decision rule concludes; the report,
+    the JSON's explanation and the CSV's final_label gave one label, the annotated image another (a
+    researcher's tryout: "sadness 46%" on the picture beside "neutral 41 % (uncertain)")."""
+    import ferx.annotate as annotate_module
+    from tests.conftest import LFW
+
+    path = LFW / "images" / "FaridaJalal_47.jpg"
+    if not path.is_file():
+        pytest.skip("no lfw-expressions")
+    result = analyzer.analyze(path)
+    faces = result.faces
+    label, probability, uncertain = faces.final_label(0)
+    assert label == faces.explanations[0].label and label != faces.labels[0]  # the case: they differ
+    drawn: list[str] = []
+    monkeypatch.setattr(annotate_module, "_label", lambda draw, xy, text, *a, **k: drawn.append(text))
+    from ferx import load_image
+
+    annotate_module.annotate(load_image(path), result)
+    assert drawn[0].startswith(f"#0 {label} ") and faces.labels[0] not in drawn[0]
+    assert drawn[0].endswith("(uncertain)") == uncertain

@@ -363,6 +363,16 @@ class Faces:
         faces = f"{len(self)} face{'' if len(self) == 1 else 's'}" + (f": {shown}{more}" if listed else "")
         return f"Faces({faces}; fields: {' '.join(filled)})"
 
+    def final_label(self, k: int) -> tuple[str | None, float, bool]:
+        """Face k's label, probability and whether it is uncertain, as its explanation concludes them
+        (the decision rule of `ferx.explain.cot.decide`), else the expression stage's top class: what
+        every display of a face names (report, annotated image), so that none contradicts the text."""
+        e = self.explanations[k] if self.explanations is not None else None
+        if e is not None and e.probability is not None and e.label_source != "ground-truth":
+            return e.label, float(e.probability), "uncertain" in e.caveats
+        confidence = float(self.confidences[k]) if len(self) else math.nan
+        return self.labels[k], confidence, False
+
     @property
     def confidences(self) -> np.ndarray:
         """(N,) probability of the top label (NaN where no expression)."""

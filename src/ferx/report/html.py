@@ -149,13 +149,11 @@ def _top_aus(result: FrameResult, k: int) -> list[str]:
 
 
 def final_label(faces: Faces, k: int) -> tuple[str | None, float]:
-    """Face k's label and probability as its text concludes them (the decision rule), else the
-    classifier's: the report's table, headings and titles say what the chain of thought says (a tryout
-    found "surprise 30 %" in the table above a text concluding "uncertain between neutral and surprise")."""
-    e = faces.explanations[k] if faces.explanations is not None else None
-    if e is not None and e.probability is not None and e.label_source != "ground-truth":
-        return e.label, float(e.probability)
-    return faces.labels[k], float(faces.confidences[k]) if len(faces.confidences) else math.nan
+    """Face k's label and probability as its text concludes them (`Faces.final_label`): the report's
+    table, headings and titles say what the chain of thought says (a tryout found "surprise 30 %" in
+    the table above a text concluding "uncertain between neutral and surprise")."""
+    label, probability, _ = faces.final_label(k)
+    return label, probability
 
 
 def _row(anchor: str, source: str, face: str, label: str, confidence: float = math.nan, au_label: str = "",
