@@ -4,6 +4,7 @@ confidently absent, written into a calibration (`python -m ferx.train.aus absenc
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,29 @@ def test_the_missed_laugh_is_counted_and_written(table, tmp_path, capsys):
     assert written.absence_checks == {12: (1, 2), 25: (0, 2)}
     assert "AU12" in capsys.readouterr().out
     assert written.profile().unit(12).absence_check == (1, 2)
+
+
+def test_a_missing_calibration_or_image_folder_is_one_line(tmp_path, capsys, table):
+    """A researcher's tryout: a missing calibration file, codes table or image folder ended in a traceback."""
+    from ferx.train.aus.__main__ import main
+
+    import ferx
+
+    shipped = str(Path(ferx.__file__).parent / "assets" / "models" / "au-facs.json")
+    assert main(["absence", "--calibration", str(tmp_path / "none.json"), "--photo-codes", str(table)]) == 2
+    assert "AU calibration" in capsys.readouterr().err
+    assert main(["absence", "--calibration", shipped, "--photo-codes", str(tmp_path / "none.csv")]) == 2
+    assert "no such codes table" in capsys.readouterr().err
+    assert main(["absence", "--calibration", shipped, "--photo-codes", str(table), "--images", str(tmp_path)]) == 2
+    assert "no image" in capsys.readouterr().err
+
+
+def test_the_shipped_calibrations_carry_their_absence_checks():
+    """Both shipped calibrations were checked on the coded photos (docs/aus.md, "Absence on photos"): the
+    default never calls AU12, AU9 or AU20 absent; the mesh estimator never AU4, AU6, AU9, AU15 or AU20."""
+    facs_profile = AUCalibration.load("au-facs").profile()
+    mesh_profile = AUCalibration.load("au-facs-mesh").profile()
+    assert {n for n in facs_profile.absence_checks if not facs_profile.unit(n).absence_reliable
+            and facs_profile.unit(n).presence_reliable} == {9, 12, 20}
+    assert {n for n in mesh_profile.absence_checks if not mesh_profile.unit(n).absence_reliable
+            and mesh_profile.unit(n).presence_reliable} == {4, 6, 9, 15, 20}

@@ -18,11 +18,29 @@ and writes them into the calibration (`ferx.train.aus.absence`; run it after eve
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ferx.train.runconfig import add_run_commands, run_command
+
+
+def _user_errors(handler: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+    """`handler` with a missing or invalid calibration, codes table or image said in one line (exit 2,
+    as `run_command` says a ConfigError), not a traceback."""
+    from ferx.data.readers import DatasetError
+    from ferx.errors import ConfigError, ModelFileError
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> None:
+        try:
+            handler(args)
+        except (ModelFileError, DatasetError) as e:
+            raise ConfigError(str(e)) from None
+
+    return run
 
 
 def _tables(values: list[str] | None) -> list[tuple[Path, Path | None]] | None:
@@ -47,6 +65,9 @@ def _calibrate(args: argparse.Namespace) -> None:
           f"over {s['aus']} AUs; AU-only accuracy on the reference faces {record['au_only_reference_accuracy']:.3f}")
     for code, r in record["cross_validated"].items():
         print(f"  {code:>5} n={r['positives']:3d} AUC {r['auc']:.3f} F1 {r['f1']:.3f} P {r['precision']:.2f} R {r['recall']:.2f}")
+    print(f"next: python -m ferx.train.aus absence --calibration {args.out} --photo-codes data/lfw-au-codes/codes.csv "
+          "--photo-codes data/lfw-au-codes/codes-jaw.csv --photo-codes data/lfw-au-codes/codes-eyes.csv --write  "
+          "(until then every AU graded good or fair may be called absent in explanations; docs/aus.md)")
     if "photos_cross_validated" in record:
         print(f"coded photos ({record['photos']['photos']}), identity-wise cross-validated: share of absent codes read "
               "at A or more, of clear codes read under A")
@@ -120,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--images", type=Path, default=Path("../shared/data/lfw-expressions/images"),
                    help="the folder a table's image names are in, unless it says =IMAGES")
     a.add_argument("--write", action="store_true", help="write the counts into the calibration JSON")
-    return run_command({"calibrate": _calibrate, "train": _train, "export": _export, "absence": _absence},
-                       ap.parse_args(argv))
+    return run_command({"calibrate": _user_errors(_calibrate), "train": _train, "export": _export,
+                        "absence": _user_errors(_absence)}, ap.parse_args(argv))
 
 if __name__ == "__main__":
     sys.exit(main())
