@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from ferx.config import AnalyzerConfig, StageConfig
@@ -182,3 +184,31 @@ def test_every_run_takes_a_configuration_in_the_forms_analyzer_takes(tmp_path):
         AnalyzerConfig.of(3)
     summary = run_photos(lfw_paths("happiness", 1), tmp_path / "out", str(p))
     assert summary.status == "complete" and summary.faces == 1
+
+
+def test_a_model_beside_the_config_is_found_from_any_folder(tmp_path, monkeypatch):
+    """A researcher's tryout: `expression: {options: {model: models/mine.onnx}}` in /tmp/t8/my.yaml worked
+    from /tmp/t8 and failed from /tmp ("expression model 'models/mine.onnx' not found"). A relative path
+    to a file beside the config is read from the config's folder and kept absolute; a shipped model's
+    name, and a path that is not there, are left as written."""
+    import shutil
+
+    import ferx
+    from ferx import Analyzer
+
+    folder = tmp_path / "t8"
+    (folder / "models").mkdir(parents=True)
+    shipped = Path(ferx.__file__).parent / "assets" / "models"
+    for suffix in (".onnx", ".json"):
+        shutil.copy(shipped / f"ferplus-resnet-guided{suffix}", folder / "models" / f"mine{suffix}")
+    config = folder / "my.yaml"
+    config.write_text("expression:\n  name: onnx-classifier\n  options: {model: models/mine.onnx}\n"
+                      "aus:\n  name: facs\n  options: {calibration: au-facs}\n"
+                      "verifier:\n  name: face-verifier\n  options: {model: elsewhere/none.onnx}\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    loaded = AnalyzerConfig.from_yaml(config)
+    assert loaded.expression.options["model"] == str(folder / "models" / "mine.onnx")
+    assert loaded.aus.options["calibration"] == "au-facs"  # a shipped name
+    assert loaded.verifier.options["model"] == "elsewhere/none.onnx"  # not beside the config: as written
+    with Analyzer(AnalyzerConfig.from_yaml(config).with_overrides({"verifier": None})) as analyzer:
+        assert analyzer.describe().stages  # the classifier loads from the config's folder

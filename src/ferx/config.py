@@ -171,7 +171,16 @@ class AnalyzerConfig:
 
     @classmethod
     def from_yaml(cls, path_or_text: str | Path) -> AnalyzerConfig:
-        return cls.from_dict(load_yaml(path_or_text))
+        """From a YAML file or text. In a file, a stage option naming a file by a relative path (a
+        model you exported beside the config: `model: models/mine.onnx`) is read relative to the
+        config's folder where that file exists there, as training configs are, and kept as an
+        absolute path, so that the config works from any folder and a run's recorded config.yaml
+        names the very file; otherwise it is left as written (a shipped model's name, a path from
+        the current folder)."""
+        data = load_yaml(path_or_text)
+        if _is_path(path_or_text):
+            data = _paths_beside(data, Path(path_or_text).resolve().parent)
+        return cls.from_dict(data)
 
     def with_overrides(self, overrides: dict[str, Any]) -> AnalyzerConfig:
         """A copy with top-level fields replaced; a new `pipeline` resets the stages it presets,
@@ -228,6 +237,27 @@ def load_yaml(path_or_text: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{where} must be a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+#: Suffixes of the files stage options name (models, calibrations, sidecars).
+_FILE_SUFFIXES = (".onnx", ".json", ".tflite", ".yaml", ".yml", ".pt")
+
+
+def _paths_beside(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """`data` with each stage option that is a relative path to an existing file under `base` made absolute."""
+    out = dict(data)
+    for slot, stage in data.items():
+        options = stage.get("options") if isinstance(stage, dict) else None
+        if not isinstance(options, dict):
+            continue
+        fixed = {}
+        for key, value in options.items():
+            looks_like_file = isinstance(value, str) and ("/" in value or value.endswith(_FILE_SUFFIXES))
+            if looks_like_file and not Path(value).expanduser().is_absolute() and (base / value).is_file():
+                value = str((base / value).resolve())
+            fixed[key] = value
+        out[slot] = {**stage, "options": fixed}
+    return out
 
 
 def _is_path(x: str | Path) -> bool:
