@@ -689,7 +689,9 @@ class AUProfile:
         return {"name": self.name, "validity": {f"AU{k}": v for k, v in sorted(self.validity.items())},
                 "neutral_evidence": self.neutral_evidence, "temperature": self.temperature,
                 "caps": {f"AU{k}": v for k, v in sorted(self.caps.items())},
-                "absence_checks": {f"AU{k}": list(v) for k, v in sorted(self.absence_checks.items())}}
+                "absence_checks": {f"AU{k}": list(v) for k, v in sorted(self.absence_checks.items())},
+                # derived (from_dict recomputes them): the grade a reader looks for, next to the AUCs
+                "grades": {au.code: au.reliability for au in self.units}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AUProfile:

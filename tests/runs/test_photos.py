@@ -144,6 +144,23 @@ def test_the_same_file_twice_and_a_file_named_like_the_summary(tmp_path):
     assert len(_csv_rows(out)) == s["faces"] == 2
 
 
+def test_the_summary_gives_each_au_columns_grade(tmp_path):
+    """A researcher's tryout: faces.csv and faces.parquet carry no AU grades, so a pandas user could not
+    tell that AU1 and AU4 are weak or AU16 ungraded. summary.json now has them, the analyzer's own."""
+    from ferx import Analyzer
+
+    src = tmp_path / "in"
+    _photos(src, 1)
+    out = tmp_path / "out"
+    assert main(["analyze", str(src), "--out", str(out), "--format", "csv", "-q"]) == 0
+    grades = _summary(out)["au_grades"]
+    with Analyzer() as analyzer:
+        profile = analyzer.describe().au_profile
+        assert grades == {code: profile.grade(code) for code in analyzer.describe().au_codes}
+    header = _csv_rows(out)[0].keys()
+    assert set(grades) <= set(header) and grades["AU4"] == "weak" and grades["AU16"] == "ungraded"
+
+
 # -- unusable output: one message, exit 2, before any work -------------------------------------------
 
 

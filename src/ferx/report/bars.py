@@ -55,11 +55,16 @@ def region_rank(regions: Sequence[str], region: str) -> int:
     return len(REGION_ORDER) + list(dict.fromkeys(regions)).index(region)
 
 
+#: How an AU's name is marked by its estimate's grade: good and fair are unmarked (the report's note says so).
+GRADE_MARKS = {"weak": " · weak", "ungraded": " · not validated", "unreliable": " (unreliable)"}
+
+
 def au_bars(codes: Sequence[str], names: Sequence[str], regions: Sequence[str], values: np.ndarray,
-            measured: Sequence[bool], title: str) -> str:
+            measured: Sequence[bool], title: str, grades: Sequence[str | None] | None = None) -> str:
     """AU intensities on the FACS 0–5 scale as bars, grouped by face region, the band edges marked
     (`.au .b` draws them); AUs the estimator cannot measure reliably are hatched grey and marked
-    "(unreliable)": their value is neither presence nor absence."""
+    "(unreliable)": their value is neither presence nor absence. With `grades`, a weak or ungraded
+    estimate is marked on its name too (`GRADE_MARKS`): a reader sees which bars to trust less."""
     order = sorted(range(len(codes)), key=lambda j: (region_rank(regions, regions[j]), j))
     rows, last = [], None
     for j in order:
@@ -68,7 +73,8 @@ def au_bars(codes: Sequence[str], names: Sequence[str], regions: Sequence[str], 
             last = regions[j]
         v = float(values[j])
         ok = bool(measured[j])
-        name = f"{codes[j]} {names[j]}" + ("" if ok else " (unreliable)")
+        grade = grades[j] if grades is not None else (None if ok else "unreliable")
+        name = f"{codes[j]} {names[j]}" + GRADE_MARKS.get(grade or "", "" if ok else " (unreliable)")
         width = 0.0 if not np.isfinite(v) else 100 * min(max(v, 0.0), 5.0) / 5.0
         text = "–" if not np.isfinite(v) else f"{shown_intensity(v)} {band(v)}".rstrip()
         cls = "" if ok else " u"

@@ -291,7 +291,10 @@ def render_face(n: int, k: int, result: FrameResult, image: np.ndarray | None, i
         unreliable = [i.code for i in infos if not i.measured]
         out.append("<h4>AU intensities by region (FACS bands A–E)</h4>"
                    + bars.au_bars([i.code for i in infos], [i.name for i in infos], [i.region for i in infos],
-                                  faces.aus[k], [i.measured for i in infos], f"AU intensities of face {k}")
+                                  faces.aus[k], [i.measured for i in infos], f"AU intensities of face {k}",
+                                  [i.reliability for i in infos])
+                   + '<p class="small">Unmarked: graded good or fair against FACS codes; "weak" and "not validated" '
+                     "readings deserve less trust (docs/aus.md).</p>"
                    + (f'<p class="small">Hatched grey: {", ".join(unreliable)} cannot be measured reliably by '
                       "this estimator; their values are neither presence nor absence.</p>" if unreliable else ""))
     out.append("</div></div></article>")

@@ -114,6 +114,9 @@ class BatchSummary(RunStatus):
     resumed: int = 0  # done by an earlier run and not redone
     excluded: int = 0  # inputs inside the output folder, not analysed
     renamed: dict[str, dict[str, str]] = field(default_factory=dict)  # source → {"json"/"annotated": path}
+    # AU column → its estimate's reliability grade: what a reader of faces.csv / faces.parquet needs to
+    # weigh the AU columns (the per-image JSON carries them per face; the table cannot)
+    au_grades: dict[str, str] = field(default_factory=dict)
 
     @property
     def failures(self) -> int:
@@ -127,6 +130,8 @@ class BatchSummary(RunStatus):
             "excluded": self.excluded, "renamed": self.renamed, "seconds": round(self.seconds, 3),
             "formats": list(self.formats),
         }
+        if self.au_grades:
+            d["au_grades"] = dict(self.au_grades)
         if self.signal is not None:
             d["signal"] = self.signal
         if self.reason is not None:
@@ -258,6 +263,7 @@ class PhotoSink:
                  on_result: Callable[[FrameResult, Callable[[str], None]], None] | None) -> None:
         self.out, self.config, self.options = out, config, options
         self.resume, self.quiet, self.on_result = resume, quiet, on_result
+        self.au_grades: dict[str, str] = {}  # set by `start` from the analyzer
         self.state = out / PHOTOS.state
         self.reserve = Reserve(self.state / "reserve")  # room for the last summary on a full disk (runs.space)
         self.lock = FolderLock(self.state / "lock")
@@ -333,6 +339,8 @@ class PhotoSink:
     def start(self, info: PipelineInfo) -> list[PhotoInput]:
         """The rows files, whose columns are those of what the analyzer produces."""
         self.layout = TableLayout.of_pipeline(info)
+        self.au_grades = {code: str(info.au_profile.grade(code)) for code in info.au_codes or ()
+                          if info.au_profile is not None and info.au_profile.grade(code) is not None}
         try:
             self._open_rows(resume=self.resuming)
         except OSError as e:
@@ -564,7 +572,7 @@ class PhotoSink:
             files_without_faces=sum(d.faces == 0 for d in done), failed=list(self.failed),
             formats=self.options.formats, pending=max(0, len(keys) - len(done) - len(failed_keys)),
             resumed=self.resumed, excluded=self.excluded,
-            renamed={d.source: d.renamed for d in done if d.renamed},
+            renamed={d.source: d.renamed for d in done if d.renamed}, au_grades=self.au_grades,
         )
 
     def _write_summary(self, summary: BatchSummary) -> None:

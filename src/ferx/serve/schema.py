@@ -82,6 +82,8 @@ class AUProfileOut(BaseModel):
     temperature: float
     caps: dict[str, str] = Field(default_factory=dict, description="AU code → best grade allowed (e.g. two "
                                  "heads that read the same thing: neither one's absence may be stated)")
+    grades: dict[str, str] = Field(default_factory=dict, description="AU code → reliability grade of its estimate "
+                                   "(good, fair, weak, unreliable, ungraded), derived from validity and caps")
     absence_checks: dict[str, list[int]] = Field(
         default_factory=dict, description="AU code → [missed, clear]: of the photos coded by eye with the AU clearly "
         "present, how many it read as confidently absent (too many: its absence is never stated)")
