@@ -85,10 +85,9 @@
     var list = $("face-list");
     list.textContent = "";
     result.faces.forEach(function (face, k) {
-      var label = face.expression ? face.expression.label : null;
-      var p = label ? face.expression.probabilities[label] : null;
+      var f = finalLabel(face), label = f.label, p = f.probability;
       var colour = COLOURS[label] || "#ffffff";
-      var title = "Face " + k + (label ? ": " + label + " " + pct(p) : "");  // from 0, as the rows and the CLI
+      var title = "Face " + k + (label ? ": " + label + " " + pct(p) + (f.uncertain ? " (uncertain)" : "") : "");  // from 0, as the rows and the CLI
       var b = face.box, W = result.width, H = result.height;
       var box = el("button", {type: "button", "class": "facebox", "data-face": String(k), "aria-label": title,
         title: title, style: "left:" + (100 * b[0] / W) + "%;top:" + (100 * b[1] / H) + "%;width:" +
@@ -112,8 +111,18 @@
       : "No face found" + (result.notes.length ? ": " + result.notes.join("; ") : "."));
   }
 
+  // The label the explanation concludes (the decision rule), else the classifier's top class: what the
+  // report, the annotated images and the CSV's final_label name (ferx.types.Faces.final_label).
+  function finalLabel(face) {
+    var e = face.explanation;
+    if (e && e.probability !== null && e.probability !== undefined && e.label_source !== "ground-truth")
+      return {label: e.label, probability: e.probability, uncertain: (e.caveats || []).indexOf("uncertain") >= 0};
+    var label = face.expression ? face.expression.label : null;
+    return {label: label, probability: label ? face.expression.probabilities[label] : null, uncertain: false};
+  }
+
   function select(k) {
-    var face = current.result.faces[k], label = face.expression ? face.expression.label : null;
+    var face = current.result.faces[k], f = finalLabel(face), label = f.label;
     document.querySelectorAll("[data-face]").forEach(function (b) {
       var on = b.getAttribute("data-face") === String(k);
       b.classList.toggle("selected", on);
@@ -121,7 +130,7 @@
     });
     var d = $("details");
     d.style.borderLeftColor = COLOURS[label] || "#cccccc";
-    $("details-h").textContent = "Face " + k + (label ? ": " + label + " " + pct(face.expression.probabilities[label]) : "");
+    $("details-h").textContent = "Face " + k + (label ? ": " + label + " " + pct(f.probability) + (f.uncertain ? " (uncertain)" : "") : "");
     $("details-meta").textContent = "box (" + face.box.map(Math.round).join(", ") + ") · detection " +
       (face.score === null ? "–" : face.score.toFixed(2));
     renderViews(current.views[k]);
