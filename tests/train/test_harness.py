@@ -114,6 +114,45 @@ def test_every_trainer_runs_through_the_harness_and_resumes_exactly(tmp_path, tr
             assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
 
 
+@pytest.mark.parametrize("trainer", sorted(TRAINERS))
+def test_a_folder_holding_a_run_is_refused_without_resume(tmp_path, trainer):
+    """A new run into a folder with a started run (config.yaml, log.txt) or a finished one (its reports
+    too) overwrote it; without --resume it is refused, before anything in the folder changes."""
+    from ferx.errors import ConfigError
+
+    started = tmp_path / "started"
+    started.mkdir()
+    (started / "config.yaml").write_text("epochs: 1\n")
+    (started / "log.txt").write_text("the first experiment\n")
+    with pytest.raises(ConfigError, match=r"started: already holds a training run \(config.yaml, log.txt\); "
+                                          r"pass --resume to continue it or choose another --out"):
+        fit(TRAINERS[trainer](tmp_path, epochs=1), started, progress=False)
+    assert sorted(p.name for p in started.iterdir()) == ["config.yaml", "log.txt"]
+    assert (started / "config.yaml").read_text() == "epochs: 1\n"
+
+
+def test_ferx_train_into_a_finished_run_is_one_line_and_leaves_it_alone(tmp_path, capsys):
+    """`ferx train CONFIG --out RUN` twice: the second is refused (exit 2) and the first run's files stay
+    as they were; an empty existing folder takes a new run."""
+    import yaml
+
+    from ferx.cli import main
+
+    if not (LFW / "labels.csv").exists():
+        pytest.skip("no shared data")
+    config, run = tmp_path / "tiny.yaml", tmp_path / "run"
+    config.write_text(yaml.safe_dump(asdict(_classifier(tmp_path, epochs=1).config)))
+    run.mkdir()  # empty: fine
+    assert main(["train", str(config), "--out", str(run), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert {"best.pt", "last.pt", "report.json", "log.txt"} <= set(before)
+    capsys.readouterr()
+    assert main(["train", str(config), "seed=1", "--out", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{run}: already holds a training run" in err and "--resume" in err, err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
 #: Per trainer, what `--resume` must refuse (a resumable key among them) and the messages it gives.
 REFUSED = {
     "classifier": ("train", ["seed=1", "patience=3"],

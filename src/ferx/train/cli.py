@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
         t.add_argument("config", help=f"training YAML (see {configs}); relative paths in it are relative to it")
         t.add_argument("overrides", nargs="*",
                        help="key=value overrides (YAML values), e.g. epochs=10; nested keys with dots: data.seed=3")
-        t.add_argument("--out", help="run folder (default runs/<config name>)")
+        t.add_argument("--out", help="run folder (default runs/<config name>); a folder that already holds a run "
+                                     "is refused unless --resume is given")
         t.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its last checkpoint, with its saved config; overrides "
                             f"of resumable keys (epochs, patience, threads, device, {cache_key}) are applied and "

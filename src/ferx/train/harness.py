@@ -15,7 +15,9 @@ What `fit` does:
     validation every epoch, early stopping, a progress bar.
 
 A resumed run continues exactly where the checkpoint left off (same batches, augmentations and
-dropout), so its metrics equal those of an uninterrupted run.
+dropout), so its metrics equal those of an uninterrupted run. Without
+`resume`, a folder that already holds a run (`runconfig.RUN_FILES`) is refused: a second run would
+overwrite the first and leave its reports beside the new model.
 
 How a trainer plugs in: derive its config from `RunConfig` (adding its keys, their resume decisions
 and path keys), subclass `Task` (setup → model, batches, step → loss, validate → metrics), and call
@@ -40,7 +42,14 @@ from torch import nn
 
 from ferx.config import from_dict, load_yaml
 from ferx.errors import ConfigError
-from ferx.train.runconfig import RunConfig, resume_changes, resume_note, resume_policy_of, write_run_config
+from ferx.train.runconfig import (
+    RunConfig,
+    check_new_run_folder,
+    resume_changes,
+    resume_note,
+    resume_policy_of,
+    write_run_config,
+)
 from ferx.train.runlog import RunLog
 
 #: The input scaling of every model ferx trains, as its ONNX sidecar states it (`input.normalise`, a
@@ -158,21 +167,16 @@ def fit(task: Task[Any], out: Path, *, resume: bool = False, progress: bool = Tr
 
 def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
     config = task.config
-    policy = resume_policy_of(config)
+    policy = resume_policy_of(config)  # a key without a resume decision is refused, also on a new run
     _check(config)
-    out.mkdir(parents=True, exist_ok=True)
-    saved, last = out / "config.yaml", out / "last.pt"
     state: dict[str, Any] = {}
     note, done = "", 0
     if resume:
-        if not last.exists():
-            raise ConfigError(f"{out}: nothing to resume (no last.pt)")
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        done = int(state["epoch"]) + 1
-        # through the dataclass, so that keys added to it since the run started count as their defaults
-        run_config = asdict(from_dict(type(config), load_yaml(saved)))
-        note = resume_note(resume_changes(run_config, asdict(config), policy, done), done + 1)
-    write_run_config(saved, asdict(config), resume, note)
+        state, done, note = _resume_state(config, policy, out)
+    else:
+        check_new_run_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_config(out / "config.yaml", asdict(config), resume, note)
     if config.init_from and not Path(config.init_from).is_file():
         raise FileNotFoundError(f"init_from: no checkpoint at {config.init_from}")
     if config.threads:
@@ -184,6 +188,19 @@ def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
     finally:
         log.close()
     return out
+
+
+def _resume_state(config: RunConfig, policy: dict[str, str], out: Path) -> tuple[dict[str, Any], int, str]:
+    """What `--resume` continues from in `out`: (last.pt's state, epochs done, the note of changed keys)."""
+    saved, last = out / "config.yaml", out / "last.pt"
+    if not last.exists():
+        raise ConfigError(f"{out}: nothing to resume (no last.pt)")
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    done = int(state["epoch"]) + 1
+    # through the dataclass, so that keys added to it since the run started count as their defaults
+    run_config = asdict(from_dict(type(config), load_yaml(saved)))
+    note = resume_note(resume_changes(run_config, asdict(config), policy, done), done + 1)
+    return state, done, note
 
 
 def _train(task: Task[Any], out: Path, state: dict[str, Any], done: int, note: str, log: RunLog,

@@ -152,6 +152,23 @@ def resume_note(changes: list[tuple[str, Any, Any]], first_epoch: int) -> str:
     return f"at epoch {first_epoch} ({time.strftime('%Y-%m-%d %H:%M')}): {what}"
 
 
+#: The files `fit` writes into a run folder (and `ferx train` its test report): any of them means the
+#: folder holds a started or finished run.
+RUN_FILES = ("config.yaml", "last.pt", "best.pt", "metrics.csv", "log.txt", "report.json")
+
+
+def check_new_run_folder(out: Path) -> None:
+    """ConfigError when `out` already holds a run (any of `RUN_FILES`) and no resume was asked for.
+
+    A second run into the folder would overwrite the first one's checkpoints, metrics and config,
+    mix two experiments in log.txt and leave the first one's reports beside the new model as if they
+    were its results. An empty or missing folder (or one holding other files) is fine."""
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found:
+        raise ConfigError(f"{out}: already holds a training run ({', '.join(found)}); pass --resume to continue it "
+                          f"or choose another --out")
+
+
 def write_run_config(path: Path, config: dict[str, Any], resumed: bool, note: str = "") -> None:
     """config.yaml: the run's current config, then the changes made at earlier resumes as comment
     lines (kept when `resumed`, so the file tells which values held for which epochs)."""
