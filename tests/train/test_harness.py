@@ -153,6 +153,43 @@ def test_ferx_train_into_a_finished_run_is_one_line_and_leaves_it_alone(tmp_path
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
+class _StopInFirstEpoch(Exception):
+    pass
+
+
+@pytest.mark.parametrize("trainer", sorted(TRAINERS))
+def test_a_run_stopped_in_its_first_epoch_resumes_from_the_start(tmp_path, capsys, trainer):
+    """Stopped before epoch 1 ended, a run has its config.yaml but no last.pt; `--resume` said "nothing
+    to resume". Now it starts over with the recorded config, says so, and ends as an uninterrupted run."""
+    if not (LFW / "labels.csv").exists():
+        pytest.skip("no shared data")
+    make = TRAINERS[trainer]
+    whole = fit(make(tmp_path, epochs=1), tmp_path / "whole", progress=False)
+    task, stopped = make(tmp_path, epochs=1), tmp_path / "stopped"
+
+    def stop():
+        raise _StopInFirstEpoch
+
+    task.batches = stop
+    with pytest.raises(_StopInFirstEpoch):
+        fit(task, stopped, progress=False)
+    assert (stopped / "config.yaml").is_file() and not (stopped / "last.pt").exists()
+    capsys.readouterr()
+    fit(make(tmp_path, epochs=1), stopped, resume=True, progress=False)
+    line = "resuming a run stopped before its first epoch ended (no last.pt): starting from epoch 1"
+    assert line in capsys.readouterr().err and line in (stopped / "log.txt").read_text()
+    assert _rows(stopped) == _rows(whole)
+    a, b = (torch.load(run / "last.pt", weights_only=False) for run in (whole, stopped))
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_resume_without_a_run_says_so(tmp_path):
+    from ferx.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        fit(_classifier(tmp_path, epochs=1), tmp_path / "none", resume=True, progress=False)
+
+
 #: Per trainer, what `--resume` must refuse (a resumable key among them) and the messages it gives.
 REFUSED = {
     "classifier": ("train", ["seed=1", "patience=3"],

@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
         t.add_argument("--out", help="run folder (default runs/<config name>); a folder that already holds a run "
                                      "is refused unless --resume is given")
         t.add_argument("--resume", action="store_true",
-                       help="continue the run in --out from its last checkpoint, with its saved config; overrides "
+                       help="continue the run in --out from its last checkpoint (from epoch 1 if none was saved "
+                            "yet), with its saved config; overrides "
                             f"of resumable keys (epochs, patience, threads, device, {cache_key}) are applied and "
                             "recorded, others refused")
         t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -15,7 +15,8 @@ What `fit` does:
     validation every epoch, early stopping, a progress bar.
 
 A resumed run continues exactly where the checkpoint left off (same batches, augmentations and
-dropout), so its metrics equal those of an uninterrupted run. Without
+dropout), so its metrics equal those of an uninterrupted run; a run stopped before its first epoch
+ended (config.yaml, no last.pt) starts again from epoch 1 with its recorded config. Without
 `resume`, a folder that already holds a run (`runconfig.RUN_FILES`) is refused: a second run would
 overwrite the first and leave its reports beside the new model.
 
@@ -170,9 +171,9 @@ def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
     policy = resume_policy_of(config)  # a key without a resume decision is refused, also on a new run
     _check(config)
     state: dict[str, Any] = {}
-    note, done = "", 0
+    note, done, fresh = "", 0, ""
     if resume:
-        state, done, note = _resume_state(config, policy, out)
+        state, done, note, fresh = _resume_state(config, policy, out)
     else:
         check_new_run_folder(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -184,23 +185,34 @@ def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
     torch.manual_seed(config.seed)
     log = RunLog(out, echo=progress)
     try:
+        if fresh:
+            log(fresh)
+            if not progress:  # the log echoes only with progress on; this line the user must see anyway
+                print(f"ferx: note: {fresh}", file=sys.stderr)
         _train(task, out, state, done, note, log, progress)
     finally:
         log.close()
     return out
 
 
-def _resume_state(config: RunConfig, policy: dict[str, str], out: Path) -> tuple[dict[str, Any], int, str]:
-    """What `--resume` continues from in `out`: (last.pt's state, epochs done, the note of changed keys)."""
+def _resume_state(config: RunConfig, policy: dict[str, str], out: Path) -> tuple[dict[str, Any], int, str, str]:
+    """What `--resume` continues from in `out`: (last.pt's state, epochs done, the note of changed
+    keys, a line to log when the run starts again from epoch 1). A run stopped before its first
+    epoch ended has its config.yaml but no last.pt: it starts over with that config (the harness
+    wrote config.yaml first, so the run's settings are known even though no weights are)."""
     saved, last = out / "config.yaml", out / "last.pt"
-    if not last.exists():
-        raise ConfigError(f"{out}: nothing to resume (no last.pt)")
-    state = torch.load(last, map_location="cpu", weights_only=False)
-    done = int(state["epoch"]) + 1
+    if not last.exists() and not saved.exists():
+        raise ConfigError(f"{out}: nothing to resume (neither the run's config.yaml nor last.pt is there)")
+    state: dict[str, Any] = {}
+    if last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+    done = int(state["epoch"]) + 1 if state else 0
     # through the dataclass, so that keys added to it since the run started count as their defaults
     run_config = asdict(from_dict(type(config), load_yaml(saved)))
     note = resume_note(resume_changes(run_config, asdict(config), policy, done), done + 1)
-    return state, done, note
+    fresh = "" if state else "resuming a run stopped before its first epoch ended (no last.pt): starting from " \
+                             "epoch 1 with the run's recorded config"
+    return state, done, note, fresh
 
 
 def _train(task: Task[Any], out: Path, state: dict[str, Any], done: int, note: str, log: RunLog,
