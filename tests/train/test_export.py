@@ -25,7 +25,13 @@ def test_onnx_matches_pytorch_on_real_faces(tmp_path):
 
     torch.save({"model": model.state_dict(), "config": asdict(ClassifierTrainConfig()), "label_set": tuple("abcdefgh")}, run / "best.pt")
     (run / "config.yaml").write_text(yaml.safe_dump(asdict(ClassifierTrainConfig())))
+    # a report written right after a run with max_eval covers part of the test split: the card says so
+    (run / "report.json").write_text('{"dataset": "ferplus:majority/test", "accuracy": 0.5, "n": 16, "n_split": 3137}')
     path = export(run, "tmp-model", tmp_path / "models")
+    import json
+
+    test = json.loads(path.with_suffix(".json").read_text())["test_metrics"]
+    assert (test["n"], test["n_split"]) == (16, 3137)
     samples = open_dataset(SHARED / "ferplus", "test").samples[:16]
     images = np.stack([grey48(s.path) for s in samples])[:, None].astype(np.float32) / 127.5 - 1
     assert parity(run, path, images) < 1e-4

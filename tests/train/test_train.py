@@ -268,3 +268,53 @@ def test_a_tiny_run_distils_from_the_shipped_model(tmp_path):
     assert len(prior) == 8 and sum(prior) == pytest.approx(1.0, abs=1e-4) and min(prior) >= 0
     with pytest.raises(ConfigError, match="needs teachers"):
         ClassifierTrainConfig(data=config.data, distill_weight=0.5)
+
+
+def _folder_dataset(root: Path, offset: int) -> Path:
+    """root/test/<label>/*.png: three real FER+ test faces per label (all eight, so the labels are the
+    run's), starting at the `offset`-th face of each label."""
+    import shutil
+
+    from tests.conftest import SHARED
+
+    from ferx.data.readers import open_dataset
+
+    samples = open_dataset(f"ferplus:{SHARED / 'ferplus'}", "test").samples
+    for label in {s.label for s in samples}:
+        (root / "test" / label).mkdir(parents=True)
+        for s in [s for s in samples if s.label == label][offset : offset + 3]:
+            shutil.copy(s.path, root / "test" / label / s.path.name)
+    return root
+
+
+def test_eval_takes_the_whole_split_and_says_how_much_it_evaluated(tmp_path, capsys):
+    """After a run with max_eval=16, `ferx eval` evaluated only 16 images of any split and gave no total;
+    `--data` wrote report-test.json whatever the dataset, so a second dataset overwrote the first. Now
+    the whole split by default ("n of N" printed and in the report), --max-images for a part, and the
+    dataset in the report's name."""
+    import json
+
+    from ferx.cli import main
+
+    config, run = _tiny_config_file(tmp_path), tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run), "--quiet"]) == 0
+    after_training = json.loads((run / "report.json").read_text())
+    assert after_training["n"] == 16 and after_training["n_split"] > 3000  # max_eval bounds this one, and says so
+    assert f"test (16 of {after_training['n_split']} images of ferplus:majority/test)" in (run / "log.txt").read_text()
+
+    a, b = _folder_dataset(tmp_path / "a", 0), _folder_dataset(tmp_path / "b", 3)
+    capsys.readouterr()
+    for folder in (a, b):
+        assert main(["eval", str(run), "--data", f"folders:{folder}"]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["images"] == f"24 of 24 images of folders:{folder.name}/test", printed
+        assert printed["n"] == printed["n_split"] == 24
+    reports = {name: json.loads((run / name).read_text()) for name in ("report-test-folders-a.json",
+                                                                      "report-test-folders-b.json")}
+    assert [r["dataset"] for r in reports.values()] == ["folders:a/test", "folders:b/test"]
+    assert json.loads((run / "report.json").read_text()) == after_training  # --data leaves the run's own alone
+
+    assert main(["eval", str(run), "--max-images", "8"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["images"] == f"8 of {after_training['n_split']} images of ferplus:majority/test"
+    assert printed["report"] == str(run / "report.json")

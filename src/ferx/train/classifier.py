@@ -1,11 +1,13 @@
 """Training and evaluation of AU-guided expression classifiers on the shared harness.
 
     ferx train configs/ferplus-guided.yaml [key=value ...] [--out RUN] [--resume]
-    ferx eval RUN_DIR [--split test]
+    ferx eval RUN_DIR [--split test] [--data SPEC] [--max-images N]
 
 The run folder is the harness's (`ferx.train.harness.fit`): config.yaml, metrics.csv, log.txt,
-last.pt, best.pt (best validation accuracy); after training, report.json (test metrics of best.pt)
-and its confusion PNG. This module supplies the model (`ferx.train.models`), the data (face crops
+last.pt, best.pt (best validation accuracy); after training, report.json (test metrics of best.pt
+on the first `max_eval` test images, or all; it says how many of how many) and its confusion PNG.
+`ferx eval` evaluates the whole split unless told `--max-images`: `max_eval` is a training-time
+budget (per-epoch validation and the report right after training), not a property of the model. This module supplies the model (`ferx.train.models`), the data (face crops
 with AU heatmaps, `ferx.train.data`) and the loss (cross-entropy + λ · attention alignment,
 `ferx.train.metrics`).
 """
@@ -13,6 +15,7 @@ with AU heatmaps, `ferx.train.data`) and the loss (cross-entropy + λ · attenti
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -68,7 +71,9 @@ class ClassifierTrainConfig(RunConfig):
         cross_val_split, cross_val_options: its split ("" = the whole dataset) and reader options (lfw-expressions:
             split "val" with {partition: halves} is identity half A).
         cache_dir: landmark cache.
-        max_train, max_eval: use only the first N training / evaluation images (smoke tests); 0 = all.
+        max_train, max_eval: use only the first N training / validation images (smoke tests); 0 = all.
+            max_eval also bounds the test report written right after training (report.json says
+            "n" of "n_split"); `ferx eval` evaluates the whole split.
     """
 
     data: str = ""
@@ -309,14 +314,22 @@ class ClassifierTask(Task[ClassifierTrainConfig]):
 
 
 def train(config: ClassifierTrainConfig, out: Path, *, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a run in `out`, then report its best checkpoint on the test split; returns `out`."""
+    """Train (or resume) a run in `out`, then report its best checkpoint on the test split (its first
+    `max_eval` images when set: a smoke run stays small; report.json says how many of how many);
+    returns `out`."""
     fit(ClassifierTask(config, progress), out, resume=resume, progress=progress)
-    report = evaluate_run(out, split=config.test_split, progress=progress)
+    report = evaluate_run(out, split=config.test_split, progress=progress, limit=config.max_eval)
     log = RunLog(out, echo=progress)
-    log(f"test: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, "
-        f"CAM-COS {report['cam_cos']:.3f}, ATT-COS {report['att_cos']:.3f}")
+    log(f"test ({images_evaluated(report)}): accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, "
+        f"CAM-COS {report['cam_cos']:.3f}, ATT-COS {report['att_cos']:.3f}"
+        + ("" if report["n"] == report["n_split"] else f"; `ferx eval {out}` evaluates all {report['n_split']}"))
     log.close()
     return out
+
+
+def images_evaluated(report: dict[str, Any]) -> str:
+    """"128 of 3137 images of ferplus:majority/test": how much of the split a report covers."""
+    return f"{report['n']} of {report.get('n_split', '?')} images of {report.get('dataset', '?')}"
 
 
 def load_run_model(run: Path, device: torch.device | None = None) -> tuple[nn.Module, ClassifierTrainConfig, tuple[str, ...]]:
@@ -325,21 +338,37 @@ def load_run_model(run: Path, device: torch.device | None = None) -> tuple[nn.Mo
     return model, from_dict(ClassifierTrainConfig, config), labels
 
 
-def evaluate_run(run: Path, split: str = "test", data: str | None = None, progress: bool = True) -> dict[str, Any]:
-    """Metrics of a run's best checkpoint on a split; writes report[-SPLIT].json and confusion PNG."""
+def evaluate_run(run: Path, split: str = "test", data: str | None = None, progress: bool = True,
+                 limit: int = 0) -> dict[str, Any]:
+    """Metrics of a run's best checkpoint on the whole split (or its first `limit` images); writes
+    `report_name(...)` and its confusion PNG into the run folder. The report holds "n" (images
+    evaluated) and "n_split" (images in the split) and, under "report", the file it was written to."""
     dev = device("auto")
     model, config, labels = load_run_model(run, dev)
     model.to(dev)
     if data:
         config.data = data
-    ds = _open(config, split, config.eval_protocol, config.max_eval)
+    whole = _open(config, split, config.eval_protocol)
+    ds = Dataset(whole.name, whole.kind, whole.root, whole.label_set, whole.samples[:limit], whole.dropped) \
+        if limit else whole
     crops = load_crops(ds, Path(config.cache_dir), progress=progress)
     report = evaluate(model, crops, dev)
-    report.update({"run": str(run), "dataset": ds.name, "split": split, "dropped": ds.dropped})
-    name = "report.json" if (split == config.test_split and data is None) else f"report-{split}.json"
-    (Path(run) / name).write_text(json.dumps(report, indent=1))
-    _confusion_png(report, Path(run) / name.replace(".json", "-confusion.png"))
+    report.update({"run": str(run), "dataset": ds.name, "split": split, "dropped": ds.dropped, "n_split": len(whole)})
+    path = Path(run) / report_name(split, config.test_split, ds if data else None)
+    report["report"] = str(path)
+    path.write_text(json.dumps(report, indent=1))
+    _confusion_png(report, path.with_name(path.stem + "-confusion.png"))
     return report
+
+
+def report_name(split: str, test_split: str, other: Dataset | None = None) -> str:
+    """report.json for the run's own test split (what the export reads), report-SPLIT.json for its
+    other splits, report-SPLIT-DATASET.json for another dataset (`--data`): its kind and folder name,
+    so that evaluations on two datasets do not overwrite each other."""
+    if other is None:
+        return "report.json" if split == test_split else f"report-{split}.json"
+    tag = other.kind if other.root.name.lower() == other.kind else f"{other.kind}-{other.root.name}"
+    return f"report-{split}-{re.sub(r'[^A-Za-z0-9._-]+', '_', tag)}.json"
 
 
 def _confusion_png(report: dict[str, Any], path: Path) -> None:

@@ -38,10 +38,16 @@ def register(subparsers: Any) -> None:
                             "recorded, others refused")
         t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
         t.set_defaults(handler=detector if command == "train-detector" else training)
-    v = subparsers.add_parser("eval", help="evaluate a training run's best checkpoint (needs ferx[train])")
+    v = subparsers.add_parser("eval", help="evaluate a training run's best checkpoint on a whole split (needs "
+                              "ferx[train])")
     v.add_argument("run", help="run folder")
-    v.add_argument("--split", default="test")
-    v.add_argument("--data", help="another dataset spec with the same labels")
+    v.add_argument("--split", default="test", help="the split to evaluate, all of its images (default test); the "
+                   "run's own test split writes RUN/report.json (what the export reads), others report-SPLIT.json")
+    v.add_argument("--data", help="another dataset spec with the same labels; writes RUN/report-SPLIT-DATASET.json "
+                   "(KIND-FOLDER, so two datasets do not overwrite each other)")
+    v.add_argument("--max-images", type=non_negative_int, default=0,
+                   help="evaluate only the split's first N images (default 0: all; the run's max_eval bounds "
+                        "only its training-time validation)")
     v.set_defaults(handler=training)
     h = subparsers.add_parser("heatmaps", help="render dataset faces with their AU heatmaps, to check them")
     h.add_argument("data", help="dataset spec, e.g. ferplus:PATH/TO/ferplus")
@@ -150,8 +156,10 @@ def training(args: argparse.Namespace) -> int:
         return _missing_torch(e, "training commands")
     try:
         if args.command == "eval":
-            report = classifier.evaluate_run(Path(args.run), args.split, args.data)
-            print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1", "cam_cos", "att_cos", "n")}, indent=1))
+            report = classifier.evaluate_run(Path(args.run), args.split, args.data, limit=args.max_images)
+            keys = ("accuracy", "macro_f1", "cam_cos", "att_cos", "n", "n_split", "dataset", "report")
+            print(json.dumps({"images": classifier.images_evaluated(report), **{k: report[k] for k in keys}},
+                             indent=1))
             return 0
         out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
         if args.command == "train":

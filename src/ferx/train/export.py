@@ -59,8 +59,9 @@ def export(run: Path, name: str, out_dir: Path) -> Path:
         "train_config": asdict(config),
         # the label prior the model learnt (target frequencies × class weights), for `prior: uniform`
         **({"train_prior": train_prior} if train_prior else {}),
+        # n of n_split: a report written right after a run with max_eval covers part of the test split
         "test_metrics": {k: report.get(k) for k in ("dataset", "accuracy", "macro_f1", "cam_cos", "att_cos", "n",
-                                                    "per_class_recall")},
+                                                    "n_split", "per_class_recall")},
     }
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1))
     return onnx_path
@@ -86,6 +87,10 @@ def main() -> None:
                     "(default ./models; ferx's shipped model lives in src/ferx/assets/models)")
     args = ap.parse_args()
     path = export(args.run, args.name, args.out)
+    test = json.loads(path.with_suffix(".json").read_text())["test_metrics"]
+    if test.get("n_split") and test["n"] != test["n_split"]:
+        print(f"note: test_metrics cover {test['n']} of {test['n_split']} test images (the run's max_eval); "
+              f"`ferx eval {args.run}` evaluates them all into report.json, then export again")
     rng = np.random.default_rng(0)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max |Δp| vs PyTorch on noise: "
           f"{parity(args.run, path, rng.uniform(-1, 1, (8, 1, SIZE, SIZE)).astype(np.float32)):.2e}")
