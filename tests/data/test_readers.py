@@ -160,3 +160,25 @@ def test_clear_errors_for_missing_or_unknown(tmp_path):
         open_dataset(SHARED / "lfw-expressions", protocol="majority")
     with pytest.raises(DatasetError, match="not a FER\\+ folder"):
         open_dataset(f"ferplus:{tmp_path}", "test")
+
+
+def test_dataset_errors_say_what_the_folder_is(tmp_path):
+    """Messages that pointed the wrong way: FER2013 given without its kind said "class folders without split
+    folders" (the materialize.py hint came only with `fer2013:`), and a flat folder of images given as
+    `folders:` was told to omit the split though it has neither class nor split folders."""
+    kaggle = tmp_path / "kaggle"  # FER2013 as Kaggle ships it, and the shared folder with its script
+    kaggle.mkdir()
+    (kaggle / "fer2013.csv").write_text("emotion,pixels,Usage\n")
+    for folder in [kaggle] + ([SHARED / "fer2013"] if (SHARED / "fer2013" / "materialize.py").exists() else []):
+        for spec in (folder, f"fer2013:{folder}", f"folders:{folder}"):
+            with pytest.raises(DatasetError, match="materialize.py OUT and give fer2013:OUT") as e:
+                open_dataset(spec, "train")
+            assert "class folders" not in str(e.value)
+    for name in ("a.png", "b.jpg"):
+        _png(tmp_path / "flat" / name)
+    with pytest.raises(DatasetError, match=r"flat: 2 image\(s\) directly in the folder, no sub-folders; a folders "
+                                           r"dataset is labelled by its folders: root/<class>/\*.jpg") as e:
+        open_dataset(f"folders:{tmp_path / 'flat'}", "train")
+    assert "omit the split" not in str(e.value)
+    with pytest.raises(DatasetError, match=r"cannot tell the dataset kind \(2 image\(s\) directly in the folder"):
+        open_dataset(tmp_path / "flat", "train")

@@ -190,6 +190,23 @@ def test_resume_without_a_run_says_so(tmp_path):
         fit(_classifier(tmp_path, epochs=1), tmp_path / "none", resume=True, progress=False)
 
 
+def test_eval_on_an_analyze_output_says_it_is_not_a_training_run(tmp_path, capsys):
+    """A `ferx analyze` output holds a config.yaml (the analyzer's): `ferx eval` called it "a training run
+    with no finished epoch"."""
+    from ferx.cli import main
+    from tests.conftest import ROOT
+
+    out = tmp_path / "analysed"
+    assert main(["analyze", str(ROOT / "src" / "ferx" / "assets" / "astronaut.jpg"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ferx: error: {out}: not a training run (no best.pt, no training config): it looks like "
+                          "a `ferx analyze` output (its summary.json says so); expected an expression classifier "
+                          "run (`ferx train`)"), err
+    assert "no finished epoch" not in err
+
+
 #: Per trainer, what `--resume` must refuse (a resumable key among them) and the messages it gives.
 REFUSED = {
     "classifier": ("train", ["seed=1", "patience=3"],

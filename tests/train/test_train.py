@@ -318,3 +318,13 @@ def test_eval_takes_the_whole_split_and_says_how_much_it_evaluated(tmp_path, cap
     printed = json.loads(capsys.readouterr().out)
     assert printed["images"] == f"8 of {after_training['n_split']} images of ferplus:majority/test"
     assert printed["report"] == str(run / "report.json")
+
+
+def test_an_unknown_dataset_kind_in_a_training_config_is_named(tmp_path, capsys):
+    """`data=bogus:/tmp` was made a path ("[Errno 2] No such file or directory: '.../bogus:/tmp'")."""
+    from ferx.cli import main
+
+    config = _tiny_config_file(tmp_path)
+    assert main(["train", str(config), f"data=bogus:{tmp_path}", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"bogus:{tmp_path}: unknown dataset kind 'bogus'; known: ferplus" in err and "Errno" not in err, err

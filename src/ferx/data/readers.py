@@ -11,7 +11,12 @@ Kinds and their layouts:
                      unknown / not-a-face, or that have no majority, are dropped as the paper does.
     fer2013          root/{train,public_test,private_test}/<class>/*.png (what
                      shared/data/fer2013/materialize.py writes, and what most copies look like).
-    folders          root/<class>/*.jpg, optionally under split folders root/<split>/<class>/.
+                     A folder with Kaggle's fer2013.csv, or the shared folder with the script, is
+                     recognised as FER2013 (with or without a kind) and told how to write the layout.
+    folders          root/<class>/*.jpg, optionally under split folders root/<split>/<class>/; a
+                     folder of images without class folders is told so, with this layout.
+
+An unknown KIND in "KIND:PATH" is named as such (`dataset_kind`), not taken for part of a path.
     lfw-expressions  labels.csv (image, emotion, identity) + images/; no official split, so
                      identities are hashed into train/val/test (80/10/10), disjoint by identity;
                      `partition="halves"` hashes them into two halves instead, val (half A: every
@@ -223,21 +228,45 @@ def _class_folder_samples(folder: Path, split: str, label_set: tuple[str, ...]) 
     return samples
 
 
+#: The hint every message about a folder that looks like FER2013 gives (ferx reads its folder layout).
+FER2013_HINT = "write FER2013's folder layout with shared/data/fer2013/materialize.py OUT and give fer2013:OUT"
+
+
+def looks_like_fer2013(root: Path) -> bool:
+    """FER2013 in a form ferx does not read: Kaggle's fer2013.csv, or the shared folder that holds the
+    script writing its layout (index.csv + materialize.py)."""
+    return (root / "fer2013.csv").is_file() or ((root / "index.csv").is_file() and (root / "materialize.py").is_file())
+
+
 def read_fer2013(root: Path, split: str | None) -> Dataset:
     folders = {"train": "train", "val": "public_test", "test": "private_test"}
     missing = [name for name in folders.values() if not (root / name).is_dir()]
     if missing:
-        raise DatasetError(
-            f"{root}: not a FER2013 folder layout (missing {', '.join(missing)}); "
-            "write one with shared/data/fer2013/materialize.py OUT"
-        )
+        raise DatasetError(f"{root}: not a FER2013 folder layout (missing {', '.join(missing)}); {FER2013_HINT}")
     samples: list[Sample] = []
     for sp in [split] if split else list(SPLITS):
         samples += _class_folder_samples(root / folders[sp], sp, SEVEN)
     return Dataset(f"fer2013/{split or 'all'}", "fer2013", root, SEVEN, samples)
 
 
+FOLDERS_LAYOUT = "root/<class>/*.jpg, optionally under split folders root/<split>/<class>/ (split: train, val, test)"
+
+
+def _flat_contents(root: Path) -> str | None:
+    """What a folder without sub-folders holds, in words (None when it has sub-folders)."""
+    if any(p.is_dir() for p in root.iterdir()):
+        return None
+    images = sum(1 for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    return f"{images} image(s) directly in the folder, no sub-folders" if images else "no sub-folders and no images"
+
+
 def read_folders(root: Path, split: str | None) -> Dataset:
+    # said before "class folders … split": a flat folder has neither, and FER2013 has its own reader
+    if looks_like_fer2013(root):
+        raise DatasetError(f"{root}: this looks like FER2013, which ferx reads in its folder layout; {FER2013_HINT}")
+    flat = _flat_contents(root)
+    if flat:
+        raise DatasetError(f"{root}: {flat}; a folders dataset is labelled by its folders: {FOLDERS_LAYOUT}")
     sub = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
     split_dirs = {canonical_split(name): p for name, p in sub.items() if name in _SPLIT_ALIASES}
     if split_dirs:
@@ -247,7 +276,8 @@ def read_folders(root: Path, split: str | None) -> Dataset:
         samples = [s for sp, p in chosen.items() for s in _class_folder_samples(p, sp, EXPRESSIONS)]
     else:
         if split is not None:
-            raise DatasetError(f"{root}: class folders without split folders; omit the split or add train/val/test folders")
+            raise DatasetError(f"{root}: class folders ({', '.join(sorted(sub))}) without split folders; omit the "
+                               f"split or add train/val/test folders ({FOLDERS_LAYOUT})")
         samples = _class_folder_samples(root, "all", EXPRESSIONS)
     if not samples:
         raise DatasetError(f"{root}: no images found in class folders")
@@ -374,8 +404,8 @@ def detect_kind(root: Path) -> str:
     """Recognise a dataset's kind from its files."""
     if (root / "FER2013Train" / "label.csv").exists() or (root / "FER2013Test" / "label.csv").exists():
         return "ferplus"
-    if (root / "private_test").is_dir() and (root / "train").is_dir():
-        return "fer2013"
+    if ((root / "private_test").is_dir() and (root / "train").is_dir()) or looks_like_fer2013(root):
+        return "fer2013"  # a FER2013 in another form: its reader says how to write the layout
     if (root / "labels.csv").exists() and (root / "images").is_dir():
         return "lfw-expressions"
     if (root / "EmoLabel" / "list_patition_label.txt").exists():
@@ -384,7 +414,29 @@ def detect_kind(root: Path) -> str:
         return "affectnet"
     if any(p.is_dir() for p in root.iterdir()):
         return "folders"
-    raise DatasetError(f"{root}: cannot tell the dataset kind; use KIND:PATH with KIND in {', '.join(READERS)}")
+    raise DatasetError(f"{root}: cannot tell the dataset kind ({_flat_contents(root)}); use KIND:PATH with KIND in "
+                       f"{', '.join(READERS)} (folders: {FOLDERS_LAYOUT})")
+
+
+def dataset_kind(spec: str | Path) -> tuple[str, Path]:
+    """The reader kind and folder of a dataset spec ("KIND:PATH", or a PATH whose kind is detected).
+
+    Raises:
+        DatasetError: an unknown kind ("nosuch:/data" names no such folder: the kind is the mistake),
+            a missing folder, or one whose kind cannot be told.
+    """
+    text = str(spec)
+    kind, _, path = text.partition(":")
+    if kind in READERS and path:
+        root = Path(path)
+    elif path and kind.isidentifier() and not Path(text).exists():
+        raise DatasetError(f"{text}: unknown dataset kind {kind!r}; known: {', '.join(READERS)} (or give a folder "
+                           "and let the kind be detected)")
+    else:
+        kind, root = "", Path(text)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such dataset folder")
+    return kind or detect_kind(root), root
 
 
 def open_dataset(spec: str | Path, split: str | None = None, **options: object) -> Dataset:
@@ -396,18 +448,7 @@ def open_dataset(spec: str | Path, split: str | None = None, **options: object) 
         **options: reader options, e.g. protocol="probability" for FER+, aligned=False for
             RAF-DB, images=DIR for AffectNet. Unknown options raise.
     """
-    text = str(spec)
-    kind, _, path = text.partition(":")
-    if kind in READERS and path:
-        root = Path(path)
-    elif path and kind.isidentifier() and not Path(text).exists():  # "nosuch:/data": the kind is the mistake
-        raise DatasetError(f"{text}: unknown dataset kind {kind!r}; known: {', '.join(READERS)} (or give a folder "
-                           "and let the kind be detected)")
-    else:
-        kind, root = "", Path(text)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no such dataset folder")
-    kind = kind or detect_kind(root)
+    kind, root = dataset_kind(spec)
     reader = READERS[kind]
     import inspect
 

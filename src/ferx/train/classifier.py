@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ferx.config import from_dict
-from ferx.data.readers import READERS, Dataset, DatasetError, canonical_split, detect_kind, open_dataset
+from ferx.data.readers import Dataset, DatasetError, canonical_split, dataset_kind, open_dataset
 from ferx.errors import ConfigError
 from ferx.train.data import CropTensors, PhotoCrops, augment, domain_augment, load_crops, load_photo_crops
 from ferx.train.harness import Randomness, Task, Validation, device, fit, normalise
@@ -145,9 +145,7 @@ def check_splits(train_split: str, val_split: str, test_split: str) -> None:
 def _open(cfg: ClassifierTrainConfig, split: str, protocol: str, limit: int = 0) -> Dataset:
     if not cfg.data:
         raise ConfigError("data: no dataset given (a spec KIND:PATH, e.g. ferplus:PATH/TO/ferplus)")
-    kind = cfg.data.partition(":")[0]
-    if kind not in READERS:
-        kind = detect_kind(Path(cfg.data))
+    kind, _ = dataset_kind(cfg.data)  # an unknown KIND: or a missing folder is said here, in the readers' words
     ds = open_dataset(cfg.data, split, **({"protocol": protocol} if kind == "ferplus" else {}))
     if limit:
         ds = Dataset(ds.name, ds.kind, ds.root, ds.label_set, ds.samples[:limit], ds.dropped)

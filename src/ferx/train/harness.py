@@ -403,7 +403,8 @@ def load_best(run: Path, kind: str, device: torch.device | str | None = None) ->
 
     Raises:
         ConfigError: `run` is something else, said in its words: no such folder, a file, an empty
-            folder, a run whose first epoch did not finish, or another trainer's run.
+            folder, an analysis output (`ferx analyze`, `ferx batch`), a run whose first epoch did not
+            finish, or another trainer's run.
     """
     run, expected = Path(run), RUN_KINDS[kind][1]
     path = run / "best.pt"
@@ -417,6 +418,21 @@ def load_best(run: Path, kind: str, device: torch.device | str | None = None) ->
     return state
 
 
+def _run_output(run: Path) -> str | None:
+    """What ferx command wrote `run`, when it is the output of an analysis (its summary.json or layout
+    says so), in words; None otherwise."""
+    from ferx.runs.layout import DATASET, kind_of, read_summary
+
+    layout, summary = kind_of(run), read_summary(run)
+    if layout is DATASET:
+        return "it looks like a `ferx batch` output (summary.json, _ferx/)"
+    if layout is not None or {"analysed", "videos"} & set(summary):
+        return "it looks like a `ferx analyze` output (its summary.json says so)"
+    if "status" in summary:
+        return "it looks like the output of a ferx run (summary.json)"
+    return None
+
+
 def _without_best(run: Path) -> str:
     """What a path that holds no best.pt is."""
     if not run.exists():
@@ -425,6 +441,9 @@ def _without_best(run: Path) -> str:
         return "a file, not a run folder"
     if not any(run.iterdir()):
         return "an empty folder"
+    output = _run_output(run)
+    if output:  # checked before config.yaml: `ferx analyze` writes one too (the analyzer's)
+        return f"not a training run (no best.pt, no training config): {output}"
     if (run / "config.yaml").is_file():
         return "a training run with no finished epoch (no best.pt yet)"
     return "a folder that holds no best.pt"

@@ -224,7 +224,11 @@ def _resolve(value: str, base: Path) -> str:
     from ferx.data.readers import READERS
 
     kind, sep, rest = value.partition(":")
-    prefix, path = (f"{kind}:", rest) if sep and kind in READERS else ("", value)
+    # an unknown KIND: stays a prefix (not part of a path) unless the whole value names a file, so that
+    # the dataset reader says "unknown dataset kind" rather than "no such file .../bogus:/data"
+    named_file = os.path.exists(os.path.join(base, value))
+    spec = bool(sep and rest) and (kind in READERS or (kind.isidentifier() and not named_file))
+    prefix, path = (f"{kind}:", rest) if spec else ("", value)
     for var in (f"${{{SHARED_DATA_VARIABLE}}}", f"${SHARED_DATA_VARIABLE}"):
         if path.startswith(var):
             root = os.environ.get(SHARED_DATA_VARIABLE)
