@@ -190,6 +190,27 @@ def test_resume_without_a_run_says_so(tmp_path):
         fit(_classifier(tmp_path, epochs=1), tmp_path / "none", resume=True, progress=False)
 
 
+def test_a_new_run_refused_by_its_data_leaves_nothing_behind(tmp_path, capsys):
+    """A run whose dataset is wrong fails in its setup, after config.yaml and log.txt were written; the
+    corrected command was then refused ("already holds a training run") and --resume may not change
+    data. A new run that fails so, before any checkpoint, removes what it wrote."""
+    import yaml
+
+    from ferx.cli import main
+
+    if not (LFW / "labels.csv").exists():
+        pytest.skip("no shared data")
+    config, flat = tmp_path / "tiny.yaml", tmp_path / "flat"
+    config.write_text(yaml.safe_dump(asdict(_classifier(tmp_path, epochs=1).config)))
+    flat.mkdir()
+    (tmp_path / "empty").mkdir()
+    for run in (tmp_path / "new", tmp_path / "empty"):
+        assert main(["train", str(config), f"data=folders:{flat}", "--out", str(run), "--quiet"]) == 2
+        assert "no sub-folders and no images" in capsys.readouterr().err
+        assert run.exists() == (run.name == "empty") and not (run.exists() and any(run.iterdir()))
+        assert main(["train", str(config), "--out", str(run), "--quiet"]) == 0  # the corrected command runs
+
+
 def test_eval_on_an_analyze_output_says_it_is_not_a_training_run(tmp_path, capsys):
     """A `ferx analyze` output holds a config.yaml (the analyzer's): `ferx eval` called it "a training run
     with no finished epoch"."""

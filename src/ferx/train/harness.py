@@ -42,8 +42,9 @@ import torch
 from torch import nn
 
 from ferx.config import from_dict, load_yaml
-from ferx.errors import ConfigError
+from ferx.errors import ConfigError, FerxError
 from ferx.train.runconfig import (
+    RUN_FILES,
     RunConfig,
     check_new_run_folder,
     resume_changes,
@@ -176,10 +177,11 @@ def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
         state, done, note, fresh = _resume_state(config, policy, out)
     else:
         check_new_run_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_run_config(out / "config.yaml", asdict(config), resume, note)
     if config.init_from and not Path(config.init_from).is_file():
         raise FileNotFoundError(f"init_from: no checkpoint at {config.init_from}")
+    existed = out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_config(out / "config.yaml", asdict(config), resume, note)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -190,9 +192,25 @@ def _fit(task: Task[Any], out: Path, resume: bool, progress: bool) -> Path:
             if not progress:  # the log echoes only with progress on; this line the user must see anyway
                 print(f"ferx: note: {fresh}", file=sys.stderr)
         _train(task, out, state, done, note, log, progress)
+    except FerxError:
+        # a new run refused by its own data or settings before any checkpoint (an unknown dataset, a
+        # batch larger than the data) leaves nothing behind: its config.yaml and log.txt would make the
+        # corrected command's folder "already holds a run", and --resume could not change the data
+        if not resume and not (out / "last.pt").exists():
+            log.close()
+            _withdraw(out, existed)
+        raise
     finally:
         log.close()
     return out
+
+
+def _withdraw(out: Path, existed: bool) -> None:
+    """Remove the files a new run wrote into `out` (and `out`, when the run made it and it is empty)."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    if not existed and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _resume_state(config: RunConfig, policy: dict[str, str], out: Path) -> tuple[dict[str, Any], int, str, str]:
