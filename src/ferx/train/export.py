@@ -21,6 +21,7 @@ import torch
 from ferx.facecrop import SIZE, TEMPLATE
 from ferx.train.classifier import load_run_model
 from ferx.train.harness import INPUT_NORMALISATION
+from ferx.train.onnx_export import export_onnx
 
 
 class _Export(torch.nn.Module):
@@ -40,11 +41,11 @@ def export(run: Path, name: str, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
     dummy = torch.zeros(1, model.in_channels, SIZE, SIZE)
-    torch.onnx.export(
-        _Export(model).eval(), (dummy,), str(onnx_path), input_names=["image"],
+    export_onnx(
+        _Export(model).eval(), (dummy,), onnx_path, input_names=["image"],
         output_names=["probs", "cam", "attention"],
         dynamic_axes={"image": {0: "batch"}, "probs": {0: "batch"}, "cam": {0: "batch"}, "attention": {0: "batch"}},
-        opset_version=17, dynamo=False,
+        opset_version=17,
     )
     report_path = Path(run) / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}

@@ -21,6 +21,7 @@ import torch
 from ferx.detect.onepass_decode import PAD_VALUE
 from ferx.train.onepass.train import load_run_model
 from ferx.train.harness import INPUT_NORMALISATION
+from ferx.train.onnx_export import export_onnx
 
 OUTPUTS = ["p8", "p16", "p32"]
 
@@ -48,8 +49,7 @@ def count_macs(model: torch.nn.Module, size: int) -> int:
 
 def export_model(model: torch.nn.Module, path: Path, size: int) -> None:
     dummy = torch.zeros(1, model.in_channels, size, size)
-    torch.onnx.export(_Export(model).eval(), (dummy,), str(path), input_names=["image"], output_names=OUTPUTS,
-                      opset_version=17, dynamo=False)
+    export_onnx(_Export(model).eval(), (dummy,), path, input_names=["image"], output_names=OUTPUTS, opset_version=17)
 
 
 def export(run: Path, name: str, out_dir: Path, size: int = 640, box_cache: str | None = None,

@@ -16,6 +16,7 @@ import torch
 from ferx.facecrop import SIZE, TEMPLATE
 from ferx.fsutil import atomic_write_text
 from ferx.train.harness import INPUT_NORMALISATION
+from ferx.train.onnx_export import export_onnx
 from ferx.train.verify.task import load_run_model
 
 
@@ -36,9 +37,8 @@ def export_verifier(run: Path, name: str, out_dir: Path, threshold: float | None
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path, tmp = out_dir / f"{name}.onnx", out_dir / f".{name}.onnx.tmp"
-    torch.onnx.export(_Export(model).eval(), (torch.zeros(1, 1, SIZE, SIZE),), str(tmp), input_names=["image"],
-                      output_names=["face"], dynamic_axes={"image": {0: "batch"}, "face": {0: "batch"}},
-                      opset_version=17, dynamo=False)
+    export_onnx(_Export(model).eval(), (torch.zeros(1, 1, SIZE, SIZE),), tmp, input_names=["image"],
+                output_names=["face"], dynamic_axes={"image": {0: "batch"}, "face": {0: "batch"}}, opset_version=17)
     tmp.replace(onnx_path)  # a half-written model never stands under the real name
     meta = {"name": name, "kind": "face-verifier", "threshold": round(float(val["threshold"] if threshold is None else threshold), 4),
             "input": {"size": SIZE, "channels": 1, "grey": True, "normalise": INPUT_NORMALISATION,
