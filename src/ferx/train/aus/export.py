@@ -21,6 +21,7 @@ from ferx.fsutil import atomic_write_text
 from ferx.train.aus.data import K
 from ferx.train.aus.task import load_run_model
 from ferx.train.harness import INPUT_NORMALISATION
+from ferx.train.onnx_export import export_onnx
 
 
 class _Export(nn.Module):
@@ -34,10 +35,9 @@ class _Export(nn.Module):
 
 def write_onnx(model: nn.Module, onnx_path: Path) -> Path:
     """The model as ONNX: inputs image (B, 1, 48, 48) in [-1, 1] and masks (B, K, 12, 12); output probs (B, K)."""
-    torch.onnx.export(_Export(model).eval(), (torch.zeros(1, 1, SIZE, SIZE), torch.ones(1, K, GRID, GRID)),
-                      str(onnx_path), input_names=["image", "masks"], output_names=["probs"],
-                      dynamic_axes={"image": {0: "batch"}, "masks": {0: "batch"}, "probs": {0: "batch"}},
-                      opset_version=17, dynamo=False)
+    export_onnx(_Export(model).eval(), (torch.zeros(1, 1, SIZE, SIZE), torch.ones(1, K, GRID, GRID)),
+                onnx_path, input_names=["image", "masks"], output_names=["probs"],
+                dynamic_axes={"image": {0: "batch"}, "masks": {0: "batch"}, "probs": {0: "batch"}}, opset_version=17)
     return onnx_path
 
 
