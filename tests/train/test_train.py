@@ -328,3 +328,45 @@ def test_an_unknown_dataset_kind_in_a_training_config_is_named(tmp_path, capsys)
     assert main(["train", str(config), f"data=bogus:{tmp_path}", "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"bogus:{tmp_path}: unknown dataset kind 'bogus'; known: ferplus" in err and "Errno" not in err, err
+
+
+def test_eval_on_a_dataset_with_some_of_the_labels_scores_the_model_s_classes(tmp_path, capsys):
+    """`ferx eval --data` on a folders dataset holding only sadness and happiness scored the dataset's label
+    indices (0 = happiness, 1 = sadness) against the model's outputs (0 = neutral, 1 = happiness): other
+    classes. They are put in the model's order now; a label the model does not know is refused."""
+    import json
+    import shutil
+
+    import torch
+
+    from ferx.cli import main
+    from ferx.errors import ConfigError
+    from ferx.train.classifier import in_model_labels
+    from ferx.train.data import CropTensors
+
+    model_labels = ("neutral", "happiness", "surprise", "sadness")
+    crops = CropTensors(torch.zeros(3, 1, 48, 48, dtype=torch.uint8), torch.tensor([0, 1, 1]),
+                        torch.tensor([[1.0, 0.0], [0.2, 0.8], [0.0, 1.0]]), torch.zeros(3, 48, 48, dtype=torch.float16),
+                        torch.zeros(3, dtype=torch.bool), ("happiness", "sadness"), 0)
+    moved = in_model_labels(crops, model_labels)
+    assert moved.labels.tolist() == [1, 3, 3] and moved.label_set == model_labels
+    assert moved.soft[1].tolist() == pytest.approx([0.0, 0.2, 0.0, 0.8])
+    with pytest.raises(ConfigError, match="contempt"):
+        in_model_labels(crops.__class__(*(getattr(crops, f) for f in ("images", "labels", "soft", "heatmaps",
+                                                                      "has_heatmap")), ("happiness", "contempt"), 0),
+                        model_labels)
+
+    config, run = _tiny_config_file(tmp_path), tmp_path / "run"
+    assert main(["train", str(config), "--out", str(run), "--quiet"]) == 0
+    folder = _folder_dataset(tmp_path / "two", 0)
+    for label in [p.name for p in (folder / "test").iterdir() if p.name not in ("happiness", "sadness")]:
+        shutil.rmtree(folder / "test" / label)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", f"folders:{folder}"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 6
+    report = json.loads((run / "report-test-folders-two.json").read_text())
+    assert set(report["per_class_recall"]) == {"happiness", "sadness"}
+    matrix = report["confusion"]
+    labels = report["labels"]
+    true_rows = [i for i, row in enumerate(matrix) if sum(row) > 0]  # only the two labels the folder holds
+    assert sorted(labels[i] for i in true_rows) == ["happiness", "sadness"], (labels, matrix)

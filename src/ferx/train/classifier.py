@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -349,7 +349,7 @@ def evaluate_run(run: Path, split: str = "test", data: str | None = None, progre
     whole = _open(config, split, config.eval_protocol)
     ds = Dataset(whole.name, whole.kind, whole.root, whole.label_set, whole.samples[:limit], whole.dropped) \
         if limit else whole
-    crops = load_crops(ds, Path(config.cache_dir), progress=progress)
+    crops = in_model_labels(load_crops(ds, Path(config.cache_dir), progress=progress), labels)
     report = evaluate(model, crops, dev)
     report.update({"run": str(run), "dataset": ds.name, "split": split, "dropped": ds.dropped, "n_split": len(whole)})
     path = Path(run) / report_name(split, config.test_split, ds if data else None)
@@ -357,6 +357,25 @@ def evaluate_run(run: Path, split: str = "test", data: str | None = None, progre
     path.write_text(json.dumps(report, indent=1))
     _confusion_png(report, path.with_name(path.stem + "-confusion.png"))
     return report
+
+
+def in_model_labels(crops: CropTensors, model_labels: tuple[str, ...]) -> CropTensors:
+    """`crops` with their labels as indices into the model's label order: another dataset (`--data`)
+    may name the same emotions in another order or only some of them, and scoring its indices against
+    the model's outputs would compare different classes.
+
+    Raises:
+        ConfigError: the dataset has labels the model was not trained on.
+    """
+    if tuple(crops.label_set) == tuple(model_labels):
+        return crops
+    unknown = [label for label in crops.label_set if label not in model_labels]
+    if unknown:
+        raise ConfigError(f"the dataset's labels {unknown} are not among the model's ({', '.join(model_labels)})")
+    to_model = torch.tensor([model_labels.index(label) for label in crops.label_set], dtype=torch.long)
+    soft = torch.zeros(len(crops), len(model_labels), dtype=crops.soft.dtype)
+    soft[:, to_model] = crops.soft
+    return replace(crops, labels=to_model[crops.labels], soft=soft, label_set=tuple(model_labels))
 
 
 def report_name(split: str, test_split: str, other: Dataset | None = None) -> str:
