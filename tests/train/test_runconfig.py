@@ -27,6 +27,26 @@ def test_shipped_configs_find_the_shared_data_from_any_working_folder(tmp_path, 
     assert Path(detector.data.ferplus).samefile(SHARED / "ferplus")
 
 
+def test_shipped_configs_follow_ferx_shared_data_where_it_is_set(tmp_path, monkeypatch):
+    """A researcher's tryout: the shipped configs named ../../shared/data and ignored $FERX_SHARED_DATA, which
+    the tests and the README honour. They say `${FERX_SHARED_DATA:-../../shared/data}` now: the variable
+    where it is set, the folder beside the clone where not."""
+    import glob
+
+    monkeypatch.setenv("FERX_SHARED_DATA", str(tmp_path / "elsewhere"))
+    config = load_run_config(ClassifierTrainConfig, ROOT / "configs/ferplus-robust.yaml", [], tmp_path / "run", False)
+    assert config.data == f"ferplus:{tmp_path / 'elsewhere' / 'ferplus'}"
+    assert config.cross_val == f"lfw-expressions:{tmp_path / 'elsewhere' / 'lfw-expressions'}"
+    detector = load_run_config(DetectorTrainConfig, ROOT / "configs/onepass-csp.yaml", [], tmp_path / "run2", False)
+    assert detector.data.ferplus == str(tmp_path / "elsewhere" / "ferplus")
+    monkeypatch.delenv("FERX_SHARED_DATA")
+    config = load_run_config(ClassifierTrainConfig, ROOT / "configs/ferplus-robust.yaml", [], tmp_path / "run3", False)
+    assert config.data == f"ferplus:{(ROOT / 'configs' / '../../shared/data/ferplus').resolve()}"
+    for path in glob.glob(str(ROOT / "configs" / "*.yaml")):  # no shipped config names the folder without it
+        text = Path(path).read_text()
+        assert "../../shared/data" not in text.replace("${FERX_SHARED_DATA:-../../shared/data}", ""), path
+
+
 def test_paths_in_a_file_follow_the_file_and_on_the_command_line_the_working_folder(tmp_path, monkeypatch):
     (tmp_path / "configs").mkdir()
     config = tmp_path / "configs" / "c.yaml"

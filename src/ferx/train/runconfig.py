@@ -6,7 +6,8 @@ loss weights) and declares, per key it adds, what `--resume` does with a changed
 (`resume_policy`) and which keys hold paths (`path_keys`).
 
 Paths: a relative path written in a config file is relative to that file's folder, and
-`$FERX_SHARED_DATA` at its start stands for that environment variable (the shared data folder);
+`$FERX_SHARED_DATA` at its start stands for that environment variable (the shared data folder;
+`${FERX_SHARED_DATA:-DEFAULT}` gives the folder to use where it is not set, as the shipped configs do);
 paths given on the command line are relative to the working directory; defaults (caches under
 `runs/cache`) are relative to the working directory. `load_run_config` makes them all absolute, so a
 run's saved config.yaml resumes from anywhere.
@@ -18,6 +19,7 @@ import argparse
 import copy
 import dataclasses
 import os
+import re
 import sys
 import time
 import typing
@@ -229,15 +231,27 @@ def _resolve(value: str, base: Path) -> str:
     named_file = os.path.exists(os.path.join(base, value))
     spec = bool(sep and rest) and (kind in READERS or (kind.isidentifier() and not named_file))
     prefix, path = (f"{kind}:", rest) if spec else ("", value)
-    for var in (f"${{{SHARED_DATA_VARIABLE}}}", f"${SHARED_DATA_VARIABLE}"):
-        if path.startswith(var):
-            root = os.environ.get(SHARED_DATA_VARIABLE)
-            if not root:
-                raise ConfigError(f"{value!r} names ${SHARED_DATA_VARIABLE}, which is not set (export it as the "
-                                  f"folder that holds the datasets)")
-            path = root + path[len(var):]
-            break
+    path = _shared_data(path, value)
     return prefix + os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+#: `$FERX_SHARED_DATA`, `${FERX_SHARED_DATA}` or `${FERX_SHARED_DATA:-DEFAULT}` at the start of a path.
+_SHARED_DATA_AT_START = re.compile(r"^\$(?:\{" + SHARED_DATA_VARIABLE + r"(?::-([^}]*))?\}|" + SHARED_DATA_VARIABLE + r"\b)")
+
+
+def _shared_data(path: str, value: str) -> str:
+    """`path` with the shared-data variable at its start replaced by its value, or by the default the
+    config gives (`${FERX_SHARED_DATA:-../../shared/data}`, as a shell would, relative to the config's
+    folder like any path there): the shipped configs find the data beside a clone and wherever the
+    variable points."""
+    m = _SHARED_DATA_AT_START.match(path)
+    if m is None:
+        return path
+    root = os.environ.get(SHARED_DATA_VARIABLE) or m.group(1)
+    if not root:
+        raise ConfigError(f"{value!r} names ${SHARED_DATA_VARIABLE}, which is not set (export it as the "
+                          f"folder that holds the datasets)")
+    return root + path[m.end():]
 
 
 def resolve_paths(cls: type, data: dict[str, Any], base: Path) -> dict[str, Any]:
