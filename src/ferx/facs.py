@@ -596,9 +596,10 @@ def evidence_matrices(measured: np.ndarray | None = None) -> tuple[np.ndarray, n
 NEUTRAL_EVIDENCE: float = 0.2
 EVIDENCE_TEMPERATURE: float = 0.15
 
-def _absence_checks(name: str, checks: Mapping[int, Any]) -> dict[int, tuple[int, int]]:
-    """`AUProfile.absence_checks` checked: known AU numbers, 0 <= misses <= clear."""
-    out = {int(k): (int(v[0]), int(v[1])) for k, v in checks.items()}
+def absence_checks_of(name: str, checks: Mapping[Any, Any]) -> dict[int, tuple[int, int]]:
+    """Absence checks (`ActionUnit.absence_check`) keyed by AU number, as in memory or by "AU<n>" code,
+    as in JSON, checked: known AU numbers, 0 <= misses <= clear. `name`: whose they are, for errors."""
+    out = {int(str(k).upper().removeprefix("AU")): (int(v[0]), int(v[1])) for k, v in checks.items()}
     unknown = sorted(set(out) - {au.number for au in _AU_ROWS})
     if unknown:
         raise ValueError(f"AU profile {name!r}: absence checks for AU numbers {unknown} are not in the FACS table")
@@ -606,6 +607,11 @@ def _absence_checks(name: str, checks: Mapping[int, Any]) -> dict[int, tuple[int
     if bad:
         raise ValueError(f"AU profile {name!r}: absence checks {bad} need 0 <= misses <= clear")
     return out
+
+
+def absence_checks_json(checks: Mapping[int, tuple[int, int]]) -> dict[str, list[int]]:
+    """Absence checks as JSON writes them: "AU<n>" → [misses, clear], in AU number order."""
+    return {f"AU{k}": list(v) for k, v in sorted(checks.items())}
 
 
 @dataclass(frozen=True, eq=False)
@@ -649,7 +655,7 @@ class AUProfile:
         bad = {k: v for k, v in caps.items() if v not in RELIABILITY_GRADES}
         if bad:
             raise ValueError(f"AU profile {self.name!r}: grade caps {bad} are not grades ({', '.join(RELIABILITY_GRADES)})")
-        checks = _absence_checks(self.name, self.absence_checks)
+        checks = absence_checks_of(self.name, self.absence_checks)
         set_(self, "validity", MappingProxyType(validity))  # read-only: units and matrices derive from them
         set_(self, "caps", MappingProxyType(caps))
         set_(self, "absence_checks", MappingProxyType(checks))
@@ -689,7 +695,7 @@ class AUProfile:
         return {"name": self.name, "validity": {f"AU{k}": v for k, v in sorted(self.validity.items())},
                 "neutral_evidence": self.neutral_evidence, "temperature": self.temperature,
                 "caps": {f"AU{k}": v for k, v in sorted(self.caps.items())},
-                "absence_checks": {f"AU{k}": list(v) for k, v in sorted(self.absence_checks.items())},
+                "absence_checks": absence_checks_json(self.absence_checks),
                 # derived (from_dict recomputes them): the grade a reader looks for, next to the AUCs
                 "grades": {au.code: au.reliability for au in self.units}}
 
@@ -697,10 +703,8 @@ class AUProfile:
     def from_dict(cls, d: Mapping[str, Any]) -> AUProfile:
         validity = {int(str(k).upper().removeprefix("AU")): float(v) for k, v in d.get("validity", {}).items()}
         caps = {int(str(k).upper().removeprefix("AU")): str(v) for k, v in (d.get("caps") or {}).items()}
-        checks = {int(str(k).upper().removeprefix("AU")): (int(v[0]), int(v[1]))
-                  for k, v in (d.get("absence_checks") or {}).items()}
         return cls(str(d.get("name", "unknown")), validity, float(d.get("neutral_evidence", NEUTRAL_EVIDENCE)),
-                   float(d.get("temperature", EVIDENCE_TEMPERATURE)), caps, checks)
+                   float(d.get("temperature", EVIDENCE_TEMPERATURE)), caps, d.get("absence_checks") or {})
 
 
 #: The mesh estimator's profile (the "blendshapes" backend): `AU_VALIDITY`, `MESH_CAPS` and the scoring

@@ -156,13 +156,19 @@ def printable(text: str) -> str:
 
 def file_sha256(path: StrPath, block: int = 1 << 20) -> str:
     """The sha256 of a file's content, read in blocks (bounded memory for large videos)."""
+    return file_fingerprint(path, block)[1]
+
+
+def file_fingerprint(path: StrPath, block: int = 1 << 20) -> tuple[int, str]:
+    """(size, sha256) of a file, read through one open file so that both describe the same bytes."""
     import hashlib
 
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while data := f.read(block):
+        size = os.fstat(f.fileno()).st_size
+        while data := f.read(block):  # not hashlib.file_digest: ferx runs on Python 3.10
             h.update(data)
-    return h.hexdigest()
+    return size, h.hexdigest()
 
 
 def _unlink_quietly(path: StrPath) -> None:

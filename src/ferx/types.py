@@ -370,8 +370,7 @@ class Faces:
         e = self.explanations[k] if self.explanations is not None else None
         if e is not None and e.probability is not None and e.label_source != "ground-truth":
             return e.label, float(e.probability), "uncertain" in e.caveats
-        confidence = float(self.confidences[k]) if len(self) else math.nan
-        return self.labels[k], confidence, False
+        return self.labels[k], float(self.confidences[k]), False
 
     @property
     def confidences(self) -> np.ndarray:

@@ -46,6 +46,8 @@ from ferx.facs import (
     OCCURRENCE_THRESHOLD,
     RESOLVED,
     AUProfile,
+    absence_checks_json,
+    absence_checks_of,
     resolve_conflicts,
 )
 from ferx.stages import AU_ESTIMATORS, StageBase
@@ -278,7 +280,7 @@ class AUCalibration:
         d["readings"] = [asdict(r) for r in self.readings]
         d["grade_caps"] = {f"AU{k}": v for k, v in sorted(self.grade_caps.items())}
         d["info"] = dict(self.info)
-        d["absence_checks"] = {f"AU{k}": list(v) for k, v in sorted(self.absence_checks.items())}
+        d["absence_checks"] = absence_checks_json(self.absence_checks)
         return {"kind": "au-calibration", **d}
 
     @classmethod
@@ -288,8 +290,7 @@ class AUCalibration:
         readings = tuple(AUReading(**{**r, "measures": tuple(r["measures"]), "centre": tuple(r["centre"]),
                                       "scale": tuple(r["scale"])}) for r in d["readings"])
         caps = {int(str(k).upper().removeprefix("AU")): str(v) for k, v in (d.get("grade_caps") or {}).items()}
-        checks = {int(str(k).upper().removeprefix("AU")): (int(v[0]), int(v[1]))
-                  for k, v in (d.get("absence_checks") or {}).items()}
+        checks = absence_checks_of(str(d["name"]), d.get("absence_checks") or {})
         return cls(str(d["name"]), readings, d.get("heads"), d.get("heads_sha256"),
                    float(d.get("neutral_evidence", NEUTRAL_EVIDENCE)), float(d.get("temperature", EVIDENCE_TEMPERATURE)),
                    caps, dict(d.get("info") or {}), checks)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -112,6 +112,10 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def head(self, n: int) -> Dataset:
+        """The dataset's first `n` samples (all of them for 0)."""
+        return replace(self, samples=self.samples[:n]) if n else self
 
     def counts(self) -> dict[str, int]:
         c = Counter(s.label for s in self.samples)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -53,7 +52,7 @@ from ferx import __version__
 from ferx.annotate import annotate
 from ferx.config import AnalyzerConfig
 from ferx.errors import ConfigError, NoImagesError
-from ferx.fsutil import FolderLock, atomic_save_image, atomic_write_text, printable, short_hash
+from ferx.fsutil import FolderLock, atomic_save_image, atomic_write_text, file_fingerprint, printable, short_hash
 from ferx.io import input_notes
 from ferx.pipeline import Analyzer, Failure
 from ferx.runs.driver import Aborted, SetupError, drive
@@ -723,15 +722,11 @@ def _name_max(folder: Path) -> int:
 
 
 def _fingerprint(path: str) -> tuple[int, str] | None:
-    """(size, sha256) of a photo, read through one open file so that both describe the same bytes;
-    None when it cannot be read (gone since it was analysed: rows and ledger say so by an empty
-    hash). Taken when the image's outputs are written, right after its analysis."""
+    """(size, sha256) of a photo (`fsutil.file_fingerprint`); None when it cannot be read (gone since
+    it was analysed: rows and ledger say so by an empty hash). Taken when the image's outputs are
+    written, right after its analysis."""
     try:
-        with open(path, "rb") as f:
-            size, h = os.fstat(f.fileno()).st_size, hashlib.sha256()
-            while data := f.read(1 << 20):  # not hashlib.file_digest: ferx runs on Python 3.10
-                h.update(data)
-            return size, h.hexdigest()
+        return file_fingerprint(path)
     except OSError:
         return None
 

@@ -146,10 +146,7 @@ def _open(cfg: ClassifierTrainConfig, split: str, protocol: str, limit: int = 0)
     if not cfg.data:
         raise ConfigError("data: no dataset given (a spec KIND:PATH, e.g. ferplus:PATH/TO/ferplus)")
     kind, _ = dataset_kind(cfg.data)  # an unknown KIND: or a missing folder is said here, in the readers' words
-    ds = open_dataset(cfg.data, split, **({"protocol": protocol} if kind == "ferplus" else {}))
-    if limit:
-        ds = Dataset(ds.name, ds.kind, ds.root, ds.label_set, ds.samples[:limit], ds.dropped)
-    return ds
+    return open_dataset(cfg.data, split, **({"protocol": protocol} if kind == "ferplus" else {})).head(limit)
 
 
 def training_prior(targets: torch.Tensor, class_weights: torch.Tensor | None) -> list[float]:
@@ -347,8 +344,7 @@ def evaluate_run(run: Path, split: str = "test", data: str | None = None, progre
     if data:
         config.data = data
     whole = _open(config, split, config.eval_protocol)
-    ds = Dataset(whole.name, whole.kind, whole.root, whole.label_set, whole.samples[:limit], whole.dropped) \
-        if limit else whole
+    ds = whole.head(limit)
     crops = in_model_labels(load_crops(ds, Path(config.cache_dir), progress=progress), labels)
     report = evaluate(model, crops, dev)
     report.update({"run": str(run), "dataset": ds.name, "split": split, "dropped": ds.dropped, "n_split": len(whole)})

@@ -251,7 +251,7 @@ class FaceTracker:
         if len(kept) != len(faces):  # reading stages fill fields; they never drop a face
             raise RuntimeError(f"the reading stages kept {len(kept)} of {len(faces)} faces")
         timings = dict(tracked.result.timings_ms)
-        timings_add(timings, {k: v for k, v in res.timings_ms.items() if k not in ("decode", "total")})
+        timings_add(timings, res.timings_ms)
         notes = tuple(dict.fromkeys((*tracked.result.notes, *(n for n in res.notes if n != "no face found"))))
         return replace(tracked, result=replace(tracked.result, faces=res.faces, timings_ms=timings, notes=notes))
 

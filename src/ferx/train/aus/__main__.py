@@ -18,6 +18,7 @@ and writes them into the calibration (`ferx.train.aus.absence`; run it after eve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import sys
@@ -84,9 +85,8 @@ def _absence(args: argparse.Namespace) -> None:
 
     tables = [(t, i or args.images) for t, i in _tables(args.photo_codes) or []]
     checks = check_absence(args.calibration, tables)
-    d = AUCalibration.load(args.calibration).to_dict()
-    d["absence_checks"] = {f"AU{n}": list(v) for n, v in checks.items()}
-    profile = AUCalibration.from_dict(d).profile()
+    calibration = dataclasses.replace(AUCalibration.load(args.calibration), absence_checks=checks)
+    profile = calibration.profile()
     print(f"clear codes read at or below the confident-absence level ({len(tables)} table(s)); absence is stated "
           f"where the grade is good or fair and, with >= {ABSENCE_CHECK_MIN_CLEAR} clear codes, at most "
           f"{ABSENCE_CHECK_MAX_MISSES:.0%} of them are")
@@ -95,7 +95,7 @@ def _absence(args: argparse.Namespace) -> None:
         print(f"  AU{n:<3} {misses:3d} / {clear:3d}  grade {au.reliability:<10} absence "
               f"{'stated' if au.absence_reliable else 'never stated'}")
     if args.write:
-        atomic_write_text(args.calibration, json.dumps(d, indent=1) + "\n")
+        atomic_write_text(args.calibration, json.dumps(calibration.to_dict(), indent=1) + "\n")
         print(f"wrote absence_checks into {args.calibration}")
 
 
