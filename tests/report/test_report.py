@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import lfw_paths
+from tests.conftest import LFW, lfw_paths
 
 pytest.importorskip("matplotlib", reason="reports need matplotlib: pip install 'ferx[report]'")
 
@@ -350,3 +350,15 @@ def test_weak_and_unvalidated_au_readings_are_marked_on_their_bars(analyzer):
     names = {i.code: i.name for i in infos}
     assert f"AU4 {names['AU4']} · weak" in html and f"AU16 {names['AU16']} · not validated" in html
     assert f"AU12 {names['AU12']}<" in html  # unmarked
+
+
+def test_the_summary_table_marks_weak_top_aus_as_the_bars_do(analyzer):
+    """The table's "top AUs" listed a weak AU1 beside a good AU2 with nothing to tell them apart, while
+    the face's bars marked it (the seventh session's note). Jim Carrey's raised brows: AU2 (good), AU1
+    (weak: capped by the coded photos), AU25 (good), each read at B or more."""
+    from ferx.report.html import summary_rows
+
+    photo = LFW / "images" / "Jim_Carrey_0002.jpg"
+    row = summary_rows([(0, analyzer.analyze(photo))])[0]
+    tops = row["top_aus"].split(", ")
+    assert "AU1 · weak" in tops and "AU2" in tops, tops

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -128,7 +128,8 @@ def video_entry(run: Path) -> VideoEntry:
     overview of all of them, and how long it was (also when no face was found in it)."""
     summary = read_summary(run)
     video = Path(str(summary.get("source") or run.name)).name
-    entry = video_of(_rows_of(run), video, _segments(run), skip_aus=_unmeasured(summary.get("analyzer")))
+    skip, marks = _grading(summary.get("analyzer"))
+    entry = video_of(_rows_of(run), video, _segments(run), skip_aus=skip, au_marks=marks)
     return replace(entry, ended=_ended(summary))
 
 
@@ -144,22 +145,28 @@ def _ended(summary: dict[str, Any]) -> str | None:
     return " ".join(parts) or None
 
 
-def _unmeasured(analyzer: dict[str, Any] | None) -> list[str]:
-    """The AUs the recorded analyzer's estimator cannot measure reliably (none known: none)."""
+def _grading(analyzer: dict[str, Any] | None) -> tuple[list[str], dict[str, str]]:
+    """For the recorded analyzer's AU estimator: the AUs it cannot measure reliably, and the mark a
+    weak or ungraded AU carries where it is listed (`bars.GRADE_MARKS`); none known: none."""
     from ferx.facs import profile_of
+    from ferx.report.bars import GRADE_MARKS
     from ferx.stages import PipelineInfo
 
     if not analyzer:
-        return []
+        return [], {}
     info = PipelineInfo.from_dict(analyzer)
     grading = profile_of(info.au_profile)
-    return [c for c in info.au_codes or () if (u := grading.unit(c)) is not None and not u.measured]
+    units = {c: u for c in info.au_codes or () if (u := grading.unit(c)) is not None}
+    return ([c for c, u in units.items() if not u.measured],
+            {c: GRADE_MARKS[u.reliability] for c, u in units.items() if u.measured and u.reliability in GRADE_MARKS})
 
 
 def video_of(rows: Any, video: str, segments: Sequence[dict[str, Any]] = (), *, key_aus: int = 5,
-             max_points: int = 1500, min_track_s: float = MIN_TRACK_S, skip_aus: Sequence[str] = ()) -> VideoEntry:
+             max_points: int = 1500, min_track_s: float = MIN_TRACK_S, skip_aus: Sequence[str] = (),
+             au_marks: Mapping[str, str] | None = None) -> VideoEntry:
     """One video's rows (ferx's one table) as a VideoEntry; AUs in `skip_aus` (not measured reliably)
-    are neither charted nor listed as a track's top AUs."""
+    are neither charted nor listed as a track's top AUs, and a top AU in `au_marks` carries its mark
+    (" · weak")."""
     from ferx.report.charts import overview_chart
 
     rows = rows.drop(columns=[c for c in skip_aus if c in rows])
@@ -179,14 +186,14 @@ def video_of(rows: Any, video: str, segments: Sequence[dict[str, Any]] = (), *, 
         overview.append((f"#{track_id}", t, labels))
         segs = [s for s in segments if str(s.get("track")) == track_id]
         entry.tracks.append(_track(g, video, track_id, segs, draw=t[-1] - t[0] >= min_track_s, key_aus=key_aus,
-                                   max_points=max_points))
+                                   max_points=max_points, au_marks=au_marks or {}))
     if overview:
         entry.overview = overview_chart(overview, f"tracks of {video} over time", analysed_span(t_all))
     return entry
 
 
 def _track(g: Any, video: str, track_id: str, segments: list[dict[str, Any]], *, draw: bool, key_aus: int,
-           max_points: int) -> TrackTimeline:
+           max_points: int, au_marks: Mapping[str, str]) -> TrackTimeline:
     """One track's figures (charts only when `draw`: long enough to read)."""
     from ferx.report.charts import label_colour, timeline_chart
 
@@ -200,7 +207,7 @@ def _track(g: Any, video: str, track_id: str, segments: list[dict[str, Any]], *,
             top, confidence = str(means.idxmax())[2:], float(means.max())
     if aus:
         strongest = g[aus].mean().sort_values(ascending=False)
-        top_aus = tuple(str(c) for c, v in strongest.items() if v >= 1.0)[:3]
+        top_aus = tuple(str(c) + au_marks.get(str(c), "") for c, v in strongest.items() if v >= 1.0)[:3]
     prob_svg = au_svg = None
     if draw:
         step = max(1, len(g) // max_points)  # long videos: every step-th row keeps the SVG small
@@ -238,8 +245,8 @@ def _dataset(folder: Path) -> tuple[list[FrameResult], list[VideoEntry], list[di
     profile = PipelineInfo.from_dict(analyzer).au_profile if analyzer else None
     layout = TableLayout.of_columns(rows.columns)
     results = layout.results(rows[rows["kind"] == "image"], au_profile=profile)
-    skip = _unmeasured(analyzer)
-    videos = [video_of(g, Path(str(source)).name, skip_aus=skip)
+    skip, marks = _grading(analyzer)
+    videos = [video_of(g, Path(str(source)).name, skip_aus=skip, au_marks=marks)
               for source, g in rows[rows["kind"] == "video"].groupby("source", sort=True)]
     return results, videos, failures
 

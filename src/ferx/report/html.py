@@ -139,13 +139,15 @@ def track_anchor(video_no: int, track: str) -> str:
 
 # -- the summary table -----------------------------------------------------------------------------
 def _top_aus(result: FrameResult, k: int) -> list[str]:
-    """The strongest active AUs of face k among those measured reliably."""
+    """The strongest active AUs of face k among those measured reliably, a weak or ungraded one
+    marked as its bar is ("AU43 · not validated")."""
     faces = result.faces
     if faces.aus is None:
         return []
-    measured = np.array([i.measured for i in au_info(faces.au_codes, faces.au_profile)])
-    values = np.where(measured, np.nan_to_num(faces.aus[k], nan=-1), -1)
-    return [faces.au_codes[j] for j in np.argsort(-values)[:3] if values[j] >= 1.0]
+    infos = au_info(faces.au_codes, faces.au_profile)
+    values = np.where([i.measured for i in infos], np.nan_to_num(faces.aus[k], nan=-1), -1)
+    return [faces.au_codes[j] + bars.GRADE_MARKS.get(infos[j].reliability or "", "")
+            for j in np.argsort(-values)[:3] if values[j] >= 1.0]
 
 
 def final_label(faces: Faces, k: int) -> tuple[str | None, float]:
@@ -178,7 +180,7 @@ def summary_rows(entries: Iterable[tuple[int, FrameResult]]) -> list[dict[str, A
                 face_anchor(n, k), result.source, str(k), label or "", probability,
                 "" if e is None else e.au_label,
                 "" if e is None or e.agreement is None else ("yes" if e.agreement else "no"),
-                " ".join(_top_aus(result, k)), "" if e is None else ", ".join(e.caveats)))
+                ", ".join(_top_aus(result, k)), "" if e is None else ", ".join(e.caveats)))
     return rows
 
 
@@ -191,7 +193,7 @@ def video_rows(videos: Sequence[VideoEntry]) -> list[dict[str, Any]]:
                              caveats=f"no face in {video.frames} frame(s), {video.seconds:.1f} s"))
         for t in video.tracks:
             rows.append(_row(track_anchor(v, t.track), video.name, f"track {t.track}", t.top_label or "",
-                             t.confidence, top_aus=" ".join(t.top_aus),
+                             t.confidence, top_aus=", ".join(t.top_aus),
                              caveats=f"{t.frames} frame(s), {t.seconds:.1f} s"))
     return rows
 

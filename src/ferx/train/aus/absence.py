@@ -43,7 +43,7 @@ def check_absence(calibration: Path | str, tables: Iterable[tuple[Path, Path]]) 
                 faces = analyzer.analyze(path).faces
                 if not len(faces):
                     continue
-                k = int(np.argmax(faces.boxes[:, 2] - faces.boxes[:, 0]))
+                k = int(faces.largest_rows(1)[0])
                 read = dict(zip(faces.au_codes, resolve_conflicts(faces.aus[k:k + 1], tuple(faces.au_codes))[0]))
                 for number, level in zip(codes.aus, levels):
                     if level != CLEAR or f"AU{number}" not in read:
