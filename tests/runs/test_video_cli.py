@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ferx.cli import main
+from ferx.fsutil import file_sha256
 from tests.video.conftest import TALKING, audio_only, clip  # noqa: F401  (audio_only: a fixture)
 
 
@@ -117,6 +118,28 @@ def test_resume_does_not_redo_a_finished_video(tmp_path, capsys):
     video.write_bytes(clip("face_noface.mov").read_bytes())  # another video under the same name
     assert main(args + ["--resume"]) == 0
     assert "already analysed" not in capsys.readouterr().err
+    assert json.loads((out / "single_face" / "summary.json").read_text())["content_sha256"] == file_sha256(video)
+
+
+def test_resume_hashes_a_video_once(tmp_path, monkeypatch):
+    """A video replaced under its name was hashed twice on `--resume` (the check, then the redone run's
+    rows): a long video read twice over for nothing."""
+    import ferx.fsutil
+    import ferx.runs.video
+
+    out = tmp_path / "out"
+    args = ["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.3", "--no-timelines", "-q"]
+    assert main(args) == 0
+    seen: list[str] = []
+
+    def counted(path, block=1 << 20):
+        seen.append(str(path))
+        return file_sha256(path, block)
+
+    monkeypatch.setattr(ferx.fsutil, "file_sha256", counted)
+    monkeypatch.setattr(ferx.runs.video, "file_sha256", counted)
+    assert main(args[:-4] + ["--end", "0.2", "--no-timelines", "-q", "--resume"]) == 0  # other settings: redone
+    assert seen == [str(clip("single_face.mp4"))]
 
 
 def test_resume_ignores_settings_that_change_only_the_speed(tmp_path, capsys):

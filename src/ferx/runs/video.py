@@ -167,10 +167,10 @@ def _results_settings(config: Any) -> Any:
 
 
 def finished_run(folder: Path, source: Any, config: VideoConfig, outputs: VideoOutputs,
-                 info: PipelineInfo) -> dict[str, Any] | None:
+                 info: PipelineInfo, content_sha256: str | None = None) -> dict[str, Any] | None:
     """The summary.json of an earlier run in `folder` that analysed `source` to the end with the same
     settings and analyzer, its rows files all there (`ferx analyze --resume` does not redo it); None
-    otherwise."""
+    otherwise. `content_sha256`: the file's hash when the caller has it (else computed here)."""
     from ferx.runs.layout import read_summary
 
     done = read_summary(folder)
@@ -178,7 +178,8 @@ def finished_run(folder: Path, source: Any, config: VideoConfig, outputs: VideoO
             and _results_settings(done.get("config")) == _results_settings(_jsonable(asdict(config)))
             and done.get("analyzer") == info.to_dict())
     if same and isinstance(source, (str, os.PathLike)) and Path(source).is_file():
-        same = done.get("content_sha256") == file_sha256(source)  # a file replaced under the same name is redone
+        # a file replaced under the same name is redone
+        same = done.get("content_sha256") == (content_sha256 or file_sha256(source))
     rows = [name for fmt, name in zip(FORMATS, VIDEO.rows) if fmt in outputs.formats]
     return done if same and all((folder / name).is_file() for name in rows) else None
 

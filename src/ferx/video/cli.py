@@ -265,6 +265,7 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
                  records: list[dict[str, Any]] | None = None) -> int:
     """Each video file or ImageSequence into OUT/<name>/; the worst exit status (an interrupt's first)."""
     from ferx import Analyzer
+    from ferx.fsutil import file_sha256
     from ferx.video import Sampling
     from ferx.runs import video as video_runs
     from ferx.video.sequence import ImageSequence
@@ -285,7 +286,9 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             is_sequence = isinstance(source, ImageSequence)
             name = source.path if is_sequence else source
             folder = _folder_for(out, source.name if is_sequence else source.stem, used, name)
-            done = (video_runs.finished_run(folder, name, vconfig, outputs, analyzer.describe())
+            # hashed once: the resume check and the rows of a redone run share it (a long video)
+            sha = file_sha256(name) if getattr(args, "resume", False) and Path(name).is_file() else None
+            done = (video_runs.finished_run(folder, name, vconfig, outputs, analyzer.describe(), sha)
                     if getattr(args, "resume", False) else None)
             if done is not None:  # --resume redid every finished video
                 print(f"ferx: {name}: already analysed in {folder}/ with these settings (--resume): not redone",
@@ -295,7 +298,7 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
                     records.append(_done_record(name, folder, out, done))
                 continue
             try:
-                run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet)
+                run = video_runs.run_video(analyzer, source, folder, vconfig, outputs, quiet=quiet, content_sha256=sha)
             except (ImageReadError, SamplingError) as e:  # cannot be opened: say why, go on with the others
                 # a bad file is skipped as a bad photo is; a --start past its end is a usage error (exit 2)
                 print(f"ferx: error: {e}" if isinstance(e, SamplingError) else f"ferx: skipped {e}", file=sys.stderr)
