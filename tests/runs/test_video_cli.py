@@ -127,9 +127,14 @@ def test_resume_hashes_a_video_once(tmp_path, monkeypatch):
     import ferx.fsutil
     import ferx.runs.video
 
+    import shutil
+
     out = tmp_path / "out"
-    args = ["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.3", "--no-timelines", "-q"]
+    video = tmp_path / "single_face.mp4"
+    shutil.copy(clip("single_face.mp4"), video)
+    args = ["analyze", str(video), "--out", str(out), "--end", "0.3", "--no-timelines", "-q"]
     assert main(args) == 0
+    video.write_bytes(clip("face_noface.mov").read_bytes())  # same name and settings, other content: redone
     seen: list[str] = []
 
     def counted(path, block=1 << 20):
@@ -138,8 +143,8 @@ def test_resume_hashes_a_video_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ferx.fsutil, "file_sha256", counted)
     monkeypatch.setattr(ferx.runs.video, "file_sha256", counted)
-    assert main(args[:-4] + ["--end", "0.2", "--no-timelines", "-q", "--resume"]) == 0  # other settings: redone
-    assert seen == [str(clip("single_face.mp4"))]
+    assert main(args + ["--resume"]) == 0
+    assert seen == [str(video)]
 
 
 def test_resume_ignores_settings_that_change_only_the_speed(tmp_path, capsys):
