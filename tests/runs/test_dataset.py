@@ -216,3 +216,27 @@ def test_workers_end_with_a_driver_killed_by_sigkill(collection: Path, tmp_path:
         for p in children:
             with contextlib.suppress(psutil.Error):
                 p.kill()
+
+
+def test_a_name_that_is_not_utf8_is_analysed_once(tmp_path: Path) -> None:
+    """`ferx batch` on a folder holding `caf\\xe9.jpg` (a Latin-1 name) stopped with a UnicodeEncodeError
+    before analysing anything, and every rerun did the same. Now its rows name it as `ferx analyze`
+    does (`caf\\\\xe9.jpg`), the others are untouched, and a rerun skips it."""
+    import shutil
+
+    from tests.conftest import lfw_paths
+
+    if sys.platform == "darwin":
+        pytest.skip("macOS file systems refuse names that are not UTF-8")
+    src = tmp_path / "in"
+    src.mkdir()
+    photos = lfw_paths("happiness", 2)
+    shutil.copy(photos[0], src / "plain.jpg")
+    shutil.copy(photos[1], os.path.join(os.fsencode(src), b"caf\xe9.jpg"))
+    out = tmp_path / "ds"
+    summary = run_bulk(str(src), out, options=OPTIONS, workers=1)
+    assert (summary.status, summary.done, summary.failed) == ("complete", 2, 0)
+    sources = set(faces_frame(out).source)
+    assert any(s.endswith("caf\\xe9.jpg") for s in sources) and any(s.endswith("plain.jpg") for s in sources)
+    again = run_bulk(str(src), out, options=OPTIONS, workers=1)
+    assert (again.done, again.skipped) == (0, 2)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferx import __version__
 from ferx.config import AnalyzerConfig
+from ferx.fsutil import printable
 from ferx.runs.driver import Aborted, drive
 from ferx.runs.engines import make_engine
 from ferx.runs.guard import InterruptGuard
@@ -174,7 +175,8 @@ class DatasetSink:
 
     def start(self, info: PipelineInfo) -> list[tuple[int, str]]:
         self.store.describe(info.to_dict())
-        self.todo = [(i, u) for i, u in enumerate(self.uris) if u not in self.store.done]
+        # done inputs are named as their rows name them (`printable`: a name with bytes that are not UTF-8)
+        self.todo = [(i, u) for i, u in enumerate(self.uris) if printable(u) not in self.store.done]
         self.summary.skipped = len(self.uris) - len(self.todo)
         self.progress = Progress(len(self.todo), "input", desc=f"ferx batch ({self.summary.engine})",
                                  quiet=self.quiet or not self.todo)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ferx.fsutil import printable
 from ferx.runs.store import BulkError
 from ferx.runs.worker import ChunkAnalyzer
 
@@ -48,7 +49,7 @@ def lost_rows(items: Sequence[Item], why: str) -> Any:
     """Transport rows saying that these inputs were lost with their worker."""
     import pyarrow as pa
 
-    rows = [{"_seq": s, "_rows": 1, "_status": "failed", "_error": "WorkerDied", "_message": why, "source": u}
+    rows = [{"_seq": s, "_rows": 1, "_status": "failed", "_error": "WorkerDied", "_message": why, "source": printable(u)}
             for s, u in items]
     return pa.Table.from_pylist(rows)
 
@@ -65,9 +66,13 @@ def check_analyzer(config: dict[str, Any]) -> PipelineInfo:
 
 
 def items_table(items: Sequence[Item]) -> Any:
+    """Inputs as Arrow for the workers: `uri` as the rows name it (`printable`: Arrow strings are UTF-8, and
+    a file name may hold bytes that are not), `uri_bytes` the name itself (os.fsencode), to open it by."""
     import pyarrow as pa
 
-    return pa.table({"_seq": pa.array([s for s, _ in items], pa.int64()), "uri": pa.array([u for _, u in items])})
+    return pa.table({"_seq": pa.array([s for s, _ in items], pa.int64()),
+                     "uri": pa.array([printable(u) for _, u in items], pa.string()),
+                     "uri_bytes": pa.array([os.fsencode(u) for _, u in items], pa.binary())})
 
 
 # -- local process pool -------------------------------------------------------------------------------

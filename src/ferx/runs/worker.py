@@ -132,7 +132,8 @@ class ChunkAnalyzer:
         import pyarrow.compute as pc
 
         seqs = batch.column("_seq").to_pylist()
-        uris = batch.column("uri").to_pylist()
+        uris = ([os.fsdecode(b) for b in batch.column("uri_bytes").to_pylist()] if "uri_bytes" in batch.column_names
+                else batch.column("uri").to_pylist())
         images: list[_Entry] = []
         tables = []
         for seq, uri in zip(seqs, uris):
@@ -157,7 +158,7 @@ class ChunkAnalyzer:
         from ferx.errors import ClosedError, ModelFileError
         from ferx.video.sniff import sniff_video
 
-        kind, digest = "image", None
+        kind, digest, name = "image", None, printable(uri)  # the rows name it as outputs can hold it
         try:
             if sniff_video(_head(uri)):
                 kind = "video"
@@ -165,13 +166,13 @@ class ChunkAnalyzer:
             data = read_bytes(uri)
             digest = hashlib.sha256(data).hexdigest()
             with input_notes() as notes:  # what decoding warned about goes into the row's notes
-                result = self.analyzer.analyze(data, source=uri)
+                result = self.analyzer.analyze(data, source=name)
             result = result.with_notes(notes)
-            return [_Entry(seq, uri, digest, "image", result, None)], None
+            return [_Entry(seq, name, digest, "image", result, None)], None
         except (ModelFileError, ConfigError, ClosedError):
             raise
         except Exception as e:  # noqa: BLE001 - anything wrong with this one input is recorded, not raised
-            return [], self._failed(seq, uri, digest, kind, e)
+            return [], self._failed(seq, name, digest, kind, e)
 
     def _video_table(self, seq: int, uri: str) -> Any:
         import pyarrow as pa
@@ -179,6 +180,7 @@ class ChunkAnalyzer:
         from ferx.video import Sampling, VideoConfig, analyze_video
 
         local, digest, tmp = _local_copy(uri)
+        uri = printable(uri)  # opened: from here on, the name its rows carry
         try:
             config = VideoConfig(sampling=Sampling(every=self.options.video_every, fps=self.options.video_fps))
             tables, entries = [], []
