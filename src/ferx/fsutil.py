@@ -12,6 +12,7 @@ import errno
 import io
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -110,31 +111,57 @@ def write_error_reason(e: BaseException) -> str:
 
 class FolderLock:
     """An exclusive lock (flock) on a file in an output folder, held by one run at a time until it is
-    released or the process ends (a killed run holds nothing: the kernel drops its lock)."""
+    released or the process ends (a killed run holds nothing: the kernel drops its lock).
+
+    Re-entrant within one thread, as an RLock: a run that holds it (`ferx analyze`, over its videos and
+    then its photos) can start a part that takes it again, and the file is unlocked when the last holder
+    releases; another thread of the same process is refused as another process is."""
+
+    _held: dict[str, list[int]] = {}  # real path → [fd, holders, owning thread's ident] in this process
+    _guard = threading.Lock()
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd: int | None = None
+        self._key: str | None = None
 
     def acquire(self) -> bool:
         """Take the lock; False when another process holds it."""
         import fcntl
 
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.release()
-            return False
-        return True
+        key = os.path.realpath(self.path)
+        with FolderLock._guard:
+            if self._key is not None:
+                return True
+            held = FolderLock._held.get(key)
+            if held is not None:
+                if held[2] != threading.get_ident():
+                    return False
+                held[1] += 1
+                self._key = key
+                return True
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            FolderLock._held[key] = [fd, 1, threading.get_ident()]
+            self._key = key
+            return True
 
     def release(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)  # closing the file releases the flock
-            except OSError:
-                pass
-            self._fd = None
+        with FolderLock._guard:
+            key, self._key = self._key, None
+            held = FolderLock._held.get(key) if key is not None else None
+            if held is None:
+                return
+            held[1] -= 1
+            if held[1] == 0:
+                del FolderLock._held[key]  # type: ignore[arg-type]
+                try:
+                    os.close(held[0])  # closing the file releases the flock
+                except OSError:
+                    pass
 
 
 def short_hash(text: str) -> str:

@@ -540,6 +540,8 @@ def test_resume_rebuilds_a_parquet_file_a_killed_run_never_closed(tmp_path, caps
 
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(tmp_path, capsys):
     """Two `ferx analyze` runs into one --out both reported success; only the second one's rows were kept."""
+    import threading
+
     from ferx.fsutil import FolderLock
 
     src = tmp_path / "in"
@@ -547,13 +549,18 @@ def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(tmp_p
     out = tmp_path / "out"
     (out / ".ferx-batch").mkdir(parents=True)
     held = FolderLock(out / ".ferx-batch" / "lock")  # what a running `ferx analyze` holds
-    assert held.acquire()
+    # held by another thread: refused as another process would be (the lock is re-entrant per thread only)
+    taken, done = threading.Event(), threading.Event()
+    holder = threading.Thread(target=lambda: (held.acquire() and taken.set(), done.wait(30), held.release()))
+    holder.start()
+    assert taken.wait(10)
     try:
         assert main(["analyze", str(src), "--out", str(out), "-q"]) == 2
         assert "is being written by another `ferx analyze` run" in capsys.readouterr().err
         assert not (out / "summary.json").exists()
     finally:
-        held.release()
+        done.set()
+        holder.join()
     assert main(["analyze", str(src), "--out", str(out), "-q"]) == 0
 
 

@@ -192,3 +192,35 @@ def test_a_new_run_replaces_the_earlier_runs_outputs(tmp_path):
     assert main(["analyze", video, "--out", str(out), "--end", "0.5", "--no-timelines", "-q"]) == 0
     left = sorted(p.name for p in (out / "single_face").iterdir())
     assert left == ["rows.csv", "segments.jsonl", "summary.json"], left
+
+
+def test_a_second_run_is_refused_while_the_first_analyses_a_video(tmp_path, capsys):
+    """The run lock was taken only when the photos started: a second `ferx analyze` into the same --out
+    while the first read a video succeeded, and the two runs' summaries and rows mixed (tryout)."""
+    import threading
+
+    from ferx.fsutil import FolderLock
+
+    out = tmp_path / "out"
+    (out / ".ferx-batch").mkdir(parents=True)
+    started, finish = threading.Event(), threading.Event()
+
+    def first() -> None:  # what the first run holds while its video is analysed: the same lock, another thread
+        lock = FolderLock(out / ".ferx-batch" / "lock")
+        assert lock.acquire()
+        started.set()
+        finish.wait(30)
+        lock.release()
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert started.wait(10)
+    try:
+        args = ["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.2", "--no-timelines", "-q"]
+        assert main(args) == 2
+        assert "is being written by another `ferx analyze` run" in capsys.readouterr().err
+        assert not (out / "single_face").exists()
+    finally:
+        finish.set()
+        holder.join()
+    assert main(args) == 0

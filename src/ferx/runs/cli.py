@@ -12,7 +12,9 @@ output or nothing to analyse, 130 / 143 stopped by SIGINT / SIGTERM (summary.jso
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,37 @@ def analyze(args: argparse.Namespace) -> int:
     _notes(args, files, videos, [f for f in ignored if out_dir not in f.resolve().parents])
     if args.report and "json" not in formats and files:
         raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
+    with _folder_lock(Path(args.out)):  # the whole run's, videos included (the photo part takes it again)
+        return _analyze_media(args, config, options, formats, files, videos)
+
+
+@contextlib.contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """Hold OUT's run lock (`PhotoSink`'s) from the first video to the last photo: a second `ferx analyze`
+    into OUT while a video was analysed was not refused, and the two runs' summaries and rows mixed."""
+    from ferx.fsutil import FolderLock, printable
+    from ferx.runs.layout import PHOTOS
+    from ferx.runs.photos import BatchError
+
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"output folder {printable(str(out))} exists and is not a folder")
+    try:
+        (out / PHOTOS.state).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BatchError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}") from None
+    lock = FolderLock(out / PHOTOS.state / "lock")
+    if not lock.acquire():
+        raise BatchError(f"{printable(str(out))} is being written by another `ferx analyze` run; wait for it "
+                         "or choose another --out")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _analyze_media(args: argparse.Namespace, config: AnalyzerConfig, options: Any, formats: tuple[str, ...],
+                   files: list[Path], videos: list[Path]) -> int:
+    """The videos (each into OUT/<name>/), then the photos, then the report asked for."""
     code, report = 0, bool(args.report)
     records: list[dict[str, Any]] = []
     if videos:
