@@ -109,3 +109,16 @@ def test_is_video_sniffs_content_not_extension(tmp_path, scenes, happy_photo):
     (mixed / "b.mp4").write_bytes(scenes["four"].read_bytes())
     images, videos = split_media([mixed, renamed])
     assert [p.name for p in images] == ["a.jpg"] and [p.name for p in videos] == ["b.mp4", "clip.jpg"]
+
+
+def test_files_in_folders_are_routed_by_content_too(tmp_path, scenes, happy_photo):
+    """A tryout: in a folder, an MP4 named .jpg was read as a photo (and failed: "a video, not a still
+    image") and a PNG named .mp4 became a one-frame video; files named explicitly were sniffed already."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "video_named.jpg").write_bytes(scenes["four"].read_bytes())
+    (folder / "photo_named.mp4").write_bytes(happy_photo.read_bytes())
+    (folder / "empty.mp4").write_bytes(b"")  # says nothing: the video reader says why
+    images, videos = split_media([folder])
+    assert [p.name for p in images] == ["photo_named.mp4"]
+    assert sorted(p.name for p in videos) == ["empty.mp4", "video_named.jpg"]

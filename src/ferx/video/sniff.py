@@ -10,7 +10,7 @@ from pathlib import Path
 from ferx.errors import NoImagesError
 from ferx.io import IMAGE_EXTENSIONS, STILL_BRANDS, folder_files
 
-#: Extensions picked up as videos when scanning a folder (files given explicitly are sniffed).
+#: Extensions of the files a folder contributes besides images (each then routed by content).
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
     ".flv", ".wmv", ".asf", ".ogv", ".3gp", ".3g2", ".y4m",
@@ -75,33 +75,36 @@ def split_media(
 ) -> tuple[list[Path], list[Path]]:
     """Expand files and folders into (images, videos), each sorted within its folder.
 
-    Files named explicitly are routed by content (`is_video`), whatever their extension; folders
-    contribute files with an image or a video extension (a bad one gets its own error later). A folder with
-    neither raises NoImagesError. `ignored` collects a folder's other files (hidden ones aside), so
-    that a caller can say they were not read.
+    Every file is routed by content (`is_video`), whatever its extension: files named explicitly, and
+    those of folders, which contribute the files with an image or a video extension (a bad one gets its
+    own error later; a tryout found an MP4 named .jpg in a folder failed as a photo, a PNG named .mp4
+    made a one-frame video). A folder with neither raises NoImagesError. `ignored` collects a folder's
+    other files (hidden ones aside), so that a caller can say they were not read.
     """
     images: list[Path] = []
     videos: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = folder_files(p, recursive=recursive)
-            imgs = [f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS]
-            vids = [f for f in found if f.suffix.lower() in VIDEO_EXTENSIONS]
+            media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
             if ignored is not None:
-                media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
                 ignored.extend(f for f in found if f.suffix.lower() not in media and not f.name.startswith("."))
-            if not imgs and not vids:
+            chosen = [f for f in found if f.suffix.lower() in media]
+            if not chosen:
                 hint = "" if recursive else " (use --recursive to search subfolders)"
                 raise NoImagesError(f"{p}: folder holds no image or video files{hint}")
-            images.extend(imgs)
-            videos.extend(vids)
-        elif sniff_video(head := _head(p)) or (p.suffix.lower() in VIDEO_EXTENSIONS and not _sniff_image(head)):
-            # content first; a video-named file whose content says nothing (empty, cut, garbage)
-            # gets the video reader's error, as it does inside a folder
-            videos.append(p)
+            for f in chosen:
+                (videos if _reads_as_video(f) else images).append(f)
         else:
-            images.append(p)  # missing or bad files get their own error from the image path
+            (videos if _reads_as_video(p) else images).append(p)  # missing or bad files: their own error later
     return images, videos
+
+
+def _reads_as_video(path: Path) -> bool:
+    """Content first; a video-named file whose content says nothing (empty, cut, garbage) goes to the
+    video reader, whose error names what is wrong with it."""
+    head = _head(path)
+    return sniff_video(head) or (path.suffix.lower() in VIDEO_EXTENSIONS and not _sniff_image(head))
 
 
 __all__ = ["VIDEO_EXTENSIONS", "is_video", "sniff_video", "split_media"]
