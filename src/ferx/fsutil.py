@@ -113,15 +113,17 @@ class FolderLock:
     """An exclusive lock (flock) on a file in an output folder, held by one run at a time until it is
     released or the process ends (a killed run holds nothing: the kernel drops its lock).
 
-    Re-entrant within one thread, as an RLock: a run that holds it (`ferx analyze`, over its videos and
-    then its photos) can start a part that takes it again, and the file is unlocked when the last holder
-    releases; another thread of the same process is refused as another process is."""
+    With `reentrant`, it is re-entrant within one thread, as an RLock: a run that holds it (`ferx
+    analyze`, over its videos and then its photos) can start a part that takes it again, and the file
+    is unlocked when the last holder releases; another thread is refused as another process is.
+    Without, any second holder is refused (`ferx batch`'s store: one writer per dataset)."""
 
     _held: dict[str, list[int]] = {}  # real path → [fd, holders, owning thread's ident] in this process
     _guard = threading.Lock()
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, reentrant: bool = False) -> None:
         self.path = path
+        self.reentrant = reentrant
         self._key: str | None = None
 
     def acquire(self) -> bool:
@@ -134,7 +136,7 @@ class FolderLock:
                 return True
             held = FolderLock._held.get(key)
             if held is not None:
-                if held[2] != threading.get_ident():
+                if not self.reentrant or held[2] != threading.get_ident():
                     return False
                 held[1] += 1
                 self._key = key

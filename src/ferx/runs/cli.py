@@ -115,7 +115,7 @@ def _folder_lock(out: Path) -> Iterator[None]:
         (out / PHOTOS.state).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BatchError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}") from None
-    lock = FolderLock(out / PHOTOS.state / "lock")
+    lock = FolderLock(out / PHOTOS.state / "lock", reentrant=True)
     if not lock.acquire():
         raise BatchError(f"{printable(str(out))} is being written by another `ferx analyze` run; wait for it "
                          "or choose another --out")

@@ -265,7 +265,7 @@ class PhotoSink:
         self.au_grades: dict[str, str] = {}  # set by `start` from the analyzer
         self.state = out / PHOTOS.state
         self.reserve = Reserve(self.state / "reserve")  # room for the last summary on a full disk (runs.space)
-        self.lock = FolderLock(self.state / "lock")
+        self.lock = FolderLock(self.state / "lock", reentrant=True)  # `ferx analyze` holds it over its videos too
         self.inputs, self.excluded = _inputs(files, out)
         self.ledger = JsonLog(out / PHOTOS.ledger)  # type: ignore[operator]
         self.done: dict[str, _Done] = {}
