@@ -24,7 +24,7 @@ from PIL import Image
 
 from ferx.assets import face_landmarker_member
 from ferx.boxes import nested_in_surer
-from ferx.detect.levels import CAPPED_NOTE, inside_image, level_cap
+from ferx.detect.levels import capped_note, inside_image, level_cap
 from ferx.facecrop import frame_image
 from ferx.litert import LiteRTModel
 from ferx.numeric import sigmoid
@@ -304,7 +304,7 @@ class BlazeFaceDetector(StageBase):
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         height, width = image.shape[:2]
         if notes is not None and self.is_capped(width, height):
-            notes.append(CAPPED_NOTE)
+            notes.append(capped_note(_TARGET_MIN / math.sqrt(self.level_cap(width, height) / (width * height))))
         parts = [self._level(level, s) for s, level in self._levels(image, self.scales(width, height))]
         boxes = np.concatenate([p[0] for p in parts])
         scores = np.concatenate([p[1] for p in parts])

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The note a frame gets when the cap limits the finest level (`ferx.stages`: notes).
-CAPPED_NOTE = "image is very large: the finest detection level was capped, tiny faces may be missed"
+#: The start of the note a frame gets when the cap limits the finest level (`ferx.stages`: notes).
+CAPPED_NOTE = "image is very large: the finest detection level was capped"
+
+
+def capped_note(smallest: float) -> str:
+    """The note of a capped photo, with the smallest face side it was searched for (a tryout found
+    "tiny faces may be missed" gave no size and no way out)."""
+    return (f"{CAPPED_NOTE}: faces smaller than about {smallest:.0f} px were not looked for (detector options "
+            "max_level_pixels and large_photo_pixels lift the cap, at its cost; docs/architecture.md)")
 
 
 def level_cap(width: int, height: int, max_level_pixels: int, large_photo_pixels: int, large_level_pixels: int) -> float:

@@ -35,7 +35,7 @@ from PIL import Image
 
 from ferx.assets import yunet_path
 from ferx.boxes import nested_in_surer, nms
-from ferx.detect.levels import CAPPED_NOTE, inside_image, level_cap
+from ferx.detect.levels import capped_note, inside_image, level_cap
 from ferx.facecrop import frame_image
 from ferx.stages import DETECTORS, StageBase
 from ferx.types import Faces
@@ -208,7 +208,7 @@ class YuNetDetector(StageBase):
     def process(self, image: np.ndarray, faces: Faces, notes: list[str] | None = None) -> Faces:
         height, width = image.shape[:2]
         if notes is not None and self.is_capped(width, height):
-            notes.append(CAPPED_NOTE)
+            notes.append(capped_note(self.model_min / math.sqrt(self.level_cap(width, height) / (width * height))))
         parts = [self._level(level, height, width) for level in self._levels(image)]
         boxes, scores, points = (np.concatenate([p[i] for p in parts]) for i in range(3))
         order = nms(boxes, scores, self.nms_iou)  # plain NMS, as the model was evaluated with

@@ -47,7 +47,8 @@ def register_analyze(subparsers: Any) -> argparse.ArgumentParser:
     a.add_argument("--recursive", "-r", action="store_true", help="search folders recursively")
     a.add_argument("--config", help="YAML config file (see `ferx config`)")
     a.add_argument("--min-face", type=min_face, help="smallest face side in pixels the detector looks for "
-                   "(default 24, at least 8)")
+                   "(default 24, at least 8); on photos above 2.2 Mpx the finest search level is capped, so the "
+                   "smallest face sought grows with the photo (~83 px at 12 Mpx) and a note gives the size")
     a.add_argument("--resume", action="store_true", help="continue the run in --out: images it finished are "
                    "not redone (the options and config must be the same)")
     a.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no per-file messages")
