@@ -224,3 +224,31 @@ def test_a_second_run_is_refused_while_the_first_analyses_a_video(tmp_path, caps
         finish.set()
         holder.join()
     assert main(args) == 0
+
+
+def test_a_run_stopped_during_its_videos_counts_the_photos_it_never_reached(tmp_path, monkeypatch):
+    """A tryout's Ctrl-C while a mixed run read its video left summary.json at files 0, pending 0, no
+    signal and no json among the formats, while 44 photos were never reached. The stop itself is
+    simulated: the video part returns what an interrupted one returns (130) with its record."""
+    import shutil
+
+    import ferx.video.cli
+    from tests.conftest import lfw_paths
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for p in lfw_paths("happiness", 3):
+        shutil.copy(p, media / p.name)
+    shutil.copy(clip("single_face.mp4"), media / "clip.mp4")
+
+    def interrupted(args, videos, config, records):
+        records.append({"source": str(videos[0]), "folder": "clip", "status": "interrupted", "frames": 3,
+                        "rows": 3, "faces": 3, "tracks": 1, "failed_frames": 0, "seconds": 0.5})
+        return 130
+
+    monkeypatch.setattr(ferx.video.cli, "run_video", interrupted)
+    out = tmp_path / "out"
+    assert main(["analyze", str(media), "--out", str(out), "--format", "json,csv", "-q"]) == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["status"], summary["signal"], summary["files"], summary["pending"]) == ("interrupted", "SIGINT", 3, 3)
+    assert summary["formats"] == ["json", "csv"]

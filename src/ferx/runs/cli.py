@@ -135,8 +135,9 @@ def _analyze_media(args: argparse.Namespace, config: AnalyzerConfig, options: An
         from ferx.video.cli import run_video
 
         code = run_video(args, videos, config, records)  # each video into OUT/<name>/
-        if code in (130, 143):
-            write_overview(Path(args.out), records, photos=False, formats=formats)
+        if code in (130, 143):  # the photos were not reached: pending, with the signal that stopped the run
+            write_overview(Path(args.out), records, photos=False, formats=formats, unreached=len(files),
+                           signal="SIGINT" if code == 130 else "SIGTERM")
             return code
     if files:
         photos_code, finished = _photos(args, files, config, options)
@@ -179,12 +180,15 @@ def _notes(args: argparse.Namespace, files: list[Path], videos: list[Path], igno
 _SEVERITY = {"complete": 0, "truncated": 1, "error": 2, "aborted": 3, "interrupted": 4}
 
 
-def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, formats: tuple[str, ...] = ()) -> None:
+def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, formats: tuple[str, ...] = (),
+                   unreached: int = 0, signal: str | None = None) -> None:
     """OUT/summary.json of a `ferx analyze` run with videos, in the photo summary's schema (the photos'
     counts, zero without photos) plus a `videos` list — each video's folder, status and counts, or why
     it could not be opened. A video that could not be opened is a failed input, listed under `failed`
     as a photo that cannot be read is; `status` is the worst way any part ended. A tryout found a mixed
-    run's summary counting only its photos, and a video-only run with no summary at the top at all."""
+    run's summary counting only its photos, and a video-only run with no summary at the top at all.
+    `unreached`: photos a run stopped by `signal` during its videos never started (`pending`; a later
+    tryout found them nowhere, `pending` 0 and no signal)."""
     import json
 
     from ferx.fsutil import atomic_write_text, write_error_reason
@@ -192,9 +196,11 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
     from ferx.runs.photos import BatchSummary
 
     data = read_summary(out) if photos else {}
-    if not photos:  # a video writes rows only (json is a photo format): say what was written
+    if not photos and not unreached:  # a video writes rows only (json is a photo format): say what was written
         formats = tuple(f for f in formats if f in ("csv", "parquet")) or ("csv",)
-    data = {**BatchSummary("complete", formats=formats).to_dict(), **data}
+    data = {**BatchSummary("complete", formats=formats, files=unreached, pending=unreached).to_dict(), **data}
+    if signal is not None:
+        data["signal"] = signal
     opened = [v for v in videos if v["status"] != "failed"]
     data["failed"] = list(data.get("failed") or []) + [
         {"source": v["source"], "error": v["error"], "message": v["message"]} for v in videos if v["status"] == "failed"]
