@@ -198,7 +198,7 @@ def video_rows(videos: Sequence[VideoEntry]) -> list[dict[str, Any]]:
     return rows
 
 
-_HEAD = (("source", "image or video"), ("face", "face / track"), ("label", "label"), ("confidence", "confidence"),
+_HEAD = (("source", "image or video"), ("face", "face / track"), ("label", "label"), ("confidence", "probability"),
          ("au_label", "AU evidence"), ("agrees", "agrees"), ("top_aus", "top AUs"), ("caveats", "notes"))
 
 
