@@ -615,3 +615,16 @@ def test_resume_trusts_ledger_lines_of_an_older_ferx_without_a_fingerprint(tmp_p
     assert [json.loads(line) for line in ledger.read_text().splitlines()] == lines
     shutil.copy(lfw_paths("surprise", 1, offset=5)[0], photos[0])
     assert main([*args, "--resume"]) == 0 and _summary(out)["resumed"] == 1
+
+
+def test_report_with_row_formats_only_adds_the_json_it_reads(tmp_path, capsys):
+    """`--format csv,parquet --annotate --report` on a folder was refused (exit 2: "--report needs
+    --format json"); the same options on a video alone worked. The report reads the per-image JSON, so
+    json is added, and said."""
+    src = tmp_path / "in"
+    _photos(src, 2)
+    out = tmp_path / "out"
+    assert main(["analyze", str(src), "--out", str(out), "--format", "csv,parquet", "--report"]) == 0
+    assert "json added to --format" in capsys.readouterr().err
+    assert (out / "report.html").is_file() and (out / "faces.csv").is_file() and (out / "faces.parquet").is_file()
+    assert len(list(out.glob("*.json"))) == 3  # two photos' JSON and summary.json

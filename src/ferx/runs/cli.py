@@ -83,7 +83,6 @@ def analyze(args: argparse.Namespace) -> int:
     from ferx.video.sniff import split_media
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    options = BatchOptions(formats=formats, annotate=args.annotate, landmarks=args.landmarks)
     paths = list(args.paths) + ([str(demo_image())] if args.demo else [])
     if not paths:
         raise ConfigError("nothing to analyse: give image files or folders, or --demo")
@@ -96,8 +95,11 @@ def analyze(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
     videos = [v for v in videos if out_dir not in v.resolve().parents]  # never re-read our own annotated.mp4
     _notes(args, files, videos, [f for f in ignored if out_dir not in f.resolve().parents])
-    if args.report and "json" not in formats and files:
-        raise ConfigError("--report needs --format json (the report reads the per-image JSON files)")
+    if args.report and "json" not in formats and files:  # the report reads the per-image JSON files
+        formats += ("json",)
+        if not args.quiet:
+            print("ferx: note: --report reads the per-image JSON files: json added to --format", file=sys.stderr)
+    options = BatchOptions(formats=formats, annotate=args.annotate, landmarks=args.landmarks)
     with _folder_lock(Path(args.out)):  # the whole run's, videos included (the photo part takes it again)
         return _analyze_media(args, config, options, formats, files, videos)
 
