@@ -252,3 +252,12 @@ def test_a_run_stopped_during_its_videos_counts_the_photos_it_never_reached(tmp_
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["status"], summary["signal"], summary["files"], summary["pending"]) == ("interrupted", "SIGINT", 3, 3)
     assert summary["formats"] == ["json", "csv"]
+
+
+def test_quiet_says_nothing_about_a_video_that_went_well(tmp_path, capsys):
+    """`-q` ("no per-file messages") still printed a counts line per video; problems are still said."""
+    out = tmp_path / "out"
+    assert main(["analyze", str(clip("single_face.mp4")), "--out", str(out), "--end", "0.2", "--no-timelines", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["analyze", str(clip("single_face.mp4")), "--out", str(tmp_path / "o2"), "--end", "0.2", "--no-timelines"]) == 0
+    assert "frame(s)" in capsys.readouterr().err

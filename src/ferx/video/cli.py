@@ -243,10 +243,12 @@ def _done_record(source: Any, folder: Path, out: Path, done: dict[str, Any]) -> 
             "failed_frames": len(done.get("failed_frames") or []), "seconds": 0.0, "resumed": True}
 
 
-def _say(name: Any, folder: Path, run: Any) -> None:
-    """What a video run did, on stderr: counts, and how it ended when it did not complete."""
-    print(f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
-          f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/", file=sys.stderr)
+def _say(name: Any, folder: Path, run: Any, quiet: bool = False) -> None:
+    """What a video run did, on stderr: counts (not with `quiet`: a tryout found `-q` printing a line per
+    video), and how it ended when it did not complete (always: a problem is not progress)."""
+    if not quiet:
+        print(f"ferx: {name}: {run.frames} frame(s), {run.faces} face row(s), {run.tracks} track(s), "
+              f"{run.fps:.1f} fps ({run.detector_frames} with detection) → {folder}/", file=sys.stderr)
     if run.status == "truncated":
         print(f"ferx: {name}: {run.stopped}", file=sys.stderr)
     elif run.status == "aborted":  # the output could not be written (a full disk)
@@ -309,7 +311,7 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             codes.append(run.exit_code)
             if records is not None:
                 records.append(video_record(name, folder, out, run))
-            _say(name, folder, run)
+            _say(name, folder, run, quiet)
             if run.status == "interrupted":
                 break
     interrupted = [c for c in codes if c in (130, 143)]
