@@ -240,3 +240,22 @@ def test_a_name_that_is_not_utf8_is_analysed_once(tmp_path: Path) -> None:
     assert any(s.endswith("caf\\xe9.jpg") for s in sources) and any(s.endswith("plain.jpg") for s in sources)
     again = run_bulk(str(src), out, options=OPTIONS, workers=1)
     assert (again.done, again.skipped) == (0, 2)
+
+
+def test_what_decoding_warns_about_is_in_the_notes_not_on_stderr(tmp_path: Path, capfd) -> None:
+    """`ferx batch -q` printed a raw Python InputRangeWarning (a 16-bit photo holding 12-bit data) from
+    its workers; the row's notes already carry it."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import lfw_paths
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rgb = np.asarray(Image.open(lfw_paths("happiness", 1)[0]).convert("RGB")).astype(np.uint16) * 16  # 12 bits
+    Image.fromarray(rgb[..., 0]).save(src / "grey12.png")  # 16-bit grey PNG, values <= 4080
+    capfd.readouterr()
+    run_bulk(str(src), tmp_path / "ds", options=OPTIONS, workers=1)
+    assert "InputRangeWarning" not in capfd.readouterr().err
+    notes = faces_frame(tmp_path / "ds").notes.astype(str).str.cat()
+    assert "12 bits" in notes

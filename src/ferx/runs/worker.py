@@ -110,13 +110,21 @@ class _Entry:
 class ChunkAnalyzer:
     """Analyses chunks of inputs; the models are loaded once, when it is created.
 
-    Called with a table of `_seq` (int64) and `uri` (string) — the batch format of Ray Data's
-    `map_batches` — it returns the rows of those inputs (transport schema). A problem with one input
-    becomes a "failed" row; only problems with the analyzer itself raise.
+    Called with a table of `_seq` (int64), `uri` (string, as rows name it) and `uri_bytes` (the name
+    itself) — the batch format of Ray Data's `map_batches` — it returns the rows of those inputs
+    (transport schema). A problem with one input becomes a "failed" row; only problems with the
+    analyzer itself raise. It lives in a worker process (a pool's or a Ray actor's), where what
+    decoding warns about (InputRangeWarning) goes into the rows' notes and is not printed: `ferx batch
+    -q` printed it as a raw Python warning.
     """
 
     def __init__(self, config: dict[str, Any], options: dict[str, Any], threads: int | None = None) -> None:
+        import warnings
+
+        from ferx.errors import InputRangeWarning
         from ferx.pipeline import Analyzer, with_threads
+
+        warnings.simplefilter("ignore", InputRangeWarning)  # its notes carry it (the CLI's own process does the same)
 
         self.options = RowOptions(**options)
         self.config = AnalyzerConfig.from_dict(config)
