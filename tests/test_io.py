@@ -376,3 +376,17 @@ def test_a_damaged_heic_is_called_a_damaged_heic_not_a_video(tmp_path):
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"garbage" * 20)
     with pytest.raises(ImageReadError, match="fake.heic: a HEIC/AVIF image whose data is truncated or corrupt"):
         load_image(path)
+
+
+def test_an_audio_file_is_not_called_a_video(tmp_path):
+    """The service answered an .m4a upload with "an MP4/MOV container (a video)" (tryout)."""
+    from ferx.errors import UnsupportedFormatError
+
+    m4a = tmp_path / "voice.m4a"
+    m4a.write_bytes(b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A isommp42" + b"\x00" * 64)
+    with pytest.raises(UnsupportedFormatError, match="an MP4 audio file"):
+        load_image(m4a)
+    other = tmp_path / "clip.bin"
+    other.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41" + b"\x00" * 64)
+    with pytest.raises(UnsupportedFormatError, match="a video, or audio alone"):
+        load_image(other)

@@ -77,9 +77,11 @@ def _warn(name: str, text: str, stacklevel: int) -> None:
     warnings.warn(f"{name}: {text}", InputRangeWarning, stacklevel=stacklevel + 1)
 
 # Magic numbers of formats people mistake for images, for a specific message.
+#: ISO-BMFF major brands of audio-only files (iTunes audio, audiobooks, protected audio, Flash audio).
+_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")
 _NOT_IMAGE_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"%PDF", 0, "a PDF document"),
-    (b"ftyp", 4, "an MP4/MOV container (a video)"),
+    (b"ftyp", 4, "an MP4/MOV container (a video, or audio alone)"),
     (b"PK\x03\x04", 0, "a ZIP archive"),
     (b"\x1aE\xdf\xa3", 0, "a Matroska/WebM video"),
     (b"RIFF", 0, "a RIFF file (AVI video or WAV audio)"),
@@ -301,6 +303,8 @@ def _unidentified(data: bytes, name: str) -> ImageReadError:
     if data[4:8] == b"ftyp" and data[8:12] in STILL_BRANDS:
         # a HEIF/AVIF still whose data cannot be decoded: not "a video" (it shares MP4's container)
         return ImageReadError(f"{name}: a HEIC/AVIF image whose data is truncated or corrupt")
+    if data[4:8] == b"ftyp" and data[8:12] in _AUDIO_BRANDS:  # the service called an .m4a "a video"
+        return UnsupportedFormatError(f"{name}: this is an MP4 audio file (M4A), not a still image ferx can read")
     for magic, offset, what in _NOT_IMAGE_SIGNATURES:
         if data[offset : offset + len(magic)] == magic:
             return UnsupportedFormatError(
