@@ -106,7 +106,7 @@ def test_max_faces_keeps_the_largest(face_refs, rng):
     widths = sorted((r.faces.boxes[:, 2] - r.faces.boxes[:, 0]).tolist())
     assert len(r.faces) == 2 and widths[0] > 100
     # said, as the service's docs promise ("the largest are kept, with a note"): it was silent
-    assert any(n.endswith("face detections; the 2 largest kept (max_faces)") for n in r.notes), r.notes
+    assert any(n.endswith("detections before the landmark check; the 2 largest kept (max_faces)") for n in r.notes), r.notes
 
 
 def test_size_limits_come_from_the_config():

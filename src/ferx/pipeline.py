@@ -282,7 +282,8 @@ class Analyzer:
             timings[slot] = timings.get(slot, 0.0) + (time.perf_counter() - t) * 1e3  # a retry adds to it
             if "boxes" in stage.provides and self.config.max_faces is not None and len(faces) > self.config.max_faces:
                 # said, as docs/service.md promises: a client must be able to tell that faces were dropped
-                notes.append(f"{len(faces)} face detections; the {self.config.max_faces} largest kept (max_faces)")
+                notes.append(f"{len(faces)} detections before the landmark check; the {self.config.max_faces} largest kept "
+                             "(max_faces)")  # a tryout read "5 face detections" on a 4-face photo as 5 faces
                 keep = faces.largest_rows(self.config.max_faces)
                 faces, kept = faces[keep], kept[keep]
             if "landmarks" in stage.provides and faces.landmarks is not None:
