@@ -390,3 +390,18 @@ def test_an_audio_file_is_not_called_a_video(tmp_path):
     other.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41" + b"\x00" * 64)
     with pytest.raises(UnsupportedFormatError, match="a video, or audio alone"):
         load_image(other)
+
+
+def test_a_binary_file_object_is_read_as_its_bytes(happy_photo):
+    """`analyzer.analyze(io.BytesIO(...))` raised "cannot read an image from a BytesIO" (tryout): file
+    objects are how web code holds uploads."""
+    import io
+
+    from ferx.errors import UnsupportedFormatError
+
+    data = happy_photo.read_bytes()
+    assert np.array_equal(load_image(io.BytesIO(data)), load_image(data))
+    with open(happy_photo, "rb") as f:
+        assert np.array_equal(load_image(f), load_image(data))
+    with open(happy_photo, encoding="latin-1") as f, pytest.raises(UnsupportedFormatError, match="binary mode"):
+        load_image(f)

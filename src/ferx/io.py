@@ -121,7 +121,8 @@ def load_image(
     - signed integer, bool and other dtypes raise `UnsupportedFormatError`.
 
     Args:
-        src: a file path, encoded bytes, a PIL image, or a numpy array (H, W), (H, W, 1), (H, W, 3)
+        src: a file path, encoded bytes, a binary file object (read to its end), a PIL image, or a numpy
+            array (H, W), (H, W, 1), (H, W, 3)
             or (H, W, 4) of uint8, uint16 or float.
         channels: channel order of a 3/4-channel numpy input ("bgr" for OpenCV arrays). Ignored for
             files, bytes and PIL images, whose order is known.
@@ -163,9 +164,16 @@ def load_image(
                 "(`ferx batch` reads s3://, gs:// and file:// URIs through fsspec)"
             )
         data, name = read_file(Path(src)), name or str(src)
+    elif callable(getattr(src, "read", None)):  # a binary file object: an upload, io.BytesIO (a tryout)
+        data = src.read()
+        name = name or str(getattr(src, "name", "") or "") or f"<{type(src).__name__}>"
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise UnsupportedFormatError(f"{name}: a text-mode file object; open the image in binary mode ('rb')")
+        data = bytes(data)
     else:
         raise UnsupportedFormatError(
-            f"cannot read an image from a {type(src).__name__}; pass a path, bytes, a PIL image or a numpy array"
+            f"cannot read an image from a {type(src).__name__}; pass a path, bytes, a binary file object, "
+            "a PIL image or a numpy array"
         )
     if not data:
         raise ImageReadError(f"{name}: file is empty (0 bytes)")
