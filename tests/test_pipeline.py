@@ -381,3 +381,14 @@ def test_analyze_many_of_one_path_analyses_that_photo(analyzer, happy_photo):
     for single in (str(happy_photo), happy_photo, happy_photo.read_bytes()):
         results = list(analyzer.analyze_many(single))
         assert len(results) == 1 and len(results[0].faces) == 1
+
+
+def test_a_frame_without_a_face_carries_the_au_profile(analyzer, happy_photo):
+    """A tryout: a 16×16 upload answered `"au_profile": null`, while a photo with a face carried the
+    estimator's grades; a client reading the grades from every answer met a null."""
+    from ferx.types import FrameResult
+
+    blank = analyzer.analyze(np.full((200, 200, 3), 128, np.uint8)).to_dict()
+    with_face = analyzer.analyze(happy_photo).to_dict()
+    assert blank["faces"] == [] and blank["au_profile"] == with_face["au_profile"] is not None
+    assert FrameResult.from_dict(blank).to_dict() == blank

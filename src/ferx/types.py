@@ -455,7 +455,8 @@ class Faces:
         """Inverse of `to_records` (landmarks must have been included to come back; the AU profile
         is the frame's, `FrameResult.to_dict`). `fields`: those of a frame without a face."""
         if not records:
-            return cls.empty(fields, au_codes, expression_labels)
+            empty = cls.empty(fields, au_codes, expression_labels)
+            return replace(empty, au_profile=au_profile) if au_profile is not None and "aus" in set(fields) else empty
         first = records[0]
         labels = expression_labels or tuple(first.get("expression", {}).get("probabilities", EXPRESSIONS))
         codes = au_codes or tuple(first.get("aus", AU_CODES))
