@@ -88,7 +88,8 @@ def analyze(args: argparse.Namespace) -> int:
         raise ConfigError("nothing to analyse: give image files or folders, or --demo")
     config = analyze_config(args)
     if args.sequence:  # each folder or glob is one video, into OUT/<folder name>/
-        return _sequences(args, config, formats)
+        with _folder_lock(Path(args.out)):
+            return _sequences(args, config, formats)
     # photos and videos are told apart by content, so a folder may mix them
     ignored: list[Path] = []
     files, videos = split_media(paths, recursive=args.recursive, ignored=ignored)
