@@ -405,3 +405,18 @@ def test_a_binary_file_object_is_read_as_its_bytes(happy_photo):
         assert np.array_equal(load_image(f), load_image(data))
     with open(happy_photo, encoding="latin-1") as f, pytest.raises(UnsupportedFormatError, match="binary mode"):
         load_image(f)
+
+
+def test_a_file_object_read_to_its_end_is_not_called_empty(happy_photo):
+    """A BytesIO read once already gave "file is empty (0 bytes)"; the Analyzer names an open file by
+    its path (it said "<BufferedReader>")."""
+    import io
+
+    from ferx import Analyzer
+
+    spent = io.BytesIO(happy_photo.read_bytes())
+    spent.read()
+    with pytest.raises(ImageReadError, match="seek"):
+        load_image(spent)
+    with Analyzer(explain=None) as analyzer, open(happy_photo, "rb") as f:
+        assert analyzer.analyze(f).source == str(happy_photo)

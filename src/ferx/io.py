@@ -170,6 +170,8 @@ def load_image(
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise UnsupportedFormatError(f"{name}: a text-mode file object; open the image in binary mode ('rb')")
         data = bytes(data)
+        if not data:  # an upload read once already: the object is at its end, not empty
+            raise ImageReadError(f"{name}: no bytes left to read from this file object (at its end: seek(0) first?)")
     else:
         raise UnsupportedFormatError(
             f"cannot read an image from a {type(src).__name__}; pass a path, bytes, a binary file object, "

@@ -42,7 +42,13 @@ def _source_name(item: object, i: int) -> str:
         return item.source
     if isinstance(item, (str, Path)):
         return str(item)
-    return f"<input {i}>"
+    return _file_object_name(item) or f"<input {i}>"
+
+
+def _file_object_name(item: object) -> str | None:
+    """The path an open file object was opened from (`open(path, "rb")`), if it says one."""
+    name = getattr(item, "name", None) if callable(getattr(item, "read", None)) else None
+    return name if isinstance(name, str) and name else None
 
 
 def _failure(name: str, error: BaseException) -> Failure:
@@ -191,7 +197,8 @@ class Analyzer:
         if isinstance(image, Frame):
             frame = image
         else:
-            name = source or (str(image) if isinstance(image, (str, Path)) else f"<{type(image).__name__}>")
+            name = source or (str(image) if isinstance(image, (str, Path))
+                              else _file_object_name(image) or f"<{type(image).__name__}>")
             frame = self.decode(image, source=name, index=index, timestamp=timestamp, channels=channels)
         result = self._analyze_frame(frame, decode_ms=(time.perf_counter() - t0) * 1e3)
         return result if source is None else replace(result, source=source)
