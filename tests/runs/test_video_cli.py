@@ -239,19 +239,28 @@ def test_a_run_stopped_during_its_videos_counts_the_photos_it_never_reached(tmp_
     media.mkdir()
     for p in lfw_paths("happiness", 3):
         shutil.copy(p, media / p.name)
-    shutil.copy(clip("single_face.mp4"), media / "clip.mp4")
+    shutil.copy(clip("single_face.mp4"), media / "a.mp4")
+    shutil.copy(clip("single_face.mp4"), media / "b.mp4")  # never reached
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"status": "complete", "files": 5}))  # an earlier run's
+    seen: list[dict] = []
 
     def interrupted(args, videos, config, records):
-        records.append({"source": str(videos[0]), "folder": "clip", "status": "interrupted", "frames": 3,
+        seen.append(json.loads((out / "summary.json").read_text()))  # while the videos are read
+        records.append({"source": str(videos[0]), "folder": "a", "status": "interrupted", "frames": 3,
                         "rows": 3, "faces": 3, "tracks": 1, "failed_frames": 0, "seconds": 0.5})
         return 130
 
     monkeypatch.setattr(ferx.video.cli, "run_video", interrupted)
-    out = tmp_path / "out"
     assert main(["analyze", str(media), "--out", str(out), "--format", "json,csv", "-q"]) == 130
+    assert seen[0]["status"] == "running" and seen[0]["pending"] == 3 and seen[0]["videos_pending"] == 2
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["status"], summary["signal"], summary["files"], summary["pending"]) == ("interrupted", "SIGINT", 3, 3)
     assert summary["formats"] == ["json", "csv"]
+    assert [(v["source"].rsplit("/", 1)[-1], v["status"]) for v in summary["videos"]] == [("a.mp4", "interrupted"),
+                                                                                          ("b.mp4", "pending")]
+    assert summary["videos_pending"] == 1
 
 
 def test_quiet_says_nothing_about_a_video_that_went_well(tmp_path, capsys):

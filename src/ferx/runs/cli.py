@@ -137,10 +137,14 @@ def _analyze_media(args: argparse.Namespace, config: AnalyzerConfig, options: An
     if videos:
         from ferx.video.cli import run_video
 
+        # "running" from the start, as a photo run's summary is: an earlier run's must not look current
+        # while the videos are read, nor after a kill (a recheck found "complete" from the run before)
+        write_overview(Path(args.out), _not_reached(videos, []), photos=False, formats=formats,
+                       unreached=len(files), status="running")
         code = run_video(args, videos, config, records)  # each video into OUT/<name>/
-        if code in (130, 143):  # the photos were not reached: pending, with the signal that stopped the run
-            write_overview(Path(args.out), records, photos=False, formats=formats, unreached=len(files),
-                           signal="SIGINT" if code == 130 else "SIGTERM")
+        if code in (130, 143):  # photos and videos not reached: pending, with the signal that stopped the run
+            write_overview(Path(args.out), records + _not_reached(videos, records), photos=False, formats=formats,
+                           unreached=len(files), signal="SIGINT" if code == 130 else "SIGTERM")
             return code
     if files:
         photos_code, finished = _photos(args, files, config, options)
@@ -183,15 +187,25 @@ def _notes(args: argparse.Namespace, files: list[Path], videos: list[Path], igno
 _SEVERITY = {"complete": 0, "truncated": 1, "error": 2, "aborted": 3, "interrupted": 4}
 
 
+def _not_reached(videos: list[Path], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary's entries of the videos a run has not started (status "pending")."""
+    from ferx.fsutil import printable
+
+    done = {r["source"] for r in records}
+    return [{"source": printable(str(v)), "folder": None, "status": "pending", "frames": 0, "rows": 0, "faces": 0,
+             "tracks": 0, "failed_frames": 0, "seconds": 0.0} for v in videos if printable(str(v)) not in done]
+
+
 def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, formats: tuple[str, ...] = (),
-                   unreached: int = 0, signal: str | None = None) -> None:
+                   unreached: int = 0, signal: str | None = None, status: str | None = None) -> None:
     """OUT/summary.json of a `ferx analyze` run with videos, in the photo summary's schema (the photos'
     counts, zero without photos) plus a `videos` list — each video's folder, status and counts, or why
     it could not be opened. A video that could not be opened is a failed input, listed under `failed`
     as a photo that cannot be read is; `status` is the worst way any part ended. A tryout found a mixed
     run's summary counting only its photos, and a video-only run with no summary at the top at all.
     `unreached`: photos a run stopped by `signal` during its videos never started (`pending`; a later
-    tryout found them nowhere, `pending` 0 and no signal)."""
+    tryout found them nowhere, `pending` 0 and no signal); videos not started are listed with status
+    "pending" (`videos_pending`). `status`: the run's, where it is not the parts' worst ("running")."""
     import json
 
     from ferx.fsutil import atomic_write_text, write_error_reason
@@ -207,12 +221,14 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
     opened = [v for v in videos if v["status"] != "failed"]
     data["failed"] = list(data.get("failed") or []) + [
         {"source": v["source"], "error": v["error"], "message": v["message"]} for v in videos if v["status"] == "failed"]
-    data["status"] = max([str(data["status"])] + [str(v["status"]) for v in opened], key=lambda s: _SEVERITY.get(s, 2))
+    data["status"] = status or max([str(data["status"])] + [str(v["status"]) for v in opened if v["status"] != "pending"],
+                                   key=lambda s: _SEVERITY.get(s, 2))
     data["seconds"] = round(float(data.get("seconds") or 0.0) + sum(float(v.get("seconds", 0.0)) for v in opened), 3)
     data["videos"] = videos
     data["video_frames"] = sum(int(v["frames"]) for v in opened)
     data["video_face_rows"] = sum(int(v["faces"]) for v in opened)
-    data["videos_failed"] = sum(v["status"] != "complete" for v in videos)
+    data["videos_failed"] = sum(v["status"] not in ("complete", "pending") for v in videos)
+    data["videos_pending"] = sum(v["status"] == "pending" for v in videos)
     try:
         out.mkdir(parents=True, exist_ok=True)  # every video may have failed to open
         atomic_write_text(out / "summary.json", json.dumps(data, indent=1))
