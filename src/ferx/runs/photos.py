@@ -303,7 +303,8 @@ class PhotoSink:
         spec = self._spec()
         previous = self._previous(spec) if self.resume else None
         if self.resume and previous is None:
-            self.log(f"ferx: no earlier batch in {printable(str(self.out))}; starting a new one")
+            # (a run stopped during its videos had not started its photos: nothing of them to resume)
+            self.log(f"ferx: --resume: no photos of an earlier run in {printable(str(self.out))}; analysing them all")
         try:
             self.state.mkdir(parents=True, exist_ok=True)
         except OSError as e:
