@@ -165,13 +165,8 @@ def load_image(
             )
         data, name = read_file(Path(src)), name or str(src)
     elif callable(getattr(src, "read", None)):  # a binary file object: an upload, io.BytesIO (a tryout)
-        data = src.read()
         name = name or str(getattr(src, "name", "") or "") or f"<{type(src).__name__}>"
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise UnsupportedFormatError(f"{name}: a text-mode file object; open the image in binary mode ('rb')")
-        data = bytes(data)
-        if not data:  # an upload read once already: the object is at its end, not empty
-            raise ImageReadError(f"{name}: no bytes left to read from this file object (at its end: seek(0) first?)")
+        data = _read_file_object(src, name)
     else:
         raise UnsupportedFormatError(
             f"cannot read an image from a {type(src).__name__}; pass a path, bytes, a binary file object, "
@@ -307,6 +302,16 @@ def _link_trouble(path: Path) -> str:
         if e.errno == errno.ELOOP:
             return f"it points to {target}, which leads back to itself"
     return f"it points to {target}, which does not exist"
+
+
+def _read_file_object(src: Any, name: str) -> bytes:
+    """The rest of a binary file object's bytes."""
+    data = src.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UnsupportedFormatError(f"{name}: a text-mode file object; open the image in binary mode ('rb')")
+    if not data:  # an upload read once already: the object is at its end, not empty
+        raise ImageReadError(f"{name}: no bytes left to read from this file object (at its end: seek(0) first?)")
+    return bytes(data)
 
 
 def _unidentified(data: bytes, name: str) -> ImageReadError:
