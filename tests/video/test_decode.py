@@ -73,6 +73,13 @@ def test_truncated_file_keeps_the_frames_before(tmp_path):
     frames, r = _stamps(cut)
     assert 200 < len(frames) < 472
     assert r.stopped is not None and "truncated" in r.stopped
+    last = frames[-1][1]
+    # asked for a span the cut file does not reach: said too (a recheck: --end 10 on a file cut at 9.5 s
+    # was "complete"); a span it holds, or one ending past the header's duration, is not
+    _, beyond = _stamps(cut, Sampling(end=last + 1.0))
+    _, within = _stamps(cut, Sampling(end=last - 1.0))
+    _, whole = _stamps(clip(TALKING.name), Sampling(end=60.0))
+    assert beyond.stopped is not None and within.stopped is None and whole.stopped is None
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, audio_only):

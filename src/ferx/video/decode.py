@@ -338,9 +338,11 @@ class VideoReader:
                 image = np.ascontiguousarray(np.rot90(image, k=self._rotation // 90))
             self.yielded += 1
             yield Frame(image, source=str(self.path), index=i, timestamp=t)
-        # Compared by time, not frame count: edit lists legitimately drop a few declared frames.
+        # Compared by time, not frame count: edit lists legitimately drop a few declared frames. With an
+        # `end`, the frames must reach it or the declared end (a cut file read with --end 10 said nothing).
         duration, period = self.info.duration, 1.0 / (self.info.fps or 25.0)
-        if self.stopped is None and s.end is None and duration and cur.last_t + 3 * period < duration:
+        wanted = duration if s.end is None or not duration else min(s.end, duration)
+        if self.stopped is None and wanted and cur.last_t + 3 * period < wanted:
             self.stopped = (
                 f"the file ends early: frames up to {max(cur.last_t, 0):.3f} s of the {duration:.3f} s its header"
                 " declares could be decoded (truncated?); the frames before are kept"
