@@ -362,3 +362,35 @@ def test_the_summary_table_marks_weak_top_aus_as_the_bars_do(analyzer):
     row = summary_rows([(0, analyzer.analyze(photo))])[0]
     tops = row["top_aus"].split(", ")
     assert "AU1 · weak" in tops and "AU2" in tops, tops
+
+
+def test_a_report_of_a_stopped_run_says_what_it_never_reached(tmp_path, monkeypatch):
+    """A recheck: the report of a run stopped during its videos said "0 image(s)" and nothing of the 20
+    photos it never reached. The stop is simulated as in tests/runs/test_video_cli.py."""
+    import json
+
+    import ferx.video.cli
+    from ferx.cli import main
+    from ferx.report import report_html
+    from tests.video.conftest import clip
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for p in lfw_paths("happiness", 2):
+        shutil.copy(p, media / p.name)
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(clip("single_face.mp4"), media / name)
+    out = tmp_path / "out"
+
+    real = ferx.video.cli.run_video
+
+    def interrupted(args, videos, config, records):  # the first video analysed, then a Ctrl-C
+        real(args, videos[:1], config, records)
+        records[-1]["status"] = "interrupted"
+        return 130
+
+    monkeypatch.setattr(ferx.video.cli, "run_video", interrupted)
+    assert main(["analyze", str(media), "--out", str(out), "--end", "0.3", "--no-timelines", "-q"]) == 130
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+    page = report_html(out)
+    assert "the run ended interrupted (SIGINT): 2 photo(s) not reached, 1 video(s) not reached" in page

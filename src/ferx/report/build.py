@@ -251,6 +251,21 @@ def _dataset(folder: Path) -> tuple[list[FrameResult], list[VideoEntry], list[di
     return results, videos, failures
 
 
+def _unfinished(summary: dict[str, Any]) -> str:
+    """The subtitle's words for a `ferx analyze` run that did not finish: how it ended and what it never
+    reached (a recheck found a report of a run stopped during its videos silent on 20 photos)."""
+    status = summary.get("status")
+    if status in (None, "complete") or "videos" not in summary and "pending" not in summary:
+        return ""
+    inputs = "input(s)" if "engine" in summary else "photo(s)"  # a `ferx batch` dataset counts inputs
+    left = [f"{n} {what} not reached" for n, what in ((int(summary.get("pending") or 0), inputs),
+                                                     (int(summary.get("videos_pending") or 0), "video(s)")) if n]
+    if status == "running":  # still going, or killed before it could say how it ended
+        return " · the run has not finished (summary.json says running)" + (": " + ", ".join(left) if left else "")
+    how = f"{status} ({summary['signal']})" if summary.get("signal") else str(status)
+    return f" · the run ended {how}" + (": " + ", ".join(left) if left else "")
+
+
 def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES, title: str | None = None) -> str:
     """The report of a results folder, as HTML text.
 
@@ -286,7 +301,7 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
         failures += errors
     if not results and not videos and not failures:
         raise ReportError(f"{folder}: no ferx results found (expected per-image JSON from `ferx analyze`, "
-                          "rows from a video run, or a `ferx batch` dataset)")
+                          f"rows from a video run, or a `ferx batch` dataset){_unfinished(read_summary(folder))}")
     shown = results[:max_images]
     faces = sum(len(r.faces) for r in results)
     subtitle = f"{folder.resolve()} · {len(results)} image(s), {faces} face(s)"
@@ -294,6 +309,7 @@ def report_html(folder: str | os.PathLike[str], *, max_images: int = MAX_IMAGES,
         subtitle += f" · the first {max_images} shown in full, all listed in the table"
     if videos:
         subtitle += f" · {len(videos)} video(s), {sum(len(v.tracks) for v in videos)} track(s)"
+    subtitle += _unfinished(read_summary(folder))
     return build_report(_entries(kept[:max_images], shown), title=title or f"ferx report — {folder.name}",
                         subtitle=subtitle, failures=failures, videos=videos, extra_rows=results[max_images:],
                         open_sections=len(shown) + len(videos) <= OPEN_UP_TO)
