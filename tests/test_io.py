@@ -403,8 +403,17 @@ def test_a_binary_file_object_is_read_as_its_bytes(happy_photo):
     assert np.array_equal(load_image(io.BytesIO(data)), load_image(data))
     with open(happy_photo, "rb") as f:
         assert np.array_equal(load_image(f), load_image(data))
+    with open(happy_photo) as f, pytest.raises(UnsupportedFormatError, match="binary mode"):  # text mode
+        load_image(f)
     with open(happy_photo, encoding="latin-1") as f, pytest.raises(UnsupportedFormatError, match="binary mode"):
         load_image(f)
+
+    class Upload:  # an async upload (Starlette's UploadFile): its bytes must be awaited
+        async def read(self) -> bytes:
+            return data
+
+    with pytest.raises(UnsupportedFormatError, match="await"):
+        load_image(Upload())
 
 
 def test_a_file_object_read_to_its_end_is_not_called_empty(happy_photo):

@@ -118,42 +118,55 @@ class FolderLock:
     is unlocked when the last holder releases; another thread is refused as another process is.
     Without, any second holder is refused (`ferx batch`'s store: one writer per dataset)."""
 
-    _held: dict[str, list[int]] = {}  # real path → [fd, holders, owning thread's ident] in this process
+    _held: dict[str, list[Any]] = {}  # real path → [fd, holders, owning thread] in this process
     _guard = threading.Lock()
+    #: flock errors that mean "this file system has no locks" (NFS without lockd, many FUSE mounts): the
+    #: run goes on unlocked (`unlocked` says so) instead of being told another run holds the folder
+    NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
     def __init__(self, path: Path, *, reentrant: bool = False) -> None:
         self.path = path
         self.reentrant = reentrant
+        self.unlocked = False  # acquired on a file system without locks: nothing is held
         self._key: str | None = None
 
     def acquire(self) -> bool:
-        """Take the lock; False when another process holds it."""
+        """Take the lock; False when another process (or thread) holds it. An instance takes it once
+        (a second call is a no-op). Raises OSError when the lock file cannot be opened (a read-only or
+        foreign folder); a file system without locks gives True with `unlocked` set."""
         import fcntl
 
         key = os.path.realpath(self.path)
         with FolderLock._guard:
-            if self._key is not None:
+            if self._key is not None or self.unlocked:
                 return True
             held = FolderLock._held.get(key)
             if held is not None:
-                if not self.reentrant or held[2] != threading.get_ident():
+                if not self.reentrant or held[2] is not threading.current_thread():
                     return False
                 held[1] += 1
                 self._key = key
                 return True
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = _open_lock_file(self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 os.close(fd)
                 return False
-            FolderLock._held[key] = [fd, 1, threading.get_ident()]
+            except OSError as e:
+                os.close(fd)
+                if e.errno not in FolderLock.NO_LOCKS:
+                    raise
+                self.unlocked = True
+                return True
+            FolderLock._held[key] = [fd, 1, threading.current_thread()]
             self._key = key
             return True
 
     def release(self) -> None:
         with FolderLock._guard:
             key, self._key = self._key, None
+            self.unlocked = False
             held = FolderLock._held.get(key) if key is not None else None
             if held is None:
                 return
@@ -164,6 +177,15 @@ class FolderLock:
                     os.close(held[0])  # closing the file releases the flock
                 except OSError:
                     pass
+
+
+def _open_lock_file(path: Path) -> int:
+    """The lock file, read-write (created if missing), or read-only where it exists but is another
+    user's (flock works on a read-only descriptor, so a shared results folder is still locked)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)
 
 
 def short_hash(text: str) -> str:

@@ -165,7 +165,7 @@ def load_image(
             )
         data, name = read_file(Path(src)), name or str(src)
     elif callable(getattr(src, "read", None)):  # a binary file object: an upload, io.BytesIO (a tryout)
-        name = name or str(getattr(src, "name", "") or "") or f"<{type(src).__name__}>"
+        name = name or file_object_name(src) or f"<{type(src).__name__}>"
         data = _read_file_object(src, name)
     else:
         raise UnsupportedFormatError(
@@ -304,11 +304,30 @@ def _link_trouble(path: Path) -> str:
     return f"it points to {target}, which does not exist"
 
 
+def file_object_name(src: Any) -> str | None:
+    """The path a file object was opened from (`open(path, "rb")`), if it says one (not a descriptor)."""
+    name = getattr(src, "name", None)
+    return name if isinstance(name, str) and name else None
+
+
 def _read_file_object(src: Any, name: str) -> bytes:
     """The rest of a binary file object's bytes."""
-    data = src.read()
+    import inspect
+
+    text = f"{name}: a text-mode file object; open the image in binary mode ('rb')"
+    if isinstance(src, io.TextIOBase):
+        raise UnsupportedFormatError(text)
+    try:
+        data = src.read()
+    except UnicodeDecodeError:  # a text file object of its own kind
+        raise UnsupportedFormatError(text) from None
+    if inspect.iscoroutine(data):  # an async upload (Starlette's UploadFile): its bytes are awaited
+        data.close()
+        raise UnsupportedFormatError(f"{name}: an async file object; pass its bytes (`await upload.read()`)")
+    if data is None:
+        raise ImageReadError(f"{name}: the stream had no data ready (a non-blocking stream)")
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise UnsupportedFormatError(f"{name}: a text-mode file object; open the image in binary mode ('rb')")
+        raise UnsupportedFormatError(text)
     if not data:  # an upload read once already: the object is at its end, not empty
         raise ImageReadError(f"{name}: no bytes left to read from this file object (at its end: seek(0) first?)")
     return bytes(data)
@@ -490,6 +509,8 @@ def one_or_many(inputs: Any) -> Iterable[Any]:
     Frame) becomes a list of one; anything else is returned as it is. `analyze_many("photo.jpg")`
     iterated the string and reported each character as a missing file (9 failures for one photo)."""
     if isinstance(inputs, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image, Frame)):
+        return [inputs]
+    if callable(getattr(inputs, "read", None)):  # a file object iterates its lines: it is one input
         return [inputs]
     return inputs
 

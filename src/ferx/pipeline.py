@@ -16,7 +16,7 @@ from ferx.boxes import inside_larger
 from ferx.config import WHOLE_IMAGE_MAX_SIDE, AnalyzerConfig, StageConfig
 from ferx.errors import ClosedError, ConfigError, ImageReadError, ModelFileError
 from ferx.facecrop import frame_crops
-from ferx.io import ImageInput, load_image, one_or_many
+from ferx.io import ImageInput, file_object_name, load_image, one_or_many
 from ferx.stages import SLOTS, PipelineInfo, Stage, StageInfo
 from ferx.types import Faces, Frame, FrameResult
 
@@ -46,9 +46,8 @@ def _source_name(item: object, i: int) -> str:
 
 
 def _file_object_name(item: object) -> str | None:
-    """The path an open file object was opened from (`open(path, "rb")`), if it says one."""
-    name = getattr(item, "name", None) if callable(getattr(item, "read", None)) else None
-    return name if isinstance(name, str) and name else None
+    """The path an open file object was opened from, if it says one (`io.file_object_name`)."""
+    return file_object_name(item) if callable(getattr(item, "read", None)) else None
 
 
 def _failure(name: str, error: BaseException) -> Failure:

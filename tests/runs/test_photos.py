@@ -628,3 +628,19 @@ def test_report_with_row_formats_only_adds_the_json_it_reads(tmp_path, capsys):
     assert "json added to --format" in capsys.readouterr().err
     assert (out / "report.html").is_file() and (out / "faces.csv").is_file() and (out / "faces.parquet").is_file()
     assert len(list(out.glob("*.json"))) == 3  # two photos' JSON and summary.json
+
+
+def test_an_output_folder_without_locks_is_written_with_a_note(tmp_path, monkeypatch, capsys):
+    """A review: every flock failure read as "another run holds it", so an output on a file system without
+    locks (NFS without lockd, FUSE: ENOLCK, EOPNOTSUPP) was refused with a false message."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    src = tmp_path / "in"
+    _photos(src, 1)
+    assert main(["analyze", str(src), "--out", str(tmp_path / "out"), "-q"]) == 0
+    assert "file system without locks" in capsys.readouterr().err

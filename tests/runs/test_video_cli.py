@@ -270,3 +270,25 @@ def test_quiet_says_nothing_about_a_video_that_went_well(tmp_path, capsys):
     assert capsys.readouterr().err == ""
     assert main(["analyze", str(clip("single_face.mp4")), "--out", str(tmp_path / "o2"), "--end", "0.2", "--no-timelines"]) == 0
     assert "frame(s)" in capsys.readouterr().err
+
+
+def test_a_refused_resume_is_refused_before_the_videos_and_leaves_the_summary(tmp_path, capsys):
+    """A review: a `--resume` with other settings was refused by the photo part only after every video had
+    been redone, and it left summary.json at "running" over the earlier run's "complete"."""
+    import shutil
+
+    from tests.conftest import lfw_paths
+
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(lfw_paths("happiness", 1)[0], media / "p.jpg")
+    shutil.copy(clip("single_face.mp4"), media / "v.mp4")
+    out = tmp_path / "out"
+    args = ["analyze", str(media), "--out", str(out), "--end", "0.2", "--no-timelines", "-q"]
+    assert main(args) == 0
+    before = (out / "summary.json").read_text()
+    capsys.readouterr()
+    assert main(args + ["--resume", "--format", "csv"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "already analysed" not in err  # refused before the video
+    assert (out / "summary.json").read_text() == before

@@ -129,3 +129,20 @@ def test_files_in_folders_are_routed_by_content_too(tmp_path, scenes, happy_phot
     images, videos = split_media([folder])
     assert [p.name for p in images] == ["photo_named.mp4"]
     assert sorted(p.name for p in videos) == ["empty.mp4", "video_named.jpg"]
+
+
+def test_a_gif_whose_palette_looks_like_mpeg_ts_stays_a_photo(tmp_path):
+    """A review: with folders routed by content, a GIF whose bytes 188 and 376 are 0x47 (its palette; about
+    1 GIF in 65,536) matched the MPEG-TS sync rule and became a one-frame "video"."""
+    from PIL import Image
+
+    palette = [0] * 768
+    palette[188 - 13] = palette[376 - 13] = 0x47  # the global palette starts at byte 13
+    image = Image.fromarray((np.arange(64 * 64) % 256).astype(np.uint8).reshape(64, 64), "P")  # all 256 colours used
+    image.putpalette(palette)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    image.save(folder / "photo.gif", optimize=False)
+    head = (folder / "photo.gif").read_bytes()
+    assert head[0] == head[188] == head[376] == 0x47  # the case itself
+    assert split_media([folder]) == ([folder / "photo.gif"], [])

@@ -255,13 +255,14 @@ def _unfinished(summary: dict[str, Any]) -> str:
     """The subtitle's words for a `ferx analyze` run that did not finish: how it ended and what it never
     reached (a recheck found a report of a run stopped during its videos silent on 20 photos)."""
     status = summary.get("status")
-    if status in (None, "complete") or "videos" not in summary and "pending" not in summary:
+    # finished (a truncated video is said in its own section): nothing to add
+    if status in (None, "complete", "truncated") or "videos" not in summary and "pending" not in summary:
         return ""
+    if status == "running":  # still going, or killed: its counts are the start's, so none are quoted
+        return " · the run has not finished (summary.json says running)"
     inputs = "input(s)" if "engine" in summary else "photo(s)"  # a `ferx batch` dataset counts inputs
     left = [f"{n} {what} not reached" for n, what in ((int(summary.get("pending") or 0), inputs),
                                                      (int(summary.get("videos_pending") or 0), "video(s)")) if n]
-    if status == "running":  # still going, or killed before it could say how it ended
-        return " · the run has not finished (summary.json says running)" + (": " + ", ".join(left) if left else "")
     how = f"{status} ({summary['signal']})" if summary.get("signal") else str(status)
     return f" · the run ended {how}" + (": " + ", ".join(left) if left else "")
 

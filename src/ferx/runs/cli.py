@@ -102,6 +102,10 @@ def analyze(args: argparse.Namespace) -> int:
             print("ferx: note: --report reads the per-image JSON files: json added to --format", file=sys.stderr)
     options = BatchOptions(formats=formats, annotate=args.annotate, landmarks=args.landmarks)
     with _folder_lock(Path(args.out)):  # the whole run's, videos included (the photo part takes it again)
+        if files and args.resume:  # a resume its photos would refuse is refused before the videos
+            from ferx.runs.photos import previous_run, run_spec
+
+            previous_run(Path(args.out), run_spec(config, options))
         return _analyze_media(args, config, options, formats, files, videos)
 
 
@@ -120,9 +124,16 @@ def _folder_lock(out: Path) -> Iterator[None]:
     except OSError as e:
         raise BatchError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}") from None
     lock = FolderLock(out / PHOTOS.state / "lock", reentrant=True)
-    if not lock.acquire():
+    try:
+        taken = lock.acquire()
+    except OSError as e:
+        raise BatchError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}") from None
+    if not taken:
         raise BatchError(f"{printable(str(out))} is being written by another `ferx analyze` run; wait for it "
                          "or choose another --out")
+    if lock.unlocked:
+        print(f"ferx: note: {printable(str(out))} is on a file system without locks: a second run into it "
+              "would not be refused", file=sys.stderr)
     try:
         yield
     finally:
@@ -141,7 +152,12 @@ def _analyze_media(args: argparse.Namespace, config: AnalyzerConfig, options: An
         # while the videos are read, nor after a kill (a recheck found "complete" from the run before)
         write_overview(Path(args.out), _not_reached(videos, []), photos=False, formats=formats,
                        unreached=len(files), status="running")
-        code = run_video(args, videos, config, records)  # each video into OUT/<name>/
+        try:
+            code = run_video(args, videos, config, records)  # each video into OUT/<name>/
+        except Exception as e:  # a bug or a model problem: summary.json says so rather than "running"
+            write_overview(Path(args.out), records + _not_reached(videos, records), photos=False, formats=formats,
+                           unreached=len(files), status="error", reason=f"{type(e).__name__}: {e}")
+            raise
         if code in (130, 143):  # photos and videos not reached: pending, with the signal that stopped the run
             write_overview(Path(args.out), records + _not_reached(videos, records), photos=False, formats=formats,
                            unreached=len(files), signal="SIGINT" if code == 130 else "SIGTERM")
@@ -197,7 +213,8 @@ def _not_reached(videos: list[Path], records: list[dict[str, Any]]) -> list[dict
 
 
 def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, formats: tuple[str, ...] = (),
-                   unreached: int = 0, signal: str | None = None, status: str | None = None) -> None:
+                   unreached: int = 0, signal: str | None = None, status: str | None = None,
+                   reason: str | None = None) -> None:
     """OUT/summary.json of a `ferx analyze` run with videos, in the photo summary's schema (the photos'
     counts, zero without photos) plus a `videos` list — each video's folder, status and counts, or why
     it could not be opened. A video that could not be opened is a failed input, listed under `failed`
@@ -208,7 +225,7 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
     "pending" (`videos_pending`). `status`: the run's, where it is not the parts' worst ("running")."""
     import json
 
-    from ferx.fsutil import atomic_write_text, write_error_reason
+    from ferx.fsutil import atomic_write_text, printable, write_error_reason
     from ferx.runs.layout import read_summary
     from ferx.runs.photos import BatchSummary
 
@@ -218,6 +235,8 @@ def write_overview(out: Path, videos: list[dict[str, Any]], *, photos: bool, for
     data = {**BatchSummary("complete", formats=formats, files=unreached, pending=unreached).to_dict(), **data}
     if signal is not None:
         data["signal"] = signal
+    if reason is not None:
+        data["reason"] = printable(reason)
     opened = [v for v in videos if v["status"] != "failed"]
     data["failed"] = list(data.get("failed") or []) + [
         {"source": v["source"], "error": v["error"], "message": v["message"]} for v in videos if v["status"] == "failed"]

@@ -138,6 +138,35 @@ class BatchSummary(RunStatus):
         return d
 
 
+def run_spec(config: AnalyzerConfig, options: BatchOptions) -> RunSpec:
+    """What defines a photo run (what `--resume` must match)."""
+    spec: dict[str, Any] = {
+        "config": config.to_dict(),
+        "formats": sorted(options.formats),
+        "annotate": options.annotate,
+        "landmarks": options.annotate and options.landmarks,
+    }
+    if set(_ROWS) & set(options.formats):  # rows of an older ferx have other columns: not resumable
+        spec["row_format"] = ROW_FORMAT
+    return RunSpec(spec)
+
+
+def previous_run(out: Path, spec: RunSpec) -> dict[str, Any] | None:
+    """The earlier photo run in `out` that `--resume` continues (None: none); BatchError where it was
+    made with other settings. Nothing in `out` changes: `ferx analyze` asks before its videos too (a
+    review found a refused resume after all the videos had been redone)."""
+    try:
+        previous = RunSpec.read(PHOTOS.run_json(out))
+    except SettingsMismatch as e:
+        raise BatchError(f"cannot resume: {e}") from None
+    if previous is not None and spec.differences(previous):
+        raise BatchError(
+            f"cannot resume: {printable(str(out))} was written with different settings "
+            f"({', '.join(spec.differences(previous))}); use the same options and config, or drop --resume "
+            "to start over")
+    return previous
+
+
 def run_photos(
     files: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -286,15 +315,7 @@ class PhotoSink:
 
     # -- setup -------------------------------------------------------------------------------------
     def _spec(self) -> RunSpec:
-        spec: dict[str, Any] = {
-            "config": self.config.to_dict(),
-            "formats": sorted(self.options.formats),
-            "annotate": self.options.annotate,
-            "landmarks": self.options.annotate and self.options.landmarks,
-        }
-        if set(_ROWS) & set(self.options.formats):  # rows of an older ferx have other columns: not resumable
-            spec["row_format"] = ROW_FORMAT
-        return RunSpec(spec)
+        return run_spec(self.config, self.options)
 
     def open(self) -> None:
         """Check and set up the output folder before any analysis: problems here raise BatchError."""
@@ -309,7 +330,11 @@ class PhotoSink:
             self.state.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise BatchError(f"cannot write to the output folder {printable(str(self.out))}: {_reason(e)}") from None
-        if not self.lock.acquire():  # two runs into one folder kept only the second one's rows
+        try:
+            taken = self.lock.acquire()
+        except OSError as e:  # a read-only or foreign folder
+            raise BatchError(f"cannot write to the output folder {printable(str(self.out))}: {_reason(e)}") from None
+        if not taken:  # two runs into one folder kept only the second one's rows
             raise BatchError(f"{printable(str(self.out))} is being written by another `ferx analyze` run; wait for it "
                              "or choose another --out")
         try:
@@ -353,16 +378,7 @@ class PhotoSink:
         return todo
 
     def _previous(self, spec: RunSpec) -> dict[str, Any] | None:
-        try:
-            previous = RunSpec.read(PHOTOS.run_json(self.out))
-        except SettingsMismatch as e:
-            raise BatchError(f"cannot resume: {e}") from None
-        if previous is not None and spec.differences(previous):  # before anything in OUT changes
-            raise BatchError(
-                f"cannot resume: {printable(str(self.out))} was written with different settings "
-                f"({', '.join(spec.differences(previous))}); use the same options and config, or drop --resume "
-                "to start over")
-        return previous
+        return previous_run(self.out, spec)
 
     def _load_ledger(self) -> None:
         """Read the ledger, keep entries whose outputs still exist and whose photo is still the one

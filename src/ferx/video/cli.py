@@ -288,10 +288,16 @@ def _run_sources(args: argparse.Namespace, sources: list[Any], config: AnalyzerC
             is_sequence = isinstance(source, ImageSequence)
             name = source.path if is_sequence else source
             folder = _folder_for(out, source.name if is_sequence else source.stem, used, name)
-            # hashed once: the resume check and the rows of a redone run share it (a long video)
-            sha = file_sha256(name) if getattr(args, "resume", False) and Path(name).is_file() else None
+            # hashed once: the resume check and the rows of a redone run share it (a long video); an
+            # unreadable file is left to the reader, whose error skips it as any bad video
+            resume, is_file, sha = getattr(args, "resume", False), Path(name).is_file(), None
+            if resume and is_file:
+                try:
+                    sha = file_sha256(name)
+                except OSError:
+                    pass
             done = (video_runs.finished_run(folder, name, vconfig, outputs, analyzer.describe(), sha)
-                    if getattr(args, "resume", False) else None)
+                    if resume and (sha is not None or not is_file) else None)
             if done is not None:  # --resume redid every finished video
                 print(f"ferx: {name}: already analysed in {folder}/ with these settings (--resume): not redone",
                       file=sys.stderr)

@@ -144,8 +144,11 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path), mode="r", metadata_errors="replace")
     except av.error.FFmpegError as e:
-        with open(path, "rb") as f:
-            head = f.read(12)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(12)
+        except OSError as read_error:  # no permission to read it: say so, as for a photo
+            raise VideoReadError(f"{path}: cannot read file ({read_error.strerror or read_error})") from e
         hint = ""
         if head[4:8] == b"ftyp" and isinstance(e, av.error.InvalidDataError):
             hint = (" — an MP4/MOV whose index (the moov atom) is missing: the file is truncated or was never"

@@ -104,7 +104,9 @@ def _reads_as_video(path: Path) -> bool:
     """Content first; a video-named file whose content says nothing (empty, cut, garbage) goes to the
     video reader, whose error names what is wrong with it."""
     head = _head(path)
-    return sniff_video(head) or (path.suffix.lower() in VIDEO_EXTENSIONS and not _sniff_image(head))
+    if _sniff_image(head):  # a still's own signature first: a GIF's palette can look like MPEG-TS sync bytes
+        return False
+    return sniff_video(head) or path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 __all__ = ["VIDEO_EXTENSIONS", "is_video", "sniff_video", "split_media"]
