@@ -80,6 +80,8 @@ def test_truncated_file_keeps_the_frames_before(tmp_path):
     _, within = _stamps(cut, Sampling(end=last - 1.0))
     _, whole = _stamps(clip(TALKING.name), Sampling(end=60.0))
     assert beyond.stopped is not None and within.stopped is None and whole.stopped is None
+    none, after = _stamps(cut, Sampling(start=last + 0.5, end=last + 1.0))  # a span after the cut
+    assert none == [] and "before the start asked for" in after.stopped and "no frame analysed" in after.stopped
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, audio_only):

@@ -191,6 +191,7 @@ class _Cursor:
     index: int = 0
     last_t: float = -math.inf
     first: int | None = None
+    seen_t: float = -math.inf  # the last decoded frame's time, kept or not (before the start asked for)
 
 
 class VideoReader:
@@ -322,6 +323,7 @@ class VideoReader:
                 t = float((frame.pts - self._origin) * self.time_base)
             else:  # no timestamp (some raw streams): one average frame period after the last
                 t = 0.0 if cur.last_t == -math.inf else cur.last_t + 1.0 / (self.info.fps or 25.0)
+            cur.seen_t = max(cur.seen_t, t)
             if start_pts is not None and frame.pts is not None and frame.pts < start_pts:
                 continue  # decoded from the keyframe before start; counted already
             if s.start is not None and t < s.start - 1e-9:
@@ -345,11 +347,16 @@ class VideoReader:
         # `end`, the frames must reach it or the declared end (a cut file read with --end 10 said nothing).
         duration, period = self.info.duration, 1.0 / (self.info.fps or 25.0)
         wanted = duration if s.end is None or not duration else min(s.end, duration)
-        if self.stopped is None and wanted and cur.last_t + 3 * period < wanted:
-            self.stopped = (
-                f"the file ends early: frames up to {max(cur.last_t, 0):.3f} s of the {duration:.3f} s its header"
-                " declares could be decoded (truncated?); the frames before are kept"
-            )
+        if self.stopped is None and wanted and max(cur.last_t, cur.seen_t) + 3 * period < wanted:
+            if cur.last_t == -math.inf and s.start is not None:  # it ends before the span asked for
+                where = f"its frames stop at {cur.seen_t:.3f} s" if cur.seen_t > -math.inf else "no frame decodes"
+                self.stopped = (f"the file ends early: {where} of the {duration:.3f} s its header declares "
+                                f"(truncated?), before the start asked for ({s.start:.3f} s): no frame analysed")
+            else:
+                self.stopped = (
+                    f"the file ends early: frames up to {max(cur.last_t, 0):.3f} s of the {duration:.3f} s its header"
+                    " declares could be decoded (truncated?); the frames before are kept"
+                )
 
     def _start(self) -> tuple[_Cursor, int | None]:
         """Seek to the sampling's start: the index of the first frame decoded, and the pts before which
