@@ -206,3 +206,17 @@ def test_cli_analyze_sequence_through_main(tmp_path):
     rows = pd.read_csv(out / "frames" / "rows.csv")
     assert sorted(set(rows.frame)) == [0, 1, 2, 4, 5] and set(rows.source) == {str(frames)}
     assert main(["analyze", str(tmp_path / "empty_does_not_exist"), "--sequence", "--out", str(out), "-q"]) == 2
+
+
+def test_a_sequence_run_that_runs_nothing_leaves_the_summary_as_it_was(tmp_path):
+    """`--sequence` now writes "running" first (a review: a killed run kept the earlier "complete"); a
+    command that analyses nothing (no such folder) must not leave that behind."""
+    from ferx.cli import main
+
+    out = tmp_path / "out"
+    assert main(["analyze", str(tmp_path / "missing"), "--sequence", "--out", str(out), "-q"]) == 2
+    assert not (out / "summary.json").exists()
+    out.mkdir(exist_ok=True)
+    (out / "summary.json").write_text('{"status": "complete"}')
+    assert main(["analyze", str(tmp_path / "missing"), "--sequence", "--out", str(out), "-q"]) == 2
+    assert (out / "summary.json").read_text() == '{"status": "complete"}'

@@ -261,10 +261,23 @@ def _sequences(args: argparse.Namespace, config: AnalyzerConfig, formats: tuple[
     from ferx.video.cli import run_sequences
 
     records: list[dict[str, Any]] = []
+    summary = Path(args.out) / "summary.json"
+    earlier = summary.read_bytes() if summary.is_file() else None
+    # "running" meanwhile, as with video files (an earlier run's summary must not look current)
+    write_overview(Path(args.out), [], photos=False, formats=formats, status="running")
     code = run_sequences(args, config, records)
-    if records:
-        write_overview(Path(args.out), records, photos=False, formats=formats)
-        if args.report and code not in (130, 143):
+    stopped = {130: "SIGINT", 143: "SIGTERM"}.get(code)
+    if not records and not stopped:  # nothing was run (a usage error): the folder's summary as it was
+        from ferx.fsutil import atomic_write_bytes
+
+        if earlier is not None:
+            atomic_write_bytes(summary, earlier)
+        else:
+            summary.unlink(missing_ok=True)
+    if records or stopped:
+        write_overview(Path(args.out), records, photos=False, formats=formats, signal=stopped,
+                       status="interrupted" if stopped else None)
+        if args.report and not stopped:
             from ferx.report import cli as report_cli
 
             code = max(code, report_cli.after_batch(args.out))
