@@ -140,12 +140,13 @@ class ChunkAnalyzer:
         import pyarrow.compute as pc
 
         seqs = batch.column("_seq").to_pylist()
+        names = batch.column("uri").to_pylist()  # as the driver names them (its done-check uses these)
         uris = ([os.fsdecode(b) for b in batch.column("uri_bytes").to_pylist()] if "uri_bytes" in batch.column_names
-                else batch.column("uri").to_pylist())
+                else names)
         images: list[_Entry] = []
         tables = []
-        for seq, uri in zip(seqs, uris):
-            entries, table = self.analyze_one(int(seq), str(uri))
+        for seq, uri, name in zip(seqs, uris, names):
+            entries, table = self.analyze_one(int(seq), str(uri), str(name))
             images.extend(entries)
             if table is not None:
                 tables.append(table)
@@ -160,17 +161,17 @@ class ChunkAnalyzer:
         rows = pa.array([per_seq[s] for s in table.column("_seq").to_pylist()], pa.int32())
         return table.set_column(table.schema.get_field_index("_rows"), "_rows", rows)
 
-    def analyze_one(self, seq: int, uri: str) -> tuple[list[_Entry], Any]:
+    def analyze_one(self, seq: int, uri: str, name: str | None = None) -> tuple[list[_Entry], Any]:
         """An image as an entry to build rows from, or a video's or failure's rows as a table (never
         raises for a problem with the input)."""
         from ferx.errors import ClosedError, ModelFileError
         from ferx.video.sniff import sniff_video
 
-        kind, digest, name = "image", None, printable(uri)  # the rows name it as outputs can hold it
+        kind, digest, name = "image", None, name or printable(uri)  # the rows name it as outputs can hold it
         try:
             if sniff_video(_head(uri)):
                 kind = "video"
-                return [], self._video_table(seq, uri)
+                return [], self._video_table(seq, uri, name)
             data = read_bytes(uri)
             digest = hashlib.sha256(data).hexdigest()
             with input_notes() as notes:  # what decoding warned about goes into the row's notes
@@ -182,13 +183,13 @@ class ChunkAnalyzer:
         except Exception as e:  # noqa: BLE001 - anything wrong with this one input is recorded, not raised
             return [], self._failed(seq, name, digest, kind, e)
 
-    def _video_table(self, seq: int, uri: str) -> Any:
+    def _video_table(self, seq: int, uri: str, name: str) -> Any:
         import pyarrow as pa
 
         from ferx.video import Sampling, VideoConfig, analyze_video
 
         local, digest, tmp = _local_copy(uri)
-        uri = printable(uri)  # opened: from here on, the name its rows carry
+        uri = name  # opened: from here on, the name its rows carry
         try:
             config = VideoConfig(sampling=Sampling(every=self.options.video_every, fps=self.options.video_fps))
             tables, entries = [], []
