@@ -305,8 +305,9 @@ def _link_trouble(path: Path) -> str:
 
 
 def file_object_name(src: Any) -> str | None:
-    """The path a file object was opened from (`open(path, "rb")`), if it says one (not a descriptor)."""
-    name = getattr(src, "name", None)
+    """The path a file object was opened from (`open(path, "rb")`), if `src` is a file object that says
+    one (not a descriptor)."""
+    name = getattr(src, "name", None) if callable(getattr(src, "read", None)) else None
     return name if isinstance(name, str) and name else None
 
 

@@ -42,12 +42,7 @@ def _source_name(item: object, i: int) -> str:
         return item.source
     if isinstance(item, (str, Path)):
         return str(item)
-    return _file_object_name(item) or f"<input {i}>"
-
-
-def _file_object_name(item: object) -> str | None:
-    """The path an open file object was opened from, if it says one (`io.file_object_name`)."""
-    return file_object_name(item) if callable(getattr(item, "read", None)) else None
+    return file_object_name(item) or f"<input {i}>"
 
 
 def _failure(name: str, error: BaseException) -> Failure:
@@ -197,7 +192,7 @@ class Analyzer:
             frame = image
         else:
             name = source or (str(image) if isinstance(image, (str, Path))
-                              else _file_object_name(image) or f"<{type(image).__name__}>")
+                              else file_object_name(image) or f"<{type(image).__name__}>")
             frame = self.decode(image, source=name, index=index, timestamp=timestamp, channels=channels)
         result = self._analyze_frame(frame, decode_ms=(time.perf_counter() - t0) * 1e3)
         return result if source is None else replace(result, source=source)

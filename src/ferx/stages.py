@@ -17,7 +17,7 @@ stages through this contract alone, so it never branches on which backend runs:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -156,9 +156,8 @@ class PipelineInfo:
     def empty_faces(self) -> Faces:
         """No face, with every field the stages fill present as an empty array, and the AU estimator's
         profile: tables and JSON of a frame without a face then have the columns and the `au_profile`
-        of a frame with faces (a tryout found the profile missing from face-free answers)."""
-        empty = Faces.empty(self.provides, self.au_codes, self.expression_labels)
-        return empty if self.au_profile is None or "aus" not in self.provides else replace(empty, au_profile=self.au_profile)
+        of a frame with faces."""
+        return Faces.empty(self.provides, self.au_codes, self.expression_labels, self.au_profile)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -253,9 +253,10 @@ class Faces:
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def empty(cls, fields: Iterable[str] = (), au_codes: tuple[str, ...] | None = None,
-              expression_labels: tuple[str, ...] | None = None) -> Faces:
+              expression_labels: tuple[str, ...] | None = None, au_profile: AUProfile | None = None) -> Faces:
         """No face; with `fields` (names of `FACE_FIELDS`) present as empty arrays, so that tables
-        and JSON of a frame without a face have the columns of a frame with faces."""
+        and JSON of a frame without a face have the columns of a frame with faces, and with "aus"
+        among them the AU estimator's `au_profile` (a tryout found it missing from face-free answers)."""
         wanted, codes, labels = set(fields), au_codes or AU_CODES, expression_labels or EXPRESSIONS
         shapes = {"landmarks": (0, N_LANDMARKS, 3), "blendshapes": (0, len(BLENDSHAPES)), "head_pose": (0, 3),
                   "expression_maps": (0, 0, 0), "aus": (0, len(codes)), "expression": (0, len(labels))}
@@ -263,7 +264,7 @@ class Faces:
         if "explanations" in wanted:
             empty["explanations"] = ()
         return cls(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, N_KEYPOINTS, 2)), **empty, au_codes=codes,
-                   expression_labels=labels)
+                   expression_labels=labels, au_profile=au_profile if "aus" in wanted else None)
 
     def with_fields(self, **changes: Any) -> Faces:
         """A copy with some fields replaced (validated again)."""
@@ -455,8 +456,7 @@ class Faces:
         """Inverse of `to_records` (landmarks must have been included to come back; the AU profile
         is the frame's, `FrameResult.to_dict`). `fields`: those of a frame without a face."""
         if not records:
-            empty = cls.empty(fields, au_codes, expression_labels)
-            return replace(empty, au_profile=au_profile) if au_profile is not None and "aus" in set(fields) else empty
+            return cls.empty(fields, au_codes, expression_labels, au_profile)
         first = records[0]
         labels = expression_labels or tuple(first.get("expression", {}).get("probabilities", EXPRESSIONS))
         codes = au_codes or tuple(first.get("aus", AU_CODES))

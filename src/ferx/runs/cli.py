@@ -115,7 +115,7 @@ def _folder_lock(out: Path) -> Iterator[None]:
     into OUT while a video was analysed was not refused, and the two runs' summaries and rows mixed."""
     from ferx.fsutil import FolderLock, printable
     from ferx.runs.layout import PHOTOS
-    from ferx.runs.photos import BatchError
+    from ferx.runs.photos import BatchError, take_run_lock
 
     if out.exists() and not out.is_dir():
         raise BatchError(f"output folder {printable(str(out))} exists and is not a folder")
@@ -124,13 +124,7 @@ def _folder_lock(out: Path) -> Iterator[None]:
     except OSError as e:
         raise BatchError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}") from None
     lock = FolderLock(out / PHOTOS.state / "lock", reentrant=True)
-    try:
-        taken = lock.acquire()
-    except OSError as e:
-        raise BatchError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}") from None
-    if not taken:
-        raise BatchError(f"{printable(str(out))} is being written by another `ferx analyze` run; wait for it "
-                         "or choose another --out")
+    take_run_lock(lock, out)
     if lock.unlocked:
         print(f"ferx: note: {printable(str(out))} is on a file system without locks: a second run into it "
               "would not be refused", file=sys.stderr)
@@ -148,19 +142,20 @@ def _analyze_media(args: argparse.Namespace, config: AnalyzerConfig, options: An
     if videos:
         from ferx.video.cli import run_video
 
+        def so_far(**how: Any) -> None:  # the videos done, those not reached, the photos not started
+            write_overview(Path(args.out), records + _not_reached(videos, records), photos=False, formats=formats,
+                           unreached=len(files), **how)
+
         # "running" from the start, as a photo run's summary is: an earlier run's must not look current
         # while the videos are read, nor after a kill (a recheck found "complete" from the run before)
-        write_overview(Path(args.out), _not_reached(videos, []), photos=False, formats=formats,
-                       unreached=len(files), status="running")
+        so_far(status="running")
         try:
             code = run_video(args, videos, config, records)  # each video into OUT/<name>/
         except Exception as e:  # a bug or a model problem: summary.json says so rather than "running"
-            write_overview(Path(args.out), records + _not_reached(videos, records), photos=False, formats=formats,
-                           unreached=len(files), status="error", reason=f"{type(e).__name__}: {e}")
+            so_far(status="error", reason=f"{type(e).__name__}: {e}")
             raise
-        if code in (130, 143):  # photos and videos not reached: pending, with the signal that stopped the run
-            write_overview(Path(args.out), records + _not_reached(videos, records), photos=False, formats=formats,
-                           unreached=len(files), signal="SIGINT" if code == 130 else "SIGTERM")
+        if code in (130, 143):  # stopped by a signal
+            so_far(signal="SIGINT" if code == 130 else "SIGTERM")
             return code
     if files:
         photos_code, finished = _photos(args, files, config, options)

@@ -167,6 +167,18 @@ def previous_run(out: Path, spec: RunSpec) -> dict[str, Any] | None:
     return previous
 
 
+def take_run_lock(lock: FolderLock, out: Path) -> None:
+    """Take OUT's run lock, or raise the BatchError that says why not: another run holds it, or the
+    folder cannot be written (read-only, another user's)."""
+    try:
+        taken = lock.acquire()
+    except OSError as e:
+        raise BatchError(f"cannot write to the output folder {printable(str(out))}: {_reason(e)}") from None
+    if not taken:  # two runs into one folder kept only the second one's rows
+        raise BatchError(f"{printable(str(out))} is being written by another `ferx analyze` run; wait for it "
+                         "or choose another --out")
+
+
 def run_photos(
     files: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -314,15 +326,12 @@ class PhotoSink:
             (self.progress.write if self.progress is not None else _stderr)(message)
 
     # -- setup -------------------------------------------------------------------------------------
-    def _spec(self) -> RunSpec:
-        return run_spec(self.config, self.options)
-
     def open(self) -> None:
         """Check and set up the output folder before any analysis: problems here raise BatchError."""
         if self.out.exists() and not self.out.is_dir():
             raise BatchError(f"output folder {printable(str(self.out))} exists and is not a folder")
-        spec = self._spec()
-        previous = self._previous(spec) if self.resume else None
+        spec = run_spec(self.config, self.options)
+        previous = previous_run(self.out, spec) if self.resume else None
         if self.resume and previous is None:
             # (a run stopped during its videos had not started its photos: nothing of them to resume)
             self.log(f"ferx: --resume: no photos of an earlier run in {printable(str(self.out))}; analysing them all")
@@ -330,13 +339,7 @@ class PhotoSink:
             self.state.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise BatchError(f"cannot write to the output folder {printable(str(self.out))}: {_reason(e)}") from None
-        try:
-            taken = self.lock.acquire()
-        except OSError as e:  # a read-only or foreign folder
-            raise BatchError(f"cannot write to the output folder {printable(str(self.out))}: {_reason(e)}") from None
-        if not taken:  # two runs into one folder kept only the second one's rows
-            raise BatchError(f"{printable(str(self.out))} is being written by another `ferx analyze` run; wait for it "
-                             "or choose another --out")
+        take_run_lock(self.lock, self.out)
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             self.name_max = _name_max(self.out)
@@ -376,9 +379,6 @@ class PhotoSink:
             self.log(f"ferx: resuming: {self.resumed} file(s) already done, {len(todo)} to go")
         self.progress = Progress(len(todo), "img", quiet=self.quiet, min_total=2)
         return todo
-
-    def _previous(self, spec: RunSpec) -> dict[str, Any] | None:
-        return previous_run(self.out, spec)
 
     def _load_ledger(self) -> None:
         """Read the ledger, keep entries whose outputs still exist and whose photo is still the one

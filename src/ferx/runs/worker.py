@@ -189,13 +189,12 @@ class ChunkAnalyzer:
         from ferx.video import Sampling, VideoConfig, analyze_video
 
         local, digest, tmp = _local_copy(uri)
-        uri = name  # opened: from here on, the name its rows carry
         try:
             config = VideoConfig(sampling=Sampling(every=self.options.video_every, fps=self.options.video_fps))
             tables, entries = [], []
             analysis = analyze_video(self.analyzer, local, config)
             for tf in analysis:
-                entries.append(_Entry(seq, uri, digest, "video", tf.result, tf.track_ids, tf.detected,
+                entries.append(_Entry(seq, name, digest, "video", tf.result, tf.track_ids, tf.detected,
                                       bool(tf.scene_cut)))
                 if len(entries) == _VIDEO_GROUP:  # rows as Arrow as we go: frames with meshes are large
                     tables.append(self._build(entries))
@@ -203,7 +202,7 @@ class ChunkAnalyzer:
             if entries or not tables:
                 tables.append(self._build(entries))
             if analysis.stopped:  # rows up to the last good frame are kept, and the input says why it ended
-                tables.append(self._problem(seq, uri, digest, "video", "truncated", "VideoTruncated", analysis.stopped))
+                tables.append(self._problem(seq, name, digest, "video", "truncated", "VideoTruncated", analysis.stopped))
             return pa.concat_tables(tables)
         finally:
             if tmp is not None:
