@@ -52,6 +52,20 @@ def analyzer():
         yield a
 
 
+#: A decision rule that weighs the AU evidence in (the rule shipped until 2026-12-07's ninth session, now
+#: a user's option): where the classifier is under 50 % sure the AU evidence can change its label.
+WEIGHED_RULE = {"name": "cot", "options": {"au_weight": 0.3, "classifier_sure": 0.5, "uncertain_margin": 0.05}}
+
+
+@pytest.fixture(scope="session")
+def weighed_analyzer():
+    """An analyzer whose explanations can conclude another label than the classifier (`WEIGHED_RULE`)."""
+    from ferx import Analyzer
+
+    with Analyzer(explain=WEIGHED_RULE) as a:
+        yield a
+
+
 @pytest.fixture(scope="session")
 def happy_photo() -> Path:
     return lfw_paths("happiness", 1)[0]

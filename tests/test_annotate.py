@@ -69,12 +69,15 @@ def test_each_face_label_starts_with_its_number_so_a_box_matches_its_row():
         assert label_width(numbered, x0, x1) > label_width(plain, x0, x1) + 5
 
 
-def test_the_picture_names_the_label_the_explanation_concludes(analyzer, monkeypatch):
-    """FaridaJalal_47: the classifier's top class is not what the decision rule concludes; the report,
-    the JSON's explanation and the CSV's final_label gave one label, the annotated image another (a
-    researcher's tryout: "sadness 46%" on the picture beside "neutral 41 % (uncertain)")."""
+def test_the_picture_names_the_label_the_explanation_concludes(weighed_analyzer, monkeypatch):
+    """FaridaJalal_47: the classifier's top class is not what a decision rule weighing the AU evidence
+    in (`WEIGHED_RULE`) concludes; the report, the JSON's explanation and the CSV's final_label gave one
+    label, the annotated image another (a researcher's tryout: "sadness 46%" on the picture beside
+    "neutral 41 % (uncertain)")."""
     import ferx.annotate as annotate_module
     from tests.conftest import LFW
+
+    analyzer = weighed_analyzer
 
     path = LFW / "images" / "FaridaJalal_47.jpg"
     if not path.is_file():

@@ -70,13 +70,15 @@ def test_the_same_input_gives_the_same_columns_and_values_whichever_command_wrot
         assert (ours.content_sha256 == theirs.content_sha256).all()
 
 
-def test_the_final_label_is_the_explanations_conclusion_where_the_rule_overrules_the_classifier(analyzer):
-    """Alvaro_Uribe_0014 (lfw): the classifier's top class is sadness (0.41) and the decision rule, with
-    the AU evidence, concludes "uncertain between fear and sadness" with fear first — `label` keeps the
-    classifier's class and `final_label` the conclusion, so a reader of the table sees both (a new user
-    found the two 41 % figures on different labels with no column naming the conclusion)."""
+def test_the_final_label_is_the_explanations_conclusion_where_the_rule_overrules_the_classifier(weighed_analyzer):
+    """Alvaro_Uribe_0014 (lfw): the classifier's top class is sadness (0.41) and a decision rule that
+    weighs the AU evidence in (`WEIGHED_RULE`) concludes "uncertain between fear and sadness" with fear
+    first — `label` keeps the classifier's class and `final_label` the conclusion, so a reader of the
+    table sees both (a new user found the two 41 % figures on different labels with no column naming
+    the conclusion)."""
     from tests.conftest import LFW
 
+    analyzer = weighed_analyzer
     r = analyzer.analyze(LFW / "images" / "Alvaro_Uribe_0014.jpg")
     layout = TableLayout.of_pipeline(analyzer.describe())
     value = dict(zip(layout.names, layout.rows(r, FrameInfo(kind="image"))[0]))

@@ -335,9 +335,10 @@ def test_the_report_says_when_a_video_ended_early(tmp_path):
 
 
 def test_weak_and_unvalidated_au_readings_are_marked_on_their_bars(analyzer):
-    """A researcher's tryout: outside the JSON nothing said that AU1 and AU4 are weak or that AU16, AU18,
-    AU22 and AU43 are not validated — an ungraded AU16 at B looked like a good reading. The default
-    estimator's grades (docs/aus.md) now mark the bars; good and fair stay unmarked."""
+    """A researcher's tryout: outside the JSON nothing said that AU1 is weak or that AU16, AU18, AU22
+    and AU43 are not validated — an ungraded AU16 at B looked like a good reading. The default
+    estimator's grades (docs/aus.md) now mark the bars; good and fair (AU4 since its measure was
+    chosen on real photos) stay unmarked."""
     from ferx import load_image
     from ferx.report.html import au_info, render_face
 
@@ -346,10 +347,10 @@ def test_weak_and_unvalidated_au_readings_are_marked_on_their_bars(analyzer):
     infos = au_info(result.faces.au_codes, result.faces.au_profile)
     html = render_face(0, 0, result, image, infos)
     grades = {i.code: i.reliability for i in infos}
-    assert grades["AU4"] == "weak" and grades["AU16"] == "ungraded" and grades["AU12"] == "good"
+    assert grades["AU1"] == "weak" and grades["AU16"] == "ungraded" and grades["AU12"] == "good"
     names = {i.code: i.name for i in infos}
-    assert f"AU4 {names['AU4']} · weak" in html and f"AU16 {names['AU16']} · not validated" in html
-    assert f"AU12 {names['AU12']}<" in html  # unmarked
+    assert f"AU1 {names['AU1']} · weak" in html and f"AU16 {names['AU16']} · not validated" in html
+    assert f"AU12 {names['AU12']}<" in html and f"AU4 {names['AU4']}<" in html  # good and fair: unmarked
 
 
 def test_the_summary_table_marks_weak_top_aus_as_the_bars_do(analyzer):

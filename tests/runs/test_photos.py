@@ -158,7 +158,7 @@ def test_the_summary_gives_each_au_columns_grade(tmp_path):
         profile = analyzer.describe().au_profile
         assert grades == {code: profile.grade(code) for code in analyzer.describe().au_codes}
     header = _csv_rows(out)[0].keys()
-    assert set(grades) <= set(header) and grades["AU4"] == "weak" and grades["AU16"] == "ungraded"
+    assert set(grades) <= set(header) and grades["AU1"] == "weak" and grades["AU16"] == "ungraded"
 
 
 # -- unusable output: one message, exit 2, before any work -------------------------------------------

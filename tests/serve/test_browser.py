@@ -195,24 +195,36 @@ def test_api_docs_render_offline(server, page):
     assert page.locator(".swagger-ui .opblock-summary-path").filter(has_text="/v1/analyze").count() >= 1
 
 
-def test_the_page_names_the_label_the_explanation_concludes(server, page):
-    """FaridaJalal_47: the classifier's top class (sadness) is not what the decision rule concludes; the
-    box, the list and the heading named the classifier's label beside a text concluding another."""
-    from tests.conftest import LFW
+class TestARuleThatOverrulesTheClassifier:
+    """The page served by an analyzer whose rule weighs the AU evidence in (`WEIGHED_RULE`): the shipped
+    rule keeps the classifier's label, so only a configured one can conclude another."""
 
-    path = LFW / "images" / "FaridaJalal_47.jpg"
-    if not path.is_file():
-        pytest.skip("no lfw-expressions")
-    page.goto(server + "/")
-    _ready(page)
-    page.set_input_files("#file", str(path))
-    box = page.locator(".facebox").first
-    box.wait_for(state="visible")
-    box.click()
-    page.locator("#details").wait_for(state="visible")
-    cot = page.locator("#cot").inner_text()
-    concluded = re.search(r"Conclusion: (\w+) (\d+) ?%", cot)
-    assert concluded, cot
-    heading = page.locator("#details-h").inner_text()
-    assert heading.startswith(f"Face 0: {concluded.group(1)} {concluded.group(2)}") and "sadness" not in heading
-    assert box.get_attribute("title").startswith(f"Face 0: {concluded.group(1)}")
+    @pytest.fixture()
+    def server(self, weighed_analyzer):
+        from tests.serve.conftest import running_server
+
+        with running_server(weighed_analyzer) as url:
+            yield url
+
+    def test_the_page_names_the_label_the_explanation_concludes(self, server, page):
+        """FaridaJalal_47: the classifier's top class (sadness) is not what a decision rule weighing the AU
+        evidence in concludes; the box, the list and the heading named the classifier's label beside a
+        text concluding another."""
+        from tests.conftest import LFW
+
+        path = LFW / "images" / "FaridaJalal_47.jpg"
+        if not path.is_file():
+            pytest.skip("no lfw-expressions")
+        page.goto(server + "/")
+        _ready(page)
+        page.set_input_files("#file", str(path))
+        box = page.locator(".facebox").first
+        box.wait_for(state="visible")
+        box.click()
+        page.locator("#details").wait_for(state="visible")
+        cot = page.locator("#cot").inner_text()
+        concluded = re.search(r"Conclusion: (\w+) (\d+) ?%", cot)
+        assert concluded, cot
+        heading = page.locator("#details-h").inner_text()
+        assert heading.startswith(f"Face 0: {concluded.group(1)} {concluded.group(2)}") and "sadness" not in heading
+        assert box.get_attribute("title").startswith(f"Face 0: {concluded.group(1)}")

@@ -21,7 +21,9 @@ Every sentence can be checked against the measurements (`ferx.explain.validate`;
   probability under `classifier_sure`), its probabilities times the AU evidence's raised to
   `au_weight` (a product of experts), renormalised; where it is sure, its own; "uncertain between X
   and Y" where the top two are closer than `uncertain_margin`. All three were chosen on validation
-  data (docs/explanations.md); the text gives each emotion one probability, the one the conclusion uses.
+  data (docs/explanations.md): the shipped weight is 0 — no AU weight kept every validation set at or
+  above the classifier — so the label is the classifier's and the AU evidence is named beside it; the
+  text gives each emotion one probability, the one the conclusion uses.
 
 The AU evidence is the prototype scoring of `facs.au_evidence` (also the `au-codebook` backend), so the
 explanation contrasts what the AUs alone say with whatever expression backend produced `faces.expression`.
@@ -73,14 +75,19 @@ TEMPERATURE: float = EVIDENCE_TEMPERATURE
 #: The decision rule (`decide`), chosen on validation data for the default pipeline (lfw half A, FER+
 #: Valid, the coded faces of ckplus-facs; docs/explanations.md, "One decision rule"): the weight of the
 #: AU evidence against the classifier, and the margin under which the top two labels are a tie.
-AU_WEIGHT: float = 0.3
+AU_WEIGHT: float = 0.0
 #: Where the classifier's top probability reaches `CLASSIFIER_SURE`, its label stands alone: the AU
 #: evidence weighs in only where the classifier is unsure (chosen 2026-12-07, fourth session, when the
-#: criterion became the issue's "must not fall on any validation set").
-CLASSIFIER_SURE: float | None = 0.5
+#: criterion became the issue's "must not fall on any validation set"). With the AU4/AU15 measures the
+#: coded photos chose (ninth session) no AU weight keeps every validation set at or above the
+#: classifier, so the criterion's own fallback holds: the classifier's label, the AU evidence named
+#: beside it (docs/runs/au-photo-choice-rule-2026-12-07/; the weight 0.3 before had fallen on the
+#: held-out FER+ Test).
+CLASSIFIER_SURE: float | None = None
 #: chosen 0.3 (2026-12-06), 0.2 (2026-12-07 03:00), 0.3 (round 5), 0.15 (FER+ jaw codes), 0.05 with the
-#: gate (no margin met the flag criterion on FER+ Valid; the bench keeps its smallest, docs/explanations.md)
-UNCERTAIN_MARGIN: float = 0.05
+#: gate (no margin met the flag criterion on FER+ Valid), 0.2 with the classifier alone (ninth session:
+#: the largest margin whose flagged faces are right at most half the time on every validation set)
+UNCERTAIN_MARGIN: float = 0.2
 #: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
 #: The runner-up is named in the interpretation only from this probability on.

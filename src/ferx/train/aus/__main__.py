@@ -55,6 +55,9 @@ def _calibrate(args: argparse.Namespace) -> None:
     from ferx.fsutil import atomic_write_text
     from ferx.train.aus.calibration import fit
 
+    for out in (args.out, args.record):  # before a minute of fitting, not after it
+        if out is not None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
     calibration, record = fit(args.coded, args.reference, args.name, None if args.mesh_only else args.heads,
                               progress=not args.quiet, cache=args.cache, photo_codes=_tables(args.photo_codes))
     atomic_write_text(args.out, json.dumps(calibration.to_dict(), indent=1) + "\n")

@@ -23,7 +23,8 @@ What is fitted, per AU (numpy only, no network is trained):
    and mid point from both, and their grade is capped by their AUC on the photos — posed 48-px peaks
    flatter a reading (AU4: 0.95 there, 0.79 on the photos). The photos choose measures only where
    the coded faces have too few occurrences to (AU10, AU26: 9 each) and the photos have
-   `MIN_CODED_CHOICE` clear codes each way; their operating points are reported identity-wise
+   `MIN_CODED_CHOICE` clear codes each way, or where they overrule the coded faces' choice by a
+   clear margin (`_photo_overrule`: AU4, AU15); their operating points are reported identity-wise
    cross-validated (`cross_validate_photos`, which refits that choice too).
 4. The AU-evidence scoring (neutral level, temperature) for the new readings, on lfw half A as
    before (`choose_scoring`).
@@ -68,6 +69,13 @@ MIN_SPAN = 1.0
 #: Coded occurrences an AU needs before the coded faces may choose its measures / set its threshold.
 MIN_CODED_CHOICE = 10
 MIN_CODED_THRESHOLD = 8
+#: The coded photos overrule the coded faces' choice of measures where their best candidate reads the
+#: photos at least this much better (AUC) and the coded faces at most `PHOTO_OVERRULE_COST` worse
+#: (criterion written first: docs/runs/au-photo-choice-2026-12-07/criterion.md).
+PHOTO_OVERRULE_GAIN = 0.05
+PHOTO_OVERRULE_COST = 0.03
+#: AUs a coding rule ties to another (`facs.CODING_RULES`): read against each other, never overruled.
+_RULE_BOUND = frozenset(n for r in facs.CODING_RULES for n in (r.a, r.b))
 #: Clearly present and absent photo codes an AU needs before the coded photos take part in its threshold,
 #: mid point and grade.
 MIN_PHOTO_CODES = 8
@@ -313,6 +321,48 @@ class CodedPhotos:
         return CodedPhotos(self.faces.rows(mask), self.codes.rows(mask))
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """One AU's candidate measures, their standardised scores on the coded faces (`z`, presence `y`) and
+    photos (`extra`), the columns chosen (`best`), and whether the photos may overrule that choice."""
+
+    candidates: list[str]
+    z: np.ndarray
+    y: np.ndarray
+    extra: list[tuple[np.ndarray, np.ndarray]]
+    best: tuple[int, ...]
+    photos_may_overrule: bool
+
+
+def _photo_overrule(number: int, chosen: dict[int, _Choice]) -> _Choice:
+    """`chosen[number]`, with its measures replaced by the candidate (one or two measures) with the best
+    AUC on the coded photos where that beats the coded faces' choice there by `PHOTO_OVERRULE_GAIN` and
+    costs at most `PHOTO_OVERRULE_COST` on the coded faces.
+
+    Why: the posed 48-px peaks choose AU4's gap-and-head pair, which reads real photos at AUC 0.770
+    against 0.844 for `h:AU4` alone (0.564 / 0.700 under a raised inner brow, the grief brow the gap
+    reads as no lowering); docs/runs/au-photo-choice-2026-12-07. Not for AUs a coding rule binds to
+    another (their AUC does not measure what a new measure does to the pair: AU27 read from the lips'
+    gap took AU26's occurrences there), and never a measure another AU's reading uses (two readings of
+    one distance are copies, and the facial logic between them then decides at random).
+    """
+    c = chosen[number]
+    if not c.photos_may_overrule or number in _RULE_BOUND:
+        return c
+    used = {c2.candidates[j] for n2, c2 in chosen.items() if n2 != number for j in c2.best}
+    zp, yp = c.extra[0]
+    combos = [k for r in range(1, MAX_MEASURES + 1) for k in itertools.combinations(range(len(c.candidates)), r)
+              if not used & {c.candidates[j] for j in k}]
+    if not combos:
+        return c
+    photo_auc = {k: roc_auc(zp[:, k].mean(1), yp) for k in [*combos, c.best]}
+    top = max(combos, key=lambda k: photo_auc[k])
+    if (photo_auc[top] >= photo_auc[c.best] + PHOTO_OVERRULE_GAIN
+            and roc_auc(c.z[:, top].mean(1), c.y) >= roc_auc(c.z[:, c.best].mean(1), c.y) - PHOTO_OVERRULE_COST):
+        return replace(c, best=top)
+    return c
+
+
 def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference: MeasuredFaces,
                  reference_neutral: np.ndarray, std: Standardisation, heads: bool,
                  photos: CodedPhotos | None = None) -> tuple[AUReading, ...]:
@@ -330,25 +380,33 @@ def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference
             (fewer than MIN_CODED_CHOICE occurrences) and they have MIN_CODED_CHOICE clear codes each
             way: letting them take part in every choice (mean AUC of the two sets) made it flip
             between folds in development — coded faces' cross-validated mean AUC 0.941 → 0.934, F1
-            0.723 → 0.713 — for a photo F1 of 0.555 against 0.541 with thresholds alone.
+            0.723 → 0.713 — for a photo F1 of 0.555 against 0.541 with thresholds alone. Where both
+            can choose, the photos overrule the coded faces' choice only by a clear margin
+            (`_photo_overrule`).
     """
     ok = coded.found
-    out = []
+    chosen: dict[int, _Choice] = {}
     for number in AU_NUMBERS:
-        code = f"AU{number}"
         candidates = [m for m in CANDIDATES[number] if heads or parse(m)[1] != "h"]
         y = present.get(number, np.zeros(len(ok), bool))[ok]
         z = std.z(coded.rows(ok), candidates)
         scored = None if photos is None else photos.scored(number)
         extra = [] if scored is None else [(std.z(photos.faces.rows(scored[0]), candidates), scored[1])]  # type: ignore[union-attr]
         is_head = np.array([parse(m)[1] == "h" for m in candidates])
+        photo_choice = bool(extra) and extra[0][1].sum() >= MIN_CODED_CHOICE and (~extra[0][1]).sum() >= MIN_CODED_CHOICE
         if y.sum() >= MIN_CODED_CHOICE and (~y).any():
             best = _choose(z, y, is_head)
-        elif extra and extra[0][1].sum() >= MIN_CODED_CHOICE and (~extra[0][1]).sum() >= MIN_CODED_CHOICE:
+        elif photo_choice:
             # the coded faces have too few occurrences to choose (AU10, AU26 on CK+), the photos enough
             best = _choose(extra[0][0], extra[0][1], is_head)
+            photo_choice = False  # the photos chose already
         else:
             best = (0,)
+        chosen[number] = _Choice(candidates, z, y, extra, best, photo_choice)
+    out = []
+    for number in AU_NUMBERS:
+        c = chosen[number] = _photo_overrule(number, chosen)
+        code, candidates, z, y, extra, best = f"AU{number}", c.candidates, c.z, c.y, c.extra, c.best
         measures = [candidates[j] for j in best]
         ref = std.z(reference.rows(reference.found), measures).mean(1)
         neutral = reference_neutral[reference.found]
