@@ -143,8 +143,21 @@ def test_the_shipped_rule_keeps_the_classifier_label_and_calls_a_close_call_unce
     assert (close.au_label, close.label, close.label_source) == ("happiness", "anger", "classifier")
     assert "uncertain" in close.caveats and "happiness" in sections(close)[1]
     assert sections(close)[2] == "Conclusion: Uncertain between anger (45%) and happiness (35%)."
-    clear = explain({12: 3.0, 6: 2.5}, {"anger": 0.55, "happiness": 0.3, "neutral": 0.15})
+    clear = explain({12: 3.0, 6: 2.5}, {"anger": 0.65, "happiness": 0.3, "neutral": 0.05})
     assert clear.label == "anger" and "uncertain" not in clear.caveats
+
+
+def test_a_close_call_the_movements_agree_with_is_not_called_uncertain(analyzer):
+    """Review item 13 (a blind reader): "uncertain between anger (44 %) and neutral (40 %)" on a plain
+    scowl the movements read as anger — a hedge on a label both sources name. A close call is flagged
+    only where the AU evidence names another label."""
+    scowl = explain({4: 3.5, 7: 3.0, 24: 2.0}, {"anger": 0.44, "neutral": 0.40, "sadness": 0.16})
+    assert (scowl.au_label, scowl.label) == ("anger", "anger") and "uncertain" not in scowl.caveats
+    assert "Uncertain" not in sections(scowl)[2] and "anger (44%)" in sections(scowl)[2].lower()
+    photo = analyzer.analyze(LFW / "images" / "facial-expressions_2868588k.jpg").faces
+    e = photo.explanations[0]
+    assert (e.au_label, e.label) == ("anger", "anger") and e.probability < 0.5, (e.au_label, e.label, e.probability)
+    assert "uncertain" not in e.caveats and "Uncertain" not in sections(e)[2]
 
 
 def test_a_sure_classifier_keeps_its_label_and_the_text_names_what_speaks_against_it():

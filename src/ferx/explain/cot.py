@@ -20,7 +20,8 @@ Every sentence can be checked against the measurements (`ferx.explain.validate`;
 - **One decision rule** for the final label (`decide`): where the classifier is unsure (its top
   probability under `classifier_sure`), its probabilities times the AU evidence's raised to
   `au_weight` (a product of experts), renormalised; where it is sure, its own; "uncertain between X
-  and Y" where the top two are closer than `uncertain_margin`. All three were chosen on validation
+  and Y" where the top two are closer than `uncertain_margin` and the AU evidence does not name the
+  first. All three were chosen on validation
   data (docs/explanations.md): the shipped weight is 0 — no AU weight kept every validation set at or
   above the classifier — so the label is the classifier's and the AU evidence is named beside it; the
   text gives each emotion one probability, the one the conclusion uses.
@@ -86,8 +87,9 @@ AU_WEIGHT: float = 0.0
 CLASSIFIER_SURE: float | None = None
 #: chosen 0.3 (2026-12-06), 0.2 (2026-12-07 03:00), 0.3 (round 5), 0.15 (FER+ jaw codes), 0.05 with the
 #: gate (no margin met the flag criterion on FER+ Valid), 0.2 with the classifier alone (ninth session:
-#: the largest margin whose flagged faces are right at most half the time on every validation set)
-UNCERTAIN_MARGIN: float = 0.2
+#: the largest margin whose flagged faces are right at most half the time on every validation set), 0.3
+#: once close calls the movements agree with are no longer flagged (the grid's largest; same criterion)
+UNCERTAIN_MARGIN: float = 0.3
 #: The final probability under which the conclusion flags low confidence (structured caveat only).
 LOW_CONFIDENCE = 0.5
 #: The runner-up is named in the interpretation only from this probability on.
@@ -181,7 +183,8 @@ class Decision:
         probabilities: (8,) over `EXPRESSIONS`: the classifier's times the AU evidence's to the
             power `au_weight`, renormalised (the AU evidence's alone without a classifier).
         label, runner_up: the top two labels; `probability`, `runner_up_probability` theirs.
-        uncertain: the two are closer than the margin: neither clearly wins.
+        uncertain: the two are closer than the margin and the AU evidence does not name the first:
+            neither clearly wins.
         source: "classifier" (weight 0), "combined", or "au-evidence" (no classifier).
     """
 
@@ -222,8 +225,11 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
         p = np.exp(logp - logp.max())
         p, source = p / p.sum(), ("combined" if weight > 0 else "classifier")
     first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
+    # a close call is no tie where the movements name the same label (the issue's "ambiguous hedges on
+    # labels both sources agree on"); with the AU evidence alone its own top two decide
+    agree = source != "au-evidence" and int(np.argmax(au)) == first
     return Decision(p, EXPRESSIONS[first], _prob(p[first]), EXPRESSIONS[second], _prob(p[second]),
-                    bool(p[first] - p[second] < uncertain_margin), source)
+                    bool(p[first] - p[second] < uncertain_margin) and not agree, source)
 
 
 # -- one face ---------------------------------------------------------------------------------------
