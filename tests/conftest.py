@@ -52,8 +52,9 @@ def analyzer():
         yield a
 
 
-#: A decision rule that weighs the AU evidence in (the rule shipped until 2026-12-07's ninth session, now
-#: a user's option): where the classifier is under 50 % sure the AU evidence can change its label.
+#: A decision rule that weighs the AU evidence in (the weight, gate and margin shipped until 2026-12-07's
+#: ninth session, now a user's option; the flag's agreement condition applies to it too): where the
+#: classifier is under 50 % sure the AU evidence can change its label.
 WEIGHED_RULE = {"name": "cot", "options": {"au_weight": 0.3, "classifier_sure": 0.5, "uncertain_margin": 0.05}}
 
 

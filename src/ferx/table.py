@@ -18,10 +18,11 @@ without a face is one row whose face columns are empty.
 `track`, `detected` (found by the detector on this frame, else followed by its mesh) and
 `scene_cut` are filled for video frames and empty for photos; `content_sha256` where the command
 read the input's bytes. `label` is the expression stage's top class; `final_label` is the label the
-explanation concludes, by the decision rule (`ferx.explain.cot.decide`: the classifier and the AU
-evidence combined where the classifier is unsure), with its probability and whether the rule found the
-top two too close to call ("uncertain between X and Y"); the two labels differ where the rule overrules
-the classifier. Floats are float32 (`timestamp` float64); CSV files round them to 4
+explanation concludes, by the decision rule (`ferx.explain.cot.decide`: by default the classifier's
+label; a configured `au_weight` combines the AU evidence in where the classifier is unsure), with its
+probability and whether the rule found the top two too close to call ("uncertain between X and Y": within
+the margin, and the AU evidence naming another label); the two labels differ only where a configured
+rule overrules the classifier. Floats are float32 (`timestamp` float64); CSV files round them to 4
 decimals (timestamps to 6), as the JSON results do. In pandas, `face` and `track` are nullable Int64
 (`<NA>` where empty), read back from Parquet too (`pandas_metadata`).
 """

@@ -118,7 +118,8 @@ class Explanation:
         language: language code of `text`.
         notes: remarks on how the text was made (e.g. why an LLM reply was rejected).
         runner_up, runner_up_probability: the decision rule's second label and its probability
-            (None for instruction data); "uncertain" means the two are nearly tied.
+            (None for instruction data); "uncertain" means the two are within the rule's margin and
+            the AU evidence names another label than the first (`ferx.explain.cot.decide`).
     """
 
     observations: tuple[AUObservation, ...]

@@ -73,8 +73,9 @@ def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
 
 def test_the_photos_choose_measures_only_where_the_coded_faces_cannot():
     """AU26 with 5 coded occurrences (too few to choose among its candidates) takes the measure the
-    coded photos separate best; AU12, which the coded faces can choose for, keeps their choice even
-    where the photos would prefer another measure."""
+    coded photos separate best; AU12, which the coded faces can choose for, keeps their choice where the
+    photos' preferred measure would cost it more than `PHOTO_OVERRULE_COST` on the coded faces (here
+    h:AU12 is noise there)."""
     from ferx.data.coded import PhotoCodes
     from ferx.train.aus.calibration import CodedPhotos, MeasuredFaces, Standardisation, candidate_measures, fit_readings
 
@@ -121,3 +122,61 @@ def test_a_missing_codes_table_fails_before_anything_is_measured(tmp_path):
     with pytest.raises(DatasetError, match="no such codes table"):
         fit(tmp_path / "no-coded", tmp_path / "no-reference", "au-facs", None, progress=False,
             photo_codes=[(tmp_path / "missing.csv", tmp_path)])
+
+
+def _overrule_case(coded_shift: dict[str, float], photo_shift: dict[str, float], number: int = 4,
+                   others: dict[int, dict[str, float]] | None = None):
+    """Readings fitted on synthetic coded faces and photos where AU `number` is coded on a quarter of
+    the faces and a third of the photos; `*_shift` adds to a measure's value where the AU is present.
+    `others`: AUs coded on the same faces (not on the photos), with their coded faces' shifts."""
+    from ferx.data.coded import PhotoCodes
+    from ferx.train.aus.calibration import CodedPhotos, MeasuredFaces, Standardisation, candidate_measures, fit_readings
+
+    names = candidate_measures(True)
+    rng = np.random.default_rng(1)
+
+    def faces(n: int) -> MeasuredFaces:
+        return MeasuredFaces(names, rng.normal(size=(n, len(names))).astype(np.float32), np.ones(n, bool),
+                             np.zeros((n, 52), np.float32), np.zeros((n, 478, 3), np.float16))
+
+    coded, reference, photos = faces(160), faces(200), faces(120)
+    ck, ph = np.arange(160) % 4 == 0, np.arange(120) % 3 == 0
+    for m, d in [*coded_shift.items(), *((m, d) for shift in (others or {}).values() for m, d in shift.items())]:
+        coded.values[ck, names.index(m)] += d
+    for m, d in photo_shift.items():
+        photos.values[ph, names.index(m)] += d
+    codes = PhotoCodes(tuple(Path(f"p{i}.jpg") for i in range(120)), np.array([f"id{i}" for i in range(120)]),
+                       (number,), np.where(ph, 2.0, 0.0)[:, None])
+    neutral = np.arange(200) % 2 == 0
+    present = {number: ck, **{n: ck for n in (others or {})}}
+    return {r.code: r.measures for r in fit_readings(coded, present, reference, neutral,
+                                                     Standardisation.fit(reference, neutral), True, CodedPhotos(photos, codes))}
+
+
+def test_the_photos_overrule_the_coded_faces_choice_only_by_a_clear_margin():
+    """`_photo_overrule`: the coded faces choose AU4's brow-to-lid gap; photos where only the image head
+    separates brow lowering move the reading to the head when the head costs the coded faces little,
+    not when it costs them much, and not where the photos' gain is small."""
+    from ferx.train.aus.calibration import PHOTO_OVERRULE_COST, PHOTO_OVERRULE_GAIN
+
+    assert (PHOTO_OVERRULE_GAIN, PHOTO_OVERRULE_COST) == (0.05, 0.03)
+    # coded faces: the gap separates perfectly, the head nearly as well; photos: only the head does
+    assert _overrule_case({"-g:brow_lid_gap": 6.0, "h:AU4": 5.0}, {"h:AU4": 3.0})["AU4"] == ("h:AU4",)
+    # the head is noise on the coded faces: overruling would cost them far more than 0.03 AUC
+    assert _overrule_case({"-g:brow_lid_gap": 6.0}, {"h:AU4": 3.0})["AU4"] == ("-g:brow_lid_gap",)
+    # the photos separate with the gap almost as well as with the head: no clear gain, no overrule
+    assert _overrule_case({"-g:brow_lid_gap": 6.0, "h:AU4": 5.0},
+                          {"h:AU4": 3.0, "-g:brow_lid_gap": 3.0})["AU4"] == ("-g:brow_lid_gap",)
+
+
+def test_the_photos_never_overrule_an_au_a_coding_rule_binds_or_take_another_aus_measure():
+    """AU25 is bound to AU24, AU26 and AU27 by coding rules: its measure stays the coded faces' choice
+    however the photos separate. AU15 may not take `g:lip_corner_drop` while AU12 reads the same distance
+    as `-g:lip_corner_drop` (here the coded faces choose it for AU12); where AU12 reads mouthSmile, it may."""
+    assert _overrule_case({"g:lips_apart": 6.0, "h:AU25": 5.0}, {"h:AU25": 3.0}, number=25)["AU25"] == ("g:lips_apart",)
+    au15 = {"bs:mouthFrown": 6.0, "g:lip_corner_drop": 5.0}
+    free = _overrule_case(au15, {"g:lip_corner_drop": 3.0}, 15, {12: {"bs:mouthSmile": 6.0}})
+    assert free["AU12"] == ("bs:mouthSmile",) and free["AU15"] == ("g:lip_corner_drop",)
+    taken = _overrule_case(au15, {"g:lip_corner_drop": 3.0}, 15, {12: {"-g:lip_corner_drop": 6.0}})
+    assert taken["AU12"] == ("-g:lip_corner_drop",) and taken["AU15"] == ("bs:mouthFrown",)
+

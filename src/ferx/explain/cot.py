@@ -199,7 +199,7 @@ class Decision:
 
 def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence[str], au_weight: float = AU_WEIGHT,
            uncertain_margin: float = UNCERTAIN_MARGIN, classifier_sure: float | None = CLASSIFIER_SURE,
-           au_sure: float | None = None) -> Decision:
+           au_sure: float | None = None, au_label: str | None = None) -> Decision:
     """The one decision rule for the final label (see the module docstring).
 
     Args:
@@ -209,6 +209,9 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
             stand alone (the AU evidence weighs in only where it is unsure); None: always combined.
         au_sure: where the AU evidence's top probability reaches this, it weighs in even where the
             classifier is sure; None: never (the shipped rule).
+        au_label: the AU evidence's own label as the text names it (default: the top of `au_probs`). A
+            close call (top two within `uncertain_margin`) is flagged uncertain only where this is not
+            the rule's label; with no classifier, or AU evidence that is not finite, by the margin alone.
     """
     au = np.clip(np.asarray(au_probs, np.float64), 1e-9, 1.0)
     if probs is None or not np.isfinite(probs).all():
@@ -221,13 +224,14 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
         gated = classifier_sure is not None and clf.max() >= classifier_sure
         strong = au_sure is not None and au.max() / au.sum() >= au_sure
         weight = 0.0 if gated and not strong else au_weight
-        logp = np.log(clf) + weight * np.log(au)
+        logp = np.log(clf) + (weight * np.log(au) if weight > 0 else 0.0)  # 0·log(NaN) would lose the label
         p = np.exp(logp - logp.max())
         p, source = p / p.sum(), ("combined" if weight > 0 else "classifier")
     first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
     # a close call is no tie where the movements name the same label (the issue's "ambiguous hedges on
     # labels both sources agree on"); with the AU evidence alone its own top two decide
-    agree = source != "au-evidence" and int(np.argmax(au)) == first
+    top = au_label if au_label is not None else (EXPRESSIONS[int(np.argmax(au))] if np.isfinite(au).all() else None)
+    agree = source != "au-evidence" and np.isfinite(au).all() and top == EXPRESSIONS[first]
     return Decision(p, EXPRESSIONS[first], _prob(p[first]), EXPRESSIONS[second], _prob(p[second]),
                     bool(p[first] - p[second] < uncertain_margin) and not agree, source)
 
@@ -296,7 +300,7 @@ def explain_face(
     ev = [float(neutral_evidence)] + [float(v) for v in evidence[1:]]
     order = sorted(range(len(EXPRESSIONS)), key=lambda k: (-ev[k], k))
     au_label = EXPRESSIONS[order[0]]
-    decision = decide(au_probs, probs, prob_labels, au_weight, uncertain_margin, classifier_sure)
+    decision = decide(au_probs, probs, prob_labels, au_weight, uncertain_margin, classifier_sure, au_label=au_label)
     final = dict(zip(EXPRESSIONS, decision.probabilities.tolist()))
     evidences = {lab: _emotion_evidence(lab, ev[k], float(au_probs[k]), face) for k, lab in enumerate(EXPRESSIONS)}
     evidences_sorted = tuple(evidences[EXPRESSIONS[k]] for k in order)

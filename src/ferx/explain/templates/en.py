@@ -208,7 +208,8 @@ TEMPLATES = {
     # Neither of the top two clearly wins (the decision rule's margin).
     "conclusion_uncertain": [
         "Uncertain between {label} ({percent}%) and {other} ({other_percent}%).",
-        "Most likely {label} ({percent}%), but {other} ({other_percent}%) is nearly as likely.",
+        # not "nearly as likely": a flagged gap can be up to the margin (0.3), e.g. 63 % against 34 %
+        "Most likely {label} ({percent}%), though {other} ({other_percent}%) cannot be ruled out.",
     ],
     # Instruction data: the conclusion is the dataset's label, phrased as a model should answer
     # (no probability: the label is given, not estimated).

@@ -343,16 +343,21 @@ def _photo_overrule(number: int, chosen: dict[int, _Choice]) -> _Choice:
     against 0.844 for `h:AU4` alone (0.564 / 0.700 under a raised inner brow, the grief brow the gap
     reads as no lowering); docs/runs/au-photo-choice-2026-12-07. Not for AUs a coding rule binds to
     another (their AUC does not measure what a new measure does to the pair: AU27 read from the lips'
-    gap took AU26's occurrences there), and never a measure another AU's reading uses (two readings of
-    one distance are copies, and the facial logic between them then decides at random).
+    gap took AU26's occurrences there), and never a measure another AU's reading uses, in either sign (two
+    readings of one distance are copies, and the facial logic between them then decides at random).
+
+    The candidates are ranked by their photo AUC alone, pairs and image heads included, without
+    `_choose`'s PAIR_MARGIN and preference for the mesh: the overrule's own bar (0.05) is five times
+    that margin. AUs are taken in `AU_NUMBERS` order, each against the choices as they stand (the
+    earlier AUs' after their overrule, the later ones' before theirs).
     """
     c = chosen[number]
     if not c.photos_may_overrule or number in _RULE_BOUND:
         return c
-    used = {c2.candidates[j] for n2, c2 in chosen.items() if n2 != number for j in c2.best}
+    used = {c2.candidates[j].lstrip("-") for n2, c2 in chosen.items() if n2 != number for j in c2.best}
     zp, yp = c.extra[0]
     combos = [k for r in range(1, MAX_MEASURES + 1) for k in itertools.combinations(range(len(c.candidates)), r)
-              if not used & {c.candidates[j] for j in k}]
+              if not used & {c.candidates[j].lstrip("-") for j in k}]
     if not combos:
         return c
     photo_auc = {k: roc_auc(zp[:, k].mean(1), yp) for k in [*combos, c.best]}
