@@ -30,6 +30,30 @@ def test_aus_graded_unreliable_are_not_drawn():
     assert (out[165:185, 40:120] == 0).all()  # no AU label under the box
 
 
+def test_aus_graded_weak_or_not_validated_carry_a_question_mark(analyzer, monkeypatch):
+    """The seventh session's note: the report marks AU43's bar "not validated" and AU1's "weak", the
+    annotated picture listed them as any other. Jim Carrey's raised brows and lowered lids (AU2 good,
+    AU1 weak, AU43 ungraded, measured by the default analyzer)."""
+    import ferx.annotate as annotate_module
+    from ferx import load_image
+    from tests.conftest import LFW
+
+    path = LFW / "images" / "Jim_Carrey_0002.jpg"
+    if not path.is_file():
+        pytest.skip("no lfw-expressions")
+    result = analyzer.analyze(path)
+    drawn: list[str] = []
+    monkeypatch.setattr(annotate_module, "_label", lambda draw, xy, text, *a, **k: drawn.append(text))
+    annotate_module.annotate(load_image(path), result, top_aus=4)
+    shown = drawn[1].split()
+    grades = {c: result.faces.grading.grade(c) for c in result.faces.au_codes}
+    assert len(shown) == 4
+    for item in shown:
+        code = item.rstrip("?")[:-1]
+        assert item.endswith("?") == (grades[code] in ("weak", "ungraded")), (item, grades[code])
+    assert any(item.endswith("?") for item in shown) and any(not item.endswith("?") for item in shown), shown
+
+
 def test_size_mismatch_raises():
     with pytest.raises(ValueError, match="result is for"):
         annotate(np.zeros((10, 10, 3), np.uint8), FrameResult("x", 20, 20, Faces.empty()))

@@ -83,7 +83,9 @@ def annotate(
             for j in order:
                 band = intensity_band(float(faces.aus[i, j]))
                 if band is not None:
-                    parts.append(f"{faces.au_codes[j]}{band}")
+                    # "?": graded weak or not validated against FACS codes, as the report marks its bars
+                    doubt = "?" if faces.grading.grade(faces.au_codes[j]) in ("weak", "ungraded") else ""
+                    parts.append(f"{faces.au_codes[j]}{band}{doubt}")
             if parts:
                 _label(draw, (x1, y2), " ".join(parts), colour, font, above=False)
     return canvas
