@@ -21,10 +21,10 @@ Every sentence can be checked against the measurements (`ferx.explain.validate`;
   probability under `classifier_sure`), its probabilities times the AU evidence's raised to
   `au_weight` (a product of experts), renormalised; where it is sure, its own; "uncertain between X
   and Y" where the top two are closer than `uncertain_margin` and the AU evidence does not name the
-  first. All three were chosen on validation
-  data (docs/explanations.md): the shipped weight is 0 — no AU weight kept every validation set at or
-  above the classifier — so the label is the classifier's and the AU evidence is named beside it; the
-  text gives each emotion one probability, the one the conclusion uses.
+  first. All three were chosen on validation data (docs/explanations.md): the shipped weight is 0 —
+  no AU weight kept every validation set at or above the classifier — so the label is the
+  classifier's and the AU evidence is named beside it; the text gives each emotion one probability,
+  the one the conclusion uses.
 
 The AU evidence is the prototype scoring of `facs.au_evidence` (also the `au-codebook` backend), so the
 explanation contrasts what the AUs alone say with whatever expression backend produced `faces.expression`.
