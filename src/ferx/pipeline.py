@@ -89,11 +89,20 @@ def _hint(missing: list[str]) -> str:
 _WHOLE_IMAGE_KEYPOINTS = np.array([[0.32, 0.39], [0.68, 0.39], [0.5, 0.58], [0.36, 0.76], [0.64, 0.76]], np.float32)
 
 
-def whole_image_face(image: np.ndarray, score: float) -> Faces:
-    """One face whose box is the whole image (a face crop); `score` is the detection score it gets."""
+def whole_image_face(image: np.ndarray, score: float, share: float = 1.0) -> Faces:
+    """One face whose box is the whole image (a face crop), or its central `share` of each side;
+    `score` is the detection score it gets."""
     h, w = image.shape[:2]
-    return Faces(np.array([[0, 0, w, h]], np.float32), np.array([score], np.float32),
-                 (_WHOLE_IMAGE_KEYPOINTS * np.array([w, h], np.float32))[None])
+    m = (1.0 - share) / 2
+    x0, y0, bw, bh = m * w, m * h, share * w, share * h
+    return Faces(np.array([[x0, y0, x0 + bw, y0 + bh]], np.float32), np.array([score], np.float32),
+                 (_WHOLE_IMAGE_KEYPOINTS * np.array([bw, bh], np.float32) + np.array([x0, y0], np.float32))[None])
+
+
+#: The boxes a tight face crop is read with when nothing in it was confirmed: the whole image, then its
+#: central 80 % and 65 % (the mesh reads a 1.5× box, so a tighter box makes the face fill more of its
+#: input; lfw film stills cut at the brow or chin, docs/runs/crop-retry-2026-12-07).
+CROP_RETRY_SHARES: tuple[float, ...] = (1.0, 0.8, 0.65)
 
 
 def _face_crop(image: np.ndarray, faces: Faces) -> Faces:
@@ -242,13 +251,18 @@ class Analyzer:
         notes: list[str] = []
         with frame_crops(image):  # one aligned crop per face for every stage that reads one
             faces, kept, whole = self._stage_loop(image, faces, kept, notes, timings, given is not None, skip)
-            if not len(faces) and not whole and given is None and self._small_crop(image):
-                # a tight face crop: the detector's boxes (cut faces) were not confirmed; padded whole,
-                # the mesh may find its face (issue 25), and the verifier still checks it
-                retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, whole=True)
-                if len(retry):
-                    faces = retry
-                    notes.append("read as one face crop (the whole image), the detections in it unconfirmed")
+            if not len(faces) and given is None and self._small_crop(image):
+                # a tight face crop: the detector's boxes (cut faces) were not confirmed; read whole, then
+                # tighter, the mesh may find its face (issue 25), and the verifier still checks it. "auto"
+                # has read it whole already where the detector found nothing.
+                for share in CROP_RETRY_SHARES[1:] if whole else CROP_RETRY_SHARES:
+                    retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, whole=share)
+                    if len(retry):
+                        faces = retry
+                        notes.append("read as one face crop (the whole image), the detections in it unconfirmed"
+                                     if share == 1.0 else f"read as one face crop (its central {share:.0%}), "
+                                     "nothing else in it confirmed")
+                        break
         if not len(faces):
             notes.append("no face found")
             faces = self._info.empty_faces()
@@ -260,16 +274,17 @@ class Analyzer:
 
     def _stage_loop(self, image: np.ndarray, faces: Faces, kept: np.ndarray, notes: list[str],
                     timings: dict[str, float], refining: bool, skip: frozenset[str],
-                    whole: bool = False) -> tuple[Faces, np.ndarray, bool]:
+                    whole: bool | float = False) -> tuple[Faces, np.ndarray, bool]:
         """The stages in order, with the policies after each; also whether the face is the whole image
         (a face crop, not a detection). `whole`: read the image as one face crop from the start, with
-        score 0 (a retry: the landmarker keeps it only if it is sure)."""
+        score 0 (a retry: the landmarker keeps it only if it is sure); a number: the central share of
+        the image to take as its box."""
         for slot, stage in self._stages:
             if (refining and not stage.needs) or stage.provides & skip:
                 continue
             t = time.perf_counter()
             if not stage.needs and whole:
-                faces = whole_image_face(image, score=0.0)
+                faces = whole_image_face(image, score=0.0, share=1.0 if whole is True else float(whole))
             elif not stage.needs and self.config.whole_image_face == "always":
                 faces, whole = whole_image_face(image, score=1.0), True  # the user says so: the detector is not asked
             elif len(faces) or not stage.needs:  # sources (detectors) run on every frame
@@ -292,7 +307,7 @@ class Analyzer:
                 faces, kept = faces[keep], kept[keep]
         return faces, kept, whole
 
-    def _confirmed(self, slot: str, faces: Faces, whole: bool, notes: list[str]) -> np.ndarray:
+    def _confirmed(self, slot: str, faces: Faces, whole: bool | float, notes: list[str]) -> np.ndarray:
         """(N,) the faces kept after a stage that confirms faces (it provides landmarks; a face it
         finds none in has NaN ones): unconfirmed faces go unless `keep_unverified`, and a face lying
         inside a larger confirmed one (an eye a fine pyramid level took for a face) always goes."""
