@@ -302,12 +302,11 @@ def test_a_face_crop_is_read_from_the_whole_image():
         Analyzer(whole_image_face="sometimes")
 
 
-def test_a_tight_crop_no_box_confirms_whole_is_read_with_a_tighter_box(monkeypatch):
+def test_a_tight_crop_no_box_confirms_whole_is_read_with_a_tighter_box():
     """Issue 25's tight crops: lfw's Donald_Rumsfeld_0041 (350 px, cut at the brow and chin) gets no face
     from the detector's boxes or the whole image, but the mesh and the verifier confirm its central 80 %
     (`CROP_RETRY_SHARES`; docs/runs/crop-retry-2026-12-07: +10 lfw photos with a face, no false face on
     400 face-free crops). Face-free crops of the test split's photos (the cat, the coffee) stay faceless."""
-    import ferx.pipeline as pipeline
     from ferx.train.verify.data import skimage_photo
     from tests.conftest import LFW
 
@@ -324,8 +323,8 @@ def test_a_tight_crop_no_box_confirms_whole_is_read_with_a_tighter_box(monkeypat
             for side in rng.integers(48, 300, 8):
                 y, x = (int(rng.integers(0, d - side + 1)) for d in photo.shape[:2])
                 assert not len(a.analyze(np.ascontiguousarray(photo[y:y + side, x:x + side])).faces)
-        monkeypatch.setattr(pipeline, "CROP_RETRY_SHARES", (1.0,))
-        assert not len(a.analyze(path).faces)  # the whole image alone: no face, as before
+    with Analyzer(aus=None, expression=None, explain=None, tight_crop_boxes=False) as whole_only:
+        assert not len(whole_only.analyze(path).faces)  # the whole image alone: no face, as before
 
 
 def test_a_crop_whose_detections_are_unconfirmed_is_read_whole():

@@ -113,6 +113,10 @@ class AnalyzerConfig:
             reads present more often; docs/aus.md); "never". The face's box is then the whole image,
             whose surroundings the landmarker pads with grey; the landmarker still has to confirm
             a face (with "auto", surely: the box comes with score 0).
+        tight_crop_boxes: with "auto", where neither the detector's boxes nor the whole image give a
+            confirmed face in a small image, also try its central 80 % and then 65 % as the box (film
+            stills cut at the brow or chin; `pipeline.CROP_RETRY_SHARES`). Off: the whole image only,
+            as the shipped AU calibration's faces were measured (`ferx.train.aus.calibration`).
         min_image_side: smallest accepted image side in pixels.
         max_image_pixels: largest accepted image area in pixels.
     """
@@ -127,6 +131,7 @@ class AnalyzerConfig:
     keep_unverified: bool = False
     max_faces: int | None = None
     whole_image_face: str = "auto"
+    tight_crop_boxes: bool = True
     min_image_side: int = 16
     max_image_pixels: int = 200_000_000
 

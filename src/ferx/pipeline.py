@@ -255,7 +255,8 @@ class Analyzer:
                 # a tight face crop: the detector's boxes (cut faces) were not confirmed; read whole, then
                 # tighter, the mesh may find its face (issue 25), and the verifier still checks it. "auto"
                 # has read it whole already where the detector found nothing.
-                for share in CROP_RETRY_SHARES[1:] if whole else CROP_RETRY_SHARES:
+                shares = CROP_RETRY_SHARES if self.config.tight_crop_boxes else CROP_RETRY_SHARES[:1]
+                for share in shares[1:] if whole else shares:
                     retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, whole=share)
                     if len(retry):
                         faces = retry

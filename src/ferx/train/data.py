@@ -260,8 +260,9 @@ def load_photo_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True
 
         index = {lab: i for i, lab in enumerate(dataset.label_set)}
         crops, labs, kept, missed = [], [], [], 0
-        # no face verifier: a face dataset's photos (and the shipped classifiers were trained before it)
-        with Analyzer(verifier=None, aus=None, expression=None, explain=None) as analyzer:
+        # no face verifier: a face dataset's photos (and the shipped classifiers were trained before it);
+        # no tighter boxes for tight crops (2026-12-07) either, for the same reason
+        with Analyzer(verifier=None, aus=None, expression=None, explain=None, tight_crop_boxes=False) as analyzer:
             for s in tqdm(dataset.samples, desc=f"photo crops {dataset.name}", disable=not progress):
                 rgb = load_image(s.path)
                 faces = analyzer.analyze(rgb).faces

@@ -165,8 +165,10 @@ def measure_images(paths: Sequence[Path], names: Sequence[str], heads: str | Non
 
     own = analyzer is None
     # no face verifier: these are face datasets, and the shipped heads and calibration were measured
-    # before it existed (issue 25); it would drop a few real faces and change what they reproduce
-    analyzer = analyzer or Analyzer(verifier=None, aus=None, expression=None, explain=None)
+    # before it existed (issue 25); it would drop a few real faces and change what they reproduce. No
+    # tighter boxes for tight crops either (2026-12-07): they find a few more lfw faces, which would
+    # move the reference faces' standardisation (AU1's threshold 0.690 → 0.687) — a refit of its own.
+    analyzer = analyzer or Analyzer(verifier=None, aus=None, expression=None, explain=None, tight_crop_boxes=False)
     measurer = AUMeasurer(heads)
     values = np.full((len(paths), len(names)), np.nan, np.float32)
     blend = np.full((len(paths), len(facs.BLENDSHAPES)), np.nan, np.float32)
