@@ -71,20 +71,27 @@ def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
     assert record["photos"]["photos"] == 255 + 96
 
 
+def _random_faces(names, rng: np.random.Generator, n: int):
+    """`n` synthetic measured faces: every measure standard-normal noise, all found."""
+    from ferx.train.aus.calibration import MeasuredFaces
+
+    return MeasuredFaces(names, rng.normal(size=(n, len(names))).astype(np.float32), np.ones(n, bool),
+                         np.zeros((n, 52), np.float32), np.zeros((n, 478, 3), np.float16))
+
+
 def test_the_photos_choose_measures_only_where_the_coded_faces_cannot():
     """AU26 with 5 coded occurrences (too few to choose among its candidates) takes the measure the
     coded photos separate best; AU12, which the coded faces can choose for, keeps their choice where the
     photos' preferred measure would cost it more than `PHOTO_OVERRULE_COST` on the coded faces (here
     h:AU12 is noise there)."""
     from ferx.data.coded import PhotoCodes
-    from ferx.train.aus.calibration import CodedPhotos, MeasuredFaces, Standardisation, candidate_measures, fit_readings
+    from ferx.train.aus.calibration import CodedPhotos, Standardisation, candidate_measures, fit_readings
 
     names = candidate_measures(True)
     rng = np.random.default_rng(0)
 
-    def faces(n: int) -> MeasuredFaces:
-        return MeasuredFaces(names, rng.normal(size=(n, len(names))).astype(np.float32), np.ones(n, bool),
-                             np.zeros((n, 52), np.float32), np.zeros((n, 478, 3), np.float16))
+    def faces(n: int):
+        return _random_faces(names, rng, n)
 
     coded, reference, photos = faces(120), faces(200), faces(90)
     col = names.index
@@ -130,14 +137,13 @@ def _overrule_case(coded_shift: dict[str, float], photo_shift: dict[str, float],
     the faces and a third of the photos; `*_shift` adds to a measure's value where the AU is present.
     `others`: AUs coded on the same faces (not on the photos), with their coded faces' shifts."""
     from ferx.data.coded import PhotoCodes
-    from ferx.train.aus.calibration import CodedPhotos, MeasuredFaces, Standardisation, candidate_measures, fit_readings
+    from ferx.train.aus.calibration import CodedPhotos, Standardisation, candidate_measures, fit_readings
 
     names = candidate_measures(True)
     rng = np.random.default_rng(1)
 
-    def faces(n: int) -> MeasuredFaces:
-        return MeasuredFaces(names, rng.normal(size=(n, len(names))).astype(np.float32), np.ones(n, bool),
-                             np.zeros((n, 52), np.float32), np.zeros((n, 478, 3), np.float16))
+    def faces(n: int):
+        return _random_faces(names, rng, n)
 
     coded, reference, photos = faces(160), faces(200), faces(120)
     ck, ph = np.arange(160) % 4 == 0, np.arange(120) % 3 == 0
