@@ -327,6 +327,63 @@ def test_a_tight_crop_no_box_confirms_whole_is_read_with_a_tighter_box():
         assert not len(whole_only.analyze(path).faces)  # the whole image alone: no face, as before
 
 
+def test_the_tight_crop_retry_reads_whole_then_tighter_boxes_in_order():
+    """The retry's order with stub stages: detections the mesh rejects → the whole image, then its
+    central 80 % and 65 %, stopping at the first box the mesh confirms; a detector that found nothing
+    had the whole image read already, so only the tighter boxes follow; `tight_crop_boxes=False` reads
+    the whole image only. The boxes and keypoints of a share: centred, scaled."""
+    from ferx.pipeline import whole_image_face
+
+    img = np.zeros((300, 400, 3), np.uint8)
+    f = whole_image_face(img, 0.0, share=0.65)
+    np.testing.assert_allclose(f.boxes, [[70, 52.5, 330, 247.5]])
+    np.testing.assert_allclose(f.keypoints[0, 0], [70 + 0.32 * 260, 52.5 + 0.39 * 195], rtol=1e-6)
+
+    class Detector:
+        needs: frozenset = frozenset()
+        provides = frozenset({"boxes", "scores", "keypoints"})
+
+        def __init__(self, found: bool):
+            self.found = found
+
+        def process(self, image, faces, notes=None):
+            if not self.found:
+                return Faces.empty()
+            return Faces(np.array([[0, 0, 50, 50]], np.float32), np.array([0.9], np.float32), np.full((1, 5, 2), 25, np.float32))
+
+        def close(self):
+            pass
+
+    class Mesh:  # confirms only a box of width `accept` px; records the widths it was given
+        needs = frozenset({"boxes"})
+        provides = frozenset({"landmarks"})
+
+        def __init__(self, accept: float):
+            self.accept, self.widths = accept, []
+
+        def process(self, image, faces, notes=None):
+            w = faces.boxes[:, 2] - faces.boxes[:, 0]
+            self.widths += [round(float(x)) for x in w]
+            marks = np.where(np.isclose(w, self.accept)[:, None, None], 1.0, np.nan) * np.ones((len(faces), 478, 3))
+            return faces.with_fields(landmarks=marks.astype(np.float32))
+
+        def close(self):
+            pass
+
+    for found, accept, tight, widths, expected in ((True, 260, True, [50, 400, 320, 260], 1),
+                                                   (False, 320, True, [400, 320], 1),
+                                                   (True, 320, False, [50, 400], 0),
+                                                   (False, 999, True, [400, 320, 260], 0)):
+        with Analyzer(verifier=None, aus=None, expression=None, explain=None, tight_crop_boxes=tight) as a:
+            mesh = Mesh(accept)
+            a._stages[:] = [("detect", Detector(found)), ("landmarks", mesh)]
+            result = a.analyze(img)
+        assert mesh.widths == widths and len(result.faces) == expected, (found, accept, tight, mesh.widths, result.notes)
+        if expected:
+            assert result.faces.boxes[0, 2] - result.faces.boxes[0, 0] == pytest.approx(accept)
+            assert f"its central {accept / 400:.0%}" in " ".join(result.notes)
+
+
 def test_a_crop_whose_detections_are_unconfirmed_is_read_whole():
     """A tight crop where the detector reports only a false box (here: a corner of a 48-px FER+ crop;
     on 16 lfw-expressions photos a cut face) that the mesh rejects: "auto" pads and retries the whole

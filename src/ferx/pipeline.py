@@ -306,7 +306,7 @@ class Analyzer:
             if "landmarks" in stage.provides and faces.landmarks is not None:
                 keep = self._confirmed(slot, faces, whole, notes)
                 faces, kept = faces[keep], kept[keep]
-        return faces, kept, whole
+        return faces, kept, bool(whole)
 
     def _confirmed(self, slot: str, faces: Faces, whole: bool | float, notes: list[str]) -> np.ndarray:
         """(N,) the faces kept after a stage that confirms faces (it provides landmarks; a face it

@@ -135,9 +135,10 @@ def candidate_measures(heads: bool) -> tuple[str, ...]:
 
 def measure_images(paths: Sequence[Path], names: Sequence[str], heads: str | None, progress: bool = True,
                    analyzer: Any = None, cache: Path | None = None) -> MeasuredFaces:
-    """Measures of the largest face the analyzer finds in each image (its default settings: the
-    whole-image rule for face crops included), computed from the same landmarks and image as the AU
-    stage would.
+    """Measures of the largest face the analyzer finds in each image (by default the default
+    pipeline's detection and whole-image rule for face crops, without the verifier and the tighter
+    tight-crop boxes, as the shipped calibration was measured), computed from the same landmarks and
+    image as the AU stage would.
 
     Args:
         cache: a folder to keep the measurements in, keyed by the images, measures, head model file

@@ -30,9 +30,11 @@ def cache_boxes(lfw: str, ferplus: str, out: str | Path, progress: bool = True, 
     from ferx.pipeline import Analyzer
 
     ds = open_dataset(f"lfw-expressions:{lfw}")
-    result: dict[str, Any] = {"lfw": {}, "pipeline": "ferx.Analyzer(aus=None, expression=None, explain=None)"}
+    # no tighter boxes for tight crops (2026-12-07): a box the retry makes up is no detection to learn
+    result: dict[str, Any] = {"lfw": {}, "pipeline": "ferx.Analyzer(aus=None, expression=None, explain=None, "
+                                                     "tight_crop_boxes=False)"}
     rel_kp = []
-    with Analyzer(aus=None, expression=None, explain=None) as analyzer:
+    with Analyzer(aus=None, expression=None, explain=None, tight_crop_boxes=False) as analyzer:
         for s in tqdm(ds.samples[: limit or None], desc="lfw boxes", disable=not progress, file=sys.stderr):
             faces = analyzer.analyze(s.path).faces
             result["lfw"][s.path.name] = {
