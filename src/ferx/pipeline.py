@@ -257,7 +257,7 @@ class Analyzer:
                 # has read it whole already where the detector found nothing.
                 shares = CROP_RETRY_SHARES if self.config.tight_crop_boxes else CROP_RETRY_SHARES[:1]
                 for share in shares[1:] if whole else shares:
-                    retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, whole=share)
+                    retry, kept, _ = self._stage_loop(image, faces, kept, [], timings, False, skip, crop_share=share)
                     if len(retry):
                         faces = retry
                         notes.append("read as one face crop (the whole image), the detections in it unconfirmed"
@@ -275,17 +275,17 @@ class Analyzer:
 
     def _stage_loop(self, image: np.ndarray, faces: Faces, kept: np.ndarray, notes: list[str],
                     timings: dict[str, float], refining: bool, skip: frozenset[str],
-                    whole: bool | float = False) -> tuple[Faces, np.ndarray, bool]:
+                    crop_share: float | None = None) -> tuple[Faces, np.ndarray, bool]:
         """The stages in order, with the policies after each; also whether the face is the whole image
-        (a face crop, not a detection). `whole`: read the image as one face crop from the start, with
-        score 0 (a retry: the landmarker keeps it only if it is sure); a number: the central share of
-        the image to take as its box."""
+        (a face crop, not a detection). `crop_share`: read the image as one face crop from the start,
+        its central share as the box, with score 0 (a retry: the landmarker keeps it only if it is sure)."""
+        whole = crop_share is not None
         for slot, stage in self._stages:
             if (refining and not stage.needs) or stage.provides & skip:
                 continue
             t = time.perf_counter()
-            if not stage.needs and whole:
-                faces = whole_image_face(image, score=0.0, share=1.0 if whole is True else float(whole))
+            if not stage.needs and crop_share is not None:
+                faces = whole_image_face(image, score=0.0, share=crop_share)
             elif not stage.needs and self.config.whole_image_face == "always":
                 faces, whole = whole_image_face(image, score=1.0), True  # the user says so: the detector is not asked
             elif len(faces) or not stage.needs:  # sources (detectors) run on every frame
@@ -306,9 +306,9 @@ class Analyzer:
             if "landmarks" in stage.provides and faces.landmarks is not None:
                 keep = self._confirmed(slot, faces, whole, notes)
                 faces, kept = faces[keep], kept[keep]
-        return faces, kept, bool(whole)
+        return faces, kept, whole
 
-    def _confirmed(self, slot: str, faces: Faces, whole: bool | float, notes: list[str]) -> np.ndarray:
+    def _confirmed(self, slot: str, faces: Faces, whole: bool, notes: list[str]) -> np.ndarray:
         """(N,) the faces kept after a stage that confirms faces (it provides landmarks; a face it
         finds none in has NaN ones): unconfirmed faces go unless `keep_unverified`, and a face lying
         inside a larger confirmed one (an eye a fine pyramid level took for a face) always goes."""

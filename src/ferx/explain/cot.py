@@ -230,8 +230,9 @@ def decide(au_probs: np.ndarray, probs: np.ndarray | None, prob_labels: Sequence
     first, second = (int(k) for k in np.argsort(-p, kind="stable")[:2])
     # a close call is no tie where the movements name the same label (the issue's "ambiguous hedges on
     # labels both sources agree on"); with the AU evidence alone its own top two decide
-    top = au_label if au_label is not None else (EXPRESSIONS[int(np.argmax(au))] if np.isfinite(au).all() else None)
-    agree = source != "au-evidence" and np.isfinite(au).all() and top == EXPRESSIONS[first]
+    finite = bool(np.isfinite(au).all())
+    top = au_label if au_label is not None else (EXPRESSIONS[int(np.argmax(au))] if finite else None)
+    agree = source != "au-evidence" and finite and top == EXPRESSIONS[first]
     return Decision(p, EXPRESSIONS[first], _prob(p[first]), EXPRESSIONS[second], _prob(p[second]),
                     bool(p[first] - p[second] < uncertain_margin) and not agree, source)
 

@@ -254,15 +254,13 @@ def load_photo_crops(dataset: Dataset, cache_dir: Path, *, progress: bool = True
 
         from tqdm import tqdm
 
-        from ferx import Analyzer
         from ferx.fsutil import atomic_write_bytes
         from ferx.io import load_image
+        from ferx.train import dataset_analyzer
 
         index = {lab: i for i, lab in enumerate(dataset.label_set)}
         crops, labs, kept, missed = [], [], [], 0
-        # no face verifier: a face dataset's photos (and the shipped classifiers were trained before it);
-        # no tighter boxes for tight crops (2026-12-07) either, for the same reason
-        with Analyzer(verifier=None, aus=None, expression=None, explain=None, tight_crop_boxes=False) as analyzer:
+        with dataset_analyzer() as analyzer:  # as the shipped classifiers' training faces were found
             for s in tqdm(dataset.samples, desc=f"photo crops {dataset.name}", disable=not progress):
                 rgb = load_image(s.path)
                 faces = analyzer.analyze(rgb).faces

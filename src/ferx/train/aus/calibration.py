@@ -144,7 +144,7 @@ def measure_images(paths: Sequence[Path], names: Sequence[str], heads: str | Non
         cache: a folder to keep the measurements in, keyed by the images, measures, head model file
             and analyzer configuration — not by ferx's code: clear it after changing the landmarker.
     """
-    from ferx.pipeline import Analyzer
+    from ferx.train import dataset_analyzer
 
     if cache is not None:
         from ferx.assets import packaged_model
@@ -165,11 +165,9 @@ def measure_images(paths: Sequence[Path], names: Sequence[str], heads: str | Non
         return faces
 
     own = analyzer is None
-    # no face verifier: these are face datasets, and the shipped heads and calibration were measured
-    # before it existed (issue 25); it would drop a few real faces and change what they reproduce. No
-    # tighter boxes for tight crops either (2026-12-07): they find a few more lfw faces, which would
-    # move the reference faces' standardisation (AU1's threshold 0.690 → 0.687) — a refit of its own.
-    analyzer = analyzer or Analyzer(verifier=None, aus=None, expression=None, explain=None, tight_crop_boxes=False)
+    # the tighter tight-crop boxes would find a few more lfw faces and move the reference faces'
+    # standardisation (AU1's threshold 0.690 → 0.687): a refit of its own
+    analyzer = analyzer or dataset_analyzer()
     measurer = AUMeasurer(heads)
     values = np.full((len(paths), len(names)), np.nan, np.float32)
     blend = np.full((len(paths), len(facs.BLENDSHAPES)), np.nan, np.float32)
@@ -402,15 +400,16 @@ def fit_readings(coded: MeasuredFaces, present: dict[int, np.ndarray], reference
         extra = [] if scored is None else [(std.z(photos.faces.rows(scored[0]), candidates), scored[1])]  # type: ignore[union-attr]
         is_head = np.array([parse(m)[1] == "h" for m in candidates])
         photo_choice = bool(extra) and extra[0][1].sum() >= MIN_CODED_CHOICE and (~extra[0][1]).sum() >= MIN_CODED_CHOICE
-        if y.sum() >= MIN_CODED_CHOICE and (~y).any():
+        coded_choice = bool(y.sum() >= MIN_CODED_CHOICE and (~y).any())
+        if coded_choice:
             best = _choose(z, y, is_head)
         elif photo_choice:
             # the coded faces have too few occurrences to choose (AU10, AU26 on CK+), the photos enough
             best = _choose(extra[0][0], extra[0][1], is_head)
-            photo_choice = False  # the photos chose already
         else:
             best = (0,)
-        chosen[number] = _Choice(candidates, z, y, extra, best, photo_choice)
+        # the photos may overrule only a choice the coded faces made
+        chosen[number] = _Choice(candidates, z, y, extra, best, coded_choice and photo_choice)
     out = []
     for number in AU_NUMBERS:
         c = chosen[number] = _photo_overrule(number, chosen)
