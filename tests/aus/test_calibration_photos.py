@@ -54,7 +54,8 @@ def test_photo_grades_only_ever_lower_a_grade():
 @pytest.mark.slow
 def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
     """Refitting with the command in au-facs.json's info (coded faces, reference faces, the two photo
-    codes tables) gives the shipped readings: measures, thresholds, mid points and grade caps."""
+    codes tables, the intensity codes) gives the shipped readings: measures, thresholds, mid points and
+    grade caps."""
     from ferx.train.aus.calibration import fit
 
     if not (SHARED / "ckplus-facs").exists() or not (SHARED / "lfw-expressions").exists():
@@ -62,13 +63,16 @@ def test_the_shipped_calibration_is_what_its_command_fits(tmp_path):
     shipped = json.loads((ROOT / "src" / "ferx" / "assets" / "models" / "au-facs.json").read_text())
     calibration, record = fit(SHARED / "ckplus-facs", SHARED / "lfw-expressions", "au-facs", "au-heads", progress=False,
                               photo_codes=[ROOT / "data" / "lfw-au-codes" / "codes.csv",
-                                           (ROOT / "data" / "ferplus-au-codes" / "codes.csv", SHARED / "ferplus")])
+                                           (ROOT / "data" / "ferplus-au-codes" / "codes.csv", SHARED / "ferplus")],
+                              intensity_codes=ROOT / "data" / "lfw-au-intensity" / "codes.csv")
     got = calibration.to_dict()
     for a, b in zip(got["readings"], shipped["readings"], strict=True):
         assert a["code"] == b["code"] and list(a["measures"]) == b["measures"], (a["code"], a["measures"], b["measures"])
         assert a["threshold"] == pytest.approx(b["threshold"], abs=1e-6) and a["mid"] == pytest.approx(b["mid"], abs=1e-6)
     assert got["grade_caps"] == shipped["grade_caps"]
     assert record["photos"]["photos"] == 255 + 96
+    changed = {f["code"] for f in record["intensity_codes"]["spans"] if f["changed"]}
+    assert changed == {"AU1", "AU5", "AU6", "AU7", "AU43"}
 
 
 def _random_faces(names, rng: np.random.Generator, n: int):
@@ -186,3 +190,12 @@ def test_the_photos_never_overrule_an_au_a_coding_rule_binds_or_take_another_aus
     taken = _overrule_case(au15, {"g:lip_corner_drop": 3.0}, 15, {12: {"-g:lip_corner_drop": 6.0}})
     assert taken["AU12"] == ("-g:lip_corner_drop",) and taken["AU15"] == ("bs:mouthFrown",)
 
+
+
+def test_intensity_presence_without_intensity_codes_is_a_usage_error(tmp_path, capsys):
+    from ferx.train.aus.__main__ import main
+
+    code = main(["calibrate", "--coded", str(tmp_path), "--reference", str(tmp_path), "--out", str(tmp_path / "c.json"),
+                 "--intensity-presence"])
+    assert code == 2 and "--intensity-presence needs --intensity-codes" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()

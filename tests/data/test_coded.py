@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferx.data.coded import PhotoCodes, read_coded_faces, read_photo_codes
+from ferx.data.coded import PhotoCodes, read_coded_faces, read_intensity_codes, read_photo_codes
 from ferx.data.readers import DatasetError
 from tests.conftest import SHARED
 
@@ -98,3 +98,43 @@ def test_a_broken_photo_codes_table_gets_a_specific_error(tmp_path):
     (tmp_path / "codes.csv").write_text("image,AU1\na.jpg,1\n")
     with pytest.raises(DatasetError, match="identity"):
         read_photo_codes(tmp_path / "codes.csv", tmp_path)
+
+
+INTENSITY_CODES = PHOTO_CODES.parents[1] / "lfw-au-intensity" / "codes.csv"
+
+
+def test_reads_the_intensity_codes_table():
+    """224 photos, each coded by two coders; a photo's band is the mean of the coders who judged it."""
+    if not (SHARED / "lfw-expressions").exists():
+        pytest.skip("no lfw-expressions")
+    codes = read_intensity_codes(INTENSITY_CODES, SHARED / "lfw-expressions" / "images")
+    assert len(codes.paths) == 224 and codes.aus[0] == 1 and codes.aus[-1] == 43 and codes.coders.max() == 2
+    # Al_Sharpton_0005: both coders AU25 C, AU26 C, AU43 B; AU1 empty / A; AU10 empty / B
+    i = [p.name for p in codes.paths].index("Al_Sharpton_0005.jpg")
+    band = dict(zip(codes.aus, codes.bands[i]))
+    assert (band[25], band[26], band[43], band[1], band[10], band[12]) == (3.0, 3.0, 2.0, 0.5, 1.0, 0.0)
+    # a region a coder could not judge ("?") is left out of the mean, not read as absent
+    unjudged = codes.coders < 2
+    assert unjudged.any() and (np.isnan(codes.bands) == (codes.coders == 0)).all()
+
+
+def test_a_broken_intensity_codes_table_gets_a_specific_error(tmp_path):
+    with pytest.raises(DatasetError, match="no such intensity codes table"):
+        read_intensity_codes(tmp_path / "codes.csv", tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"")
+    table = tmp_path / "codes.csv"
+    table.write_text("image,identity,coder,AU1\na.jpg,A,h1,F\n")
+    with pytest.raises(DatasetError, match="band A–E"):
+        read_intensity_codes(table, tmp_path)
+    table.write_text("image,identity,coder,AU1\na.jpg,A,h1,B\na.jpg,A,h1,C\n")
+    with pytest.raises(DatasetError, match="twice"):
+        read_intensity_codes(table, tmp_path)
+    table.write_text("image,identity,coder,AU1\nb.jpg,B,h1,B\n")
+    with pytest.raises(DatasetError, match="no image"):
+        read_intensity_codes(table, tmp_path)
+    table.write_text("image,identity,AU1\na.jpg,A,B\n")
+    with pytest.raises(DatasetError, match="coder"):
+        read_intensity_codes(table, tmp_path)
+    table.write_text("image,identity,coder,AU1\na.jpg,A,h1,b\na.jpg,A,h2,?\n")
+    codes = read_intensity_codes(table, tmp_path)
+    assert codes.bands.tolist() == [[2.0]] and codes.coders.tolist() == [[1]]

@@ -79,10 +79,18 @@ def test_patterns_need_their_aus_at_band_b_and_reliably_measured():
 
 
 def test_a_social_smile_needs_the_cheek_raise_confidently_absent():
-    unsure = explain({12: 3.0, 6: 0.8}, {"happiness": 0.9, "neutral": 0.1})  # AU6 below A, but not clearly absent
+    """"Social smile" says the cheek raise is absent, so it needs what an absence claim needs: AU6 read
+    confidently low by an AU6 reading that may be called absent. The shipped one may not since the
+    intensity scales of 2026-12-07 (5 of 32 clear photo codes read at or below the confident-absence
+    level), so the shipped profile never calls a smile social; with the absence check lifted it does."""
+    checked = AUProfile("au6-checked", FACS.validity, FACS.neutral_evidence, FACS.temperature, FACS.caps,
+                        {n: c for n, c in FACS.absence_checks.items() if n != 6})
+    unsure = explain({12: 3.0, 6: 0.8}, {"happiness": 0.9, "neutral": 0.1}, profile=checked)  # below A, not clearly absent
     assert unsure.patterns == () and "polite" not in unsure.text and "social" not in unsure.text
-    sure = explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1})
+    sure = explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1}, profile=checked)
     assert sure.patterns == ("social_smile",)
+    assert not FACS.unit(6).absence_reliable
+    assert explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1}).patterns == ()
 
 
 def test_absence_is_said_only_for_reliable_and_confidently_low_aus():
@@ -507,7 +515,9 @@ def test_traces_lean_and_unvalidated_readings_are_said_as_such(analyzer):
     full sentence on the ungraded AU22 ("the lips are funnelled, marked") as a claim nothing backs."""
     from tests.conftest import SHARED
 
-    faint = analyzer.analyze(LFW / "images" / "William_Joppy_0001.jpg").faces  # AU6, AU12, AU17 at 1.40–1.48
+    # AU12, AU14, AU24, AU6 at 1.18–1.38 (William_Joppy_0001 until the intensity scales of 2026-12-07 read its
+    # cheek raise at B)
+    faint = analyzer.analyze(LFW / "images" / "Dale_Earnhardt_Jr_0001.jpg").faces
     assert all(o.band == "A" for o in faint.explanations[0].observations)
     text = faint.explanations[0].text
     assert "lean towards" in text and "point to" not in text.split("Overall emotional interpretation:")[1]

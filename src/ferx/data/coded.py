@@ -190,3 +190,93 @@ def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:
             levels.append(row)
     return PhotoCodes(tuple(paths), np.array(identities), tuple(int(c[2:]) for c in columns),
                       np.array(levels, np.float64).reshape(len(paths), len(columns)))
+
+
+#: FACS intensity bands as numbers: A trace 1 … E maximum 5 (absent 0).
+BAND_NUMBERS = {"A": 1, "B": 2, "C": 3, "D": 4, "E": 5}
+
+
+@dataclass(frozen=True)
+class IntensityCodes:
+    """Real photos coded by eye for AU intensity (`data/lfw-au-intensity`), each by one or more coders.
+
+    Attributes:
+        paths: the images (each once).
+        identities: the person in each (for identity-wise cross-validation).
+        aus: the AU numbers coded, in the table's column order.
+        bands: (N, len(aus)) the mean band number (A 1 … E 5, absent 0) over the coders who could judge
+            that region; NaN where none could.
+        coders: (N, len(aus)) how many coders the mean is over.
+        seen: (N, len(aus)) how many of them saw the AU (any band).
+    """
+
+    paths: tuple[Path, ...]
+    identities: np.ndarray
+    aus: tuple[int, ...]
+    bands: np.ndarray
+    coders: np.ndarray
+    seen: np.ndarray
+
+    def presence(self, coders: int = 2) -> PhotoCodes:
+        """The same photos as presence codes: clearly present (2) where all `coders` saw the AU, absent (0)
+        where none did, doubtful (1) where they split or fewer could judge it, unseen (NaN) where none could."""
+        levels = np.where(self.seen == 0, 0.0, 1.0)
+        levels = np.where((self.coders >= coders) & (self.seen == self.coders), 2.0, levels)
+        levels = np.where((self.seen == 0) & (self.coders < coders), 1.0, levels)
+        levels = np.where(self.coders == 0, np.nan, levels)
+        return PhotoCodes(self.paths, self.identities, self.aus, levels)
+
+    def rows(self, mask: np.ndarray) -> IntensityCodes:
+        """The photos of a boolean (N,) mask."""
+        return IntensityCodes(tuple(np.array(self.paths, object)[mask]), self.identities[mask], self.aus,
+                              self.bands[mask], self.coders[mask], self.seen[mask])
+
+
+def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCodes:
+    """Read an intensity codes table: columns image, identity, coder and AU1 … with a band letter A–E
+    where the coder saw the AU, empty where not, ``?`` where the region could not be judged; one row per
+    photo and coder.
+
+    Raises:
+        DatasetError: the table or an image missing, a cell other than A–E, ``?`` or empty, a coder
+            twice on one photo.
+    """
+    table, images = Path(table), Path(images)
+    if not table.is_file():
+        raise DatasetError(f"{table}: no such intensity codes table")
+    with table.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames or [] if c.upper().startswith("AU") and c[2:].isdigit()]
+        if not {"image", "identity", "coder"} <= set(reader.fieldnames or []) or not columns:
+            raise DatasetError(f"{table}: needs columns image, identity, coder and AU1 … (has {reader.fieldnames})")
+        sums: dict[str, np.ndarray] = {}
+        counts: dict[str, np.ndarray] = {}
+        seen_by: dict[str, np.ndarray] = {}
+        who: dict[str, str] = {}
+        seen: set[tuple[str, str]] = set()
+        for line, r in enumerate(reader, start=2):
+            name, coder = r["image"], r["coder"]
+            if (name, coder) in seen:
+                raise DatasetError(f"{table}:{line}: coder {coder!r} codes {name} twice")
+            seen.add((name, coder))
+            if name not in sums:
+                if not (images / name).is_file():
+                    raise DatasetError(f"{table}:{line}: no image {images / name}")
+                sums[name], counts[name], who[name] = np.zeros(len(columns)), np.zeros(len(columns), int), r["identity"]
+                seen_by[name] = np.zeros(len(columns), int)
+            for j, c in enumerate(columns):
+                v = (r[c] or "").strip().upper()
+                if v == "?":
+                    continue
+                if v and v not in BAND_NUMBERS:
+                    raise DatasetError(f"{table}:{line}: {c} must be a band A–E, ? or empty; got {v!r}")
+                sums[name][j] += BAND_NUMBERS.get(v, 0)
+                counts[name][j] += 1
+                seen_by[name][j] += bool(v)
+    names = list(sums)
+    with np.errstate(invalid="ignore"):
+        bands = np.array([sums[n] / np.where(counts[n] > 0, counts[n], np.nan) for n in names]).reshape(len(names), len(columns))
+    return IntensityCodes(tuple(images / n for n in names), np.array([who[n] for n in names]),
+                          tuple(int(c[2:]) for c in columns), bands,
+                          np.array([counts[n] for n in names], int).reshape(len(names), len(columns)),
+                          np.array([seen_by[n] for n in names], int).reshape(len(names), len(columns)))

@@ -3,7 +3,8 @@
     python -m ferx.train.aus train configs/aus-heads.yaml [key=value ...] --out RUN [--resume]
     python -m ferx.train.aus export RUN --name au-heads [--out DIR]
     python -m ferx.train.aus calibrate --coded ../shared/data/ckplus-facs --reference ../shared/data/lfw-expressions \\
-        [--heads au-heads | --mesh-only] [--photo-codes data/lfw-au-codes/codes.csv ...] --name au-facs \\
+        [--heads au-heads | --mesh-only] [--photo-codes data/lfw-au-codes/codes.csv ...] \\
+        [--intensity-codes data/lfw-au-intensity/codes.csv] --name au-facs \\
         --out src/ferx/assets/models/au-facs.json
     python -m ferx.train.aus absence --calibration src/ferx/assets/models/au-facs.json \\
         --photo-codes data/lfw-au-codes/codes.csv [--photo-codes ...] --write
@@ -55,11 +56,16 @@ def _calibrate(args: argparse.Namespace) -> None:
     from ferx.fsutil import atomic_write_text
     from ferx.train.aus.calibration import fit
 
+    if args.intensity_presence and args.intensity_codes is None:
+        from ferx.errors import ConfigError
+
+        raise ConfigError("--intensity-presence needs --intensity-codes (the table whose photos it adds)")
     for out in (args.out, args.record):  # before a minute of fitting, not after it
         if out is not None:
             Path(out).parent.mkdir(parents=True, exist_ok=True)
     calibration, record = fit(args.coded, args.reference, args.name, None if args.mesh_only else args.heads,
-                              progress=not args.quiet, cache=args.cache, photo_codes=_tables(args.photo_codes))
+                              progress=not args.quiet, cache=args.cache, photo_codes=_tables(args.photo_codes),
+                              intensity_codes=args.intensity_codes, intensity_presence=args.intensity_presence)
     atomic_write_text(args.out, json.dumps(calibration.to_dict(), indent=1) + "\n")
     if args.record:
         atomic_write_text(args.record, json.dumps(record, indent=1) + "\n")
@@ -129,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="a table of photos coded by eye (data/lfw-au-codes/codes.csv: images of the reference "
                         "folder; data/ferplus-au-codes/codes.csv=../shared/data/ferplus: images under that "
                         "folder); repeat for several; their codes take part in the thresholds")
+    c.add_argument("--intensity-codes", type=Path, default=None, metavar="TABLE",
+                   help="a table of photos coded by eye for AU intensity (data/lfw-au-intensity/codes.csv, images of "
+                        "the reference folder): the AUs' mid points (band C) where they match its bands better")
+    c.add_argument("--intensity-presence", action="store_true",
+                   help="the --intensity-codes photos no --photo-codes table codes join the coded photos as presence "
+                        "codes (both coders saw the AU: present; neither: absent; split: doubtful)")
     c.add_argument("--out", type=Path, required=True, help="the calibration JSON to write")
     c.add_argument("--name", default="au-facs")
     c.add_argument("--heads", default="au-heads", help="image-head model (a shipped name or NAME.onnx)")

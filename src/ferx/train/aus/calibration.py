@@ -51,8 +51,9 @@ import numpy as np
 from ferx import facs
 from ferx.aus.calibrated import MID_INTENSITY, AUCalibration, AUMeasurer, AUReading
 from ferx.aus.measures import CANDIDATES, parse
-from ferx.data.coded import PhotoCodes, read_coded_faces, read_photo_codes
+from ferx.data.coded import IntensityCodes, PhotoCodes, read_coded_faces, read_intensity_codes, read_photo_codes
 from ferx.facs import AU_CODES, AU_NUMBERS, EXPRESSIONS, OCCURRENCE_THRESHOLD
+from ferx.train.aus.intensity import refit_spans
 
 #: At most this many measures are averaged for one AU (three were no better in cross-validation).
 MAX_MEASURES = 2
@@ -628,20 +629,69 @@ def _photo_caps(caps: dict[int, str], photo_scores: dict[str, dict[str, float]])
     return out
 
 
-def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, progress: bool = True,
-        cache: Path | None = None, photo_codes: PhotoCodesArg = None) -> tuple[AUCalibration, dict[str, Any]]:
-    """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: codes tables,
-    `photo_tables`), and the record of what was measured (its cross-validated scores: the grades)."""
+def _intensity_scales(calibration: AUCalibration, codes: IntensityCodes, names: Sequence[str], heads: str | None,
+                      progress: bool, cache: Path | None) -> tuple[AUCalibration, list[dict[str, object]]]:
+    """The calibration with the mid points its intensity-coded photos support (`intensity.refit_spans`)."""
+    faces = measure_images(list(codes.paths), names, heads, progress, cache=cache)
+    scores = np.full((len(codes.paths), len(AU_CODES)), np.nan)
+    scores[faces.found] = calibration.scores(faces.rows(faces.found).columns(calibration.measures))
+    readings, fits = refit_spans(calibration.readings, scores, codes)
+    return replace(calibration, readings=readings), [f.as_dict() for f in fits]
+
+
+def with_intensity_presence(codes: PhotoCodes | None, bands: IntensityCodes | None) -> PhotoCodes:
+    """`codes` and, as presence codes (`IntensityCodes.presence`: both coders saw it, neither, or split), the
+    intensity-coded photos no presence table codes: a photo is coded for presence once, by its presence
+    table where it has one."""
+    if bands is None:
+        raise ValueError("presence from intensity codes needs the intensity codes")
+    known = set() if codes is None else {Path(p).resolve() for p in codes.paths}
+    extra = bands.rows(np.array([Path(p).resolve() not in known for p in bands.paths], bool)).presence()
+    return extra if codes is None else PhotoCodes.concat([codes, extra])
+
+
+def _heads_sha256(heads: str | None) -> str | None:
+    """The image-head model file's sha256 (None without heads)."""
+    if heads is None:
+        return None
     from ferx.aus.image_heads import ImageHeads
 
+    runner = ImageHeads(heads)
+    try:
+        return runner.sha256
+    finally:
+        runner.close()
+
+
+def _info(tables: Sequence[PhotoTable], photos: int | None, intensity_codes: Path | None,
+          spans: list[dict[str, object]] | None, summary: dict[str, float]) -> dict[str, Any]:
+    """How a calibration was fitted, for its JSON's `info`."""
+    return {"fitted": datetime.date.today().isoformat(), "command": " ".join(["python -m ferx.train.aus", *sys.argv[1:]]),
+            "coded_faces": "ckplus-facs peak frames (research-only: readings' measures, thresholds and mid points only)",
+            "reference_faces": "lfw-expressions identity half A (standardisation, AU-only scoring)",
+            "grades": "leave-one-subject-out cross-validated AUC on the coded faces",
+            **({} if photos is None else {"coded_photos": f"{', '.join(str(t) for t, _ in tables)}: {photos} "
+                f"photos coded by eye (thresholds, mid points, grade caps of the AUs with {MIN_PHOTO_CODES}+ clear codes each "
+                f"way; measures where the coded faces have too few occurrences to choose)"}),
+            **({} if spans is None else {"intensity_codes": f"{intensity_codes}: mid points of "
+                f"{', '.join(str(f['code']) for f in spans if f['changed']) or 'no AU'} (band error, identity-wise cross-validated)"}),
+            "summary": summary}
+
+
+def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, progress: bool = True,
+        cache: Path | None = None, photo_codes: PhotoCodesArg = None, intensity_codes: Path | None = None,
+        intensity_presence: bool = False) -> tuple[AUCalibration, dict[str, Any]]:
+    """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: codes tables,
+    `photo_tables`; the intensity codes of `intensity_codes`, images in the reference folder, and with
+    `intensity_presence` those of its photos no presence table codes as presence codes too), and the
+    record of what was measured (its cross-validated scores: the grades)."""
     tables = photo_tables(photo_codes)
     codes = read_tables(tables, reference_root) if tables else None  # a wrong table fails before any measuring
+    bands = None if intensity_codes is None else read_intensity_codes(intensity_codes, Path(reference_root) / "images")
+    if intensity_presence:
+        codes, tables = with_intensity_presence(codes, bands), [*tables, (Path(f"{intensity_codes} (presence)"), None)]
     names = candidate_measures(heads is not None)
-    heads_sha256 = None
-    if heads is not None:
-        runner = ImageHeads(heads)
-        heads_sha256 = runner.sha256
-        runner.close()
+    heads_sha256 = _heads_sha256(heads)
     data = read_coded_faces(coded_root)
     peaks = data.peaks
     coded = measure_images([f.path for f in np.array(data.faces)[peaks]], names, heads, progress, cache=cache)
@@ -662,6 +712,9 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
     graded = [_graded(r, scores.get(r.code)) for r in readings]
     caps = {int(r.code[2:]): FEW_CODES_CAP for r in graded if r.auc is not None and r.positives < MIN_CODED_CHOICE}
     calibration = _calibration(name, graded, heads, heads_sha256, grade_caps=_photo_caps(caps, photo_scores or {}))
+    spans = None
+    if bands is not None:
+        calibration, spans = _intensity_scales(calibration, bands, names, heads, progress, cache)
 
     # AU-only scoring on the reference faces (lfw half A), as chosen for every estimator before
     ok = reference.found
@@ -676,16 +729,11 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
         "cross_validated": scores, "summary": summary(scores),
         **({} if photos is None else {"photos": {"tables": [str(t) for t, _ in tables], "photos": len(photos.codes.paths),
             "found": int(photos.faces.found.sum())}, "photos_cross_validated": photo_scores}),
+        **({} if spans is None else {"intensity_codes": {"table": str(intensity_codes), "photos": len(bands.paths),  # type: ignore[union-attr]
+                                                          "spans": spans}}),
         "au_only_reference_accuracy": accuracy(au_only_probabilities(ref_aus, reference.blendshapes[ok], profile,
                                                                      n_level, temperature), labels[ok]),
     }
-    info = {"fitted": datetime.date.today().isoformat(), "command": " ".join(["python -m ferx.train.aus", *sys.argv[1:]]),
-            "coded_faces": "ckplus-facs peak frames (research-only: readings' measures, thresholds and mid points only)",
-            "reference_faces": "lfw-expressions identity half A (standardisation, AU-only scoring)",
-            "grades": "leave-one-subject-out cross-validated AUC on the coded faces",
-            **({} if photos is None else {"coded_photos": f"{', '.join(str(t) for t, _ in tables)}: {len(photos.codes.paths)} "
-                f"photos coded by eye (thresholds, mid points, grade caps of the AUs with {MIN_PHOTO_CODES}+ clear codes each "
-                f"way; measures where the coded faces have too few occurrences to choose)"}),
-            "summary": record["summary"]}
+    info = _info(tables, None if photos is None else len(photos.codes.paths), intensity_codes, spans, record["summary"])
     calibration = replace(calibration, neutral_evidence=n_level, temperature=temperature, info=info)
     return calibration, record

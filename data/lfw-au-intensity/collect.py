@@ -1,0 +1,42 @@
+"""Merge the coders' files into codes.csv:
+`python data/lfw-au-intensity/collect.py OUT.csv KEY.json=CODES_DIR [KEY2.json=CODES_DIR2 ...]` (one pair per round).
+
+KEY.json maps the anonymous photo ids the coders saw (P001 …) to lfw-expressions image names; CODES_DIR
+holds one `<coder>.csv` per coder (id, AU…, quality, note), as the brief asked."""
+import csv
+import json
+import sys
+from pathlib import Path
+
+AUS = ["AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23",
+       "AU24", "AU25", "AU26", "AU27", "AU43"]
+
+
+def round_rows(number, key, codes_dir):
+    rows = []
+    for f in sorted(codes_dir.glob("*.csv")):
+        seen = set()
+        for r in csv.DictReader(f.open(newline="")):
+            pid = (r.get("id") or "").strip()
+            if pid not in key or pid in seen:
+                continue
+            seen.add(pid)
+            cells = {au: (r.get(au) or "").strip().upper() for au in AUS}
+            bad = {au: v for au, v in cells.items() if v not in ("", "?", "A", "B", "C", "D", "E")}
+            if bad:
+                raise SystemExit(f"{f.name} {pid}: cells {bad}")
+            rows.append({"image": key[pid]["image"], "identity": key[pid]["identity"], "coder": f.stem, **cells,
+                         "quality": (r.get("quality") or "").strip(), "round": number})
+    return rows
+
+
+rows = []
+for number, pair in enumerate(sys.argv[2:], start=1):
+    key_path, _, codes_dir = pair.partition("=")
+    rows += round_rows(number, {k["id"]: k for k in json.loads(Path(key_path).read_text())}, Path(codes_dir))
+rows.sort(key=lambda r: (r["image"], r["coder"]))
+with open(sys.argv[1], "w", newline="") as out:
+    w = csv.DictWriter(out, ["image", "identity", "coder", *AUS, "quality", "round"])
+    w.writeheader()
+    w.writerows(rows)
+print(f"{len(rows)} codings of {len({r['image'] for r in rows})} photos by {len({r['coder'] for r in rows})} coders")

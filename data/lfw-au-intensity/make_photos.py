@@ -1,0 +1,73 @@
+"""Draw the intensity-coded photos and write the coders' copies:
+`python data/lfw-au-intensity/make_photos.py --round 1|2 OUT`.
+
+Writes OUT/photos/<ID>.png (each photo enlarged to 700 px on its longer side, named anonymously: P001 … in
+round 1, Q001 … in round 2) and OUT/key.json (id → image, identity, label); `key.json` and `key-round2.json`
+here are what this wrote on 2026-12-07. Never a photo of an identity on the explanation review sheet, never
+one whose shorter side is under 200 px.
+- round 1: photos of data/lfw-au-codes/codes.csv (lfw half A), drawn per label (seed 20261207);
+- round 2: lfw half-A photos not in round 1, drawn per label (seed 20261208)."""
+import argparse
+import json
+import random
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parents[1]
+LFW = PROJECT.parent / "shared" / "data" / "lfw-expressions"
+WANT = {1: dict(sadness=24, anger=22, surprise=20, disgust=18, happiness=16, neutral=10, fear=8, contempt=2),
+        2: dict(happiness=36, surprise=24, anger=24, sadness=26, disgust=4, neutral=8, fear=0, contempt=0)}
+SEED = {1: 20261207, 2: 20261208}
+PREFIX = {1: "P", 2: "Q"}
+
+
+def candidates(number: int) -> list[tuple[str, str, str]]:
+    """(image, identity, label) of every photo the round may draw, in a fixed order."""
+    sheet = PROJECT / "docs" / "runs" / "explanation-review-2026-12-06" / "set.txt"
+    review = [line.split()[1] for line in sheet.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    review_ids = {r.rsplit("_", 1)[0] for r in review}
+    if number == 1:
+        import pandas as pd
+
+        codes = pd.read_csv(PROJECT / "data" / "lfw-au-codes" / "codes.csv")
+        rows = [(r.image, r.identity, r.emotion) for r in codes.itertuples() if r.identity not in review_ids]
+    else:
+        from ferx.data.readers import open_dataset
+
+        first = {k["image"] for k in json.loads((HERE / "key.json").read_text())}
+        samples = open_dataset(f"lfw-expressions:{LFW}", "val", partition="halves").samples
+        rows = [(s.path.name, s.identity, s.label) for s in samples
+                if s.path.name not in first and s.identity not in review_ids and s.path.name.rsplit("_", 1)[0] not in review_ids]
+    return [r for r in rows if r[0] not in review and min(Image.open(LFW / "images" / r[0]).size) >= 200]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--round", type=int, choices=(1, 2), required=True)
+    ap.add_argument("out", type=Path)
+    a = ap.parse_args()
+    rows = candidates(a.round)
+    rng = random.Random(SEED[a.round])
+    rng.shuffle(rows)
+    chosen, count = [], {}
+    for r in rows:
+        if count.get(r[2], 0) < WANT[a.round][r[2]]:
+            chosen.append(r)
+            count[r[2]] = count.get(r[2], 0) + 1
+    rng.shuffle(chosen)
+    (a.out / "photos").mkdir(parents=True, exist_ok=True)
+    key = []
+    for i, (image, identity, emotion) in enumerate(chosen, 1):
+        pid = f"{PREFIX[a.round]}{i:03d}"
+        im = Image.open(LFW / "images" / image).convert("RGB")
+        s = 700 / max(im.size)
+        im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS).save(a.out / "photos" / f"{pid}.png")
+        key.append(dict(id=pid, image=image, identity=identity, emotion=emotion))
+    (a.out / "key.json").write_text(json.dumps(key, indent=1))
+    print(f"{len(key)} photos: {count}")
+
+
+if __name__ == "__main__":
+    main()

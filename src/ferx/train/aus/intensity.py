@@ -1,0 +1,124 @@
+"""AU intensity scales fitted on photos coded by eye for intensity (`data/lfw-au-intensity`).
+
+A reading's threshold (band A) decides whether an AU is there; its mid point (band C) decides how strong
+the reading says it is. Without intensity codes the mid point is the median *presence* code's score, or
+`calibration.MIN_SPAN` above the threshold where those crowd; both readers of the issue-23 review sheet
+found two-band misses both ways (docs/aus.md, "Intensity"). Here each AU's span (mid − threshold) is the
+one whose bands best match the coders' (the mean absolute band difference on the photos the coders see
+the AU on and the reading calls present), and it replaces the shipped span only where that wins under
+identity-wise cross-validation by `MIN_GAIN` bands, on at least `MIN_PHOTOS` photos. Only the mid point
+moves: presence, ROC-AUC and F1 do not change.
+
+Criterion written before any code was read: docs/runs/au-intensity-codes-2026-12-07/criterion.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ferx.aus.calibrated import AUReading, to_intensity
+from ferx.data.coded import IntensityCodes
+from ferx.facs import BAND_EDGES, OCCURRENCE_THRESHOLD
+
+#: Spans searched (score units, ≈ standard deviations of the reference faces).
+SPANS = np.round(np.arange(0.25, 8.0 + 1e-9, 0.05), 2)
+#: Photos an AU needs (coded present and read present) before its span may be fitted.
+MIN_PHOTOS = 10
+#: Cross-validated band error an AU's fitted span must save against its shipped one.
+MIN_GAIN = 0.2
+FOLDS = 5
+
+
+def band_numbers(intensities: np.ndarray) -> np.ndarray:
+    """Band numbers (A 1 … E 5, absent 0) of 0–5 intensities, as `facs.intensity_band` bands them."""
+    i = np.round(np.asarray(intensities, np.float64), 4)
+    return np.where(i >= OCCURRENCE_THRESHOLD, (i[..., None] >= np.array(BAND_EDGES)).sum(-1), 0)
+
+
+def band_errors(span: float, scores: np.ndarray, threshold: float, target: np.ndarray) -> np.ndarray:
+    """|band number − target| per photo for a reading of this threshold and span."""
+    i = to_intensity(np.asarray(scores, np.float64)[:, None], np.array([threshold]), np.array([threshold + span]),
+                     resolve=False)[:, 0]
+    return np.abs(band_numbers(i) - target)
+
+
+def best_span(scores: np.ndarray, threshold: float, target: np.ndarray) -> float:
+    """The span of `SPANS` with the least mean band error (the smallest of ties)."""
+    errors = [band_errors(s, scores, threshold, target).mean() for s in SPANS]
+    return float(SPANS[int(np.argmin(errors))])
+
+
+def identity_folds(identities: np.ndarray, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """(N,) fold of each photo: identities dealt round-robin in a seeded order (no identity in two folds)."""
+    unique = np.unique(identities)
+    order = unique[np.random.default_rng(seed).permutation(len(unique))]
+    fold = {u: k % folds for k, u in enumerate(order)}
+    return np.array([fold[u] for u in identities])
+
+
+@dataclass(frozen=True)
+class SpanFit:
+    """One AU's intensity fit: what it was fitted on and whether it replaced the shipped span."""
+
+    code: str
+    photos: int
+    span_before: float
+    span_fitted: float | None
+    error_before: float | None
+    error_cross_validated: float | None
+    bias_before: float | None
+    changed: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: np.ndarray) -> SpanFit:
+    """The span fit of one AU (see the module docstring): `scores` and `target` (mean coded band, NaN
+    where not judged) of every coded photo, `folds` their identity folds."""
+    span = reading.mid - reading.threshold
+    with np.errstate(invalid="ignore"):
+        read = to_intensity(np.nan_to_num(scores, nan=-np.inf)[:, None], np.array([reading.threshold]),
+                            np.array([reading.mid]), resolve=False)[:, 0] >= OCCURRENCE_THRESHOLD
+        use = np.isfinite(scores) & np.isfinite(target) & (target >= 1) & read
+    n = int(use.sum())
+    if n < MIN_PHOTOS:
+        return SpanFit(reading.code, n, span, None, None, None, None, False)
+    s, t, f = scores[use], target[use], folds[use]
+    before = band_errors(span, s, reading.threshold, t)
+    bias = float((band_numbers(to_intensity(s[:, None], np.array([reading.threshold]), np.array([reading.mid]),
+                                            resolve=False)[:, 0]) - t).mean())
+    held = np.empty(n)
+    for k in np.unique(f):
+        train, test = f != k, f == k
+        fold_span = best_span(s[train], reading.threshold, t[train]) if train.sum() >= 3 else span
+        held[test] = band_errors(fold_span, s[test], reading.threshold, t[test])
+    fitted = best_span(s, reading.threshold, t)
+    changed = float(before.mean() - held.mean()) >= MIN_GAIN
+    return SpanFit(reading.code, n, span, fitted, float(before.mean()), float(held.mean()), bias, changed)
+
+
+def refit_spans(readings: Sequence[AUReading], scores: np.ndarray, codes: IntensityCodes
+                ) -> tuple[tuple[AUReading, ...], list[SpanFit]]:
+    """Readings with the mid points the intensity codes support, and each coded AU's fit.
+
+    Args:
+        readings: the readings (in `facs.AU_CODES` order).
+        scores: (P, K) the codes' photos' scores under these readings (NaN rows without a face).
+        codes: the intensity codes.
+    """
+    folds = identity_folds(codes.identities)
+    out, fits = list(readings), []
+    for k, reading in enumerate(readings):
+        number = int(reading.code[2:])
+        if number not in codes.aus:
+            continue
+        fit = fit_span(reading, scores[:, k], codes.bands[:, codes.aus.index(number)], folds)
+        fits.append(fit)
+        if fit.changed and fit.span_fitted is not None:
+            out[k] = replace(reading, mid=float(reading.threshold + fit.span_fitted),
+                             source=f"{reading.source}; intensity codes")
+    return tuple(out), fits
