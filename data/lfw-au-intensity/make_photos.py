@@ -2,11 +2,13 @@
 `python data/lfw-au-intensity/make_photos.py --round 1|2 OUT`.
 
 Writes OUT/photos/<ID>.png (each photo enlarged to 700 px on its longer side, named anonymously: P001 … in
-round 1, Q001 … in round 2) and OUT/key.json (id → image, identity, label); `key.json` and `key-round2.json`
-here are what this wrote on 2026-12-07. Never a photo of an identity on the explanation review sheet, never
-one whose shorter side is under 200 px.
+round 1, Q001 … in round 2, R001 … in round 3) and OUT/key.json (id → image, identity, label); `key.json`,
+`key-round2.json` and `key-round3.json` here are what this wrote on 2026-12-07. Never a photo of an identity
+on the explanation review sheet.
 - round 1: photos of data/lfw-au-codes/codes.csv (lfw half A), drawn per label (seed 20261207);
-- round 2: lfw half-A photos not in round 1, drawn per label (seed 20261208)."""
+- round 2: lfw half-A photos not in round 1, drawn per label (seed 20261208);
+- round 3: every half-A photo in neither earlier round labelled sadness, anger, disgust, fear or surprise with a
+  shorter side of at least 100 px, and 10 neutral ones of at least 200 px (seed 20261209)."""
 import argparse
 import json
 import random
@@ -18,9 +20,13 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
 LFW = PROJECT.parent / "shared" / "data" / "lfw-expressions"
 WANT = {1: dict(sadness=24, anger=22, surprise=20, disgust=18, happiness=16, neutral=10, fear=8, contempt=2),
-        2: dict(happiness=36, surprise=24, anger=24, sadness=26, disgust=4, neutral=8, fear=0, contempt=0)}
-SEED = {1: 20261207, 2: 20261208}
-PREFIX = {1: "P", 2: "Q"}
+        2: dict(happiness=36, surprise=24, anger=24, sadness=26, disgust=4, neutral=8, fear=0, contempt=0),
+        3: dict(sadness=999, anger=999, disgust=999, fear=999, surprise=999, neutral=10, happiness=0, contempt=0)}
+SEED = {1: 20261207, 2: 20261208, 3: 20261209}
+PREFIX = {1: "P", 2: "Q", 3: "R"}
+#: The least shorter side of a drawn photo (round 3 takes the film stills the earlier rounds left; its
+#: neutral photos keep 200 px).
+MIN_SIDE = {1: 200, 2: 200, 3: 100}
 
 
 def candidates(number: int) -> list[tuple[str, str, str]]:
@@ -36,16 +42,20 @@ def candidates(number: int) -> list[tuple[str, str, str]]:
     else:
         from ferx.data.readers import open_dataset
 
-        first = {k["image"] for k in json.loads((HERE / "key.json").read_text())}
+        first = {k["image"] for name in ("key.json", "key-round2.json")[: number - 1]
+                 for k in json.loads((HERE / name).read_text())}
         samples = open_dataset(f"lfw-expressions:{LFW}", "val", partition="halves").samples
         rows = [(s.path.name, s.identity, s.label) for s in samples
                 if s.path.name not in first and s.identity not in review_ids and s.path.name.rsplit("_", 1)[0] not in review_ids]
-    return [r for r in rows if r[0] not in review and min(Image.open(LFW / "images" / r[0]).size) >= 200]
+    def side(r: tuple[str, str, str]) -> int:
+        return 200 if r[2] == "neutral" else MIN_SIDE[number]
+
+    return [r for r in rows if r[0] not in review and min(Image.open(LFW / "images" / r[0]).size) >= side(r)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--round", type=int, choices=(1, 2), required=True)
+    ap.add_argument("--round", type=int, choices=(1, 2, 3), required=True)
     ap.add_argument("out", type=Path)
     a = ap.parse_args()
     rows = candidates(a.round)

@@ -123,18 +123,13 @@ def test_a_broken_intensity_codes_table_gets_a_specific_error(tmp_path):
         read_intensity_codes(tmp_path / "codes.csv", tmp_path)
     (tmp_path / "a.jpg").write_bytes(b"")
     table = tmp_path / "codes.csv"
-    table.write_text("image,identity,coder,AU1\na.jpg,A,h1,F\n")
-    with pytest.raises(DatasetError, match="band A–E"):
-        read_intensity_codes(table, tmp_path)
-    table.write_text("image,identity,coder,AU1\na.jpg,A,h1,B\na.jpg,A,h1,C\n")
-    with pytest.raises(DatasetError, match="twice"):
-        read_intensity_codes(table, tmp_path)
-    table.write_text("image,identity,coder,AU1\nb.jpg,B,h1,B\n")
-    with pytest.raises(DatasetError, match="no image"):
-        read_intensity_codes(table, tmp_path)
-    table.write_text("image,identity,AU1\na.jpg,A,B\n")
-    with pytest.raises(DatasetError, match="coder"):
-        read_intensity_codes(table, tmp_path)
+    for text, message in (("image,identity,coder,AU1\na.jpg,A,h1,F\n", "band A–E"),
+                          ("image,identity,coder,AU1\na.jpg,A,h1,B\na.jpg,A,h1,C\n", "twice"),
+                          ("image,identity,coder,AU1\nb.jpg,B,h1,B\n", "no image"),
+                          ("image,identity,AU1\na.jpg,A,B\n", "coder")):
+        table.write_text(text)
+        with pytest.raises(DatasetError, match=message):
+            read_intensity_codes(table, tmp_path)
     table.write_text("image,identity,coder,AU1\na.jpg,A,h1,b\na.jpg,A,h2,?\n")
     codes = read_intensity_codes(table, tmp_path)
     assert codes.bands.tolist() == [[2.0]] and codes.coders.tolist() == [[1]]

@@ -160,6 +160,15 @@ class PhotoCodes:
                           np.concatenate(levels) if levels else np.zeros((0, len(aus))))
 
 
+def _au_columns(table: Path, reader: csv.DictReader, required: tuple[str, ...]) -> list[str]:
+    """A codes table's AU columns (AU1 …), after checking it has them and the `required` columns."""
+    names = list(reader.fieldnames or [])
+    columns = [c for c in names if c.upper().startswith("AU") and c[2:].isdigit()]
+    if not set(required) <= set(names) or not columns:
+        raise DatasetError(f"{table}: needs columns {', '.join(required)} and AU1 … (has {reader.fieldnames})")
+    return columns
+
+
 def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:
     """Read a by-eye codes table: columns image, identity and AU1 … with levels 0, 1, 2 or empty.
 
@@ -171,9 +180,7 @@ def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:
         raise DatasetError(f"{table}: no such codes table")
     with table.open(newline="") as f:
         reader = csv.DictReader(f)
-        columns = [c for c in reader.fieldnames or [] if c.upper().startswith("AU") and c[2:].isdigit()]
-        if not {"image", "identity"} <= set(reader.fieldnames or []) or not columns:
-            raise DatasetError(f"{table}: needs columns image, identity and AU1 … (has {reader.fieldnames})")
+        columns = _au_columns(table, reader, ("image", "identity"))
         paths, identities, levels = [], [], []
         for line, r in enumerate(reader, start=2):
             path = images / r["image"]
@@ -246,9 +253,7 @@ def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCode
         raise DatasetError(f"{table}: no such intensity codes table")
     with table.open(newline="") as f:
         reader = csv.DictReader(f)
-        columns = [c for c in reader.fieldnames or [] if c.upper().startswith("AU") and c[2:].isdigit()]
-        if not {"image", "identity", "coder"} <= set(reader.fieldnames or []) or not columns:
-            raise DatasetError(f"{table}: needs columns image, identity, coder and AU1 … (has {reader.fieldnames})")
+        columns = _au_columns(table, reader, ("image", "identity", "coder"))
         sums: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
         seen_by: dict[str, np.ndarray] = {}
