@@ -1,5 +1,7 @@
 """Merge the coders' files into codes.csv:
-`python data/lfw-au-intensity/collect.py OUT.csv KEY.json=CODES_DIR [KEY2.json=CODES_DIR2 ...]` (one pair per round).
+`python data/lfw-au-intensity/collect.py [--first-round N] OUT.csv KEY.json=CODES_DIR [KEY2.json=CODES_DIR2 ...]`
+(one pair per round, numbered from N, default 1: `codes.csv` is rounds 1–2, `codes-round3.csv` was written with
+`--first-round 3`).
 
 KEY.json maps the anonymous photo ids the coders saw (P001 …) to lfw-expressions image names; CODES_DIR
 holds one `<coder>.csv` per coder (id, AU…, quality, note), as the brief asked."""
@@ -30,12 +32,16 @@ def round_rows(number, key, codes_dir):
     return rows
 
 
+args = sys.argv[1:]
+first = 1
+if args[0] == "--first-round":
+    first, args = int(args[1]), args[2:]
 rows = []
-for number, pair in enumerate(sys.argv[2:], start=1):
+for number, pair in enumerate(args[1:], start=first):
     key_path, _, codes_dir = pair.partition("=")
     rows += round_rows(number, {k["id"]: k for k in json.loads(Path(key_path).read_text())}, Path(codes_dir))
 rows.sort(key=lambda r: (r["image"], r["coder"]))
-with open(sys.argv[1], "w", newline="") as out:
+with open(args[0], "w", newline="") as out:
     w = csv.DictWriter(out, ["image", "identity", "coder", *AUS, "quality", "round"])
     w.writeheader()
     w.writerows(rows)
