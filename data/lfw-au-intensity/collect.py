@@ -21,6 +21,7 @@ def round_rows(number, key, codes_dir):
         for r in csv.DictReader(f.open(newline="")):
             pid = (r.get("id") or "").strip()
             if pid not in key or pid in seen:
+                print(f"{f.name}: {'unknown' if pid not in key else 'repeated'} id {pid!r} left out", file=sys.stderr)
                 continue
             seen.add(pid)
             cells = {au: (r.get(au) or "").strip().upper() for au in AUS}
@@ -41,6 +42,11 @@ for number, pair in enumerate(args[1:], start=first):
     key_path, _, codes_dir = pair.partition("=")
     rows += round_rows(number, {k["id"]: k for k in json.loads(Path(key_path).read_text())}, Path(codes_dir))
 rows.sort(key=lambda r: (r["image"], r["coder"]))
+per_photo = {}
+for r in rows:
+    per_photo[r["image"]] = per_photo.get(r["image"], 0) + 1
+if any(n != 2 for n in per_photo.values()):
+    print(f"photos without exactly two coders: {sorted(k for k, n in per_photo.items() if n != 2)}", file=sys.stderr)
 with open(args[0], "w", newline="") as out:
     w = csv.DictWriter(out, ["image", "identity", "coder", *AUS, "quality", "round"])
     w.writeheader()

@@ -1,10 +1,12 @@
 """Draw the intensity-coded photos and write the coders' copies:
-`python data/lfw-au-intensity/make_photos.py --round 1|2 OUT`.
+`python data/lfw-au-intensity/make_photos.py --round 1|2|3 OUT`.
 
 Writes OUT/photos/<ID>.png (each photo enlarged to 700 px on its longer side, named anonymously: P001 … in
 round 1, Q001 … in round 2, R001 … in round 3) and OUT/key.json (id → image, identity, label); `key.json`,
-`key-round2.json` and `key-round3.json` here are what this wrote on 2026-12-07. Never a photo of an identity
-on the explanation review sheet.
+`key-round2.json` and `key-round3.json` here are what this wrote on 2026-12-07. Never a review-sheet photo;
+rounds 2–3 never one whose name matches a sheet photo's, round 1 only never one of a sheet photo's dataset
+identity (for collection photos the uploader: it drew Jayamadhuri_206 and three facial-expressions_* photos;
+kept as drawn so that the key reproduces).
 - round 1: photos of data/lfw-au-codes/codes.csv (lfw half A), drawn per label (seed 20261207);
 - round 2: lfw half-A photos not in round 1, drawn per label (seed 20261208);
 - round 3: every half-A photo in neither earlier round labelled sadness, anger, disgust, fear or surprise with a

@@ -10,7 +10,7 @@ import pytest
 from ferx.aus.calibrated import AUReading, to_intensity
 from ferx.data.coded import IntensityCodes
 from ferx.facs import intensity_band
-from ferx.train.aus.intensity import MIN_PHOTOS, band_numbers, fit_span, identity_folds, refit_spans
+from ferx.train.aus.intensity import MIN_PHOTOS, band_numbers, fit_span, gains_enough, identity_folds, refit_spans
 
 
 def _reading(code: str = "AU4", threshold: float = 0.5, span: float = 1.0) -> AUReading:
@@ -70,8 +70,26 @@ def test_refit_moves_mid_points_only():
     assert [f.code for f in fits] == ["AU4"] and fits[0].changed
     assert out[0].threshold == readings[0].threshold and out[0].mid == pytest.approx(2.5, abs=0.1)
     assert out[1] == readings[1]
-    assert identity_folds(ids).tolist() == identity_folds(ids).tolist()  # seeded
-    assert all((identity_folds(ids)[ids == u] == identity_folds(ids)[ids == u][0]).all() for u in set(ids))
+
+
+def test_a_gain_of_exactly_the_bar_passes_and_less_does_not():
+    assert gains_enough(1.0, 0.8) and gains_enough(0.7, 0.5) and not gains_enough(1.0, 0.81)
+
+
+def test_a_split_of_b_and_nothing_counts_as_coded_a_split_of_a_and_nothing_does_not():
+    """The fit takes photos whose coders' mean band is at least A (1): one coder at B and one seeing
+    nothing (1.0) is in, one at A and one seeing nothing (0.5) is out."""
+    scores, bands, ids = _coded_faces(span=2.0)
+    base = fit_span(_reading(span=1.0), scores, bands, identity_folds(ids))
+    more = fit_span(_reading(span=1.0), np.append(scores, [1.0, 1.0]), np.append(bands, [1.0, 0.5]),
+                    identity_folds(np.append(ids, ["s1", "s2"])))
+    assert more.photos == base.photos + 1
+
+
+def test_band_numbers_at_the_edges_are_the_stored_values_bands():
+    edges = np.array([0.99994, 0.99996, 1.49994, 1.49996, 2.49996, 3.49996, 4.49996, 5.0])
+    assert band_numbers(edges).tolist() == [0, 1, 1, 2, 3, 4, 5, 5]
+    assert [intensity_band(float(v)) for v in edges] == [None, "A", "A", "B", "C", "D", "E", "E"]
 
 
 INTENSITY_CODES = Path(__file__).resolve().parents[2] / "data" / "lfw-au-intensity" / "codes.csv"

@@ -126,10 +126,29 @@ def test_a_broken_intensity_codes_table_gets_a_specific_error(tmp_path):
     for text, message in (("image,identity,coder,AU1\na.jpg,A,h1,F\n", "band A–E"),
                           ("image,identity,coder,AU1\na.jpg,A,h1,B\na.jpg,A,h1,C\n", "twice"),
                           ("image,identity,coder,AU1\nb.jpg,B,h1,B\n", "no image"),
-                          ("image,identity,AU1\na.jpg,A,B\n", "coder")):
+                          ("image,identity,AU1\na.jpg,A,B\n", "coder"),
+                          ("image,identity,coder,AU1\na.jpg,A,,B\n", "must not be empty"),
+                          ("image,identity,coder,AU1\na.jpg,A,h1,B\na.jpg,Z,h2,C\n", "two identities|earlier row"),
+                          ("image,identity,coder,AU1\n", "no coded photos"),
+                          ("image,identity,coder,AU1,AU01\na.jpg,A,h1,B,B\n", "twice")):
         table.write_text(text)
         with pytest.raises(DatasetError, match=message):
             read_intensity_codes(table, tmp_path)
     table.write_text("image,identity,coder,AU1\na.jpg,A,h1,b\na.jpg,A,h2,?\n")
     codes = read_intensity_codes(table, tmp_path)
     assert codes.bands.tolist() == [[2.0]] and codes.coders.tolist() == [[1]]
+
+
+def test_rounds_of_intensity_codes_read_as_one(tmp_path):
+    from ferx.data.coded import IntensityCodes
+
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "r1.csv").write_text("image,identity,coder,AU1\na.jpg,A,h1,B\na.jpg,A,h2,\n")
+    (tmp_path / "r2.csv").write_text("image,identity,coder,AU1\nb.jpg,B,g1,D\nb.jpg,B,g2,C\n")
+    one, two = (read_intensity_codes(tmp_path / f, tmp_path) for f in ("r1.csv", "r2.csv"))
+    both = IntensityCodes.concat([one, two])
+    assert [p.name for p in both.paths] == ["a.jpg", "b.jpg"] and both.bands[:, 0].tolist() == [1.0, 3.5]
+    assert both.seen[:, 0].tolist() == [1, 2] and both.identities.tolist() == ["A", "B"]
+    with pytest.raises(DatasetError, match="more than one"):
+        IntensityCodes.concat([one, one])

@@ -1,4 +1,4 @@
-"""Coders' bands against ferx's on the 102 photos: agreement, per-AU band error, the span fit and its
+"""Coders' bands against ferx's on the intensity-coded photos (102 in round 1, 224 with round 2): agreement, per-AU band error, the span fit and its
 identity-wise CV. `python docs/runs/au-intensity-codes-2026-12-07/analyse.py MEASURED.npz CODES_DIR`."""
 import csv, sys
 from pathlib import Path

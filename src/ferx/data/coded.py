@@ -166,6 +166,9 @@ def _au_columns(table: Path, reader: csv.DictReader, required: tuple[str, ...]) 
     columns = [c for c in names if c.upper().startswith("AU") and c[2:].isdigit()]
     if not set(required) <= set(names) or not columns:
         raise DatasetError(f"{table}: needs columns {', '.join(required)} and AU1 … (has {reader.fieldnames})")
+    numbers = [int(c[2:]) for c in columns]
+    if len(set(numbers)) < len(numbers) or len(set(names)) < len(names):
+        raise DatasetError(f"{table}: a column twice (AU columns {columns})")
     return columns
 
 
@@ -238,6 +241,30 @@ class IntensityCodes:
         return IntensityCodes(tuple(np.array(self.paths, object)[mask]), self.identities[mask], self.aus,
                               self.bands[mask], self.coders[mask], self.seen[mask])
 
+    @staticmethod
+    def concat(parts: Sequence[IntensityCodes]) -> IntensityCodes:
+        """Several tables (rounds of coding) as one; they must code the same AUs and no photo twice."""
+        if len({p.aus for p in parts}) > 1:
+            raise DatasetError(f"intensity codes tables code different AUs: {[p.aus for p in parts]}")
+        paths = tuple(x for p in parts for x in p.paths)
+        if len(set(paths)) < len(paths):
+            raise DatasetError("a photo is in more than one intensity codes table")
+        return IntensityCodes(paths, np.concatenate([p.identities for p in parts]), parts[0].aus,
+                              *(np.concatenate([getattr(p, k) for p in parts]) for k in ("bands", "coders", "seen")))
+
+
+def _intensity_row(table: Path, line: int, r: dict[str, str], columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One coder's row as (band sums, judged, seen) per AU column."""
+    bands, judged, seen = np.zeros(len(columns)), np.zeros(len(columns), int), np.zeros(len(columns), int)
+    for j, c in enumerate(columns):
+        v = (r[c] or "").strip().upper()
+        if v == "?":
+            continue
+        if v and v not in BAND_NUMBERS:
+            raise DatasetError(f"{table}:{line}: {c} must be a band A–E, ? or empty; got {v!r}")
+        bands[j], judged[j], seen[j] = BAND_NUMBERS.get(v, 0), 1, bool(v)
+    return bands, judged, seen
+
 
 def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCodes:
     """Read an intensity codes table: columns image, identity, coder and AU1 … with a band letter A–E
@@ -245,43 +272,37 @@ def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCode
     photo and coder.
 
     Raises:
-        DatasetError: the table or an image missing, a cell other than A–E, ``?`` or empty, a coder
-            twice on one photo.
+        DatasetError: the table or an image missing, no rows, an empty image, identity or coder, a cell
+            other than A–E, ``?`` or empty, a coder twice on one photo, one photo under two identities.
     """
     table, images = Path(table), Path(images)
     if not table.is_file():
         raise DatasetError(f"{table}: no such intensity codes table")
+    rows: dict[str, list[np.ndarray]] = {}  # image -> [band sums, judged, seen]
+    who: dict[str, str] = {}
+    coded: set[tuple[str, str]] = set()
     with table.open(newline="") as f:
         reader = csv.DictReader(f)
         columns = _au_columns(table, reader, ("image", "identity", "coder"))
-        sums: dict[str, np.ndarray] = {}
-        counts: dict[str, np.ndarray] = {}
-        seen_by: dict[str, np.ndarray] = {}
-        who: dict[str, str] = {}
-        seen: set[tuple[str, str]] = set()
         for line, r in enumerate(reader, start=2):
-            name, coder = r["image"], r["coder"]
-            if (name, coder) in seen:
+            name, coder, identity = (r["image"] or "").strip(), (r["coder"] or "").strip(), (r["identity"] or "").strip()
+            if not (name and coder and identity):
+                raise DatasetError(f"{table}:{line}: image, identity and coder must not be empty")
+            if (name, coder) in coded:
                 raise DatasetError(f"{table}:{line}: coder {coder!r} codes {name} twice")
-            seen.add((name, coder))
-            if name not in sums:
+            coded.add((name, coder))
+            if name not in rows:
                 if not (images / name).is_file():
                     raise DatasetError(f"{table}:{line}: no image {images / name}")
-                sums[name], counts[name], who[name] = np.zeros(len(columns)), np.zeros(len(columns), int), r["identity"]
-                seen_by[name] = np.zeros(len(columns), int)
-            for j, c in enumerate(columns):
-                v = (r[c] or "").strip().upper()
-                if v == "?":
-                    continue
-                if v and v not in BAND_NUMBERS:
-                    raise DatasetError(f"{table}:{line}: {c} must be a band A–E, ? or empty; got {v!r}")
-                sums[name][j] += BAND_NUMBERS.get(v, 0)
-                counts[name][j] += 1
-                seen_by[name][j] += bool(v)
-    names = list(sums)
+                rows[name], who[name] = [np.zeros(len(columns)), np.zeros(len(columns), int), np.zeros(len(columns), int)], identity
+            elif who[name] != identity:
+                raise DatasetError(f"{table}:{line}: {name} is {identity!r} here and {who[name]!r} on an earlier row")
+            for total, part in zip(rows[name], _intensity_row(table, line, r, columns)):
+                total += part
+    if not rows:
+        raise DatasetError(f"{table}: no coded photos")
+    sums, judged, seen = (np.array([rows[n][k] for n in rows]).reshape(len(rows), len(columns)) for k in range(3))
     with np.errstate(invalid="ignore"):
-        bands = np.array([sums[n] / np.where(counts[n] > 0, counts[n], np.nan) for n in names]).reshape(len(names), len(columns))
-    return IntensityCodes(tuple(images / n for n in names), np.array([who[n] for n in names]),
-                          tuple(int(c[2:]) for c in columns), bands,
-                          np.array([counts[n] for n in names], int).reshape(len(names), len(columns)),
-                          np.array([seen_by[n] for n in names], int).reshape(len(names), len(columns)))
+        bands = sums / np.where(judged > 0, judged, np.nan)
+    return IntensityCodes(tuple(images / n for n in rows), np.array([who[n] for n in rows]),
+                          tuple(int(c[2:]) for c in columns), bands, judged.astype(int), seen.astype(int))

@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="a table of photos coded by eye (data/lfw-au-codes/codes.csv: images of the reference "
                         "folder; data/ferplus-au-codes/codes.csv=../shared/data/ferplus: images under that "
                         "folder); repeat for several; their codes take part in the thresholds")
-    c.add_argument("--intensity-codes", type=Path, default=None, metavar="TABLE",
+    c.add_argument("--intensity-codes", type=Path, action="append", default=None, metavar="TABLE",
                    help="a table of photos coded by eye for AU intensity (data/lfw-au-intensity/codes.csv, images of "
-                        "the reference folder): the AUs' mid points (band C) where they match its bands better")
+                        "the reference folder; repeat for several rounds): the AUs' mid points (band C) where they "
+                        "match its bands better")
     c.add_argument("--intensity-presence", action="store_true",
                    help="the --intensity-codes photos no --photo-codes table codes join the coded photos as presence "
                         "codes (both coders saw the AU: present; neither: absent; split: doubtful)")

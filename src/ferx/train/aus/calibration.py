@@ -663,7 +663,13 @@ def _heads_sha256(heads: str | None) -> str | None:
         runner.close()
 
 
-def _info(tables: Sequence[PhotoTable], photos: int | None, intensity_codes: Path | None,
+def read_intensity_tables(tables: Path | Sequence[Path] | None, images: Path) -> tuple[list[Path], IntensityCodes | None]:
+    """`fit`'s intensity_codes (one table, several — rounds of coding — or none) as a list and one set."""
+    paths = [] if tables is None else [Path(tables)] if isinstance(tables, (str, Path)) else [Path(t) for t in tables]
+    return paths, IntensityCodes.concat([read_intensity_codes(t, images) for t in paths]) if paths else None
+
+
+def _info(tables: Sequence[PhotoTable], photos: int | None, intensity_codes: Sequence[Path],
           spans: list[dict[str, object]] | None, summary: dict[str, float]) -> dict[str, Any]:
     """How a calibration was fitted, for its JSON's `info`."""
     return {"fitted": datetime.date.today().isoformat(), "command": " ".join(["python -m ferx.train.aus", *sys.argv[1:]]),
@@ -673,23 +679,23 @@ def _info(tables: Sequence[PhotoTable], photos: int | None, intensity_codes: Pat
             **({} if photos is None else {"coded_photos": f"{', '.join(str(t) for t, _ in tables)}: {photos} "
                 f"photos coded by eye (thresholds, mid points, grade caps of the AUs with {MIN_PHOTO_CODES}+ clear codes each "
                 f"way; measures where the coded faces have too few occurrences to choose)"}),
-            **({} if spans is None else {"intensity_codes": f"{intensity_codes}: mid points of "
+            **({} if spans is None else {"intensity_codes": f"{', '.join(map(str, intensity_codes))}: mid points of "
                 f"{', '.join(str(f['code']) for f in spans if f['changed']) or 'no AU'} (band error, identity-wise cross-validated)"}),
             "summary": summary}
 
 
 def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, progress: bool = True,
-        cache: Path | None = None, photo_codes: PhotoCodesArg = None, intensity_codes: Path | None = None,
+        cache: Path | None = None, photo_codes: PhotoCodesArg = None, intensity_codes: Path | Sequence[Path] | None = None,
         intensity_presence: bool = False) -> tuple[AUCalibration, dict[str, Any]]:
     """The calibration fitted on every coded subject (and the coded photos of `photo_codes`: codes tables,
-    `photo_tables`; the intensity codes of `intensity_codes`, images in the reference folder, and with
+    `photo_tables`; the intensity codes of `intensity_codes`, one table or several, images in the reference folder, and with
     `intensity_presence` those of its photos no presence table codes as presence codes too), and the
     record of what was measured (its cross-validated scores: the grades)."""
     tables = photo_tables(photo_codes)
     codes = read_tables(tables, reference_root) if tables else None  # a wrong table fails before any measuring
-    bands = None if intensity_codes is None else read_intensity_codes(intensity_codes, Path(reference_root) / "images")
+    intensity_codes, bands = read_intensity_tables(intensity_codes, Path(reference_root) / "images")
     if intensity_presence:
-        codes, tables = with_intensity_presence(codes, bands), [*tables, (Path(f"{intensity_codes} (presence)"), None)]
+        codes, tables = with_intensity_presence(codes, bands), [*tables, *((Path(f"{t} (presence)"), None) for t in intensity_codes)]
     names = candidate_measures(heads is not None)
     heads_sha256 = _heads_sha256(heads)
     data = read_coded_faces(coded_root)
@@ -729,7 +735,7 @@ def fit(coded_root: Path, reference_root: Path, name: str, heads: str | None, pr
         "cross_validated": scores, "summary": summary(scores),
         **({} if photos is None else {"photos": {"tables": [str(t) for t, _ in tables], "photos": len(photos.codes.paths),
             "found": int(photos.faces.found.sum())}, "photos_cross_validated": photo_scores}),
-        **({} if spans is None else {"intensity_codes": {"table": str(intensity_codes), "photos": len(bands.paths),  # type: ignore[union-attr]
+        **({} if spans is None else {"intensity_codes": {"tables": [str(t) for t in intensity_codes], "photos": len(bands.paths),  # type: ignore[union-attr]
                                                           "spans": spans}}),
         "au_only_reference_accuracy": accuracy(au_only_probabilities(ref_aus, reference.blendshapes[ok], profile,
                                                                      n_level, temperature), labels[ok]),

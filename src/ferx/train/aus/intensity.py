@@ -7,7 +7,8 @@ found two-band misses both ways (docs/aus.md, "Intensity"). Here each AU's span 
 one whose bands best match the coders' (the mean absolute band difference on the photos the coders see
 the AU on and the reading calls present), and it replaces the shipped span only where that wins under
 identity-wise cross-validation by `MIN_GAIN` bands, on at least `MIN_PHOTOS` photos. Only the mid point
-moves: presence, ROC-AUC and F1 do not change.
+moves, never the threshold; but `facs.resolve_conflicts` decides some pairs (AU5 against AU43, the jaw AUs) by
+intensity, so a reading resolved by its rival's intensity can change (docs/aus.md, "Intensity").
 
 Criterion written before any code was read: docs/runs/au-intensity-codes-2026-12-07/criterion.md.
 """
@@ -59,6 +60,12 @@ def identity_folds(identities: np.ndarray, folds: int = FOLDS, seed: int = 0) ->
     return np.array([fold[u] for u in identities])
 
 
+def gains_enough(before: float, held_out: float) -> bool:
+    """Whether a fitted span's held-out band error beats the shipped span's by `MIN_GAIN` (a gain of
+    exactly MIN_GAIN passes: 1.0 − 0.8 is 0.19999999999999996 in floating point)."""
+    return round(before - held_out, 9) >= MIN_GAIN
+
+
 @dataclass(frozen=True)
 class SpanFit:
     """One AU's intensity fit: what it was fitted on and whether it replaced the shipped span."""
@@ -97,7 +104,7 @@ def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: 
         fold_span = best_span(s[train], reading.threshold, t[train]) if train.sum() >= 3 else span
         held[test] = band_errors(fold_span, s[test], reading.threshold, t[test])
     fitted = best_span(s, reading.threshold, t)
-    changed = float(before.mean() - held.mean()) >= MIN_GAIN
+    changed = gains_enough(float(before.mean()), float(held.mean()))
     return SpanFit(reading.code, n, span, fitted, float(before.mean()), float(held.mean()), bias, changed)
 
 
