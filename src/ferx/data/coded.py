@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ferx.data.readers import DatasetError
+from ferx.facs import BANDS
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def read_photo_codes(table: Path | str, images: Path | str) -> PhotoCodes:
 
 
 #: FACS intensity bands as numbers: A trace 1 … E maximum 5 (absent 0).
-BAND_NUMBERS = {"A": 1, "B": 2, "C": 3, "D": 4, "E": 5}
+BAND_NUMBERS = {band: k for k, band in enumerate(BANDS, start=1)}
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,16 @@ def band_numbers(intensities: np.ndarray) -> np.ndarray:
     return np.where(i >= OCCURRENCE_THRESHOLD, (i[..., None] >= np.array(BAND_EDGES)).sum(-1), 0)
 
 
-def band_errors(span: float, scores: np.ndarray, threshold: float, target: np.ndarray) -> np.ndarray:
-    """|band number − target| per photo for a reading of this threshold and span."""
+def span_bands(span: float, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Band numbers per photo of a reading of this threshold and span (no facial logic)."""
     i = to_intensity(np.asarray(scores, np.float64)[:, None], np.array([threshold]), np.array([threshold + span]),
                      resolve=False)[:, 0]
-    return np.abs(band_numbers(i) - target)
+    return band_numbers(i)
+
+
+def band_errors(span: float, scores: np.ndarray, threshold: float, target: np.ndarray) -> np.ndarray:
+    """|band number − target| per photo for a reading of this threshold and span."""
+    return np.abs(span_bands(span, scores, threshold) - target)
 
 
 def best_span(scores: np.ndarray, threshold: float, target: np.ndarray) -> float:
@@ -95,9 +100,8 @@ def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: 
     if n < MIN_PHOTOS:
         return SpanFit(reading.code, n, span, None, None, None, None, False)
     s, t, f = scores[use], target[use], folds[use]
-    before = band_errors(span, s, reading.threshold, t)
-    bias = float((band_numbers(to_intensity(s[:, None], np.array([reading.threshold]), np.array([reading.mid]),
-                                            resolve=False)[:, 0]) - t).mean())
+    difference = span_bands(span, s, reading.threshold) - t
+    before, bias = np.abs(difference), float(difference.mean())
     held = np.empty(n)
     for k in np.unique(f):
         train, test = f != k, f == k
