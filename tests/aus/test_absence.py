@@ -57,12 +57,12 @@ def test_a_missing_calibration_or_image_folder_is_one_line(tmp_path, capsys, tab
 
 def test_the_shipped_calibrations_carry_their_absence_checks():
     """Both shipped calibrations were checked on the coded photos (docs/aus.md, "Absence on photos"): the
-    default never calls AU6, AU12, AU9 or AU20 absent (AU6 since its steeper intensity scale of 2026-12-07
-    puts 5 of 32 clear codes at or below the confident-absence level); the mesh estimator never AU4, AU6,
-    AU9, AU15 or AU20."""
+    default never calls AU12, AU9 or AU20 absent (AU6 again since 2026-12-08: with its earlier intensity scale
+    back, 2 of 32 clear codes read at or below the confident-absence level, not the 5 of the steeper scale); the
+    mesh estimator never AU4, AU6, AU9, AU15 or AU20."""
     facs_profile = AUCalibration.load("au-facs").profile()
     mesh_profile = AUCalibration.load("au-facs-mesh").profile()
     assert {n for n in facs_profile.absence_checks if not facs_profile.unit(n).absence_reliable
-            and facs_profile.unit(n).presence_reliable} == {6, 9, 12, 20}
+            and facs_profile.unit(n).presence_reliable} == {9, 12, 20}
     assert {n for n in mesh_profile.absence_checks if not mesh_profile.unit(n).absence_reliable
             and mesh_profile.unit(n).presence_reliable} == {4, 6, 9, 15, 20}

@@ -61,11 +61,48 @@ def test_only_photos_coded_and_read_present_take_part():
     assert again.photos == base.photos and again.span_fitted == base.span_fitted
 
 
+def test_a_span_must_hold_on_each_round_it_was_not_fitted_on():
+    """Two rounds whose coders band alike take the fitted span; where one round's photos follow another span
+    (another kind of photo), the span fitted on the other round reads it worse than the shipped one: no change,
+    though the pooled cross-validation alone would take it."""
+    scores, bands, ids = _coded_faces(span=2.0, n=80)
+    alike = np.arange(80) % 2
+    fit = fit_span(_reading(span=1.0), scores, bands, identity_folds(ids), alike)
+    assert fit.changed and set(fit.rounds) == {0, 1}
+    assert all(b < a for _, a, b in fit.rounds.values())
+    other, other_bands, other_ids = _coded_faces(span=1.0, n=20, seed=5)
+    scores2, bands2 = np.concatenate([scores, other]), np.concatenate([bands, other_bands])
+    ids2, rounds = np.concatenate([ids, [f"o{i}" for i in range(20)]]), np.repeat([1, 2], [80, 20])
+    pooled = fit_span(_reading(span=1.0), scores2, bands2, identity_folds(ids2))
+    apart = fit_span(_reading(span=1.0), scores2, bands2, identity_folds(ids2), rounds)
+    assert pooled.changed and not apart.changed
+    assert apart.rounds[2][2] > apart.rounds[2][1] == 0.0
+    # a round with fewer than MIN_ROUND_PHOTOS photos is not checked
+    small = fit_span(_reading(span=1.0), scores2[:84], bands2[:84], identity_folds(ids2[:84]), rounds[:84])
+    assert set(small.rounds) == {1} or not small.rounds
+
+
+def test_the_round_column_is_read_per_photo(tmp_path):
+    from ferx.data.coded import read_intensity_codes
+    from ferx.data.readers import DatasetError
+
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    table = tmp_path / "codes.csv"
+    table.write_text("image,identity,coder,AU4,round\na.jpg,A,c1,B,1\na.jpg,A,c2,C,1\nb.jpg,B,c1,,4\n")
+    assert read_intensity_codes(table, tmp_path).rounds.tolist() == [1, 4]
+    table.write_text("image,identity,coder,AU4,round\na.jpg,A,c1,B,1\na.jpg,A,c2,C,2\n")
+    with pytest.raises(DatasetError, match="round"):
+        read_intensity_codes(table, tmp_path)
+    table.write_text("image,identity,coder,AU4\na.jpg,A,c1,B\n")
+    assert read_intensity_codes(table, tmp_path).rounds.tolist() == [0]
+
+
 def test_refit_moves_mid_points_only():
     scores, bands, ids = _coded_faces(span=2.0)
     readings = (_reading("AU4", span=1.0), _reading("AU7", span=1.0))
     codes = IntensityCodes(tuple(Path(f"{i}.jpg") for i in range(len(ids))), ids, (4,), bands[:, None],
-                           np.ones((len(ids), 1), int), (bands[:, None] > 0).astype(int))
+                           np.ones((len(ids), 1), int), (bands[:, None] > 0).astype(int), np.zeros(len(ids), int))
     out, fits = refit_spans(readings, np.stack([scores, scores], 1), codes)
     assert [f.code for f in fits] == ["AU4"] and fits[0].changed
     assert out[0].threshold == readings[0].threshold and out[0].mid == pytest.approx(2.5, abs=0.1)
@@ -95,11 +132,11 @@ def test_band_numbers_at_the_edges_are_the_stored_values_bands():
 INTENSITY_CODES = Path(__file__).resolve().parents[2] / "data" / "lfw-au-intensity" / "codes.csv"
 
 
-def test_shut_eyes_and_cheek_raises_read_at_the_coders_bands(analyzer):
-    """On the 224 intensity-coded photos the shipped AU43 read two bands under the coders (mean band error
-    2.03 on the 16 photos both see it on) and AU6 one band under (1.19 on 40); with the fitted mid points
-    0.72 and 0.84 (measured 2026-12-07; in-sample: these photos set them). Jim Carrey's shut eyes (review
-    sheet, no coded photo; the blind readers saw D–E) read D or E, not "slight"."""
+def test_shut_eyes_and_outer_brows_read_at_the_coders_bands(analyzer):
+    """On rounds 1–2 of the intensity-coded photos, before any intensity codes, AU43 read two bands under the
+    coders (mean band error 2.03 on the 16 photos both see it on) and AU2 over them (0.83 on 15); with the
+    fitted mid points 0.72 and 0.57 (measured 2026-12-08; in-sample: these photos helped set them). Jim
+    Carrey's shut eyes (review sheet, no coded photo; the blind readers saw D–E) read D or E, not "slight"."""
     from ferx.data.coded import read_intensity_codes
     from tests.conftest import LFW, lfw_rows
 
@@ -113,7 +150,7 @@ def test_shut_eyes_and_cheek_raises_read_at_the_coders_bands(analyzer):
             continue
         k = int(faces.largest_rows(1)[0])
         read.append(dict(zip(faces.au_codes, faces.aus[k].tolist())))
-    for number, bound in ((43, 0.85), (6, 0.95)):
+    for number, bound in ((43, 0.85), (2, 0.7)):
         target = codes.bands[:, codes.aus.index(number)]
         value = np.array([r.get(f"AU{number}", np.nan) for r in read])
         with np.errstate(invalid="ignore"):
@@ -134,7 +171,8 @@ def test_intensity_codes_as_presence_codes():
     paths = tuple(Path(f"{i}.jpg") for i in range(5))
     coders = np.array([[2], [2], [2], [1], [0]])
     seen = np.array([[2], [0], [1], [1], [0]])
-    codes = IntensityCodes(paths, np.array(list("abcde")), (6,), np.where(coders > 0, seen * 2.0, np.nan), coders, seen)
+    codes = IntensityCodes(paths, np.array(list("abcde")), (6,), np.where(coders > 0, seen * 2.0, np.nan), coders, seen,
+                           np.zeros(5, int))
     levels = codes.presence().levels[:, 0]
     assert levels[:4].tolist() == [2.0, 0.0, 1.0, 1.0] and np.isnan(levels[4])
     table = PhotoCodes((Path("0.jpg"),), np.array(["a"]), (6,), np.array([[0.0]]))

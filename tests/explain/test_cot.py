@@ -80,17 +80,18 @@ def test_patterns_need_their_aus_at_band_b_and_reliably_measured():
 
 def test_a_social_smile_needs_the_cheek_raise_confidently_absent():
     """"Social smile" says the cheek raise is absent, so it needs what an absence claim needs: AU6 read
-    confidently low by an AU6 reading that may be called absent. The shipped one may not since the
-    intensity scales of 2026-12-07 (5 of 32 clear photo codes read at or below the confident-absence
-    level), so the shipped profile never calls a smile social; with the absence check lifted it does."""
-    checked = AUProfile("au6-checked", FACS.validity, FACS.neutral_evidence, FACS.temperature, FACS.caps,
-                        {n: c for n, c in FACS.absence_checks.items() if n != 6})
-    unsure = explain({12: 3.0, 6: 0.8}, {"happiness": 0.9, "neutral": 0.1}, profile=checked)  # below A, not clearly absent
+    confidently low by an AU6 reading that may be called absent. The shipped one may (2 of 32 clear photo
+    codes read at or below the confident-absence level since 2026-12-08); with the steeper scale of
+    2026-12-07 it could not (5 of 32), and then no smile is called social."""
+    assert FACS.unit(6).absence_reliable
+    unsure = explain({12: 3.0, 6: 0.8}, {"happiness": 0.9, "neutral": 0.1})  # below A, not clearly absent
     assert unsure.patterns == () and "polite" not in unsure.text and "social" not in unsure.text
-    sure = explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1}, profile=checked)
+    sure = explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1})
     assert sure.patterns == ("social_smile",)
-    assert not FACS.unit(6).absence_reliable
-    assert explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1}).patterns == ()
+    failing = AUProfile("au6-fails", FACS.validity, FACS.neutral_evidence, FACS.temperature, FACS.caps,
+                        {**FACS.absence_checks, 6: (5, 32)})
+    assert not failing.unit(6).absence_reliable
+    assert explain({12: 3.0, 6: 0.2}, {"happiness": 0.9, "neutral": 0.1}, profile=failing).patterns == ()
 
 
 def test_absence_is_said_only_for_reliable_and_confidently_low_aus():
@@ -552,13 +553,14 @@ def test_a_laugh_read_without_its_smile_is_not_said_to_lack_it(analyzer):
 def test_brows_that_cannot_be_at_rest_get_no_resting_caveat(analyzer):
     """The caveat that a faint brow reading may be where the brows rest is not given where the brows
     as a whole cannot be at rest: a raise with a lowering (the oblique brow; Mirela_Manjani_0001 reads
-    AU1 slight with AU4 trace), or any brow AU at C or more (Jackie_Chan_0006: AU1 maximum beside AU2
-    slight). The second reader called both caveats unfair (sheets 19 and 20)."""
+    AU1 slight with AU4 trace), or any brow AU at C or more (Jackie_Chan_0006 once read AU1 maximum beside
+    AU2 slight; Jim_Carrey_0002 reads AU2 maximum and AU1 marked beside AU4 trace). The second reader called
+    the caveat unfair on sheets 19 and 20."""
     oblique = explain({1: 2.2, 4: 1.5, 25: 1.5}, {"sadness": 0.7, "fear": 0.3})
     assert "inner brows sit high (AU1, slight)" in oblique.text and "where these brows rest" not in oblique.text
     high = explain({1: 4.5, 2: 2.2, 25: 1.7}, {"fear": 0.8, "surprise": 0.2})
     assert "outer brows sit high (AU2, slight)" in high.text and "where these brows rest" not in high.text
-    for name in ("Mirela_Manjani_0001.jpg", "Jackie_Chan_0006.jpg"):
+    for name in ("Mirela_Manjani_0001.jpg", "Jim_Carrey_0002.jpg"):
         assert "where these brows rest" not in analyzer.analyze(LFW / "images" / name).faces.explanations[0].text
 
 

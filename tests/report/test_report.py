@@ -355,9 +355,9 @@ def test_weak_and_unvalidated_au_readings_are_marked_on_their_bars(analyzer):
 
 def test_the_summary_table_marks_weak_top_aus_as_the_bars_do(analyzer):
     """The table's "top AUs" listed a weak AU1 beside a good AU2 with nothing to tell them apart, while
-    the face's bars marked it (the seventh session's note). Jim Carrey's raised brows and shut eyes: AU2
-    (good), AU43 (ungraded: no FACS-coded occurrences; read E since the intensity codes of 2026-12-07),
-    AU25 (good); a graded-good AU carries no mark."""
+    the face's bars marked it (the seventh session's note). Jim Carrey's raised brows and shut eyes, strongest
+    first: AU43 (ungraded: no FACS-coded occurrences; read E since the intensity codes of 2026-12-07), AU25
+    (good), AU2 (good; read a band lower since those of 2026-12-08); a graded-good AU carries no mark."""
     from ferx.report.html import summary_rows
 
     photo = LFW / "images" / "Jim_Carrey_0002.jpg"
@@ -365,7 +365,7 @@ def test_the_summary_table_marks_weak_top_aus_as_the_bars_do(analyzer):
         pytest.skip(f"lfw-expressions not found at {LFW} (set FERX_SHARED_DATA)")
     row = summary_rows([(0, analyzer.analyze(photo))])[0]
     tops = row["top_aus"].split(", ")
-    assert tops == ["AU2", "AU43 · not validated", "AU25"], tops
+    assert tops == ["AU43 · not validated", "AU25", "AU2"], tops
 
 
 def test_a_report_of_a_stopped_run_says_what_it_never_reached(tmp_path, monkeypatch):

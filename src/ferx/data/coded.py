@@ -219,6 +219,8 @@ class IntensityCodes:
             that region; NaN where none could.
         coders: (N, len(aus)) how many coders the mean is over.
         seen: (N, len(aus)) how many of them saw the AU (any band).
+        rounds: (N,) the round of coding each photo came from (the table's `round` column; 0 where it has
+            none), so that a fit can be checked on a round it was not fitted on.
     """
 
     paths: tuple[Path, ...]
@@ -227,6 +229,7 @@ class IntensityCodes:
     bands: np.ndarray
     coders: np.ndarray
     seen: np.ndarray
+    rounds: np.ndarray
 
     def presence(self, coders: int = 2) -> PhotoCodes:
         """The same photos as presence codes: clearly present (2) where all `coders` saw the AU, absent (0)
@@ -240,7 +243,7 @@ class IntensityCodes:
     def rows(self, mask: np.ndarray) -> IntensityCodes:
         """The photos of a boolean (N,) mask."""
         return IntensityCodes(tuple(np.array(self.paths, object)[mask]), self.identities[mask], self.aus,
-                              self.bands[mask], self.coders[mask], self.seen[mask])
+                              self.bands[mask], self.coders[mask], self.seen[mask], self.rounds[mask])
 
     @staticmethod
     def concat(parts: Sequence[IntensityCodes]) -> IntensityCodes:
@@ -251,7 +254,7 @@ class IntensityCodes:
         if len(set(paths)) < len(paths):
             raise DatasetError("a photo is in more than one intensity codes table")
         return IntensityCodes(paths, np.concatenate([p.identities for p in parts]), parts[0].aus,
-                              *(np.concatenate([getattr(p, k) for p in parts]) for k in ("bands", "coders", "seen")))
+                              *(np.concatenate([getattr(p, k) for p in parts]) for k in ("bands", "coders", "seen", "rounds")))
 
 
 def _intensity_row(table: Path, line: int, r: dict[str, str], columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,6 +284,7 @@ def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCode
         raise DatasetError(f"{table}: no such intensity codes table")
     rows: dict[str, list[np.ndarray]] = {}  # image -> [band sums, judged, seen]
     who: dict[str, str] = {}
+    rounds: dict[str, int] = {}
     coded: set[tuple[str, str]] = set()
     with table.open(newline="") as f:
         reader = csv.DictReader(f)
@@ -298,6 +302,9 @@ def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCode
                 rows[name], who[name] = [np.zeros(len(columns)), np.zeros(len(columns), int), np.zeros(len(columns), int)], identity
             elif who[name] != identity:
                 raise DatasetError(f"{table}:{line}: {name} is {identity!r} here and {who[name]!r} on an earlier row")
+            number = (r.get("round") or "0").strip()
+            if not number.isdigit() or rounds.setdefault(name, int(number)) != int(number):
+                raise DatasetError(f"{table}:{line}: round must be a whole number, one per photo; got {number!r}")
             for total, part in zip(rows[name], _intensity_row(table, line, r, columns)):
                 total += part
     if not rows:
@@ -306,4 +313,5 @@ def read_intensity_codes(table: Path | str, images: Path | str) -> IntensityCode
     with np.errstate(invalid="ignore"):
         bands = sums / np.where(judged > 0, judged, np.nan)
     return IntensityCodes(tuple(images / n for n in rows), np.array([who[n] for n in rows]),
-                          tuple(int(c[2:]) for c in columns), bands, judged.astype(int), seen.astype(int))
+                          tuple(int(c[2:]) for c in columns), bands, judged.astype(int), seen.astype(int),
+                          np.array([rounds[n] for n in rows], int))

@@ -6,17 +6,21 @@ the reading says it is. Without intensity codes the mid point is the median *pre
 found two-band misses both ways (docs/aus.md, "Intensity"). Here each AU's span (mid − threshold) is the
 one whose bands best match the coders' (the mean absolute band difference on the photos the coders see
 the AU on and the reading calls present), and it replaces the shipped span only where that wins under
-identity-wise cross-validation by `MIN_GAIN` bands, on at least `MIN_PHOTOS` photos. Only the mid point
+identity-wise cross-validation by `MIN_GAIN` bands, on at least `MIN_PHOTOS` photos, and where the photos
+come from several rounds of coding, the span fitted without a round does no worse than the shipped one on
+that round (each round with `MIN_ROUND_PHOTOS`): rounds hold different kinds of photo, and a scale that only
+fits the kind it was fitted on is not a better scale (round 3 showed it for AU6). Only the mid point
 moves, never the threshold; but `facs.resolve_conflicts` decides some pairs (AU5 against AU43, the jaw AUs) by
 intensity, so a reading resolved by its rival's intensity can change (docs/aus.md, "Intensity").
 
-Criterion written before any code was read: docs/runs/au-intensity-codes-2026-12-07/criterion.md.
+Criteria written before any code was read: docs/runs/au-intensity-codes-2026-12-07/criterion.md,
+docs/runs/au-intensity-round4-2026-12-08/criterion.md (the round-wise check).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +35,9 @@ MIN_PHOTOS = 10
 #: Cross-validated band error an AU's fitted span must save against its shipped one.
 MIN_GAIN = 0.2
 FOLDS = 5
+#: Photos a round of coding needs before a span fitted without it must hold on it (criterion of round 4,
+#: docs/runs/au-intensity-round4-2026-12-08/criterion.md).
+MIN_ROUND_PHOTOS = 5
 
 
 def band_numbers(intensities: np.ndarray) -> np.ndarray:
@@ -83,14 +90,35 @@ class SpanFit:
     error_cross_validated: float | None
     bias_before: float | None
     changed: bool
+    #: Per round checked: (photos, band error of the shipped span, of the span fitted on the other rounds).
+    rounds: dict[int, tuple[int, float, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items() if k != "rounds"}
+        return {**out, "rounds": {str(r): [n, round(a, 4), round(b, 4)] for r, (n, a, b) in self.rounds.items()}}
 
 
-def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: np.ndarray) -> SpanFit:
+def round_checks(span: float, scores: np.ndarray, threshold: float, target: np.ndarray, rounds: np.ndarray
+                 ) -> dict[int, tuple[int, float, float]]:
+    """Per round with at least `MIN_ROUND_PHOTOS` photos, when there are several rounds: (photos, band error
+    of `span` there, band error there of the span fitted on the other rounds — `span` itself where they hold
+    fewer than 3 photos, so a round too large to leave out is no evidence either way)."""
+    out = {}
+    for r in np.unique(rounds) if len(np.unique(rounds)) > 1 else ():
+        here = rounds == r
+        if here.sum() < MIN_ROUND_PHOTOS:
+            continue
+        other = best_span(scores[~here], threshold, target[~here]) if (~here).sum() >= 3 else span
+        out[int(r)] = (int(here.sum()), float(band_errors(span, scores[here], threshold, target[here]).mean()),
+                       float(band_errors(other, scores[here], threshold, target[here]).mean()))
+    return out
+
+
+def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: np.ndarray,
+             rounds: np.ndarray | None = None) -> SpanFit:
     """The span fit of one AU (see the module docstring): `scores` and `target` (mean coded band, NaN
-    where not judged) of every coded photo, `folds` their identity folds."""
+    where not judged) of every coded photo, `folds` their identity folds, `rounds` their rounds of coding
+    (None: one round)."""
     span = reading.mid - reading.threshold
     with np.errstate(invalid="ignore"):
         read = to_intensity(np.nan_to_num(scores, nan=-np.inf)[:, None], np.array([reading.threshold]),
@@ -108,8 +136,10 @@ def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: 
         fold_span = best_span(s[train], reading.threshold, t[train]) if train.sum() >= 3 else span
         held[test] = band_errors(fold_span, s[test], reading.threshold, t[test])
     fitted = best_span(s, reading.threshold, t)
-    changed = gains_enough(float(before.mean()), float(held.mean()))
-    return SpanFit(reading.code, n, span, fitted, float(before.mean()), float(held.mean()), bias, changed)
+    checks = round_checks(span, s, reading.threshold, t, np.zeros(n, int) if rounds is None else rounds[use])
+    holds = all(round(b - a, 9) <= 0 for _, a, b in checks.values())
+    changed = gains_enough(float(before.mean()), float(held.mean())) and holds
+    return SpanFit(reading.code, n, span, fitted, float(before.mean()), float(held.mean()), bias, changed, checks)
 
 
 def refit_spans(readings: Sequence[AUReading], scores: np.ndarray, codes: IntensityCodes
@@ -127,7 +157,7 @@ def refit_spans(readings: Sequence[AUReading], scores: np.ndarray, codes: Intens
         number = int(reading.code[2:])
         if number not in codes.aus:
             continue
-        fit = fit_span(reading, scores[:, k], codes.bands[:, codes.aus.index(number)], folds)
+        fit = fit_span(reading, scores[:, k], codes.bands[:, codes.aus.index(number)], folds, codes.rounds)
         fits.append(fit)
         if fit.changed and fit.span_fitted is not None:
             out[k] = replace(reading, mid=float(reading.threshold + fit.span_fitted),
