@@ -269,3 +269,37 @@ def test_a_stretch_read_only_at_a_is_scored_as_a_jaw_drop():
     assert out[0, j26] == pytest.approx(1.3) and out[0, j27] < 1.0
     assert out[1, j26] == pytest.approx(0.9) and out[1, j27] == pytest.approx(3.0)
     assert out[2, j26] == pytest.approx(1.8) and out[2, j27] < 1.0
+
+
+def test_a_slight_smile_reading_under_knitted_brows_is_not_claimed():
+    """`knitted_brow_smiles`: AU12 at A/B with AU4 at C or more goes just under A (never low enough to be
+    called absent); a marked AU12, AU4 only at B, or AU12 under A stay as they were."""
+    from ferx.aus.calibrated import knitted_brow_smiles
+    from ferx.facs import CONFIDENT_ABSENCE
+
+    rows = np.zeros((5, len(AU_CODES)), np.float32)
+    j12, j4 = au_index(12), au_index(4)
+    rows[0, [j12, j4]] = 2.3, 3.8   # Serena_Williams_0011's snarl, as read before the rule
+    rows[1, [j12, j4]] = 2.8, 3.8   # a marked AU12 stays
+    rows[2, [j12, j4]] = 2.3, 2.2   # brows lowered only to B: stays
+    rows[3, [j12, j4]] = 0.4, 3.8   # AU12 under A: nothing to resolve
+    rows[4] = np.nan                # no face
+    out = knitted_brow_smiles(rows)
+    assert CONFIDENT_ABSENCE < out[0, j12] < 1.0
+    assert out[1, j12] == pytest.approx(2.8) and out[2, j12] == pytest.approx(2.3)
+    assert out[3, j12] == pytest.approx(0.4) and np.isnan(out[4]).all()
+    assert (np.delete(out, j12, axis=1)[:4] == np.delete(rows, j12, axis=1)[:4]).all()
+
+
+def test_a_snarl_does_not_read_as_a_smile(analyzer):
+    """Real photo: Serena_Williams_0011's snarling shout (the review sheet's 14; both blind readers code AU4
+    D, AU10 C and no AU12) read AU12 slight beside AU4 severe, and the text named AU12 against anger; now
+    AU12 is not claimed. Jessica_Alba_0001's broad smile keeps its AU12."""
+    from tests.conftest import LFW
+
+    f = analyzer.analyze(LFW / "images" / "Serena_Williams_0011.jpg").faces
+    au = dict(zip(f.au_codes, f.aus[0].tolist()))
+    assert au["AU4"] >= 2.5 and 0.5 < au["AU12"] < 1.0, au
+    assert "AU12" not in f.explanations[0].text
+    g = analyzer.analyze(LFW / "images" / "Jessica_Alba_0001.jpg").faces
+    assert dict(zip(g.au_codes, g.aus[0].tolist()))["AU12"] >= 1.5

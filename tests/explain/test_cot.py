@@ -572,3 +572,17 @@ def test_movements_shared_by_two_emotions_are_said_once():
     _, interp, _ = sections(e)
     assert e.au_label == "surprise" and e.label == "fear"
     assert interp.count("AU25") == 1 and ("do not tell the two apart" in interp or "do not separate" in interp)
+
+
+def test_a_slight_nose_wrinkle_under_strongly_lowered_brows_is_hedged(analyzer):
+    """AU9 at A/B under AU4 at C or more may be the brow lowerer's bunching at the root of the nose (on the
+    coded lfw photos such a reading was AU9 on about half of them): the text says so, once. AU9 at C, or a
+    brow lowered only to B, gets no caveat. Real photo: facial-expressions_2868588k, a scowl the blind
+    readers code AU4 D and no AU9, read AU9 slight beside AU4 marked."""
+    caveat = "the root of the nose"
+    scowl = explain({4: 3.1, 7: 1.8, 9: 1.7, 24: 1.1}, {"anger": 0.6, "neutral": 0.4})
+    assert scowl.text.count(caveat) == 1 and "AU9, slight" in scowl.text
+    assert caveat not in explain({4: 3.1, 9: 2.7, 10: 2.0}, {"disgust": 0.7, "anger": 0.3}).text
+    assert caveat not in explain({4: 2.2, 9: 1.7}, {"disgust": 0.6, "neutral": 0.4}).text
+    text = analyzer.analyze(LFW / "images" / "facial-expressions_2868588k.jpg").faces.explanations[0].text
+    assert caveat in text and "AU9" in text

@@ -109,6 +109,21 @@ def open_mouth_smiles(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.nd
                             {"AU25": (OPEN_MOUTH_SMILE["AU25_from"], np.inf), "AU6": (-np.inf, OPEN_MOUTH_SMILE["AU6_below"])})
 
 
+#: AU12 read only at A or B under strongly knitted brows (AU4 at C or more) is not a smile: mouthSmile and the
+#: AU12 head, which AU12 is read from, rise as the corners are stretched or the upper lip raised in a snarl
+#: or a grimace (the review's "the movements point to happiness" on a snarling shout). On the coded photos,
+#: 6 of the 7 such readings were coded absent and one doubtful (presence codes), and on 8 of 12 neither
+#: intensity coder saw AU12; on CK+ both such peaks are coded without it (docs/aus.md). Resolved just under
+#: A: not claimed, not denied.
+KNITTED_BROW_SMILE = {"AU12_below": 2.5, "AU4_from": 2.5}
+
+
+def knitted_brow_smiles(aus: np.ndarray, codes: Sequence[str] = AU_CODES) -> np.ndarray:
+    """(N, K) intensities with `KNITTED_BROW_SMILE`'s AU12 readings resolved (a copy)."""
+    return _unclaimed_where(aus, codes, "AU12", KNITTED_BROW_SMILE["AU12_below"],
+                            {"AU4": (KNITTED_BROW_SMILE["AU4_from"], np.inf)})
+
+
 #: A mouth stretch (AU27) read only at A is scored as a jaw drop (AU26) of that intensity: FACS scores
 #: AU27 for a jaw pulled far open, and a reading that barely reaches A is the dropped jaw AU27's
 #: measure also rises with. On the coded photos (255 lfw, 96 FER+), of the 21 faces that read AU27 at
@@ -256,14 +271,15 @@ class AUCalibration:
     def intensities(self, values: np.ndarray, resolve: bool = True) -> np.ndarray:
         """(N, K) intensities 0–5 from (N, M) values of `measures`, facial logic applied, then the
         reading rules measured on coded photos: `trace_stretches_as_drops`, `tightened_lids`,
-        `smiling_lids` and, where
-        AU12 is read from MediaPipe's mouthSmile, `open_mouth_smiles`."""
+        `smiling_lids`, `knitted_brow_smiles` and, where AU12 is read from MediaPipe's mouthSmile,
+        `open_mouth_smiles`."""
         _, _, _, threshold, mid = self._arrays
         out = to_intensity(self.scores(values), threshold, mid, resolve)
         if resolve:
             out = trace_stretches_as_drops(out)  # readings are in AU_CODES order (__post_init__)
             out = tightened_lids(out)
             out = smiling_lids(out)
+            out = knitted_brow_smiles(out)
             if "bs:mouthSmile" in self.readings[AU_CODES.index("AU12")].measures:
                 out = open_mouth_smiles(out)
         return out

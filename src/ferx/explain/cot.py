@@ -481,6 +481,18 @@ def _brow_caveat(x: dict[str, Any], t: dict[str, Any], w: _Writer) -> str:
     return t["observation_brows_at_rest"].format(aus=w.join(resting), reading="reading" if len(resting) == 1 else "readings")
 
 
+def _nose_caveat(x: dict[str, Any], t: dict[str, Any]) -> str:
+    """The caveat on AU9 read at A/B under brows lowered at C or more ("" otherwise): AU4's pull bunches the
+    skin at the root of the nose, which FACS coders tell apart from AU9's wrinkles along the sides and bridge
+    (Ekman, Friesen & Hager 2002) and one image often cannot. On the coded lfw photos such a reading was AU9
+    on half of them (2 presence-coded, neither clear; 3 of 6 seen by both intensity coders); on the CK+ peaks,
+    posed, on 10 of 11 (docs/explanations.md). A reviewer read "the nose is wrinkled" on a scowl as false."""
+    bands = {o.code: o.band for o in x["observations"]}
+    if bands.get("AU9") in ("A", "B") and bands.get("AU4") in ("C", "D", "E"):
+        return t["observation_nose_by_brows"]
+    return ""
+
+
 def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades) -> list[str]:
     out = []
     shown = x["observations"][:MAX_OBSERVATIONS]
@@ -499,9 +511,7 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: 
     rest = x["observations"][MAX_OBSERVATIONS:]
     if rest:
         out.append(w.pick(t["observation_rest"], aus=w.join([f"{o.code} ({t['band_words'][o.band]})" for o in rest])))
-    caveat = _brow_caveat(x, t, w)
-    if caveat:
-        out.append(caveat)
+    out += [c for c in (_brow_caveat(x, t, w), _nose_caveat(x, t)) if c]
     return out or [w.pick(t["no_observation"])]
 
 
