@@ -586,3 +586,33 @@ def test_a_slight_nose_wrinkle_under_strongly_lowered_brows_is_hedged(analyzer):
     assert caveat not in explain({4: 2.2, 9: 1.7}, {"disgust": 0.6, "neutral": 0.4}).text
     text = analyzer.analyze(LFW / "images" / "facial-expressions_2868588k.jpg").faces.explanations[0].text
     assert caveat in text and "AU9" in text
+
+
+def test_an_emotion_whose_movements_are_all_traces_is_a_lean_not_a_pointer():
+    """Where the AU evidence's top emotion rests on traces only while other movements are clear, the text
+    says the movements lean slightly towards it, naming the trace, not that they "point to" it (a reviewer
+    on a snarl read as happiness through a trace cheek raise). A supporting movement at B keeps "point to";
+    a face with nothing beyond traces keeps the faint wording."""
+    snarl = explain({4: 3.8, 7: 2.0, 6: 1.3, 12: 0.9, 2: 1.6, 25: 4.3, 26: 1.7, 10: 1.1},
+                    {"anger": 0.9, "happiness": 0.05, "neutral": 0.05})
+    _, interp, _ = sections(snarl)
+    assert snarl.au_label == "happiness" and "point to happiness" not in interp
+    assert "lean only slightly towards happiness, on a trace of AU6" in interp
+    smile = explain({6: 1.3, 12: 2.0, 4: 3.0}, {"happiness": 0.9, "neutral": 0.1})
+    assert smile.au_label == "happiness" and "point to happiness" in sections(smile)[1]
+    faint = explain({6: 1.2, 12: 1.3}, {"happiness": 0.9, "neutral": 0.1})
+    assert "none beyond a trace" in sections(faint)[1] or "Only traces" in sections(faint)[1]
+
+
+def test_evidence_resting_on_readings_under_a_is_said_so(analyzer):
+    """Tony_Blair_0042 (lfw; a golden fixture) laughs with his mouth wide open; AU12 and AU6 read just under A
+    (`open_mouth_smiles`), so the AU evidence for happiness rests only on readings under A, and the text said
+    "the movements point to happiness ()" — an empty list of movements. Now it says what the lean rests on,
+    and no text names an empty list."""
+    from tests.conftest import LFW
+
+    text = analyzer.analyze(LFW / "images" / "Tony_Blair_0042.jpg").faces.explanations[0].text
+    assert "()" not in text and " of ." not in text
+    assert "towards happiness, on readings below the trace level" in text
+    hand = explain({25: 4.3, 12: 0.9, 6: 0.9}, {"happiness": 0.9, "neutral": 0.1})
+    assert "()" not in hand.text and ("below the trace level" in hand.text or hand.au_label != "happiness")

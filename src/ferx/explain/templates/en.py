@@ -139,6 +139,16 @@ TEMPLATES = {
         "The movements are faint (none beyond a trace), but together they lean towards {label} ({aus}).",
         "Only traces of movement show; together they lean towards {label} ({aus}).",
     ],
+    # The AU evidence names an emotion whose own movements are all traces, while other movements are
+    # clear: a lean, naming what it rests on.
+    "au_reading_trace": [
+        "The movements lean only slightly towards {label}, on a trace of {aus}.",
+        "On their own, the movements lean only slightly towards {label}, on a trace of {aus}.",
+    ],
+    # ... or rests only on readings under A (neither claimed nor denied, so never named as movements).
+    "au_reading_below_trace": [
+        "On their own, the movements lean only slightly towards {label}, on readings below the trace level.",
+    ],
     "au_reading_mixed": [
         "Taken alone, the movements fit no single emotion well enough to name one.",
         "On their own, the movements fit no single emotion clearly enough to name one.",
