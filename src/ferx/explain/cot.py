@@ -515,6 +515,21 @@ def _observation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: 
     return out or [w.pick(t["no_observation"])]
 
 
+def _au_reading_sentence(x: dict[str, Any], t: dict[str, Any], w: _Writer, top: EmotionEvidence, clear: bool) -> str:
+    """What the movements alone point to. "Point to" needs a movement of that emotion at B or more: where
+    its only signs are traces beside clear movements of another kind it is a lean (a reviewer read "the
+    movements point to happiness, through AU6" over a trace cheek raise on a snarl as misleading), and
+    where it rests only on readings under A, which no sentence names, the text says so."""
+    if x["au_label"] == "neutral":
+        return w.pick(t["au_reading_mixed" if clear else "au_reading_neutral"])
+    level = {o.code: o.intensity for o in x["observations"]}
+    own_clear = any(level.get(c, 0.0) >= PATTERN_MIN_INTENSITY for c in top.supporting)
+    key = "au_reading" if own_clear else ("au_reading_trace" if clear else "au_reading_faint")
+    if not top.supporting:
+        key = "au_reading_below_trace"
+    return w.pick(t[key], label=x["au_label"], aus=w.join(top.supporting))
+
+
 def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, g: _Grades,
                               final: dict[str, float]) -> list[str]:
     label, au_label = x["label"], x["au_label"]
@@ -532,18 +547,7 @@ def _interpretation_sentences(x: dict[str, Any], t: dict[str, Any], w: _Writer, 
         out.append(w.pick(t["patterns"][key], moves=moves, moves_cap=moves[:1].upper() + moves[1:]))
     top = evid[au_label]
     clear = any(o.intensity >= PATTERN_MIN_INTENSITY for o in x["observations"])
-    # "point to" needs a movement of that emotion at B or more: where its only signs are traces beside
-    # clear movements of another kind, it is a lean (a reviewer read "the movements point to happiness,
-    # through AU6" over a trace cheek raise on a snarl as misleading)
-    level = {o.code: o.intensity for o in x["observations"]}
-    own_clear = any(level.get(c, 0.0) >= PATTERN_MIN_INTENSITY for c in top.supporting)
-    if au_label == "neutral":
-        out.append(w.pick(t["au_reading_mixed" if clear else "au_reading_neutral"]))
-    else:
-        key = "au_reading" if own_clear else ("au_reading_trace" if clear else "au_reading_faint")
-        if not top.supporting:  # the evidence is all readings under A, which no sentence names
-            key = "au_reading_below_trace"
-        out.append(w.pick(t[key], label=au_label, aus=w.join(top.supporting)))
+    out.append(_au_reading_sentence(x, t, w, top, clear))
     if x["classifier_label"] is not None:
         key = "classifier_agrees" if x["classifier_label"] == au_label else "classifier_differs"
         if key == "classifier_agrees" and au_label == "neutral" and clear:
