@@ -523,10 +523,12 @@ def _au_reading_sentence(x: dict[str, Any], t: dict[str, Any], w: _Writer, top: 
     if x["au_label"] == "neutral":
         return w.pick(t["au_reading_mixed" if clear else "au_reading_neutral"])
     level = {o.code: o.intensity for o in x["observations"]}
-    own_clear = any(level.get(c, 0.0) >= PATTERN_MIN_INTENSITY for c in top.supporting)
-    key = "au_reading" if own_clear else ("au_reading_trace" if clear else "au_reading_faint")
     if not top.supporting:
         key = "au_reading_below_trace"
+    elif any(level.get(c, 0.0) >= PATTERN_MIN_INTENSITY for c in top.supporting):
+        key = "au_reading"
+    else:
+        key = "au_reading_trace" if clear else "au_reading_faint"
     return w.pick(t[key], label=x["au_label"], aus=w.join(top.supporting))
 
 

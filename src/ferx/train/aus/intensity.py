@@ -98,19 +98,23 @@ class SpanFit:
         return {**out, "rounds": {str(r): [n, round(a, 4), round(b, 4)] for r, (n, a, b) in self.rounds.items()}}
 
 
-def round_checks(span: float, scores: np.ndarray, threshold: float, target: np.ndarray, rounds: np.ndarray
+def round_checks(errors: np.ndarray, scores: np.ndarray, threshold: float, target: np.ndarray, rounds: np.ndarray
                  ) -> dict[int, tuple[int, float, float]]:
     """Per round with at least `MIN_ROUND_PHOTOS` photos, when there are several rounds: (photos, band error
-    of `span` there, band error there of the span fitted on the other rounds — `span` itself where they hold
-    fewer than 3 photos, so a round too large to leave out is no evidence either way)."""
-    out = {}
-    for r in np.unique(rounds) if len(np.unique(rounds)) > 1 else ():
+    there of the shipped span — the mean of `errors`, its per-photo errors —, band error there of the span
+    fitted on the other rounds; the shipped span's where they hold fewer than 3 photos, so a round too large
+    to leave out is no evidence either way)."""
+    out: dict[int, tuple[int, float, float]] = {}
+    kinds = np.unique(rounds)
+    if len(kinds) < 2:
+        return out
+    for r in kinds:
         here = rounds == r
         if here.sum() < MIN_ROUND_PHOTOS:
             continue
-        other = best_span(scores[~here], threshold, target[~here]) if (~here).sum() >= 3 else span
-        out[int(r)] = (int(here.sum()), float(band_errors(span, scores[here], threshold, target[here]).mean()),
-                       float(band_errors(other, scores[here], threshold, target[here]).mean()))
+        held = (band_errors(best_span(scores[~here], threshold, target[~here]), scores[here], threshold, target[here])
+                if (~here).sum() >= 3 else errors[here])
+        out[int(r)] = (int(here.sum()), float(errors[here].mean()), float(held.mean()))
     return out
 
 
@@ -136,7 +140,7 @@ def fit_span(reading: AUReading, scores: np.ndarray, target: np.ndarray, folds: 
         fold_span = best_span(s[train], reading.threshold, t[train]) if train.sum() >= 3 else span
         held[test] = band_errors(fold_span, s[test], reading.threshold, t[test])
     fitted = best_span(s, reading.threshold, t)
-    checks = round_checks(span, s, reading.threshold, t, np.zeros(n, int) if rounds is None else rounds[use])
+    checks = round_checks(before, s, reading.threshold, t, np.zeros(n, int) if rounds is None else rounds[use])
     holds = all(round(b - a, 9) <= 0 for _, a, b in checks.values())
     changed = gains_enough(float(before.mean()), float(held.mean())) and holds
     return SpanFit(reading.code, n, span, fitted, float(before.mean()), float(held.mean()), bias, changed, checks)
