@@ -584,6 +584,9 @@ def test_a_slight_nose_wrinkle_under_strongly_lowered_brows_is_hedged(analyzer):
     assert scowl.text.count(caveat) == 1 and "AU9, slight" in scowl.text
     assert caveat not in explain({4: 3.1, 9: 2.7, 10: 2.0}, {"disgust": 0.7, "anger": 0.3}).text
     assert caveat not in explain({4: 2.2, 9: 1.7}, {"disgust": 0.6, "neutral": 0.4}).text
+    # the caveat names the reading's own band: a trace is not called slight
+    faint = explain({4: 3.1, 7: 1.8, 9: 1.2}, {"anger": 0.6, "neutral": 0.4}).text
+    assert "the trace AU9 reading may also be" in faint and "slight AU9" not in faint
     text = analyzer.analyze(LFW / "images" / "facial-expressions_2868588k.jpg").faces.explanations[0].text
     assert caveat in text and "AU9" in text
 

@@ -489,7 +489,7 @@ def _nose_caveat(x: dict[str, Any], t: dict[str, Any]) -> str:
     posed, on 10 of 11 (docs/explanations.md). A reviewer read "the nose is wrinkled" on a scowl as false."""
     bands = {o.code: o.band for o in x["observations"]}
     if bands.get("AU9") in ("A", "B") and bands.get("AU4") in ("C", "D", "E"):
-        return t["observation_nose_by_brows"]
+        return t["observation_nose_by_brows"].format(band_word=t["band_words"][bands["AU9"]])
     return ""
 
 

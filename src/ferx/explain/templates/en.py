@@ -70,7 +70,7 @@ TEMPLATES = {
     # An AU this estimator reads but that was never checked against FACS codes (too few coded occurrences).
     "observation_unchecked": "This reading is not validated on enough FACS-coded faces.",
     "observation_brows_at_rest": "The faint {aus} {reading} may also be where these brows rest.",
-    "observation_nose_by_brows": "With the brows this strongly lowered, the slight AU9 reading may also be the "
+    "observation_nose_by_brows": "With the brows this strongly lowered, the {band_word} AU9 reading may also be the "
                                  "brow lowerer's bunching at the root of the nose.",
     "observation_rest": ["Weaker movements: {aus}.", "Also present, weakly: {aus}."],
     "no_observation": [
